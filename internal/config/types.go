@@ -1,0 +1,217 @@
+// Package config loads and validates ferry.yaml: systems, routes and the store.
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config is one loaded ferry.yaml.
+type Config struct {
+	// Store is the embedded SQLite file (default "ferry.db", relative to the
+	// config file) or, in a later release, a postgres:// URL.
+	Store   string             `yaml:"store,omitempty" json:"store,omitempty" jsonschema:"description=SQLite file path (relative to this file) holding the queue; default ferry.db"`
+	Systems map[string]*System `yaml:"systems,omitempty" json:"systems,omitempty" jsonschema:"description=Named connections to outside systems, shared by routes"`
+	Routes  map[string]*Route  `yaml:"routes" json:"routes" jsonschema:"description=The pipelines, one per entity or workflow"`
+
+	// File is the path the config was loaded from ("" when loaded from bytes).
+	File string `yaml:"-" json:"-"`
+	// RouteOrder lists route names in the order they appear in the file.
+	RouteOrder []string `yaml:"-" json:"-"`
+}
+
+// System is a named connection to one outside HTTP system.
+type System struct {
+	URL     string            `yaml:"url" json:"url" jsonschema:"description=Base URL; paths of sources and destinations are appended to it"`
+	Auth    *Auth             `yaml:"auth,omitempty" json:"auth,omitempty"`
+	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty" jsonschema:"description=Headers sent with every request to this system"`
+	// Rate is a request rate limit shared by every route using the system: "10/s", "600/m", "5000/h".
+	Rate    string   `yaml:"rate,omitempty" json:"rate,omitempty" jsonschema:"pattern=^[0-9]+(\\.[0-9]+)?/(s|m|h)$,description=Request rate limit shared by all routes, e.g. 10/s"`
+	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty" jsonschema:"type=string,description=Timeout of one request (default 30s)"`
+
+	Name string `yaml:"-" json:"-"`
+}
+
+// Auth holds exactly one authentication method.
+type Auth struct {
+	Bearer string     `yaml:"bearer,omitempty" json:"bearer,omitempty" jsonschema:"description=Bearer token sent as Authorization: Bearer ..."`
+	Basic  *BasicAuth `yaml:"basic,omitempty" json:"basic,omitempty"`
+	APIKey *APIKey    `yaml:"api_key,omitempty" json:"api_key,omitempty"`
+}
+
+// BasicAuth is HTTP basic authentication.
+type BasicAuth struct {
+	User     string `yaml:"user" json:"user"`
+	Password string `yaml:"password" json:"password"`
+}
+
+// APIKey sends a key in a header or a query parameter (exactly one of them).
+type APIKey struct {
+	Header string `yaml:"header,omitempty" json:"header,omitempty" jsonschema:"description=Header name, e.g. X-API-Key"`
+	Query  string `yaml:"query,omitempty" json:"query,omitempty" jsonschema:"description=Query parameter name, e.g. api_key"`
+	Value  string `yaml:"value" json:"value"`
+}
+
+// Route is one pipeline: source, steps, destinations, final operations.
+type Route struct {
+	Description string   `yaml:"description,omitempty" json:"description,omitempty"`
+	Priority    int      `yaml:"priority,omitempty" json:"priority,omitempty" jsonschema:"description=Higher is served first (default 0)"`
+	DependsOn   []string `yaml:"depends_on,omitempty" json:"depends_on,omitempty" jsonschema:"description=Routes that must run before this one"`
+
+	Source       Source                  `yaml:"source" json:"source"`
+	Steps        []Step                  `yaml:"steps,omitempty" json:"steps,omitempty"`
+	Batch        int                     `yaml:"batch,omitempty" json:"batch,omitempty" jsonschema:"description=Entries per delivery batch (default 100)"`
+	ErrorBatch   int                     `yaml:"error_batch,omitempty" json:"error_batch,omitempty" jsonschema:"description=Entries per batch in the error pass (default batch/10, at least 1)"`
+	Destinations map[string]*Destination `yaml:"destinations" json:"destinations" jsonschema:"description=Named destinations; 'default' receives records no switch sent elsewhere"`
+	Retry        Retry                   `yaml:"retry,omitempty" json:"retry,omitempty"`
+	// MaxIterations caps collect+send rounds per run (default 20).
+	MaxIterations int `yaml:"max_iterations,omitempty" json:"max_iterations,omitempty" jsonschema:"description=Cap of collect+send iterations per run (default 20)"`
+	// CollectLimit caps records read from the source per iteration (default 10000).
+	CollectLimit int         `yaml:"collect_limit,omitempty" json:"collect_limit,omitempty" jsonschema:"description=Records read from the source per iteration (default 10000)"`
+	After        []Operation `yaml:"after,omitempty" json:"after,omitempty" jsonschema:"description=Calls made for each delivered record"`
+	OnError      []Operation `yaml:"on_error,omitempty" json:"on_error,omitempty" jsonschema:"description=Calls made for each record that became a dead letter"`
+
+	Name string `yaml:"-" json:"-"`
+}
+
+// Retry is the retry policy of a route.
+type Retry struct {
+	Attempts   int      `yaml:"attempts,omitempty" json:"attempts,omitempty" jsonschema:"description=Delivery attempts before an entry becomes a dead letter (default 5)"`
+	Backoff    Duration `yaml:"backoff,omitempty" json:"backoff,omitempty" jsonschema:"type=string,description=First retry delay, doubled each attempt (default 10s)"`
+	MaxBackoff Duration `yaml:"max_backoff,omitempty" json:"max_backoff,omitempty" jsonschema:"type=string,description=Longest retry delay (default 1h)"`
+}
+
+// Source is where records come from; exactly one kind is set.
+type Source struct {
+	HTTP *HTTPSource `yaml:"http,omitempty" json:"http,omitempty"`
+}
+
+// HTTPSource reads records with GET requests, page by page.
+type HTTPSource struct {
+	System  string            `yaml:"system" json:"system"`
+	Path    string            `yaml:"path,omitempty" json:"path,omitempty" jsonschema:"description=Path appended to the system URL"`
+	Query   map[string]string `yaml:"query,omitempty" json:"query,omitempty" jsonschema:"description=Query parameters; ${cursor} is the incremental watermark"`
+	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	// Records is the dotted path to the record array in the body ("" = the body is the array).
+	Records string `yaml:"records,omitempty" json:"records,omitempty" jsonschema:"description=Dotted path to the array of records in the response body; empty when the body is the array"`
+	// Key is the dotted path to the record's business key.
+	Key string `yaml:"key" json:"key" jsonschema:"description=Dotted path to the business key of a record"`
+	// Cursor is the dotted path to the field used as incremental watermark.
+	Cursor   string    `yaml:"cursor,omitempty" json:"cursor,omitempty" jsonschema:"description=Dotted path to the field that orders changes (e.g. updated_at)"`
+	Paginate *Paginate `yaml:"paginate,omitempty" json:"paginate,omitempty"`
+}
+
+// Paginate selects one pagination style.
+type Paginate struct {
+	Page   *PagePagination   `yaml:"page,omitempty" json:"page,omitempty"`
+	Offset *OffsetPagination `yaml:"offset,omitempty" json:"offset,omitempty"`
+	// Next is the dotted path to a next URL or token in the response body.
+	Next string `yaml:"next,omitempty" json:"next,omitempty" jsonschema:"description=Dotted path in the body to the next page's URL, or to a token when next_param is set"`
+	// NextParam makes Next a token sent in this query parameter.
+	NextParam string `yaml:"next_param,omitempty" json:"next_param,omitempty"`
+	// Link follows the Link header's rel="next".
+	Link bool `yaml:"link,omitempty" json:"link,omitempty"`
+}
+
+// PagePagination is page-number pagination.
+type PagePagination struct {
+	Param     string `yaml:"param,omitempty" json:"param,omitempty" jsonschema:"description=Page number parameter (default page)"`
+	SizeParam string `yaml:"size_param,omitempty" json:"size_param,omitempty" jsonschema:"description=Page size parameter (default size)"`
+	Size      int    `yaml:"size,omitempty" json:"size,omitempty" jsonschema:"description=Records per page (default 100)"`
+	Start     int    `yaml:"start,omitempty" json:"start,omitempty" jsonschema:"description=First page number (default 1)"`
+}
+
+// OffsetPagination is offset/limit pagination.
+type OffsetPagination struct {
+	Param      string `yaml:"param,omitempty" json:"param,omitempty" jsonschema:"description=Offset parameter (default offset)"`
+	LimitParam string `yaml:"limit_param,omitempty" json:"limit_param,omitempty" jsonschema:"description=Limit parameter (default limit)"`
+	Limit      int    `yaml:"limit,omitempty" json:"limit,omitempty" jsonschema:"description=Records per request (default 100)"`
+}
+
+// Step is one transformation; exactly one field is set.
+type Step struct {
+	Filter   string         `yaml:"filter,omitempty" json:"filter,omitempty" jsonschema:"description=Keep the record only when this expression is true; others settle as skipped"`
+	Map      map[string]any `yaml:"map,omitempty" json:"map,omitempty" jsonschema:"description=Build a new record: field -> expression (nested objects allowed)"`
+	Set      map[string]any `yaml:"set,omitempty" json:"set,omitempty" jsonschema:"description=Change or add fields: field -> expression"`
+	Drop     []string       `yaml:"drop,omitempty" json:"drop,omitempty" jsonschema:"description=Remove these fields"`
+	Validate *Validate      `yaml:"validate,omitempty" json:"validate,omitempty"`
+	Switch   []SwitchCase   `yaml:"switch,omitempty" json:"switch,omitempty"`
+}
+
+// Validate fails the record with Message unless If is true.
+type Validate struct {
+	If      string `yaml:"if" json:"if"`
+	Message string `yaml:"message,omitempty" json:"message,omitempty" jsonschema:"description=Error message; may hold ${...} templates"`
+}
+
+// SwitchCase is one branch of a switch: the first case whose When is true
+// applies its Steps and, with To, sends the record to another destination.
+type SwitchCase struct {
+	When  string `yaml:"when,omitempty" json:"when,omitempty" jsonschema:"description=Condition; omit for the default case"`
+	To    string `yaml:"to,omitempty" json:"to,omitempty" jsonschema:"description=Destination name"`
+	Steps []Step `yaml:"steps,omitempty" json:"steps,omitempty"`
+}
+
+// Destination is where records go; exactly one kind is set.
+type Destination struct {
+	HTTP *HTTPDestination `yaml:"http,omitempty" json:"http,omitempty"`
+}
+
+// HTTPDestination delivers records with HTTP requests.
+type HTTPDestination struct {
+	System  string            `yaml:"system" json:"system"`
+	Method  string            `yaml:"method,omitempty" json:"method,omitempty" jsonschema:"enum=POST,enum=PUT,enum=PATCH,enum=DELETE,description=Default POST"`
+	Path    string            `yaml:"path,omitempty" json:"path,omitempty" jsonschema:"description=Path template; with body: each it may use ${...} over the record"`
+	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	// Body is "each" (one request per record, the default) or "array" (one per batch).
+	Body string `yaml:"body,omitempty" json:"body,omitempty" jsonschema:"enum=each,enum=array,description=each: one request per record; array: one request per batch"`
+	// Wrap puts the batch array under this key: {"orders": [...]}.
+	Wrap string `yaml:"wrap,omitempty" json:"wrap,omitempty" jsonschema:"description=With body: array, send {wrap: [...]} instead of a bare array"`
+	// Map shapes each record's body (field -> expression).
+	Map     map[string]any `yaml:"map,omitempty" json:"map,omitempty"`
+	Results *Results       `yaml:"results,omitempty" json:"results,omitempty"`
+}
+
+// Results reads per-record outcomes from a batch response.
+type Results struct {
+	Path  string `yaml:"path,omitempty" json:"path,omitempty" jsonschema:"description=Dotted path to the array of per-record results (empty: the body is the array)"`
+	Key   string `yaml:"key,omitempty" json:"key,omitempty" jsonschema:"description=Field of a result holding the record's key; empty: results are in request order"`
+	OK    string `yaml:"ok,omitempty" json:"ok,omitempty" jsonschema:"description=Expression over a result, true when the record succeeded (default true)"`
+	Error string `yaml:"error,omitempty" json:"error,omitempty" jsonschema:"description=Expression over a result giving the error message"`
+}
+
+// Operation is a follow-up call (after delivery or on error).
+type Operation struct {
+	HTTP *HTTPOperation `yaml:"http,omitempty" json:"http,omitempty"`
+}
+
+// HTTPOperation is one HTTP call per record; strings in Body are templates.
+type HTTPOperation struct {
+	System  string            `yaml:"system" json:"system"`
+	Method  string            `yaml:"method,omitempty" json:"method,omitempty" jsonschema:"enum=POST,enum=PUT,enum=PATCH,enum=DELETE,description=Default POST"`
+	Path    string            `yaml:"path,omitempty" json:"path,omitempty"`
+	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	Body    any               `yaml:"body,omitempty" json:"body,omitempty" jsonschema:"description=JSON body; strings may hold ${...} templates"`
+}
+
+// Duration is a time.Duration written as "30s", "5m", "1h".
+type Duration time.Duration
+
+// UnmarshalText parses "30s" style durations.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (expected e.g. 500ms, 30s, 5m, 1h)", string(b))
+	}
+	if v < 0 {
+		return fmt.Errorf("invalid duration %q: must not be negative", string(b))
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText writes the duration back as text.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

@@ -1,0 +1,81 @@
+// Package connector declares what ferry reads from and writes to. Each kind
+// of outside system lives in its own sub-package (http/, later sql/, file/).
+// A connector never touches the store: the engine owns the queue.
+package connector
+
+import (
+	"context"
+	"time"
+)
+
+// Record is one record as decoded from JSON.
+type Record = map[string]any
+
+// SourceRecord is a record read from a source with its business key and
+// cursor value extracted.
+type SourceRecord struct {
+	Key    string
+	Cursor string // value of the cursor field, "" when the route has none
+	Data   Record
+}
+
+// Page is one page read from a source.
+type Page struct {
+	Number  int    // 1-based page number within this read
+	URL     string // what was requested, for messages
+	Records []SourceRecord
+}
+
+// ReadRequest tells a source where to start.
+type ReadRequest struct {
+	Cursor string // incremental watermark; "" in full mode or on first run
+	Full   bool
+}
+
+// Source reads records page by page. Read calls fn for each page in order
+// and stops at the end of the data, at the first error, or when fn returns
+// an error (which Read returns unchanged). ErrStop from fn ends the read
+// without error.
+type Source interface {
+	Read(ctx context.Context, req ReadRequest, fn func(context.Context, Page) error) error
+}
+
+// ErrStop may be returned by a page callback to end a read early.
+var ErrStop = stopError{}
+
+type stopError struct{}
+
+func (stopError) Error() string { return "stop reading" }
+
+// Delivery is one record handed to a destination.
+type Delivery struct {
+	EntryID        int64
+	Key            string
+	IdempotencyKey string // stable across retries of one entry version
+	Record         Record // after the route's steps
+	Vars           map[string]any // key, entry... for templates in paths and headers
+}
+
+// Result is the outcome of one delivery, read per record.
+type Result struct {
+	OK         bool
+	Retryable  bool // false: retrying cannot help (e.g. HTTP 422)
+	StatusCode int
+	Error      string
+	Request    string        // excerpt of what was sent for this record
+	Response   string        // excerpt of what came back for this record
+	RetryAfter time.Duration // from a Retry-After header, 0 when none
+	Duration   time.Duration
+}
+
+// Destination delivers a batch. Send returns exactly one Result per
+// Delivery, in the same order; a failure of the whole request fails every
+// record with the same reason. It returns an error only when ctx ended.
+type Destination interface {
+	Send(ctx context.Context, batch []Delivery) ([]Result, error)
+}
+
+// Operation is a follow-up call for one record (after: / on_error:).
+type Operation interface {
+	Do(ctx context.Context, d Delivery, vars map[string]any) Result
+}

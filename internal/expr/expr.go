@@ -1,0 +1,66 @@
+// Package expr compiles the expressions and ${...} templates of route files
+// once, at load, and evaluates them per record. It wraps expr-lang/expr.
+//
+// Inside an expression the record's fields are in scope by name, beside
+// key, cursor, error and entry (see Env).
+package expr
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Program is one compiled expression.
+type Program struct {
+	src  string
+	prog *vm.Program
+}
+
+// Compile compiles src. The error names what is wrong and where in src.
+func Compile(src string) (*Program, error) {
+	if strings.TrimSpace(src) == "" {
+		return nil, fmt.Errorf("empty expression")
+	}
+	p, err := expr.Compile(src, expr.AllowUndefinedVariables())
+	if err != nil {
+		return nil, fmt.Errorf("expression %q: %s", src, oneLine(err.Error()))
+	}
+	return &Program{src: src, prog: p}, nil
+}
+
+// String returns the source of the expression.
+func (p *Program) String() string { return p.src }
+
+// Eval runs the program over env.
+func (p *Program) Eval(env map[string]any) (any, error) {
+	v, err := expr.Run(p.prog, env)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate %q: %s", p.src, oneLine(err.Error()))
+	}
+	return v, nil
+}
+
+// Bool runs the program and requires a boolean result.
+func (p *Program) Bool(env map[string]any) (bool, error) {
+	v, err := p.Eval(env)
+	if err != nil {
+		return false, err
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, fmt.Errorf("evaluate %q: expected true or false, got %T (%v)", p.src, v, v)
+	}
+	return b, nil
+}
+
+// oneLine keeps the first line of expr-lang's multi-line error (the
+// following lines draw a caret under the source).
+func oneLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

@@ -1,0 +1,252 @@
+// Package store defines the durable queue behind ferry: entries, runs,
+// attempts, dead letters and cursors. Implementations (sqlite/, later
+// postgres/) must pass the conformance suite in storetest/.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when an entry, run or dead letter does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Status is the state of an entry in the queue.
+type Status string
+
+const (
+	StatusPending Status = "P" // waiting to be sent
+	StatusError   Status = "E" // failed, waiting for its next attempt
+	StatusLeased  Status = "L" // taken by a worker, being sent
+)
+
+// Entry is one record in a route's queue.
+type Entry struct {
+	ID            int64
+	Route         string
+	Key           string
+	Version       int64 // bumped each time a newer payload replaces the old one
+	Payload       json.RawMessage
+	Status        Status
+	Priority      int
+	Attempts      int // delivery attempts made so far
+	LastError     string
+	NextAttemptAt time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	LeaseOwner    string
+	LeaseUntil    time.Time
+}
+
+// NewEntry is a record to enqueue.
+type NewEntry struct {
+	Key      string
+	Payload  json.RawMessage
+	Priority int
+}
+
+// EnqueueResult counts what one EnqueuePage did.
+type EnqueueResult struct {
+	Inserted int // new entries
+	Replaced int // pending/error entries whose payload was replaced (coalesced)
+}
+
+// LeaseMode selects the pass a lease serves.
+type LeaseMode int
+
+const (
+	LeasePending LeaseMode = iota // the main pass: status P
+	LeaseErrors                   // the error pass: status E whose NextAttemptAt is due
+)
+
+// LeaseRequest asks for up to Limit entries of Route.
+type LeaseRequest struct {
+	Route string
+	Owner string // worker identity, e.g. "host:pid:nonce"
+	Limit int
+	Mode  LeaseMode
+	Now   time.Time
+	Until time.Time // lease expiry
+}
+
+// Outcome is how an attempt ended.
+type Outcome string
+
+const (
+	OutcomeDone    Outcome = "done"    // delivered; the entry leaves the queue
+	OutcomeSkipped Outcome = "skipped" // filtered out by a step; leaves the queue
+	OutcomeRetry   Outcome = "error"   // failed; back to E with NextAttemptAt
+	OutcomeDead    Outcome = "dead"    // failed for good; moved to dead letters
+)
+
+// Attempt is one try to deliver one entry.
+type Attempt struct {
+	ID             int64
+	EntryID        int64
+	Route          string
+	Key            string
+	Version        int64
+	RunID          int64
+	At             time.Time
+	Outcome        Outcome
+	StatusCode     int
+	Error          string
+	Request        string // excerpt
+	Response       string // excerpt
+	DurationMillis int64
+	IdempotencyKey string
+}
+
+// Settlement settles one leased entry.
+type Settlement struct {
+	EntryID       int64
+	Outcome       Outcome
+	Attempt       Attempt   // recorded for every settlement
+	Error         string    // for OutcomeRetry and OutcomeDead
+	NextAttemptAt time.Time // for OutcomeRetry
+	// CountAttempt is false for settlements that did not try a delivery
+	// (e.g. skipped by a filter), so Attempts is not incremented.
+	CountAttempt bool
+}
+
+// DeadLetter is an entry whose retries are spent.
+type DeadLetter struct {
+	ID        int64
+	EntryID   int64
+	Route     string
+	Key       string
+	Version   int64
+	Payload   json.RawMessage
+	Priority  int
+	Attempts  int
+	LastError string
+	CreatedAt time.Time // when the entry was first queued
+	DiedAt    time.Time
+}
+
+// EntryFilter selects entries to list.
+type EntryFilter struct {
+	Route  string
+	Status Status // "" = all
+	Key    string // "" = all
+	Limit  int    // 0 = 100
+	AfterID int64 // paging: entries with ID > AfterID
+}
+
+// DeadFilter selects dead letters to list.
+type DeadFilter struct {
+	Route   string
+	Key     string
+	Limit   int
+	AfterID int64
+}
+
+// ReplaySelector picks what Replay puts back into the queue as pending.
+type ReplaySelector struct {
+	Route  string
+	Key    string // only this key ("" = any)
+	Dead   bool   // dead letters
+	Errors bool   // entries in E (made due now, attempts reset)
+	Now    time.Time
+}
+
+// Counts summarizes a route's queue.
+type Counts struct {
+	Pending int
+	Error   int
+	Leased  int
+	Dead    int
+}
+
+// RunStatus is the outcome of a run.
+type RunStatus string
+
+const (
+	RunRunning         RunStatus = "running"
+	RunSucceeded       RunStatus = "succeeded"
+	RunPartiallyFailed RunStatus = "partially_failed"
+	RunFailed          RunStatus = "failed"
+	RunCancelled       RunStatus = "cancelled"
+)
+
+// Run is one execution of a route.
+type Run struct {
+	ID         int64
+	Route      string
+	Trigger    string // manual, schedule, webhook, ...
+	Mode       string // incremental or full
+	Status     RunStatus
+	StartedAt  time.Time
+	EndedAt    time.Time // zero while running
+	Iterations int
+	Collected  int // records read from the source and queued
+	Sent       int // delivery attempts made
+	Done       int
+	Failed     int // attempts that failed (retry or dead)
+	Dead       int
+	Skipped    int
+	Error      string
+}
+
+// Store is the durable queue. All methods are safe for concurrent use.
+type Store interface {
+	// EnqueuePage queues one page of records and, when cursor is non-nil,
+	// sets the route's cursor to *cursor, all in one transaction. An entry
+	// of the same route and key in P or E is replaced (payload, priority,
+	// Version+1, status P, due now, attempts kept); a leased one is left
+	// alone and a new entry is queued beside it.
+	EnqueuePage(ctx context.Context, route string, entries []NewEntry, cursor *string, now time.Time) (EnqueueResult, error)
+	// Cursor returns the route's cursor ("" when none).
+	Cursor(ctx context.Context, route string) (string, error)
+	// SetCursor sets the route's cursor.
+	SetCursor(ctx context.Context, route, value string) error
+
+	// Lease marks up to req.Limit entries leased by req.Owner until
+	// req.Until and returns them, highest priority first, then oldest.
+	Lease(ctx context.Context, req LeaseRequest) ([]Entry, error)
+	// Settle settles leased entries in one transaction. Entries no longer
+	// leased by owner are ignored (their lease expired and was taken).
+	// A retry of an entry whose key has a newer pending entry is dropped
+	// as superseded (the attempt is still recorded).
+	Settle(ctx context.Context, owner string, s []Settlement) error
+	// ReleaseLeases returns leased entries of route to their previous
+	// status when their lease expired before now or when their owner is in
+	// owners (dead workers). It returns how many were released.
+	ReleaseLeases(ctx context.Context, route string, now time.Time, owners []string) (int, error)
+	// LeaseOwners lists the distinct owners of leased entries of route.
+	LeaseOwners(ctx context.Context, route string) ([]string, error)
+
+	// Entries lists entries by filter, ordered by ID.
+	Entries(ctx context.Context, f EntryFilter) ([]Entry, error)
+	// Entry returns one entry (ErrNotFound if gone).
+	Entry(ctx context.Context, id int64) (Entry, error)
+	// Attempts lists the attempts of an entry ID, oldest first (also for
+	// entries that left the queue or became dead letters).
+	Attempts(ctx context.Context, entryID int64) ([]Attempt, error)
+	// RecentAttempts lists the newest attempts of a route, newest first.
+	RecentAttempts(ctx context.Context, route string, limit int) ([]Attempt, error)
+	// Counts returns the queue sizes of route.
+	Counts(ctx context.Context, route string) (Counts, error)
+
+	// DeadLetters lists dead letters by filter, ordered by ID.
+	DeadLetters(ctx context.Context, f DeadFilter) ([]DeadLetter, error)
+	// Replay puts selected dead letters and/or error entries back as
+	// pending, due at sel.Now with attempts reset to 0; a dead letter keeps
+	// its entry ID so its attempt history stays in one piece. It returns
+	// how many entries were replayed.
+	Replay(ctx context.Context, sel ReplaySelector) (int, error)
+
+	// CreateRun stores a new run and returns its ID.
+	CreateRun(ctx context.Context, r Run) (int64, error)
+	// UpdateRun overwrites the run's status, counters, end and error.
+	UpdateRun(ctx context.Context, r Run) error
+	// Runs lists the newest runs of route (all routes when ""), newest first.
+	Runs(ctx context.Context, route string, limit int) ([]Run, error)
+	// GetRun returns one run.
+	GetRun(ctx context.Context, id int64) (Run, error)
+
+	// Close releases the store.
+	Close() error
+}
