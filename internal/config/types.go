@@ -1,4 +1,8 @@
 // Package config loads and validates ferry.yaml: systems, routes and the store.
+//
+// The struct tag ferry:"expr" marks an expression (free-form values: every
+// string leaf is one); ferry:"template" marks a string with ${...} parts
+// (free-form values: every string leaf is one). Validation compiles both.
 package config
 
 import (
@@ -11,8 +15,8 @@ type Config struct {
 	// Store is the embedded SQLite file (default "ferry.db", relative to the
 	// config file) or, in a later release, a postgres:// URL.
 	Store   string             `yaml:"store,omitempty" json:"store,omitempty" jsonschema:"description=SQLite file path (relative to this file) holding the queue; default ferry.db"`
-	Systems map[string]*System `yaml:"systems,omitempty" json:"systems,omitempty" jsonschema:"description=Named connections to outside systems, shared by routes"`
-	Routes  map[string]*Route  `yaml:"routes" json:"routes" jsonschema:"description=The pipelines, one per entity or workflow"`
+	Systems map[string]*System `yaml:"systems,omitempty" json:"systems,omitempty" jsonschema:"description=Named connections to outside systems\\, shared by routes"`
+	Routes  map[string]*Route  `yaml:"routes" json:"routes" jsonschema:"description=The pipelines\\, one per entity or workflow"`
 
 	// File is the path the config was loaded from ("" when loaded from bytes).
 	File string `yaml:"-" json:"-"`
@@ -26,7 +30,7 @@ type System struct {
 	Auth    *Auth             `yaml:"auth,omitempty" json:"auth,omitempty"`
 	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty" jsonschema:"description=Headers sent with every request to this system"`
 	// Rate is a request rate limit shared by every route using the system: "10/s", "600/m", "5000/h".
-	Rate    string   `yaml:"rate,omitempty" json:"rate,omitempty" jsonschema:"pattern=^[0-9]+(\\.[0-9]+)?/(s|m|h)$,description=Request rate limit shared by all routes, e.g. 10/s"`
+	Rate    string   `yaml:"rate,omitempty" json:"rate,omitempty" jsonschema:"pattern=^[0-9]+(\\.[0-9]+)?/(s|m|h)$,description=Request rate limit shared by all routes\\, e.g. 10/s"`
 	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty" jsonschema:"type=string,description=Timeout of one request (default 30s)"`
 
 	Name string `yaml:"-" json:"-"`
@@ -42,13 +46,13 @@ type Auth struct {
 // BasicAuth is HTTP basic authentication.
 type BasicAuth struct {
 	User     string `yaml:"user" json:"user"`
-	Password string `yaml:"password" json:"password"`
+	Password string `yaml:"password,omitempty" json:"password,omitempty"`
 }
 
 // APIKey sends a key in a header or a query parameter (exactly one of them).
 type APIKey struct {
-	Header string `yaml:"header,omitempty" json:"header,omitempty" jsonschema:"description=Header name, e.g. X-API-Key"`
-	Query  string `yaml:"query,omitempty" json:"query,omitempty" jsonschema:"description=Query parameter name, e.g. api_key"`
+	Header string `yaml:"header,omitempty" json:"header,omitempty" jsonschema:"description=Header name\\, e.g. X-API-Key"`
+	Query  string `yaml:"query,omitempty" json:"query,omitempty" jsonschema:"description=Query parameter name\\, e.g. api_key"`
 	Value  string `yaml:"value" json:"value"`
 }
 
@@ -61,7 +65,7 @@ type Route struct {
 	Source       Source                  `yaml:"source" json:"source"`
 	Steps        []Step                  `yaml:"steps,omitempty" json:"steps,omitempty"`
 	Batch        int                     `yaml:"batch,omitempty" json:"batch,omitempty" jsonschema:"description=Entries per delivery batch (default 100)"`
-	ErrorBatch   int                     `yaml:"error_batch,omitempty" json:"error_batch,omitempty" jsonschema:"description=Entries per batch in the error pass (default batch/10, at least 1)"`
+	ErrorBatch   int                     `yaml:"error_batch,omitempty" json:"error_batch,omitempty" jsonschema:"description=Entries per batch in the error pass (default batch/10\\, at least 1)"`
 	Destinations map[string]*Destination `yaml:"destinations" json:"destinations" jsonschema:"description=Named destinations; 'default' receives records no switch sent elsewhere"`
 	Retry        Retry                   `yaml:"retry,omitempty" json:"retry,omitempty"`
 	// MaxIterations caps collect+send rounds per run (default 20).
@@ -77,7 +81,7 @@ type Route struct {
 // Retry is the retry policy of a route.
 type Retry struct {
 	Attempts   int      `yaml:"attempts,omitempty" json:"attempts,omitempty" jsonschema:"description=Delivery attempts before an entry becomes a dead letter (default 5)"`
-	Backoff    Duration `yaml:"backoff,omitempty" json:"backoff,omitempty" jsonschema:"type=string,description=First retry delay, doubled each attempt (default 10s)"`
+	Backoff    Duration `yaml:"backoff,omitempty" json:"backoff,omitempty" jsonschema:"type=string,description=First retry delay\\, doubled each attempt (default 10s)"`
 	MaxBackoff Duration `yaml:"max_backoff,omitempty" json:"max_backoff,omitempty" jsonschema:"type=string,description=Longest retry delay (default 1h)"`
 }
 
@@ -89,9 +93,9 @@ type Source struct {
 // HTTPSource reads records with GET requests, page by page.
 type HTTPSource struct {
 	System  string            `yaml:"system" json:"system"`
-	Path    string            `yaml:"path,omitempty" json:"path,omitempty" jsonschema:"description=Path appended to the system URL"`
-	Query   map[string]string `yaml:"query,omitempty" json:"query,omitempty" jsonschema:"description=Query parameters; ${cursor} is the incremental watermark"`
-	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	Path    string            `yaml:"path,omitempty" json:"path,omitempty" jsonschema:"description=Path appended to the system URL" ferry:"template"`
+	Query   map[string]string `yaml:"query,omitempty" json:"query,omitempty" jsonschema:"description=Query parameters; ${cursor} is the incremental watermark" ferry:"template"`
+	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty" ferry:"template"`
 	// Records is the dotted path to the record array in the body ("" = the body is the array).
 	Records string `yaml:"records,omitempty" json:"records,omitempty" jsonschema:"description=Dotted path to the array of records in the response body; empty when the body is the array"`
 	// Key is the dotted path to the record's business key.
@@ -106,7 +110,7 @@ type Paginate struct {
 	Page   *PagePagination   `yaml:"page,omitempty" json:"page,omitempty"`
 	Offset *OffsetPagination `yaml:"offset,omitempty" json:"offset,omitempty"`
 	// Next is the dotted path to a next URL or token in the response body.
-	Next string `yaml:"next,omitempty" json:"next,omitempty" jsonschema:"description=Dotted path in the body to the next page's URL, or to a token when next_param is set"`
+	Next string `yaml:"next,omitempty" json:"next,omitempty" jsonschema:"description=Dotted path in the body to the next page's URL\\, or to a token when next_param is set"`
 	// NextParam makes Next a token sent in this query parameter.
 	NextParam string `yaml:"next_param,omitempty" json:"next_param,omitempty"`
 	// Link follows the Link header's rel="next".
@@ -130,9 +134,9 @@ type OffsetPagination struct {
 
 // Step is one transformation; exactly one field is set.
 type Step struct {
-	Filter   string         `yaml:"filter,omitempty" json:"filter,omitempty" jsonschema:"description=Keep the record only when this expression is true; others settle as skipped"`
-	Map      map[string]any `yaml:"map,omitempty" json:"map,omitempty" jsonschema:"description=Build a new record: field -> expression (nested objects allowed)"`
-	Set      map[string]any `yaml:"set,omitempty" json:"set,omitempty" jsonschema:"description=Change or add fields: field -> expression"`
+	Filter   string         `yaml:"filter,omitempty" json:"filter,omitempty" jsonschema:"description=Keep the record only when this expression is true; others settle as skipped" ferry:"expr"`
+	Map      map[string]any `yaml:"map,omitempty" json:"map,omitempty" jsonschema:"description=Build a new record: field -> expression (nested objects allowed)" ferry:"expr"`
+	Set      map[string]any `yaml:"set,omitempty" json:"set,omitempty" jsonschema:"description=Change or add fields: field -> expression" ferry:"expr"`
 	Drop     []string       `yaml:"drop,omitempty" json:"drop,omitempty" jsonschema:"description=Remove these fields"`
 	Validate *Validate      `yaml:"validate,omitempty" json:"validate,omitempty"`
 	Switch   []SwitchCase   `yaml:"switch,omitempty" json:"switch,omitempty"`
@@ -140,14 +144,14 @@ type Step struct {
 
 // Validate fails the record with Message unless If is true.
 type Validate struct {
-	If      string `yaml:"if" json:"if"`
-	Message string `yaml:"message,omitempty" json:"message,omitempty" jsonschema:"description=Error message; may hold ${...} templates"`
+	If      string `yaml:"if" json:"if" ferry:"expr"`
+	Message string `yaml:"message,omitempty" json:"message,omitempty" jsonschema:"description=Error message; may hold ${...} templates" ferry:"template"`
 }
 
 // SwitchCase is one branch of a switch: the first case whose When is true
 // applies its Steps and, with To, sends the record to another destination.
 type SwitchCase struct {
-	When  string `yaml:"when,omitempty" json:"when,omitempty" jsonschema:"description=Condition; omit for the default case"`
+	When  string `yaml:"when,omitempty" json:"when,omitempty" jsonschema:"description=Condition; omit for the default case" ferry:"expr"`
 	To    string `yaml:"to,omitempty" json:"to,omitempty" jsonschema:"description=Destination name"`
 	Steps []Step `yaml:"steps,omitempty" json:"steps,omitempty"`
 }
@@ -161,14 +165,14 @@ type Destination struct {
 type HTTPDestination struct {
 	System  string            `yaml:"system" json:"system"`
 	Method  string            `yaml:"method,omitempty" json:"method,omitempty" jsonschema:"enum=POST,enum=PUT,enum=PATCH,enum=DELETE,description=Default POST"`
-	Path    string            `yaml:"path,omitempty" json:"path,omitempty" jsonschema:"description=Path template; with body: each it may use ${...} over the record"`
-	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	Path    string            `yaml:"path,omitempty" json:"path,omitempty" jsonschema:"description=Path template; with body: each it may use ${...} over the record" ferry:"template"`
+	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty" ferry:"template"`
 	// Body is "each" (one request per record, the default) or "array" (one per batch).
 	Body string `yaml:"body,omitempty" json:"body,omitempty" jsonschema:"enum=each,enum=array,description=each: one request per record; array: one request per batch"`
 	// Wrap puts the batch array under this key: {"orders": [...]}.
-	Wrap string `yaml:"wrap,omitempty" json:"wrap,omitempty" jsonschema:"description=With body: array, send {wrap: [...]} instead of a bare array"`
+	Wrap string `yaml:"wrap,omitempty" json:"wrap,omitempty" jsonschema:"description=With body: array\\, send {wrap: [...]} instead of a bare array"`
 	// Map shapes each record's body (field -> expression).
-	Map     map[string]any `yaml:"map,omitempty" json:"map,omitempty"`
+	Map     map[string]any `yaml:"map,omitempty" json:"map,omitempty" ferry:"expr"`
 	Results *Results       `yaml:"results,omitempty" json:"results,omitempty"`
 }
 
@@ -176,8 +180,8 @@ type HTTPDestination struct {
 type Results struct {
 	Path  string `yaml:"path,omitempty" json:"path,omitempty" jsonschema:"description=Dotted path to the array of per-record results (empty: the body is the array)"`
 	Key   string `yaml:"key,omitempty" json:"key,omitempty" jsonschema:"description=Field of a result holding the record's key; empty: results are in request order"`
-	OK    string `yaml:"ok,omitempty" json:"ok,omitempty" jsonschema:"description=Expression over a result, true when the record succeeded (default true)"`
-	Error string `yaml:"error,omitempty" json:"error,omitempty" jsonschema:"description=Expression over a result giving the error message"`
+	OK    string `yaml:"ok,omitempty" json:"ok,omitempty" jsonschema:"description=Expression over a result\\, true when the record succeeded (default true)" ferry:"expr"`
+	Error string `yaml:"error,omitempty" json:"error,omitempty" jsonschema:"description=Expression over a result giving the error message" ferry:"expr"`
 }
 
 // Operation is a follow-up call (after delivery or on error).
@@ -189,9 +193,9 @@ type Operation struct {
 type HTTPOperation struct {
 	System  string            `yaml:"system" json:"system"`
 	Method  string            `yaml:"method,omitempty" json:"method,omitempty" jsonschema:"enum=POST,enum=PUT,enum=PATCH,enum=DELETE,description=Default POST"`
-	Path    string            `yaml:"path,omitempty" json:"path,omitempty"`
-	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
-	Body    any               `yaml:"body,omitempty" json:"body,omitempty" jsonschema:"description=JSON body; strings may hold ${...} templates"`
+	Path    string            `yaml:"path,omitempty" json:"path,omitempty" ferry:"template"`
+	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty" ferry:"template"`
+	Body    any               `yaml:"body,omitempty" json:"body,omitempty" jsonschema:"description=JSON body; strings may hold ${...} templates" ferry:"template"`
 }
 
 // Duration is a time.Duration written as "30s", "5m", "1h".

@@ -24,7 +24,7 @@ func Compile(src string) (*Program, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, fmt.Errorf("empty expression")
 	}
-	p, err := expr.Compile(src, expr.AllowUndefinedVariables())
+	p, err := expr.Compile(src, expr.Env(map[string]any{}), expr.AllowUndefinedVariables())
 	if err != nil {
 		return nil, fmt.Errorf("expression %q: %s", src, oneLine(err.Error()))
 	}

@@ -229,6 +229,9 @@ type Store interface {
 	RecentAttempts(ctx context.Context, route string, limit int) ([]Attempt, error)
 	// Counts returns the queue sizes of route.
 	Counts(ctx context.Context, route string) (Counts, error)
+	// NextDue returns the earliest NextAttemptAt among the route's E
+	// entries; ok is false when the route has none.
+	NextDue(ctx context.Context, route string) (at time.Time, ok bool, err error)
 
 	// DeadLetters lists dead letters by filter, ordered by ID.
 	DeadLetters(ctx context.Context, f DeadFilter) ([]DeadLetter, error)

@@ -1,0 +1,198 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// ferry runs the CLI in-process and returns exit code, stdout and stderr.
+func ferry(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := Main(args, strings.NewReader(""), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// world is a shop with n records and an ERP that refuses the keys in
+// reject with 422, on loopback, plus a ferry.yaml for them.
+type world struct {
+	cfg      string
+	mu       sync.Mutex
+	reject   map[string]bool
+	received map[string]int
+	requests atomic.Int64
+}
+
+func newWorld(t *testing.T, n int) *world {
+	w := &world{reject: map[string]bool{}, received: map[string]int{}}
+	shop := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		var data []map[string]any
+		for i := 1; i <= n; i++ {
+			data = append(data, map[string]any{"id": i, "email": fmt.Sprintf("c%d@example.com", i), "total": i * 10})
+		}
+		json.NewEncoder(rw).Encode(map[string]any{"data": data})
+	}))
+	t.Cleanup(shop.Close)
+	erp := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w.requests.Add(1)
+		key := strings.TrimPrefix(r.URL.Path, "/customers/")
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.reject[key] {
+			rw.WriteHeader(422)
+			rw.Write([]byte(`{"error":"customer ` + key + ` has no VAT number"}`))
+			return
+		}
+		w.received[key]++
+		rw.WriteHeader(201)
+	}))
+	t.Cleanup(erp.Close)
+	w.cfg = filepath.Join(t.TempDir(), "ferry.yaml")
+	yaml := fmt.Sprintf(`
+systems:
+  shop: { url: %q }
+  erp: { url: %q }
+routes:
+  customers:
+    source:
+      http: { system: shop, path: /customers, records: data, key: id }
+    steps:
+      - map: { email: email, total: total }
+    destinations:
+      default:
+        http: { system: erp, method: PUT, path: "/customers/${key}" }
+`, shop.URL, erp.URL)
+	if err := os.WriteFile(w.cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func TestRunRetryAndHistoryFlow(t *testing.T) {
+	w := newWorld(t, 5)
+	w.reject["2"] = true
+
+	code, out, errOut := ferry(t, "-c", w.cfg, "run", "customers")
+	if code != ExitPartial {
+		t.Fatalf("run exit %d, want %d (partial)\n%s%s", code, ExitPartial, out, errOut)
+	}
+	for _, want := range []string{"customers: partially failed", "delivered 4", "dead 1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+
+	code, out, _ = ferry(t, "-c", w.cfg, "history", "customers", "--dead")
+	if code != 0 || !strings.Contains(out, "has no VAT number") {
+		t.Fatalf("history --dead exit %d:\n%s", code, out)
+	}
+
+	w.mu.Lock()
+	w.reject["2"] = false
+	w.mu.Unlock()
+	code, out, _ = ferry(t, "-c", w.cfg, "retry", "customers", "--dead")
+	if code != 0 || !strings.Contains(out, "1 entry queued again") {
+		t.Fatalf("retry --dead exit %d:\n%s", code, out)
+	}
+	code, out, errOut = ferry(t, "-c", w.cfg, "run", "customers")
+	if code != ExitOK || !strings.Contains(out, "succeeded") {
+		t.Fatalf("run after replay exit %d:\n%s%s", code, out, errOut)
+	}
+	if w.received["2"] != 1 {
+		t.Fatalf("customer 2 received %d times, want 1", w.received["2"])
+	}
+
+	code, out, _ = ferry(t, "-c", w.cfg, "history", "customers", "--key", "2")
+	if code != 0 || !strings.Contains(out, "dead") || !strings.Contains(out, "done") || !strings.Contains(out, "422") {
+		t.Fatalf("history --key 2 exit %d, want a dead 422 attempt and a done one:\n%s", code, out)
+	}
+	code, out, _ = ferry(t, "-c", w.cfg, "history", "customers")
+	if code != 0 || strings.Count(out, "\n") != 3 {
+		t.Fatalf("history: want a header and two runs:\n%s", out)
+	}
+	code, out, _ = ferry(t, "-c", w.cfg, "queue", "customers")
+	if code != 0 || !strings.Contains(out, "0 pending, 0 error, 0 leased, 0 dead letters") {
+		t.Fatalf("queue:\n%s", out)
+	}
+}
+
+func TestDryRunPrintsAndSendsNothing(t *testing.T) {
+	w := newWorld(t, 3)
+	code, out, errOut := ferry(t, "-c", w.cfg, "run", "customers", "--dry-run")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, `2  -> default  PUT /customers/${key}  {"email":"c2@example.com","total":20}`) {
+		t.Errorf("dry run output:\n%s", out)
+	}
+	if !strings.Contains(out, "3 records, 3 would be sent") || w.requests.Load() != 0 {
+		t.Errorf("dry run sent %d requests:\n%s", w.requests.Load(), out)
+	}
+}
+
+func TestExitCodesAndMessages(t *testing.T) {
+	w := newWorld(t, 1)
+	broken := filepath.Join(t.TempDir(), "ferry.yaml")
+	os.WriteFile(broken, []byte("routes:\n  x:\n    batch: many\n"), 0o644)
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no route", []string{"-c", w.cfg, "run"}, ExitUsage, "name a route"},
+		{"unknown route", []string{"-c", w.cfg, "run", "customer"}, ExitUsage, `customer`},
+		{"unknown command", []string{"rnu"}, ExitUsage, "unknown command"},
+		{"missing config", []string{"-c", "/nonexistent/ferry.yaml", "validate"}, ExitUsage, "/nonexistent/ferry.yaml"},
+		{"broken config", []string{"-c", broken, "validate"}, ExitUsage, "ferry.yaml:3:"},
+		{"retry needs a selector", []string{"-c", w.cfg, "retry", "customers"}, ExitUsage, "--key K, --errors or --dead"},
+		{"bad status", []string{"-c", w.cfg, "queue", "customers", "--status", "broken"}, ExitUsage, "expected pending, error"},
+		{"valid", []string{"-c", w.cfg, "validate"}, ExitOK, "valid"},
+		{"version", []string{"version"}, ExitOK, "ferry "},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errOut := ferry(t, c.args...)
+			if code != c.code || !strings.Contains(out+errOut, c.want) {
+				t.Fatalf("exit %d (want %d), output lacks %q:\n%s%s", code, c.code, c.want, out, errOut)
+			}
+		})
+	}
+}
+
+func TestEveryCommandHasHelpWithExamples(t *testing.T) {
+	a := &app{}
+	root := a.rootCommand()
+	if root.Example == "" {
+		t.Error("ferry has no examples")
+	}
+	for _, c := range root.Commands() {
+		if c.Name() == "help" || c.Name() == "completion" {
+			continue
+		}
+		if c.Example == "" || c.Short == "" {
+			t.Errorf("ferry %s lacks a short description or examples", c.Name())
+		}
+	}
+	code, out, _ := ferry(t, "run", "--help")
+	if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "--dry-run") {
+		t.Fatalf("run --help:\n%s", out)
+	}
+}
+
+func TestSchemaIsJSON(t *testing.T) {
+	code, out, _ := ferry(t, "schema")
+	var v map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &v) != nil {
+		t.Fatalf("schema exit %d, not JSON:\n%.300s", code, out)
+	}
+}

@@ -1,0 +1,422 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+func (a *app) validateCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate",
+		Short: "Check the config and report every error at once",
+		Long: `Load the config strictly and report every problem with file:line:column:
+unknown fields, wrong types, missing fields, unknown systems or destinations,
+cycles in depends_on, expressions that do not compile, secrets that cannot
+be read. Exits 0 when the file is valid, 2 when it is not.`,
+		Example: `  ferry validate
+  ferry -c examples/shop-to-erp.yaml validate`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := config.Load(a.configPath)
+			if err != nil {
+				var errs *config.Errors
+				if errors.As(err, &errs) {
+					for _, e := range *errs {
+						fmt.Fprintln(a.stderr, e)
+					}
+					return withCode(ExitUsage, fmt.Errorf("%s: %d error%s", a.configPath, len(*errs), plural(len(*errs))))
+				}
+				return withCode(ExitUsage, err)
+			}
+			fmt.Fprintf(a.stdout, "%s: valid (%d system%s, %d route%s)\n", a.configPath,
+				len(cfg.Systems), plural(len(cfg.Systems)), len(cfg.Routes), plural(len(cfg.Routes)))
+			return nil
+		},
+	}
+}
+
+func (a *app) schemaCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema",
+		Short: "Print the JSON Schema of ferry.yaml for editor completion",
+		Example: `  ferry schema > ferry.schema.json
+  # then, at the top of ferry.yaml (YAML language server):
+  # yaml-language-server: $schema=./ferry.schema.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := config.Schema()
+			if err != nil {
+				return withCode(ExitFailed, err)
+			}
+			_, err = fmt.Fprintln(a.stdout, string(b))
+			return err
+		},
+	}
+}
+
+func (a *app) routesCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "routes",
+		Short:   "List the routes with their queues",
+		Example: `  ferry routes`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			st, err := openStore(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ROUTE\tPRIORITY\tDEPENDS ON\tPENDING\tERROR\tDEAD\tCURSOR\tLAST RUN")
+			for _, name := range cfg.RouteNames() {
+				r := cfg.Routes[name]
+				c, err := st.Counts(cmd.Context(), name)
+				if err != nil {
+					return withCode(ExitFailed, err)
+				}
+				cur, err := st.Cursor(cmd.Context(), name)
+				if err != nil {
+					return withCode(ExitFailed, err)
+				}
+				last := "never"
+				if runs, err := st.Runs(cmd.Context(), name, 1); err == nil && len(runs) > 0 {
+					last = fmt.Sprintf("%s %s", runs[0].StartedAt.Local().Format("2006-01-02 15:04"), runs[0].Status)
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%s\t%s\n", name, r.Priority, dash(strings.Join(r.DependsOn, ",")),
+					c.Pending+c.Leased, c.Error, c.Dead, dash(cur), last)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func (a *app) queueCommand() *cobra.Command {
+	var status, key string
+	var limit int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "queue ROUTE",
+		Short: "Show a route's queued entries",
+		Long:  `List the entries in a route's queue: pending (P), error (E) and leased (L), with attempts, last error and next attempt time.`,
+		Example: `  ferry queue orders
+  ferry queue orders --status error
+  ferry queue orders --key 1042 --json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			if err := routeArg(cfg, args[0]); err != nil {
+				return err
+			}
+			st, err := openStore(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			f := store.EntryFilter{Route: args[0], Key: key, Limit: limit}
+			switch status {
+			case "", "all":
+			case "pending", "P":
+				f.Status = store.StatusPending
+			case "error", "E":
+				f.Status = store.StatusError
+			case "leased", "L":
+				f.Status = store.StatusLeased
+			default:
+				return withCode(ExitUsage, fmt.Errorf("--status %q: expected pending, error, leased or all", status))
+			}
+			entries, err := st.Entries(cmd.Context(), f)
+			if err != nil {
+				return withCode(ExitFailed, err)
+			}
+			if asJSON {
+				return json.NewEncoder(a.stdout).Encode(entriesJSON(entries))
+			}
+			c, err := st.Counts(cmd.Context(), args[0])
+			if err != nil {
+				return withCode(ExitFailed, err)
+			}
+			fmt.Fprintf(a.stdout, "%s: %d pending, %d error, %d leased, %d dead letters\n", args[0], c.Pending, c.Error, c.Leased, c.Dead)
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tKEY\tSTATUS\tV\tATTEMPTS\tNEXT ATTEMPT\tLAST ERROR")
+			for _, e := range entries {
+				next := "-"
+				if e.Status == store.StatusError && !e.NextAttemptAt.IsZero() {
+					next = e.NextAttemptAt.Local().Format("01-02 15:04:05")
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\t%s\n", e.ID, e.Key, e.Status, e.Version, e.Attempts, next, dash(oneLine(e.LastError, 100)))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if len(entries) == f.Limit || (f.Limit == 0 && len(entries) == 100) {
+				fmt.Fprintln(a.stdout, "(more entries: use --limit)")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&status, "status", "", "pending, error, leased or all")
+	cmd.Flags().StringVar(&key, "key", "", "only the entry with this business key")
+	cmd.Flags().IntVar(&limit, "limit", 100, "entries to show")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+type entryJSON struct {
+	ID            int64           `json:"id"`
+	Key           string          `json:"key"`
+	Status        string          `json:"status"`
+	Version       int64           `json:"version"`
+	Priority      int             `json:"priority"`
+	Attempts      int             `json:"attempts"`
+	LastError     string          `json:"last_error,omitempty"`
+	NextAttemptAt *time.Time      `json:"next_attempt_at,omitempty"`
+	Payload       json.RawMessage `json:"payload"`
+}
+
+func entriesJSON(entries []store.Entry) []entryJSON {
+	out := make([]entryJSON, 0, len(entries))
+	for _, e := range entries {
+		j := entryJSON{ID: e.ID, Key: e.Key, Status: string(e.Status), Version: e.Version, Priority: e.Priority,
+			Attempts: e.Attempts, LastError: e.LastError, Payload: e.Payload}
+		if e.Status == store.StatusError && !e.NextAttemptAt.IsZero() {
+			t := e.NextAttemptAt
+			j.NextAttemptAt = &t
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+func (a *app) retryCommand() *cobra.Command {
+	var key string
+	var errs, dead bool
+	cmd := &cobra.Command{
+		Use:   "retry ROUTE",
+		Short: "Put failed entries back in the queue, due now",
+		Long: `Make failed entries pending again with their attempts reset, so the next
+run (or 'ferry run ROUTE') sends them at once. Dead letters keep their
+entry ID, so their attempt history stays in one piece.`,
+		Example: `  ferry retry orders --dead            # replay every dead letter
+  ferry retry orders --errors          # retry error entries now, not at their next attempt time
+  ferry retry orders --key 1042        # one record, wherever it is (error or dead)
+  ferry retry orders --dead && ferry run orders`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if key == "" && !errs && !dead {
+				return withCode(ExitUsage, errors.New("say what to retry: --key K, --errors or --dead"))
+			}
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			if err := routeArg(cfg, args[0]); err != nil {
+				return err
+			}
+			st, err := openStore(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			sel := store.ReplaySelector{Route: args[0], Key: key, Dead: dead, Errors: errs, Now: time.Now()}
+			if key != "" && !errs && !dead {
+				sel.Dead, sel.Errors = true, true
+			}
+			n, err := st.Replay(cmd.Context(), sel)
+			if err != nil {
+				return withCode(ExitFailed, err)
+			}
+			fmt.Fprintf(a.stdout, "%s: %d entr%s queued again; run 'ferry run %s' to send\n", args[0], n, map[bool]string{true: "y", false: "ies"}[n == 1], args[0])
+			if n == 0 && key != "" {
+				return withCode(ExitFailed, fmt.Errorf("no error entry or dead letter with key %q in route %q", key, args[0]))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&key, "key", "", "retry the entry with this business key")
+	cmd.Flags().BoolVar(&errs, "errors", false, "retry every entry in error now")
+	cmd.Flags().BoolVar(&dead, "dead", false, "replay every dead letter")
+	return cmd
+}
+
+func (a *app) historyCommand() *cobra.Command {
+	var limit int
+	var dead, attempts bool
+	var key string
+	cmd := &cobra.Command{
+		Use:   "history ROUTE",
+		Short: "Show a route's runs, attempts and dead letters",
+		Example: `  ferry history orders                 # the latest runs
+  ferry history orders --attempts      # the latest delivery attempts
+  ferry history orders --dead          # the error history (dead letters)
+  ferry history orders --key 1042      # every attempt for one record`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			route := args[0]
+			if err := routeArg(cfg, route); err != nil {
+				return err
+			}
+			st, err := openStore(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ctx := cmd.Context()
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			defer tw.Flush()
+			switch {
+			case key != "":
+				ids, err := entryIDsForKey(cmd, st, route, key)
+				if err != nil {
+					return err
+				}
+				if len(ids) == 0 {
+					return withCode(ExitFailed, fmt.Errorf("no entry, dead letter or attempt with key %q in route %q", key, route))
+				}
+				var list []store.Attempt
+				for _, id := range ids {
+					at, err := st.Attempts(ctx, id)
+					if err != nil {
+						return withCode(ExitFailed, err)
+					}
+					list = append(list, at...)
+				}
+				printAttempts(tw, list)
+			case attempts:
+				list, err := st.RecentAttempts(ctx, route, limit)
+				if err != nil {
+					return withCode(ExitFailed, err)
+				}
+				printAttempts(tw, list)
+			case dead:
+				list, err := st.DeadLetters(ctx, store.DeadFilter{Route: route, Limit: limit})
+				if err != nil {
+					return withCode(ExitFailed, err)
+				}
+				fmt.Fprintln(tw, "ENTRY\tKEY\tATTEMPTS\tDIED\tLAST ERROR")
+				for _, d := range list {
+					fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", d.EntryID, d.Key, d.Attempts, d.DiedAt.Local().Format("2006-01-02 15:04:05"), oneLine(d.LastError, 120))
+				}
+			default:
+				runs, err := st.Runs(ctx, route, limit)
+				if err != nil {
+					return withCode(ExitFailed, err)
+				}
+				fmt.Fprintln(tw, "RUN\tSTARTED\tDURATION\tMODE\tSTATUS\tITER\tREAD\tDONE\tFAILED\tDEAD\tSKIPPED\tNOTE")
+				for _, r := range runs {
+					dur := "-"
+					if !r.EndedAt.IsZero() {
+						dur = r.EndedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", r.ID, r.StartedAt.Local().Format("2006-01-02 15:04:05"), dur,
+						r.Mode, r.Status, r.Iterations, r.Collected, r.Done, r.Failed, r.Dead, r.Skipped, dash(oneLine(r.Error, 80)))
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 20, "rows to show")
+	cmd.Flags().BoolVar(&dead, "dead", false, "show dead letters (the error history)")
+	cmd.Flags().BoolVar(&attempts, "attempts", false, "show the latest delivery attempts")
+	cmd.Flags().StringVar(&key, "key", "", "show every attempt for the record with this key")
+	return cmd
+}
+
+// entryIDsForKey finds the entry IDs a key has had: queued, dead, or
+// delivered (found through its attempts).
+func entryIDsForKey(cmd *cobra.Command, st store.Store, route, key string) ([]int64, error) {
+	ctx := cmd.Context()
+	seen := map[int64]bool{}
+	var ids []int64
+	add := func(id int64) {
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	entries, err := st.Entries(ctx, store.EntryFilter{Route: route, Key: key, Limit: 1000})
+	if err != nil {
+		return nil, withCode(ExitFailed, err)
+	}
+	for _, e := range entries {
+		add(e.ID)
+	}
+	dead, err := st.DeadLetters(ctx, store.DeadFilter{Route: route, Key: key, Limit: 1000})
+	if err != nil {
+		return nil, withCode(ExitFailed, err)
+	}
+	for _, d := range dead {
+		add(d.EntryID)
+	}
+	recent, err := st.RecentAttempts(ctx, route, 10000)
+	if err != nil {
+		return nil, withCode(ExitFailed, err)
+	}
+	for i := len(recent) - 1; i >= 0; i-- {
+		if recent[i].Key == key {
+			add(recent[i].EntryID)
+		}
+	}
+	return ids, nil
+}
+
+func printAttempts(tw *tabwriter.Writer, list []store.Attempt) {
+	fmt.Fprintln(tw, "AT\tENTRY\tKEY\tV\tRUN\tOUTCOME\tHTTP\tMS\tERROR")
+	for _, a := range list {
+		code := "-"
+		if a.StatusCode != 0 {
+			code = fmt.Sprint(a.StatusCode)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%s\t%s\t%d\t%s\n", a.At.Local().Format("2006-01-02 15:04:05.000"), a.EntryID, a.Key, a.Version, a.RunID,
+			a.Outcome, code, a.DurationMillis, dash(oneLine(a.Error, 120)))
+	}
+}
+
+func (a *app) versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print ferry's version",
+		Example: `  ferry version`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprintf(a.stdout, "ferry %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return nil
+		},
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// oneLine flattens s to one line of at most n runes.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}

@@ -1,0 +1,186 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ferry-dev/ferry/internal/engine"
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+func (a *app) runCommand() *cobra.Command {
+	var full, dryRun, all, noProgress bool
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "run [ROUTE...]",
+		Short: "Run routes once: collect, send, settle, retry",
+		Long: `Run the named routes once, dependencies first (depends_on).
+
+A run reads the source from the route's cursor (or everything with --full),
+queues the records durably, sends them in batches, settles every record on
+its own from the destination's answer, and retries errors that fall due.
+On a terminal it shows a progress bar; otherwise it prints plain lines.
+
+Exit codes: 0 all delivered, 1 a run failed, 2 bad usage or config,
+3 some records failed (see 'ferry queue ROUTE --status error'), 130 interrupted.`,
+		Example: `  ferry run orders
+  ferry run orders --full            # ignore the cursor, read everything
+  ferry run orders --dry-run         # show what would be sent; send nothing
+  ferry run --all                    # every route, in dependency order
+  ferry -c /etc/ferry/ferry.yaml run stock`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && !all {
+				return withCode(ExitUsage, errors.New("name a route (see 'ferry routes') or use --all"))
+			}
+			s, err := a.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			names := args
+			if all {
+				names = s.cfg.RouteNames()
+			}
+			for _, n := range names {
+				if err := routeArg(s.cfg, n); err != nil {
+					return err
+				}
+			}
+			ordered, err := s.cfg.Order(names)
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			if dryRun {
+				return a.dryRun(cmd, s, ordered, full, limit)
+			}
+			worst := ExitOK
+			for _, name := range ordered {
+				code := a.runOne(cmd, s, name, full, noProgress)
+				if code == ExitCancelled {
+					return withCode(code, errors.New(""))
+				}
+				worst = max(worst, code)
+			}
+			if worst != ExitOK {
+				return withCode(worst, errors.New(""))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&full, "full", false, "full sync: ignore the cursor and read every record")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "read and transform, print what would be sent, send and store nothing")
+	cmd.Flags().BoolVar(&all, "all", false, "run every route")
+	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "no progress bar, even on a terminal")
+	cmd.Flags().IntVar(&limit, "limit", 0, "with --dry-run: records to show (default the route's collect_limit)")
+	return cmd
+}
+
+// runOne runs one route with progress and a summary; it returns the exit code.
+func (a *app) runOne(cmd *cobra.Command, s *session, name string, full, noProgress bool) int {
+	p := newProgressPrinter(a.stderr, name, !noProgress && isTerminal(a.stderr))
+	res, err := s.engine.Run(cmd.Context(), name, engine.RunOptions{Full: full, Progress: p.update})
+	p.finish()
+	if res.ID == 0 && err != nil {
+		fmt.Fprintf(a.stderr, "ferry: %v\n", err)
+		return ExitFailed
+	}
+	printSummary(a.stdout, res)
+	switch {
+	case res.Status == store.RunCancelled:
+		return ExitCancelled
+	case res.Status == store.RunFailed:
+		return ExitFailed
+	case res.Status == store.RunPartiallyFailed:
+		return ExitPartial
+	}
+	return ExitOK
+}
+
+func printSummary(w io.Writer, res engine.Result) {
+	d := res.EndedAt.Sub(res.StartedAt).Round(time.Millisecond)
+	fmt.Fprintf(w, "%s: %s in %s (run #%d, %s, %d iteration%s)\n", res.Route, strings.ReplaceAll(string(res.Status), "_", " "), d, res.ID, res.Mode, res.Iterations, plural(res.Iterations))
+	rate := ""
+	if secs := d.Seconds(); secs > 0 && res.Done > 0 {
+		rate = fmt.Sprintf("   %s rec/s", num(int(float64(res.Done)/secs)))
+	}
+	fmt.Fprintf(w, "  collected %s   delivered %s   skipped %s   failed attempts %s   dead %s%s\n",
+		num(res.Collected), num(res.Done), num(res.Skipped), num(res.Failed), num(res.Dead), rate)
+	q := res.Queue
+	line := fmt.Sprintf("  queue now: %s pending, %s error, %s dead letters", num(q.Pending), num(q.Error), num(q.Dead))
+	if !res.NextRetry.IsZero() {
+		line += fmt.Sprintf(" (next retry %s)", res.NextRetry.Local().Format("15:04:05"))
+	}
+	fmt.Fprintln(w, line)
+	if res.Error != "" {
+		fmt.Fprintf(w, "  %s\n", res.Error)
+	}
+	if q.Error > 0 || q.Dead > 0 {
+		fmt.Fprintf(w, "  see: ferry queue %s --status error | ferry history %s --dead | ferry retry %s --dead\n", res.Route, res.Route, res.Route)
+	}
+}
+
+func (a *app) dryRun(cmd *cobra.Command, s *session, names []string, full bool, limit int) error {
+	for _, name := range names {
+		fmt.Fprintf(a.stdout, "# %s (dry run: nothing is queued or sent)\n", name)
+		var n, skipped, failed int
+		err := s.engine.DryRun(cmd.Context(), name, full, limit, func(r engine.DryRecord) error {
+			n++
+			switch {
+			case r.Skipped != "":
+				skipped++
+				fmt.Fprintf(a.stdout, "%s  skip   %s\n", r.Key, r.Skipped)
+			case r.Error != "":
+				failed++
+				fmt.Fprintf(a.stdout, "%s  error  %s\n", r.Key, r.Error)
+			default:
+				body, _ := json.Marshal(r.Body)
+				fmt.Fprintf(a.stdout, "%s  -> %s  %s %s  %s\n", r.Key, r.Destination, r.Method, r.Path, body)
+			}
+			return nil
+		})
+		if err != nil {
+			return withCode(ExitFailed, err)
+		}
+		fmt.Fprintf(a.stdout, "# %s: %d records, %d would be sent, %d skipped, %d would fail\n", name, n, n-skipped-failed, skipped, failed)
+	}
+	return nil
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// num formats 1234567 as 1,234,567.
+func num(n int) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + num(-n)
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,105 @@
+package config
+
+import (
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Defaults the engine relies on; Load fills them in, so a loaded Config
+// never holds a zero where a default exists.
+const (
+	DefaultStore         = "ferry.db"       // SQLite file beside the config file
+	DefaultTimeout       = 30 * time.Second // one request to a system
+	DefaultBatch         = 100              // entries per delivery batch
+	DefaultAttempts      = 5                // delivery attempts before a dead letter
+	DefaultBackoff       = 10 * time.Second // first retry delay, doubled per attempt
+	DefaultMaxBackoff    = time.Hour        // longest retry delay
+	DefaultMaxIterations = 20               // collect+send rounds per run
+	DefaultCollectLimit  = 10000            // records read per iteration
+	DefaultMethod        = "POST"           // destinations and operations
+	DefaultBody          = "each"           // one request per record
+)
+
+// applyDefaults fills every option left out. It runs after interpolation
+// and before validation; values that are wrong (negative batch) are left
+// for validation to report.
+func applyDefaults(cfg *Config, baseDir string) {
+	cfg.Store = resolveStore(cfg.Store, baseDir)
+	for name, s := range cfg.Systems {
+		if s == nil {
+			continue
+		}
+		s.Name = name
+		if s.Timeout == 0 {
+			s.Timeout = Duration(DefaultTimeout)
+		}
+	}
+	for name, r := range cfg.Routes {
+		if r == nil {
+			continue
+		}
+		r.Name = name
+		if r.Batch == 0 {
+			r.Batch = DefaultBatch
+		}
+		if r.ErrorBatch == 0 {
+			// Smaller batches in the error pass, so one bad record costs
+			// little and errors never crowd out the main pass.
+			r.ErrorBatch = max(1, r.Batch/10)
+		}
+		if r.Retry.Attempts == 0 {
+			r.Retry.Attempts = DefaultAttempts
+		}
+		if r.Retry.Backoff == 0 {
+			r.Retry.Backoff = Duration(DefaultBackoff)
+		}
+		if r.Retry.MaxBackoff == 0 {
+			r.Retry.MaxBackoff = Duration(DefaultMaxBackoff)
+		}
+		if r.MaxIterations == 0 {
+			r.MaxIterations = DefaultMaxIterations
+		}
+		if r.CollectLimit == 0 {
+			r.CollectLimit = DefaultCollectLimit
+		}
+		for _, d := range r.Destinations {
+			if d == nil || d.HTTP == nil {
+				continue
+			}
+			d.HTTP.Method = defaultMethod(d.HTTP.Method)
+			if d.HTTP.Body == "" {
+				d.HTTP.Body = DefaultBody
+			}
+		}
+		for _, ops := range [][]Operation{r.After, r.OnError} {
+			for _, op := range ops {
+				if op.HTTP != nil {
+					op.HTTP.Method = defaultMethod(op.HTTP.Method)
+				}
+			}
+		}
+	}
+}
+
+// defaultMethod defaults a method to POST. Other values stay as written,
+// upper case as the schema says; validation reports the rest.
+func defaultMethod(m string) string {
+	if m == "" {
+		return DefaultMethod
+	}
+	return m
+}
+
+// resolveStore anchors a relative SQLite path at the config file's
+// directory, so ferry finds the same queue whatever the working directory.
+// Absolute paths and URLs (postgres://...) are kept as written.
+func resolveStore(store, baseDir string) string {
+	if store == "" {
+		store = DefaultStore
+	}
+	if strings.Contains(store, "://") || filepath.IsAbs(store) {
+		return store
+	}
+	return filepath.Join(baseDir, store)
+}

@@ -1,0 +1,73 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/invopop/jsonschema"
+)
+
+// SchemaID is the $id of the config file's JSON Schema.
+const SchemaID = "https://github.com/ferry-dev/ferry/schema/ferry.json"
+
+// Schema returns a JSON Schema (draft 2020-12) of the config file, for
+// editor completion and checks. It is generated from the types, so it can
+// not drift from what Load accepts; Load stays the authority (it also
+// checks references, expressions and cycles, which a schema cannot).
+func Schema() ([]byte, error) {
+	r := &jsonschema.Reflector{
+		FieldNameTag: "yaml",
+		// Required comes from the yaml tags: fields without omitempty.
+		AllowAdditionalProperties: false,
+	}
+	s := r.Reflect(&Config{})
+	s.ID = SchemaID
+	s.Title = "ferry configuration"
+	s.Description = "Systems, routes and the store of one ferry.yaml"
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode config schema: %w", err)
+	}
+	return b, nil
+}
+
+// JSONSchema describes a Duration as text.
+func (Duration) JSONSchema() *jsonschema.Schema {
+	return &jsonschema.Schema{
+		Type:        "string",
+		Pattern:     `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`,
+		Description: "A duration such as 500ms, 30s, 5m, 1h30m",
+	}
+}
+
+// oneOfRequired says that exactly one of the named properties is set.
+func oneOfRequired(s *jsonschema.Schema, names ...string) {
+	for _, n := range names {
+		s.OneOf = append(s.OneOf, &jsonschema.Schema{Required: []string{n}})
+	}
+}
+
+// JSONSchemaExtend requires exactly one authentication method.
+func (Auth) JSONSchemaExtend(s *jsonschema.Schema) { oneOfRequired(s, "bearer", "basic", "api_key") }
+
+// JSONSchemaExtend requires exactly one of header and query.
+func (APIKey) JSONSchemaExtend(s *jsonschema.Schema) { oneOfRequired(s, "header", "query") }
+
+// JSONSchemaExtend requires exactly one step kind.
+func (Step) JSONSchemaExtend(s *jsonschema.Schema) { oneOfRequired(s, stepKinds...) }
+
+// JSONSchemaExtend requires a source kind.
+func (Source) JSONSchemaExtend(s *jsonschema.Schema) { oneOfRequired(s, "http") }
+
+// JSONSchemaExtend requires a destination kind.
+func (Destination) JSONSchemaExtend(s *jsonschema.Schema) { oneOfRequired(s, "http") }
+
+// JSONSchemaExtend requires an operation kind.
+func (Operation) JSONSchemaExtend(s *jsonschema.Schema) { oneOfRequired(s, "http") }
+
+// JSONSchemaExtend requires a default destination.
+func (Route) JSONSchemaExtend(s *jsonschema.Schema) {
+	if p, ok := s.Properties.Get("destinations"); ok {
+		p.Required = append(p.Required, "default")
+	}
+}

@@ -1,0 +1,45 @@
+package httpconn
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/ferry-dev/ferry/internal/config"
+)
+
+// serve starts a real HTTP server on 127.0.0.1 for the test.
+func serve(t *testing.T, h http.HandlerFunc) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// systemsFor prepares one system named "api" at url; mods adjust it.
+func systemsFor(t *testing.T, url string, mods ...func(*config.System)) *Systems {
+	t.Helper()
+	sys := &config.System{URL: url}
+	for _, m := range mods {
+		m(sys)
+	}
+	s, err := NewSystems(map[string]*config.System{"api": sys})
+	if err != nil {
+		t.Fatalf("NewSystems: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// refusedURL is a URL nothing listens on.
+func refusedURL(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "http://" + addr
+}

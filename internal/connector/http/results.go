@@ -1,0 +1,137 @@
+package httpconn
+
+import (
+	"fmt"
+
+	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/expr"
+)
+
+// resultReader reads per-record outcomes out of a 2xx response, so that
+// a batch answer saying 3 of 200 failed settles 197 as done and 3 as
+// failed.
+type resultReader struct {
+	path  string
+	key   string
+	ok    *expr.Program // nil: every result item is a success
+	error *expr.Program // nil: the item's JSON is the message
+}
+
+func newResultReader(cfg *config.Results) (*resultReader, error) {
+	r := &resultReader{path: cfg.Path, key: cfg.Key}
+	var err error
+	if cfg.OK != "" {
+		if r.ok, err = expr.Compile(cfg.OK); err != nil {
+			return nil, fmt.Errorf("ok: %w", err)
+		}
+	}
+	if cfg.Error != "" {
+		if r.error, err = expr.Compile(cfg.Error); err != nil {
+			return nil, fmt.Errorf("error: %w", err)
+		}
+	}
+	return r, nil
+}
+
+// read returns one result per delivery. Items are matched to records by
+// the key field when set, else by position. A record without a matching
+// item fails retryably: the destination may not have processed it.
+func (r *resultReader) read(res *response, batch []connector.Delivery) []connector.Result {
+	out := make([]connector.Result, len(batch))
+	failAll := func(msg string) []connector.Result {
+		for i := range out {
+			out[i] = connector.Result{Retryable: true, StatusCode: res.status, Duration: res.duration,
+				Error: msg, Response: excerpt(res.body, ExcerptSize)}
+		}
+		return out
+	}
+	if res.tooLarge {
+		return failAll(fmt.Sprintf("read per-record results: response body is larger than the limit of %s", byteSize(int64(len(res.body)))))
+	}
+	body, err := decodeJSON(res.body)
+	if err != nil {
+		return failAll("read per-record results: " + err.Error())
+	}
+	items, err := arrayAt(body, r.path)
+	if err != nil {
+		return failAll("read per-record results: " + err.Error())
+	}
+
+	var byKey map[string][]any
+	if r.key != "" {
+		byKey = make(map[string][]any, len(items))
+		for _, item := range items {
+			if v, ok, _ := lookup(item, r.key); ok && v != nil {
+				k := expr.Stringify(v)
+				byKey[k] = append(byKey[k], item)
+			}
+		}
+	}
+	for i, del := range batch {
+		base := connector.Result{StatusCode: res.status, Duration: res.duration}
+		var item any
+		switch {
+		case r.key != "":
+			matches := byKey[del.Key]
+			if len(matches) == 0 {
+				base.Retryable = true
+				base.Error = fmt.Sprintf("no result for key %s in the batch response", del.Key)
+				base.Response = excerpt(res.body, ExcerptSize)
+				out[i] = base
+				continue
+			}
+			// Two records of one key take the key's items in order.
+			item, byKey[del.Key] = matches[0], matches[1:]
+		case i < len(items):
+			item = items[i]
+		default:
+			base.Retryable = true
+			base.Error = fmt.Sprintf("no result at position %d in the batch response (%d results for %d records)", i+1, len(items), len(batch))
+			base.Response = excerpt(res.body, ExcerptSize)
+			out[i] = base
+			continue
+		}
+		out[i] = r.judge(base, item)
+	}
+	return out
+}
+
+// judge applies ok and error to one result item. Its env is the item's
+// fields, or {"value": item} when the item is not an object. A failed
+// item is retryable: the response cannot tell a lasting rejection from a
+// passing one, and the route's retry limit bounds the cost.
+func (r *resultReader) judge(res connector.Result, item any) connector.Result {
+	res.Response = jsonExcerpt(item)
+	env, ok := item.(map[string]any)
+	if !ok {
+		env = map[string]any{"value": item}
+	}
+	if r.ok != nil {
+		good, err := r.ok.Bool(env)
+		if err != nil {
+			res.Error = "results.ok: " + err.Error()
+			return res
+		}
+		if !good {
+			res.Retryable = true
+			res.Error = r.message(env, item)
+			return res
+		}
+	}
+	res.OK = true
+	return res
+}
+
+func (r *resultReader) message(env map[string]any, item any) string {
+	if r.error != nil {
+		v, err := r.error.Eval(env)
+		if err != nil {
+			return fmt.Sprintf("results.error: %v; result: %s", err, jsonExcerpt(item))
+		}
+		if s := expr.Stringify(v); s != "" {
+			return s
+		}
+	}
+	return jsonExcerpt(item)
+}

@@ -1,0 +1,53 @@
+// Package registry builds the connectors a config names. It is the one
+// place that knows every connector kind, so the engine needs none.
+package registry
+
+import (
+	"fmt"
+
+	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector"
+	httpconn "github.com/ferry-dev/ferry/internal/connector/http"
+)
+
+// Registry builds connectors for one config; systems (clients, rate
+// limits) are shared by every route that uses them.
+type Registry struct {
+	http *httpconn.Systems
+}
+
+// New prepares the systems of cfg.
+func New(cfg *config.Config) (*Registry, error) {
+	systems, err := httpconn.NewSystems(cfg.Systems)
+	if err != nil {
+		return nil, fmt.Errorf("systems: %w", err)
+	}
+	return &Registry{http: systems}, nil
+}
+
+// Source builds the route's source.
+func (r *Registry) Source(route *config.Route) (connector.Source, error) {
+	switch {
+	case route.Source.HTTP != nil:
+		return httpconn.NewSource(r.http, route.Source.HTTP)
+	}
+	return nil, fmt.Errorf("route %q: no source kind set", route.Name)
+}
+
+// Destination builds one of the route's destinations.
+func (r *Registry) Destination(route *config.Route, name string, d *config.Destination) (connector.Destination, error) {
+	switch {
+	case d.HTTP != nil:
+		return httpconn.NewDestination(r.http, d.HTTP)
+	}
+	return nil, fmt.Errorf("route %q: destination %q: no kind set", route.Name, name)
+}
+
+// Operation builds one follow-up operation.
+func (r *Registry) Operation(route *config.Route, op *config.Operation) (connector.Operation, error) {
+	switch {
+	case op.HTTP != nil:
+		return httpconn.NewOperation(r.http, op.HTTP)
+	}
+	return nil, fmt.Errorf("route %q: operation has no kind set", route.Name)
+}

@@ -1,0 +1,153 @@
+// Package engine runs routes: collect from the source into the durable
+// queue, send leased entries through the steps to their destination, settle
+// every record on its own, retry errors, and keep run records.
+//
+// The engine never speaks HTTP: connectors come through the Connectors
+// interface, and the queue through store.Store.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/transform"
+)
+
+// Connectors builds the connectors a route uses.
+type Connectors interface {
+	Source(route *config.Route) (connector.Source, error)
+	Destination(route *config.Route, name string, d *config.Destination) (connector.Destination, error)
+	Operation(route *config.Route, op *config.Operation) (connector.Operation, error)
+}
+
+// Options tune an Engine. Zero values take the defaults.
+type Options struct {
+	Logger *slog.Logger
+	// Owner identifies this worker in leases (default: host:pid:nonce).
+	Owner string
+	// LeaseFor is how long a lease lasts before another worker may take
+	// the entry (default 5m).
+	LeaseFor time.Duration
+	// RetryWait is how long a run waits for error entries that fall due
+	// soon before it ends (default 5s; 0 keeps the default, <0 disables).
+	RetryWait time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Engine runs the routes of one config against one store.
+type Engine struct {
+	cfg    *config.Config
+	store  store.Store
+	routes map[string]*route
+	opts   Options
+	log    *slog.Logger
+}
+
+// route is a route compiled once: connectors built, steps compiled.
+type route struct {
+	cfg          *config.Route
+	source       connector.Source
+	steps        *transform.Pipeline
+	destinations map[string]*destination
+	after        []connector.Operation
+	onError      []connector.Operation
+}
+
+type destination struct {
+	name string
+	cfg  *config.Destination
+	conn connector.Destination
+	body *transform.Mapper // nil: the record as the steps left it
+}
+
+// New compiles every route of cfg.
+func New(cfg *config.Config, st store.Store, conns Connectors, opts Options) (*Engine, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Owner == "" {
+		opts.Owner = NewOwner()
+	}
+	if opts.LeaseFor <= 0 {
+		opts.LeaseFor = 5 * time.Minute
+	}
+	if opts.RetryWait == 0 {
+		opts.RetryWait = 5 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	e := &Engine{cfg: cfg, store: st, routes: map[string]*route{}, opts: opts, log: opts.Logger}
+	for _, name := range cfg.RouteNames() {
+		r, err := compileRoute(cfg.Routes[name], conns)
+		if err != nil {
+			return nil, fmt.Errorf("route %q: %w", name, err)
+		}
+		e.routes[name] = r
+	}
+	return e, nil
+}
+
+func compileRoute(rc *config.Route, conns Connectors) (*route, error) {
+	r := &route{cfg: rc, destinations: map[string]*destination{}}
+	var err error
+	if r.source, err = conns.Source(rc); err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	if r.steps, err = transform.Compile(rc.Steps); err != nil {
+		return nil, fmt.Errorf("steps: %w", err)
+	}
+	for name, dc := range rc.Destinations {
+		d := &destination{name: name, cfg: dc}
+		if d.conn, err = conns.Destination(rc, name, dc); err != nil {
+			return nil, fmt.Errorf("destination %q: %w", name, err)
+		}
+		if dc.HTTP != nil && len(dc.HTTP.Map) > 0 {
+			if d.body, err = transform.CompileMap(dc.HTTP.Map); err != nil {
+				return nil, fmt.Errorf("destination %q: map: %w", name, err)
+			}
+		}
+		r.destinations[name] = d
+	}
+	for i := range rc.After {
+		op, err := conns.Operation(rc, &rc.After[i])
+		if err != nil {
+			return nil, fmt.Errorf("after[%d]: %w", i, err)
+		}
+		r.after = append(r.after, op)
+	}
+	for i := range rc.OnError {
+		op, err := conns.Operation(rc, &rc.OnError[i])
+		if err != nil {
+			return nil, fmt.Errorf("on_error[%d]: %w", i, err)
+		}
+		r.onError = append(r.onError, op)
+	}
+	return r, nil
+}
+
+// Store returns the engine's store.
+func (e *Engine) Store() store.Store { return e.store }
+
+// Config returns the engine's config.
+func (e *Engine) Config() *config.Config { return e.cfg }
+
+func (e *Engine) route(name string) (*route, error) {
+	r, ok := e.routes[name]
+	if !ok {
+		if _, err := e.cfg.Route(name); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("route %q is not compiled", name)
+	}
+	return r, nil
+}
+
+// ensure the interfaces are used the way the engine expects.
+var _ = context.Background

@@ -1,0 +1,285 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector/registry"
+	"github.com/ferry-dev/ferry/internal/engine"
+	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/sqlite"
+)
+
+// harness is one engine on a real SQLite file with real HTTP servers.
+type harness struct {
+	t      *testing.T
+	dir    string
+	store  store.Store
+	engine *engine.Engine
+	cfg    *config.Config
+}
+
+// newHarness loads yaml (with {{NAME}} placeholders replaced by urls) and
+// builds an engine on a fresh SQLite file.
+func newHarness(t *testing.T, yaml string, urls map[string]string, opts ...func(*engine.Options)) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	for name, u := range urls {
+		yaml = strings.ReplaceAll(yaml, "{{"+name+"}}", u)
+	}
+	cfg, err := config.Parse([]byte(yaml), filepath.Join(dir, "ferry.yaml"))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	st, err := sqlite.Open(context.Background(), cfg.Store)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	reg, err := registry.New(cfg)
+	if err != nil {
+		t.Fatalf("registry: %v", err)
+	}
+	o := engine.Options{RetryWait: -1}
+	for _, f := range opts {
+		f(&o)
+	}
+	eng, err := engine.New(cfg, st, reg, o)
+	if err != nil {
+		t.Fatalf("engine: %v", err)
+	}
+	return &harness{t: t, dir: dir, store: st, engine: eng, cfg: cfg}
+}
+
+func (h *harness) run(route string, full bool) engine.Result {
+	h.t.Helper()
+	res, err := h.engine.Run(context.Background(), route, engine.RunOptions{Full: full})
+	if err != nil {
+		h.t.Fatalf("run %s: %v", route, err)
+	}
+	return res
+}
+
+func (h *harness) counts(route string) store.Counts {
+	h.t.Helper()
+	c, err := h.store.Counts(context.Background(), route)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
+
+// order is a source record of the test shop.
+type order struct {
+	ID        int     `json:"id"`
+	Email     string  `json:"email"`
+	Total     float64 `json:"total"`
+	Status    string  `json:"status"`
+	UpdatedAt string  `json:"updated_at"`
+}
+
+// testShop serves orders with page/size pagination and an exclusive
+// updated_since filter, like most shop APIs.
+type testShop struct {
+	mu       sync.Mutex
+	orders   []order
+	requests []string
+	// brokenPage answers this page number with brokenBody (0: none).
+	brokenPage int
+	brokenBody string
+	srv        *httptest.Server
+}
+
+func newTestShop(t *testing.T, n int) *testShop {
+	s := &testShop{}
+	for i := 1; i <= n; i++ {
+		s.orders = append(s.orders, order{ID: i, Email: fmt.Sprintf("c%d@example.com", i), Total: float64(i), Status: "paid", UpdatedAt: stamp(i)})
+	}
+	s.srv = httptest.NewServer(s)
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func stamp(i int) string {
+	return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute).Format(time.RFC3339)
+}
+
+// touch changes orders so that they are newer than every other.
+func (s *testShop) touch(ids ...int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	latest := ""
+	for _, o := range s.orders {
+		latest = max(latest, o.UpdatedAt)
+	}
+	base, _ := time.Parse(time.RFC3339, latest)
+	for n, id := range ids {
+		for i := range s.orders {
+			if s.orders[i].ID == id {
+				s.orders[i].UpdatedAt = base.Add(time.Duration(n+1) * time.Second).Format(time.RFC3339)
+				s.orders[i].Total += 1000
+			}
+		}
+	}
+}
+
+func (s *testShop) add(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next := len(s.orders) + 1
+	latest := ""
+	for _, o := range s.orders {
+		latest = max(latest, o.UpdatedAt)
+	}
+	base, _ := time.Parse(time.RFC3339, latest)
+	for i := 0; i < n; i++ {
+		s.orders = append(s.orders, order{ID: next + i, Email: "new@example.com", Total: 1, Status: "paid", UpdatedAt: base.Add(time.Duration(i+1) * time.Second).Format(time.RFC3339)})
+	}
+}
+
+func (s *testShop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, r.URL.RequestURI())
+	q := r.URL.Query()
+	page, _ := strconv.Atoi(q.Get("page"))
+	size, _ := strconv.Atoi(q.Get("size"))
+	if page < 1 {
+		page = 1
+	}
+	if size < 1 {
+		size = 100
+	}
+	if page == s.brokenPage {
+		w.Write([]byte(s.brokenBody))
+		return
+	}
+	since := q.Get("updated_since")
+	var sel []order
+	for _, o := range s.orders {
+		if since == "" || o.UpdatedAt > since {
+			sel = append(sel, o)
+		}
+	}
+	sort.Slice(sel, func(i, j int) bool { return sel[i].UpdatedAt < sel[j].UpdatedAt })
+	from := min((page-1)*size, len(sel))
+	to := min(from+size, len(sel))
+	json.NewEncoder(w).Encode(map[string]any{"data": sel[from:to]})
+}
+
+func (s *testShop) requestCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.requests)
+}
+
+// testERP receives batches and answers per record. fail decides a
+// record's error ("" = ok); status, when it returns non-zero, answers
+// the whole request with that status and Retry-After.
+type testERP struct {
+	mu         sync.Mutex
+	received   map[string]int      // key -> deliveries that succeeded
+	keys       map[string][]string // key -> Idempotency-Keys seen
+	requests   []time.Time
+	fail       func(key string) string
+	status     func(n int) (code int, retryAfter string)
+	srv        *httptest.Server
+	batchSizes []int
+}
+
+func newTestERP(t *testing.T) *testERP {
+	e := &testERP{received: map[string]int{}, keys: map[string][]string{}}
+	e.srv = httptest.NewServer(e)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func (e *testERP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.requests = append(e.requests, time.Now())
+	if e.status != nil {
+		if code, ra := e.status(len(e.requests)); code != 0 {
+			if ra != "" {
+				w.Header().Set("Retry-After", ra)
+			}
+			w.WriteHeader(code)
+			w.Write([]byte(`{"error":"overloaded"}`))
+			return
+		}
+	}
+	var body struct {
+		Orders []map[string]any `json:"orders"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		http.Error(w, err.Error(), 400)
+		return
+	}
+	e.batchSizes = append(e.batchSizes, len(body.Orders))
+	var results []map[string]any
+	for _, o := range body.Orders {
+		key := fmt.Sprint(o["external_id"])
+		msg := ""
+		if e.fail != nil {
+			msg = e.fail(key)
+		}
+		if msg != "" {
+			results = append(results, map[string]any{"external_id": key, "status": "error", "message": msg})
+			continue
+		}
+		e.received[key]++
+		results = append(results, map[string]any{"external_id": key, "status": "ok"})
+	}
+	json.NewEncoder(w).Encode(map[string]any{"results": results})
+}
+
+func (e *testERP) receivedCount() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.received)
+}
+
+const ordersRoute = `
+store: ferry.db
+systems:
+  shop: { url: "{{SHOP}}" }
+  erp: { url: "{{ERP}}" }
+routes:
+  orders:
+    source:
+      http:
+        system: shop
+        path: /orders
+        query: { updated_since: "${cursor}" }
+        records: data
+        key: id
+        cursor: updated_at
+        paginate: { page: { size: 50 } }
+    steps:
+      - filter: status != "cancelled"
+      - map:
+          external_id: string(id)
+          email: email
+          total_cents: int(total * 100)
+    batch: 100
+    destinations:
+      default:
+        http:
+          system: erp
+          path: /orders/batch
+          body: array
+          wrap: orders
+          results: { path: results, key: external_id, ok: 'status == "ok"', error: message }
+    retry: { attempts: 3, backoff: 10ms, max_backoff: 50ms }
+`

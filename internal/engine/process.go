@@ -1,0 +1,317 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+// excerptLimit bounds the request/response text kept per attempt.
+const excerptLimit = 1024
+
+// work is one leased entry on its way through the steps.
+type work struct {
+	entry    store.Entry
+	vars     map[string]any
+	delivery connector.Delivery
+}
+
+// process sends one leased batch and settles every entry on its own. It
+// returns how long to pause when the destination asked to slow down.
+func (rs *runState) process(ctx context.Context, entries []store.Entry) (pause time.Duration, err error) {
+	r := rs.r
+	settlements := make([]store.Settlement, 0, len(entries))
+	groups := map[string][]*work{}
+	now := rs.e.opts.Now()
+	for _, en := range entries {
+		vars := entryVars(en)
+		var rec map[string]any
+		if err := json.Unmarshal(en.Payload, &rec); err != nil {
+			settlements = append(settlements, rs.failure(en, now, connector.Result{Error: "payload is not a JSON object: " + err.Error()}, false))
+			continue
+		}
+		out := r.steps.Apply(rec, vars)
+		switch {
+		case out.Skipped:
+			settlements = append(settlements, store.Settlement{
+				EntryID: en.ID, Outcome: store.OutcomeSkipped,
+				Attempt: rs.attempt(en, now, store.OutcomeSkipped, connector.Result{Error: out.SkipReason}),
+			})
+			continue
+		case out.Err != nil:
+			settlements = append(settlements, rs.failure(en, now, connector.Result{Error: out.Err.Error(), Retryable: !out.Invalid}, true))
+			continue
+		}
+		destName := out.Destination
+		if destName == "" {
+			destName = "default"
+		}
+		d, ok := r.destinations[destName]
+		if !ok {
+			settlements = append(settlements, rs.failure(en, now, connector.Result{Error: fmt.Sprintf("no destination %q in route %q", destName, r.cfg.Name)}, true))
+			continue
+		}
+		body := out.Record
+		if d.body != nil {
+			if body, err = d.body.Apply(mergeEnv(out.Record, vars)); err != nil {
+				settlements = append(settlements, rs.failure(en, now, connector.Result{Error: fmt.Sprintf("destination %q: map: %v", destName, err)}, true))
+				continue
+			}
+		}
+		w := &work{entry: en, vars: vars, delivery: connector.Delivery{
+			EntryID: en.ID, Key: en.Key, IdempotencyKey: IdempotencyKey(r.cfg.Name, en),
+			Record: body, Vars: vars,
+		}}
+		groups[destName] = append(groups[destName], w)
+	}
+
+	names := make([]string, 0, len(groups))
+	for n := range groups {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var dead []*work
+	var deadErrors []string
+	for _, name := range names {
+		batch := groups[name]
+		deliveries := make([]connector.Delivery, len(batch))
+		for i, w := range batch {
+			deliveries[i] = w.delivery
+		}
+		results, err := r.destinations[name].conn.Send(ctx, deliveries)
+		if err != nil {
+			// Cancelled mid-send: settle what is known; the rest stays
+			// leased and is released when the run ends.
+			break
+		}
+		if len(results) != len(batch) {
+			return 0, fmt.Errorf("route %q: destination %q answered %d results for %d records", r.cfg.Name, name, len(results), len(batch))
+		}
+		allRetryAfter := time.Duration(0)
+		for i, w := range batch {
+			res := results[i]
+			if res.OK {
+				res = rs.runAfter(ctx, w, res)
+			}
+			if res.OK {
+				settlements = append(settlements, store.Settlement{
+					EntryID: w.entry.ID, Outcome: store.OutcomeDone, CountAttempt: true,
+					Attempt: rs.attempt(w.entry, now, store.OutcomeDone, res),
+				})
+				continue
+			}
+			s := rs.failure(w.entry, now, res, true)
+			settlements = append(settlements, s)
+			if s.Outcome == store.OutcomeDead {
+				dead = append(dead, w)
+				deadErrors = append(deadErrors, s.Error)
+			}
+			if res.RetryAfter > allRetryAfter {
+				allRetryAfter = res.RetryAfter
+			}
+		}
+		if allRetryAfter > pause && allFailed(results) {
+			pause = allRetryAfter
+		}
+	}
+	if len(settlements) == 0 {
+		return pause, ctx.Err()
+	}
+	// Settle even when ctx was cancelled: what was delivered must not be
+	// delivered again.
+	if err := rs.e.store.Settle(context.WithoutCancel(ctx), rs.e.opts.Owner, settlements); err != nil {
+		return 0, fmt.Errorf("route %q: settle %d entries: %w", r.cfg.Name, len(settlements), err)
+	}
+	rs.tally(settlements)
+	for i, w := range dead {
+		rs.runOnError(ctx, w, deadErrors[i])
+	}
+	return pause, nil
+}
+
+// failure settles a failed entry as retry or dead letter. counted says
+// whether a delivery attempt was made (a broken payload counts too: it
+// must not be retried forever).
+func (rs *runState) failure(en store.Entry, now time.Time, res connector.Result, counted bool) store.Settlement {
+	policy := rs.r.cfg.Retry
+	attempts := en.Attempts + 1
+	s := store.Settlement{EntryID: en.ID, Error: res.Error, CountAttempt: counted}
+	if !res.Retryable || attempts >= policy.Attempts {
+		s.Outcome = store.OutcomeDead
+		if res.Retryable {
+			s.Error = fmt.Sprintf("%s (gave up after %d attempts)", res.Error, attempts)
+		}
+	} else {
+		s.Outcome = store.OutcomeRetry
+		delay := Backoff(policy, attempts)
+		if res.RetryAfter > delay {
+			delay = res.RetryAfter
+		}
+		s.NextAttemptAt = now.Add(delay)
+	}
+	s.Attempt = rs.attempt(en, now, s.Outcome, res)
+	s.Attempt.Error = s.Error
+	return s
+}
+
+func (rs *runState) attempt(en store.Entry, now time.Time, outcome store.Outcome, res connector.Result) store.Attempt {
+	return store.Attempt{
+		EntryID: en.ID, Route: en.Route, Key: en.Key, Version: en.Version, RunID: rs.runID,
+		At: now, Outcome: outcome, StatusCode: res.StatusCode, Error: res.Error,
+		Request: excerpt(res.Request), Response: excerpt(res.Response),
+		DurationMillis: res.Duration.Milliseconds(), IdempotencyKey: IdempotencyKey(rs.r.cfg.Name, en),
+	}
+}
+
+// tally adds settled outcomes to the run counters.
+func (rs *runState) tally(settlements []store.Settlement) {
+	rs.count(func(run *store.Run) {
+		for _, s := range settlements {
+			if s.CountAttempt {
+				run.Sent++
+			}
+			switch s.Outcome {
+			case store.OutcomeDone:
+				run.Done++
+				delete(rs.unresolved, s.EntryID)
+			case store.OutcomeSkipped:
+				run.Skipped++
+				delete(rs.unresolved, s.EntryID)
+			case store.OutcomeRetry:
+				run.Failed++
+				rs.unresolved[s.EntryID] = true
+			case store.OutcomeDead:
+				run.Failed++
+				run.Dead++
+				delete(rs.unresolved, s.EntryID)
+			}
+		}
+	})
+}
+
+// runAfter makes the route's final operations for a delivered record. A
+// failing operation turns the record's result into that failure, so the
+// entry is retried (the destination sees the same Idempotency-Key again).
+func (rs *runState) runAfter(ctx context.Context, w *work, res connector.Result) connector.Result {
+	for i, op := range rs.r.after {
+		opRes := op.Do(ctx, w.delivery, nil)
+		if !opRes.OK {
+			opRes.Error = fmt.Sprintf("delivered, but after[%d] failed: %s", i, opRes.Error)
+			if opRes.Request == "" {
+				opRes.Request = res.Request
+			}
+			return opRes
+		}
+	}
+	return res
+}
+
+// runOnError starts the alternate process for a dead letter. Its failures
+// are logged: the entry is already safe in the error history.
+func (rs *runState) runOnError(ctx context.Context, w *work, reason string) {
+	vars := map[string]any{"error": reason}
+	for i, op := range rs.r.onError {
+		if res := op.Do(ctx, w.delivery, vars); !res.OK {
+			rs.e.log.Error("on_error operation failed", "route", rs.r.cfg.Name, "key", w.entry.Key, "op", i, "err", res.Error)
+		}
+	}
+}
+
+// Backoff is the delay before retry number attempts (1-based): backoff
+// doubled per attempt, capped at max_backoff, with ±20% jitter so retries
+// of a failed batch do not arrive together.
+func Backoff(p config.Retry, attempts int) time.Duration {
+	base := p.Backoff.D()
+	if base <= 0 {
+		return 0
+	}
+	d := base
+	for i := 1; i < attempts && d < p.MaxBackoff.D(); i++ {
+		d *= 2
+	}
+	if max := p.MaxBackoff.D(); max > 0 && d > max {
+		d = max
+	}
+	jitter := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(d) * jitter)
+}
+
+// IdempotencyKey is stable across retries of one entry version and
+// different for every new version of a record.
+func IdempotencyKey(route string, en store.Entry) string {
+	h := sha256.New()
+	h.Write([]byte(route))
+	h.Write([]byte{0})
+	h.Write([]byte(en.Key))
+	h.Write([]byte{0})
+	h.Write([]byte(strconv.FormatInt(en.ID, 10)))
+	h.Write([]byte{0})
+	h.Write([]byte(strconv.FormatInt(en.Version, 10)))
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+func entryVars(en store.Entry) map[string]any {
+	return map[string]any{
+		"key": en.Key,
+		"entry": map[string]any{
+			"id": en.ID, "key": en.Key, "version": en.Version, "attempts": en.Attempts,
+			"created_at": en.CreatedAt.UTC().Format(time.RFC3339),
+		},
+	}
+}
+
+// mergeEnv returns the record's fields with vars on top.
+func mergeEnv(rec, vars map[string]any) map[string]any {
+	env := make(map[string]any, len(rec)+len(vars))
+	for k, v := range rec {
+		env[k] = v
+	}
+	for k, v := range vars {
+		env[k] = v
+	}
+	return env
+}
+
+func allFailed(results []connector.Result) bool {
+	for _, r := range results {
+		if r.OK {
+			return false
+		}
+	}
+	return true
+}
+
+func excerpt(s string) string {
+	if len(s) <= excerptLimit {
+		return s
+	}
+	return s[:excerptLimit] + "…"
+}
+
+func sourceHasCursor(r *config.Route) bool {
+	return r.Source.HTTP != nil && r.Source.HTTP.Cursor != ""
+}
+
+// cursorLess compares cursor values: numerically when both are numbers,
+// else as strings (RFC 3339 timestamps in one zone sort as strings).
+func cursorLess(a, b string) bool {
+	if a == "" {
+		return b != ""
+	}
+	fa, errA := strconv.ParseFloat(a, 64)
+	fb, errB := strconv.ParseFloat(b, 64)
+	if errA == nil && errB == nil {
+		return fa < fb
+	}
+	return a < b
+}

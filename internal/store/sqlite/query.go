@@ -1,0 +1,316 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+const defaultLimit = 100
+
+// Entries lists entries by filter, ordered by ID. Route "" lists all routes.
+func (s *Store) Entries(ctx context.Context, f store.EntryFilter) ([]store.Entry, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	var (
+		where []string
+		args  []any
+	)
+	if f.Route != "" {
+		where, args = append(where, "route = ?"), append(args, f.Route)
+	}
+	switch {
+	case f.Status != "":
+		where, args = append(where, "status = ?"), append(args, string(f.Status))
+	case f.Key != "":
+		// Spelled out so SQLite may use the partial indexes for a key.
+		where = append(where, "status IN ('P', 'E', 'L')")
+	}
+	if f.Key != "" {
+		where, args = append(where, "key = ?"), append(args, f.Key)
+	}
+	where, args = append(where, "id > ?"), append(args, f.AfterID)
+	args = append(args, limit)
+	q := `SELECT ` + entryColumns + ` FROM entries WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id LIMIT ?`
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list entries of route %q: %w", f.Route, err)
+	}
+	defer rows.Close()
+	var out []store.Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list entries of route %q: %w", f.Route, err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Entry returns one entry (store.ErrNotFound if gone).
+func (s *Store) Entry(ctx context.Context, id int64) (store.Entry, error) {
+	e, err := scanEntry(s.read.QueryRowContext(ctx, `SELECT `+entryColumns+` FROM entries WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, fmt.Errorf("entry %d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return e, fmt.Errorf("entry %d: %w", id, err)
+	}
+	return e, nil
+}
+
+const attemptColumns = `id, entry_id, route, key, version, run_id, at, outcome, status_code, error,
+	request, response, duration_ms, idempotency_key`
+
+func (s *Store) queryAttempts(ctx context.Context, q string, args ...any) ([]store.Attempt, error) {
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Attempt
+	for rows.Next() {
+		var (
+			a       store.Attempt
+			at      int64
+			outcome string
+		)
+		if err := rows.Scan(&a.ID, &a.EntryID, &a.Route, &a.Key, &a.Version, &a.RunID, &at, &outcome,
+			&a.StatusCode, &a.Error, &a.Request, &a.Response, &a.DurationMillis, &a.IdempotencyKey); err != nil {
+			return nil, err
+		}
+		a.At, a.Outcome = fromMS(at), store.Outcome(outcome)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Attempts lists the attempts of an entry ID, oldest first.
+func (s *Store) Attempts(ctx context.Context, entryID int64) ([]store.Attempt, error) {
+	out, err := s.queryAttempts(ctx, `SELECT `+attemptColumns+` FROM attempts WHERE entry_id = ? ORDER BY id`, entryID)
+	if err != nil {
+		return nil, fmt.Errorf("attempts of entry %d: %w", entryID, err)
+	}
+	return out, nil
+}
+
+// RecentAttempts lists the newest attempts of route, newest first.
+func (s *Store) RecentAttempts(ctx context.Context, route string, limit int) ([]store.Attempt, error) {
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	out, err := s.queryAttempts(ctx, `SELECT `+attemptColumns+` FROM attempts WHERE route = ? ORDER BY id DESC LIMIT ?`, route, limit)
+	if err != nil {
+		return nil, fmt.Errorf("recent attempts of route %q: %w", route, err)
+	}
+	return out, nil
+}
+
+// Counts returns the queue sizes of route; each count reads one partial index.
+func (s *Store) Counts(ctx context.Context, route string) (store.Counts, error) {
+	var c store.Counts
+	err := s.read.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM entries WHERE route = ?1 AND status = 'P'),
+		(SELECT count(*) FROM entries WHERE route = ?1 AND status = 'E'),
+		(SELECT count(*) FROM entries WHERE route = ?1 AND status = 'L'),
+		(SELECT count(*) FROM dead_letters WHERE route = ?1)`, route).Scan(&c.Pending, &c.Error, &c.Leased, &c.Dead)
+	if err != nil {
+		return c, fmt.Errorf("count queue of route %q: %w", route, err)
+	}
+	return c, nil
+}
+
+// NextDue returns the earliest NextAttemptAt among the route's E entries.
+func (s *Store) NextDue(ctx context.Context, route string) (time.Time, bool, error) {
+	var at sql.NullInt64
+	err := s.read.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM entries WHERE route = ? AND status = 'E'`, route).Scan(&at)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next due error of route %q: %w", route, err)
+	}
+	if !at.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromMS(at.Int64), true, nil
+}
+
+// DeadLetters lists dead letters by filter, ordered by ID. Route "" lists all routes.
+func (s *Store) DeadLetters(ctx context.Context, f store.DeadFilter) ([]store.DeadLetter, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	where, args := routeKeyWhere(f.Route, f.Key)
+	where, args = append(where, "id > ?"), append(args, f.AfterID, limit)
+	rows, err := s.read.QueryContext(ctx, `SELECT id, entry_id, route, key, version, payload, priority, attempts,
+		last_error, created_at, died_at FROM dead_letters WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list dead letters of route %q: %w", f.Route, err)
+	}
+	defer rows.Close()
+	var out []store.DeadLetter
+	for rows.Next() {
+		var (
+			d             store.DeadLetter
+			payload       []byte
+			created, died int64
+		)
+		if err := rows.Scan(&d.ID, &d.EntryID, &d.Route, &d.Key, &d.Version, &payload, &d.Priority, &d.Attempts,
+			&d.LastError, &created, &died); err != nil {
+			return nil, fmt.Errorf("list dead letters of route %q: %w", f.Route, err)
+		}
+		d.Payload, d.CreatedAt, d.DiedAt = payload, fromMS(created), fromMS(died)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+func routeKeyWhere(route, key string) ([]string, []any) {
+	var (
+		where []string
+		args  []any
+	)
+	if route != "" {
+		where, args = append(where, "route = ?"), append(args, route)
+	}
+	if key != "" {
+		where, args = append(where, "key = ?"), append(args, key)
+	}
+	return where, args
+}
+
+// Replay puts selected dead letters and/or error entries back as pending in
+// one transaction. Dead letters are taken newest first, so when a key died
+// twice its latest payload wins; a dead letter whose key already has a
+// queued (P/E) entry is dropped, since a newer payload is on its way.
+func (s *Store) Replay(ctx context.Context, sel store.ReplaySelector) (int, error) {
+	if !sel.Dead && !sel.Errors {
+		return 0, nil
+	}
+	now := sel.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	where, args := routeKeyWhere(sel.Route, sel.Key)
+	where = append(where, "1") // never empty; also keeps INSERT ... SELECT ... ON CONFLICT unambiguous
+	cond := strings.Join(where, " AND ")
+	var replayed int
+	err := s.writeTx(ctx, fmt.Sprintf("replay route %q", sel.Route), func(tx *sql.Tx) error {
+		if sel.Dead {
+			res, err := tx.ExecContext(ctx, `INSERT INTO entries (id, route, key, version, payload, status, priority,
+				attempts, last_error, next_attempt_at, created_at, updated_at)
+				SELECT entry_id, route, key, version, payload, 'P', priority, 0, last_error, ?, created_at, ?
+				FROM dead_letters WHERE `+cond+` ORDER BY id DESC
+				ON CONFLICT DO NOTHING`, append([]any{ms(now), ms(now)}, args...)...)
+			if err != nil {
+				return fmt.Errorf("requeue dead letters: %w", err)
+			}
+			n, _ := res.RowsAffected()
+			replayed += int(n)
+			if _, err := tx.ExecContext(ctx, `DELETE FROM dead_letters WHERE `+cond, args...); err != nil {
+				return fmt.Errorf("delete replayed dead letters: %w", err)
+			}
+		}
+		if sel.Errors {
+			res, err := tx.ExecContext(ctx, `UPDATE entries SET status = 'P', attempts = 0, next_attempt_at = ?, updated_at = ?
+				WHERE status = 'E' AND `+cond, append([]any{ms(now), ms(now)}, args...)...)
+			if err != nil {
+				return fmt.Errorf("requeue errors: %w", err)
+			}
+			n, _ := res.RowsAffected()
+			replayed += int(n)
+		}
+		return nil
+	})
+	return replayed, err
+}
+
+// CreateRun stores a new run and returns its ID.
+func (s *Store) CreateRun(ctx context.Context, r store.Run) (int64, error) {
+	if r.Status == "" {
+		r.Status = store.RunRunning
+	}
+	if r.StartedAt.IsZero() {
+		r.StartedAt = time.Now()
+	}
+	var id int64
+	err := s.writeTx(ctx, fmt.Sprintf("create run of route %q", r.Route), func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `INSERT INTO runs (route, trigger, mode, status, started_at, ended_at, iterations,
+			collected, sent, done, failed, dead, skipped, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			r.Route, r.Trigger, r.Mode, string(r.Status), ms(r.StartedAt), ms(r.EndedAt), r.Iterations,
+			r.Collected, r.Sent, r.Done, r.Failed, r.Dead, r.Skipped, r.Error).Scan(&id)
+	})
+	return id, err
+}
+
+// UpdateRun overwrites the run's status, counters, end and error.
+func (s *Store) UpdateRun(ctx context.Context, r store.Run) error {
+	return s.writeTx(ctx, fmt.Sprintf("update run %d", r.ID), func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, ended_at = ?, iterations = ?, collected = ?, sent = ?,
+			done = ?, failed = ?, dead = ?, skipped = ?, error = ? WHERE id = ?`,
+			string(r.Status), ms(r.EndedAt), r.Iterations, r.Collected, r.Sent, r.Done, r.Failed, r.Dead, r.Skipped, r.Error, r.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+}
+
+const runColumns = `id, route, trigger, mode, status, started_at, ended_at, iterations, collected, sent, done, failed, dead, skipped, error`
+
+func scanRun(row scanner) (store.Run, error) {
+	var (
+		r              store.Run
+		status         string
+		started, ended int64
+	)
+	err := row.Scan(&r.ID, &r.Route, &r.Trigger, &r.Mode, &status, &started, &ended, &r.Iterations,
+		&r.Collected, &r.Sent, &r.Done, &r.Failed, &r.Dead, &r.Skipped, &r.Error)
+	r.Status, r.StartedAt, r.EndedAt = store.RunStatus(status), fromMS(started), fromMS(ended)
+	return r, err
+}
+
+// Runs lists the newest runs of route (all routes when ""), newest first.
+func (s *Store) Runs(ctx context.Context, route string, limit int) ([]store.Run, error) {
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	where, args := routeKeyWhere(route, "")
+	where = append(where, "1")
+	rows, err := s.read.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list runs of route %q: %w", route, err)
+	}
+	defer rows.Close()
+	var out []store.Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list runs of route %q: %w", route, err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// GetRun returns one run (store.ErrNotFound if missing).
+func (s *Store) GetRun(ctx context.Context, id int64) (store.Run, error) {
+	r, err := scanRun(s.read.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("run %d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return r, fmt.Errorf("run %d: %w", id, err)
+	}
+	return r, nil
+}

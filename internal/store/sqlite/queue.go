@@ -1,0 +1,524 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+// SQLite allows 32766 bound parameters per statement; chunks stay far
+// below it and keep statement text short enough to prepare quickly.
+const (
+	enqueueChunk = 250 // rows per multi-row upsert
+	idChunk      = 500 // ids per IN (...) list
+	attemptChunk = 250 // rows per multi-row attempt insert
+)
+
+// entryColumns is the column list scanEntry reads, in order.
+const entryColumns = `id, route, key, version, payload, status, priority, attempts, last_error,
+	next_attempt_at, created_at, updated_at, lease_owner, lease_until`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanEntry(row scanner) (store.Entry, error) {
+	var (
+		e                                  store.Entry
+		status                             string
+		payload                            []byte
+		next, created, updated, leaseUntil int64
+	)
+	err := row.Scan(&e.ID, &e.Route, &e.Key, &e.Version, &payload, &status, &e.Priority, &e.Attempts,
+		&e.LastError, &next, &created, &updated, &e.LeaseOwner, &leaseUntil)
+	if err != nil {
+		return e, err
+	}
+	e.Payload = payload
+	e.Status = store.Status(status)
+	e.NextAttemptAt, e.CreatedAt, e.UpdatedAt, e.LeaseUntil = fromMS(next), fromMS(created), fromMS(updated), fromMS(leaseUntil)
+	return e, nil
+}
+
+// EnqueuePage upserts the page in multi-row statements, one transaction.
+// A fresh entry has Version 1, so RETURNING version tells inserts (1) from
+// replacements (>1).
+func (s *Store) EnqueuePage(ctx context.Context, route string, entries []store.NewEntry, cursor *string, now time.Time) (store.EnqueueResult, error) {
+	var res store.EnqueueResult
+	if route == "" {
+		return res, errors.New("enqueue: empty route")
+	}
+	nowMS := ms(now)
+	err := s.writeTx(ctx, fmt.Sprintf("enqueue %d entries of route %q", len(entries), route), func(tx *sql.Tx) error {
+		for chunk := range slices.Chunk(entries, enqueueChunk) {
+			args := make([]any, 0, upsertCols*len(chunk))
+			for _, e := range chunk {
+				payload := []byte(e.Payload)
+				if payload == nil {
+					payload = []byte("null")
+				}
+				args = append(args, route, e.Key, payload, e.Priority, nowMS, nowMS, nowMS)
+			}
+			rows, err := s.query(ctx, tx, upsertSQL(len(chunk)), args...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var v int64
+				if err := rows.Scan(&v); err != nil {
+					rows.Close()
+					return err
+				}
+				if v == 1 {
+					res.Inserted++
+				} else {
+					res.Replaced++
+				}
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		if cursor != nil {
+			return s.setCursor(ctx, tx, route, *cursor, nowMS)
+		}
+		return nil
+	})
+	if err != nil {
+		return store.EnqueueResult{}, err
+	}
+	return res, nil
+}
+
+// upsertCols is the parameters per upserted row. Plain '?' only: the
+// driver looks numbered ones (?NNN) up by a linear scan per parameter.
+const upsertCols = 7
+
+// upsertSQL is the multi-row upsert for n entries.
+func upsertSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO entries (route, key, payload, priority, next_attempt_at, created_at, updated_at, status, version) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?,?,?,?,?,'P',1)")
+	}
+	b.WriteString(` ON CONFLICT (route, key) WHERE status IN ('P', 'E') DO UPDATE SET
+		payload = excluded.payload, priority = excluded.priority, version = version + 1,
+		status = 'P', next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at
+		RETURNING version`)
+	return b.String()
+}
+
+// Cursor returns the route's cursor ("" when none).
+func (s *Store) Cursor(ctx context.Context, route string) (string, error) {
+	var v string
+	err := s.read.QueryRowContext(ctx, `SELECT value FROM cursors WHERE route = ?`, route).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read cursor of route %q: %w", route, err)
+	}
+	return v, nil
+}
+
+// SetCursor sets the route's cursor.
+func (s *Store) SetCursor(ctx context.Context, route, value string) error {
+	return s.writeTx(ctx, fmt.Sprintf("set cursor of route %q", route), func(tx *sql.Tx) error {
+		return s.setCursor(ctx, tx, route, value, time.Now().UnixMilli())
+	})
+}
+
+func (s *Store) setCursor(ctx context.Context, tx *sql.Tx, route, value string, nowMS int64) error {
+	_, err := s.exec(ctx, tx, `INSERT INTO cursors (route, value, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (route) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+		route, value, nowMS)
+	if err != nil {
+		return fmt.Errorf("set cursor: %w", err)
+	}
+	return nil
+}
+
+const leasePendingSQL = `UPDATE entries SET status = 'L', lease_owner = ?1, lease_until = ?2, updated_at = ?3
+	WHERE id IN (SELECT id FROM entries WHERE route = ?4 AND status = 'P' ORDER BY priority DESC, id LIMIT ?5)
+	RETURNING ` + entryColumns
+
+const leaseErrorsSQL = `UPDATE entries SET status = 'L', lease_owner = ?1, lease_until = ?2, updated_at = ?3
+	WHERE id IN (SELECT id FROM entries WHERE route = ?4 AND status = 'E' AND next_attempt_at <= ?3
+		ORDER BY priority DESC, next_attempt_at, id LIMIT ?5)
+	RETURNING ` + entryColumns
+
+// Lease takes up to req.Limit entries in one statement and transaction.
+func (s *Store) Lease(ctx context.Context, req store.LeaseRequest) ([]store.Entry, error) {
+	if req.Limit <= 0 {
+		return nil, nil
+	}
+	if req.Owner == "" {
+		return nil, fmt.Errorf("lease route %q: empty owner", req.Route)
+	}
+	q := leasePendingSQL
+	if req.Mode == store.LeaseErrors {
+		q = leaseErrorsSQL
+	}
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	var out []store.Entry
+	err := s.writeTx(ctx, fmt.Sprintf("lease route %q", req.Route), func(tx *sql.Tx) error {
+		rows, err := s.query(ctx, tx, q, req.Owner, ms(req.Until), ms(now), req.Route, req.Limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		out = make([]store.Entry, 0, req.Limit)
+		for rows.Next() {
+			e, err := scanEntry(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING order is unspecified.
+	slices.SortFunc(out, func(a, b store.Entry) int {
+		if a.Priority != b.Priority {
+			return b.Priority - a.Priority
+		}
+		return int(a.ID - b.ID)
+	})
+	return out, nil
+}
+
+// settledEntry is what Settle learns of an entry as it settles it, to
+// fill in attempts the caller left bare.
+type settledEntry struct {
+	route, key string
+	version    int64
+}
+
+// Settle applies the settlements in one transaction. Every statement is
+// guarded by status = 'L' AND lease_owner = owner, so settlements of
+// entries not leased by owner change nothing in the queue; their attempts
+// are still recorded: the delivery did happen. Done and skipped entries
+// leave in chunked DELETEs; retries and dead letters go one by one (rare).
+func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Settlement) error {
+	if len(settlements) == 0 {
+		return nil
+	}
+	return s.writeTx(ctx, fmt.Sprintf("settle %d entries", len(settlements)), func(tx *sql.Tx) error {
+		settled := make(map[int64]settledEntry, len(settlements))
+		var gone []int64 // done, skipped
+		for _, st := range settlements {
+			inc := 0
+			if st.CountAttempt {
+				inc = 1
+			}
+			var (
+				e   settledEntry
+				ok  bool
+				err error
+			)
+			switch st.Outcome {
+			case store.OutcomeDone, store.OutcomeSkipped:
+				gone = append(gone, st.EntryID)
+				continue
+			case store.OutcomeRetry:
+				e, ok, err = s.settleRetry(ctx, tx, owner, st, inc, ms(attemptAt(st)))
+			case store.OutcomeDead:
+				e, ok, err = s.settleDead(ctx, tx, owner, st, inc, ms(attemptAt(st)))
+			default:
+				return fmt.Errorf("entry %d: unknown outcome %q: expected done, skipped, error or dead", st.EntryID, st.Outcome)
+			}
+			if err != nil {
+				return err
+			}
+			if ok {
+				settled[st.EntryID] = e
+			}
+		}
+		if err := s.deleteLeased(ctx, tx, owner, gone, settled); err != nil {
+			return err
+		}
+		if len(settled) < len(settlements) {
+			// Fill bare attempts of entries that were not ours, if they exist.
+			if err := s.lookupUnsettled(ctx, tx, settlements, settled); err != nil {
+				return err
+			}
+		}
+		attempts := make([]store.Attempt, 0, len(settlements))
+		now := time.Now()
+		for _, st := range settlements {
+			a := st.Attempt
+			if a.EntryID == 0 {
+				a.EntryID = st.EntryID
+			}
+			if e, ok := settled[st.EntryID]; ok {
+				if a.Route == "" {
+					a.Route = e.route
+				}
+				if a.Key == "" {
+					a.Key = e.key
+				}
+				if a.Version == 0 {
+					a.Version = e.version
+				}
+			}
+			if a.At.IsZero() {
+				a.At = now
+			}
+			if a.Outcome == "" {
+				a.Outcome = st.Outcome
+			}
+			if a.Route != "" { // an unknown entry's bare attempt has nowhere to go
+				attempts = append(attempts, a)
+			}
+		}
+		return s.insertAttempts(ctx, tx, attempts)
+	})
+}
+
+func attemptAt(st store.Settlement) time.Time {
+	if st.Attempt.At.IsZero() {
+		return time.Now()
+	}
+	return st.Attempt.At
+}
+
+// lookupUnsettled adds what is known of entries Settle did not settle.
+func (s *Store) lookupUnsettled(ctx context.Context, tx *sql.Tx, settlements []store.Settlement, settled map[int64]settledEntry) error {
+	var ids []int64
+	for _, st := range settlements {
+		if _, ok := settled[st.EntryID]; !ok && (st.Attempt.Route == "" || st.Attempt.Key == "" || st.Attempt.Version == 0) {
+			ids = append(ids, st.EntryID)
+		}
+	}
+	for chunk := range slices.Chunk(ids, idChunk) {
+		rows, err := tx.QueryContext(ctx, `SELECT id, route, key, version FROM entries WHERE id IN (`+placeholders(len(chunk))+`)`, int64Args(chunk)...)
+		if err != nil {
+			return fmt.Errorf("look up entries: %w", err)
+		}
+		if err := scanSettled(rows, settled); err != nil {
+			return fmt.Errorf("look up entries: %w", err)
+		}
+	}
+	return nil
+}
+
+// scanSettled reads (id, route, key, version) rows into m and closes rows.
+func scanSettled(rows *sql.Rows, m map[int64]settledEntry) error {
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id int64
+			e  settledEntry
+		)
+		if err := rows.Scan(&id, &e.route, &e.key, &e.version); err != nil {
+			return err
+		}
+		m[id] = e
+	}
+	return rows.Err()
+}
+
+// deleteLeased deletes the entries of ids still leased by owner.
+func (s *Store) deleteLeased(ctx context.Context, tx *sql.Tx, owner string, ids []int64, settled map[int64]settledEntry) error {
+	for chunk := range slices.Chunk(ids, idChunk) {
+		args := append(make([]any, 0, len(chunk)+1), owner)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		rows, err := s.query(ctx, tx, `DELETE FROM entries WHERE status = 'L' AND lease_owner = ? AND id IN (`+
+			placeholders(len(chunk))+`) RETURNING id, route, key, version`, args...)
+		if err != nil {
+			return fmt.Errorf("delete settled entries: %w", err)
+		}
+		if err := scanSettled(rows, settled); err != nil {
+			return fmt.Errorf("delete settled entries: %w", err)
+		}
+	}
+	return nil
+}
+
+// settleRetry puts the entry back as E, unless a newer payload of its key
+// was queued meanwhile: then this one is superseded and dropped. ok is
+// false when the entry is not leased by owner.
+func (s *Store) settleRetry(ctx context.Context, tx *sql.Tx, owner string, st store.Settlement, inc int, atMS int64) (e settledEntry, ok bool, err error) {
+	err = s.one(ctx, tx, &e, `UPDATE entries SET status = 'E', attempts = attempts + ?, last_error = ?,
+		next_attempt_at = ?, updated_at = ?, lease_owner = '', lease_until = 0
+		WHERE id = ? AND status = 'L' AND lease_owner = ? AND NOT EXISTS (SELECT 1 FROM entries n
+			WHERE n.route = entries.route AND n.key = entries.key AND n.status IN ('P', 'E'))
+		RETURNING route, key, version`,
+		inc, st.Error, ms(st.NextAttemptAt), atMS, st.EntryID, owner)
+	if err == nil {
+		return e, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return e, false, fmt.Errorf("entry %d: retry: %w", st.EntryID, err)
+	}
+	err = s.one(ctx, tx, &e, `DELETE FROM entries WHERE id = ? AND status = 'L' AND lease_owner = ? RETURNING route, key, version`, st.EntryID, owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, false, nil
+	}
+	if err != nil {
+		return e, false, fmt.Errorf("entry %d: drop superseded: %w", st.EntryID, err)
+	}
+	return e, true, nil
+}
+
+// settleDead moves the entry to the dead letters, keeping its entry ID.
+func (s *Store) settleDead(ctx context.Context, tx *sql.Tx, owner string, st store.Settlement, inc int, atMS int64) (e settledEntry, ok bool, err error) {
+	err = s.one(ctx, tx, &e, `INSERT INTO dead_letters
+		(entry_id, route, key, version, payload, priority, attempts, last_error, created_at, died_at)
+		SELECT id, route, key, version, payload, priority, attempts + ?, ?, created_at, ?
+		FROM entries WHERE id = ? AND status = 'L' AND lease_owner = ?
+		RETURNING route, key, version`,
+		inc, st.Error, atMS, st.EntryID, owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return e, false, nil
+	}
+	if err != nil {
+		return e, false, fmt.Errorf("entry %d: dead letter: %w", st.EntryID, err)
+	}
+	if _, err := s.exec(ctx, tx, `DELETE FROM entries WHERE id = ?`, st.EntryID); err != nil {
+		return e, false, fmt.Errorf("entry %d: dead letter: %w", st.EntryID, err)
+	}
+	return e, true, nil
+}
+
+// one runs a statement returning (route, key, version) of at most one row.
+func (s *Store) one(ctx context.Context, tx *sql.Tx, e *settledEntry, q string, args ...any) error {
+	rows, err := s.query(ctx, tx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := rows.Scan(&e.route, &e.key, &e.version); err != nil {
+		return err
+	}
+	for rows.Next() { // drain, so the statement completes before the next
+	}
+	return rows.Close()
+}
+
+const attemptCols = 13 // columns per attempt row
+
+func (s *Store) insertAttempts(ctx context.Context, tx *sql.Tx, attempts []store.Attempt) error {
+	for chunk := range slices.Chunk(attempts, attemptChunk) {
+		args := make([]any, 0, attemptCols*len(chunk))
+		for _, a := range chunk {
+			args = append(args, a.EntryID, a.Route, a.Key, a.Version, a.RunID, ms(a.At), string(a.Outcome),
+				a.StatusCode, a.Error, a.Request, a.Response, a.DurationMillis, a.IdempotencyKey)
+		}
+		if _, err := s.exec(ctx, tx, attemptSQL(len(chunk)), args...); err != nil {
+			return fmt.Errorf("record attempts: %w", err)
+		}
+	}
+	return nil
+}
+
+func attemptSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO attempts (entry_id, route, key, version, run_id, at, outcome, status_code,
+		error, request, response, duration_ms, idempotency_key) VALUES `)
+	row := "(?" + strings.Repeat(",?", attemptCols-1) + ")"
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
+// ReleaseLeases returns leased entries to P (never tried) or E. A leased
+// entry whose key got a newer queued payload meanwhile is dropped instead:
+// the newer one replaces it, as it would have on enqueue.
+func (s *Store) ReleaseLeases(ctx context.Context, route string, now time.Time, owners []string) (int, error) {
+	where := `status = 'L' AND (lease_until < ?`
+	args := []any{ms(now)}
+	if len(owners) > 0 {
+		where += ` OR lease_owner IN (` + placeholders(len(owners)) + `)`
+		for _, o := range owners {
+			args = append(args, o)
+		}
+	}
+	where += `)`
+	if route != "" {
+		where = `route = ? AND ` + where
+		args = append([]any{route}, args...)
+	}
+	if now.IsZero() && len(owners) == 0 {
+		return 0, nil
+	}
+	var released int
+	err := s.writeTx(ctx, fmt.Sprintf("release leases of route %q", route), func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE `+where+` AND EXISTS (SELECT 1 FROM entries n
+			WHERE n.route = entries.route AND n.key = entries.key AND n.status IN ('P', 'E'))`, args...)
+		if err != nil {
+			return fmt.Errorf("drop superseded: %w", err)
+		}
+		dropped, _ := res.RowsAffected()
+		res, err = tx.ExecContext(ctx, `UPDATE entries SET status = CASE WHEN attempts > 0 THEN 'E' ELSE 'P' END,
+			lease_owner = '', lease_until = 0 WHERE `+where, args...)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		released = int(n + dropped)
+		return nil
+	})
+	return released, err
+}
+
+// LeaseOwners lists the distinct owners of leased entries of route.
+func (s *Store) LeaseOwners(ctx context.Context, route string) ([]string, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT lease_owner FROM entries WHERE route = ? AND status = 'L' ORDER BY lease_owner`, route)
+	if err != nil {
+		return nil, fmt.Errorf("lease owners of route %q: %w", route, err)
+	}
+	defer rows.Close()
+	var owners []string
+	for rows.Next() {
+		var o string
+		if err := rows.Scan(&o); err != nil {
+			return nil, fmt.Errorf("lease owners of route %q: %w", route, err)
+		}
+		owners = append(owners, o)
+	}
+	return owners, rows.Err()
+}
+
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return "?" + strings.Repeat(",?", n-1)
+}
+
+func int64Args(ids []int64) []any {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return args
+}

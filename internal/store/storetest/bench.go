@@ -1,0 +1,160 @@
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+// Bench measures the three writes every record costs: one enqueue, one
+// lease and one settle with its attempt. Each reports records/s.
+func Bench(b *testing.B, open func(b *testing.B) store.Store) {
+	b.Run("Enqueue", func(b *testing.B) { benchEnqueue(b, open(b)) })
+	b.Run("Lease", func(b *testing.B) { benchLease(b, open(b)) })
+	b.Run("Settle", func(b *testing.B) { benchSettle(b, open(b)) })
+	b.Run("Cycle", func(b *testing.B) { benchCycle(b, open(b)) })
+}
+
+const (
+	benchPage  = 1000
+	benchBatch = 500
+)
+
+// benchPayload is a ~300-byte record, the size the engine targets.
+func benchPayload(i int) json.RawMessage {
+	return json.RawMessage(fmt.Sprintf(`{"id":"order-%09d","email":"customer%06d@example.com","status":"paid",`+
+		`"currency":"EUR","total":%d.95,"items":[{"sku":"SKU-%06d","qty":2,"price":19.95},{"sku":"SKU-%06d","qty":1,"price":42.00}],`+
+		`"shipping":{"name":"Jane Doe","street":"Main Street 1","city":"Berlin","zip":"10115","country":"DE"},"updated_at":"2025-03-04T05:06:07Z"}`,
+		i, i%1000000, i%997, i%100000, (i+7)%100000))
+}
+
+func benchEntries(start, n int) []store.NewEntry {
+	page := make([]store.NewEntry, n)
+	for i := range page {
+		k := start + i
+		page[i] = store.NewEntry{Key: fmt.Sprintf("order-%09d", k), Payload: benchPayload(k), Priority: 0}
+	}
+	return page
+}
+
+func report(b *testing.B, records int) {
+	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
+}
+
+func closeAfter(b *testing.B, s store.Store) {
+	b.Cleanup(func() { _ = s.Close() })
+}
+
+func benchEnqueue(b *testing.B, s store.Store) {
+	closeAfter(b, s)
+	ctx := context.Background()
+	n := 0
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		page := benchEntries(n, benchPage)
+		b.StartTimer()
+		if _, err := s.EnqueuePage(ctx, "orders", page, nil, t0); err != nil {
+			b.Fatal(err)
+		}
+		n += benchPage
+	}
+	report(b, n)
+}
+
+// fill queues n fresh entries, off the clock.
+func fill(b *testing.B, s store.Store, start, n int) {
+	b.Helper()
+	b.StopTimer()
+	defer b.StartTimer()
+	for i := 0; i < n; i += benchPage {
+		if _, err := s.EnqueuePage(context.Background(), "orders", benchEntries(start+i, benchPage), nil, t0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchLease(b *testing.B, s store.Store) {
+	closeAfter(b, s)
+	ctx := context.Background()
+	n, queued := 0, 0
+	for b.Loop() {
+		if queued == n {
+			fill(b, s, queued, 50*benchBatch)
+			queued += 50 * benchBatch
+		}
+		got, err := s.Lease(ctx, store.LeaseRequest{Route: "orders", Owner: "bench", Limit: benchBatch, Now: t0, Until: t0.Add(time.Minute)})
+		if err != nil || len(got) != benchBatch {
+			b.Fatalf("lease: %d entries, %v", len(got), err)
+		}
+		n += len(got)
+	}
+	report(b, n)
+}
+
+func benchSettle(b *testing.B, s store.Store) {
+	closeAfter(b, s)
+	ctx := context.Background()
+	n, queued, leasedTotal := 0, 0, 0
+	for b.Loop() {
+		if queued == leasedTotal {
+			fill(b, s, queued, 50*benchBatch)
+			queued += 50 * benchBatch
+		}
+		b.StopTimer()
+		got, err := s.Lease(ctx, store.LeaseRequest{Route: "orders", Owner: "bench", Limit: benchBatch, Now: t0, Until: t0.Add(time.Minute)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		leasedTotal += len(got)
+		ss := settlements(got)
+		b.StartTimer()
+		if err := s.Settle(ctx, "bench", ss); err != nil {
+			b.Fatal(err)
+		}
+		n += len(got)
+	}
+	report(b, n)
+}
+
+func settlements(entries []store.Entry) []store.Settlement {
+	ss := make([]store.Settlement, len(entries))
+	for i, e := range entries {
+		ss[i] = store.Settlement{EntryID: e.ID, Outcome: store.OutcomeDone, CountAttempt: true, Attempt: store.Attempt{
+			EntryID: e.ID, Route: e.Route, Key: e.Key, Version: e.Version, RunID: 1, At: t0, Outcome: store.OutcomeDone,
+			StatusCode: 200, Response: `{"status":"ok"}`, DurationMillis: 3, IdempotencyKey: "0123456789abcdef0123456789abcdef",
+		}}
+	}
+	return ss
+}
+
+// benchCycle is one record's whole life through the store: enqueue in
+// pages of 1000, lease in batches of 500, settle done with attempts.
+func benchCycle(b *testing.B, s store.Store) {
+	closeAfter(b, s)
+	ctx := context.Background()
+	n := 0
+	for b.Loop() {
+		b.StopTimer()
+		page := benchEntries(n, benchPage)
+		b.StartTimer()
+		if _, err := s.EnqueuePage(ctx, "orders", page, nil, t0); err != nil {
+			b.Fatal(err)
+		}
+		for range benchPage / benchBatch {
+			got, err := s.Lease(ctx, store.LeaseRequest{Route: "orders", Owner: "bench", Limit: benchBatch, Now: t0, Until: t0.Add(time.Minute)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := s.Settle(ctx, "bench", settlements(got)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		n += benchPage
+	}
+	report(b, n)
+}
