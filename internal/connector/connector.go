@@ -51,8 +51,8 @@ func (stopError) Error() string { return "stop reading" }
 type Delivery struct {
 	EntryID        int64
 	Key            string
-	IdempotencyKey string // stable across retries of one entry version
-	Record         Record // after the route's steps
+	IdempotencyKey string         // stable across retries of one entry version
+	Record         Record         // after the route's steps
 	Vars           map[string]any // key, entry... for templates in paths and headers
 }
 

@@ -19,6 +19,9 @@ import (
 // excerptLimit bounds the request/response text kept per attempt.
 const excerptLimit = 1024
 
+// doneExcerptLimit bounds the response excerpt kept for a delivered record.
+const doneExcerptLimit = 256
+
 // work is one leased entry on its way through the steps.
 type work struct {
 	entry    store.Entry
@@ -26,19 +29,40 @@ type work struct {
 	delivery connector.Delivery
 }
 
+// settled is a delivered batch's outcome, ready to be committed.
+type settled struct {
+	settlements []store.Settlement
+	dead        []*work
+	deadErrors  []string
+}
+
 // process sends one leased batch and settles every entry on its own. It
 // returns how long to pause when the destination asked to slow down.
-func (rs *runState) process(ctx context.Context, entries []store.Entry) (pause time.Duration, err error) {
+func (rs *runState) process(ctx context.Context, batch []handed) (time.Duration, error) {
+	s, pause, err := rs.deliver(ctx, batch)
+	if err != nil {
+		return 0, err
+	}
+	return pause, rs.commit(ctx, s)
+}
+
+// deliver passes a batch through the steps, sends it and reads every
+// record's result, without touching the store.
+func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.Duration, error) {
 	r := rs.r
-	settlements := make([]store.Settlement, 0, len(entries))
+	var pause time.Duration
+	var err error
+	settlements := make([]store.Settlement, 0, len(batch))
 	groups := map[string][]*work{}
 	now := rs.e.opts.Now()
-	for _, en := range entries {
+	for _, h := range batch {
+		en, rec := h.entry, h.record
 		vars := entryVars(en)
-		var rec map[string]any
-		if err := json.Unmarshal(en.Payload, &rec); err != nil {
-			settlements = append(settlements, rs.failure(en, now, connector.Result{Error: "payload is not a JSON object: " + err.Error()}, false))
-			continue
+		if rec == nil {
+			if err := json.Unmarshal(en.Payload, &rec); err != nil || rec == nil {
+				settlements = append(settlements, rs.failure(en, now, connector.Result{Error: fmt.Sprintf("payload is not a JSON object: %v", err)}, false))
+				continue
+			}
 		}
 		out := r.steps.Apply(rec, vars)
 		switch {
@@ -88,18 +112,21 @@ func (rs *runState) process(ctx context.Context, entries []store.Entry) (pause t
 		for i, w := range batch {
 			deliveries[i] = w.delivery
 		}
-		results, err := r.destinations[name].conn.Send(ctx, deliveries)
-		if err != nil {
-			// Cancelled mid-send: settle what is known; the rest stays
-			// leased and is released when the run ends.
-			break
-		}
+		results, sendErr := r.destinations[name].conn.Send(ctx, deliveries)
 		if len(results) != len(batch) {
-			return 0, fmt.Errorf("route %q: destination %q answered %d results for %d records", r.cfg.Name, name, len(results), len(batch))
+			if sendErr != nil {
+				break // cancelled before any answer: the entries stay leased and are released
+			}
+			return settled{}, 0, fmt.Errorf("route %q: destination %q answered %d results for %d records", r.cfg.Name, name, len(results), len(batch))
 		}
 		allRetryAfter := time.Duration(0)
 		for i, w := range batch {
 			res := results[i]
+			if sendErr != nil && !res.OK {
+				// Cancelled mid-send: settle what was delivered; the rest
+				// stays leased and is released when the run ends.
+				continue
+			}
 			if res.OK {
 				res = rs.runAfter(ctx, w, res)
 			}
@@ -123,20 +150,56 @@ func (rs *runState) process(ctx context.Context, entries []store.Entry) (pause t
 		if allRetryAfter > pause && allFailed(results) {
 			pause = allRetryAfter
 		}
+		if sendErr != nil {
+			break
+		}
 	}
-	if len(settlements) == 0 {
-		return pause, ctx.Err()
+	return settled{settlements: settlements, dead: dead, deadErrors: deadErrors}, pause, nil
+}
+
+// commit settles a delivered batch in one transaction, counts it, and
+// starts the on_error process of its dead letters. It settles even when
+// ctx was cancelled: what was delivered must not be delivered again.
+func (rs *runState) commit(ctx context.Context, s settled) error {
+	if len(s.settlements) == 0 {
+		return nil
 	}
-	// Settle even when ctx was cancelled: what was delivered must not be
-	// delivered again.
-	if err := rs.e.store.Settle(context.WithoutCancel(ctx), rs.e.opts.Owner, settlements); err != nil {
-		return 0, fmt.Errorf("route %q: settle %d entries: %w", r.cfg.Name, len(settlements), err)
+	if err := rs.e.store.Settle(context.WithoutCancel(ctx), rs.e.opts.Owner, s.settlements); err != nil {
+		return fmt.Errorf("route %q: settle %d entries: %w", rs.r.cfg.Name, len(s.settlements), err)
 	}
-	rs.tally(settlements)
-	for i, w := range dead {
-		rs.runOnError(ctx, w, deadErrors[i])
+	rs.tally(s.settlements)
+	for i, w := range s.dead {
+		rs.runOnError(ctx, w, s.deadErrors[i])
 	}
-	return pause, nil
+	return nil
+}
+
+// committer commits settled batches in the background, one at a time,
+// so the store writes one batch while the next is being delivered.
+type committer struct {
+	rs      *runState
+	pending chan error // result of the commit in flight, nil when none
+}
+
+// submit waits for the commit in flight, then starts committing s.
+func (c *committer) submit(ctx context.Context, s settled) error {
+	if err := c.wait(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.rs.commit(ctx, s) }()
+	c.pending = done
+	return nil
+}
+
+// wait returns the result of the commit in flight.
+func (c *committer) wait() error {
+	if c.pending == nil {
+		return nil
+	}
+	err := <-c.pending
+	c.pending = nil
+	return err
 }
 
 // failure settles a failed entry as retry or dead letter. counted says
@@ -165,6 +228,15 @@ func (rs *runState) failure(en store.Entry, now time.Time, res connector.Result,
 }
 
 func (rs *runState) attempt(en store.Entry, now time.Time, outcome store.Outcome, res connector.Result) store.Attempt {
+	if outcome == store.OutcomeDone || outcome == store.OutcomeSkipped {
+		// The request of a delivered record is not kept and its response
+		// is cut short: the history of a large sync would otherwise
+		// double the store's writes. Failures keep both in full.
+		res.Request = ""
+		if len(res.Response) > doneExcerptLimit {
+			res.Response = res.Response[:doneExcerptLimit] + "…"
+		}
+	}
 	return store.Attempt{
 		EntryID: en.ID, Route: en.Route, Key: en.Key, Version: en.Version, RunID: rs.runID,
 		At: now, Outcome: outcome, StatusCode: res.StatusCode, Error: res.Error,

@@ -2,9 +2,9 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ferry-dev/ferry/internal/jsonx"
 	"sync"
 	"time"
 
@@ -128,12 +128,12 @@ func (rs *runState) execute(ctx context.Context) error {
 			found, more, err = rs.collectAndSend(ctx, it == 1 && rs.opts.Full)
 		} else {
 			found, more = 0, false
-			err = rs.sendPass(ctx, store.LeasePending, nil)
+			err = rs.sendPass(ctx, store.LeasePending)
 		}
 		if err != nil {
 			return err
 		}
-		if err := rs.sendPass(ctx, store.LeaseErrors, nil); err != nil {
+		if err := rs.sendPass(ctx, store.LeaseErrors); err != nil {
 			return err
 		}
 		if more || (cursorBased && found > 0) {
@@ -188,64 +188,86 @@ func (rs *runState) releaseDeadLeases(ctx context.Context) error {
 	return nil
 }
 
-// collectAndSend reads the source while a sender works through what is
-// already queued, so the HTTP source, the SQLite writer and the
-// destination overlap. It returns how many records were read and whether
-// the source has more than this iteration's collect limit.
+// collectAndSend reads the source while a sender delivers what the
+// collector queued, so the HTTP source, the SQLite writer and the
+// destination overlap. Each page is queued already leased to this worker
+// and handed to the sender in memory (no Lease round trip, no second JSON
+// decode); if the worker dies, the leases are released on restart and
+// nothing is lost. A small channel bounds what is in flight. Entries left
+// pending by earlier runs are sent after the source is read.
 func (rs *runState) collectAndSend(ctx context.Context, full bool) (found int, more bool, err error) {
-	c, err := rs.e.store.Counts(ctx, rs.r.cfg.Name)
-	if err != nil {
-		return 0, false, fmt.Errorf("route %q: count queue: %w", rs.r.cfg.Name, err)
-	}
-	q := &feed{notify: make(chan struct{}, 1), done: make(chan struct{}), available: c.Pending}
+	collectCtx, stopCollector := context.WithCancel(ctx)
+	defer stopCollector()
+	pages := make(chan []handed, 2)
 	var collectErr error
 	go func() {
-		defer close(q.done)
-		found, more, collectErr = rs.collect(ctx, full, q)
+		defer close(pages)
+		found, more, collectErr = rs.collect(collectCtx, full, pages)
 	}()
-	sendErr := rs.sendPass(ctx, store.LeasePending, q)
-	<-q.done // on a send error the collector ends with the cancelled run or its source
+	sendErr := rs.sendHanded(ctx, pages)
+	if sendErr != nil {
+		stopCollector()
+	}
+	for range pages { // let the collector finish; its leases are released at the end of the run
+	}
 	if sendErr != nil {
 		return found, more, sendErr
 	}
-	return found, more, collectErr
-}
-
-// feed connects the collector to the sender of one iteration. available
-// estimates the pending entries not yet leased, so the sender waits for a
-// full batch while the collector is still queuing pages.
-type feed struct {
-	notify chan struct{}
-	done   chan struct{}
-
-	mu        sync.Mutex
-	available int
-}
-
-func (f *feed) add(n int) {
-	f.mu.Lock()
-	f.available += n
-	f.mu.Unlock()
-	select {
-	case f.notify <- struct{}{}:
-	default:
+	if collectErr != nil {
+		return found, more, collectErr
 	}
+	return found, more, rs.sendPass(ctx, store.LeasePending)
 }
 
-func (f *feed) take(n int) {
-	f.mu.Lock()
-	f.available = max(f.available-n, 0)
-	f.mu.Unlock()
+// handed is an entry the collector queued leased to this worker, with the
+// record it decoded.
+type handed struct {
+	entry  store.Entry
+	record map[string]any
 }
 
-func (f *feed) enough(batch int) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.available >= batch
+// sendHanded delivers the collector's pages in batches of the route's size.
+func (rs *runState) sendHanded(ctx context.Context, pages <-chan []handed) error {
+	batch := rs.r.cfg.Batch
+	c := &committer{rs: rs}
+	var pending []handed
+	flush := func(n int) error {
+		rs.setPhase("sending")
+		s, pause, err := rs.deliver(ctx, pending[:n])
+		if err != nil {
+			return err
+		}
+		pending = append(pending[:0:0], pending[n:]...)
+		if err := c.submit(ctx, s); err != nil {
+			return err
+		}
+		return rs.backOff(ctx, pause)
+	}
+	err := func() error {
+		for page := range pages {
+			pending = append(pending, page...)
+			for len(pending) >= batch {
+				if err := flush(batch); err != nil {
+					return err
+				}
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if len(pending) > 0 {
+			return flush(len(pending))
+		}
+		return nil
+	}()
+	if werr := c.wait(); err == nil {
+		err = werr
+	}
+	return err
 }
 
-func (rs *runState) collect(ctx context.Context, full bool, q *feed) (found int, more bool, err error) {
-	st, cfg := rs.e.store, rs.r.cfg
+func (rs *runState) collect(ctx context.Context, full bool, pages chan<- []handed) (found int, more bool, err error) {
+	st, cfg, owner := rs.e.store, rs.r.cfg, rs.e.opts.Owner
 	rs.setPhase("collecting")
 	stored, err := st.Cursor(ctx, cfg.Name)
 	if err != nil {
@@ -263,12 +285,14 @@ func (rs *runState) collect(ctx context.Context, full bool, q *feed) (found int,
 	maxCursor := stored
 	err = rs.r.source.Read(ctx, req, func(ctx context.Context, page connector.Page) error {
 		entries := make([]store.NewEntry, len(page.Records))
+		records := make(map[string]map[string]any, len(page.Records))
 		for i, rec := range page.Records {
-			payload, err := json.Marshal(rec.Data)
+			payload, err := jsonx.Marshal(rec.Data)
 			if err != nil {
 				return fmt.Errorf("page %d: record %q: encode: %w", page.Number, rec.Key, err)
 			}
 			entries[i] = store.NewEntry{Key: rec.Key, Payload: payload, Priority: cfg.Priority}
+			records[rec.Key] = rec.Data
 			if rec.Cursor != "" && cursorLess(maxCursor, rec.Cursor) {
 				maxCursor = rec.Cursor
 			}
@@ -278,14 +302,23 @@ func (rs *runState) collect(ctx context.Context, full bool, q *feed) (found int,
 			c := maxCursor
 			cur = &c
 		}
-		res, err := st.EnqueuePage(ctx, cfg.Name, entries, cur, rs.e.opts.Now())
+		now := rs.e.opts.Now()
+		leased, _, err := st.EnqueueLeased(ctx, cfg.Name, entries, cur, now, owner, now.Add(rs.e.opts.LeaseFor))
 		if err != nil {
 			return fmt.Errorf("page %d: queue %d records: %w", page.Number, len(entries), err)
 		}
 		stored = maxCursor
 		found += len(entries)
 		rs.count(func(r *store.Run) { r.Collected += len(entries) })
-		q.add(res.Inserted + res.Replaced)
+		out := make([]handed, len(leased))
+		for i, en := range leased {
+			out[i] = handed{entry: en, record: records[en.Key]}
+		}
+		select {
+		case pages <- out:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		if limit > 0 && found >= limit {
 			more = true
 			return connector.ErrStop
@@ -301,29 +334,17 @@ func (rs *runState) collect(ctx context.Context, full bool, q *feed) (found int,
 	return found, more, nil
 }
 
-// sendPass leases and processes batches until none is left. In the main
-// pass, q (when non-nil) keeps it waiting for pages the collector is still
-// queuing, so batches stay full.
-func (rs *runState) sendPass(ctx context.Context, mode store.LeaseMode, q *feed) error {
+// sendPass leases and processes batches until none is left: the error
+// pass, and in the main pass the entries that earlier runs left pending.
+func (rs *runState) sendPass(ctx context.Context, mode store.LeaseMode) error {
 	st, cfg := rs.e.store, rs.r.cfg
 	limit, phase := cfg.Batch, "sending"
 	if mode == store.LeaseErrors {
 		limit, phase = cfg.ErrorBatch, "retrying"
 	}
-	collecting := q != nil
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
-		}
-		if collecting && !q.enough(limit) {
-			select {
-			case <-q.done:
-				collecting = false
-			case <-q.notify:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			continue
 		}
 		now := rs.e.opts.Now()
 		entries, err := st.Lease(ctx, store.LeaseRequest{
@@ -333,30 +354,31 @@ func (rs *runState) sendPass(ctx context.Context, mode store.LeaseMode, q *feed)
 		if err != nil {
 			return fmt.Errorf("route %q: lease: %w", cfg.Name, err)
 		}
-		if q != nil {
-			q.take(len(entries))
-		}
 		if len(entries) == 0 {
-			if !collecting {
-				return nil
-			}
-			// The estimate was high (coalesced records): wait for more.
-			q.take(limit)
-			continue
+			return nil
 		}
 		rs.setPhase(phase)
-		pause, err := rs.process(ctx, entries)
+		work := make([]handed, len(entries))
+		for i, en := range entries {
+			work[i] = handed{entry: en}
+		}
+		pause, err := rs.process(ctx, work)
 		if err != nil {
 			return err
 		}
-		if pause > 0 {
-			// The destination asked us to slow down (Retry-After on a whole
-			// batch): back-pressure instead of hammering it.
-			if err := sleep(ctx, min(pause, 30*time.Second)); err != nil {
-				return err
-			}
+		if err := rs.backOff(ctx, pause); err != nil {
+			return err
 		}
 	}
+}
+
+// backOff pauses when the destination asked to slow down (Retry-After on
+// a whole batch): back-pressure instead of hammering it.
+func (rs *runState) backOff(ctx context.Context, pause time.Duration) error {
+	if pause <= 0 {
+		return nil
+	}
+	return sleep(ctx, min(pause, 30*time.Second))
 }
 
 func (rs *runState) setPhase(p string) {

@@ -24,6 +24,9 @@ func Compile(src string) (*Program, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, fmt.Errorf("empty expression")
 	}
+	// A map env type makes names load with a plain map index instead of
+	// reflection (half the cost of a typical pipeline); undefined names
+	// stay allowed (nil), so Env must come before AllowUndefinedVariables.
 	p, err := expr.Compile(src, expr.Env(map[string]any{}), expr.AllowUndefinedVariables())
 	if err != nil {
 		return nil, fmt.Errorf("expression %q: %s", src, oneLine(err.Error()))

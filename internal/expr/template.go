@@ -89,6 +89,13 @@ func (t *Template) IsConst() bool { return len(t.parts) == 1 && t.parts[0].prog 
 
 // Render evaluates the template to a string; nil values render as "".
 func (t *Template) Render(env map[string]any) (string, error) {
+	return t.RenderEscaped(env, nil)
+}
+
+// RenderEscaped is Render with escape applied to every evaluated value
+// (not to the literal parts), e.g. url.PathEscape for URL paths, so a key
+// holding "/" or "?" cannot change the URL.
+func (t *Template) RenderEscaped(env map[string]any, escape func(string) string) (string, error) {
 	if t.IsConst() {
 		return t.parts[0].lit, nil
 	}
@@ -102,7 +109,11 @@ func (t *Template) Render(env map[string]any) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		b.WriteString(Stringify(v))
+		if escape != nil {
+			b.WriteString(escape(Stringify(v)))
+		} else {
+			b.WriteString(Stringify(v))
+		}
 	}
 	return b.String(), nil
 }

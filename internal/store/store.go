@@ -27,7 +27,7 @@ type Entry struct {
 	ID            int64
 	Route         string
 	Key           string
-	Version       int64 // bumped each time a newer payload replaces the old one
+	Version       int64 // bumped each time a newer payload replaces the old one; (ID, Version) names one payload
 	Payload       json.RawMessage
 	Status        Status
 	Priority      int
@@ -128,11 +128,11 @@ type DeadLetter struct {
 
 // EntryFilter selects entries to list.
 type EntryFilter struct {
-	Route  string
-	Status Status // "" = all
-	Key    string // "" = all
-	Limit  int    // 0 = 100
-	AfterID int64 // paging: entries with ID > AfterID
+	Route   string
+	Status  Status // "" = all
+	Key     string // "" = all
+	Limit   int    // 0 = 100
+	AfterID int64  // paging: entries with ID > AfterID
 }
 
 // DeadFilter selects dead letters to list.
@@ -198,6 +198,16 @@ type Store interface {
 	// Version+1, status P, due now, attempts kept); a leased one is left
 	// alone and a new entry is queued beside it.
 	EnqueuePage(ctx context.Context, route string, entries []NewEntry, cursor *string, now time.Time) (EnqueueResult, error)
+	// EnqueueLeased queues a page like EnqueuePage (same coalescing and
+	// cursor rules, one transaction) but hands the entries straight to
+	// owner: they are stored leased by owner until until, so the
+	// collector's own sender delivers them without a Lease round trip. A
+	// P or E entry with the same key is replaced (payload, priority,
+	// Version+1, attempts kept) and leased too. It returns the leased
+	// entries in page order (ID, Version, Attempts, CreatedAt set; Payload
+	// as given); of duplicate keys within the page only the last is
+	// returned. If owner dies, ReleaseLeases puts them back as pending.
+	EnqueueLeased(ctx context.Context, route string, entries []NewEntry, cursor *string, now time.Time, owner string, until time.Time) ([]Entry, EnqueueResult, error)
 	// Cursor returns the route's cursor ("" when none).
 	Cursor(ctx context.Context, route string) (string, error)
 	// SetCursor sets the route's cursor.
@@ -207,18 +217,22 @@ type Store interface {
 	// req.Until and returns them, highest priority first, then oldest.
 	Lease(ctx context.Context, req LeaseRequest) ([]Entry, error)
 	// Settle settles leased entries in one transaction. Entries no longer
-	// leased by owner are ignored (their lease expired and was taken).
+	// leased by owner are ignored (their lease expired and was taken), but
+	// their attempts are still recorded: the delivery did happen.
 	// A retry of an entry whose key has a newer pending entry is dropped
 	// as superseded (the attempt is still recorded).
 	Settle(ctx context.Context, owner string, s []Settlement) error
 	// ReleaseLeases returns leased entries of route to their previous
 	// status when their lease expired before now or when their owner is in
-	// owners (dead workers). It returns how many were released.
+	// owners (dead workers). A released entry whose key got a newer queued
+	// (P/E) entry meanwhile is dropped as superseded. It returns how many
+	// were released or dropped. A zero now releases by owner only.
 	ReleaseLeases(ctx context.Context, route string, now time.Time, owners []string) (int, error)
 	// LeaseOwners lists the distinct owners of leased entries of route.
 	LeaseOwners(ctx context.Context, route string) ([]string, error)
 
-	// Entries lists entries by filter, ordered by ID.
+	// Entries lists entries by filter, ordered by ID (all routes when
+	// f.Route is "").
 	Entries(ctx context.Context, f EntryFilter) ([]Entry, error)
 	// Entry returns one entry (ErrNotFound if gone).
 	Entry(ctx context.Context, id int64) (Entry, error)
@@ -233,12 +247,16 @@ type Store interface {
 	// entries; ok is false when the route has none.
 	NextDue(ctx context.Context, route string) (at time.Time, ok bool, err error)
 
-	// DeadLetters lists dead letters by filter, ordered by ID.
+	// DeadLetters lists dead letters by filter, ordered by ID (all routes
+	// when f.Route is "").
 	DeadLetters(ctx context.Context, f DeadFilter) ([]DeadLetter, error)
 	// Replay puts selected dead letters and/or error entries back as
 	// pending, due at sel.Now with attempts reset to 0; a dead letter keeps
-	// its entry ID so its attempt history stays in one piece. It returns
-	// how many entries were replayed.
+	// its entry ID so its attempt history stays in one piece. When a key has
+	// several dead letters the newest is replayed; a dead letter whose key
+	// already has a queued (P/E) entry is dropped, as the newer payload wins.
+	// sel.Route "" selects all routes. It returns how many entries were
+	// replayed.
 	Replay(ctx context.Context, sel ReplaySelector) (int, error)
 
 	// CreateRun stores a new run and returns its ID.

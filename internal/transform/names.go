@@ -42,6 +42,26 @@ func (n *names) Visit(node *ast.Node) {
 	n.used[id.Value] = true
 }
 
+// env builds the env for a record when expressions read vars: only the
+// names they read, so its size does not grow with the record.
+func (n *names) env(rec, vars map[string]any) map[string]any {
+	if n.all {
+		return mergedEnv(rec, vars)
+	}
+	env := make(map[string]any, len(n.used))
+	for k := range n.used {
+		if v, ok := rec[k]; ok {
+			env[k] = v
+		}
+	}
+	for k, v := range vars {
+		if n.used[k] {
+			env[k] = v
+		}
+	}
+	return env
+}
+
 // readsAny reports whether an expression may read one of vars' names.
 func (n *names) readsAny(vars map[string]any) bool {
 	if n.all {

@@ -55,7 +55,9 @@ func (p *Pipeline) Apply(rec map[string]any, vars map[string]any) Outcome {
 	s := state{rec: rec, vars: vars}
 	var out Outcome
 	if p != nil {
-		s.merge = p.names.readsAny(vars)
+		if p.names.readsAny(vars) {
+			s.names = &p.names
+		}
 		runSteps(p.steps, &s, &out)
 	}
 	out.Record = s.rec
@@ -68,7 +70,7 @@ type state struct {
 	rec   map[string]any
 	owned bool // rec is our own copy and may be changed in place
 	vars  map[string]any
-	merge bool           // expressions read vars: env is a merged copy, else rec itself
+	names *names         // set when expressions read vars: env is built from them, else it is rec itself
 	env   map[string]any // expression env; nil when rec changed since it was built
 	dest  string
 }
@@ -79,8 +81,8 @@ type state struct {
 // every record was a third of the pipeline's time.
 func (s *state) environment() map[string]any {
 	if s.env == nil {
-		if s.merge {
-			s.env = mergedEnv(s.rec, s.vars)
+		if s.names != nil {
+			s.env = s.names.env(s.rec, s.vars)
 		} else {
 			s.env = s.rec
 		}

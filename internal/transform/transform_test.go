@@ -67,6 +67,9 @@ func TestApply(t *testing.T) {
 		{name: "filter sees vars", steps: `[{filter: 'key == "1001" && entry.version == 1'}]`, want: jsonOf(t, order(t))},
 		{name: "vars win over fields", steps: `[{map: {k: key}}]`,
 			edit: func(r map[string]any) { r["key"] = "from record" }, want: `{"k":"1001"}`},
+		{name: "$env sees vars", steps: `[{map: {k: '$env.key', n: '$env["number"]'}}]`, want: `{"k":"1001","n":"SO-1001"}`},
+		{name: "validate message reads vars", steps: `[{validate: {if: 'false', message: "entry ${entry.id} of ${key}"}}]`,
+			err: "entry 7 of 1001", inval: true},
 		{name: "filter not bool", steps: `[{filter: 'total'}]`,
 			err: `steps[0].filter: evaluate "total": expected true or false, got float64`},
 		{name: "filter runtime error", steps: `[{filter: 'total / 0 > 1 && customer.name.x == 1'}]`,
@@ -98,7 +101,12 @@ func TestApply(t *testing.T) {
 			want: `{"customer":{"name":"Ada"},"ship":{"to":"Ada"}}`},
 		{name: "set runtime error", steps: `[{set: {x: 'lines[0].qty + "a"'}}]`, err: `steps[0].set.x: evaluate`},
 		{name: "drop top level and dotted", steps: `[{drop: [lines, customer.country, missing, total.x, a.b.c]}]`,
-			edit: func(r map[string]any) { clear(r); r["lines"] = 1; r["total"] = 2; r["customer"] = map[string]any{"name": "Ada", "country": "DE"} },
+			edit: func(r map[string]any) {
+				clear(r)
+				r["lines"] = 1
+				r["total"] = 2
+				r["customer"] = map[string]any{"name": "Ada", "country": "DE"}
+			},
 			want: `{"customer":{"name":"Ada"},"total":2}`},
 		{name: "validate passes", steps: `[{validate: {if: 'email != ""', message: "no mail"}}]`, want: jsonOf(t, order(t))},
 		{name: "validate fails with template", steps: `[{validate: {if: 'email != ""', message: "order ${number} has no e-mail"}}]`,

@@ -4,9 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
+	"github.com/ferry-dev/ferry/internal/jsonx"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -151,7 +152,7 @@ func (d *Destination) sendEach(ctx context.Context, batch []connector.Delivery) 
 
 func (d *Destination) sendOne(ctx context.Context, del connector.Delivery) connector.Result {
 	env := mergeEnv(del.Record, del.Vars)
-	body, err := json.Marshal(del.Record)
+	body, err := jsonx.Marshal(del.Record)
 	if err != nil {
 		return connector.Result{Error: fmt.Sprintf("encode record as JSON: %v", err)}
 	}
@@ -161,7 +162,7 @@ func (d *Destination) sendOne(ctx context.Context, del connector.Delivery) conne
 		// many servers and proxies.
 		body = nil
 	}
-	path, err := d.path.Render(env)
+	path, err := d.path.RenderEscaped(env, url.PathEscape)
 	if err != nil {
 		return connector.Result{Error: "path: " + err.Error(), Request: request}
 	}
@@ -180,38 +181,46 @@ func (d *Destination) sendOne(ctx context.Context, del connector.Delivery) conne
 	}
 	// A per-record API may still answer 2xx with {"status": "error"}: the
 	// results settings read it as a batch of one.
-	r := d.results.read(res, []connector.Delivery{del})[0]
+	r := d.results.read(res, []connector.Delivery{del}, true)[0]
 	r.Request = request
 	return r
 }
 
 func (d *Destination) sendArray(ctx context.Context, batch []connector.Delivery) []connector.Result {
 	records := make([]any, len(batch))
-	requests := make([]string, len(batch))
 	keys := make([]string, len(batch))
 	for i, del := range batch {
 		records[i] = del.Record
-		requests[i] = jsonExcerpt(del.Record)
 		keys[i] = del.IdempotencyKey
+	}
+	// Request excerpts are made for failed records only: a delivered
+	// record's request is not kept in its history, and encoding every
+	// record twice would cost a large sync dearly.
+	withRequests := func(out []connector.Result) []connector.Result {
+		for i := range out {
+			if !out[i].OK {
+				out[i].Request = jsonExcerpt(batch[i].Record)
+			}
+		}
+		return out
 	}
 	failAll := func(r connector.Result) []connector.Result {
 		out := make([]connector.Result, len(batch))
 		for i := range out {
 			out[i] = r
-			out[i].Request = requests[i]
 		}
-		return out
+		return withRequests(out)
 	}
 	var payload any = records
 	if d.wrap != "" {
 		payload = map[string]any{d.wrap: records}
 	}
-	body, err := json.Marshal(payload)
+	body, err := jsonx.Marshal(payload)
 	if err != nil {
 		return failAll(connector.Result{Error: fmt.Sprintf("encode batch as JSON: %v", err)})
 	}
 	env := map[string]any{"batch_size": len(batch)}
-	path, err := d.path.Render(env)
+	path, err := d.path.RenderEscaped(env, url.PathEscape)
 	if err != nil {
 		return failAll(connector.Result{Error: "path: " + err.Error()})
 	}
@@ -228,12 +237,9 @@ func (d *Destination) sendArray(ctx context.Context, batch []connector.Delivery)
 		out = failAll(connector.Result{OK: true, StatusCode: res.status,
 			Response: excerpt(res.body, ExcerptSize), Duration: res.duration})
 	} else {
-		out = d.results.read(res, batch)
+		out = d.results.read(res, batch, false)
 	}
-	for i := range out {
-		out[i].Request = requests[i]
-	}
-	return out
+	return withRequests(out)
 }
 
 func (d *Destination) maxBody() int64 {

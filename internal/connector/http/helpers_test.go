@@ -1,10 +1,12 @@
 package httpconn
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/ferry-dev/ferry/internal/config"
 )
@@ -30,6 +32,16 @@ func systemsFor(t *testing.T, url string, mods ...func(*config.System)) *Systems
 	}
 	t.Cleanup(s.Close)
 	return s
+}
+
+// hang answers nothing until the client gives up. The body is read
+// first: only then does the server notice the client hanging up.
+func hang(r *http.Request) {
+	io.Copy(io.Discard, r.Body)
+	select {
+	case <-r.Context().Done():
+	case <-time.After(3 * time.Second):
+	}
 }
 
 // refusedURL is a URL nothing listens on.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ferry-dev/ferry/internal/jsonx"
 	"io"
 	"sort"
 	"strconv"
@@ -128,7 +129,7 @@ func excerpt(b []byte, max int) string {
 
 // jsonExcerpt is the excerpt of a value's JSON encoding.
 func jsonExcerpt(v any) string {
-	b, err := json.Marshal(v)
+	b, err := jsonx.Marshal(v)
 	if err != nil {
 		return fmt.Sprintf("(not JSON: %v)", err)
 	}

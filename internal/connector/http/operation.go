@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strconv"
 
 	"github.com/ferry-dev/ferry/internal/config"
@@ -65,7 +66,7 @@ func NewOperation(s *Systems, cfg *config.HTTPOperation) (*Operation, error) {
 // operations on the same system keep theirs apart.
 func (o *Operation) Do(ctx context.Context, d connector.Delivery, vars map[string]any) connector.Result {
 	env := mergeEnv(d.Record, d.Vars, vars)
-	path, err := o.path.Render(env)
+	path, err := o.path.RenderEscaped(env, url.PathEscape)
 	if err != nil {
 		return connector.Result{Error: "path: " + err.Error()}
 	}

@@ -37,7 +37,10 @@ func newResultReader(cfg *config.Results) (*resultReader, error) {
 // read returns one result per delivery. Items are matched to records by
 // the key field when set, else by position. A record without a matching
 // item fails retryably: the destination may not have processed it.
-func (r *resultReader) read(res *response, batch []connector.Delivery) []connector.Result {
+//
+// With single (body: each, one record per request) the value at path may
+// also be the record's result object itself.
+func (r *resultReader) read(res *response, batch []connector.Delivery, single bool) []connector.Result {
 	out := make([]connector.Result, len(batch))
 	failAll := func(msg string) []connector.Result {
 		for i := range out {
@@ -53,8 +56,10 @@ func (r *resultReader) read(res *response, batch []connector.Delivery) []connect
 	if err != nil {
 		return failAll("read per-record results: " + err.Error())
 	}
-	items, err := arrayAt(body, r.path)
-	if err != nil {
+	var items []any
+	if v, ok, _ := lookup(body, r.path); single && ok && isObject(v) {
+		items = []any{v}
+	} else if items, err = arrayAt(body, r.path); err != nil {
 		return failAll("read per-record results: " + err.Error())
 	}
 
@@ -134,4 +139,9 @@ func (r *resultReader) message(env map[string]any, item any) string {
 		}
 	}
 	return jsonExcerpt(item)
+}
+
+func isObject(v any) bool {
+	_, ok := v.(map[string]any)
+	return ok
 }

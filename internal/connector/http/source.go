@@ -266,7 +266,7 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(co
 
 // firstURL renders path and query; empty query values are left out.
 func (s *Source) firstURL(env map[string]any) (*url.URL, error) {
-	path, err := s.path.Render(env)
+	path, err := s.path.RenderEscaped(env, url.PathEscape)
 	if err != nil {
 		return nil, fmt.Errorf("path: %w", err)
 	}

@@ -221,7 +221,7 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 	}
 	return s.writeTx(ctx, fmt.Sprintf("settle %d entries", len(settlements)), func(tx *sql.Tx) error {
 		settled := make(map[int64]settledEntry, len(settlements))
-		var gone []int64 // done, skipped
+		var gone, goneBare []int64 // done, skipped; goneBare's attempts need the entry's route, key, version
 		for _, st := range settlements {
 			inc := 0
 			if st.CountAttempt {
@@ -234,7 +234,11 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 			)
 			switch st.Outcome {
 			case store.OutcomeDone, store.OutcomeSkipped:
-				gone = append(gone, st.EntryID)
+				if bare(st.Attempt) {
+					goneBare = append(goneBare, st.EntryID)
+				} else {
+					gone = append(gone, st.EntryID)
+				}
 				continue
 			case store.OutcomeRetry:
 				e, ok, err = s.settleRetry(ctx, tx, owner, st, inc, ms(attemptAt(st)))
@@ -250,7 +254,10 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 				settled[st.EntryID] = e
 			}
 		}
-		if err := s.deleteLeased(ctx, tx, owner, gone, settled); err != nil {
+		if err := s.deleteLeased(ctx, tx, owner, gone); err != nil {
+			return err
+		}
+		if err := s.deleteLeasedReturning(ctx, tx, owner, goneBare, settled); err != nil {
 			return err
 		}
 		if len(settled) < len(settlements) {
@@ -302,7 +309,7 @@ func attemptAt(st store.Settlement) time.Time {
 func (s *Store) lookupUnsettled(ctx context.Context, tx *sql.Tx, settlements []store.Settlement, settled map[int64]settledEntry) error {
 	var ids []int64
 	for _, st := range settlements {
-		if _, ok := settled[st.EntryID]; !ok && (st.Attempt.Route == "" || st.Attempt.Key == "" || st.Attempt.Version == 0) {
+		if _, ok := settled[st.EntryID]; !ok && bare(st.Attempt) {
 			ids = append(ids, st.EntryID)
 		}
 	}
@@ -334,8 +341,30 @@ func scanSettled(rows *sql.Rows, m map[int64]settledEntry) error {
 	return rows.Err()
 }
 
+// bare reports whether a lacks what Settle can fill in from its entry.
+func bare(a store.Attempt) bool {
+	return a.Route == "" || a.Key == "" || a.Version == 0
+}
+
 // deleteLeased deletes the entries of ids still leased by owner.
-func (s *Store) deleteLeased(ctx context.Context, tx *sql.Tx, owner string, ids []int64, settled map[int64]settledEntry) error {
+func (s *Store) deleteLeased(ctx context.Context, tx *sql.Tx, owner string, ids []int64) error {
+	for chunk := range slices.Chunk(ids, idChunk) {
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, owner)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		if _, err := s.exec(ctx, tx, `DELETE FROM entries WHERE status = 'L' AND lease_owner = ? AND id IN (`+
+			placeholders(len(chunk))+`)`, args...); err != nil {
+			return fmt.Errorf("delete settled entries: %w", err)
+		}
+	}
+	return nil
+}
+
+// deleteLeasedReturning is deleteLeased that adds the deleted entries to
+// settled, for attempts that lack their route, key or version.
+func (s *Store) deleteLeasedReturning(ctx context.Context, tx *sql.Tx, owner string, ids []int64, settled map[int64]settledEntry) error {
 	for chunk := range slices.Chunk(ids, idChunk) {
 		args := append(make([]any, 0, len(chunk)+1), owner)
 		for _, id := range chunk {

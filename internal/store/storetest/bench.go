@@ -4,19 +4,24 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/store"
 )
 
-// Bench measures the three writes every record costs: one enqueue, one
-// lease and one settle with its attempt. Each reports records/s.
+// Bench measures the writes a record costs. Each reports records/s.
+// HandOff is the engine's hot path (EnqueueLeased, then Settle done);
+// Cycle is the path of entries a sender must Lease (leftovers, other
+// workers).
 func Bench(b *testing.B, open func(b *testing.B) store.Store) {
 	b.Run("Enqueue", func(b *testing.B) { benchEnqueue(b, open(b)) })
+	b.Run("EnqueueLeased", func(b *testing.B) { benchEnqueueLeased(b, open(b)) })
 	b.Run("Lease", func(b *testing.B) { benchLease(b, open(b)) })
 	b.Run("Settle", func(b *testing.B) { benchSettle(b, open(b)) })
 	b.Run("Cycle", func(b *testing.B) { benchCycle(b, open(b)) })
+	b.Run("HandOff", func(b *testing.B) { benchHandOff(b, open(b)) })
 }
 
 const (
@@ -121,12 +126,16 @@ func benchSettle(b *testing.B, s store.Store) {
 	report(b, n)
 }
 
+// benchResponse is a realistic response excerpt of a done attempt; the
+// engine leaves Request empty for those.
+const benchResponse = `{"status":"accepted","id":"erp-0012345678","warnings":[]}`
+
 func settlements(entries []store.Entry) []store.Settlement {
 	ss := make([]store.Settlement, len(entries))
 	for i, e := range entries {
 		ss[i] = store.Settlement{EntryID: e.ID, Outcome: store.OutcomeDone, CountAttempt: true, Attempt: store.Attempt{
 			EntryID: e.ID, Route: e.Route, Key: e.Key, Version: e.Version, RunID: 1, At: t0, Outcome: store.OutcomeDone,
-			StatusCode: 200, Response: `{"status":"ok"}`, DurationMillis: 3, IdempotencyKey: "0123456789abcdef0123456789abcdef",
+			StatusCode: 200, Response: benchResponse, DurationMillis: 3, IdempotencyKey: "0123456789abcdef0123456789abcdef",
 		}}
 	}
 	return ss
@@ -151,6 +160,49 @@ func benchCycle(b *testing.B, s store.Store) {
 				b.Fatal(err)
 			}
 			if err := s.Settle(ctx, "bench", settlements(got)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		n += benchPage
+	}
+	report(b, n)
+}
+
+func benchEnqueueLeased(b *testing.B, s store.Store) {
+	closeAfter(b, s)
+	ctx := context.Background()
+	n := 0
+	for b.Loop() {
+		b.StopTimer()
+		page := benchEntries(n, benchPage)
+		b.StartTimer()
+		got, _, err := s.EnqueueLeased(ctx, "orders", page, nil, t0, "bench", t0.Add(time.Minute))
+		if err != nil || len(got) != benchPage {
+			b.Fatalf("enqueue leased: %d entries, %v", len(got), err)
+		}
+		n += benchPage
+	}
+	report(b, n)
+}
+
+// benchHandOff is one record's life on the engine's hot path: enqueued
+// leased in pages of 1000, settled done with its attempt in batches of 500.
+func benchHandOff(b *testing.B, s store.Store) {
+	closeAfter(b, s)
+	ctx := context.Background()
+	n := 0
+	c0 := cpuNow()
+	defer func() { b.ReportMetric(float64(n)/(cpuNow()-c0).Seconds(), "rec/cpu-s") }()
+	for b.Loop() {
+		b.StopTimer()
+		page := benchEntries(n, benchPage)
+		b.StartTimer()
+		got, _, err := s.EnqueueLeased(ctx, "orders", page, nil, t0, "bench", t0.Add(time.Minute))
+		if err != nil || len(got) != benchPage {
+			b.Fatalf("enqueue leased: %d entries, %v", len(got), err)
+		}
+		for batch := range slices.Chunk(got, benchBatch) {
+			if err := s.Settle(ctx, "bench", settlements(batch)); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -1,0 +1,213 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+// leasedChunk is the rows per multi-row insert of EnqueueLeased.
+const leasedChunk = 500
+
+// EnqueueLeased queues the page leased by owner in one transaction. The
+// unique index on queued keys covers only P and E, so coalescing cannot be
+// an upsert as in EnqueuePage: the keys of each chunk are first probed for
+// a queued entry (none, on the engine's hot path), those found are
+// replaced and leased in place, and the rest go in one multi-row INSERT.
+//
+// Of duplicate keys in the page only the last is stored; the earlier ones
+// count as replaced, as they would in EnqueuePage, so Inserted+Replaced is
+// always len(entries).
+func (s *Store) EnqueueLeased(ctx context.Context, route string, entries []store.NewEntry, cursor *string, now time.Time, owner string, until time.Time) ([]store.Entry, store.EnqueueResult, error) {
+	var res store.EnqueueResult
+	if route == "" {
+		return nil, res, errors.New("enqueue leased: empty route")
+	}
+	if owner == "" {
+		return nil, res, fmt.Errorf("enqueue leased to route %q: empty owner", route)
+	}
+	nowMS, untilMS := ms(now), ms(until)
+	out, dups := leasedEntries(route, entries, fromMS(nowMS), owner, fromMS(untilMS))
+	res.Replaced = dups
+	err := s.writeTx(ctx, fmt.Sprintf("enqueue %d leased entries of route %q", len(entries), route), func(tx *sql.Tx) error {
+		for chunk := range slices.Chunk(out, leasedChunk) {
+			fresh, replaced, err := s.leaseQueued(ctx, tx, chunk, nowMS, untilMS)
+			if err != nil {
+				return err
+			}
+			res.Replaced += replaced
+			res.Inserted += len(fresh)
+			if err := s.insertLeased(ctx, tx, route, fresh, nowMS, owner, untilMS); err != nil {
+				return err
+			}
+		}
+		if cursor != nil {
+			return s.setCursor(ctx, tx, route, *cursor, nowMS)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, store.EnqueueResult{}, err
+	}
+	return out, res, nil
+}
+
+// leasedEntries builds the entries EnqueueLeased returns, in page order,
+// keeping only the last of duplicate keys; dups counts the dropped ones.
+func leasedEntries(route string, entries []store.NewEntry, now time.Time, owner string, until time.Time) (out []store.Entry, dups int) {
+	var last map[string]int // key -> index of its last occurrence, only when a key repeats
+	seen := make(map[string]struct{}, len(entries))
+	for i, e := range entries {
+		if _, ok := seen[e.Key]; ok {
+			if last == nil {
+				last = map[string]int{}
+			}
+			last[e.Key] = i
+			dups++
+			continue
+		}
+		seen[e.Key] = struct{}{}
+	}
+	out = make([]store.Entry, 0, len(entries)-dups)
+	for i, e := range entries {
+		if j, ok := last[e.Key]; ok && j != i {
+			continue
+		}
+		p := e.Payload
+		if p == nil {
+			p = []byte("null")
+		}
+		out = append(out, store.Entry{
+			Route: route, Key: e.Key, Version: 1, Payload: p, Status: store.StatusLeased, Priority: e.Priority,
+			NextAttemptAt: now, CreatedAt: now, UpdatedAt: now, LeaseOwner: owner, LeaseUntil: until,
+		})
+	}
+	return out, dups
+}
+
+// leaseQueued replaces and leases the queued (P/E) entries that share a
+// key with chunk, filling their ID, Version, Attempts, LastError and
+// CreatedAt in chunk. It returns the entries left to insert.
+func (s *Store) leaseQueued(ctx context.Context, tx *sql.Tx, chunk []store.Entry, nowMS, untilMS int64) (fresh []*store.Entry, replaced int, err error) {
+	args := make([]any, 0, len(chunk)+1)
+	args = append(args, chunk[0].Route)
+	for i := range chunk {
+		args = append(args, chunk[i].Key)
+	}
+	rows, err := s.query(ctx, tx, `SELECT key FROM entries WHERE route = ? AND status IN ('P', 'E') AND key IN (`+
+		placeholders(len(chunk))+`)`, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("look up queued keys: %w", err)
+	}
+	var queued map[string]bool
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			rows.Close()
+			return nil, 0, fmt.Errorf("look up queued keys: %w", err)
+		}
+		if queued == nil {
+			queued = map[string]bool{}
+		}
+		queued[k] = true
+	}
+	if err := rows.Close(); err != nil {
+		return nil, 0, fmt.Errorf("look up queued keys: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("look up queued keys: %w", err)
+	}
+	fresh = make([]*store.Entry, 0, len(chunk)-len(queued))
+	for i := range chunk {
+		e := &chunk[i]
+		if !queued[e.Key] {
+			fresh = append(fresh, e)
+			continue
+		}
+		var created int64
+		err := s.queryRow(ctx, tx, `UPDATE entries SET status = 'L', payload = ?, priority = ?, version = version + 1,
+			next_attempt_at = ?, updated_at = ?, lease_owner = ?, lease_until = ?
+			WHERE route = ? AND key = ? AND status IN ('P', 'E')
+			RETURNING id, version, attempts, last_error, created_at`,
+			[]any{[]byte(e.Payload), e.Priority, nowMS, nowMS, e.LeaseOwner, untilMS, e.Route, e.Key},
+			&e.ID, &e.Version, &e.Attempts, &e.LastError, &created)
+		if err != nil {
+			return nil, 0, fmt.Errorf("replace queued entry %q: %w", e.Key, err)
+		}
+		e.CreatedAt = fromMS(created)
+		replaced++
+	}
+	return fresh, replaced, nil
+}
+
+// insertLeased inserts fresh entries leased and sets their IDs.
+func (s *Store) insertLeased(ctx context.Context, tx *sql.Tx, route string, fresh []*store.Entry, nowMS int64, owner string, untilMS int64) error {
+	if len(fresh) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 4+leasedCols*len(fresh))
+	args = append(args, route, nowMS, owner, untilMS)
+	for _, e := range fresh {
+		args = append(args, e.Key, []byte(e.Payload), int64(e.Priority))
+	}
+	r, err := s.exec(ctx, tx, insertLeasedSQL(len(fresh)), args...)
+	if err != nil {
+		return fmt.Errorf("insert leased entries: %w", err)
+	}
+	// No RETURNING (it buffers every row in a temporary table): with
+	// AUTOINCREMENT each row gets one more than the largest ID ever used,
+	// and the rows go in VALUES order under the write lock, so the IDs are
+	// the n up to the last one.
+	n, err := r.RowsAffected()
+	if err != nil || n != int64(len(fresh)) {
+		return fmt.Errorf("insert leased entries: %d rows inserted of %d (%v)", n, len(fresh), err)
+	}
+	last, err := r.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("insert leased entries: %w", err)
+	}
+	for i, e := range fresh {
+		e.ID = last - int64(len(fresh)-1-i)
+	}
+	return nil
+}
+
+// leasedCols is the parameters per row of insertLeasedSQL; route, now,
+// owner and until are bound once.
+const leasedCols = 3
+
+// insertLeasedSQL is the multi-row insert of n leased entries. Route, now,
+// owner and until are ?1 to ?4 and must come first in the text: SQLite
+// numbers an anonymous '?' one above the highest number seen so far, so
+// the first row's ?1..?4 make its '?' 5, 6 and 7, the next row's 8, 9 and
+// 10, and so on. Only the four numbered ones are looked up by name (a
+// linear scan in SQLite per parameter); numbering every parameter made
+// binding quadratic.
+func insertLeasedSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO entries (route, created_at, lease_owner, lease_until, key, payload, priority,
+		status, version, next_attempt_at, updated_at) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?1,?2,?3,?4,?,?,?,'L',1,?2,?2)")
+	}
+	b.WriteString(``)
+	return b.String()
+}
+
+// queryRow runs q in tx as a cached prepared statement and scans its one row.
+func (s *Store) queryRow(ctx context.Context, tx *sql.Tx, q string, args []any, dest ...any) error {
+	st, err := s.stmt(ctx, tx, q)
+	if err != nil {
+		return err
+	}
+	return st.QueryRowContext(ctx, args...).Scan(dest...)
+}
