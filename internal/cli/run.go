@@ -108,7 +108,11 @@ func printSummary(w io.Writer, res engine.Result) {
 	fmt.Fprintf(w, "%s: %s in %s (run #%d, %s, %d iteration%s)\n", res.Route, strings.ReplaceAll(string(res.Status), "_", " "), d, res.ID, res.Mode, res.Iterations, plural(res.Iterations))
 	rate := ""
 	if secs := d.Seconds(); secs > 0 && res.Done > 0 {
-		rate = fmt.Sprintf("   %s rec/s", num(int(float64(res.Done)/secs)))
+		if r := float64(res.Done) / secs; r < 10 {
+			rate = fmt.Sprintf("   %.1f rec/s", r)
+		} else {
+			rate = fmt.Sprintf("   %s rec/s", num(int(r)))
+		}
 	}
 	fmt.Fprintf(w, "  collected %s   delivered %s   skipped %s   failed attempts %s   dead %s%s\n",
 		num(res.Collected), num(res.Done), num(res.Skipped), num(res.Failed), num(res.Dead), rate)

@@ -39,14 +39,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// source serves n records on pages of size, all at once.
+// source serves n records on pages of size, oldest first; since (the
+// cursor) skips records with an id up to it.
 func source(t *testing.T, n int) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 		size, _ := strconv.Atoi(r.URL.Query().Get("size"))
+		since, _ := strconv.Atoi(r.URL.Query().Get("since"))
 		var data []map[string]any
-		for i := (page-1)*size + 1; i <= min(page*size, n); i++ {
-			data = append(data, map[string]any{"id": i, "name": fmt.Sprintf("order %d", i)})
+		for i := since + (page-1)*size + 1; i <= min(since+page*size, n); i++ {
+			data = append(data, map[string]any{"id": i, "seq": i, "name": fmt.Sprintf("order %d", i)})
 		}
 		json.NewEncoder(w).Encode(map[string]any{"data": data})
 	}))
@@ -95,8 +97,10 @@ routes:
       http:
         system: shop
         path: /orders
+        query: { since: "${cursor}" }
         records: data
         key: id
+        cursor: seq
         paginate: { page: { size: 100 } }
     batch: 20
     destinations:

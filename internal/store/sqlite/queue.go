@@ -449,36 +449,6 @@ func (s *Store) one(ctx context.Context, tx *sql.Tx, e *settledEntry, q string, 
 	return rows.Close()
 }
 
-const attemptCols = 13 // columns per attempt row
-
-func (s *Store) insertAttempts(ctx context.Context, tx *sql.Tx, attempts []store.Attempt) error {
-	for chunk := range slices.Chunk(attempts, attemptChunk) {
-		args := make([]any, 0, attemptCols*len(chunk))
-		for _, a := range chunk {
-			args = append(args, a.EntryID, a.Route, a.Key, a.Version, a.RunID, ms(a.At), string(a.Outcome),
-				a.StatusCode, a.Error, a.Request, a.Response, a.DurationMillis, a.IdempotencyKey)
-		}
-		if _, err := s.exec(ctx, tx, attemptSQL(len(chunk)), args...); err != nil {
-			return fmt.Errorf("record attempts: %w", err)
-		}
-	}
-	return nil
-}
-
-func attemptSQL(n int) string {
-	var b strings.Builder
-	b.WriteString(`INSERT INTO attempts (entry_id, route, key, version, run_id, at, outcome, status_code,
-		error, request, response, duration_ms, idempotency_key) VALUES `)
-	row := "(?" + strings.Repeat(",?", attemptCols-1) + ")"
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(row)
-	}
-	return b.String()
-}
-
 // ReleaseLeases returns leased entries to P (never tried) or E. A leased
 // entry whose key got a newer queued payload meanwhile is dropped instead:
 // the newer one replaces it, as it would have on enqueue.
