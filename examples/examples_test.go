@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -99,7 +100,7 @@ func TestExamplesNeedTheirSecrets(t *testing.T) {
 		t.Run(file, func(t *testing.T) {
 			for k := range secretEnv {
 				t.Setenv(k, "") // registers the restore
-				if err := unsetenv(k); err != nil {
+				if err := os.Unsetenv(k); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -124,9 +125,10 @@ func TestExamplesBuildEngine(t *testing.T) {
 // record must become.
 type dryCase struct {
 	file, route string
-	urlEnv      string // the env var that points the source system at the fake
-	base        string // the system's path under the fake server's root
-	pages       []page // served in order; pagination must find them
+	urlEnv      string   // the env var that points the source system at the fake
+	base        string   // the system's path under the fake server's root
+	pages       []page   // served in order; pagination must find them
+	requests    []string // the request URIs the source must make, in order
 	want        map[string]string
 }
 
@@ -151,6 +153,7 @@ func TestExamplesDryRun(t *testing.T) {
 			{"id": 1046, "number": "SO-1046", "status": "paid", "test": true, "updated_at": "2025-03-01T10:04:00Z"},
 			{"id": 1047, "number": "SO-1047", "status": "paid", "email": "dee@example.com", "updated_at": "2025-03-01T10:05:00Z", "total": 5, "items": []}
 		]}`}},
+		requests: []string{"/api/orders?page=1&size=100&status=paid"},
 		want: map[string]string{
 			"1042": "-> default", "1043": "-> review", "1044": "-> review",
 			"1045": "error: order SO-1045 has no e-mail", "1046": "skip", "1047": "error: order SO-1047 has no items",
@@ -163,7 +166,8 @@ func TestExamplesDryRun(t *testing.T) {
 			{"sku": "C-3", "on_hand": 5, "discontinued": true, "changed_at": 1741000000125},
 			{"sku": "D-4", "on_hand": -1, "changed_at": 1741000000126}
 		], "total": 4}`}},
-		want: map[string]string{"A-17": "-> default", "B/2": "-> default", "C-3": "skip", "D-4": "error: SKU D-4: on_hand is -1"},
+		requests: []string{"/api/v1/stock?limit=500&offset=0&warehouse=MAIN"},
+		want:     map[string]string{"A-17": "-> default", "B/2": "-> default", "C-3": "skip", "D-4": "error: SKU D-4: on_hand is -1"},
 	}, {
 		file: "crm-contacts.yaml", route: "companies", urlEnv: "CRM_URL",
 		pages: []page{{body: `{"results": [
@@ -171,7 +175,8 @@ func TestExamplesDryRun(t *testing.T) {
 			{"id": "502", "updated_at": "2025-03-01T10:01:00Z", "archived": true, "properties": {"name": "Old Co"}}
 		], "paging": {"next": {"link": "/v3/companies?after=2&limit=100"}}}`},
 			{body: `{"results": [{"id": "503", "updated_at": "2025-03-01T10:02:00Z", "properties": {"name": "Beta"}}], "paging": {}}`}},
-		want: map[string]string{"501": "-> default", "502": "skip", "503": "-> default"},
+		requests: []string{"/v3/companies?limit=100&properties=name%2Cdomain%2Cindustry%2Ccountry%2Clifecycle_stage", "/v3/companies?after=2&limit=100"},
+		want:     map[string]string{"501": "-> default", "502": "skip", "503": "-> default"},
 	}, {
 		file: "crm-contacts.yaml", route: "contacts", urlEnv: "CRM_URL",
 		pages: []page{{body: `{"results": [
@@ -182,6 +187,10 @@ func TestExamplesDryRun(t *testing.T) {
 			{"id": "903", "updated_at": "2025-03-01T10:02:00Z", "properties": {"email": "cy@example.com", "consent": false}},
 			{"id": "904", "updated_at": "2025-03-01T10:03:00Z", "properties": {"email": "dee@example.com", "consent": true}}
 		], "paging": {"next": null}}`}},
+		requests: []string{
+			"/v3/contacts?limit=100&properties=email%2Cfirstname%2Clastname%2Ccompany_id%2Cconsent%2Clanguage",
+			"/v3/contacts?after=MTAw&limit=100&properties=email%2Cfirstname%2Clastname%2Ccompany_id%2Cconsent%2Clanguage",
+		},
 		want: map[string]string{"901": "-> default", "902": "error: not-an-address is not an e-mail address", "903": "skip", "904": "-> default"},
 	}, {
 		file: "pim-catalogue.yaml", route: "products", urlEnv: "PIM_URL",
@@ -194,11 +203,12 @@ func TestExamplesDryRun(t *testing.T) {
 			{"sku": "C-3", "status": "approved", "channels": ["webshop"], "name": "Red Mug", "updated": "2025-03-01T10:02:00Z", "price": {"amount": 9.5}},
 			{"sku": "D-4", "status": "approved", "channels": ["webshop"], "name": "No Price", "updated": "2025-03-01T10:03:00Z"}
 		]`}},
-		want: map[string]string{"A-17": "-> default", "B-2": "skip", "C-3": "-> default", "D-4": "error: product D-4 has no price"},
+		requests: []string{"/rest/v1/products?channel=webshop&limit=100&locale=de_DE", "/rest/v1/products?page_token=p2"},
+		want:     map[string]string{"A-17": "-> default", "B-2": "skip", "C-3": "-> default", "D-4": "error: product D-4 has no price"},
 	}}
 	for _, tc := range cases {
 		t.Run(tc.file+"/"+tc.route, func(t *testing.T) {
-			srv := servePages(t, tc.pages)
+			srv, requested := servePages(t, tc.pages)
 			t.Setenv(tc.urlEnv, srv.URL+tc.base)
 			eng := newEngine(t, load(t, tc.file))
 			got := map[string]engine.DryRecord{}
@@ -233,13 +243,16 @@ func TestExamplesDryRun(t *testing.T) {
 			if len(got) != len(tc.want) {
 				t.Errorf("read %d records %v, want %d", len(got), keys(got), len(tc.want))
 			}
+			if r := requested(); strings.Join(r, "\n") != strings.Join(tc.requests, "\n") {
+				t.Errorf("requests\n got %q\nwant %q", r, tc.requests)
+			}
 		})
 	}
 }
 
 // The bodies the steps build are what the comments of the examples say.
 func TestShopToERPBody(t *testing.T) {
-	srv := servePages(t, []page{{body: `{"data": [{"id": 1042000, "number": "SO-1042", "email": " Ann@Example.com",
+	srv, _ := servePages(t, []page{{body: `{"data": [{"id": 1042000, "number": "SO-1042", "email": " Ann@Example.com",
 		"total": 1234.56, "billing": {"name": "Ann"}, "items": [{"sku": "A-17", "quantity": 2, "price": 617.28}],
 		"shipping": {"city": "Berlin", "country": "de"}, "updated_at": "2025-03-01T10:00:00Z"}]}`}})
 	t.Setenv("SHOP_URL", srv.URL)
@@ -354,15 +367,15 @@ func TestShopToERPRun(t *testing.T) {
 
 // servePages serves the pages in order at any path: the n-th request gets
 // page n (the last one again after that). Link headers are made absolute.
-func servePages(t *testing.T, pages []page) *httptest.Server {
+// requested returns the request URIs so far.
+func servePages(t *testing.T, pages []page) (srv *httptest.Server, requested func() []string) {
 	t.Helper()
 	var mu sync.Mutex
-	n := 0
-	var srv *httptest.Server
+	var uris []string
 	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
-		p := pages[min(n, len(pages)-1)]
-		n++
+		p := pages[min(len(uris), len(pages)-1)]
+		uris = append(uris, r.URL.RequestURI())
 		mu.Unlock()
 		if p.link != "" {
 			w.Header().Set("Link", strings.Replace(p.link, "</", "<"+srv.URL+"/", 1))
@@ -371,7 +384,11 @@ func servePages(t *testing.T, pages []page) *httptest.Server {
 		io.WriteString(w, p.body)
 	}))
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), uris...)
+	}
 }
 
 func describe(r engine.DryRecord) string {

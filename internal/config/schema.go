@@ -71,3 +71,9 @@ func (Route) JSONSchemaExtend(s *jsonschema.Schema) {
 		p.Required = append(p.Required, "default")
 	}
 }
+
+// JSONSchemaExtend allows the x- keys that Load ignores (a home for YAML
+// anchors shared by routes), so editors do not flag them.
+func (Config) JSONSchemaExtend(s *jsonschema.Schema) {
+	s.PatternProperties = map[string]*jsonschema.Schema{"^x-": {}}
+}

@@ -298,3 +298,18 @@ func TestDryRunSendsAndStoresNothing(t *testing.T) {
 		t.Fatalf("dry run moved the cursor to %q", cur)
 	}
 }
+
+// An API that answers "at or after the cursor" returns the last record
+// again on every read: the run must not read it until max_iterations.
+func TestInclusiveCursorSourceDoesNotLoop(t *testing.T) {
+	shop, erp := newTestShop(t, 30), newTestERP(t)
+	shop.inclusive = true
+	h := newHarness(t, ordersRoute, urls(shop, erp))
+	res := h.run("orders", false)
+	if res.Iterations != 2 || res.Capped {
+		t.Fatalf("iterations %d capped %v, want 2 (read, re-read finding only the boundary record)", res.Iterations, res.Capped)
+	}
+	if res.Collected != 31 || erp.receivedCount() != 30 {
+		t.Fatalf("collected %d, ERP has %d; want 31 (30 + the boundary record once) and 30", res.Collected, erp.receivedCount())
+	}
+}

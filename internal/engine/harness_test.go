@@ -98,6 +98,8 @@ type testShop struct {
 	// brokenPage answers this page number with brokenBody (0: none).
 	brokenPage int
 	brokenBody string
+	// inclusive makes updated_since mean "at or after", as some APIs do.
+	inclusive bool
 	srv        *httptest.Server
 }
 
@@ -168,7 +170,7 @@ func (s *testShop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	since := q.Get("updated_since")
 	var sel []order
 	for _, o := range s.orders {
-		if since == "" || o.UpdatedAt > since {
+		if since == "" || o.UpdatedAt > since || (s.inclusive && o.UpdatedAt == since) {
 			sel = append(sel, o)
 		}
 	}

@@ -146,3 +146,27 @@ func TestFailingAfterOperationRetriesTheEntry(t *testing.T) {
 		t.Fatalf("dead letter %+v, want the after operation's failure", dead)
 	}
 }
+
+// A record failing a step never reaches a destination: it becomes a dead
+// letter at once (retrying cannot change the result) and on_error runs.
+func TestStepFailureIsDeadAtOnceWithOnError(t *testing.T) {
+	shop := newTestShop(t, 6)
+	erp, desk := newRecorder(t), newRecorder(t)
+	yaml := strings.Replace(branchRoute, "    steps:\n", "    steps:\n      - validate: { if: 'id != 4', message: \"order ${id} is blocked\" }\n", 1)
+	h := newHarness(t, yaml, map[string]string{"SHOP": shop.srv.URL, "ERP": erp.srv.URL, "DESK": desk.srv.URL})
+	res := h.run("orders", false)
+	if res.Done != 5 || res.Dead != 1 {
+		t.Fatalf("done %d dead %d, want 5 and 1", res.Done, res.Dead)
+	}
+	dead, _ := h.store.DeadLetters(t.Context(), store.DeadFilter{Route: "orders"})
+	if len(dead) != 1 || dead[0].Key != "4" || dead[0].Attempts != 1 || dead[0].LastError != "order 4 is blocked" {
+		t.Fatalf("dead letters %+v", dead)
+	}
+	if n := len(erp.matching("POST /orders/4")); n != 0 {
+		t.Fatalf("the blocked order reached the ERP %d times", n)
+	}
+	tickets := desk.matching("POST /tickets")
+	if len(tickets) != 1 || !strings.Contains(tickets[0], "order 4: order 4 is blocked") {
+		t.Fatalf("tickets %v", tickets)
+	}
+}

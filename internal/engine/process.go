@@ -55,14 +55,28 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 	settlements := make([]store.Settlement, 0, len(batch))
 	groups := map[string][]*work{}
 	now := rs.e.opts.Now()
+	var dead []*work
+	var deadErrors []string
+	// fail settles a record that failed before or during delivery; a new
+	// dead letter gets its on_error process after the commit.
+	fail := func(w *work, res connector.Result, counted bool) {
+		st := rs.failure(w.entry, now, res, counted)
+		settlements = append(settlements, st)
+		if st.Outcome == store.OutcomeDead {
+			dead = append(dead, w)
+			deadErrors = append(deadErrors, st.Error)
+		}
+	}
 	for _, h := range batch {
 		en, rec := h.entry, h.record
 		vars := entryVars(en)
+		pre := &work{entry: en, vars: vars, delivery: connector.Delivery{EntryID: en.ID, Key: en.Key, IdempotencyKey: IdempotencyKey(r.cfg.Name, en), Record: rec, Vars: vars}}
 		if rec == nil {
 			if err := json.Unmarshal(en.Payload, &rec); err != nil || rec == nil {
-				settlements = append(settlements, rs.failure(en, now, connector.Result{Error: fmt.Sprintf("payload is not a JSON object: %v", err)}, false))
+				fail(pre, connector.Result{Error: fmt.Sprintf("payload is not a JSON object: %v", err)}, false)
 				continue
 			}
+			pre.delivery.Record = rec
 		}
 		out := r.steps.Apply(rec, vars)
 		switch {
@@ -73,7 +87,11 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 			})
 			continue
 		case out.Err != nil:
-			settlements = append(settlements, rs.failure(en, now, connector.Result{Error: out.Err.Error(), Retryable: !out.Invalid}, true))
+			// Steps are deterministic: the same payload fails the same way,
+			// so retrying cannot help. The record waits in the error
+			// history for a fix (of the data, then a new version arrives,
+			// or of the route, then ferry retry --dead).
+			fail(pre, connector.Result{Error: out.Err.Error()}, true)
 			continue
 		}
 		destName := out.Destination
@@ -82,13 +100,13 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 		}
 		d, ok := r.destinations[destName]
 		if !ok {
-			settlements = append(settlements, rs.failure(en, now, connector.Result{Error: fmt.Sprintf("no destination %q in route %q", destName, r.cfg.Name)}, true))
+			fail(pre, connector.Result{Error: fmt.Sprintf("no destination %q in route %q", destName, r.cfg.Name)}, true)
 			continue
 		}
 		body := out.Record
 		if d.body != nil {
 			if body, err = d.body.Apply(mergeEnv(out.Record, vars)); err != nil {
-				settlements = append(settlements, rs.failure(en, now, connector.Result{Error: fmt.Sprintf("destination %q: map: %v", destName, err)}, true))
+				fail(pre, connector.Result{Error: fmt.Sprintf("destination %q: map: %v", destName, err)}, true)
 				continue
 			}
 		}
@@ -104,8 +122,6 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	var dead []*work
-	var deadErrors []string
 	for _, name := range names {
 		batch := groups[name]
 		deliveries := make([]connector.Delivery, len(batch))
@@ -137,12 +153,7 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 				})
 				continue
 			}
-			s := rs.failure(w.entry, now, res, true)
-			settlements = append(settlements, s)
-			if s.Outcome == store.OutcomeDead {
-				dead = append(dead, w)
-				deadErrors = append(deadErrors, s.Error)
-			}
+			fail(w, res, true)
 			if res.RetryAfter > allRetryAfter {
 				allRetryAfter = res.RetryAfter
 			}

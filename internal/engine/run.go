@@ -116,18 +116,22 @@ func (rs *runState) execute(ctx context.Context) error {
 		return err
 	}
 	cursorBased := sourceHasCursor(cfg)
-	found, more := 0, false
+	// advanced: the last read moved the cursor forward, so a cursor-based
+	// source may have more; a read that returns only records at the cursor
+	// (an API that filters "at or after") does not count, or such a source
+	// would be read again until max_iterations.
+	advanced, more := false, false
 	for it := 1; it <= cfg.MaxIterations; it++ {
 		rs.mu.Lock()
 		rs.run.Iterations = it
 		rs.mu.Unlock()
 
-		readSource := it == 1 || (cursorBased && (more || found > 0))
+		readSource := it == 1 || (cursorBased && (more || advanced))
 		var err error
 		if readSource {
-			found, more, err = rs.collectAndSend(ctx, it == 1 && rs.opts.Full)
+			advanced, more, err = rs.collectAndSend(ctx, it == 1 && rs.opts.Full)
 		} else {
-			found, more = 0, false
+			advanced, more = false, false
 			err = rs.sendPass(ctx, store.LeasePending)
 		}
 		if err != nil {
@@ -136,7 +140,7 @@ func (rs *runState) execute(ctx context.Context) error {
 		if err := rs.sendPass(ctx, store.LeaseErrors); err != nil {
 			return err
 		}
-		if more || (cursorBased && found > 0) {
+		if more || (cursorBased && advanced) {
 			if it == cfg.MaxIterations {
 				rs.capped = true
 			}
@@ -195,14 +199,14 @@ func (rs *runState) releaseDeadLeases(ctx context.Context) error {
 // decode); if the worker dies, the leases are released on restart and
 // nothing is lost. A small channel bounds what is in flight. Entries left
 // pending by earlier runs are sent after the source is read.
-func (rs *runState) collectAndSend(ctx context.Context, full bool) (found int, more bool, err error) {
+func (rs *runState) collectAndSend(ctx context.Context, full bool) (advanced, more bool, err error) {
 	collectCtx, stopCollector := context.WithCancel(ctx)
 	defer stopCollector()
 	pages := make(chan []handed, 2)
 	var collectErr error
 	go func() {
 		defer close(pages)
-		found, more, collectErr = rs.collect(collectCtx, full, pages)
+		advanced, more, collectErr = rs.collect(collectCtx, full, pages)
 	}()
 	sendErr := rs.sendHanded(ctx, pages)
 	if sendErr != nil {
@@ -211,12 +215,12 @@ func (rs *runState) collectAndSend(ctx context.Context, full bool) (found int, m
 	for range pages { // let the collector finish; its leases are released at the end of the run
 	}
 	if sendErr != nil {
-		return found, more, sendErr
+		return advanced, more, sendErr
 	}
 	if collectErr != nil {
-		return found, more, collectErr
+		return advanced, more, collectErr
 	}
-	return found, more, rs.sendPass(ctx, store.LeasePending)
+	return advanced, more, rs.sendPass(ctx, store.LeasePending)
 }
 
 // handed is an entry the collector queued leased to this worker, with the
@@ -266,13 +270,15 @@ func (rs *runState) sendHanded(ctx context.Context, pages <-chan []handed) error
 	return err
 }
 
-func (rs *runState) collect(ctx context.Context, full bool, pages chan<- []handed) (found int, more bool, err error) {
+func (rs *runState) collect(ctx context.Context, full bool, pages chan<- []handed) (advanced, more bool, err error) {
 	st, cfg, owner := rs.e.store, rs.r.cfg, rs.e.opts.Owner
 	rs.setPhase("collecting")
 	stored, err := st.Cursor(ctx, cfg.Name)
 	if err != nil {
-		return 0, false, fmt.Errorf("route %q: read cursor: %w", cfg.Name, err)
+		return false, false, fmt.Errorf("route %q: read cursor: %w", cfg.Name, err)
 	}
+	start := stored
+	found := 0
 	req := connector.ReadRequest{Cursor: stored, Full: full}
 	if full {
 		req.Cursor = ""
@@ -328,10 +334,11 @@ func (rs *runState) collect(ctx context.Context, full bool, pages chan<- []hande
 	if errors.Is(err, connector.ErrStop) {
 		err = nil
 	}
+	advanced = stored != start
 	if err != nil {
-		return found, more, fmt.Errorf("route %q: collect: %w", cfg.Name, err)
+		return advanced, more, fmt.Errorf("route %q: collect: %w", cfg.Name, err)
 	}
-	return found, more, nil
+	return advanced, more, nil
 }
 
 // sendPass leases and processes batches until none is left: the error

@@ -27,12 +27,18 @@ func Compile(src string) (*Program, error) {
 	// A map env type makes names load with a plain map index instead of
 	// reflection (half the cost of a typical pipeline); undefined names
 	// stay allowed (nil), so Env must come before AllowUndefinedVariables.
-	p, err := expr.Compile(src, expr.Env(map[string]any{}), expr.AllowUndefinedVariables())
+	p, err := expr.Compile(src, expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), stringFunc)
 	if err != nil {
 		return nil, fmt.Errorf("expression %q: %s", src, oneLine(err.Error()))
 	}
 	return &Program{src: src, prog: p}, nil
 }
+
+// stringFunc replaces expr-lang's string(): JSON numbers are float64, and
+// the builtin formats 1042000 as "1.042e+06", which breaks keys and IDs.
+var stringFunc = expr.Function("string", func(params ...any) (any, error) {
+	return Stringify(params[0]), nil
+}, new(func(any) string))
 
 // String returns the source of the expression.
 func (p *Program) String() string { return p.src }

@@ -92,3 +92,14 @@ func TestStringify(t *testing.T) {
 		}
 	}
 }
+
+func TestStringFormatsNumbersWithoutExponent(t *testing.T) {
+	p, err := Compile(`string(id) + "/" + string(total) + "/" + string(name)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := p.Eval(map[string]any{"id": float64(1042000), "total": 19.5, "name": "x"})
+	if err != nil || v != "1042000/19.5/x" {
+		t.Fatalf("got %#v (%v), want 1042000/19.5/x", v, err)
+	}
+}

@@ -13,9 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -173,23 +171,18 @@ func checkAuth(a *config.Auth) error {
 	return nil
 }
 
-var ratePattern = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)/(s|m|h)$`)
 
 // parseRate reads "10/s", "600/m", "5000/h", "2.5/s". "" means no limit.
 func parseRate(s string) (*rate.Limiter, error) {
 	if s == "" {
 		return nil, nil
 	}
-	m := ratePattern.FindStringSubmatch(strings.TrimSpace(s))
-	if m == nil {
-		return nil, fmt.Errorf("%q is not a rate (expected requests per unit, e.g. 10/s, 600/m, 5000/h)", s)
+	// One parser for load-time validation and run time: config.ParseRate.
+	perSecond, err := config.ParseRate(s)
+	if err != nil {
+		return nil, err
 	}
-	n, err := strconv.ParseFloat(m[1], 64)
-	if err != nil || n <= 0 {
-		return nil, fmt.Errorf("%q: the number of requests must be above 0", s)
-	}
-	per := map[string]float64{"s": 1, "m": 60, "h": 3600}[m[2]]
-	return rate.NewLimiter(rate.Limit(n/per), 1), nil
+	return rate.NewLimiter(rate.Limit(perSecond), 1), nil
 }
 
 // setHeaders applies, in order, the User-Agent, the system's static

@@ -26,10 +26,10 @@ func TestParseRate(t *testing.T) {
 		{in: "600/m", perSec: 10},
 		{in: "5000/h", perSec: 5000.0 / 3600},
 		{in: "2.5/s", perSec: 2.5},
-		{in: "10", wantErr: `"10" is not a rate (expected requests per unit, e.g. 10/s, 600/m, 5000/h)`},
-		{in: "10/d", wantErr: "is not a rate"},
-		{in: "-1/s", wantErr: "is not a rate"},
-		{in: "0/s", wantErr: `"0/s": the number of requests must be above 0`},
+		{in: "10", wantErr: `invalid rate "10" (expected requests per s, m or h, e.g. 10/s, 600/m, 5000/h)`},
+		{in: "10/d", wantErr: `invalid rate "10/d"`},
+		{in: "-1/s", wantErr: `invalid rate "-1/s"`},
+		{in: "0/s", wantErr: `invalid rate "0/s"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -69,7 +69,7 @@ func TestNewSystemsErrors(t *testing.T) {
 		{"api key in header and query", config.System{URL: "http://x", Auth: &config.Auth{APIKey: &config.APIKey{Header: "X-Key", Query: "k", Value: "v"}}},
 			`system "api": auth: api_key: expected exactly one of header or query`},
 		{"api key without value", config.System{URL: "http://x", Auth: &config.Auth{APIKey: &config.APIKey{Header: "X-Key"}}}, `api_key: value is empty`},
-		{"bad rate", config.System{URL: "http://x", Rate: "fast"}, `system "api": rate: "fast" is not a rate`},
+		{"bad rate", config.System{URL: "http://x", Rate: "fast"}, `system "api": rate: invalid rate "fast"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

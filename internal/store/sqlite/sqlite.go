@@ -94,7 +94,7 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	q.Add("_pragma", "temp_store(MEMORY)") // sorts for ORDER BY without temp files
 	// Checkpoint every ~80 MB of WAL instead of ~8 MB: pages rewritten by
 	// enqueue, lease and settle in a row are copied to the file once.
-	q.Add("_pragma", "wal_autocheckpoint(10000)")
+	q.Add("_pragma", "wal_autocheckpoint(4000)")
 	q.Add("_pragma", "journal_size_limit(134217728)") // truncate the WAL back to 128 MB after checkpoints
 	// No foreign keys: attempts and dead letters deliberately outlive their
 	// entries, so there is nothing for SQLite to enforce.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -126,16 +127,18 @@ func benchSettle(b *testing.B, s store.Store) {
 	report(b, n)
 }
 
-// benchResponse is a realistic response excerpt of a done attempt; the
-// engine leaves Request empty for those.
-const benchResponse = `{"status":"accepted","id":"erp-0012345678","warnings":[]}`
+// benchResponse is a realistic ~60-byte response excerpt of a done
+// attempt, one per record; the engine leaves Request empty for those.
+func benchResponse(id int64) string {
+	return `{"status":"accepted","id":"erp-` + strconv.FormatInt(1e10+id, 10) + `","warnings":[]}`
+}
 
 func settlements(entries []store.Entry) []store.Settlement {
 	ss := make([]store.Settlement, len(entries))
 	for i, e := range entries {
 		ss[i] = store.Settlement{EntryID: e.ID, Outcome: store.OutcomeDone, CountAttempt: true, Attempt: store.Attempt{
 			EntryID: e.ID, Route: e.Route, Key: e.Key, Version: e.Version, RunID: 1, At: t0, Outcome: store.OutcomeDone,
-			StatusCode: 200, Response: benchResponse, DurationMillis: 3, IdempotencyKey: "0123456789abcdef0123456789abcdef",
+			StatusCode: 200, Response: benchResponse(e.ID), DurationMillis: 3, IdempotencyKey: "0123456789abcdef0123456789abcdef",
 		}}
 	}
 	return ss
