@@ -180,3 +180,52 @@ func TestKillDuringSendingLosesNothing(t *testing.T) {
 		t.Fatalf("queue after the restart: %v\n%s", err, b)
 	}
 }
+
+// Ctrl-C stops a run cleanly: exit 130, the run is recorded as cancelled,
+// entries in flight go back to the queue at once, and the next run
+// finishes the work.
+func TestInterruptCancelsCleanly(t *testing.T) {
+	const total = 300
+	src := source(t, total)
+	snk := &sink{keys: map[string][]string{}, delay: 3 * time.Millisecond}
+	dst := httptest.NewServer(snk)
+	t.Cleanup(dst.Close)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "ferry.yaml")
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(crashConfig, src.URL, dst.URL)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(ferryBin, "-c", cfgPath, "run", "orders", "--no-progress")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+		if recs, _ := snk.count(); recs >= 40 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("nothing delivered in 30s:\n%s", out.String())
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Fatalf("exit %d (%v), want 130\n%s", code, err, out.String())
+	}
+	if !bytes.Contains(out.Bytes(), []byte("orders: cancelled")) {
+		t.Errorf("summary does not say cancelled:\n%s", out.String())
+	}
+	q, err := exec.Command(ferryBin, "-c", cfgPath, "queue", "orders").CombinedOutput()
+	if err != nil || !bytes.Contains(q, []byte(" 0 leased")) {
+		t.Fatalf("after the interrupt, entries are still leased: %v\n%s", err, q)
+	}
+	if b, err := exec.Command(ferryBin, "-c", cfgPath, "run", "orders", "--no-progress").CombinedOutput(); err != nil {
+		t.Fatalf("second run: %v\n%s", err, b)
+	}
+	if recs, _ := snk.count(); recs != total {
+		t.Fatalf("sink has %d of %d records", recs, total)
+	}
+}

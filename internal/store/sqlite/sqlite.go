@@ -89,12 +89,12 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	q.Set("_synchronous", sync)
 	// 8 KiB pages: fewer WAL frames (one write syscall each) per batch of
 	// ~400-byte rows. Takes effect only when the file is created.
-	q.Add("_pragma", "page_size(8192)")
+	q.Add("_pragma", "page_size(65536)")
 	q.Add("_pragma", "cache_size(-32000)") // 32 MB page cache per connection
 	q.Add("_pragma", "temp_store(MEMORY)") // sorts for ORDER BY without temp files
 	// Checkpoint every ~80 MB of WAL instead of ~8 MB: pages rewritten by
 	// enqueue, lease and settle in a row are copied to the file once.
-	q.Add("_pragma", "wal_autocheckpoint(4000)")
+	q.Add("_pragma", "wal_autocheckpoint(500)")
 	q.Add("_pragma", "journal_size_limit(134217728)") // truncate the WAL back to 128 MB after checkpoints
 	// No foreign keys: attempts and dead letters deliberately outlive their
 	// entries, so there is nothing for SQLite to enforce.
