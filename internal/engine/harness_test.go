@@ -100,7 +100,7 @@ type testShop struct {
 	brokenBody string
 	// inclusive makes updated_since mean "at or after", as some APIs do.
 	inclusive bool
-	srv        *httptest.Server
+	srv       *httptest.Server
 }
 
 func newTestShop(t *testing.T, n int) *testShop {

@@ -171,7 +171,6 @@ func checkAuth(a *config.Auth) error {
 	return nil
 }
 
-
 // parseRate reads "10/s", "600/m", "5000/h", "2.5/s". "" means no limit.
 func parseRate(s string) (*rate.Limiter, error) {
 	if s == "" {
