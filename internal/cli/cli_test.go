@@ -196,3 +196,31 @@ func TestSchemaIsJSON(t *testing.T) {
 		t.Fatalf("schema exit %d, not JSON:\n%.300s", code, out)
 	}
 }
+
+// The README's first command: it must finish, exit 0 and show the story.
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the demo waits for its retries")
+	}
+	dir := t.TempDir()
+	code, out, errOut := ferry(t, "demo", "--dir", dir, "--no-progress")
+	if code != 0 {
+		t.Fatalf("demo exit %d:\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"orders: partially failed", // a few orders are rejected on purpose
+		"stock: succeeded",
+		"an incremental run reads only those",
+		"collected 3 ",
+		"The ERP holds 108 orders; the shop shows 108 orders as Delivered.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	// The kept queue can be explored afterwards.
+	code, out, _ = ferry(t, "-c", filepath.Join(dir, "ferry.yaml"), "history", "orders", "--dead")
+	if code != 0 || !strings.Contains(out, "has no e-mail") || !strings.Contains(out, "unknown country") {
+		t.Fatalf("history --dead after the demo (exit %d):\n%s", code, out)
+	}
+}

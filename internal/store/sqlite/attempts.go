@@ -58,8 +58,12 @@ func (s *Store) insertAttempts(ctx context.Context, tx *sql.Tx, attempts []store
 				args = append(args, attemptTable[c].value(&chunk[i]))
 			}
 		}
-		if _, err := s.exec(ctx, tx, attemptSQL(shared, perRow, len(chunk)), args...); err != nil {
+		r, err := s.exec(ctx, tx, attemptSQL(shared, perRow, len(chunk)), args...)
+		if err != nil {
 			return fmt.Errorf("record attempts: %w", err)
+		}
+		if n, err := r.RowsAffected(); err != nil || n != int64(len(chunk)) {
+			return fmt.Errorf("record attempts: %d of %d rows inserted (%v)", n, len(chunk), err)
 		}
 	}
 	return nil
@@ -82,7 +86,7 @@ func allSame(chunk []store.Attempt, same func(a, b *store.Attempt) bool) bool {
 // (a linear scan per parameter), so per-row ones stay anonymous.
 func attemptSQL(shared, perRow []int, n int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO attempts (`)
+	b.WriteString(`INSERT OR IGNORE INTO attempts (`)
 	for i, c := range slices.Concat(shared, perRow) {
 		if i > 0 {
 			b.WriteByte(',')

@@ -191,7 +191,7 @@ const leasedCols = 3
 // binding quadratic.
 func insertLeasedSQL(n int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO entries (route, created_at, lease_owner, lease_until, key, payload, priority,
+	b.WriteString(`INSERT OR IGNORE INTO entries (route, created_at, lease_owner, lease_until, key, payload, priority,
 		status, version, next_attempt_at, updated_at) VALUES `)
 	for i := range n {
 		if i > 0 {
