@@ -196,6 +196,19 @@ func (a *app) openConfig(ctx context.Context, cfg *config.Config) (*session, err
 	return &session{cfg: cfg, store: st, engine: eng}, nil
 }
 
+// openRouteStore loads the config, checks that route is one of its
+// routes and opens the store: the start of every command about one route.
+func (a *app) openRouteStore(cmd *cobra.Command, route string) (store.Store, error) {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	if err := routeArg(cfg, route); err != nil {
+		return nil, err
+	}
+	return openStore(cmd.Context(), cfg)
+}
+
 // routeArg checks that name is a route of cfg.
 func routeArg(cfg *config.Config, name string) error {
 	if _, err := cfg.Route(name); err != nil {

@@ -117,14 +117,7 @@ func (a *app) queueCommand() *cobra.Command {
   ferry queue orders --key 1042 --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			if err := routeArg(cfg, args[0]); err != nil {
-				return err
-			}
-			st, err := openStore(cmd.Context(), cfg)
+			st, err := a.openRouteStore(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -222,14 +215,7 @@ entry ID, so their attempt history stays in one piece.`,
 			if key == "" && !errs && !dead {
 				return withCode(ExitUsage, errors.New("say what to retry: --key K, --errors or --dead"))
 			}
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			if err := routeArg(cfg, args[0]); err != nil {
-				return err
-			}
-			st, err := openStore(cmd.Context(), cfg)
+			st, err := a.openRouteStore(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -268,15 +254,8 @@ func (a *app) historyCommand() *cobra.Command {
   ferry history orders --key 1042      # every attempt for one record`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
 			route := args[0]
-			if err := routeArg(cfg, route); err != nil {
-				return err
-			}
-			st, err := openStore(cmd.Context(), cfg)
+			st, err := a.openRouteStore(cmd, route)
 			if err != nil {
 				return err
 			}

@@ -108,37 +108,40 @@ routes:
         http: { system: erp, method: PUT, path: "/orders/${key}", body: each }
 `
 
-func TestKillDuringSendingLosesNothing(t *testing.T) {
-	const total = 400
+// startMidway writes the config for src and a sink with the given delay,
+// starts `ferry run orders` and returns once the sink has at least n
+// records, with the running command, its output and the config path.
+func startMidway(t *testing.T, total, n int, delay time.Duration) (*exec.Cmd, *bytes.Buffer, *sink, string) {
+	t.Helper()
 	src := source(t, total)
-	snk := &sink{keys: map[string][]string{}, delay: 2 * time.Millisecond}
+	snk := &sink{keys: map[string][]string{}, delay: delay}
 	dst := httptest.NewServer(snk)
 	t.Cleanup(dst.Close)
-
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "ferry.yaml")
+	cfgPath := filepath.Join(t.TempDir(), "ferry.yaml")
 	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(crashConfig, src.URL, dst.URL)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-
-	// First run: kill -9 once some records, but not all, have arrived.
 	cmd := exec.Command(ferryBin, "-c", cfgPath, "run", "orders", "--no-progress")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if recs, _ := snk.count(); recs >= 60 {
-			break
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+		if recs, _ := snk.count(); recs >= n {
+			return cmd, out, snk, cfgPath
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
-			t.Fatalf("the first run delivered too little in 30s:\n%s", out.String())
+			t.Fatalf("the run delivered too little in 30s:\n%s", out.String())
 		}
-		time.Sleep(time.Millisecond)
 	}
+}
+
+func TestKillDuringSendingLosesNothing(t *testing.T) {
+	const total = 400
+	// First run: kill -9 once some records, but not all, have arrived.
+	cmd, _, snk, cfgPath := startMidway(t, total, 60, 2*time.Millisecond)
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -186,30 +189,7 @@ func TestKillDuringSendingLosesNothing(t *testing.T) {
 // finishes the work.
 func TestInterruptCancelsCleanly(t *testing.T) {
 	const total = 300
-	src := source(t, total)
-	snk := &sink{keys: map[string][]string{}, delay: 3 * time.Millisecond}
-	dst := httptest.NewServer(snk)
-	t.Cleanup(dst.Close)
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "ferry.yaml")
-	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(crashConfig, src.URL, dst.URL)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(ferryBin, "-c", cfgPath, "run", "orders", "--no-progress")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
-		if recs, _ := snk.count(); recs >= 40 {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("nothing delivered in 30s:\n%s", out.String())
-		}
-	}
+	cmd, out, snk, cfgPath := startMidway(t, total, 40, 3*time.Millisecond)
 	cmd.Process.Signal(os.Interrupt)
 	err := cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != 130 {
