@@ -206,7 +206,9 @@ type Store interface {
 	// Version+1, attempts kept) and leased too. It returns the leased
 	// entries in page order (ID, Version, Attempts, CreatedAt set; Payload
 	// as given); of duplicate keys within the page only the last is
-	// returned. If owner dies, ReleaseLeases puts them back as pending.
+	// returned and stored, the earlier ones counting as Replaced, so
+	// Inserted+Replaced is len(entries) as in EnqueuePage. If owner dies,
+	// ReleaseLeases puts them back as pending.
 	EnqueueLeased(ctx context.Context, route string, entries []NewEntry, cursor *string, now time.Time, owner string, until time.Time) ([]Entry, EnqueueResult, error)
 	// Cursor returns the route's cursor ("" when none).
 	Cursor(ctx context.Context, route string) (string, error)
@@ -220,7 +222,9 @@ type Store interface {
 	// leased by owner are ignored (their lease expired and was taken), but
 	// their attempts are still recorded: the delivery did happen.
 	// A retry of an entry whose key has a newer pending entry is dropped
-	// as superseded (the attempt is still recorded).
+	// as superseded (the attempt is still recorded). An attempt left
+	// without Route, Key or Version is filled from its entry, which costs
+	// a lookup; the hot path should set them.
 	Settle(ctx context.Context, owner string, s []Settlement) error
 	// ReleaseLeases returns leased entries of route to their previous
 	// status when their lease expired before now or when their owner is in

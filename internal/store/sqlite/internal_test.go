@@ -37,6 +37,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 	for _, tc := range []struct{ name, q string }{
 		{"lease pending", `SELECT id FROM entries WHERE route = 'r' AND status = 'P' ORDER BY priority DESC, id LIMIT 5`},
 		{"lease errors", `SELECT id FROM entries WHERE route = 'r' AND status = 'E' AND next_attempt_at <= 5 ORDER BY priority DESC, next_attempt_at, id LIMIT 5`},
+		{"queued keys", `SELECT key FROM entries WHERE route = 'r' AND status IN ('P', 'E') AND key IN ('a', 'b')`},
 		{"superseded", `SELECT 1 FROM entries n WHERE n.route = 'r' AND n.key = 'k' AND n.status IN ('P', 'E')`},
 		{"leased", `SELECT DISTINCT lease_owner FROM entries WHERE route = 'r' AND status = 'L'`},
 		{"next due", `SELECT min(next_attempt_at) FROM entries WHERE route = 'r' AND status = 'E'`},

@@ -156,7 +156,8 @@ func (s *Store) insertLeased(ctx context.Context, tx *sql.Tx, route string, fres
 	for _, e := range fresh {
 		args = append(args, e.Key, []byte(e.Payload), int64(e.Priority))
 	}
-	r, err := s.exec(ctx, tx, insertLeasedSQL(len(fresh)), args...)
+	q := s.text(textKey{"leased", 0, len(fresh)}, func() string { return insertLeasedSQL(len(fresh)) })
+	r, err := s.exec(ctx, tx, q, args...)
 	if err != nil {
 		return fmt.Errorf("insert leased entries: %w", err)
 	}
@@ -186,7 +187,8 @@ const leasedCols = 3
 // owner and until are ?1 to ?4 and must come first in the text: SQLite
 // numbers an anonymous '?' one above the highest number seen so far, so
 // the first row's ?1..?4 make its '?' 5, 6 and 7, the next row's 8, 9 and
-// 10, and so on. Only the four numbered ones are looked up by name (a
+// 10, and so on. OR IGNORE spares the statement journal (see attemptSQL);
+// insertLeased checks that every row went in. Only the four numbered ones are looked up by name (a
 // linear scan in SQLite per parameter); numbering every parameter made
 // binding quadratic.
 func insertLeasedSQL(n int) string {

@@ -63,7 +63,8 @@ func (s *Store) EnqueuePage(ctx context.Context, route string, entries []store.N
 				}
 				args = append(args, route, e.Key, payload, e.Priority, nowMS, nowMS, nowMS)
 			}
-			rows, err := s.query(ctx, tx, upsertSQL(len(chunk)), args...)
+			q := s.text(textKey{"upsert", 0, len(chunk)}, func() string { return upsertSQL(len(chunk)) })
+			rows, err := s.query(ctx, tx, q, args...)
 			if err != nil {
 				return err
 			}

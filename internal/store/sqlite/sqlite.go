@@ -38,6 +38,32 @@ type Store struct {
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
 	wanted []string // met inside a transaction, to prepare after it
+
+	// texts caches generated multi-row statement texts (tens of KB each)
+	// by shape, so the hot path neither rebuilds nor reallocates them.
+	textMu sync.Mutex
+	texts  map[textKey]string
+}
+
+// textKey names the shape of a generated statement.
+type textKey struct {
+	kind string
+	cols uint32 // kind-specific, e.g. which columns are shared
+	rows int
+}
+
+// text returns the statement of shape k, built by build once.
+func (s *Store) text(k textKey, build func() string) string {
+	s.textMu.Lock()
+	defer s.textMu.Unlock()
+	if q, ok := s.texts[k]; ok {
+		return q
+	}
+	q := build()
+	if len(s.texts) < maxStmts {
+		s.texts[k] = q
+	}
+	return q
 }
 
 // Page cache sizes. The writer's cache holds the pages the hot path
@@ -124,7 +150,7 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	write.SetConnMaxIdleTime(0)
 	write.SetConnMaxLifetime(0)
 
-	s := &Store{write: write, stmts: map[string]*sql.Stmt{}}
+	s := &Store{write: write, stmts: map[string]*sql.Stmt{}, texts: map[textKey]string{}}
 	// Migrate before the read pool opens, so the file is in WAL mode and
 	// has its schema before any reader sees it.
 	if err := migrate(ctx, write); err != nil {
