@@ -30,6 +30,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector/registry"
 	"github.com/ferry-dev/ferry/internal/engine"
+	"github.com/ferry-dev/ferry/internal/gctune"
 	"github.com/ferry-dev/ferry/internal/store/sqlite"
 )
 
@@ -39,9 +40,11 @@ func main() {
 	batch := flag.Int("batch", 500, "records per delivery batch")
 	dir := flag.String("dir", "", "folder for the SQLite file (default: a temporary folder)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here")
+	memprofile := flag.String("memprofile", "", "write an allocation profile here")
 	blockprofile := flag.String("blockprofile", "", "write a goroutine blocking profile here (where time is spent waiting)")
 	flat := flag.Bool("flat", false, "run 200,000 and 1,000,000 records in child processes and compare peak RSS")
 	flag.Parse()
+	gctune.Apply() // as the ferry binary does
 
 	if *flat {
 		if err := flatCheck(); err != nil {
@@ -65,6 +68,16 @@ func main() {
 			f, err := os.Create(*blockprofile)
 			if err == nil {
 				pprof.Lookup("block").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
+	if *memprofile != "" {
+		runtime.MemProfileRate = 64 * 1024
+		defer func() {
+			f, err := os.Create(*memprofile)
+			if err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
 				f.Close()
 			}
 		}()

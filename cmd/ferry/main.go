@@ -5,8 +5,10 @@ import (
 	"os"
 
 	"github.com/ferry-dev/ferry/internal/cli"
+	"github.com/ferry-dev/ferry/internal/gctune"
 )
 
 func main() {
+	gctune.Apply()
 	os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

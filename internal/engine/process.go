@@ -60,7 +60,7 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 	// fail settles a record that failed before or during delivery; a new
 	// dead letter gets its on_error process after the commit.
 	fail := func(w *work, res connector.Result, counted bool) {
-		st := rs.failure(w.entry, now, res, counted)
+		st := rs.failure(w, now, res, counted)
 		settlements = append(settlements, st)
 		if st.Outcome == store.OutcomeDead {
 			dead = append(dead, w)
@@ -70,20 +70,25 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 	for _, h := range batch {
 		en, rec := h.entry, h.record
 		vars := entryVars(en)
-		pre := &work{entry: en, vars: vars, delivery: connector.Delivery{EntryID: en.ID, Key: en.Key, IdempotencyKey: IdempotencyKey(r.cfg.Name, en), Record: rec, Vars: vars}}
+		// One work per record; until delivery its Record is the record as
+		// read, which on_error sees when the record fails before delivery.
+		w := &work{entry: en, vars: vars, delivery: connector.Delivery{
+			EntryID: en.ID, Key: en.Key, IdempotencyKey: IdempotencyKey(r.cfg.Name, en), Record: rec, Vars: vars,
+		}}
+		pre := w
 		if rec == nil {
 			if err := json.Unmarshal(en.Payload, &rec); err != nil || rec == nil {
 				fail(pre, connector.Result{Error: fmt.Sprintf("payload is not a JSON object: %v", err)}, false)
 				continue
 			}
-			pre.delivery.Record = rec
+			w.delivery.Record = rec
 		}
 		out := r.steps.Apply(rec, vars)
 		switch {
 		case out.Skipped:
 			settlements = append(settlements, store.Settlement{
 				EntryID: en.ID, Outcome: store.OutcomeSkipped,
-				Attempt: rs.attempt(en, now, store.OutcomeSkipped, connector.Result{Error: out.SkipReason}),
+				Attempt: rs.attempt(w, now, store.OutcomeSkipped, connector.Result{Error: out.SkipReason}),
 			})
 			continue
 		case out.Err != nil:
@@ -110,10 +115,7 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 				continue
 			}
 		}
-		w := &work{entry: en, vars: vars, delivery: connector.Delivery{
-			EntryID: en.ID, Key: en.Key, IdempotencyKey: IdempotencyKey(r.cfg.Name, en),
-			Record: body, Vars: vars,
-		}}
+		w.delivery.Record = body
 		groups[destName] = append(groups[destName], w)
 	}
 
@@ -149,7 +151,7 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 			if res.OK {
 				settlements = append(settlements, store.Settlement{
 					EntryID: w.entry.ID, Outcome: store.OutcomeDone, CountAttempt: true,
-					Attempt: rs.attempt(w.entry, now, store.OutcomeDone, res),
+					Attempt: rs.attempt(w, now, store.OutcomeDone, res),
 				})
 				continue
 			}
@@ -216,7 +218,8 @@ func (c *committer) wait() error {
 // failure settles a failed entry as retry or dead letter. counted says
 // whether a delivery attempt was made (a broken payload counts too: it
 // must not be retried forever).
-func (rs *runState) failure(en store.Entry, now time.Time, res connector.Result, counted bool) store.Settlement {
+func (rs *runState) failure(w *work, now time.Time, res connector.Result, counted bool) store.Settlement {
+	en := w.entry
 	policy := rs.r.cfg.Retry
 	attempts := en.Attempts + 1
 	s := store.Settlement{EntryID: en.ID, Error: res.Error, CountAttempt: counted}
@@ -233,12 +236,13 @@ func (rs *runState) failure(en store.Entry, now time.Time, res connector.Result,
 		}
 		s.NextAttemptAt = now.Add(delay)
 	}
-	s.Attempt = rs.attempt(en, now, s.Outcome, res)
+	s.Attempt = rs.attempt(w, now, s.Outcome, res)
 	s.Attempt.Error = s.Error
 	return s
 }
 
-func (rs *runState) attempt(en store.Entry, now time.Time, outcome store.Outcome, res connector.Result) store.Attempt {
+func (rs *runState) attempt(w *work, now time.Time, outcome store.Outcome, res connector.Result) store.Attempt {
+	en := w.entry
 	if outcome == store.OutcomeDone || outcome == store.OutcomeSkipped {
 		// The request of a delivered record is not kept and its response
 		// is cut short: the history of a large sync would otherwise
@@ -252,7 +256,7 @@ func (rs *runState) attempt(en store.Entry, now time.Time, outcome store.Outcome
 		EntryID: en.ID, Route: en.Route, Key: en.Key, Version: en.Version, RunID: rs.runID,
 		At: now, Outcome: outcome, StatusCode: res.StatusCode, Error: res.Error,
 		Request: excerpt(res.Request), Response: excerpt(res.Response),
-		DurationMillis: res.Duration.Milliseconds(), IdempotencyKey: IdempotencyKey(rs.r.cfg.Name, en),
+		DurationMillis: res.Duration.Milliseconds(), IdempotencyKey: w.delivery.IdempotencyKey,
 	}
 }
 
@@ -343,13 +347,25 @@ func IdempotencyKey(route string, en store.Entry) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
+// EntryInfo is the `entry` variable of expressions and templates: the
+// queue entry a record belongs to. A struct, not a map: it is built for
+// every record sent.
+type EntryInfo struct {
+	ID        int64  `expr:"id" json:"id"`
+	Key       string `expr:"key" json:"key"`
+	Version   int64  `expr:"version" json:"version"`
+	Attempts  int    `expr:"attempts" json:"attempts"`
+	CreatedAt string `expr:"created_at" json:"created_at"`
+}
+
 func entryVars(en store.Entry) map[string]any {
+	created := ""
+	if !en.CreatedAt.IsZero() {
+		created = en.CreatedAt.UTC().Format(time.RFC3339)
+	}
 	return map[string]any{
-		"key": en.Key,
-		"entry": map[string]any{
-			"id": en.ID, "key": en.Key, "version": en.Version, "attempts": en.Attempts,
-			"created_at": en.CreatedAt.UTC().Format(time.RFC3339),
-		},
+		"key":   en.Key,
+		"entry": &EntryInfo{ID: en.ID, Key: en.Key, Version: en.Version, Attempts: en.Attempts, CreatedAt: created},
 	}
 }
 

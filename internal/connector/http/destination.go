@@ -215,7 +215,8 @@ func (d *Destination) sendArray(ctx context.Context, batch []connector.Delivery)
 	if d.wrap != "" {
 		payload = map[string]any{d.wrap: records}
 	}
-	body, err := jsonx.Marshal(payload)
+	// Sized for typical records, so the buffer rarely grows.
+	body, err := jsonx.Append(make([]byte, 0, 256*len(records)), payload)
 	if err != nil {
 		return failAll(connector.Result{Error: fmt.Sprintf("encode batch as JSON: %v", err)})
 	}

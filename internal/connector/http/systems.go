@@ -293,7 +293,7 @@ func (s *system) do(ctx context.Context, method, rawURL string, headers map[stri
 		return nil, s.transportError(ctx, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	data, err := readBody(resp, maxBody)
 	if err != nil {
 		return nil, s.transportError(ctx, fmt.Errorf("read response body: %w", err))
 	}
@@ -328,4 +328,17 @@ func unwrapURLError(err error) error {
 		}
 		err = ue.Err
 	}
+}
+
+// readBody reads at most maxBody+1 bytes (one more tells that the body is
+// too large), into a buffer sized from Content-Length when the server
+// sends one, instead of growing one step at a time.
+func readBody(resp *http.Response, maxBody int64) ([]byte, error) {
+	size := int64(32 << 10)
+	if resp.ContentLength > 0 {
+		size = min(resp.ContentLength+1, maxBody+1)
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	_, err := buf.ReadFrom(io.LimitReader(resp.Body, maxBody+1))
+	return buf.Bytes(), err
 }
