@@ -270,6 +270,18 @@ func (rs *runState) sendHanded(ctx context.Context, pages <-chan []handed) error
 	return err
 }
 
+// readPage is one source page encoded for the queue.
+type readPage struct {
+	number  int
+	entries []store.NewEntry
+	records map[string]map[string]any // by key, for the sender
+	cursor  string                    // the largest cursor value so far
+}
+
+// collect reads the source and queues it page by page. Reading (HTTP,
+// JSON decoding, encoding the payloads) runs one page ahead of queuing
+// (the SQLite writer), so the two overlap; pages are queued in order, and
+// the cursor advances with each page's transaction.
 func (rs *runState) collect(ctx context.Context, full bool, pages chan<- []handed) (advanced, more bool, err error) {
 	st, cfg, owner := rs.e.store, rs.r.cfg, rs.e.opts.Owner
 	rs.setPhase("collecting")
@@ -278,53 +290,95 @@ func (rs *runState) collect(ctx context.Context, full bool, pages chan<- []hande
 		return false, false, fmt.Errorf("route %q: read cursor: %w", cfg.Name, err)
 	}
 	start := stored
-	found := 0
-	req := connector.ReadRequest{Cursor: stored, Full: full}
+
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	read := make(chan readPage)
+	var readErr error
+	go func() {
+		defer close(read)
+		more, readErr = rs.read(readCtx, full, stored, read)
+	}()
+
+	var queueErr error
+	for p := range read {
+		if queueErr != nil {
+			continue // drain: the reader stops at its next page
+		}
+		var cur *string
+		if p.cursor != stored {
+			c := p.cursor
+			cur = &c
+		}
+		now := rs.e.opts.Now()
+		leased, _, err := st.EnqueueLeased(ctx, cfg.Name, p.entries, cur, now, owner, now.Add(rs.e.opts.LeaseFor))
+		if err != nil {
+			queueErr = fmt.Errorf("page %d: queue %d records: %w", p.number, len(p.entries), err)
+			stopReading()
+			continue
+		}
+		stored = p.cursor
+		rs.count(func(r *store.Run) { r.Collected += len(p.entries) })
+		out := make([]handed, len(leased))
+		for i, en := range leased {
+			out[i] = handed{entry: en, record: p.records[en.Key]}
+		}
+		select {
+		case pages <- out:
+		case <-ctx.Done():
+			queueErr = ctx.Err()
+			stopReading()
+		}
+	}
+	advanced = stored != start
+	err = queueErr
+	if err == nil {
+		err = readErr
+	}
+	if err != nil {
+		return advanced, more, fmt.Errorf("route %q: collect: %w", cfg.Name, err)
+	}
+	return advanced, more, nil
+}
+
+// read reads the source from cursor and sends each page, encoded, to out.
+// more is true when it stopped at the route's collect_limit.
+func (rs *runState) read(ctx context.Context, full bool, cursor string, out chan<- readPage) (more bool, err error) {
+	cfg := rs.r.cfg
+	req := connector.ReadRequest{Cursor: cursor, Full: full}
 	if full {
 		req.Cursor = ""
 	}
-	cursorBased := sourceHasCursor(cfg)
 	limit := 0
-	if cursorBased {
+	if sourceHasCursor(cfg) {
 		limit = cfg.CollectLimit
 	}
-	maxCursor := stored
+	found := 0
+	maxCursor := cursor
 	err = rs.r.source.Read(ctx, req, func(ctx context.Context, page connector.Page) error {
-		entries := make([]store.NewEntry, len(page.Records))
-		records := make(map[string]map[string]any, len(page.Records))
+		p := readPage{
+			number:  page.Number,
+			entries: make([]store.NewEntry, len(page.Records)),
+			records: make(map[string]map[string]any, len(page.Records)),
+		}
 		for i, rec := range page.Records {
 			payload, err := jsonx.Marshal(rec.Data)
 			if err != nil {
 				return fmt.Errorf("page %d: record %q: encode: %w", page.Number, rec.Key, err)
 			}
-			entries[i] = store.NewEntry{Key: rec.Key, Payload: payload, Priority: cfg.Priority}
-			records[rec.Key] = rec.Data
+			p.entries[i] = store.NewEntry{Key: rec.Key, Payload: payload, Priority: cfg.Priority}
+			p.records[rec.Key] = rec.Data
 			if rec.Cursor != "" && cursorLess(maxCursor, rec.Cursor) {
 				maxCursor = rec.Cursor
 			}
 		}
-		var cur *string
-		if cursorBased && maxCursor != stored {
-			c := maxCursor
-			cur = &c
-		}
-		now := rs.e.opts.Now()
-		leased, _, err := st.EnqueueLeased(ctx, cfg.Name, entries, cur, now, owner, now.Add(rs.e.opts.LeaseFor))
-		if err != nil {
-			return fmt.Errorf("page %d: queue %d records: %w", page.Number, len(entries), err)
-		}
-		stored = maxCursor
-		found += len(entries)
-		rs.count(func(r *store.Run) { r.Collected += len(entries) })
-		out := make([]handed, len(leased))
-		for i, en := range leased {
-			out[i] = handed{entry: en, record: records[en.Key]}
-		}
+		p.cursor = maxCursor
 		select {
-		case pages <- out:
+		case out <- p:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		found += len(page.Records)
 		if limit > 0 && found >= limit {
 			more = true
 			return connector.ErrStop
@@ -334,11 +388,7 @@ func (rs *runState) collect(ctx context.Context, full bool, pages chan<- []hande
 	if errors.Is(err, connector.ErrStop) {
 		err = nil
 	}
-	advanced = stored != start
-	if err != nil {
-		return advanced, more, fmt.Errorf("route %q: collect: %w", cfg.Name, err)
-	}
-	return advanced, more, nil
+	return more, err
 }
 
 // sendPass leases and processes batches until none is left: the error
