@@ -151,6 +151,9 @@ func run(records, pageSize, batch int, dir string) error {
 	fmt.Printf("delivered      %.0f records/s\n", float64(res.Done)/elapsed.Seconds())
 	fmt.Printf("batches        %d requests to the sink\n", sk.requests.Load())
 	fmt.Printf("peak_rss_mb    %.1f\n", peakRSSMB())
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("go_heap_mb     %.1f in use, %.1f from the OS (the rest of RSS is SQLite's cache, stacks, binary)\n", float64(ms.HeapInuse)/(1<<20), float64(ms.HeapSys)/(1<<20))
 	if got != want || res.Done != want || sk.idSum.Load() != wantSum {
 		return fmt.Errorf("sink got %d records with id sum %d (run says %d delivered), want %d with sum %d", got, sk.idSum.Load(), res.Done, want, wantSum)
 	}
