@@ -22,8 +22,9 @@ func ferry(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errOut.String()
 }
 
-// world is a shop with n records and an ERP that refuses the keys in
-// reject with 422, on loopback, plus a ferry.yaml for them.
+// world is a shop with n records and an ERP that answers 503 for the keys
+// in reject (a failure worth retrying), on loopback, plus a ferry.yaml
+// for them with 2 attempts per record.
 type world struct {
 	cfg      string
 	mu       sync.Mutex
@@ -48,8 +49,8 @@ func newWorld(t *testing.T, n int) *world {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		if w.reject[key] {
-			rw.WriteHeader(422)
-			rw.Write([]byte(`{"error":"customer ` + key + ` has no VAT number"}`))
+			rw.WriteHeader(503)
+			rw.Write([]byte(`{"error":"customer ` + key + ` is locked by another user"}`))
 			return
 		}
 		w.received[key]++
@@ -70,6 +71,7 @@ routes:
     destinations:
       default:
         http: { system: erp, method: PUT, path: "/customers/${key}" }
+    retry: { attempts: 2, backoff: 10ms, max_backoff: 10ms }
 `, shop.URL, erp.URL)
 	if err := os.WriteFile(w.cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
@@ -91,8 +93,9 @@ func TestRunRetryAndHistoryFlow(t *testing.T) {
 		}
 	}
 
+	// The record became a dead letter after its 2 attempts.
 	code, out, _ = ferry(t, "-c", w.cfg, "history", "customers", "--dead")
-	if code != 0 || !strings.Contains(out, "has no VAT number") {
+	if code != 0 || !strings.Contains(out, "is locked by another user") || !strings.Contains(out, "gave up after 2 attempts") {
 		t.Fatalf("history --dead exit %d:\n%s", code, out)
 	}
 
@@ -112,8 +115,8 @@ func TestRunRetryAndHistoryFlow(t *testing.T) {
 	}
 
 	code, out, _ = ferry(t, "-c", w.cfg, "history", "customers", "--key", "2")
-	if code != 0 || !strings.Contains(out, "dead") || !strings.Contains(out, "done") || !strings.Contains(out, "422") {
-		t.Fatalf("history --key 2 exit %d, want a dead 422 attempt and a done one:\n%s", code, out)
+	if code != 0 || strings.Count(out, " error ") != 1 || strings.Count(out, " dead ") != 1 || strings.Count(out, " done ") != 1 || !strings.Contains(out, "503") {
+		t.Fatalf("history --key 2 exit %d, want a failed 503 attempt, a dead one and a done one:\n%s", code, out)
 	}
 	code, out, _ = ferry(t, "-c", w.cfg, "history", "customers")
 	if code != 0 || strings.Count(out, "\n") != 3 {
