@@ -265,20 +265,12 @@ func (a *app) historyCommand() *cobra.Command {
 			defer tw.Flush()
 			switch {
 			case key != "":
-				ids, err := entryIDsForKey(cmd, st, route, key)
+				list, err := st.KeyAttempts(ctx, route, key, limit)
 				if err != nil {
-					return err
+					return withCode(ExitFailed, err)
 				}
-				if len(ids) == 0 {
-					return withCode(ExitFailed, fmt.Errorf("no entry, dead letter or attempt with key %q in route %q", key, route))
-				}
-				var list []store.Attempt
-				for _, id := range ids {
-					at, err := st.Attempts(ctx, id)
-					if err != nil {
-						return withCode(ExitFailed, err)
-					}
-					list = append(list, at...)
+				if len(list) == 0 {
+					return withCode(ExitFailed, fmt.Errorf("no attempt for key %q in route %q", key, route))
 				}
 				printAttempts(tw, list)
 			case attempts:
@@ -319,44 +311,6 @@ func (a *app) historyCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&attempts, "attempts", false, "show the latest delivery attempts")
 	cmd.Flags().StringVar(&key, "key", "", "show every attempt for the record with this key")
 	return cmd
-}
-
-// entryIDsForKey finds the entry IDs a key has had: queued, dead, or
-// delivered (found through its attempts).
-func entryIDsForKey(cmd *cobra.Command, st store.Store, route, key string) ([]int64, error) {
-	ctx := cmd.Context()
-	seen := map[int64]bool{}
-	var ids []int64
-	add := func(id int64) {
-		if !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
-		}
-	}
-	entries, err := st.Entries(ctx, store.EntryFilter{Route: route, Key: key, Limit: 1000})
-	if err != nil {
-		return nil, withCode(ExitFailed, err)
-	}
-	for _, e := range entries {
-		add(e.ID)
-	}
-	dead, err := st.DeadLetters(ctx, store.DeadFilter{Route: route, Key: key, Limit: 1000})
-	if err != nil {
-		return nil, withCode(ExitFailed, err)
-	}
-	for _, d := range dead {
-		add(d.EntryID)
-	}
-	recent, err := st.RecentAttempts(ctx, route, 10000)
-	if err != nil {
-		return nil, withCode(ExitFailed, err)
-	}
-	for i := len(recent) - 1; i >= 0; i-- {
-		if recent[i].Key == key {
-			add(recent[i].EntryID)
-		}
-	}
-	return ids, nil
 }
 
 func printAttempts(tw *tabwriter.Writer, list []store.Attempt) {

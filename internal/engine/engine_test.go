@@ -2,7 +2,9 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -311,5 +313,38 @@ func TestInclusiveCursorSourceDoesNotLoop(t *testing.T) {
 	}
 	if res.Collected != 31 || erp.receivedCount() != 30 {
 		t.Fatalf("collected %d, ERP has %d; want 31 (30 + the boundary record once) and 30", res.Collected, erp.receivedCount())
+	}
+}
+
+func TestOneRunOfARouteAtATime(t *testing.T) {
+	shop, erp := newTestShop(t, 5), newTestERP(t)
+	h := newHarness(t, ordersRoute, urls(shop, erp))
+	ctx := context.Background()
+	host, _ := os.Hostname()
+	now := time.Now()
+
+	// A live worker (this very process, another run) holds the lock.
+	live := fmt.Sprintf("%s:%d:other:run", host, os.Getpid())
+	if _, ok, err := h.store.LockRoute(ctx, "orders", live, now, now.Add(time.Minute), ""); err != nil || !ok {
+		t.Fatalf("lock: %v %v", ok, err)
+	}
+	_, err := h.engine.Run(ctx, "orders", engine.RunOptions{})
+	if !errors.Is(err, engine.ErrRouteBusy) || !strings.Contains(err.Error(), live) {
+		t.Fatalf("second run: err %v, want ErrRouteBusy naming %s", err, live)
+	}
+	if erp.receivedCount() != 0 {
+		t.Fatal("the refused run delivered records")
+	}
+	h.store.UnlockRoute(ctx, "orders", live)
+
+	// A worker that died (kill -9) left its lock: taken over at once.
+	dead := fmt.Sprintf("%s:%d:gone:run", host, 1<<22+12345)
+	h.store.LockRoute(ctx, "orders", dead, now, now.Add(time.Hour), "")
+	if res := h.run("orders", false); res.Done != 5 {
+		t.Fatalf("run after a dead worker's lock: %+v", res.Run)
+	}
+	// And the lock is free again after the run.
+	if _, ok, _ := h.store.LockRoute(ctx, "orders", live, time.Now(), time.Now().Add(time.Minute), ""); !ok {
+		t.Fatal("the run did not release its lock")
 	}
 }

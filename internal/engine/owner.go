@@ -16,16 +16,21 @@ import (
 // died (kill -9, crash) instead of waiting for the lease to expire.
 func NewOwner() string {
 	host, _ := os.Hostname()
+	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), nonce())
+}
+
+// nonce is 8 random hex digits.
+func nonce() string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
-	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b))
+	return hex.EncodeToString(b)
 }
 
 // ownerDead reports whether owner names a process on this host that no
 // longer exists. Owners on other hosts are never judged dead here: their
 // leases expire by time.
 func ownerDead(owner string) bool {
-	parts := strings.Split(owner, ":")
+	parts := strings.SplitN(owner, ":", 3)
 	if len(parts) != 3 {
 		return false
 	}

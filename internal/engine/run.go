@@ -65,6 +65,11 @@ func (e *Engine) Run(ctx context.Context, name string, opts RunOptions) (Result,
 	if opts.Full {
 		mode = "full"
 	}
+	unlock, err := e.lockRoute(ctx, name)
+	if err != nil {
+		return Result{}, err
+	}
+	defer unlock()
 	rs := &runState{
 		e:          e,
 		r:          r,
@@ -91,6 +96,60 @@ func (e *Engine) Run(ctx context.Context, name string, opts RunOptions) (Result,
 	e.log.Info("run finished", "route", name, "run", res.ID, "status", res.Status,
 		"collected", res.Collected, "done", res.Done, "failed", res.Failed, "dead", res.Dead, "skipped", res.Skipped)
 	return res, runErr
+}
+
+// ErrRouteBusy is returned by Run when another run of the route holds its
+// run lock (in this process or another).
+var ErrRouteBusy = errors.New("route is already running")
+
+// lockInterval is how long a run lock lasts unless its run extends it;
+// a run extends it every third of that.
+const lockInterval = time.Minute
+
+// lockRoute takes the route's run lock, so two runs of one route never
+// read and send the same records side by side (a cron job overlapping a
+// manual run). A lock left by a dead worker on this host is taken over at
+// once, others expire. It returns the function that releases the lock.
+func (e *Engine) lockRoute(ctx context.Context, name string) (unlock func(), err error) {
+	// One lock owner per run, so a second run in this same process is
+	// refused too; it keeps the worker's host:pid for ownerDead.
+	owner := e.opts.Owner + ":" + nonce()
+	now := e.opts.Now()
+	holder, ok, err := e.store.LockRoute(ctx, name, owner, now, now.Add(lockInterval), "")
+	if err == nil && !ok && ownerDead(holder) {
+		holder, ok, err = e.store.LockRoute(ctx, name, owner, now, now.Add(lockInterval), holder)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("route %q: take run lock: %w", name, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: route %q is being run by worker %s; wait for it to finish", ErrRouteBusy, name, holder)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(lockInterval / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				now := e.opts.Now()
+				if _, ok, err := e.store.LockRoute(context.WithoutCancel(ctx), name, owner, now, now.Add(lockInterval), ""); err != nil || !ok {
+					e.log.Error("extend run lock", "route", name, "err", err, "held", ok)
+				}
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+		if err := e.store.UnlockRoute(context.WithoutCancel(ctx), name, owner); err != nil {
+			e.log.Error("release run lock", "route", name, "err", err)
+		}
+	}, nil
 }
 
 // runState is the mutable state of one run. mu guards the counters, which

@@ -245,6 +245,10 @@ type Store interface {
 	Attempts(ctx context.Context, entryID int64) ([]Attempt, error)
 	// RecentAttempts lists the newest attempts of a route, newest first.
 	RecentAttempts(ctx context.Context, route string, limit int) ([]Attempt, error)
+	// KeyAttempts lists the attempts of every entry that carried key in
+	// route (all versions, delivered, dead or queued), oldest first, at
+	// most limit (0: 100).
+	KeyAttempts(ctx context.Context, route, key string, limit int) ([]Attempt, error)
 	// Counts returns the queue sizes of route.
 	Counts(ctx context.Context, route string) (Counts, error)
 	// NextDue returns the earliest NextAttemptAt among the route's E
@@ -262,6 +266,16 @@ type Store interface {
 	// sel.Route "" selects all routes. It returns how many entries were
 	// replayed.
 	Replay(ctx context.Context, sel ReplaySelector) (int, error)
+
+	// LockRoute takes the run lock of route for owner until until, so two
+	// runs of one route never collect and send side by side. It succeeds
+	// when the lock is free, expired (until before now), already owner's
+	// (it is extended), or held by takeOver, a holder the caller knows is
+	// dead ("" for none). Otherwise ok is false and holder names who has it.
+	LockRoute(ctx context.Context, route, owner string, now, until time.Time, takeOver string) (holder string, ok bool, err error)
+	// UnlockRoute releases owner's run lock of route; it is no error when
+	// owner does not hold it.
+	UnlockRoute(ctx context.Context, route, owner string) error
 
 	// CreateRun stores a new run and returns its ID.
 	CreateRun(ctx context.Context, r Run) (int64, error)

@@ -65,6 +65,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"NextDue", testNextDue},
 		{"Entries/FiltersAndPaging", testEntriesFilters},
 		{"Attempts/Recent", testRecentAttempts},
+		{"Attempts/ByKey", testKeyAttempts},
+		{"LockRoute", testLockRoute},
 		{"Runs", testRuns},
 		{"NotFound", testNotFound},
 	}
