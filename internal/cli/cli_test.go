@@ -227,3 +227,42 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("history --dead after the demo (exit %d):\n%s", code, out)
 	}
 }
+
+// With --all, a route whose dependency failed is skipped, and the exit
+// code says the worst that happened (failed outranks partly failed).
+func TestDependentsOfAFailedRouteAreSkipped(t *testing.T) {
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("<html>maintenance</html>"))
+	}))
+	t.Cleanup(broken.Close)
+	cfg := filepath.Join(t.TempDir(), "ferry.yaml")
+	yaml := fmt.Sprintf(`
+systems:
+  crm: { url: %q }
+routes:
+  customers:
+    source:
+      http: { system: crm, path: /customers, records: data, key: id }
+    destinations:
+      default:
+        http: { system: crm, path: /sink }
+  orders:
+    depends_on: [customers]
+    source:
+      http: { system: crm, path: /orders, records: data, key: id }
+    destinations:
+      default:
+        http: { system: crm, path: /sink }
+`, broken.URL)
+	os.WriteFile(cfg, []byte(yaml), 0o644)
+	code, out, errOut := ferry(t, "-c", cfg, "run", "--all")
+	if code != ExitFailed {
+		t.Fatalf("exit %d, want %d:\n%s%s", code, ExitFailed, out, errOut)
+	}
+	if !strings.Contains(out, "customers: failed") || !strings.Contains(out, "orders: skipped, because customers (which it depends on) failed") {
+		t.Fatalf("output:\n%s", out)
+	}
+	if worse(ExitPartial, ExitFailed) != ExitFailed || worse(ExitFailed, ExitPartial) != ExitFailed || worse(ExitOK, ExitPartial) != ExitPartial {
+		t.Fatal("worse() ranks exit codes wrongly")
+	}
+}

@@ -61,12 +61,25 @@ Exit codes: 0 all delivered, 1 a run failed, 2 bad usage or config,
 				return a.dryRun(cmd, s, ordered, full, limit)
 			}
 			worst := ExitOK
+			failed := map[string]bool{}
 			for _, name := range ordered {
+				// A route whose dependency failed in this same command is
+				// not run: it would send orders for customers that are not
+				// there yet.
+				if dep := failedDependency(s.cfg.Routes[name].DependsOn, failed); dep != "" {
+					fmt.Fprintf(a.stdout, "%s: skipped, because %s (which it depends on) failed\n", name, dep)
+					failed[name] = true
+					worst = worse(worst, ExitFailed)
+					continue
+				}
 				code := a.runOne(cmd, s, name, full, noProgress)
 				if code == ExitCancelled {
 					return withCode(code, errors.New(""))
 				}
-				worst = max(worst, code)
+				if code == ExitFailed {
+					failed[name] = true
+				}
+				worst = worse(worst, code)
 			}
 			if worst != ExitOK {
 				return withCode(worst, errors.New(""))
@@ -101,6 +114,26 @@ func (a *app) runOne(cmd *cobra.Command, s *session, name string, full, noProgre
 		return ExitPartial
 	}
 	return ExitOK
+}
+
+// worse returns the more severe of two run exit codes: a failed run
+// outranks a partly failed one, which outranks success.
+func worse(a, b int) int {
+	rank := map[int]int{ExitOK: 0, ExitPartial: 1, ExitFailed: 2}
+	if rank[b] > rank[a] {
+		return b
+	}
+	return a
+}
+
+// failedDependency returns the first of deps that failed, or "".
+func failedDependency(deps []string, failed map[string]bool) string {
+	for _, d := range deps {
+		if failed[d] {
+			return d
+		}
+	}
+	return ""
 }
 
 func printSummary(w io.Writer, res engine.Result) {
