@@ -174,7 +174,7 @@ func (s *testShop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			sel = append(sel, o)
 		}
 	}
-	sort.Slice(sel, func(i, j int) bool { return sel[i].UpdatedAt < sel[j].UpdatedAt })
+	sort.SliceStable(sel, func(i, j int) bool { return sel[i].UpdatedAt < sel[j].UpdatedAt })
 	from := min((page-1)*size, len(sel))
 	to := min(from+size, len(sel))
 	json.NewEncoder(w).Encode(map[string]any{"data": sel[from:to]})

@@ -164,6 +164,7 @@ type runState struct {
 	phase        string
 	lastProgress time.Time
 	capped       bool
+	readPos      string         // where the next read of this run starts (cursor value)
 	unresolved   map[int64]bool // entries that failed in this run and were not delivered later
 	started      time.Time
 	runID        int64 // set once before any goroutine starts
@@ -175,10 +176,17 @@ func (rs *runState) execute(ctx context.Context) error {
 		return err
 	}
 	cursorBased := sourceHasCursor(cfg)
-	// advanced: the last read moved the cursor forward, so a cursor-based
-	// source may have more; a read that returns only records at the cursor
-	// (an API that filters "at or after") does not count, or such a source
-	// would be read again until max_iterations.
+	if !rs.opts.Full {
+		pos, err := st.Cursor(ctx, name)
+		if err != nil {
+			return fmt.Errorf("route %q: read cursor: %w", name, err)
+		}
+		rs.readPos = pos
+	}
+	// advanced: the last read moved the read position forward, so a
+	// cursor-based source may have more; a read that returns only records
+	// at the position (an API that filters "at or after") does not count,
+	// or such a source would be read again until max_iterations.
 	advanced, more := false, false
 	for it := 1; it <= cfg.MaxIterations; it++ {
 		rs.mu.Lock()
@@ -200,6 +208,7 @@ func (rs *runState) execute(ctx context.Context) error {
 			return err
 		}
 		if more || (cursorBased && advanced) {
+			// The source has (more) or may have (advanced) records left.
 			if it == cfg.MaxIterations {
 				rs.capped = true
 			}
@@ -259,13 +268,17 @@ func (rs *runState) releaseDeadLeases(ctx context.Context) error {
 // nothing is lost. A small channel bounds what is in flight. Entries left
 // pending by earlier runs are sent after the source is read.
 func (rs *runState) collectAndSend(ctx context.Context, full bool) (advanced, more bool, err error) {
+	req := connector.ReadRequest{Cursor: rs.readPos, Full: full}
+	if full {
+		req.Cursor = ""
+	}
 	collectCtx, stopCollector := context.WithCancel(ctx)
 	defer stopCollector()
 	pages := make(chan []handed, 2)
 	var collectErr error
 	go func() {
 		defer close(pages)
-		advanced, more, collectErr = rs.collect(collectCtx, full, pages)
+		advanced, more, collectErr = rs.collect(collectCtx, req, pages)
 	}()
 	sendErr := rs.sendHanded(ctx, pages)
 	if sendErr != nil {
@@ -334,29 +347,58 @@ type readPage struct {
 	number  int
 	entries []store.NewEntry
 	records map[string]map[string]any // by key, for the sender
-	cursor  string                    // the largest cursor value so far
+	marks   cursorMarks               // over everything read so far
+}
+
+// cursorMarks follows the cursor values of a read: max is the largest,
+// safe the largest strictly below it. Records sharing the value max may
+// continue on the next page, so only safe can be stored while reading:
+// an interrupted read then starts again at the group of equal values
+// (delivering some of them twice) instead of skipping the rest of it.
+type cursorMarks struct {
+	max, safe string
+}
+
+func (m *cursorMarks) see(v string) {
+	switch {
+	case v == "":
+	case cursorLess(m.max, v):
+		m.safe, m.max = m.max, v
+	case cursorLess(v, m.max) && cursorLess(m.safe, v):
+		m.safe = v
+	}
+}
+
+// laterOf returns the later of two cursor values.
+func laterOf(a, b string) string {
+	if cursorLess(a, b) {
+		return b
+	}
+	return a
 }
 
 // collect reads the source and queues it page by page. Reading (HTTP,
 // JSON decoding, encoding the payloads) runs one page ahead of queuing
 // (the SQLite writer), so the two overlap; pages are queued in order, and
-// the cursor advances with each page's transaction.
-func (rs *runState) collect(ctx context.Context, full bool, pages chan<- []handed) (advanced, more bool, err error) {
+// the route's cursor advances in each page's transaction, to the safe
+// mark; when the read ends at the end of the data it moves to the max.
+// It sets rs.readPos, where the next read of this run starts.
+func (rs *runState) collect(ctx context.Context, req connector.ReadRequest, pages chan<- []handed) (advanced, more bool, err error) {
 	st, cfg, owner := rs.e.store, rs.r.cfg, rs.e.opts.Owner
 	rs.setPhase("collecting")
 	stored, err := st.Cursor(ctx, cfg.Name)
 	if err != nil {
 		return false, false, fmt.Errorf("route %q: read cursor: %w", cfg.Name, err)
 	}
-	start := stored
 
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
 	read := make(chan readPage)
 	var readErr error
+	var marks cursorMarks
 	go func() {
 		defer close(read)
-		more, readErr = rs.read(readCtx, full, stored, read)
+		marks, more, readErr = rs.read(readCtx, req, read)
 	}()
 
 	var queueErr error
@@ -365,9 +407,8 @@ func (rs *runState) collect(ctx context.Context, full bool, pages chan<- []hande
 			continue // drain: the reader stops at its next page
 		}
 		var cur *string
-		if p.cursor != stored {
-			c := p.cursor
-			cur = &c
+		if next := laterOf(stored, p.marks.safe); next != stored {
+			cur = &next
 		}
 		now := rs.e.opts.Now()
 		leased, _, err := st.EnqueueLeased(ctx, cfg.Name, p.entries, cur, now, owner, now.Add(rs.e.opts.LeaseFor))
@@ -376,7 +417,9 @@ func (rs *runState) collect(ctx context.Context, full bool, pages chan<- []hande
 			stopReading()
 			continue
 		}
-		stored = p.cursor
+		if cur != nil {
+			stored = *cur
+		}
 		rs.count(func(r *store.Run) { r.Collected += len(p.entries) })
 		out := make([]handed, len(leased))
 		for i, en := range leased {
@@ -389,65 +432,89 @@ func (rs *runState) collect(ctx context.Context, full bool, pages chan<- []hande
 			stopReading()
 		}
 	}
-	advanced = stored != start
-	err = queueErr
-	if err == nil {
+	if err = queueErr; err == nil {
 		err = readErr
 	}
 	if err != nil {
-		return advanced, more, fmt.Errorf("route %q: collect: %w", cfg.Name, err)
+		return false, more, fmt.Errorf("route %q: collect: %w", cfg.Name, err)
 	}
-	return advanced, more, nil
+	// The read reached the end of the data, or the collect limit after a
+	// complete group of cursor values: everything up to max is queued.
+	if final := laterOf(stored, marks.max); final != stored {
+		if err := st.SetCursor(ctx, cfg.Name, final); err != nil {
+			return false, more, fmt.Errorf("route %q: move cursor: %w", cfg.Name, err)
+		}
+	}
+	from := rs.readPos
+	rs.readPos = laterOf(req.Cursor, marks.max)
+	return cursorLess(from, rs.readPos) || (req.Full && rs.readPos != ""), more, nil
 }
 
-// read reads the source from cursor and sends each page, encoded, to out.
-// more is true when it stopped at the route's collect_limit.
-func (rs *runState) read(ctx context.Context, full bool, cursor string, out chan<- readPage) (more bool, err error) {
+// read reads the source and sends each page, encoded, to out. At the
+// route's collect_limit it finishes the group of records sharing the last
+// cursor value (reading on, and keeping from the next page only the
+// records of that value), then stops with more set: the next read starts
+// after that value, so a stop never splits a group (which would lose the
+// rest of it) nor reads a record twice.
+func (rs *runState) read(ctx context.Context, req connector.ReadRequest, out chan<- readPage) (marks cursorMarks, more bool, err error) {
 	cfg := rs.r.cfg
-	req := connector.ReadRequest{Cursor: cursor, Full: full}
-	if full {
-		req.Cursor = ""
-	}
 	limit := 0
 	if sourceHasCursor(cfg) {
 		limit = cfg.CollectLimit
 	}
 	found := 0
-	maxCursor := cursor
+	finishing := false // the limit is reached: only the group at marks.max is read on
 	err = rs.r.source.Read(ctx, req, func(ctx context.Context, page connector.Page) error {
+		records := page.Records
+		if finishing {
+			n := 0
+			for n < len(records) && records[n].Cursor == marks.max {
+				n++
+			}
+			if n < len(records) {
+				more = true
+			}
+			records = records[:n]
+		}
 		p := readPage{
 			number:  page.Number,
-			entries: make([]store.NewEntry, len(page.Records)),
-			records: make(map[string]map[string]any, len(page.Records)),
+			entries: make([]store.NewEntry, len(records)),
+			records: make(map[string]map[string]any, len(records)),
 		}
-		for i, rec := range page.Records {
+		for i, rec := range records {
 			payload, err := jsonx.Marshal(rec.Data)
 			if err != nil {
 				return fmt.Errorf("page %d: record %q: encode: %w", page.Number, rec.Key, err)
 			}
 			p.entries[i] = store.NewEntry{Key: rec.Key, Payload: payload, Priority: cfg.Priority}
 			p.records[rec.Key] = rec.Data
-			if rec.Cursor != "" && cursorLess(maxCursor, rec.Cursor) {
-				maxCursor = rec.Cursor
+			marks.see(rec.Cursor)
+		}
+		p.marks = marks
+		if len(records) > 0 {
+			select {
+			case out <- p:
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		}
-		p.cursor = maxCursor
-		select {
-		case out <- p:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		found += len(page.Records)
-		if limit > 0 && found >= limit {
-			more = true
+		if more {
 			return connector.ErrStop
+		}
+		found += len(records)
+		if limit > 0 && found >= limit {
+			finishing = true
 		}
 		return nil
 	})
 	if errors.Is(err, connector.ErrStop) {
 		err = nil
 	}
-	return more, err
+	if finishing && err == nil && !more {
+		// The data ended while finishing the group: nothing is left.
+		more = false
+	}
+	return marks, more, err
 }
 
 // sendPass leases and processes batches until none is left: the error
