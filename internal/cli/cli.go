@@ -57,6 +57,12 @@ type app struct {
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first signal, restore the default: a second Ctrl-C
+		// ends a shutdown that hangs.
+		<-ctx.Done()
+		stop()
+	}()
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := a.rootCommand()
 	root.SetArgs(args)
@@ -66,6 +72,14 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
+	}
+	if ctx.Err() != nil {
+		// Interrupted: whatever failed on the way out failed because of it.
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != ExitCancelled {
+			fmt.Fprintln(stderr, "ferry: interrupted:", err)
+		}
+		return ExitCancelled
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {

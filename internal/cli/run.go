@@ -63,6 +63,9 @@ Exit codes: 0 all delivered, 1 a run failed, 2 bad usage or config,
 			worst := ExitOK
 			failed := map[string]bool{}
 			for _, name := range ordered {
+				if cmd.Context().Err() != nil {
+					return withCode(ExitCancelled, errors.New("interrupted"))
+				}
 				// A route whose dependency failed in this same command is
 				// not run: it would send orders for customers that are not
 				// there yet.
@@ -100,6 +103,9 @@ func (a *app) runOne(cmd *cobra.Command, s *session, name string, full, noProgre
 	p := newProgressPrinter(a.stderr, name, !noProgress && isTerminal(a.stderr))
 	res, err := s.engine.Run(cmd.Context(), name, engine.RunOptions{Full: full, Progress: p.update})
 	p.finish()
+	if cmd.Context().Err() != nil && res.ID == 0 {
+		return ExitCancelled
+	}
 	if res.ID == 0 && err != nil {
 		fmt.Fprintf(a.stderr, "ferry: %v\n", err)
 		return ExitFailed

@@ -70,7 +70,9 @@ type Result struct {
 
 // Destination delivers a batch. Send returns exactly one Result per
 // Delivery, in the same order; a failure of the whole request fails every
-// record with the same reason. It returns an error only when ctx ended.
+// record with the same reason. It returns an error only when ctx ended,
+// together with the results when it has them (the OK ones were delivered;
+// the others may not have been tried).
 type Destination interface {
 	Send(ctx context.Context, batch []Delivery) ([]Result, error)
 }

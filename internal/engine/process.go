@@ -19,6 +19,10 @@ import (
 // excerptLimit bounds the request/response text kept per attempt.
 const excerptLimit = 1024
 
+// onErrorTimeout bounds the on_error operations of one dead letter when
+// the run is being cancelled.
+const onErrorTimeout = 30 * time.Second
+
 // doneExcerptLimit bounds the response excerpt kept for a delivered record.
 const doneExcerptLimit = 256
 
@@ -67,8 +71,22 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 			deadErrors = append(deadErrors, st.Error)
 		}
 	}
+	// Two versions of one record in a batch (it changed while the source
+	// was being read): only the newest is sent, or they could arrive in
+	// either order and leave the old data at the destination.
+	newest := make(map[string]int64, len(batch))
+	for _, h := range batch {
+		newest[h.entry.Key] = max(newest[h.entry.Key], h.entry.ID)
+	}
 	for _, h := range batch {
 		en, rec := h.entry, h.record
+		if id := newest[en.Key]; id != en.ID {
+			settlements = append(settlements, store.Settlement{
+				EntryID: en.ID, Outcome: store.OutcomeSkipped,
+				Attempt: rs.attempt(&work{entry: en}, now, store.OutcomeSkipped, connector.Result{Error: fmt.Sprintf("superseded by a newer version (entry %d)", id)}),
+			})
+			continue
+		}
 		vars := entryVars(en)
 		// One work per record; until delivery its Record is the record as
 		// read, which on_error sees when the record fails before delivery.
@@ -147,6 +165,14 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 			}
 			if res.OK {
 				res = rs.runAfter(ctx, w, res)
+				if !res.OK && ctx.Err() != nil {
+					// Delivered, but its final operation was cut short by
+					// the cancellation: it stays leased, goes back to the
+					// queue, and the next run sends it again with the same
+					// Idempotency-Key and repeats the operation. No attempt
+					// is spent on the interruption.
+					continue
+				}
 			}
 			if res.OK {
 				settlements = append(settlements, store.Settlement{
@@ -234,7 +260,10 @@ func (rs *runState) failure(w *work, now time.Time, res connector.Result, counte
 		if res.RetryAfter > delay {
 			delay = res.RetryAfter
 		}
-		s.NextAttemptAt = now.Add(delay)
+		// From when the failure was known, not when the batch started: a
+		// timeout that took longer than the backoff must not be retried at
+		// once.
+		s.NextAttemptAt = rs.e.opts.Now().Add(delay)
 	}
 	s.Attempt = rs.attempt(w, now, s.Outcome, res)
 	s.Attempt.Error = s.Error
@@ -307,6 +336,10 @@ func (rs *runState) runAfter(ctx context.Context, w *work, res connector.Result)
 // are logged: the entry is already safe in the error history.
 func (rs *runState) runOnError(ctx context.Context, w *work, reason string) {
 	vars := map[string]any{"error": reason}
+	// The dead letter is already stored: its alternate process runs even
+	// when the run is being cancelled, bounded in time.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), onErrorTimeout)
+	defer cancel()
 	for i, op := range rs.r.onError {
 		if res := op.Do(ctx, w.delivery, vars); !res.OK {
 			rs.e.log.Error("on_error operation failed", "route", rs.r.cfg.Name, "key", w.entry.Key, "op", i, "err", res.Error)
@@ -315,8 +348,8 @@ func (rs *runState) runOnError(ctx context.Context, w *work, reason string) {
 }
 
 // Backoff is the delay before retry number attempts (1-based): backoff
-// doubled per attempt, capped at max_backoff, with ±20% jitter so retries
-// of a failed batch do not arrive together.
+// doubled per attempt with ±20% jitter, so retries of a failed batch do
+// not arrive together, and never above max_backoff.
 func Backoff(p config.Retry, attempts int) time.Duration {
 	base := p.Backoff.D()
 	if base <= 0 {
@@ -326,11 +359,11 @@ func Backoff(p config.Retry, attempts int) time.Duration {
 	for i := 1; i < attempts && d < p.MaxBackoff.D(); i++ {
 		d *= 2
 	}
+	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 	if max := p.MaxBackoff.D(); max > 0 && d > max {
 		d = max
 	}
-	jitter := 0.8 + 0.4*rand.Float64()
-	return time.Duration(float64(d) * jitter)
+	return d
 }
 
 // IdempotencyKey is stable across retries of one entry version and

@@ -67,6 +67,9 @@ func (e *Engine) Run(ctx context.Context, name string, opts RunOptions) (Result,
 	}
 	unlock, err := e.lockRoute(ctx, name)
 	if err != nil {
+		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+			err = fmt.Errorf("%w: %v", ctx.Err(), err)
+		}
 		return Result{}, err
 	}
 	defer unlock()
@@ -86,6 +89,12 @@ func (e *Engine) Run(ctx context.Context, name string, opts RunOptions) (Result,
 	e.log.Info("run started", "route", name, "run", rs.run.ID, "mode", mode, "trigger", opts.Trigger)
 
 	runErr := rs.execute(ctx)
+	if ctx.Err() != nil && runErr != nil && !errors.Is(runErr, ctx.Err()) {
+		// A store call cut short by the cancellation reports its own
+		// error (e.g. "transaction has already been committed or rolled
+		// back"): the run was cancelled, and says so.
+		runErr = fmt.Errorf("%w: %v", ctx.Err(), runErr)
+	}
 
 	// Entries still leased by this run (cancelled mid-batch) go back to
 	// the queue at once rather than waiting for the lease to expire.
@@ -167,7 +176,8 @@ type runState struct {
 	readPos      string         // where the next read of this run starts (cursor value)
 	unresolved   map[int64]bool // entries that failed in this run and were not delivered later
 	started      time.Time
-	runID        int64 // set once before any goroutine starts
+	runID        int64     // set once before any goroutine starts
+	pauseUntil   time.Time // no delivery before this (Retry-After); sender only
 }
 
 func (rs *runState) execute(ctx context.Context) error {
@@ -308,16 +318,17 @@ func (rs *runState) sendHanded(ctx context.Context, pages <-chan []handed) error
 	c := &committer{rs: rs}
 	var pending []handed
 	flush := func(n int) error {
+		if err := rs.waitBackOff(ctx); err != nil {
+			return err
+		}
 		rs.setPhase("sending")
 		s, pause, err := rs.deliver(ctx, pending[:n])
 		if err != nil {
 			return err
 		}
 		pending = append(pending[:0:0], pending[n:]...)
-		if err := c.submit(ctx, s); err != nil {
-			return err
-		}
-		return rs.backOff(ctx, pause)
+		rs.noteBackOff(pause)
+		return c.submit(ctx, s)
 	}
 	err := func() error {
 		for page := range pages {
@@ -540,6 +551,9 @@ func (rs *runState) sendPass(ctx context.Context, mode store.LeaseMode) error {
 		if len(entries) == 0 {
 			return nil
 		}
+		if err := rs.waitBackOff(ctx); err != nil {
+			return err
+		}
 		rs.setPhase(phase)
 		work := make([]handed, len(entries))
 		for i, en := range entries {
@@ -549,19 +563,32 @@ func (rs *runState) sendPass(ctx context.Context, mode store.LeaseMode) error {
 		if err != nil {
 			return err
 		}
-		if err := rs.backOff(ctx, pause); err != nil {
-			return err
-		}
+		rs.noteBackOff(pause)
 	}
 }
 
-// backOff pauses when the destination asked to slow down (Retry-After on
-// a whole batch): back-pressure instead of hammering it.
-func (rs *runState) backOff(ctx context.Context, pause time.Duration) error {
-	if pause <= 0 {
+// maxBackOff caps how long one Retry-After pauses a run.
+const maxBackOff = 30 * time.Second
+
+// noteBackOff remembers that the destination asked to slow down
+// (Retry-After on a whole batch). The pause is taken before the next
+// batch only, so a run with nothing left to send does not wait.
+func (rs *runState) noteBackOff(pause time.Duration) {
+	if pause > 0 {
+		rs.pauseUntil = rs.e.opts.Now().Add(min(pause, maxBackOff))
+	}
+}
+
+// waitBackOff waits out a pause the destination asked for: back-pressure
+// instead of hammering it.
+func (rs *runState) waitBackOff(ctx context.Context) error {
+	wait := rs.pauseUntil.Sub(rs.e.opts.Now())
+	if wait <= 0 {
 		return nil
 	}
-	return sleep(ctx, min(pause, 30*time.Second))
+	rs.setPhase("waiting")
+	rs.e.log.Info("destination asked to slow down", "route", rs.r.cfg.Name, "wait", wait.Round(time.Millisecond))
+	return sleep(ctx, wait)
 }
 
 func (rs *runState) setPhase(p string) {
@@ -635,7 +662,7 @@ func (rs *runState) finish(ctx context.Context, runErr error) Result {
 		run.Status = store.RunSucceeded
 	}
 	if rs.capped && run.Error == "" {
-		run.Error = fmt.Sprintf("stopped after max_iterations (%d); the rest waits for the next run", rs.r.cfg.MaxIterations)
+		run.Error = fmt.Sprintf("stopped after max_iterations (%d) while the source was still giving new records; anything left waits for the next run", rs.r.cfg.MaxIterations)
 	}
 	if err := st.UpdateRun(ctx, run); err != nil {
 		rs.e.log.Error("record run outcome", "route", run.Route, "run", run.ID, "err", err)

@@ -221,8 +221,9 @@ type Store interface {
 	// Settle settles leased entries in one transaction. Entries no longer
 	// leased by owner are ignored (their lease expired and was taken), but
 	// their attempts are still recorded: the delivery did happen.
-	// A retry of an entry whose key has a newer pending entry is dropped
-	// as superseded (the attempt is still recorded). An attempt left
+	// A retry of an entry whose key has a newer entry (pending, in error,
+	// or leased with a higher ID) is dropped as superseded (the attempt is
+	// still recorded): an old version is never retried over a newer one. An attempt left
 	// without Route, Key or Version is filled from its entry, which costs
 	// a lookup; the hot path should set them.
 	Settle(ctx context.Context, owner string, s []Settlement) error

@@ -112,15 +112,11 @@ func (d *Destination) Send(ctx context.Context, batch []connector.Delivery) ([]c
 	} else {
 		results = d.sendEach(ctx, batch)
 	}
-	// Failures after ctx ended are likely caused by it; report the
-	// cancellation. Deliveries that all succeeded are still reported, so
-	// the engine settles them rather than sending them again.
-	if err := ctx.Err(); err != nil {
-		for _, r := range results {
-			if !r.OK {
-				return nil, err
-			}
-		}
+	// Failures after ctx ended are likely caused by it: report the
+	// cancellation with the results, so the engine settles what was
+	// delivered and leaves the rest to be sent again.
+	if err := ctx.Err(); err != nil && !allOK(results) {
+		return results, err
 	}
 	return results, nil
 }
@@ -312,4 +308,13 @@ func mergeEnv(rec map[string]any, vars ...map[string]any) map[string]any {
 		}
 	}
 	return env
+}
+
+func allOK(results []connector.Result) bool {
+	for _, r := range results {
+		if !r.OK {
+			return false
+		}
+	}
+	return true
 }

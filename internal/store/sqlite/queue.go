@@ -384,13 +384,17 @@ func (s *Store) deleteLeasedReturning(ctx context.Context, tx *sql.Tx, owner str
 }
 
 // settleRetry puts the entry back as E, unless a newer payload of its key
-// was queued meanwhile: then this one is superseded and dropped. ok is
+// was queued meanwhile (pending, in error, or already in flight): then
+// this one is superseded and dropped, so an old version is never retried
+// over a newer one. ok is
 // false when the entry is not leased by owner.
 func (s *Store) settleRetry(ctx context.Context, tx *sql.Tx, owner string, st store.Settlement, inc int, atMS int64) (e settledEntry, ok bool, err error) {
 	err = s.one(ctx, tx, &e, `UPDATE entries SET status = 'E', attempts = attempts + ?, last_error = ?,
 		next_attempt_at = ?, updated_at = ?, lease_owner = '', lease_until = 0
 		WHERE id = ? AND status = 'L' AND lease_owner = ? AND NOT EXISTS (SELECT 1 FROM entries n
 			WHERE n.route = entries.route AND n.key = entries.key AND n.status IN ('P', 'E'))
+		AND NOT EXISTS (SELECT 1 FROM entries n
+			WHERE n.route = entries.route AND n.key = entries.key AND n.status = 'L' AND n.id > entries.id)
 		RETURNING route, key, version`,
 		inc, st.Error, ms(st.NextAttemptAt), atMS, st.EntryID, owner)
 	if err == nil {

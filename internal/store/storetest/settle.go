@@ -188,3 +188,22 @@ func testSettleExpiredLease(t *testing.T, s store.Store) {
 	settle(t, s, "fast", done(second[0]))
 	gone(t, s, first.ID)
 }
+
+// A newer version of the key already in flight (leased, e.g. handed to the
+// sender by EnqueueLeased) also supersedes a failed older one; a failed
+// newer one is not superseded by an older one in flight.
+func testSettleRetrySupersededByLeased(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	enqueue(t, s, "orders", t0, keys("orders", "a")...)
+	old := lease(t, s, "orders", "w", 10, store.LeasePending, t0)[0]
+	newer, _, err := s.EnqueueLeased(ctx, "orders", []store.NewEntry{{Key: "a", Payload: payload("a", 2)}}, nil, t0, "w", t0.Add(time.Minute))
+	if err != nil || len(newer) != 1 || newer[0].ID <= old.ID {
+		t.Fatalf("enqueue leased beside: %+v %v", newer, err)
+	}
+	settle(t, s, "w", retry(newer[0], t0.Add(time.Minute), "timeout"))
+	if e := entry(t, s, newer[0].ID); e.Status != store.StatusError {
+		t.Fatalf("newer failed entry = %s, want E (the older one in flight does not supersede it)", e.Status)
+	}
+	settle(t, s, "w", retry(old, t0.Add(time.Minute), "timeout"))
+	gone(t, s, old.ID)
+}

@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Settle/Done", testSettleDone},
 		{"Settle/Retry", testSettleRetry},
 		{"Settle/RetrySuperseded", testSettleRetrySuperseded},
+		{"Settle/RetrySupersededByLeased", testSettleRetrySupersededByLeased},
 		{"Settle/Dead", testSettleDead},
 		{"Settle/Skipped", testSettleSkipped},
 		{"Settle/Mixed", testSettleMixed},
