@@ -61,6 +61,8 @@ func Append(b []byte, v any) ([]byte, error) {
 		return append(b, ']'), nil
 	case json.RawMessage:
 		return append(b, x...), nil
+	case json.Number:
+		return append(b, x...), nil
 	}
 	enc, err := json.Marshal(v)
 	if err != nil {

@@ -1,6 +1,7 @@
 package httpconn
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -96,9 +97,16 @@ func arrayAt(body any, path string) ([]any, error) {
 // whether the body was cut short or is not JSON at all.
 func decodeJSON(body []byte) (any, error) {
 	var v any
-	err := json.Unmarshal(body, &v)
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	err := dec.Decode(&v)
 	if err == nil {
-		return v, nil
+		if _, extra := dec.Token(); extra != io.EOF {
+			err = fmt.Errorf("invalid data after the JSON value at offset %d", dec.InputOffset())
+		}
+	}
+	if err == nil {
+		return numbers(v), nil
 	}
 	start := excerpt(body, 200)
 	if start == "" {
@@ -106,7 +114,7 @@ func decodeJSON(body []byte) (any, error) {
 	}
 	var syn *json.SyntaxError
 	if errors.As(err, &syn) && syn.Offset >= int64(len(body)) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, fmt.Errorf("response JSON is truncated: %v after %d bytes; body starts with: %s", err, len(body), start)
+		return nil, fmt.Errorf("response JSON is truncated: unexpected end of JSON input after %d bytes; body starts with: %s", len(body), start)
 	}
 	return nil, fmt.Errorf("response is not JSON: %v; body starts with: %s", err, start)
 }
@@ -134,4 +142,48 @@ func jsonExcerpt(v any) string {
 		return fmt.Sprintf("(not JSON: %v)", err)
 	}
 	return excerpt(b, ExcerptSize)
+}
+
+// numbers turns the json.Numbers of a decoded body into float64, which
+// expressions compute with, except those a float64 cannot hold exactly:
+// integers beyond 2^53 (IDs of some systems) and numbers beyond its
+// range. Those stay json.Number, so they pass through unchanged, as keys
+// and in payloads, instead of two IDs collapsing into one.
+func numbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		return number(x)
+	case map[string]any:
+		for k, e := range x {
+			switch e.(type) {
+			case json.Number, map[string]any, []any:
+				x[k] = numbers(e)
+			}
+		}
+	case []any:
+		for i, e := range x {
+			switch e.(type) {
+			case json.Number, map[string]any, []any:
+				x[i] = numbers(e)
+			}
+		}
+	}
+	return v
+}
+
+// maxExact is 2^53: every integer up to it is exact in a float64.
+const maxExact = 1 << 53
+
+func number(n json.Number) any {
+	s := string(n)
+	if len(s) > 15 && !strings.ContainsAny(s, ".eE") {
+		if i, err := strconv.ParseInt(s, 10, 64); err != nil || i > maxExact || i < -maxExact {
+			return n
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil { // out of range (1e400)
+		return n
+	}
+	return f
 }
