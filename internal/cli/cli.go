@@ -166,7 +166,7 @@ func (a *app) loadConfig() (*config.Config, error) {
 func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	st, err := sqlite.Open(ctx, cfg.Store)
 	if err != nil {
-		return nil, withCode(ExitFailed, fmt.Errorf("open store %s: %w", cfg.Store, err))
+		return nil, withCode(ExitFailed, fmt.Errorf("open the queue: %w", err))
 	}
 	return st, nil
 }

@@ -228,10 +228,15 @@ entry ID, so their attempt history stays in one piece.`,
 			if err != nil {
 				return withCode(ExitFailed, err)
 			}
-			fmt.Fprintf(a.stdout, "%s: %d entr%s queued again; run 'ferry run %s' to send\n", args[0], n, map[bool]string{true: "y", false: "ies"}[n == 1], args[0])
 			if n == 0 && key != "" {
-				return withCode(ExitFailed, fmt.Errorf("no error entry or dead letter with key %q in route %q", key, args[0]))
+				pending, err := st.Entries(cmd.Context(), store.EntryFilter{Route: args[0], Key: key, Status: store.StatusPending, Limit: 1})
+				if err == nil && len(pending) > 0 {
+					fmt.Fprintf(a.stdout, "%s: the entry with key %q is already pending; run 'ferry run %s' to send it\n", args[0], key, args[0])
+					return nil
+				}
+				return withCode(ExitFailed, fmt.Errorf("no error entry or dead letter with key %q in route %q (see 'ferry queue %s' and 'ferry history %s --dead')", key, args[0], args[0], args[0]))
 			}
+			fmt.Fprintf(a.stdout, "%s: %d entr%s queued again; run 'ferry run %s' to send\n", args[0], n, map[bool]string{true: "y", false: "ies"}[n == 1], args[0])
 			return nil
 		},
 	}
@@ -243,7 +248,7 @@ entry ID, so their attempt history stays in one piece.`,
 
 func (a *app) historyCommand() *cobra.Command {
 	var limit int
-	var dead, attempts bool
+	var dead, attempts, asJSON bool
 	var key string
 	cmd := &cobra.Command{
 		Use:   "history ROUTE",
@@ -251,7 +256,8 @@ func (a *app) historyCommand() *cobra.Command {
 		Example: `  ferry history orders                 # the latest runs
   ferry history orders --attempts      # the latest delivery attempts
   ferry history orders --dead          # the error history (dead letters)
-  ferry history orders --key 1042      # every attempt for one record`,
+  ferry history orders --key 1042      # every attempt for one record
+  ferry history orders --dead --json   # in full: errors, payloads, request and response excerpts`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			route := args[0]
@@ -263,6 +269,12 @@ func (a *app) historyCommand() *cobra.Command {
 			ctx := cmd.Context()
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			defer tw.Flush()
+			// --json prints the same rows in full, nothing cut short.
+			printJSON := func(v any) error {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(v)
+			}
 			switch {
 			case key != "":
 				list, err := st.KeyAttempts(ctx, route, key, limit)
@@ -272,17 +284,26 @@ func (a *app) historyCommand() *cobra.Command {
 				if len(list) == 0 {
 					return withCode(ExitFailed, fmt.Errorf("no attempt for key %q in route %q", key, route))
 				}
+				if asJSON {
+					return printJSON(list)
+				}
 				printAttempts(tw, list)
 			case attempts:
 				list, err := st.RecentAttempts(ctx, route, limit)
 				if err != nil {
 					return withCode(ExitFailed, err)
 				}
+				if asJSON {
+					return printJSON(list)
+				}
 				printAttempts(tw, list)
 			case dead:
 				list, err := st.DeadLetters(ctx, store.DeadFilter{Route: route, Limit: limit})
 				if err != nil {
 					return withCode(ExitFailed, err)
+				}
+				if asJSON {
+					return printJSON(list)
 				}
 				fmt.Fprintln(tw, "ENTRY\tKEY\tATTEMPTS\tDIED\tLAST ERROR")
 				for _, d := range list {
@@ -292,6 +313,9 @@ func (a *app) historyCommand() *cobra.Command {
 				runs, err := st.Runs(ctx, route, limit)
 				if err != nil {
 					return withCode(ExitFailed, err)
+				}
+				if asJSON {
+					return printJSON(runs)
 				}
 				fmt.Fprintln(tw, "RUN\tSTARTED\tDURATION\tMODE\tSTATUS\tITER\tREAD\tDONE\tFAILED\tDEAD\tSKIPPED\tNOTE")
 				for _, r := range runs {
@@ -310,6 +334,7 @@ func (a *app) historyCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&dead, "dead", false, "show dead letters (the error history)")
 	cmd.Flags().BoolVar(&attempts, "attempts", false, "show the latest delivery attempts")
 	cmd.Flags().StringVar(&key, "key", "", "show every attempt for the record with this key")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON, in full (the table cuts long errors)")
 	return cmd
 }
 

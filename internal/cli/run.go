@@ -164,8 +164,15 @@ func printSummary(w io.Writer, res engine.Result) {
 	if res.Error != "" {
 		fmt.Fprintf(w, "  %s\n", res.Error)
 	}
-	if q.Error > 0 || q.Dead > 0 {
-		fmt.Fprintf(w, "  see: ferry queue %s --status error | ferry history %s --dead | ferry retry %s --dead\n", res.Route, res.Route, res.Route)
+	var see []string
+	if q.Error > 0 {
+		see = append(see, fmt.Sprintf("ferry queue %s --status error", res.Route))
+	}
+	if q.Dead > 0 {
+		see = append(see, fmt.Sprintf("ferry history %s --dead", res.Route), fmt.Sprintf("ferry retry %s --dead", res.Route))
+	}
+	if len(see) > 0 {
+		fmt.Fprintf(w, "  see: %s\n", strings.Join(see, " | "))
 	}
 }
 

@@ -8,7 +8,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -108,6 +111,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open sqlite store: empty path")
+	}
+	if err := checkPath(path); err != nil {
+		return nil, err
 	}
 	if opts.BusyTimeout <= 0 {
 		opts.BusyTimeout = 10 * time.Second
@@ -331,6 +337,25 @@ func (s *Store) writeTx(ctx context.Context, what string, f func(tx *sql.Tx) err
 	}
 	if s.hasWanted() {
 		s.prepareWanted(ctx)
+	}
+	return nil
+}
+
+// checkPath names the usual reasons a store file cannot be opened, which
+// SQLite reports only as "unable to open database file (14)".
+func checkPath(path string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("store %s is a folder, not a file", path)
+	}
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("store %s: the folder %s does not exist", path, dir)
+	case err != nil:
+		return fmt.Errorf("store %s: %w", path, err)
+	case !fi.IsDir():
+		return fmt.Errorf("store %s: %s is not a folder", path, dir)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -170,4 +171,21 @@ func TestOpenRejectsBadOptions(t *testing.T) {
 		t.Fatalf("Open with valid options: %v", err)
 	}
 	s.Close()
+}
+
+func TestOpenNamesWhyItCannot(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "plain")
+	os.WriteFile(file, []byte("x"), 0o644)
+	cases := map[string]string{
+		filepath.Join(dir, "missing", "ferry.db"): "the folder " + filepath.Join(dir, "missing") + " does not exist",
+		dir:                             "is a folder, not a file",
+		filepath.Join(file, "ferry.db"): "is not a folder",
+	}
+	for path, want := range cases {
+		_, err := sqlite.Open(context.Background(), path)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Open(%s) = %v, want %q", path, err, want)
+		}
+	}
 }
