@@ -489,14 +489,14 @@ routes:
 	}
 }
 
-// A store that cannot be opened fails the run with exit 1 and the store's
-// path, before anything is read from the source.
+// A store that cannot be opened fails the run with exit 1, the store's
+// path and the cause, before anything is read from the source.
 func TestUnopenableStoreFailsBeforeReading(t *testing.T) {
 	t.Parallel()
-	cases := []struct{ name, store string }{
-		{"folder does not exist", "no/such/folder/ferry.db"},
-		{"a parent is a file", "ferry.yaml/ferry.db"},
-		{"the store is a folder", "."},
+	cases := []struct{ name, store, cause string }{
+		{"folder does not exist", "no/such/folder/ferry.db", "does not exist"},
+		{"a parent is a file", "ferry.yaml/ferry.db", "is not a folder"},
+		{"the store is a folder", ".", "is a folder, not a file"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -511,8 +511,8 @@ func TestUnopenableStoreFailsBeforeReading(t *testing.T) {
 				"store: ferry.db", "store: "+tc.store, 1))
 			r := ferry(t, cfg, "run", "orders", "--no-progress")
 			path := filepath.Join(filepath.Dir(cfg), tc.store)
-			if r.code != 1 || !strings.Contains(r.stderr, "open store") || !strings.Contains(r.stderr, path) {
-				t.Fatalf("want exit 1 and the store path %q\n%s", path, r)
+			if r.code != 1 || !strings.Contains(r.stderr, "open the queue") || !strings.Contains(r.stderr, path) || !strings.Contains(r.stderr, tc.cause) {
+				t.Fatalf("want exit 1, the store path %q and %q\n%s", path, tc.cause, r)
 			}
 			if n := reads.Load(); n != 0 {
 				t.Errorf("the source was read %d times without a store to queue into", n)
