@@ -119,6 +119,8 @@ var errorCases = []errorCase{
 		want: "ferry.yaml:6:22: routes.orders.retry.backoff: backoff 2h0m0s is longer than max_backoff 1h0m0s"},
 	{name: "wrap without array", src: sys + "routes:\n  orders:\n    source:\n      http: {system: shop, key: id}\n    destinations:\n      default:\n        http: {system: erp, wrap: orders}\n",
 		want: "ferry.yaml:10:35: routes.orders.destinations.default.http.wrap: wrap only applies to body: array"},
+	{name: "record field in a batch path", src: sys + "routes:\n  orders:\n    source:\n      http: {system: shop, key: id}\n    destinations:\n      default:\n        http: {system: erp, body: array, path: \"/orders/${key}\"}\n",
+		want: "ferry.yaml:10:48: routes.orders.destinations.default.http.path: with body: array this is rendered once per batch, so ${key} is not available (only ${batch_size}); use body: each for per-record paths"},
 }
 
 // TestParseErrors pins the exact message, file:line:column and path of

@@ -288,6 +288,28 @@ func (v *validator) destinations(path string, r *Route) {
 		if h.Wrap != "" && h.Body != "array" {
 			v.doc.errorf(joinPath(hp, "wrap"), "wrap only applies to body: array")
 		}
+		if h.Body == "array" {
+			v.batchTemplate(joinPath(hp, "path"), h.Path)
+			for _, name := range sortedKeys(h.Headers) {
+				v.batchTemplate(joinPath(joinPath(hp, "headers"), name), h.Headers[name])
+			}
+		}
+	}
+}
+
+// batchTemplate checks a template of a body: array destination: it is
+// rendered once per batch, so no record's fields or key are in scope and
+// they would silently render empty.
+func (v *validator) batchTemplate(path, src string) {
+	t, err := expr.CompileTemplate(src)
+	if err != nil {
+		return // reported where every template is compiled
+	}
+	for _, name := range t.Names() {
+		if name != "batch_size" {
+			v.doc.errorf(path, "with body: array this is rendered once per batch, so ${%s} is not available (only ${batch_size}); use body: each for per-record paths", name)
+			return
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -72,4 +73,25 @@ func oneLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// Names returns the variables the expression reads (top-level names such
+// as "key" in key or "customer" in customer.email), each once.
+func (p *Program) Names() []string {
+	c := &nameCollector{seen: map[string]bool{}}
+	node := p.prog.Node()
+	ast.Walk(&node, c)
+	return c.names
+}
+
+type nameCollector struct {
+	seen  map[string]bool
+	names []string
+}
+
+func (c *nameCollector) Visit(node *ast.Node) {
+	if id, ok := (*node).(*ast.IdentifierNode); ok && !c.seen[id.Value] {
+		c.seen[id.Value] = true
+		c.names = append(c.names, id.Value)
+	}
 }

@@ -145,3 +145,21 @@ func Stringify(v any) string {
 		return fmt.Sprint(x)
 	}
 }
+
+// Names returns the variables the template's expressions read, each once.
+func (t *Template) Names() []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, p := range t.parts {
+		if p.prog == nil {
+			continue
+		}
+		for _, n := range p.prog.Names() {
+			if !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
+	return names
+}
