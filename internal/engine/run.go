@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ferry-dev/ferry/internal/jsonx"
 	"sync"
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/jsonx"
 	"github.com/ferry-dev/ferry/internal/store"
 )
 

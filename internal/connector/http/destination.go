@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"github.com/ferry-dev/ferry/internal/jsonx"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
 	"github.com/ferry-dev/ferry/internal/expr"
+	"github.com/ferry-dev/ferry/internal/jsonx"
 )
 
 // eachConcurrency bounds the requests of one batch in flight at once with

@@ -5,12 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ferry-dev/ferry/internal/jsonx"
 	"io"
 	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/ferry-dev/ferry/internal/jsonx"
 )
 
 // lookup follows a dotted path ("meta.next_url", "data.0.id") through
