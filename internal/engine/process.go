@@ -4,23 +4,23 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/jsonx"
 	"github.com/ferry-dev/ferry/internal/store"
 )
 
 // excerptLimit bounds the request/response text kept per attempt.
 const excerptLimit = 1024
 
-// onErrorTimeout bounds the on_error operations of one dead letter when
-// the run is being cancelled.
+// onErrorTimeout bounds the on_error operations of one settled batch.
 const onErrorTimeout = 30 * time.Second
 
 // doneExcerptLimit bounds the response excerpt kept for a delivered record.
@@ -95,7 +95,8 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 		}}
 		pre := w
 		if rec == nil {
-			if err := json.Unmarshal(en.Payload, &rec); err != nil || rec == nil {
+			var err error
+			if rec, err = jsonx.DecodeObject(en.Payload); err != nil {
 				fail(pre, connector.Result{Error: fmt.Sprintf("payload is not a JSON object: %v", err)}, false)
 				continue
 			}
@@ -207,8 +208,15 @@ func (rs *runState) commit(ctx context.Context, s settled) error {
 		return fmt.Errorf("route %q: settle %d entries: %w", rs.r.cfg.Name, len(s.settlements), err)
 	}
 	rs.tally(s.settlements)
-	for i, w := range s.dead {
-		rs.runOnError(ctx, w, s.deadErrors[i])
+	if len(s.dead) > 0 && len(rs.r.onError) > 0 {
+		// The dead letters are stored: their alternate process runs even
+		// when the run is being cancelled, within one bounded budget for
+		// the whole batch, so a hanging endpoint cannot stall a shutdown.
+		opCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), onErrorTimeout)
+		defer cancel()
+		for i, w := range s.dead {
+			rs.runOnError(opCtx, w, s.deadErrors[i])
+		}
 	}
 	return nil
 }
@@ -336,10 +344,6 @@ func (rs *runState) runAfter(ctx context.Context, w *work, res connector.Result)
 // are logged: the entry is already safe in the error history.
 func (rs *runState) runOnError(ctx context.Context, w *work, reason string) {
 	vars := map[string]any{"error": reason}
-	// The dead letter is already stored: its alternate process runs even
-	// when the run is being cancelled, bounded in time.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), onErrorTimeout)
-	defer cancel()
 	for i, op := range rs.r.onError {
 		if res := op.Do(ctx, w.delivery, vars); !res.OK {
 			rs.e.log.Error("on_error operation failed", "route", rs.r.cfg.Name, "key", w.entry.Key, "op", i, "err", res.Error)
@@ -434,16 +438,73 @@ func sourceHasCursor(r *config.Route) bool {
 	return r.Source.HTTP != nil && r.Source.HTTP.Cursor != ""
 }
 
-// cursorLess compares cursor values: numerically when both are numbers,
-// else as strings (RFC 3339 timestamps in one zone sort as strings).
+// cursorLess compares cursor values: integers exactly (IDs beyond 2^53
+// included), other numbers as numbers, RFC 3339 timestamps as instants
+// (so "...:00.5Z" is after "...:00Z" though it sorts before it as text),
+// anything else as text. "" is before everything.
 func cursorLess(a, b string) bool {
-	if a == "" {
-		return b != ""
+	if a == "" || b == "" {
+		return a == "" && b != ""
 	}
-	fa, errA := strconv.ParseFloat(a, 64)
-	fb, errB := strconv.ParseFloat(b, 64)
-	if errA == nil && errB == nil {
-		return fa < fb
+	if c, ok := compareIntegers(a, b); ok {
+		return c < 0
+	}
+	if fa, err := strconv.ParseFloat(a, 64); err == nil {
+		if fb, err := strconv.ParseFloat(b, 64); err == nil {
+			return fa < fb
+		}
+	}
+	if ta, err := time.Parse(time.RFC3339Nano, a); err == nil {
+		if tb, err := time.Parse(time.RFC3339Nano, b); err == nil {
+			return ta.Before(tb)
+		}
 	}
 	return a < b
+}
+
+// cursorSame reports whether two cursor values are the same point.
+func cursorSame(a, b string) bool { return !cursorLess(a, b) && !cursorLess(b, a) }
+
+// compareIntegers compares two decimal integers of any length exactly;
+// ok is false unless both are plain integers.
+func compareIntegers(a, b string) (int, bool) {
+	na, da, okA := splitInteger(a)
+	nb, db, okB := splitInteger(b)
+	if !okA || !okB {
+		return 0, false
+	}
+	if na != nb {
+		if na {
+			return -1, true
+		}
+		return 1, true
+	}
+	c := len(da) - len(db)
+	if c == 0 {
+		c = strings.Compare(da, db)
+	}
+	if na {
+		c = -c
+	}
+	return c, true
+}
+
+// splitInteger splits "-0042" into negative=true, digits="42".
+func splitInteger(s string) (negative bool, digits string, ok bool) {
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		negative, s = s[0] == '-', s[1:]
+	}
+	if s == "" {
+		return false, "", false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false, "", false
+		}
+	}
+	s = strings.TrimLeft(s, "0")
+	if s == "" {
+		return false, "0", true // -0 is 0
+	}
+	return negative, s, true
 }

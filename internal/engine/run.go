@@ -479,7 +479,7 @@ func (rs *runState) read(ctx context.Context, req connector.ReadRequest, out cha
 		records := page.Records
 		if finishing {
 			n := 0
-			for n < len(records) && records[n].Cursor == marks.max {
+			for n < len(records) && cursorSame(records[n].Cursor, marks.max) {
 				n++
 			}
 			if n < len(records) {
@@ -513,7 +513,10 @@ func (rs *runState) read(ctx context.Context, req connector.ReadRequest, out cha
 			return connector.ErrStop
 		}
 		found += len(records)
-		if limit > 0 && found >= limit {
+		// Stop only past the start: while every record read is still at
+		// the cursor (an "at or after" API, or records without a cursor
+		// value first), a stop would start the next read at the same place.
+		if limit > 0 && found >= limit && cursorLess(req.Cursor, marks.max) {
 			finishing = true
 		}
 		return nil

@@ -75,3 +75,25 @@ func BenchmarkEncodingJSON(b *testing.B) {
 		json.Marshal(sample)
 	}
 }
+
+func TestDecodeKeepsInexactNumbers(t *testing.T) {
+	v, err := DecodeObject([]byte(`{"small":12,"frac":19.9,"big":9007199254740993,"huge":1e400,"list":[9007199254740993,1]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v["small"] != 12.0 || v["frac"] != 19.9 {
+		t.Fatalf("small numbers must be float64: %#v %#v", v["small"], v["frac"])
+	}
+	if v["big"] != json.Number("9007199254740993") || v["huge"] != json.Number("1e400") || v["list"].([]any)[0] != json.Number("9007199254740993") {
+		t.Fatalf("inexact numbers must stay json.Number: %#v", v)
+	}
+	b, _ := Marshal(v)
+	if string(b) != `{"big":9007199254740993,"frac":19.9,"huge":1e400,"list":[9007199254740993,1],"small":12}` {
+		t.Fatalf("round trip: %s", b)
+	}
+	for _, bad := range []string{`{"a":1} {"b":2}`, `[1,2]`, `{"a":`} {
+		if _, err := DecodeObject([]byte(bad)); err == nil {
+			t.Errorf("DecodeObject(%s) gave no error", bad)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package httpconn
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,17 +96,9 @@ func arrayAt(body any, path string) ([]any, error) {
 // decodeJSON decodes a whole body, numbers as float64. The error says
 // whether the body was cut short or is not JSON at all.
 func decodeJSON(body []byte) (any, error) {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	err := dec.Decode(&v)
+	v, err := jsonx.Decode(body)
 	if err == nil {
-		if _, extra := dec.Token(); extra != io.EOF {
-			err = fmt.Errorf("invalid data after the JSON value at offset %d", dec.InputOffset())
-		}
-	}
-	if err == nil {
-		return numbers(v), nil
+		return v, nil
 	}
 	start := excerpt(body, 200)
 	if start == "" {
@@ -143,48 +134,4 @@ func jsonExcerpt(v any) string {
 		return fmt.Sprintf("(not JSON: %v)", err)
 	}
 	return excerpt(b, ExcerptSize)
-}
-
-// numbers turns the json.Numbers of a decoded body into float64, which
-// expressions compute with, except those a float64 cannot hold exactly:
-// integers beyond 2^53 (IDs of some systems) and numbers beyond its
-// range. Those stay json.Number, so they pass through unchanged, as keys
-// and in payloads, instead of two IDs collapsing into one.
-func numbers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		return number(x)
-	case map[string]any:
-		for k, e := range x {
-			switch e.(type) {
-			case json.Number, map[string]any, []any:
-				x[k] = numbers(e)
-			}
-		}
-	case []any:
-		for i, e := range x {
-			switch e.(type) {
-			case json.Number, map[string]any, []any:
-				x[i] = numbers(e)
-			}
-		}
-	}
-	return v
-}
-
-// maxExact is 2^53: every integer up to it is exact in a float64.
-const maxExact = 1 << 53
-
-func number(n json.Number) any {
-	s := string(n)
-	if len(s) > 15 && !strings.ContainsAny(s, ".eE") {
-		if i, err := strconv.ParseInt(s, 10, 64); err != nil || i > maxExact || i < -maxExact {
-			return n
-		}
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil { // out of range (1e400)
-		return n
-	}
-	return f
 }

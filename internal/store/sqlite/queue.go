@@ -476,8 +476,14 @@ func (s *Store) ReleaseLeases(ctx context.Context, route string, now time.Time, 
 	}
 	var released int
 	err := s.writeTx(ctx, fmt.Sprintf("release leases of route %q", route), func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE `+where+` AND EXISTS (SELECT 1 FROM entries n
-			WHERE n.route = entries.route AND n.key = entries.key AND n.status IN ('P', 'E'))`, args...)
+		// A released entry is dropped when a newer payload of its key is
+		// queued (P or E) or also leased with a higher ID (two versions
+		// handed to one worker): the unique index allows one P/E per key,
+		// and the old version must not be sent after the new one.
+		res, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE `+where+` AND (EXISTS (SELECT 1 FROM entries n
+			WHERE n.route = entries.route AND n.key = entries.key AND n.status IN ('P', 'E'))
+			OR EXISTS (SELECT 1 FROM entries n
+			WHERE n.route = entries.route AND n.key = entries.key AND n.status = 'L' AND n.id > entries.id))`, args...)
 		if err != nil {
 			return fmt.Errorf("drop superseded: %w", err)
 		}

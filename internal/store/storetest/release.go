@@ -181,3 +181,23 @@ func testReplayErrors(t *testing.T, s store.Store) {
 		t.Errorf("replay selecting nothing = %d", n)
 	}
 }
+
+// Two leased versions of one key (handed to one worker) released together:
+// the older is dropped, the newer goes back to the queue, and nothing
+// breaks the one-queued-entry-per-key rule.
+func testReleaseTwoLeasedVersions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	first, _, err := s.EnqueueLeased(ctx, "orders", []store.NewEntry{{Key: "a", Payload: payload("a", 1)}}, nil, t0, "w", t0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, _, err := s.EnqueueLeased(ctx, "orders", []store.NewEntry{{Key: "a", Payload: payload("a", 2)}}, nil, t0, "w", t0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	release(t, s, "orders", time.Time{}, "w")
+	gone(t, s, first[0].ID)
+	if e := entry(t, s, second[0].ID); e.Status != store.StatusPending {
+		t.Fatalf("newer version after release = %s, want P", e.Status)
+	}
+}

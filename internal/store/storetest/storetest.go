@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ReleaseLeases/Expired", testReleaseExpired},
 		{"ReleaseLeases/ByOwner", testReleaseByOwner},
 		{"ReleaseLeases/Superseded", testReleaseSuperseded},
+		{"ReleaseLeases/TwoLeasedVersions", testReleaseTwoLeasedVersions},
 		{"Replay/DeadByKey", testReplayDeadByKey},
 		{"Replay/AllDead", testReplayAllDead},
 		{"Replay/DeadWithQueuedKey", testReplayDeadWithQueuedKey},
