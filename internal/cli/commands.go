@@ -277,7 +277,9 @@ func (a *app) historyCommand() *cobra.Command {
 			}
 			switch {
 			case key != "":
-				list, err := st.KeyAttempts(ctx, route, key, limit)
+				// A record's whole history, oldest first: --limit would cut
+				// off the newest attempts, so it only caps it generously.
+				list, err := st.KeyAttempts(ctx, route, key, max(limit, 1000))
 				if err != nil {
 					return withCode(ExitFailed, err)
 				}

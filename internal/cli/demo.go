@@ -117,6 +117,6 @@ are read (incremental sync). Needs no network beyond loopback and no set-up.`,
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "keep the demo's ferry.yaml and ferry.db in this folder (default: a temporary folder, removed)")
 	cmd.Flags().IntVar(&orders, "orders", 120, "orders in the mock shop")
-	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "no progress bar, even on a terminal")
+	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "plain progress lines (every 2 s, on stderr) instead of a bar, even on a terminal")
 	return cmd
 }

@@ -93,7 +93,7 @@ Exit codes: 0 all delivered, 1 a run failed, 2 bad usage or config,
 	cmd.Flags().BoolVar(&full, "full", false, "full sync: ignore the cursor and read every record")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "read and transform, print what would be sent, send and store nothing")
 	cmd.Flags().BoolVar(&all, "all", false, "run every route")
-	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "no progress bar, even on a terminal")
+	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "plain progress lines (every 2 s, on stderr) instead of a bar, even on a terminal")
 	cmd.Flags().IntVar(&limit, "limit", 0, "with --dry-run: records to show (default the route's collect_limit)")
 	return cmd
 }

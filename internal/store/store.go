@@ -24,20 +24,20 @@ const (
 
 // Entry is one record in a route's queue.
 type Entry struct {
-	ID            int64
-	Route         string
-	Key           string
-	Version       int64 // bumped each time a newer payload replaces the old one; (ID, Version) names one payload
-	Payload       json.RawMessage
-	Status        Status
-	Priority      int
-	Attempts      int // delivery attempts made so far
-	LastError     string
-	NextAttemptAt time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-	LeaseOwner    string
-	LeaseUntil    time.Time
+	ID            int64           `json:"id"`
+	Route         string          `json:"route"`
+	Key           string          `json:"key"`
+	Version       int64           `json:"version"` // bumped each time a newer payload replaces the old one; (ID, Version) names one payload
+	Payload       json.RawMessage `json:"payload"`
+	Status        Status          `json:"status"`
+	Priority      int             `json:"priority"`
+	Attempts      int             `json:"attempts"` // delivery attempts made so far
+	LastError     string          `json:"last_error"`
+	NextAttemptAt time.Time       `json:"next_attempt_at"`
+	CreatedAt     time.Time       `json:"created_at"`
+	UpdatedAt     time.Time       `json:"updated_at"`
+	LeaseOwner    string          `json:"lease_owner"`
+	LeaseUntil    time.Time       `json:"lease_until"`
 }
 
 // NewEntry is a record to enqueue.
@@ -83,20 +83,20 @@ const (
 
 // Attempt is one try to deliver one entry.
 type Attempt struct {
-	ID             int64
-	EntryID        int64
-	Route          string
-	Key            string
-	Version        int64
-	RunID          int64
-	At             time.Time
-	Outcome        Outcome
-	StatusCode     int
-	Error          string
-	Request        string // excerpt
-	Response       string // excerpt
-	DurationMillis int64
-	IdempotencyKey string
+	ID             int64     `json:"id"`
+	EntryID        int64     `json:"entry_id"`
+	Route          string    `json:"route"`
+	Key            string    `json:"key"`
+	Version        int64     `json:"version"`
+	RunID          int64     `json:"run_id"`
+	At             time.Time `json:"at"`
+	Outcome        Outcome   `json:"outcome"`
+	StatusCode     int       `json:"status_code"`
+	Error          string    `json:"error"`
+	Request        string    `json:"request"`  // excerpt
+	Response       string    `json:"response"` // excerpt
+	DurationMillis int64     `json:"duration_millis"`
+	IdempotencyKey string    `json:"idempotency_key"`
 }
 
 // Settlement settles one leased entry.
@@ -113,17 +113,17 @@ type Settlement struct {
 
 // DeadLetter is an entry whose retries are spent.
 type DeadLetter struct {
-	ID        int64
-	EntryID   int64
-	Route     string
-	Key       string
-	Version   int64
-	Payload   json.RawMessage
-	Priority  int
-	Attempts  int
-	LastError string
-	CreatedAt time.Time // when the entry was first queued
-	DiedAt    time.Time
+	ID        int64           `json:"id"`
+	EntryID   int64           `json:"entry_id"`
+	Route     string          `json:"route"`
+	Key       string          `json:"key"`
+	Version   int64           `json:"version"`
+	Payload   json.RawMessage `json:"payload"`
+	Priority  int             `json:"priority"`
+	Attempts  int             `json:"attempts"`
+	LastError string          `json:"last_error"`
+	CreatedAt time.Time       `json:"created_at"` // when the entry was first queued
+	DiedAt    time.Time       `json:"died_at"`
 }
 
 // EntryFilter selects entries to list.
@@ -173,21 +173,21 @@ const (
 
 // Run is one execution of a route.
 type Run struct {
-	ID         int64
-	Route      string
-	Trigger    string // manual, schedule, webhook, ...
-	Mode       string // incremental or full
-	Status     RunStatus
-	StartedAt  time.Time
-	EndedAt    time.Time // zero while running
-	Iterations int
-	Collected  int // records read from the source and queued
-	Sent       int // delivery attempts made
-	Done       int
-	Failed     int // attempts that failed (retry or dead)
-	Dead       int
-	Skipped    int
-	Error      string
+	ID         int64     `json:"id"`
+	Route      string    `json:"route"`
+	Trigger    string    `json:"trigger"` // manual, schedule, webhook, ...
+	Mode       string    `json:"mode"`    // incremental or full
+	Status     RunStatus `json:"status"`
+	StartedAt  time.Time `json:"started_at"`
+	EndedAt    time.Time `json:"ended_at"` // zero while running
+	Iterations int       `json:"iterations"`
+	Collected  int       `json:"collected"` // records read from the source and queued
+	Sent       int       `json:"sent"`      // delivery attempts made
+	Done       int       `json:"done"`
+	Failed     int       `json:"failed"` // attempts that failed (retry or dead)
+	Dead       int       `json:"dead"`
+	Skipped    int       `json:"skipped"`
+	Error      string    `json:"error"`
 }
 
 // Store is the durable queue. All methods are safe for concurrent use.
