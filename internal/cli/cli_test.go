@@ -231,6 +231,12 @@ func TestDemo(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "has no e-mail") || !strings.Contains(out, "unknown country") {
 		t.Fatalf("history --dead after the demo (exit %d):\n%s", code, out)
 	}
+	// Order 5 died in the first run and, changed, again in the last: the
+	// replay takes its newest version and says what became of the older.
+	code, out, _ = ferry(t, "-c", filepath.Join(dir, "ferry.yaml"), "retry", "orders", "--dead")
+	if code != 0 || !strings.Contains(out, "7 entries queued again") || !strings.Contains(out, "1 older dead letter of the same keys superseded") {
+		t.Fatalf("retry --dead after the demo (exit %d):\n%s", code, out)
+	}
 }
 
 // With --all, a route whose dependency failed is skipped, and the exit

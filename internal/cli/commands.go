@@ -224,7 +224,15 @@ entry ID, so their attempt history stays in one piece.`,
 			if key != "" && !errs && !dead {
 				sel.Dead, sel.Errors = true, true
 			}
+			before, err := st.Counts(cmd.Context(), args[0])
+			if err != nil {
+				return withCode(ExitFailed, err)
+			}
 			n, err := st.Replay(cmd.Context(), sel)
+			if err != nil {
+				return withCode(ExitFailed, err)
+			}
+			after, err := st.Counts(cmd.Context(), args[0])
 			if err != nil {
 				return withCode(ExitFailed, err)
 			}
@@ -237,6 +245,14 @@ entry ID, so their attempt history stays in one piece.`,
 				return withCode(ExitFailed, fmt.Errorf("no error entry or dead letter with key %q in route %q (see 'ferry queue %s' and 'ferry history %s --dead')", key, args[0], args[0], args[0]))
 			}
 			fmt.Fprintf(a.stdout, "%s: %d entr%s queued again; run 'ferry run %s' to send\n", args[0], n, map[bool]string{true: "y", false: "ies"}[n == 1], args[0])
+			// A key that died more than once is replayed with its newest
+			// version; the older dead letters leave the error history
+			// (their attempts stay): say so rather than lose them quietly.
+			if sel.Dead {
+				if older := before.Dead - after.Dead - min(n, before.Dead-after.Dead); older > 0 {
+					fmt.Fprintf(a.stdout, "%s: %d older dead letter%s of the same keys superseded by a newer version (their attempts stay in the history)\n", args[0], older, plural(older))
+				}
+			}
 			return nil
 		},
 	}
