@@ -59,7 +59,7 @@ func TestLoadFullExample(t *testing.T) {
 	if got := orders.OnError[0].HTTP.Method; got != "POST" {
 		t.Errorf("on_error method = %q, want default POST", got)
 	}
-	if p := cfg.Routes["customers"].Source.HTTP.Paginate.Page; p.Param != "p" || p.Size != 50 || p.Start != 0 {
+	if p := cfg.Routes["customers"].Source.HTTP.Paginate.Page; p.Param != "p" || p.Size != 50 || p.Start == nil || *p.Start != 0 {
 		t.Errorf("page pagination = %+v", p)
 	}
 }

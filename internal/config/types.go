@@ -122,7 +122,8 @@ type PagePagination struct {
 	Param     string `yaml:"param,omitempty" json:"param,omitempty" jsonschema:"description=Page number parameter (default page)"`
 	SizeParam string `yaml:"size_param,omitempty" json:"size_param,omitempty" jsonschema:"description=Page size parameter (default size)"`
 	Size      int    `yaml:"size,omitempty" json:"size,omitempty" jsonschema:"description=Records per page (default 100)"`
-	Start     int    `yaml:"start,omitempty" json:"start,omitempty" jsonschema:"description=First page number (default 1)"`
+	// Start is a pointer so that start: 0 (zero-based pages) differs from unset.
+	Start *int `yaml:"start,omitempty" json:"start,omitempty" jsonschema:"description=First page number (default 1; 0 for APIs that count from 0)"`
 }
 
 // OffsetPagination is offset/limit pagination.

@@ -131,15 +131,15 @@ func (s *Source) setPagination(p *config.Paginate) error {
 		s.style = pageNumber
 		s.param = orDefault(p.Page.Param, "page")
 		s.sizeParam = orDefault(p.Page.SizeParam, "size")
-		s.size, s.start = p.Page.Size, p.Page.Start
+		s.size, s.start = p.Page.Size, 1
+		if p.Page.Start != nil {
+			s.start = *p.Page.Start
+		}
 		if s.size < 0 {
 			return fmt.Errorf("page.size: %d is negative (expected records per page, default %d)", s.size, DefaultPageSize)
 		}
 		if s.size == 0 {
 			s.size = DefaultPageSize
-		}
-		if s.start == 0 {
-			s.start = 1
 		}
 	case p.Offset != nil:
 		s.style = pageOffset

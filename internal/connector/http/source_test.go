@@ -93,8 +93,9 @@ func TestSourcePagePagination(t *testing.T) {
 		first     int
 	}{
 		{"defaults", config.PagePagination{}, "page", "size", 100, 1},
-		{"custom", config.PagePagination{Param: "p", SizeParam: "per_page", Size: 40, Start: 0}, "p", "per_page", 40, 1},
-		{"start at 3", config.PagePagination{Size: 50, Start: 3}, "page", "size", 50, 3},
+		{"custom", config.PagePagination{Param: "p", SizeParam: "per_page", Size: 40}, "p", "per_page", 40, 1},
+		{"zero-based", config.PagePagination{Size: 50, Start: ptr(0)}, "page", "size", 50, 0},
+		{"start at 3", config.PagePagination{Size: 50, Start: ptr(3)}, "page", "size", 50, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -512,3 +513,5 @@ func TestNewSourceErrors(t *testing.T) {
 		})
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
