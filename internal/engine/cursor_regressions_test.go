@@ -113,12 +113,7 @@ func TestBigIntegerCursorWithCollectLimit(t *testing.T) {
 	base := new(big.Int).Lsh(big.NewInt(1), 60) // ids 2^60+1 .. 2^60+150
 	src, requests := bigIDSource(t, base, 150)
 	dst := newRecorder(t)
-	yaml := `
-store: ferry.db
-systems:
-  shop: { url: "{{SHOP}}" }
-  erp: { url: "{{ERP}}" }
-routes:
+	yaml := shopAndERP + `
   orders:
     source:
       http:
@@ -169,12 +164,7 @@ func TestBigIntegerSurvivesRetry(t *testing.T) {
 		}
 	}))
 	t.Cleanup(dst.Close)
-	yaml := `
-store: ferry.db
-systems:
-  shop: { url: "{{SHOP}}" }
-  erp: { url: "{{ERP}}" }
-routes:
+	yaml := shopAndERP + `
   orders:
     source:
       http: { system: shop, path: /orders, records: data, key: id }
@@ -265,12 +255,7 @@ func TestFractionalTimestampGroupSurvivesInterruption(t *testing.T) {
 	}))
 	t.Cleanup(src.Close)
 	dst := newRecorder(t)
-	yaml := `
-store: ferry.db
-systems:
-  shop: { url: "{{SHOP}}" }
-  erp: { url: "{{ERP}}" }
-routes:
+	yaml := shopAndERP + `
   orders:
     source:
       http:

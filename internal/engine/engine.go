@@ -7,7 +7,6 @@
 package engine
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -148,6 +147,3 @@ func (e *Engine) route(name string) (*route, error) {
 	}
 	return r, nil
 }
-
-// ensure the interfaces are used the way the engine expects.
-var _ = context.Background

@@ -252,12 +252,16 @@ func (e *testERP) receivedCount() int {
 	return len(e.received)
 }
 
-const ordersRoute = `
+// shopAndERP is the head of a test config: the store and the two systems
+// at {{SHOP}} and {{ERP}}; a test appends its route.
+const shopAndERP = `
 store: ferry.db
 systems:
   shop: { url: "{{SHOP}}" }
   erp: { url: "{{ERP}}" }
-routes:
+routes:`
+
+const ordersRoute = shopAndERP + `
   orders:
     source:
       http:

@@ -144,12 +144,7 @@ func TestBackoffCountsFromTheFailure(t *testing.T) {
 		w.WriteHeader(503)
 	}))
 	t.Cleanup(slow.Close)
-	yaml := `
-store: ferry.db
-systems:
-  shop: { url: "{{SHOP}}" }
-  erp: { url: "{{ERP}}" }
-routes:
+	yaml := shopAndERP + `
   orders:
     source:
       http: { system: shop, path: /orders, records: data, key: id, paginate: { page: { size: 50 } } }
@@ -199,12 +194,7 @@ func TestStaleVersionIsNotRetriedOverNewer(t *testing.T) {
 		got = append(got, body)
 	}))
 	t.Cleanup(dst.Close)
-	yaml := `
-store: ferry.db
-systems:
-  shop: { url: "{{SHOP}}" }
-  erp: { url: "{{ERP}}" }
-routes:
+	yaml := shopAndERP + `
   orders:
     source:
       http: { system: shop, path: /orders, records: data, key: id, paginate: { page: { size: 1 } } }
@@ -220,5 +210,8 @@ routes:
 	t.Logf("run %s collected %d done %d; destination got %v", res.Status, res.Collected, res.Done, got)
 	if len(got) > 0 && strings.Contains(got[len(got)-1], `"v":1`) {
 		t.Errorf("the destination ends with the older version v1: %v", got)
+	}
+	if len(got) == 0 || !strings.Contains(got[len(got)-1], `"v":2`) {
+		t.Errorf("the destination must end with the newer version v2: %v", got)
 	}
 }
