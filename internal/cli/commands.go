@@ -228,7 +228,8 @@ entry ID, so their attempt history stays in one piece.`,
 			if err != nil {
 				return withCode(ExitFailed, err)
 			}
-			n, err := st.Replay(cmd.Context(), sel)
+			rr, err := st.Replay(cmd.Context(), sel)
+			n := rr.Replayed
 			if err != nil {
 				return withCode(ExitFailed, err)
 			}

@@ -66,6 +66,14 @@ type Result struct {
 	Response   string        // excerpt of what came back for this record
 	RetryAfter time.Duration // from a Retry-After header, 0 when none
 	Duration   time.Duration
+	// Skipped: an answer rule settled the record as skipped (OK is false,
+	// nothing is retried, it leaves the queue as skipped).
+	Skipped bool
+	// Unknown: the request may have been applied though no usable answer
+	// came back (timeout, dropped connection, 5xx, a short result array).
+	// The engine retries such a batch first with the same composition, so
+	// it carries the same batch idempotency key.
+	Unknown bool
 }
 
 // Destination delivers a batch. Send returns exactly one Result per
@@ -75,6 +83,21 @@ type Result struct {
 // the others may not have been tried).
 type Destination interface {
 	Send(ctx context.Context, batch []Delivery) ([]Result, error)
+}
+
+// Preview is what a destination would send for one record, rendered
+// exactly as Send renders it (paths, headers, body encoding), for dry runs.
+type Preview struct {
+	Method string
+	URL    string // with secrets redacted
+	Body   []byte // this record's part of the body (its element, for array bodies)
+}
+
+// Previewer is implemented by destinations that can render a delivery
+// without sending it. An error is what Send would fail the record with
+// (a template that fails, a value JSON cannot encode such as NaN).
+type Previewer interface {
+	Preview(ctx context.Context, d Delivery) (Preview, error)
 }
 
 // Operation is a follow-up call for one record (after: / on_error:).

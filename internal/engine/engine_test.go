@@ -204,9 +204,9 @@ func TestAlwaysFailingRecordBecomesDeadLetterAndReplays(t *testing.T) {
 	}
 
 	broken = false
-	n, err := h.store.Replay(context.Background(), store.ReplaySelector{Route: "orders", Dead: true, Now: time.Now()})
-	if err != nil || n != 1 {
-		t.Fatalf("replay: %d, %v", n, err)
+	rr, err := h.store.Replay(context.Background(), store.ReplaySelector{Route: "orders", Dead: true, Now: time.Now()})
+	if err != nil || rr.Replayed != 1 {
+		t.Fatalf("replay: %+v, %v", rr, err)
 	}
 	res = h.run("orders", false)
 	if res.Done != 1 || erp.received["4"] != 1 {

@@ -13,6 +13,10 @@ import (
 // ErrNotFound is returned when an entry, run or dead letter does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrNewerQueued is returned by Resend when the key already has an entry
+// queued, in error or in flight: that newer data goes first.
+var ErrNewerQueued = errors.New("a newer version of the key is queued")
+
 // Status is the state of an entry in the queue.
 type Status string
 
@@ -38,6 +42,13 @@ type Entry struct {
 	UpdatedAt     time.Time       `json:"updated_at"`
 	LeaseOwner    string          `json:"lease_owner"`
 	LeaseUntil    time.Time       `json:"lease_until"`
+	// Hash is the content hash given at enqueue ("" when none was given).
+	Hash string `json:"hash,omitempty"`
+	// Batch groups entries whose last delivery was one request with an
+	// unknown outcome (timeout, dropped connection, 5xx): the error pass
+	// leases such a group together first, so the retry repeats the same
+	// composition under the same batch idempotency key. "" when none.
+	Batch string `json:"batch,omitempty"`
 }
 
 // NewEntry is a record to enqueue.
@@ -45,12 +56,25 @@ type NewEntry struct {
 	Key      string
 	Payload  json.RawMessage
 	Priority int
+	// Hash is the content hash of Payload (the engine computes it). When
+	// set, a record whose Hash equals the hash of the key's last delivered
+	// payload, or of an entry of the key already queued or leased, is not
+	// queued again: it is counted Unchanged. "" turns the check off
+	// (resend_unchanged), but an identical payload (byte for byte) of a
+	// queued P/E entry still changes nothing.
+	Hash string
 }
 
 // EnqueueResult counts what one EnqueuePage did.
 type EnqueueResult struct {
 	Inserted int // new entries
 	Replaced int // pending/error entries whose payload was replaced (coalesced)
+	// Unchanged counts records not queued because their content is
+	// already delivered or already queued (same Hash, or the same payload
+	// as the queued P/E entry). A record equal to the last delivered
+	// payload also removes a queued P/E entry of its key (the destination
+	// already has this content) and records an "unchanged" attempt.
+	Unchanged int
 }
 
 // LeaseMode selects the pass a lease serves.
@@ -79,6 +103,10 @@ const (
 	OutcomeSkipped Outcome = "skipped" // filtered out by a step; leaves the queue
 	OutcomeRetry   Outcome = "error"   // failed; back to E with NextAttemptAt
 	OutcomeDead    Outcome = "dead"    // failed for good; moved to dead letters
+	// The outcomes below are recorded in the history, never settled.
+	OutcomeUnchanged Outcome = "unchanged" // read again with the content last delivered: not sent
+	OutcomeDiscarded Outcome = "discarded" // ended on purpose by a user (ferry discard)
+	OutcomeReplayed  Outcome = "replayed"  // put back by a user (ferry retry / resend)
 )
 
 // Attempt is one try to deliver one entry.
@@ -97,6 +125,10 @@ type Attempt struct {
 	Response       string    `json:"response"` // excerpt
 	DurationMillis int64     `json:"duration_millis"`
 	IdempotencyKey string    `json:"idempotency_key"`
+	// Op names what the attempt was: "" for a delivery, "after[0]",
+	// "on_error[1]" for an outbox operation, "discard", "resend", "retry"
+	// for a user's command.
+	Op string `json:"op,omitempty"`
 }
 
 // Settlement settles one leased entry.
@@ -109,6 +141,106 @@ type Settlement struct {
 	// CountAttempt is false for settlements that did not try a delivery
 	// (e.g. skipped by a filter), so Attempts is not incremented.
 	CountAttempt bool
+	// Hash is the content hash of the delivered payload, for OutcomeDone:
+	// stored as the key's last delivered content (with the payload, for
+	// ferry resend) unless a newer entry of the key was delivered already.
+	Hash string
+	// Batch, for OutcomeRetry, tags the entries of one request whose
+	// outcome is unknown (see Entry.Batch). "" for none.
+	Batch string
+	// Outbox holds the operations owed for this settlement (after: for a
+	// delivered entry, on_error: for a new dead letter). They are stored
+	// in the same transaction, and only when the settlement takes effect
+	// (the entry was still leased by owner).
+	Outbox []OutboxItem
+}
+
+// OutboxItem is one operation owed after a settlement (a final operation
+// of a delivered record, or the alternate process of a dead letter). It is
+// stored with the settlement, so a crash never loses it, and runs until it
+// succeeds or its attempts are spent.
+type OutboxItem struct {
+	ID             int64           `json:"id"`
+	Route          string          `json:"route"`
+	EntryID        int64           `json:"entry_id"`
+	Key            string          `json:"key"`
+	Version        int64           `json:"version"`
+	Op             string          `json:"op"`     // "after[0]", "on_error[1]"
+	Record         json.RawMessage `json:"record"` // the record as delivered (or as read, for on_error)
+	Vars           json.RawMessage `json:"vars"`   // extra template variables, e.g. {"error": "..."}
+	IdempotencyKey string          `json:"idempotency_key"`
+	Attempts       int             `json:"attempts"`
+	LastError      string          `json:"last_error"`
+	NextAttemptAt  time.Time       `json:"next_attempt_at"`
+	CreatedAt      time.Time       `json:"created_at"`
+	Dead           bool            `json:"dead"` // attempts spent; kept for the history and ferry retry
+	LeaseOwner     string          `json:"lease_owner"`
+	LeaseUntil     time.Time       `json:"lease_until"`
+}
+
+// OutboxSettlement settles one leased outbox item.
+type OutboxSettlement struct {
+	ID            int64
+	Outcome       Outcome   // OutcomeDone (removed), OutcomeRetry (due again at NextAttemptAt), OutcomeDead (kept, marked dead)
+	Error         string    // for retry and dead
+	NextAttemptAt time.Time // for retry
+	Attempt       Attempt   // recorded in the key's history (Op set)
+}
+
+// DiscardSelector picks what Discard ends on purpose.
+type DiscardSelector struct {
+	Route  string
+	Key    string // only this key ("" = any)
+	Dead   bool   // dead letters
+	Errors bool   // entries in E
+	Who    string // recorded in the history, e.g. "root@host"
+	Why    string // recorded in the history
+	Now    time.Time
+}
+
+// ReplayResult says what Replay did.
+type ReplayResult struct {
+	Replayed int
+	// Superseded lists the keys of selected dead letters that were not
+	// replayed because a newer version of the key was queued, leased or
+	// delivered after them (replaying would overwrite newer data); their
+	// dead letters stay.
+	Superseded []string
+}
+
+// PruneRequest is a retention pass. A zero cutoff keeps everything of
+// that kind.
+type PruneRequest struct {
+	// AttemptsBefore removes attempts older than this of entries that
+	// left the queue delivered, skipped or discarded (not of queued
+	// entries nor of dead letters).
+	AttemptsBefore time.Time
+	// RunsBefore removes finished runs that ended before this.
+	RunsBefore time.Time
+	// DeadBefore removes dead letters (and their attempts) that died
+	// before this; zero keeps them until discarded.
+	DeadBefore time.Time
+	// DeliveredBefore forgets the last delivered content of keys
+	// delivered before this (they are sent again if read again).
+	DeliveredBefore time.Time
+	// Vacuum reclaims the freed space (SQLite: incremental vacuum).
+	Vacuum bool
+}
+
+// PruneResult counts what Prune removed.
+type PruneResult struct {
+	Attempts, Runs, DeadLetters, Delivered int
+}
+
+// Delivered is the last delivered content of one key of a route.
+type Delivered struct {
+	Route       string          `json:"route"`
+	Key         string          `json:"key"`
+	EntryID     int64           `json:"entry_id"`
+	Version     int64           `json:"version"`
+	Hash        string          `json:"hash"`
+	Payload     json.RawMessage `json:"payload"`
+	DeliveredAt time.Time       `json:"delivered_at"`
 }
 
 // DeadLetter is an entry whose retries are spent.
@@ -158,6 +290,7 @@ type Counts struct {
 	Error   int
 	Leased  int
 	Dead    int
+	Outbox  int // operations owed (after/on_error), not yet done and not dead
 }
 
 // RunStatus is the outcome of a run.
@@ -169,6 +302,9 @@ const (
 	RunPartiallyFailed RunStatus = "partially_failed"
 	RunFailed          RunStatus = "failed"
 	RunCancelled       RunStatus = "cancelled"
+	// RunAbandoned is a run whose worker died (or lost its run lock)
+	// before it could record its outcome.
+	RunAbandoned RunStatus = "abandoned"
 )
 
 // Run is one execution of a route.
@@ -187,7 +323,11 @@ type Run struct {
 	Failed     int       `json:"failed"` // attempts that failed (retry or dead)
 	Dead       int       `json:"dead"`
 	Skipped    int       `json:"skipped"`
+	Unchanged  int       `json:"unchanged"` // records read again with the content last delivered: not sent
 	Error      string    `json:"error"`
+	// Owner is the run lock owner of the worker executing the run
+	// (host:pid:nonce:nonce), so a run of a dead worker can be closed.
+	Owner string `json:"owner,omitempty"`
 }
 
 // Store is the durable queue. All methods are safe for concurrent use.
@@ -262,11 +402,50 @@ type Store interface {
 	// Replay puts selected dead letters and/or error entries back as
 	// pending, due at sel.Now with attempts reset to 0; a dead letter keeps
 	// its entry ID so its attempt history stays in one piece. When a key has
-	// several dead letters the newest is replayed; a dead letter whose key
-	// already has a queued (P/E) entry is dropped, as the newer payload wins.
-	// sel.Route "" selects all routes. It returns how many entries were
-	// replayed.
-	Replay(ctx context.Context, sel ReplaySelector) (int, error)
+	// several dead letters the newest is replayed. A dead letter is never
+	// replayed over newer data: when its key has an entry with a higher ID
+	// (queued, in error or leased) or a delivered entry with a higher ID,
+	// it stays a dead letter and its key is reported in Superseded. Each
+	// replayed entry gets an attempt with OutcomeReplayed (Op "retry").
+	// sel.Route "" selects all routes. It is safe during a run of the
+	// route (one transaction).
+	Replay(ctx context.Context, sel ReplaySelector) (ReplayResult, error)
+	// Discard ends selected error entries and/or dead letters on purpose:
+	// they leave the queue or the error history, and each gets an attempt
+	// with OutcomeDiscarded (Op "discard", Error "discarded by WHO: WHY").
+	// Leased entries are never touched. It returns how many were discarded.
+	Discard(ctx context.Context, sel DiscardSelector) (int, error)
+	// Resend queues the last delivered payload of key again as a new
+	// pending entry (a new ID, so a new idempotency key; no hash, so it is
+	// sent even though unchanged). It fails with ErrNotFound when the key
+	// has no delivered payload, and with ErrNewerQueued when an entry of
+	// the key is queued, in error or leased.
+	Resend(ctx context.Context, route, key, who string, now time.Time) (Entry, error)
+	// LastDelivered returns the last delivered content of key
+	// (ErrNotFound when none is kept).
+	LastDelivered(ctx context.Context, route, key string) (Delivered, error)
+
+	// LeaseOutbox leases up to limit outbox items of route that are due
+	// (not dead, NextAttemptAt <= now, not leased or lease expired before
+	// now), oldest first.
+	LeaseOutbox(ctx context.Context, route, owner string, limit int, now, until time.Time) ([]OutboxItem, error)
+	// SettleOutbox settles leased outbox items in one transaction and
+	// records their attempts; items no longer leased by owner are ignored
+	// but their attempts are recorded.
+	SettleOutbox(ctx context.Context, owner string, s []OutboxSettlement) error
+	// Outbox lists outbox items of route (all routes when ""), oldest
+	// first; dead ones too.
+	Outbox(ctx context.Context, route string, limit int) ([]OutboxItem, error)
+	// ReleaseOutbox releases outbox leases held by owners (dead workers),
+	// or all expired ones when now is not zero. It returns how many.
+	ReleaseOutbox(ctx context.Context, route string, now time.Time, owners []string) (int, error)
+
+	// Prune applies a retention pass (see PruneRequest).
+	Prune(ctx context.Context, req PruneRequest) (PruneResult, error)
+	// ID is the store's identity: random, created once with the store,
+	// mixed into every idempotency key so two stores never hand out the
+	// same key.
+	ID() string
 
 	// LockRoute takes the run lock of route for owner until until, so two
 	// runs of one route never collect and send side by side. It succeeds
@@ -282,6 +461,11 @@ type Store interface {
 	CreateRun(ctx context.Context, r Run) (int64, error)
 	// UpdateRun overwrites the run's status, counters, end and error.
 	UpdateRun(ctx context.Context, r Run) error
+	// AbandonRuns marks running runs as RunAbandoned (with an end time and
+	// an error saying why) when their owner is dead (dead returns true for
+	// it) or no longer holds an unexpired run lock of the run's route at
+	// now. It returns the runs it closed.
+	AbandonRuns(ctx context.Context, now time.Time, dead func(owner string) bool) ([]Run, error)
 	// Runs lists the newest runs of route (all routes when ""), newest first.
 	Runs(ctx context.Context, route string, limit int) ([]Run, error)
 	// GetRun returns one run.

@@ -190,9 +190,9 @@ func routeKeyWhere(route, key string) ([]string, []any) {
 // one transaction. Dead letters are taken newest first, so when a key died
 // twice its latest payload wins; a dead letter whose key already has a
 // queued (P/E) entry is dropped, since a newer payload is on its way.
-func (s *Store) Replay(ctx context.Context, sel store.ReplaySelector) (int, error) {
+func (s *Store) Replay(ctx context.Context, sel store.ReplaySelector) (store.ReplayResult, error) {
 	if !sel.Dead && !sel.Errors {
-		return 0, nil
+		return store.ReplayResult{}, nil
 	}
 	now := sel.Now
 	if now.IsZero() {
@@ -229,7 +229,7 @@ func (s *Store) Replay(ctx context.Context, sel store.ReplaySelector) (int, erro
 		}
 		return nil
 	})
-	return replayed, err
+	return store.ReplayResult{Replayed: replayed}, err
 }
 
 // CreateRun stores a new run and returns its ID.

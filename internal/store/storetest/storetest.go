@@ -181,11 +181,11 @@ func deadLetters(t testing.TB, s store.Store, f store.DeadFilter) []store.DeadLe
 
 func replay(t testing.TB, s store.Store, sel store.ReplaySelector) int {
 	t.Helper()
-	n, err := s.Replay(context.Background(), sel)
+	rr, err := s.Replay(context.Background(), sel)
 	if err != nil {
 		t.Fatalf("Replay(%+v): %v", sel, err)
 	}
-	return n
+	return rr.Replayed
 }
 
 func release(t testing.TB, s store.Store, route string, now time.Time, owners ...string) int {
