@@ -171,7 +171,7 @@ routes:
 		`ferry.yaml:10:9: routes.orders.steps[1]: expected exactly one of filter, map, set, drop, validate, switch; got map and drop`,
 		`ferry.yaml:14:24: routes.orders.destinations.default.http.system: unknown system "erp" (defined systems: shop)`,
 		`ferry.yaml:14:37: routes.orders.destinations.default.http.method: expected one of POST, PUT, PATCH, DELETE, got "GET"`,
-		`ferry.yaml:15:22: routes.orders.retry.backoff: invalid duration "soon" (expected e.g. 500ms, 30s, 5m, 1h)`,
+		`ferry.yaml:15:22: routes.orders.retry.backoff: invalid duration "soon" (expected e.g. 500ms, 30s, 5m, 1h, 7d)`,
 		`ferry.yaml:16:3: routes.customers.destinations: missing required field "destinations"`,
 		`ferry.yaml:17:26: routes.customers.depends_on[1]: unknown route "nobody" (defined routes: customers, orders)`,
 		`ferry.yaml:18:5: routes.customers.source: expected exactly one of http; got none`,

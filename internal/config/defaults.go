@@ -19,6 +19,9 @@ const (
 	DefaultCollectLimit  = 10000            // records read per iteration
 	DefaultMethod        = "POST"           // destinations and operations
 	DefaultBody          = "each"           // one request per record
+
+	DefaultRetainAttempts = 30 * 24 * time.Hour // attempts of delivered records
+	DefaultRetainRuns     = 90 * 24 * time.Hour // finished runs
 )
 
 // applyDefaults fills every option left out. It runs after interpolation
@@ -26,6 +29,18 @@ const (
 // for validation to report.
 func applyDefaults(cfg *Config, baseDir string) {
 	cfg.Store = resolveStore(cfg.Store, baseDir)
+	if cfg.Retention.Attempts == 0 {
+		cfg.Retention.Attempts = Duration(DefaultRetainAttempts)
+	}
+	if cfg.Retention.Runs == 0 {
+		cfg.Retention.Runs = Duration(DefaultRetainRuns)
+	}
+	if cfg.Retention.DeadLetters == 0 {
+		cfg.Retention.DeadLetters = Forever
+	}
+	if cfg.Retention.Delivered == 0 {
+		cfg.Retention.Delivered = Forever
+	}
 	for name, s := range cfg.Systems {
 		if s == nil {
 			continue

@@ -7,6 +7,8 @@ package config
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -17,6 +19,8 @@ type Config struct {
 	Store   string             `yaml:"store,omitempty" json:"store,omitempty" jsonschema:"description=SQLite file path (relative to this file) holding the queue; default ferry.db"`
 	Systems map[string]*System `yaml:"systems,omitempty" json:"systems,omitempty" jsonschema:"description=Named connections to outside systems\\, shared by routes"`
 	Routes  map[string]*Route  `yaml:"routes" json:"routes" jsonschema:"description=The pipelines\\, one per entity or workflow"`
+	// Retention bounds the history kept in the store (see docs/configuration.md).
+	Retention Retention `yaml:"retention,omitempty" json:"retention,omitempty"`
 
 	// File is the path the config was loaded from ("" when loaded from bytes).
 	File string `yaml:"-" json:"-"`
@@ -74,8 +78,29 @@ type Route struct {
 	CollectLimit int         `yaml:"collect_limit,omitempty" json:"collect_limit,omitempty" jsonschema:"description=Records read from the source per iteration (default 10000)"`
 	After        []Operation `yaml:"after,omitempty" json:"after,omitempty" jsonschema:"description=Calls made for each delivered record"`
 	OnError      []Operation `yaml:"on_error,omitempty" json:"on_error,omitempty" jsonschema:"description=Calls made for each record that became a dead letter"`
+	// ResendUnchanged sends a record again even when its content equals
+	// what was last delivered for its key (pushes that must repeat).
+	ResendUnchanged bool `yaml:"resend_unchanged,omitempty" json:"resend_unchanged,omitempty" jsonschema:"description=Send records again even when their content equals the last delivered one (default false: unchanged records are settled without sending)"`
 
 	Name string `yaml:"-" json:"-"`
+}
+
+// Forever is the Retention value that keeps a kind of history for ever.
+const Forever = Duration(-1)
+
+// Retention is how long the store keeps history. Load fills the defaults;
+// Forever keeps a kind for ever.
+type Retention struct {
+	// Attempts of records that left the queue delivered, skipped or
+	// discarded (default 30 days).
+	Attempts Duration `yaml:"attempts,omitempty" json:"attempts,omitempty" jsonschema:"type=string,description=How long attempts of delivered records are kept (default 720h = 30 days; forever keeps them)"`
+	// Runs that ended (default 90 days).
+	Runs Duration `yaml:"runs,omitempty" json:"runs,omitempty" jsonschema:"type=string,description=How long finished runs are kept (default 2160h = 90 days; forever keeps them)"`
+	// DeadLetters (default forever: until discarded or replayed).
+	DeadLetters Duration `yaml:"dead_letters,omitempty" json:"dead_letters,omitempty" jsonschema:"type=string,description=How long dead letters are kept (default forever: until discarded or replayed)"`
+	// Delivered is the last delivered content per key, which unchanged
+	// detection and ferry resend use (default forever).
+	Delivered Duration `yaml:"delivered,omitempty" json:"delivered,omitempty" jsonschema:"type=string,description=How long the last delivered content of each key is kept for unchanged detection and resend (default forever)"`
 }
 
 // Retry is the retry policy of a route.
@@ -202,21 +227,44 @@ type HTTPOperation struct {
 // Duration is a time.Duration written as "30s", "5m", "1h".
 type Duration time.Duration
 
-// UnmarshalText parses "30s" style durations.
+// UnmarshalText parses "30s" style durations, "7d" for days, and
+// "forever" (Forever, for retention).
 func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
+	text := string(b)
+	if text == "forever" {
+		*d = Forever
+		return nil
+	}
+	v, err := parseDuration(text)
 	if err != nil {
-		return fmt.Errorf("invalid duration %q (expected e.g. 500ms, 30s, 5m, 1h)", string(b))
+		return fmt.Errorf("invalid duration %q (expected e.g. 500ms, 30s, 5m, 1h, 7d)", text)
 	}
 	if v < 0 {
-		return fmt.Errorf("invalid duration %q: must not be negative", string(b))
+		return fmt.Errorf("invalid duration %q: must not be negative", text)
 	}
 	*d = Duration(v)
 	return nil
 }
 
+// parseDuration is time.ParseDuration that also takes whole days ("30d").
+func parseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok && days != "" {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return 0, err
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
+}
+
 // MarshalText writes the duration back as text.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+func (d Duration) MarshalText() ([]byte, error) {
+	if d == Forever {
+		return []byte("forever"), nil
+	}
+	return []byte(time.Duration(d).String()), nil
+}
 
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package liveness
+
+// processGone cannot tell on this platform: owners are never judged dead,
+// and their leases and locks expire by time.
+func processGone(pid int) bool { return false }
