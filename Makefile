@@ -2,7 +2,7 @@
 # command: formatting, vet, and the whole suite under the race detector.
 GO ?= go
 
-.PHONY: test demo bench build vet fmt
+.PHONY: test demo bench build vet fmt cross
 
 test: fmt vet
 	$(GO) test -race -count=1 -timeout 20m ./...
@@ -16,6 +16,12 @@ vet:
 
 build:
 	$(GO) build -o bin/ferry ./cmd/ferry
+
+# ferry ships for Windows and macOS too: everything must compile there
+# (platform code such as internal/liveness sits behind build tags).
+cross:
+	GOOS=windows GOARCH=amd64 $(GO) build ./...
+	GOOS=darwin GOARCH=arm64 $(GO) build ./...
 
 demo:
 	$(GO) run ./cmd/ferry demo
