@@ -32,6 +32,7 @@ var attemptTable = [...]attemptColumn{
 	{"response", func(a *store.Attempt) any { return a.Response }, func(a, b *store.Attempt) bool { return a.Response == b.Response }},
 	{"duration_ms", func(a *store.Attempt) any { return a.DurationMillis }, func(a, b *store.Attempt) bool { return a.DurationMillis == b.DurationMillis }},
 	{"idempotency_key", func(a *store.Attempt) any { return a.IdempotencyKey }, func(a, b *store.Attempt) bool { return a.IdempotencyKey == b.IdempotencyKey }},
+	{"op", func(a *store.Attempt) any { return a.Op }, func(a, b *store.Attempt) bool { return a.Op == b.Op }},
 }
 
 // insertAttempts records attempts in multi-row INSERTs. Binding is most

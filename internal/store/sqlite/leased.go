@@ -84,7 +84,7 @@ func leasedEntries(route string, entries []store.NewEntry, now time.Time, owner 
 			p = []byte("null")
 		}
 		out = append(out, store.Entry{
-			Route: route, Key: e.Key, Version: 1, Payload: p, Status: store.StatusLeased, Priority: e.Priority,
+			Route: route, Key: e.Key, Version: 1, Payload: p, Status: store.StatusLeased, Priority: e.Priority, Hash: e.Hash,
 			NextAttemptAt: now, CreatedAt: now, UpdatedAt: now, LeaseOwner: owner, LeaseUntil: until,
 		})
 	}
@@ -131,11 +131,11 @@ func (s *Store) leaseQueued(ctx context.Context, tx *sql.Tx, chunk []store.Entry
 			continue
 		}
 		var created int64
-		err := s.queryRow(ctx, tx, `UPDATE entries SET status = 'L', payload = ?, priority = ?, version = version + 1,
+		err := s.queryRow(ctx, tx, `UPDATE entries SET status = 'L', payload = ?, priority = ?, hash = ?, version = version + 1,
 			next_attempt_at = ?, updated_at = ?, lease_owner = ?, lease_until = ?
 			WHERE route = ? AND key = ? AND status IN ('P', 'E')
 			RETURNING id, version, attempts, last_error, created_at`,
-			[]any{[]byte(e.Payload), e.Priority, nowMS, nowMS, e.LeaseOwner, untilMS, e.Route, e.Key},
+			[]any{[]byte(e.Payload), e.Priority, e.Hash, nowMS, nowMS, e.LeaseOwner, untilMS, e.Route, e.Key},
 			&e.ID, &e.Version, &e.Attempts, &e.LastError, &created)
 		if err != nil {
 			return nil, 0, fmt.Errorf("replace queued entry %q: %w", e.Key, err)
@@ -154,7 +154,7 @@ func (s *Store) insertLeased(ctx context.Context, tx *sql.Tx, route string, fres
 	args := make([]any, 0, 4+leasedCols*len(fresh))
 	args = append(args, route, nowMS, owner, untilMS)
 	for _, e := range fresh {
-		args = append(args, e.Key, []byte(e.Payload), int64(e.Priority))
+		args = append(args, e.Key, []byte(e.Payload), int64(e.Priority), e.Hash)
 	}
 	q := s.text(textKey{"leased", 0, len(fresh)}, func() string { return insertLeasedSQL(len(fresh)) })
 	r, err := s.exec(ctx, tx, q, args...)
@@ -181,25 +181,25 @@ func (s *Store) insertLeased(ctx context.Context, tx *sql.Tx, route string, fres
 
 // leasedCols is the parameters per row of insertLeasedSQL; route, now,
 // owner and until are bound once.
-const leasedCols = 3
+const leasedCols = 4
 
 // insertLeasedSQL is the multi-row insert of n leased entries. Route, now,
 // owner and until are ?1 to ?4 and must come first in the text: SQLite
 // numbers an anonymous '?' one above the highest number seen so far, so
-// the first row's ?1..?4 make its '?' 5, 6 and 7, the next row's 8, 9 and
-// 10, and so on. OR IGNORE spares the statement journal (see attemptSQL);
+// the first row's ?1..?4 make its '?' 5 to 8, the next row's 9 to 12, and
+// so on. OR IGNORE spares the statement journal (see attemptSQL);
 // insertLeased checks that every row went in. Only the four numbered ones are looked up by name (a
 // linear scan in SQLite per parameter); numbering every parameter made
 // binding quadratic.
 func insertLeasedSQL(n int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT OR IGNORE INTO entries (route, created_at, lease_owner, lease_until, key, payload, priority,
-		status, version, next_attempt_at, updated_at) VALUES `)
+		hash, status, version, next_attempt_at, updated_at) VALUES `)
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?1,?2,?3,?4,?,?,?,'L',1,?2,?2)")
+		b.WriteString("(?1,?2,?3,?4,?,?,?,?,'L',1,?2,?2)")
 	}
 	b.WriteString(``)
 	return b.String()

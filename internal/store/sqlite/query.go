@@ -68,7 +68,7 @@ func (s *Store) Entry(ctx context.Context, id int64) (store.Entry, error) {
 }
 
 const attemptColumns = `id, entry_id, route, key, version, run_id, at, outcome, status_code, error,
-	request, response, duration_ms, idempotency_key`
+	request, response, duration_ms, idempotency_key, op`
 
 func (s *Store) queryAttempts(ctx context.Context, q string, args ...any) ([]store.Attempt, error) {
 	rows, err := s.read.QueryContext(ctx, q, args...)
@@ -84,7 +84,7 @@ func (s *Store) queryAttempts(ctx context.Context, q string, args ...any) ([]sto
 			outcome string
 		)
 		if err := rows.Scan(&a.ID, &a.EntryID, &a.Route, &a.Key, &a.Version, &a.RunID, &at, &outcome,
-			&a.StatusCode, &a.Error, &a.Request, &a.Response, &a.DurationMillis, &a.IdempotencyKey); err != nil {
+			&a.StatusCode, &a.Error, &a.Request, &a.Response, &a.DurationMillis, &a.IdempotencyKey, &a.Op); err != nil {
 			return nil, err
 		}
 		a.At, a.Outcome = fromMS(at), store.Outcome(outcome)
@@ -243,19 +243,22 @@ func (s *Store) CreateRun(ctx context.Context, r store.Run) (int64, error) {
 	var id int64
 	err := s.writeTx(ctx, fmt.Sprintf("create run of route %q", r.Route), func(tx *sql.Tx) error {
 		return tx.QueryRowContext(ctx, `INSERT INTO runs (route, trigger, mode, status, started_at, ended_at, iterations,
-			collected, sent, done, failed, dead, skipped, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			collected, sent, done, failed, dead, skipped, unchanged, error, owner)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			r.Route, r.Trigger, r.Mode, string(r.Status), ms(r.StartedAt), ms(r.EndedAt), r.Iterations,
-			r.Collected, r.Sent, r.Done, r.Failed, r.Dead, r.Skipped, r.Error).Scan(&id)
+			r.Collected, r.Sent, r.Done, r.Failed, r.Dead, r.Skipped, r.Unchanged, r.Error, r.Owner).Scan(&id)
 	})
 	return id, err
 }
 
-// UpdateRun overwrites the run's status, counters, end and error.
+// UpdateRun overwrites the run's status, counters, end and error; its
+// owner stays as created.
 func (s *Store) UpdateRun(ctx context.Context, r store.Run) error {
 	return s.writeTx(ctx, fmt.Sprintf("update run %d", r.ID), func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, ended_at = ?, iterations = ?, collected = ?, sent = ?,
-			done = ?, failed = ?, dead = ?, skipped = ?, error = ? WHERE id = ?`,
-			string(r.Status), ms(r.EndedAt), r.Iterations, r.Collected, r.Sent, r.Done, r.Failed, r.Dead, r.Skipped, r.Error, r.ID)
+			done = ?, failed = ?, dead = ?, skipped = ?, unchanged = ?, error = ? WHERE id = ?`,
+			string(r.Status), ms(r.EndedAt), r.Iterations, r.Collected, r.Sent, r.Done, r.Failed, r.Dead, r.Skipped,
+			r.Unchanged, r.Error, r.ID)
 		if err != nil {
 			return err
 		}
@@ -266,7 +269,8 @@ func (s *Store) UpdateRun(ctx context.Context, r store.Run) error {
 	})
 }
 
-const runColumns = `id, route, trigger, mode, status, started_at, ended_at, iterations, collected, sent, done, failed, dead, skipped, error`
+const runColumns = `id, route, trigger, mode, status, started_at, ended_at, iterations, collected, sent, done, failed,
+	dead, skipped, unchanged, error, owner`
 
 func scanRun(row scanner) (store.Run, error) {
 	var (
@@ -275,7 +279,7 @@ func scanRun(row scanner) (store.Run, error) {
 		started, ended int64
 	)
 	err := row.Scan(&r.ID, &r.Route, &r.Trigger, &r.Mode, &status, &started, &ended, &r.Iterations,
-		&r.Collected, &r.Sent, &r.Done, &r.Failed, &r.Dead, &r.Skipped, &r.Error)
+		&r.Collected, &r.Sent, &r.Done, &r.Failed, &r.Dead, &r.Skipped, &r.Unchanged, &r.Error, &r.Owner)
 	r.Status, r.StartedAt, r.EndedAt = store.RunStatus(status), fromMS(started), fromMS(ended)
 	return r, err
 }

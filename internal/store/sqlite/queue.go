@@ -22,7 +22,7 @@ const (
 
 // entryColumns is the column list scanEntry reads, in order.
 const entryColumns = `id, route, key, version, payload, status, priority, attempts, last_error,
-	next_attempt_at, created_at, updated_at, lease_owner, lease_until`
+	next_attempt_at, created_at, updated_at, lease_owner, lease_until, hash, batch`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -34,7 +34,7 @@ func scanEntry(row scanner) (store.Entry, error) {
 		next, created, updated, leaseUntil int64
 	)
 	err := row.Scan(&e.ID, &e.Route, &e.Key, &e.Version, &payload, &status, &e.Priority, &e.Attempts,
-		&e.LastError, &next, &created, &updated, &e.LeaseOwner, &leaseUntil)
+		&e.LastError, &next, &created, &updated, &e.LeaseOwner, &leaseUntil, &e.Hash, &e.Batch)
 	if err != nil {
 		return e, err
 	}
@@ -61,7 +61,7 @@ func (s *Store) EnqueuePage(ctx context.Context, route string, entries []store.N
 				if payload == nil {
 					payload = []byte("null")
 				}
-				args = append(args, route, e.Key, payload, e.Priority, nowMS, nowMS, nowMS)
+				args = append(args, route, e.Key, payload, e.Priority, e.Hash, nowMS, nowMS, nowMS)
 			}
 			q := s.text(textKey{"upsert", 0, len(chunk)}, func() string { return upsertSQL(len(chunk)) })
 			rows, err := s.query(ctx, tx, q, args...)
@@ -100,20 +100,20 @@ func (s *Store) EnqueuePage(ctx context.Context, route string, entries []store.N
 
 // upsertCols is the parameters per upserted row. Plain '?' only: the
 // driver looks numbered ones (?NNN) up by a linear scan per parameter.
-const upsertCols = 7
+const upsertCols = 8
 
 // upsertSQL is the multi-row upsert for n entries.
 func upsertSQL(n int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO entries (route, key, payload, priority, next_attempt_at, created_at, updated_at, status, version) VALUES `)
+	b.WriteString(`INSERT INTO entries (route, key, payload, priority, hash, next_attempt_at, created_at, updated_at, status, version) VALUES `)
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?,?,?,?,?,?,?,'P',1)")
+		b.WriteString("(?,?,?,?,?,?,?,?,'P',1)")
 	}
 	b.WriteString(` ON CONFLICT (route, key) WHERE status IN ('P', 'E') DO UPDATE SET
-		payload = excluded.payload, priority = excluded.priority, version = version + 1,
+		payload = excluded.payload, priority = excluded.priority, hash = excluded.hash, version = version + 1,
 		status = 'P', next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at
 		RETURNING version`)
 	return b.String()

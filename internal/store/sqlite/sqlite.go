@@ -35,6 +35,7 @@ var _ store.Store = (*Store)(nil)
 type Store struct {
 	write *sql.DB
 	read  *sql.DB
+	id    string // the store's identity, read once at Open
 
 	// stmts caches prepared write statements by SQL text: parsing the
 	// multi-row statements costs more than running them.
@@ -166,6 +167,11 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite store %q: %w", path, err)
 	}
 
+	if err := write.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'store_id'`).Scan(&s.id); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite store %q: read store identity: %w", path, err)
+	}
+
 	rq := cloneValues(q)
 	rq.Set("_query_only", "1")
 	rq.Add("_pragma", fmt.Sprintf("cache_size(-%d)", readerCacheKiB))
@@ -185,6 +191,9 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	s.read = read
 	return s, nil
 }
+
+// ID is the store's identity (32 hex digits), created once with the store.
+func (s *Store) ID() string { return s.id }
 
 // Close closes both pools.
 func (s *Store) Close() error {

@@ -82,6 +82,25 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 }
 
+// The store's identity is created once: a reopened store keeps it, another
+// store has its own.
+func TestIDKeptAcrossOpens(t *testing.T) {
+	dir := t.TempDir()
+	a := openT(t, filepath.Join(dir, "a.db"))
+	id := a.ID()
+	a.Close()
+	a = openT(t, filepath.Join(dir, "a.db"))
+	defer a.Close()
+	b := openT(t, filepath.Join(dir, "b.db"))
+	defer b.Close()
+	if a.ID() != id || id == "" {
+		t.Errorf("ID after reopen = %q, want %q", a.ID(), id)
+	}
+	if b.ID() == id {
+		t.Errorf("two stores share the ID %q", id)
+	}
+}
+
 // Two *Store on one file are what two processes (ferry run, ferry serve)
 // see: both write concurrently without "database is locked" errors, and
 // each sees the other's commits.

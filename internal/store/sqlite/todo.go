@@ -43,9 +43,3 @@ func (s *Store) ReleaseOutbox(ctx context.Context, route string, now time.Time, 
 func (s *Store) Prune(ctx context.Context, req store.PruneRequest) (store.PruneResult, error) {
 	return store.PruneResult{}, errNotImplemented
 }
-
-func (s *Store) ID() string { return "" }
-
-func (s *Store) AbandonRuns(ctx context.Context, now time.Time, dead func(owner string) bool) ([]store.Run, error) {
-	return nil, nil
-}

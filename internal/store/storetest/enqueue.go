@@ -12,12 +12,15 @@ import (
 func testEnqueueInsert(t *testing.T, s store.Store) {
 	res := enqueue(t, s, "orders", t0,
 		store.NewEntry{Key: "a", Payload: payload("a", 1), Priority: 2},
-		store.NewEntry{Key: "b", Payload: payload("b", 1)},
+		store.NewEntry{Key: "b", Payload: payload("b", 1), Hash: "hb"},
 	)
 	if res != (store.EnqueueResult{Inserted: 2}) {
 		t.Fatalf("result = %+v, want 2 inserted", res)
 	}
 	got := list(t, s, store.EntryFilter{Route: "orders"})
+	if got[0].Hash != "" || got[1].Hash != "hb" || got[0].Batch != "" {
+		t.Errorf("hashes = %q, %q; want \"\" and hb as given", got[0].Hash, got[1].Hash)
+	}
 	if want := []string{"a", "b"}; !equal(entryKeys(got), want) {
 		t.Fatalf("keys = %v, want %v", entryKeys(got), want)
 	}

@@ -39,10 +39,13 @@ func wantLeased(t testing.TB, s store.Store, e store.Entry, owner string) {
 func testEnqueueLeasedInsert(t *testing.T, s store.Store) {
 	got, res := enqueueLeased(t, s, "orders", "w", t0,
 		store.NewEntry{Key: "b", Payload: payload("b", 1), Priority: 2},
-		store.NewEntry{Key: "a", Payload: payload("a", 1)},
+		store.NewEntry{Key: "a", Payload: payload("a", 1), Hash: "ha"},
 	)
 	if res != (store.EnqueueResult{Inserted: 2}) {
 		t.Fatalf("result = %+v, want 2 inserted", res)
+	}
+	if got[1].Hash != "ha" || entry(t, s, got[1].ID).Hash != "ha" || got[0].Hash != "" {
+		t.Errorf("hash of a returned %q, stored %q; want ha (b: %q, want none)", got[1].Hash, entry(t, s, got[1].ID).Hash, got[0].Hash)
 	}
 	if want := []string{"b", "a"}; !equal(entryKeys(got), want) {
 		t.Fatalf("returned keys = %v, want page order %v", entryKeys(got), want)

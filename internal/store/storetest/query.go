@@ -122,7 +122,7 @@ func testRecentAttempts(t *testing.T, s store.Store) {
 
 func testRuns(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	r1 := store.Run{Route: "orders", Trigger: "manual", Mode: "incremental", Status: store.RunRunning, StartedAt: t0}
+	r1 := store.Run{Route: "orders", Trigger: "manual", Mode: "incremental", Status: store.RunRunning, StartedAt: t0, Owner: "host:1:a:b"}
 	id1, err := s.CreateRun(ctx, r1)
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +148,7 @@ func testRuns(t *testing.T, s store.Store) {
 	}
 	upd := r1
 	upd.Status, upd.EndedAt, upd.Error = store.RunPartiallyFailed, t0.Add(time.Minute), "3 failed"
-	upd.Iterations, upd.Collected, upd.Sent, upd.Done, upd.Failed, upd.Dead, upd.Skipped = 2, 10, 9, 5, 3, 1, 1
+	upd.Iterations, upd.Collected, upd.Sent, upd.Done, upd.Failed, upd.Dead, upd.Skipped, upd.Unchanged = 2, 10, 9, 5, 3, 1, 1, 4
 	if err := s.UpdateRun(ctx, upd); err != nil {
 		t.Fatal(err)
 	}

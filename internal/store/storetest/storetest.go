@@ -70,6 +70,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Attempts/ByKey", testKeyAttempts},
 		{"LockRoute", testLockRoute},
 		{"Runs", testRuns},
+		{"Runs/Abandon", testAbandonRuns},
+		{"ID", testID},
 		{"NotFound", testNotFound},
 	}
 	for _, tc := range tests {
