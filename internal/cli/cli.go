@@ -11,12 +11,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector/registry"
 	"github.com/ferry-dev/ferry/internal/engine"
+	"github.com/ferry-dev/ferry/internal/liveness"
 	"github.com/ferry-dev/ferry/internal/store"
 	"github.com/ferry-dev/ferry/internal/store/sqlite"
 )
@@ -124,6 +126,9 @@ keeps the history of every attempt.`,
 		a.routesCommand(),
 		a.queueCommand(),
 		a.retryCommand(),
+		a.discardCommand(),
+		a.resendCommand(),
+		a.pruneCommand(),
 		a.historyCommand(),
 		a.demoCommand(),
 		a.versionCommand(),
@@ -162,11 +167,22 @@ func (a *app) loadConfig() (*config.Config, error) {
 	return cfg, nil
 }
 
-// openStore opens the config's store.
-func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+// openStore opens the config's store and closes runs whose worker died
+// (killed, crashed) or lost its run lock, so no command ever shows such
+// a run as running for ever.
+func (a *app) openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	st, err := sqlite.Open(ctx, cfg.Store)
 	if err != nil {
 		return nil, withCode(ExitFailed, fmt.Errorf("open the queue: %w", err))
+	}
+	closed, err := st.AbandonRuns(ctx, time.Now(), liveness.Dead)
+	if err != nil {
+		// Not fatal: the command can still do its work; the next one tries again.
+		fmt.Fprintf(a.stderr, "ferry: warning: close runs of dead workers: %v\n", err)
+	}
+	for _, r := range closed {
+		fmt.Fprintf(a.stderr, "ferry: run #%d of %s (started %s) was left running by a worker that is gone; marked abandoned\n",
+			r.ID, r.Route, r.StartedAt.Local().Format("2006-01-02 15:04:05"))
 	}
 	return st, nil
 }
@@ -193,7 +209,7 @@ func (a *app) openConfig(ctx context.Context, cfg *config.Config) (*session, err
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := a.openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +236,7 @@ func (a *app) openRouteStore(cmd *cobra.Command, route string) (store.Store, err
 	if err := routeArg(cfg, route); err != nil {
 		return nil, err
 	}
-	return openStore(cmd.Context(), cfg)
+	return a.openStore(cmd.Context(), cfg)
 }
 
 // routeArg checks that name is a route of cfg.

@@ -34,6 +34,12 @@ type world struct {
 }
 
 func newWorld(t *testing.T, n int) *world {
+	return newWorldRetry(t, n, "{ attempts: 2, backoff: 10ms, max_backoff: 10ms }")
+}
+
+// newWorldRetry is newWorld with the route's retry: policy.
+func newWorldRetry(t *testing.T, n int, retry string) *world {
+	t.Helper()
 	w := &world{reject: map[string]bool{}, received: map[string]int{}}
 	shop := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		var data []map[string]any
@@ -71,8 +77,8 @@ routes:
     destinations:
       default:
         http: { system: erp, method: PUT, path: "/customers/${key}" }
-    retry: { attempts: 2, backoff: 10ms, max_backoff: 10ms }
-`, shop.URL, erp.URL)
+    retry: %s
+`, shop.URL, erp.URL, retry)
 	if err := os.WriteFile(w.cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -75,7 +76,7 @@ func (a *app) routesCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := openStore(cmd.Context(), cfg)
+			st, err := a.openStore(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -117,6 +118,9 @@ func (a *app) queueCommand() *cobra.Command {
   ferry queue orders --key 1042 --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := nonNegative(cmd, "limit"); err != nil {
+				return err
+			}
 			st, err := a.openRouteStore(cmd, args[0])
 			if err != nil {
 				return err
@@ -137,6 +141,15 @@ func (a *app) queueCommand() *cobra.Command {
 			entries, err := st.Entries(cmd.Context(), f)
 			if err != nil {
 				return withCode(ExitFailed, err)
+			}
+			if key != "" && len(entries) == 0 {
+				// Like history --key: a key that is not there is an answer a
+				// script must be able to tell from an empty queue.
+				what := "entry"
+				if status != "" && status != "all" {
+					what = status + " entry"
+				}
+				return withCode(ExitFailed, fmt.Errorf("no queued %s with key %q in route %q (delivered, discarded or dead? see 'ferry history %s --key %s')", what, key, args[0], args[0], key))
 			}
 			if asJSON {
 				return json.NewEncoder(a.stdout).Encode(entriesJSON(entries))
@@ -212,6 +225,9 @@ entry ID, so their attempt history stays in one piece.`,
   ferry retry orders --dead && ferry run orders`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("key") && key == "" {
+				return withCode(ExitUsage, errors.New("--key needs a business key"))
+			}
 			if key == "" && !errs && !dead {
 				return withCode(ExitUsage, errors.New("say what to retry: --key K, --errors or --dead"))
 			}
@@ -224,43 +240,105 @@ entry ID, so their attempt history stays in one piece.`,
 			if key != "" && !errs && !dead {
 				sel.Dead, sel.Errors = true, true
 			}
-			before, err := st.Counts(cmd.Context(), args[0])
-			if err != nil {
-				return withCode(ExitFailed, err)
-			}
-			rr, err := st.Replay(cmd.Context(), sel)
-			n := rr.Replayed
-			if err != nil {
-				return withCode(ExitFailed, err)
-			}
-			after, err := st.Counts(cmd.Context(), args[0])
-			if err != nil {
-				return withCode(ExitFailed, err)
-			}
-			if n == 0 && key != "" {
-				pending, err := st.Entries(cmd.Context(), store.EntryFilter{Route: args[0], Key: key, Status: store.StatusPending, Limit: 1})
-				if err == nil && len(pending) > 0 {
-					fmt.Fprintf(a.stdout, "%s: the entry with key %q is already pending; run 'ferry run %s' to send it\n", args[0], key, args[0])
-					return nil
-				}
-				return withCode(ExitFailed, fmt.Errorf("no error entry or dead letter with key %q in route %q (see 'ferry queue %s' and 'ferry history %s --dead')", key, args[0], args[0], args[0]))
-			}
-			fmt.Fprintf(a.stdout, "%s: %d entr%s queued again; run 'ferry run %s' to send\n", args[0], n, map[bool]string{true: "y", false: "ies"}[n == 1], args[0])
-			// A key that died more than once is replayed with its newest
-			// version; the older dead letters leave the error history
-			// (their attempts stay): say so rather than lose them quietly.
-			if sel.Dead {
-				if older := before.Dead - after.Dead - min(n, before.Dead-after.Dead); older > 0 {
-					fmt.Fprintf(a.stdout, "%s: %d older dead letter%s of the same keys superseded by a newer version (their attempts stay in the history)\n", args[0], older, plural(older))
-				}
-			}
-			return nil
+			return a.retry(cmd, st, sel)
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "retry the entry with this business key")
 	cmd.Flags().BoolVar(&errs, "errors", false, "retry every entry in error now")
 	cmd.Flags().BoolVar(&dead, "dead", false, "replay every dead letter")
 	return cmd
+}
+
+// retry replays what sel selects and says what became of it: replayed,
+// superseded by newer data (never replayed over it), or, for a key, why
+// nothing was done.
+func (a *app) retry(cmd *cobra.Command, st store.Store, sel store.ReplaySelector) error {
+	ctx, route := cmd.Context(), sel.Route
+	before, err := st.Counts(ctx, route)
+	if err != nil {
+		return withCode(ExitFailed, err)
+	}
+	rr, err := st.Replay(ctx, sel)
+	if err != nil {
+		return withCode(ExitFailed, err)
+	}
+	after, err := st.Counts(ctx, route)
+	if err != nil {
+		return withCode(ExitFailed, err)
+	}
+	n := rr.Replayed
+	for _, k := range rr.Superseded {
+		fmt.Fprintf(a.stdout, "%s: key %s: not replayed, a newer version was queued or delivered after it died (its dead letter stays; 'ferry discard %s --key %s' ends it)\n", route, k, route, k)
+	}
+	if n == 0 && sel.Key != "" {
+		if slices.Contains(rr.Superseded, sel.Key) {
+			return withCode(ExitFailed, errors.New(""))
+		}
+		return a.explainNoReplay(cmd, st, sel)
+	}
+	if n == 0 && len(rr.Superseded) == 0 {
+		fmt.Fprintf(a.stdout, "%s: nothing to retry (%s)\n", route, nothingWhat(sel))
+		return nil
+	}
+	fmt.Fprintf(a.stdout, "%s: %d entr%s queued again; run 'ferry run %s' to send\n", route, n, map[bool]string{true: "y", false: "ies"}[n == 1], route)
+	// A key that died more than once is replayed with its newest version;
+	// the older dead letters leave the error history (their attempts
+	// stay): say so rather than lose them quietly.
+	if sel.Dead {
+		if older := before.Dead - after.Dead - min(n, before.Dead-after.Dead); older > 0 {
+			fmt.Fprintf(a.stdout, "%s: %d older dead letter%s of the same keys superseded by a newer version (their attempts stay in the history)\n", route, older, plural(older))
+		}
+	}
+	return nil
+}
+
+func nothingWhat(sel store.ReplaySelector) string {
+	switch {
+	case sel.Dead && sel.Errors:
+		return "no dead letters and no entries in error"
+	case sel.Dead:
+		return "no dead letters"
+	}
+	return "no entries in error"
+}
+
+// explainNoReplay says why a key selected by --key was not replayed: it
+// is somewhere the selection did not look (an error entry asked for with
+// --dead), in flight, already pending, or nowhere. Only "already
+// pending" is success: the key will be sent.
+func (a *app) explainNoReplay(cmd *cobra.Command, st store.Store, sel store.ReplaySelector) error {
+	ctx, route, key := cmd.Context(), sel.Route, sel.Key
+	entries, err := st.Entries(ctx, store.EntryFilter{Route: route, Key: key, Limit: 10})
+	if err != nil {
+		return withCode(ExitFailed, err)
+	}
+	for _, e := range entries {
+		switch e.Status {
+		case store.StatusPending:
+			fmt.Fprintf(a.stdout, "%s: the entry with key %q is already pending; run 'ferry run %s' to send it\n", route, key, route)
+			return nil
+		case store.StatusLeased:
+			return withCode(ExitFailed, fmt.Errorf("key %q of route %q is being sent right now (leased by a run); nothing retried", key, route))
+		case store.StatusError:
+			if !sel.Errors {
+				next := ""
+				if !e.NextAttemptAt.IsZero() {
+					next = ", next attempt " + e.NextAttemptAt.Local().Format("2006-01-02 15:04:05")
+				}
+				return withCode(ExitFailed, fmt.Errorf("key %q of route %q is an error entry (%d attempt%s%s), not a dead letter: nothing retried; 'ferry retry %s --key %s --errors' retries it now", key, route, e.Attempts, plural(e.Attempts), next, route, key))
+			}
+		}
+	}
+	if !sel.Dead {
+		dl, err := st.DeadLetters(ctx, store.DeadFilter{Route: route, Key: key, Limit: 1})
+		if err != nil {
+			return withCode(ExitFailed, err)
+		}
+		if len(dl) > 0 {
+			return withCode(ExitFailed, fmt.Errorf("key %q of route %q is a dead letter, not an error entry: nothing retried; 'ferry retry %s --key %s --dead' replays it", key, route, route, key))
+		}
+	}
+	return withCode(ExitFailed, fmt.Errorf("no error entry or dead letter with key %q in route %q (see 'ferry queue %s' and 'ferry history %s --dead')", key, route, route, route))
 }
 
 func (a *app) historyCommand() *cobra.Command {
@@ -277,6 +355,12 @@ func (a *app) historyCommand() *cobra.Command {
   ferry history orders --dead --json   # in full: errors, payloads, request and response excerpts`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := firstErr(
+				exclusive(cmd, "--dead lists dead letters, --attempts the latest attempts of any record, --key every attempt of one record; pick one", "dead", "attempts", "key"),
+				nonNegative(cmd, "limit"),
+			); err != nil {
+				return err
+			}
 			route := args[0]
 			st, err := a.openRouteStore(cmd, route)
 			if err != nil {

@@ -39,6 +39,9 @@ Exit codes: 0 all delivered, 1 a run failed, 2 bad usage or config,
 			if len(args) == 0 && !all {
 				return withCode(ExitUsage, errors.New("name a route (see 'ferry routes') or use --all"))
 			}
+			if err := runFlags(cmd, args, all, dryRun); err != nil {
+				return err
+			}
 			s, err := a.open(cmd.Context())
 			if err != nil {
 				return err
@@ -98,6 +101,20 @@ Exit codes: 0 all delivered, 1 a run failed, 2 bad usage or config,
 	return cmd
 }
 
+// runFlags refuses flags that contradict each other or would be ignored.
+func runFlags(cmd *cobra.Command, args []string, all, dryRun bool) error {
+	if all && len(args) > 0 {
+		return withCode(ExitUsage, fmt.Errorf("--all runs every route: name routes (%s) or use --all, not both", strings.Join(args, " ")))
+	}
+	if cmd.Flags().Changed("limit") && !dryRun {
+		return withCode(ExitUsage, errors.New("--limit only applies with --dry-run (a real run reads collect_limit records per iteration; set collect_limit in the route)"))
+	}
+	if cmd.Flags().Changed("no-progress") && dryRun {
+		return withCode(ExitUsage, errors.New("--no-progress does not apply to --dry-run (a dry run prints records, not progress)"))
+	}
+	return nonNegative(cmd, "limit")
+}
+
 // runOne runs one route with progress and a summary; it returns the exit code.
 func (a *app) runOne(cmd *cobra.Command, s *session, name string, full, noProgress bool) int {
 	p := newProgressPrinter(a.stderr, name, !noProgress && isTerminal(a.stderr))
@@ -153,10 +170,24 @@ func printSummary(w io.Writer, res engine.Result) {
 			rate = fmt.Sprintf("   %s rec/s", num(int(r)))
 		}
 	}
-	fmt.Fprintf(w, "  collected %s   delivered %s   skipped %s   failed attempts %s   dead %s%s\n",
-		num(res.Collected), num(res.Done), num(res.Skipped), num(res.Failed), num(res.Dead), rate)
+	unchanged := ""
+	if res.Unchanged > 0 {
+		// Read again with the content last delivered: settled, not sent.
+		unchanged = fmt.Sprintf("   unchanged %s", num(res.Unchanged))
+	}
+	fmt.Fprintf(w, "  collected %s   delivered %s%s   skipped %s   failed attempts %s   dead %s%s\n",
+		num(res.Collected), num(res.Done), unchanged, num(res.Skipped), num(res.Failed), num(res.Dead), rate)
 	q := res.Queue
 	line := fmt.Sprintf("  queue now: %s pending, %s error, %s dead letters", num(q.Pending), num(q.Error), num(q.Dead))
+	if q.Leased > 0 {
+		// Entries still leased after the run: their outcome is not known
+		// yet (a lost answer, a store error); they go back to the queue
+		// when the lease expires.
+		line += fmt.Sprintf(", %s leased", num(q.Leased))
+	}
+	if q.Outbox > 0 {
+		line += fmt.Sprintf(", %s follow-up operation%s owed (after/on_error)", num(q.Outbox), plural(q.Outbox))
+	}
 	if !res.NextRetry.IsZero() {
 		line += fmt.Sprintf(" (next retry %s)", res.NextRetry.Local().Format("15:04:05"))
 	}

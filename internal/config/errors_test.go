@@ -121,6 +121,20 @@ var errorCases = []errorCase{
 		want: "ferry.yaml:10:35: routes.orders.destinations.default.http.wrap: wrap only applies to body: array"},
 	{name: "record field in a batch path", src: sys + "routes:\n  orders:\n    source:\n      http: {system: shop, key: id}\n    destinations:\n      default:\n        http: {system: erp, body: array, path: \"/orders/${key}\"}\n",
 		want: "ferry.yaml:10:48: routes.orders.destinations.default.http.path: with body: array this is rendered once per batch, so ${key} is not available (only ${batch_size}); use body: each for per-record paths"},
+	{name: "unknown function in an expression", src: sys + "routes:\n  orders:\n" + okRoute + "    steps:\n      - map: {name: uppper(name)}\n",
+		want: "ferry.yaml:12:21: routes.orders.steps[0].map.name: expression \"uppper(name)\": unknown function uppper() (at column 1); did you mean upper()?"},
+	{name: "unknown function in a template", src: sys + "routes:\n  orders:\n    source:\n      http: {system: shop, key: id}\n    destinations:\n      default:\n        http: {system: erp, path: \"/orders/${lowr(key)}\"}\n",
+		want: "ferry.yaml:10:35: routes.orders.destinations.default.http.path: template \"/orders/${lowr(key)}\": expression \"lowr(key)\": unknown function lowr() (at column 1); did you mean lower()?"},
+	{name: "modulo by a fraction", src: sys + "routes:\n  orders:\n" + okRoute + "    steps:\n      - filter: id % 2.5 == 0\n",
+		want: "ferry.yaml:12:17: routes.orders.steps[0].filter: expression \"id % 2.5 == 0\": % works on whole numbers only, and 2.5 is not one (at column 4)"},
+	{name: "cursor never sent", src: sys + "routes:\n  orders:\n    source:\n      http: {system: shop, key: id, cursor: updated_at, query: {status: paid}}\n    destinations:\n      default:\n        http: {system: erp}\n",
+		want: "ferry.yaml:7:45: routes.orders.source.http.cursor: cursor: is set but ${cursor} is not used in path, query or headers, so every run would read the whole source again; send it, e.g. query: { updated_since: \"${cursor}\" }, or remove cursor:"},
+	{name: "retention of zero", src: sys + "retention: {attempts: 0s}\nroutes:\n  orders:\n" + okRoute,
+		want: "ferry.yaml:4:23: retention.attempts: 0 would remove this history as soon as it is written; give a duration (e.g. 1h, 7d) or forever"},
+	{name: "retention not a duration", src: sys + "retention: {runs: 3 months}\nroutes:\n  orders:\n" + okRoute,
+		want: "ferry.yaml:4:19: retention.runs: invalid duration \"3 months\" (expected e.g. 500ms, 30s, 5m, 1h, 7d)"},
+	{name: "forever outside retention", src: "systems:\n  shop: {url: https://shop.test, timeout: forever}\n  erp: {url: https://erp.test}\nroutes:\n  orders:\n" + okRoute,
+		want: "ferry.yaml:2:43: systems.shop.timeout: forever only applies to retention: give a duration (e.g. 30s, 5m, 1h)"},
 }
 
 // TestParseErrors pins the exact message, file:line:column and path of

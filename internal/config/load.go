@@ -52,6 +52,7 @@ func Parse(data []byte, file string) (*Config, error) {
 		baseDir = filepath.Dir(file)
 	}
 	secrets := interpolate(cfg, d, baseDir, os.LookupEnv)
+	checkRetention(cfg, d) // before defaults, which cannot tell 0 from unset
 	applyDefaults(cfg, baseDir)
 	validate(cfg, d, secrets)
 	if len(d.errs) > 0 {

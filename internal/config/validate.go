@@ -47,6 +47,21 @@ func validate(cfg *Config, d *document, secrets map[string]bool) {
 	v.compile(reflect.ValueOf(cfg).Elem(), "", "")
 }
 
+// checkRetention refuses a retention of 0 written out: defaults fill a
+// zero in, so it would silently mean 30 days (or forever) while the user
+// meant "keep nothing".
+func checkRetention(cfg *Config, d *document) {
+	for _, k := range []struct {
+		field string
+		val   Duration
+	}{{"attempts", cfg.Retention.Attempts}, {"runs", cfg.Retention.Runs}, {"dead_letters", cfg.Retention.DeadLetters}, {"delivered", cfg.Retention.Delivered}} {
+		path := joinPath("retention", k.field)
+		if _, ok := d.pos[path]; ok && k.val == 0 {
+			d.errorf(path, "0 would remove this history as soon as it is written; give a duration (e.g. 1h, 7d) or forever")
+		}
+	}
+}
+
 // orderedKeys returns map keys in file order, then any others sorted.
 func orderedKeys[T any](fileOrder []string, m map[string]T) []string {
 	seen := map[string]bool{}
@@ -109,6 +124,7 @@ func (v *validator) system(path string, s *System) {
 		}
 		v.doc.errorf(joinPath(path, "url"), "expected an absolute http:// or https:// URL%s", got)
 	}
+	v.notForever(joinPath(path, "timeout"), s.Timeout)
 	if s.Rate != "" {
 		if _, err := ParseRate(s.Rate); err != nil {
 			v.doc.errorf(joinPath(path, "rate"), "%s", err.Error())
@@ -128,6 +144,14 @@ func (v *validator) system(path string, s *System) {
 				}
 			}
 		}
+	}
+}
+
+// notForever refuses "forever" where only a finite duration makes sense
+// (it is for retention).
+func (v *validator) notForever(path string, d Duration) {
+	if d == Forever {
+		v.doc.errorf(path, "forever only applies to retention: give a duration (e.g. 30s, 5m, 1h)")
 	}
 }
 
@@ -168,7 +192,9 @@ func (v *validator) route(path string, r *Route) {
 			v.doc.errorf(joinPath(path, n.field), "must not be negative, got %d", n.val)
 		}
 	}
-	if r.Retry.Backoff > r.Retry.MaxBackoff {
+	v.notForever(joinPath(path, "retry.backoff"), r.Retry.Backoff)
+	v.notForever(joinPath(path, "retry.max_backoff"), r.Retry.MaxBackoff)
+	if r.Retry.Backoff > r.Retry.MaxBackoff && r.Retry.Backoff != Forever && r.Retry.MaxBackoff != Forever {
 		v.doc.errorf(joinPath(path, "retry.backoff"), "backoff %s is longer than max_backoff %s", r.Retry.Backoff.D(), r.Retry.MaxBackoff.D())
 	}
 	v.destinations(joinPath(path, "destinations"), r)
@@ -194,6 +220,9 @@ func (v *validator) source(path string, s *Source) {
 	if h.Key == "" {
 		v.required(hp, "key")
 	}
+	if h.Cursor != "" && !usesCursor(h) {
+		v.doc.errorf(joinPath(hp, "cursor"), "cursor: is set but ${cursor} is not used in path, query or headers, so every run would read the whole source again; send it, e.g. query: { updated_since: \"${cursor}\" }, or remove cursor:")
+	}
 	if p := h.Paginate; p != nil {
 		pp := joinPath(hp, "paginate")
 		v.exactlyOne(pp, []string{"page", "offset", "next", "link"}, []bool{p.Page != nil, p.Offset != nil, p.Next != "", p.Link})
@@ -207,6 +236,31 @@ func (v *validator) source(path string, s *Source) {
 			v.doc.errorf(joinPath(pp, "offset.limit"), "must not be negative, got %d", p.Offset.Limit)
 		}
 	}
+}
+
+// usesCursor reports whether the source sends ${cursor} anywhere: in its
+// path, a query parameter or a header. Templates that do not compile are
+// reported elsewhere and count as using it, so one mistake is one error.
+func usesCursor(h *HTTPSource) bool {
+	srcs := []string{h.Path}
+	for _, q := range h.Query {
+		srcs = append(srcs, q)
+	}
+	for _, hd := range h.Headers {
+		srcs = append(srcs, hd)
+	}
+	for _, src := range srcs {
+		t, err := expr.CompileTemplate(src)
+		if err != nil {
+			return true
+		}
+		for _, name := range t.Names() {
+			if name == "cursor" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 var stepKinds = []string{"filter", "map", "set", "drop", "validate", "switch"}

@@ -28,7 +28,11 @@ func Compile(src string) (*Program, error) {
 	// A map env type makes names load with a plain map index instead of
 	// reflection (half the cost of a typical pipeline); undefined names
 	// stay allowed (nil), so Env must come before AllowUndefinedVariables.
-	p, err := expr.Compile(src, expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), stringFunc)
+	c := &checker{}
+	p, err := expr.Compile(src, expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), stringFunc, modFunc, expr.Patch(c))
+	if err == nil {
+		err = c.err // see check.go: unknown functions, % on fractions
+	}
 	if err != nil {
 		return nil, fmt.Errorf("expression %q: %s", src, oneLine(err.Error()))
 	}

@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+)
+
+// Flags that contradict each other or would be ignored are usage errors
+// (exit 2) that name the flags, before anything is opened or run.
+func TestMeaninglessFlagsAreUsageErrors(t *testing.T) {
+	w := newWorld(t, 1)
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"run --limit without --dry-run", []string{"run", "customers", "--limit", "5"}, "--limit only applies with --dry-run"},
+		{"run negative --limit", []string{"run", "customers", "--dry-run", "--limit", "-1"}, "--limit -1: must not be negative"},
+		{"run --all with routes", []string{"run", "customers", "--all"}, "not both"},
+		{"run --no-progress with --dry-run", []string{"run", "customers", "--dry-run", "--no-progress"}, "--no-progress does not apply to --dry-run"},
+		{"history --dead --attempts", []string{"history", "customers", "--dead", "--attempts"}, "--dead and --attempts cannot be used together"},
+		{"history --key --dead", []string{"history", "customers", "--key", "1", "--dead"}, "--dead and --key cannot be used together"},
+		{"history negative --limit", []string{"history", "customers", "--limit", "-3"}, "--limit -3: must not be negative"},
+		{"queue negative --limit", []string{"queue", "customers", "--limit", "-1"}, "must not be negative"},
+		{"discard needs a selector", []string{"discard", "customers"}, "--key K, --errors or --dead"},
+		{"discard empty key", []string{"discard", "customers", "--key", ""}, "--key needs a business key"},
+		{"resend needs a key", []string{"resend", "customers"}, "--key K"},
+		{"retry empty key", []string{"retry", "customers", "--key", ""}, "--key needs a business key"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errOut := ferry(t, append([]string{"-c", w.cfg}, c.args...)...)
+			if code != ExitUsage || !strings.Contains(errOut, c.want) {
+				t.Fatalf("exit %d (want %d), stderr lacks %q:\n%s%s", code, ExitUsage, c.want, out, errOut)
+			}
+		})
+	}
+	if w.requests.Load() != 0 {
+		t.Fatalf("a refused command sent %d requests", w.requests.Load())
+	}
+}
+
+// queue --key with no match exits 1, like history --key: a script must
+// tell "not there" from "there".
+func TestQueueKeyWithoutMatchExits1(t *testing.T) {
+	w := newWorldRetry(t, 3, "{ attempts: 5, backoff: 1h, max_backoff: 1h }")
+	w.reject["2"] = true
+	if code, out, errOut := ferry(t, "-c", w.cfg, "run", "customers"); code != ExitPartial {
+		t.Fatalf("run exit %d:\n%s%s", code, out, errOut)
+	}
+	code, out, _ := ferry(t, "-c", w.cfg, "queue", "customers", "--key", "2")
+	if code != ExitOK || !strings.Contains(out, "is locked by another user") {
+		t.Fatalf("queue --key 2 (in error) exit %d:\n%s", code, out)
+	}
+	for _, args := range [][]string{{"--key", "1"}, {"--key", "1", "--json"}, {"--key", "2", "--status", "pending"}} {
+		code, out, errOut := ferry(t, append([]string{"-c", w.cfg, "queue", "customers"}, args...)...)
+		if code != ExitFailed || !strings.Contains(errOut, "no queued") || !strings.Contains(errOut, "history customers --key") {
+			t.Fatalf("queue %v exit %d, want 1 and a hint:\n%s%s", args, code, out, errOut)
+		}
+	}
+}
+
+// retry --key K --dead of a key that is an error entry (not dead) says so,
+// exits 1 and changes nothing; --errors retries it.
+func TestRetryKeyDeadOfAnErrorEntry(t *testing.T) {
+	w := newWorldRetry(t, 3, "{ attempts: 5, backoff: 1h, max_backoff: 1h }")
+	w.reject["2"] = true
+	if code, out, errOut := ferry(t, "-c", w.cfg, "run", "customers"); code != ExitPartial {
+		t.Fatalf("run exit %d:\n%s%s", code, out, errOut)
+	}
+	code, out, errOut := ferry(t, "-c", w.cfg, "retry", "customers", "--key", "2", "--dead")
+	if code != ExitFailed || strings.Contains(out, "queued again") || !strings.Contains(errOut, `key "2" of route "customers" is an error entry (1 attempt, next attempt`) ||
+		!strings.Contains(errOut, "--key 2 --errors") {
+		t.Fatalf("retry --key 2 --dead exit %d:\n%s%s", code, out, errOut)
+	}
+	// Nothing changed: still in error with its attempt.
+	if _, out, _ := ferry(t, "-c", w.cfg, "queue", "customers", "--key", "2", "--json"); !strings.Contains(out, `"status":"E"`) || !strings.Contains(out, `"attempts":1`) {
+		t.Fatalf("the error entry changed:\n%s", out)
+	}
+	code, out, errOut = ferry(t, "-c", w.cfg, "retry", "customers", "--key", "2", "--errors")
+	if code != ExitOK || !strings.Contains(out, "1 entry queued again") {
+		t.Fatalf("retry --key 2 --errors exit %d:\n%s%s", code, out, errOut)
+	}
+	// A key that is nowhere, and one asked for as an error entry while it
+	// is a dead letter.
+	code, _, errOut = ferry(t, "-c", w.cfg, "retry", "customers", "--key", "99")
+	if code != ExitFailed || !strings.Contains(errOut, `no error entry or dead letter with key "99"`) {
+		t.Fatalf("retry --key 99 exit %d: %s", code, errOut)
+	}
+	code, out, _ = ferry(t, "-c", w.cfg, "retry", "customers", "--dead")
+	if code != ExitOK || !strings.Contains(out, "nothing to retry (no dead letters)") {
+		t.Fatalf("retry --dead with none exit %d: %s", code, out)
+	}
+}
+
+func TestRetryKeyErrorsOfADeadLetter(t *testing.T) {
+	w := newWorld(t, 2)
+	w.reject["2"] = true
+	if code, out, errOut := ferry(t, "-c", w.cfg, "run", "customers"); code != ExitPartial {
+		t.Fatalf("run exit %d:\n%s%s", code, out, errOut)
+	}
+	code, out, errOut := ferry(t, "-c", w.cfg, "retry", "customers", "--key", "2", "--errors")
+	if code != ExitFailed || !strings.Contains(errOut, "is a dead letter, not an error entry") {
+		t.Fatalf("retry --key 2 --errors of a dead letter exit %d:\n%s%s", code, out, errOut)
+	}
+}
