@@ -200,6 +200,8 @@ type HTTPDestination struct {
 	// Map shapes each record's body (field -> expression).
 	Map     map[string]any `yaml:"map,omitempty" json:"map,omitempty" ferry:"expr"`
 	Results *Results       `yaml:"results,omitempty" json:"results,omitempty"`
+	// Answers classify the destination's answers before the built-in rules (see answers.go).
+	Answers []Answer `yaml:"answers,omitempty" json:"answers,omitempty" jsonschema:"description=Ordered rules that decide the outcome of an answer (done\\, skip\\, retry\\, dead); the first match wins"`
 }
 
 // Results reads per-record outcomes from a batch response.
@@ -222,6 +224,8 @@ type HTTPOperation struct {
 	Path    string            `yaml:"path,omitempty" json:"path,omitempty" ferry:"template"`
 	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty" ferry:"template"`
 	Body    any               `yaml:"body,omitempty" json:"body,omitempty" jsonschema:"description=JSON body; strings may hold ${...} templates" ferry:"template"`
+	// Answers classify the call's answers before the built-in rules (see answers.go).
+	Answers []Answer `yaml:"answers,omitempty" json:"answers,omitempty" jsonschema:"description=Ordered rules that decide the outcome of an answer (done\\, skip\\, retry\\, dead); the first match wins"`
 }
 
 // Duration is a time.Duration written as "30s", "5m", "1h".

@@ -44,6 +44,7 @@ func validate(cfg *Config, d *document, secrets map[string]bool) {
 		v.route(joinPath("routes", name), cfg.Routes[name])
 	}
 	v.cycles()
+	v.allAnswers()
 	v.compile(reflect.ValueOf(cfg).Elem(), "", "")
 }
 

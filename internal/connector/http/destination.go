@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +39,7 @@ type Destination struct {
 	array   bool
 	wrap    string
 	results *resultReader // nil: the status alone decides
+	answers answerRules   // checked before the built-in classification
 
 	// Concurrency bounds the requests of one batch in flight with body:
 	// each (default 4).
@@ -45,7 +48,10 @@ type Destination struct {
 	MaxBody int64
 }
 
-var _ connector.Destination = (*Destination)(nil)
+var (
+	_ connector.Destination = (*Destination)(nil)
+	_ connector.Previewer   = (*Destination)(nil)
+)
 
 // NewDestination prepares a destination; templates and result
 // expressions are compiled here, once. cfg.Map is applied by the engine
@@ -80,9 +86,12 @@ func NewDestination(s *Systems, cfg *config.HTTPDestination) (*Destination, erro
 		return nil, err
 	}
 	if cfg.Results != nil {
-		if d.results, err = newResultReader(cfg.Results); err != nil {
+		if d.results, err = newResultReader(sys.name, cfg.Results); err != nil {
 			return nil, fmt.Errorf("results: %w", err)
 		}
+	}
+	if d.answers, err = compileAnswers(cfg.Answers); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
@@ -112,6 +121,9 @@ func (d *Destination) Send(ctx context.Context, batch []connector.Delivery) ([]c
 	} else {
 		results = d.sendEach(ctx, batch)
 	}
+	for i := range results {
+		d.sys.redactResult(&results[i])
+	}
 	// Failures after ctx ended are likely caused by it: report the
 	// cancellation with the results, so the engine settles what was
 	// delivered and leaves the rest to be sent again.
@@ -119,6 +131,37 @@ func (d *Destination) Send(ctx context.Context, batch []connector.Delivery) ([]c
 		return results, err
 	}
 	return results, nil
+}
+
+// Preview renders one record's request as Send would, without sending
+// it; the error is what Send would fail the record with.
+func (d *Destination) Preview(ctx context.Context, del connector.Delivery) (connector.Preview, error) {
+	var path string
+	var headers map[string]string
+	var body []byte
+	if d.array {
+		req, fail := d.renderArray([]connector.Delivery{del})
+		if fail == nil {
+			fail = req.refused[0]
+		}
+		if fail != nil {
+			return connector.Preview{}, errors.New(d.sys.secrets.String(fail.Error))
+		}
+		path, headers = req.path, req.headers
+		span := req.spans[0]
+		body = req.body[span[0]:span[1]]
+	} else {
+		req, fail := d.renderOne(del)
+		if fail != nil {
+			return connector.Preview{}, errors.New(d.sys.secrets.String(fail.Error))
+		}
+		path, headers, body = req.path, req.headers, req.body
+	}
+	target, err := d.sys.requestURL(ctx, d.method, d.sys.url(path), requestHeaders(headers, body != nil, del.IdempotencyKey))
+	if err != nil {
+		return connector.Preview{}, errors.New(d.sys.secrets.String(err.Error()))
+	}
+	return connector.Preview{Method: d.method, URL: d.sys.redact(target), Body: d.sys.secrets.Bytes(body)}, nil
 }
 
 func (d *Destination) sendEach(ctx context.Context, batch []connector.Delivery) []connector.Result {
@@ -146,97 +189,156 @@ func (d *Destination) sendEach(ctx context.Context, batch []connector.Delivery) 
 	return results
 }
 
-func (d *Destination) sendOne(ctx context.Context, del connector.Delivery) connector.Result {
-	env := mergeEnv(del.Record, del.Vars)
+// oneRequest is one record's request with body: each, rendered.
+type oneRequest struct {
+	path    string
+	headers map[string]string
+	body    []byte // nil for DELETE
+	request string // excerpt of the record's JSON, for its history
+}
+
+// renderOne renders a record's request; a failure is the record's
+// result (not retryable: the same record renders the same way).
+func (d *Destination) renderOne(del connector.Delivery) (oneRequest, *connector.Result) {
+	env := deliveryEnv(del)
 	body, err := jsonx.Marshal(del.Record)
 	if err != nil {
-		return connector.Result{Error: fmt.Sprintf("encode record as JSON: %v", err)}
+		return oneRequest{}, &connector.Result{Error: fmt.Sprintf("encode record as JSON: %v", err)}
 	}
-	request := excerpt(body, ExcerptSize)
+	req := oneRequest{body: body, request: excerpt(body, ExcerptSize)}
 	if d.method == http.MethodDelete {
 		// DELETE names its target in the path; a body there is refused by
 		// many servers and proxies.
-		body = nil
+		req.body = nil
 	}
-	path, err := d.path.RenderEscaped(env, url.PathEscape)
-	if err != nil {
-		return connector.Result{Error: "path: " + err.Error(), Request: request}
+	if req.path, err = d.path.RenderEscaped(env, url.PathEscape); err != nil {
+		return oneRequest{}, &connector.Result{Error: "path: " + err.Error(), Request: req.request}
 	}
-	headers, err := renderTemplates("headers", d.headers, env)
-	if err != nil {
-		return connector.Result{Error: err.Error(), Request: request}
+	if req.headers, err = renderTemplates("headers", d.headers, env); err != nil {
+		return oneRequest{}, &connector.Result{Error: err.Error(), Request: req.request}
 	}
-	res, fail := call(ctx, d.sys, d.method, path, headers, body, del.IdempotencyKey, d.maxBody())
+	return req, nil
+}
+
+func (d *Destination) sendOne(ctx context.Context, del connector.Delivery) connector.Result {
+	req, fail := d.renderOne(del)
 	if fail != nil {
-		fail.Request = request
 		return *fail
 	}
-	if d.results == nil {
-		return connector.Result{OK: true, StatusCode: res.status, Request: request,
-			Response: excerpt(res.body, ExcerptSize), Duration: res.duration}
+	res, fail := exchange(ctx, d.sys, d.method, req.path, req.headers, req.body, del.IdempotencyKey, d.maxBody(), 1)
+	if fail != nil {
+		fail.Request = req.request
+		return *fail
 	}
 	// A per-record API may still answer 2xx with {"status": "error"}: the
 	// results settings read it as a batch of one.
-	r := d.results.read(res, []connector.Delivery{del}, true)[0]
-	r.Request = request
+	r := settle(res, []connector.Delivery{del}, true, d.results, d.answers)[0]
+	r.Request = req.request
 	return r
 }
 
-func (d *Destination) sendArray(ctx context.Context, batch []connector.Delivery) []connector.Result {
-	records := make([]any, len(batch))
-	keys := make([]string, len(batch))
-	for i, del := range batch {
-		records[i] = del.Record
-		keys[i] = del.IdempotencyKey
+// arrayRequest is one batch's request with body: array, rendered.
+type arrayRequest struct {
+	path    string
+	headers map[string]string
+	body    []byte
+	sent    []int               // batch positions of the records in body, in order
+	spans   [][2]int            // by batch position: the record's element in body
+	refused []*connector.Result // by batch position: the record could not be encoded
+}
+
+// renderArray encodes the batch as one body. A record JSON cannot
+// encode (NaN, ±Inf) is refused on its own and left out, so it cannot
+// hold back the others; a path or header that fails fails them all.
+func (d *Destination) renderArray(batch []connector.Delivery) (*arrayRequest, *connector.Result) {
+	req := &arrayRequest{spans: make([][2]int, len(batch)), refused: make([]*connector.Result, len(batch))}
+	// Sized for typical records, so the buffer rarely grows.
+	buf := make([]byte, 0, 256*len(batch)+len(d.wrap)+8)
+	if d.wrap != "" {
+		buf = append(buf, '{')
+		buf, _ = jsonx.Append(buf, d.wrap) // a string always encodes
+		buf = append(buf, ':')
 	}
+	buf = append(buf, '[')
+	for i, del := range batch {
+		mark := len(buf)
+		if len(req.sent) > 0 {
+			buf = append(buf, ',')
+		}
+		start := len(buf)
+		grown, err := jsonx.Append(buf, del.Record)
+		if err != nil {
+			buf = buf[:mark]
+			req.refused[i] = &connector.Result{Error: fmt.Sprintf("encode record as JSON: %v", err)}
+			continue
+		}
+		buf = grown
+		req.spans[i] = [2]int{start, len(buf)}
+		req.sent = append(req.sent, i)
+	}
+	buf = append(buf, ']')
+	if d.wrap != "" {
+		buf = append(buf, '}')
+	}
+	req.body = buf
+	env := map[string]any{"batch_size": len(req.sent)}
+	var err error
+	if req.path, err = d.path.RenderEscaped(env, url.PathEscape); err != nil {
+		return nil, &connector.Result{Error: "path: " + err.Error()}
+	}
+	if req.headers, err = renderTemplates("headers", d.headers, env); err != nil {
+		return nil, &connector.Result{Error: err.Error()}
+	}
+	return req, nil
+}
+
+func (d *Destination) sendArray(ctx context.Context, batch []connector.Delivery) []connector.Result {
+	out := make([]connector.Result, len(batch))
 	// Request excerpts are made for failed records only: a delivered
 	// record's request is not kept in its history, and encoding every
 	// record twice would cost a large sync dearly.
-	withRequests := func(out []connector.Result) []connector.Result {
+	defer func() {
 		for i := range out {
-			if !out[i].OK {
+			if !out[i].OK && out[i].Request == "" {
 				out[i].Request = jsonExcerpt(batch[i].Record)
 			}
 		}
+	}()
+	req, fail := d.renderArray(batch)
+	if fail != nil {
+		for i := range out {
+			out[i] = *fail
+		}
 		return out
 	}
-	failAll := func(r connector.Result) []connector.Result {
-		out := make([]connector.Result, len(batch))
-		for i := range out {
-			out[i] = r
+	for i, r := range req.refused {
+		if r != nil {
+			out[i] = *r
 		}
-		return withRequests(out)
 	}
-	var payload any = records
-	if d.wrap != "" {
-		payload = map[string]any{d.wrap: records}
+	if len(req.sent) == 0 {
+		return out
 	}
-	// Sized for typical records, so the buffer rarely grows.
-	body, err := jsonx.Append(make([]byte, 0, 256*len(records)), payload)
-	if err != nil {
-		return failAll(connector.Result{Error: fmt.Sprintf("encode batch as JSON: %v", err)})
+	sent := make([]connector.Delivery, len(req.sent))
+	keys := make([]string, len(req.sent))
+	for j, i := range req.sent {
+		sent[j] = batch[i]
+		keys[j] = batch[i].IdempotencyKey
 	}
-	env := map[string]any{"batch_size": len(batch)}
-	path, err := d.path.RenderEscaped(env, url.PathEscape)
-	if err != nil {
-		return failAll(connector.Result{Error: "path: " + err.Error()})
-	}
-	headers, err := renderTemplates("headers", d.headers, env)
-	if err != nil {
-		return failAll(connector.Result{Error: err.Error()})
-	}
-	res, fail := call(ctx, d.sys, d.method, path, headers, body, batchIdempotencyKey(keys), d.maxBody())
-	if fail != nil {
-		return failAll(*fail)
-	}
-	var out []connector.Result
-	if d.results == nil {
-		out = failAll(connector.Result{OK: true, StatusCode: res.status,
-			Response: excerpt(res.body, ExcerptSize), Duration: res.duration})
+	var got []connector.Result
+	res, failure := exchange(ctx, d.sys, d.method, req.path, req.headers, req.body, batchIdempotencyKey(keys), d.maxBody(), len(sent))
+	if failure != nil {
+		got = make([]connector.Result, len(sent))
+		for j := range got {
+			got[j] = *failure
+		}
 	} else {
-		out = d.results.read(res, batch, false)
+		got = settle(res, sent, false, d.results, d.answers)
 	}
-	return withRequests(out)
+	for j, i := range req.sent {
+		out[i] = got[j]
+	}
+	return out
 }
 
 func (d *Destination) maxBody() int64 {
@@ -247,22 +349,26 @@ func (d *Destination) maxBody() int64 {
 }
 
 // batchIdempotencyKey is a stable hash of the batch's idempotency keys,
-// in order: a retried batch of the same entry versions carries the same
-// key, a batch with any other entry or version carries another.
+// in any order: a retried batch of the same entry versions carries the
+// same key however the entries were leased, a batch with any other entry
+// or version carries another.
 func batchIdempotencyKey(keys []string) string {
+	sorted := slices.Clone(keys)
+	slices.Sort(sorted)
 	h := sha256.New()
-	for _, k := range keys {
+	for _, k := range sorted {
 		h.Write([]byte(k))
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// call makes one delivery request. It returns the 2xx response, or the
-// failure classified: non-2xx by status, no response as retryable.
-func call(ctx context.Context, sys *system, method, path string, headers map[string]string, body []byte, idemKey string, maxBody int64) (*response, *connector.Result) {
-	all := make(map[string]string, len(headers)+2)
-	if body != nil {
+// requestHeaders are the headers of a delivery or operation request:
+// the JSON content headers, the route's own headers, then the
+// Idempotency-Key (which wins over a header of that name).
+func requestHeaders(headers map[string]string, hasBody bool, idemKey string) map[string]string {
+	all := make(map[string]string, len(headers)+3)
+	if hasBody {
 		all["Content-Type"] = "application/json"
 	}
 	all["Accept"] = "application/json"
@@ -272,24 +378,102 @@ func call(ctx context.Context, sys *system, method, path string, headers map[str
 	if idemKey != "" {
 		all["Idempotency-Key"] = idemKey
 	}
+	return all
+}
+
+// exchange makes one delivery or operation request carrying records
+// records. It returns the response whatever its status, or the failure
+// to get one: retryable, and unknown unless the request surely never
+// left (connection refused, no such host, rate limit wait too long).
+func exchange(ctx context.Context, sys *system, method, path string, headers map[string]string, body []byte, idemKey string, maxBody int64, records int) (*response, *connector.Result) {
 	target := sys.url(path)
 	start := time.Now()
-	res, err := sys.do(ctx, method, target, all, body, maxBody)
+	res, err := sys.do(ctx, method, target, requestHeaders(headers, body != nil, idemKey), body, maxBody)
 	if err != nil {
-		return nil, &connector.Result{Retryable: true, Duration: time.Since(start),
+		elapsed := time.Since(start)
+		sys.logRequest(ctx, method, target, 0, elapsed, records, err)
+		return nil, &connector.Result{Retryable: true, Unknown: !notSent(err), Duration: elapsed,
 			Error: fmt.Sprintf("%s %s: %v", method, sys.redact(target), err)}
 	}
-	if !okStatus(res.status) {
-		return nil, &connector.Result{
-			Retryable:  retryableStatus(res.status),
-			StatusCode: res.status,
-			Error:      statusError(res),
-			Response:   excerpt(res.body, ExcerptSize),
-			RetryAfter: retryAfter(res.header, time.Now()),
-			Duration:   res.duration,
-		}
-	}
+	sys.logRequest(ctx, method, target, res.status, res.duration, records, nil)
 	return res, nil
+}
+
+// settle reads one result per record out of an answer: the answer rules
+// first, then the built-in classification (the status; for a 2xx with
+// per-record results, each record's result).
+func settle(res *response, batch []connector.Delivery, single bool, results *resultReader, rules answerRules) []connector.Result {
+	out := make([]connector.Result, len(batch))
+	var items []any
+	var found []bool
+	switch {
+	case !okStatus(res.status):
+		fail := statusFailure(res)
+		for i := range out {
+			out[i] = fail
+		}
+	case results == nil:
+		for i := range out {
+			out[i] = connector.Result{OK: true, StatusCode: res.status, Response: excerpt(res.body, ExcerptSize), Duration: res.duration}
+		}
+	default:
+		out, items, found = results.read(res, batch, single)
+	}
+	if len(rules) == 0 {
+		return out
+	}
+	a := newAnswer(res, rules)
+	for i, del := range batch {
+		var item any
+		has := false
+		if found != nil {
+			item, has = items[i], found[i]
+		}
+		rule, env := rules.decide(a, del.Key, item, has)
+		if rule == nil {
+			out[i] = a.withNotes(out[i])
+			continue
+		}
+		response := out[i].Response
+		if response == "" {
+			response = excerpt(res.body, ExcerptSize)
+		}
+		out[i] = rule.result(a, env, response)
+	}
+	return out
+}
+
+// statusFailure classifies a non-2xx answer by its status: 408, 429 and
+// 5xx are worth retrying; a 5xx may hide a request that was applied.
+func statusFailure(res *response) connector.Result {
+	return connector.Result{
+		Retryable:  retryableStatus(res.status),
+		Unknown:    res.status >= 500,
+		StatusCode: res.status,
+		Error:      statusError(res),
+		Response:   excerpt(res.body, ExcerptSize),
+		RetryAfter: retryAfter(res.header, time.Now()),
+		Duration:   res.duration,
+	}
+}
+
+// deliveryEnv is the template env of one record: its fields, with the
+// delivery's vars on top, and idempotency_key (the record's own key, also
+// inside a batch) when the vars do not set it.
+func deliveryEnv(del connector.Delivery, more ...map[string]any) map[string]any {
+	env := mergeEnv(del.Record, append([]map[string]any{del.Vars}, more...)...)
+	if !hasField(del.Vars, idempotencyKeyVar) && del.IdempotencyKey != "" {
+		env[idempotencyKeyVar] = del.IdempotencyKey
+	}
+	return env
+}
+
+// idempotencyKeyVar names a record's own idempotency key in templates.
+const idempotencyKeyVar = "idempotency_key"
+
+func hasField(m map[string]any, k string) bool {
+	_, ok := m[k]
+	return ok
 }
 
 // mergeEnv is the template env of a record: its fields with vars on top.

@@ -25,6 +25,7 @@ type Operation struct {
 	path    *expr.Template
 	headers map[string]*expr.Template
 	body    bodyNode // nil: no body
+	answers answerRules
 
 	// MaxBody is the largest response body read, in bytes.
 	MaxBody int64
@@ -57,6 +58,9 @@ func NewOperation(s *Systems, cfg *config.HTTPOperation) (*Operation, error) {
 			return nil, err
 		}
 	}
+	if op.answers, err = compileAnswers(cfg.Answers); err != nil {
+		return nil, err
+	}
 	return op, nil
 }
 
@@ -65,7 +69,13 @@ func NewOperation(s *Systems, cfg *config.HTTPOperation) (*Operation, error) {
 // operation repeats its key while the destination call and other
 // operations on the same system keep theirs apart.
 func (o *Operation) Do(ctx context.Context, d connector.Delivery, vars map[string]any) connector.Result {
-	env := mergeEnv(d.Record, d.Vars, vars)
+	r := o.do(ctx, d, vars)
+	o.sys.redactResult(&r)
+	return r
+}
+
+func (o *Operation) do(ctx context.Context, d connector.Delivery, vars map[string]any) connector.Result {
+	env := deliveryEnv(d, vars)
 	path, err := o.path.RenderEscaped(env, url.PathEscape)
 	if err != nil {
 		return connector.Result{Error: "path: " + err.Error()}
@@ -91,13 +101,15 @@ func (o *Operation) Do(ctx context.Context, d connector.Delivery, vars map[strin
 		h := sha256.Sum256([]byte(d.IdempotencyKey + "\x00" + o.method + " " + o.pathSrc))
 		idem = hex.EncodeToString(h[:16])
 	}
-	res, fail := call(ctx, o.sys, o.method, path, headers, body, idem, o.maxBody())
+	res, fail := exchange(ctx, o.sys, o.method, path, headers, body, idem, o.maxBody(), 1)
+	var r connector.Result
 	if fail != nil {
-		fail.Request = request
-		return *fail
+		r = *fail
+	} else {
+		r = settle(res, []connector.Delivery{d}, true, nil, o.answers)[0]
 	}
-	return connector.Result{OK: true, StatusCode: res.status, Request: request,
-		Response: excerpt(res.body, ExcerptSize), Duration: res.duration}
+	r.Request = request
+	return r
 }
 
 func (o *Operation) maxBody() int64 {

@@ -12,14 +12,15 @@ import (
 // a batch answer saying 3 of 200 failed settles 197 as done and 3 as
 // failed.
 type resultReader struct {
-	path  string
-	key   string
-	ok    *expr.Program // nil: every result item is a success
-	error *expr.Program // nil: the item's JSON is the message
+	system string // for messages
+	path   string
+	key    string
+	ok     *expr.Program // nil: every result item is a success
+	error  *expr.Program // nil: the item's JSON is the message
 }
 
-func newResultReader(cfg *config.Results) (*resultReader, error) {
-	r := &resultReader{path: cfg.Path, key: cfg.Key}
+func newResultReader(system string, cfg *config.Results) (*resultReader, error) {
+	r := &resultReader{system: system, path: cfg.Path, key: cfg.Key}
 	var err error
 	if cfg.OK != "" {
 		if r.ok, err = expr.Compile(cfg.OK); err != nil {
@@ -34,20 +35,28 @@ func newResultReader(cfg *config.Results) (*resultReader, error) {
 	return r, nil
 }
 
-// read returns one result per delivery. Items are matched to records by
-// the key field when set, else by position. A record without a matching
-// item fails retryably: the destination may not have processed it.
+// read returns one result per delivery and each delivery's result item
+// (nil with found false when it has none). Items are matched to records
+// by the key field when set, else by position. A record without a
+// matching item fails retryably, as unknown: the destination may have
+// processed it without saying so.
+//
+// Matching by position needs exactly one item per record: an answer
+// with more or fewer settles nothing by position (which item belongs to
+// which record cannot be known), and the whole request fails retryably.
 //
 // With single (body: each, one record per request) the value at path may
 // also be the record's result object itself.
-func (r *resultReader) read(res *response, batch []connector.Delivery, single bool) []connector.Result {
-	out := make([]connector.Result, len(batch))
-	failAll := func(msg string) []connector.Result {
+func (r *resultReader) read(res *response, batch []connector.Delivery, single bool) (out []connector.Result, items []any, found []bool) {
+	out = make([]connector.Result, len(batch))
+	items = make([]any, len(batch))
+	found = make([]bool, len(batch))
+	failAll := func(msg string) ([]connector.Result, []any, []bool) {
 		for i := range out {
-			out[i] = connector.Result{Retryable: true, StatusCode: res.status, Duration: res.duration,
+			out[i] = connector.Result{Retryable: true, Unknown: true, StatusCode: res.status, Duration: res.duration,
 				Error: msg, Response: excerpt(res.body, ExcerptSize)}
 		}
-		return out
+		return out, items, found
 	}
 	if res.tooLarge {
 		return failAll(fmt.Sprintf("read per-record results: response body is larger than the limit of %s", byteSize(int64(len(res.body)))))
@@ -56,17 +65,21 @@ func (r *resultReader) read(res *response, batch []connector.Delivery, single bo
 	if err != nil {
 		return failAll("read per-record results: " + err.Error())
 	}
-	var items []any
+	var answered []any
 	if v, ok, _ := lookup(body, r.path); single && ok && isObject(v) {
-		items = []any{v}
-	} else if items, err = arrayAt(body, r.path); err != nil {
+		answered = []any{v}
+	} else if answered, err = arrayAt(body, r.path); err != nil {
 		return failAll("read per-record results: " + err.Error())
+	}
+	if r.key == "" && len(answered) != len(batch) {
+		return failAll(fmt.Sprintf("system %q answered %d results for %d records; results are matched by position, so none is settled (set results.key to match them by key)",
+			r.system, len(answered), len(batch)))
 	}
 
 	var byKey map[string][]any
 	if r.key != "" {
-		byKey = make(map[string][]any, len(items))
-		for _, item := range items {
+		byKey = make(map[string][]any, len(answered))
+		for _, item := range answered {
 			if v, ok, _ := lookup(item, r.key); ok && v != nil {
 				k := expr.Stringify(v)
 				byKey[k] = append(byKey[k], item)
@@ -76,11 +89,10 @@ func (r *resultReader) read(res *response, batch []connector.Delivery, single bo
 	for i, del := range batch {
 		base := connector.Result{StatusCode: res.status, Duration: res.duration}
 		var item any
-		switch {
-		case r.key != "":
+		if r.key != "" {
 			matches := byKey[del.Key]
 			if len(matches) == 0 {
-				base.Retryable = true
+				base.Retryable, base.Unknown = true, true
 				base.Error = fmt.Sprintf("no result for key %s in the batch response", del.Key)
 				base.Response = excerpt(res.body, ExcerptSize)
 				out[i] = base
@@ -88,18 +100,13 @@ func (r *resultReader) read(res *response, batch []connector.Delivery, single bo
 			}
 			// Two records of one key take the key's items in order.
 			item, byKey[del.Key] = matches[0], matches[1:]
-		case i < len(items):
-			item = items[i]
-		default:
-			base.Retryable = true
-			base.Error = fmt.Sprintf("no result at position %d in the batch response (%d results for %d records)", i+1, len(items), len(batch))
-			base.Response = excerpt(res.body, ExcerptSize)
-			out[i] = base
-			continue
+		} else {
+			item = answered[i]
 		}
+		items[i], found[i] = item, true
 		out[i] = r.judge(base, item)
 	}
-	return out
+	return out, items, found
 }
 
 // judge applies ok and error to one result item. Its env is the item's

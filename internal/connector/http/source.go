@@ -2,10 +2,12 @@ package httpconn
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -173,11 +175,11 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(co
 	env := map[string]any{"cursor": cursor}
 	first, err := s.firstURL(env)
 	if err != nil {
-		return err
+		return s.sys.redactError(err)
 	}
 	own, err := renderTemplates("headers", s.headers, env)
 	if err != nil {
-		return err
+		return s.sys.redactError(err)
 	}
 	headers := map[string]string{"Accept": "application/json"}
 	for k, v := range own {
@@ -186,6 +188,11 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(co
 
 	pageNo, offset := s.start, 0
 	current := first
+	// Guards against APIs that never reach the end: page and offset
+	// styles compare each page's keys with the previous page's; the URL
+	// styles remember every URL requested in this read.
+	var prevKeys string
+	requested := map[string]int{}
 	for n := 1; ; n++ {
 		switch s.style {
 		case pageNumber:
@@ -194,17 +201,21 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(co
 			current = withParams(first, s.param, strconv.Itoa(offset), s.sizeParam, strconv.Itoa(s.size))
 		}
 		shown := s.sys.redact(current.String())
-		fail := func(err error) error { return fmt.Errorf("page %d (GET %s): %w", n, shown, err) }
+		fail := func(err error) error {
+			return s.sys.redactError(fmt.Errorf("page %d (GET %s): %w", n, shown, err))
+		}
+		requested[current.String()] = n
 
 		res, err := s.fetch(ctx, current.String(), headers)
 		if err != nil {
 			return fail(err)
 		}
-		body, err := decodeJSON(res.body)
+		body, items, err := s.decode(res)
+		records := len(items)
 		if err != nil {
-			return fail(err)
+			records = -1
 		}
-		items, err := arrayAt(body, s.records)
+		s.sys.logRequest(ctx, http.MethodGet, current.String(), res.status, res.duration, records, err)
 		if err != nil {
 			return fail(err)
 		}
@@ -215,6 +226,14 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(co
 				return fail(err)
 			}
 			page.Records = append(page.Records, rec)
+		}
+		if s.style == pageNumber || s.style == pageOffset {
+			keys := pageKeys(page.Records)
+			if keys != "" && keys == prevKeys {
+				return s.sys.redactError(fmt.Errorf("page %d of GET %s returned the same records as page %d: the API seems to ignore the '%s' parameter; stopping rather than reading the same page forever",
+					n, shown, n-1, s.param))
+			}
+			prevKeys = keys
 		}
 		if err := fn(ctx, page); err != nil {
 			if errors.Is(err, connector.ErrStop) {
@@ -257,11 +276,48 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(co
 		default:
 			return nil
 		}
-		if next.String() == current.String() {
-			return fail(fmt.Errorf("the next page's URL is this page's URL again; stopping rather than reading it forever"))
+		if seen, ok := requested[next.String()]; ok {
+			what := fmt.Sprintf("the next page's URL %s", s.sys.redact(next.String()))
+			if s.style == pageNextToken {
+				what = fmt.Sprintf("the next token at %q leads to %s, which", s.nextPath, s.sys.redact(next.String()))
+			}
+			return fail(fmt.Errorf("pagination loop: %s was already read as page %d; stopping rather than reading it again", what, seen))
 		}
 		current = next
 	}
+}
+
+// decode reads a page body's records (nil when the body is unreadable).
+func (s *Source) decode(res *response) (any, []any, error) {
+	body, err := decodeJSON(res.body)
+	if err != nil {
+		return nil, nil, err
+	}
+	items, err := arrayAt(body, s.records)
+	if err != nil {
+		return nil, nil, err
+	}
+	return body, items, nil
+}
+
+// pageKeys is a digest of the set of keys of a page, "" for an empty
+// page: two pages with the same digest hold the same records.
+func pageKeys(records []connector.SourceRecord) string {
+	if len(records) == 0 {
+		return ""
+	}
+	keys := make([]string, len(records))
+	for i, r := range records {
+		keys[i] = r.Key
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		h.Write([]byte(k))
+		h.Write([]byte{0})
+	}
+	return string(h.Sum(nil))
 }
 
 // firstURL renders path and query; empty query values are left out.
@@ -292,7 +348,14 @@ func (s *Source) firstURL(env map[string]any) (*url.URL, error) {
 func (s *Source) fetch(ctx context.Context, rawURL string, headers map[string]string) (*response, error) {
 	delay := s.RetryDelay
 	for attempt := 1; ; attempt++ {
+		start := time.Now()
 		res, err := s.sys.do(ctx, http.MethodGet, rawURL, headers, nil, s.maxBody())
+		if err != nil {
+			s.sys.logRequest(ctx, http.MethodGet, rawURL, 0, time.Since(start), -1, err)
+		} else if !okStatus(res.status) || res.tooLarge {
+			// A page read is logged by Read, with its records.
+			s.sys.logRequest(ctx, http.MethodGet, rawURL, res.status, res.duration, -1, nil)
+		}
 		var reason string
 		var wait time.Duration
 		switch {

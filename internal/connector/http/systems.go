@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -20,6 +21,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector"
 )
 
 // UserAgent is sent with every request.
@@ -34,6 +36,19 @@ type Systems struct {
 	byName map[string]*system
 }
 
+// Option adjusts NewSystems.
+type Option func(*options)
+
+type options struct {
+	log *slog.Logger
+}
+
+// WithLogger logs every request at debug level (method, URL with secrets
+// redacted, status, duration, records) to l.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.log = l }
+}
+
 // system is one outside HTTP system: where it is, how to authenticate,
 // and how fast it may be called.
 type system struct {
@@ -44,13 +59,27 @@ type system struct {
 	// limiter is shared by every route using the system; nil = no limit.
 	limiter *rate.Limiter
 	headers map[string]string
-	auth    *config.Auth
+	auth    authSettings
+	// origin is the scheme, host and port of base: the only origin that
+	// receives the system's credentials and static headers.
+	origin string
+	// secrets removes the system's secret values from every string that
+	// leaves the connector.
+	secrets *redactor
+	log     *slog.Logger
 }
 
 // NewSystems prepares a client per system. The rate limit has a burst of
 // 1: requests are spaced evenly at the configured rate rather than sent in
 // bursts, which is what APIs with per-second quotas expect.
-func NewSystems(systems map[string]*config.System) (*Systems, error) {
+func NewSystems(systems map[string]*config.System, opts ...Option) (*Systems, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
 	s := &Systems{byName: make(map[string]*system, len(systems))}
 	names := make([]string, 0, len(systems))
 	for name := range systems {
@@ -58,7 +87,7 @@ func NewSystems(systems map[string]*config.System) (*Systems, error) {
 	}
 	sort.Strings(names) // the first error reported is deterministic
 	for _, name := range names {
-		sys, err := newSystem(name, systems[name])
+		sys, err := newSystem(name, systems[name], o.log)
 		if err != nil {
 			return nil, fmt.Errorf("system %q: %w", name, err)
 		}
@@ -93,7 +122,7 @@ func (s *Systems) get(name string) (*system, error) {
 	return sys, nil
 }
 
-func newSystem(name string, cfg *config.System) (*system, error) {
+func newSystem(name string, cfg *config.System, log *slog.Logger) (*system, error) {
 	if cfg == nil {
 		return nil, fmt.Errorf("no settings (expected at least url)")
 	}
@@ -114,30 +143,65 @@ func newSystem(name string, cfg *config.System) (*system, error) {
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 2 * eachConcurrency
-	client := &http.Client{
-		Transport: transport,
-		Timeout:   timeout,
-		// Follow redirects only for reads: a POST turned into a GET by a
-		// 302 would report success without delivering anything.
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if via[0].Method != http.MethodGet && via[0].Method != http.MethodHead {
-				return http.ErrUseLastResponse
-			}
-			if len(via) >= 10 {
-				return fmt.Errorf("stopped after 10 redirects")
-			}
-			return nil
-		},
-	}
-	return &system{
+	sys := &system{
 		name:    name,
 		base:    strings.TrimRight(cfg.URL, "/"),
-		client:  client,
 		timeout: timeout,
 		limiter: limiter,
 		headers: cfg.Headers,
-		auth:    cfg.Auth,
-	}, nil
+		auth:    flattenAuth(cfg.Auth),
+		origin:  origin(u),
+		log:     log.With("system", name),
+	}
+	sys.secrets = newRedactor(systemSecrets(u, sys.auth, cfg.Headers)...)
+	sys.client = &http.Client{Transport: transport, Timeout: timeout, CheckRedirect: sys.checkRedirect}
+	return sys, nil
+}
+
+// checkRedirect follows redirects only for reads: a POST turned into a
+// GET by a 302 would report success without delivering anything. It
+// stops at the first URL seen twice, and lets credentials follow only to
+// the system's own origin.
+func (s *system) checkRedirect(req *http.Request, via []*http.Request) error {
+	if via[0].Method != http.MethodGet && via[0].Method != http.MethodHead {
+		return http.ErrUseLastResponse
+	}
+	next := req.URL.String()
+	for _, prev := range via {
+		if prev.URL.String() == next {
+			return fmt.Errorf("redirect loop: %s redirects back to %s, which was already requested", s.redact(via[len(via)-1].URL.String()), s.redact(next))
+		}
+	}
+	if len(via) >= 10 {
+		return fmt.Errorf("stopped after 10 redirects")
+	}
+	// Go copies the first request's headers to every hop (and keeps
+	// custom ones across hosts): decide here, exactly, per hop.
+	if !s.ownOrigin(req.URL) {
+		s.stripCredentials(req)
+	} else {
+		for k, v := range s.headers {
+			if req.Header.Get(k) == "" {
+				req.Header.Set(k, v)
+			}
+		}
+		s.applyAuth(req)
+	}
+	return nil
+}
+
+func flattenAuth(a *config.Auth) authSettings {
+	switch {
+	case a == nil:
+		return authSettings{}
+	case a.Bearer != "":
+		return authSettings{bearer: a.Bearer}
+	case a.Basic != nil:
+		return authSettings{basic: true, basicUser: a.Basic.User, basicPassword: a.Basic.Password}
+	case a.APIKey != nil:
+		return authSettings{keyHeader: a.APIKey.Header, keyQuery: a.APIKey.Query, keyValue: a.APIKey.Value}
+	}
+	return authSettings{}
 }
 
 // checkAuth requires exactly one method, complete.
@@ -186,55 +250,44 @@ func parseRate(s string) (*rate.Limiter, error) {
 
 // setHeaders applies, in order, the User-Agent, the system's static
 // headers, the request's own headers and finally the system's auth, so a
-// route cannot accidentally send a system's request with other credentials.
+// route cannot accidentally send a system's request with other
+// credentials. A request to another origin (a next-page URL elsewhere)
+// gets neither the static headers nor the auth, and none of its own
+// headers named like credentials.
 func (s *system) setHeaders(req *http.Request, own map[string]string) {
 	req.Header.Set("User-Agent", UserAgent)
-	for k, v := range s.headers {
-		req.Header.Set(k, v)
+	mine := s.ownOrigin(req.URL)
+	if mine {
+		for k, v := range s.headers {
+			req.Header.Set(k, v)
+		}
 	}
 	for k, v := range own {
-		req.Header.Set(k, v)
+		if mine || !secretHeaderName(k) {
+			req.Header.Set(k, v)
+		}
 	}
-	if s.auth == nil {
-		return
-	}
-	switch {
-	case s.auth.Bearer != "":
-		req.Header.Set("Authorization", "Bearer "+s.auth.Bearer)
-	case s.auth.Basic != nil:
-		req.SetBasicAuth(s.auth.Basic.User, s.auth.Basic.Password)
-	case s.auth.APIKey != nil && s.auth.APIKey.Header != "":
-		req.Header.Set(s.auth.APIKey.Header, s.auth.APIKey.Value)
-	case s.auth.APIKey != nil:
-		q := req.URL.Query()
-		q.Set(s.auth.APIKey.Query, s.auth.APIKey.Value)
-		req.URL.RawQuery = q.Encode()
+	if mine {
+		s.applyAuth(req)
 	}
 }
 
-// secretParam is the query parameter holding the API key, "" when none.
-func (s *system) secretParam() string {
-	if s.auth != nil && s.auth.APIKey != nil {
-		return s.auth.APIKey.Query
-	}
-	return ""
-}
-
-// redact shows a URL without its secrets: the API key query value and
-// any password in the user info.
+// redact shows a URL without its secrets: the API key query value, any
+// password in the user info, and any secret value of the system
+// wherever it appears.
 func (s *system) redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return raw
+		return s.secrets.String(raw)
 	}
-	if p := s.secretParam(); p != "" {
+	if p := s.auth.keyQuery; p != "" {
 		q := u.Query()
 		if q.Has(p) {
-			q.Set(p, "REDACTED")
+			q.Set(p, Redacted)
 			u.RawQuery = q.Encode()
 		}
 	}
-	return u.Redacted()
+	return s.secrets.String(u.Redacted())
 }
 
 // url joins the system URL and a path (which may carry its own query).
@@ -261,6 +314,15 @@ type response struct {
 // or a broken body. It is always worth retrying.
 type requestError struct {
 	msg string
+	// notSent: the request surely never reached the server (refused
+	// connection, unknown host, rate limit wait), so it was not applied.
+	notSent bool
+}
+
+// notSent tells whether err says the request never left.
+func notSent(err error) bool {
+	var re *requestError
+	return errors.As(err, &re) && re.notSent
 }
 
 func (e *requestError) Error() string { return e.msg }
@@ -275,18 +337,13 @@ func (s *system) do(ctx context.Context, method, rawURL string, headers map[stri
 				return nil, ctx.Err()
 			}
 			// The wait would outlast ctx's deadline.
-			return nil, &requestError{msg: fmt.Sprintf("rate limit of system %q: %v", s.name, err)}
+			return nil, &requestError{notSent: true, msg: fmt.Sprintf("rate limit of system %q: %v", s.name, err)}
 		}
 	}
-	var reader io.Reader // a nil *bytes.Reader would not be a nil io.Reader
-	if body != nil {
-		reader = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, rawURL, reader)
+	req, err := s.newRequest(ctx, method, rawURL, headers, body)
 	if err != nil {
-		return nil, &requestError{msg: fmt.Sprintf("build request: %v", unwrapURLError(err))}
+		return nil, err
 	}
-	s.setHeaders(req, headers)
 	start := time.Now()
 	resp, err := s.client.Do(req)
 	if err != nil {
@@ -305,17 +362,96 @@ func (s *system) do(ctx context.Context, method, rawURL string, headers map[stri
 	return r, nil
 }
 
+// newRequest builds a request with its headers and credentials, as it
+// is sent.
+func (s *system) newRequest(ctx context.Context, method, rawURL string, headers map[string]string, body []byte) (*http.Request, error) {
+	var reader io.Reader // a nil *bytes.Reader would not be a nil io.Reader
+	if body != nil {
+		reader = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, reader)
+	if err != nil {
+		return nil, &requestError{notSent: true, msg: fmt.Sprintf("build request: %v", unwrapURLError(err))}
+	}
+	s.setHeaders(req, headers)
+	return req, nil
+}
+
+// requestURL is the URL a request to rawURL goes to, credentials in the
+// query included (redact it before showing it).
+func (s *system) requestURL(ctx context.Context, method, rawURL string, headers map[string]string) (string, error) {
+	req, err := s.newRequest(ctx, method, rawURL, headers, nil)
+	if err != nil {
+		return "", err
+	}
+	return req.URL.String(), nil
+}
+
+// redactError returns err with the system's secrets removed from its
+// message; errors.Is and errors.As still see the cause.
+func (s *system) redactError(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if clean := s.secrets.String(msg); clean != msg {
+		return &redactedError{msg: clean, err: err}
+	}
+	return err
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redactResult removes the system's secrets from every text of a result.
+func (s *system) redactResult(r *connector.Result) {
+	r.Error = s.secrets.String(r.Error)
+	r.Request = s.secrets.String(r.Request)
+	r.Response = s.secrets.String(r.Response)
+}
+
+// logRequest logs one request at debug level: method, URL (redacted),
+// status (0: no answer), duration, records carried or returned (-1:
+// unknown) and the error, if any.
+func (s *system) logRequest(ctx context.Context, method, rawURL string, status int, d time.Duration, records int, err error) {
+	if !s.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 6)
+	attrs = append(attrs, slog.String("method", method), slog.String("url", s.redact(rawURL)))
+	if status != 0 {
+		attrs = append(attrs, slog.Int("status", status))
+	}
+	attrs = append(attrs, slog.Duration("duration", d))
+	if records >= 0 {
+		attrs = append(attrs, slog.Int("records", records))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", s.secrets.String(err.Error())))
+	}
+	s.log.LogAttrs(ctx, slog.LevelDebug, "http request", attrs...)
+}
+
 // transportError turns a client error into a message without the request
 // URL (callers name the URL themselves, redacted).
 func (s *system) transportError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	// Only a failed dial or name lookup proves nothing was sent.
+	var op *net.OpError
+	var dns *net.DNSError
+	unsent := errors.As(err, &op) && op.Op == "dial" || errors.As(err, &dns)
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return &requestError{msg: fmt.Sprintf("no complete response within %s (the timeout of system %q)", s.timeout, s.name)}
+		return &requestError{notSent: unsent, msg: fmt.Sprintf("no complete response within %s (the timeout of system %q)", s.timeout, s.name)}
 	}
-	return &requestError{msg: unwrapURLError(err).Error()}
+	return &requestError{notSent: unsent, msg: unwrapURLError(err).Error()}
 }
 
 // unwrapURLError drops the *url.Error wrapper, whose message repeats the

@@ -4,6 +4,7 @@ package registry
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
@@ -16,9 +17,26 @@ type Registry struct {
 	http *httpconn.Systems
 }
 
+// Option adjusts New.
+type Option func(*options)
+
+type options struct {
+	http []httpconn.Option
+}
+
+// WithLogger logs every request the connectors make at debug level
+// (method, URL with secrets redacted, status, duration, records).
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.http = append(o.http, httpconn.WithLogger(l)) }
+}
+
 // New prepares the systems of cfg.
-func New(cfg *config.Config) (*Registry, error) {
-	systems, err := httpconn.NewSystems(cfg.Systems)
+func New(cfg *config.Config, opts ...Option) (*Registry, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	systems, err := httpconn.NewSystems(cfg.Systems, o.http...)
 	if err != nil {
 		return nil, fmt.Errorf("systems: %w", err)
 	}
