@@ -2,7 +2,7 @@
 # command: formatting, vet, and the whole suite under the race detector.
 GO ?= go
 
-.PHONY: test demo bench build vet fmt cross
+.PHONY: test demo bench build vet fmt cross chaos
 
 test: fmt vet
 	$(GO) test -race -count=1 -timeout 20m ./...
@@ -25,6 +25,12 @@ cross:
 
 demo:
 	$(GO) run ./cmd/ferry demo
+
+# The long chaos run: 300 SIGKILLs per variant instead of the suite's 20
+# (test/e2e/chaos_test.go). Replay a failure with CHAOS_SEED=<seed it printed>.
+CHAOS_KILLS ?= 300
+chaos:
+	FERRY_CHAOS_KILLS=$(CHAOS_KILLS) FERRY_CHAOS_SEED=$(CHAOS_SEED) $(GO) test -count=1 -timeout 60m -run 'TestChaos' -v ./test/e2e
 
 # The end-to-end benchmark: 200,000 orders from an HTTP source through the
 # durable queue to a counting sink. See bench/README.md for options.
