@@ -167,7 +167,7 @@ type chaosDest struct {
 
 	mu       sync.Mutex
 	applied  map[string][]string // record id -> key of each application, in order
-	batches  map[string]string   // array: batch Idempotency-Key -> ids it carried
+	batches  map[string]string   // array: batch Idempotency-Key -> ids it carried, sorted
 	headers  map[string][]string // array: record id -> batch Idempotency-Key of each application
 	reused   []string            // array: a batch key seen with other records
 	bad      []string            // requests the test cannot read (a test bug)
@@ -267,9 +267,10 @@ func (d *chaosDest) apply(r *http.Request, body []byte) error {
 		d.applied[ids[i]] = append(d.applied[ids[i]], key)
 		d.headers[ids[i]] = append(d.headers[ids[i]], r.Header.Get("Idempotency-Key"))
 	}
-	// A batch key stands for one composition: a destination that
-	// deduplicates by the header would drop other records sent under it.
-	composition := strings.Join(ids, ",")
+	// A batch key stands for one set of records (in any order): a
+	// destination that deduplicates by the header would drop other
+	// records sent under it.
+	composition := strings.Join(slices.Sorted(slices.Values(ids)), ",")
 	if hk := r.Header.Get("Idempotency-Key"); hk != "" {
 		if prev, ok := d.batches[hk]; ok && prev != composition {
 			d.reused = append(d.reused, fmt.Sprintf("batch key %s carried [%s], then [%s]", hk, prev, composition))
