@@ -166,15 +166,6 @@ func (s *system) checkRedirect(req *http.Request, via []*http.Request) error {
 	if via[0].Method != http.MethodGet && via[0].Method != http.MethodHead {
 		return http.ErrUseLastResponse
 	}
-	next := req.URL.String()
-	for _, prev := range via {
-		if prev.URL.String() == next {
-			return fmt.Errorf("redirect loop: %s redirects back to %s, which was already requested", s.redact(via[len(via)-1].URL.String()), s.redact(next))
-		}
-	}
-	if len(via) >= 10 {
-		return fmt.Errorf("stopped after 10 redirects")
-	}
 	// Go copies the first request's headers to every hop (and keeps
 	// custom ones across hosts): decide here, exactly, per hop.
 	if !s.ownOrigin(req.URL) {
@@ -186,6 +177,16 @@ func (s *system) checkRedirect(req *http.Request, via []*http.Request) error {
 			}
 		}
 		s.applyAuth(req)
+	}
+	// Compared as sent (with the API key parameter), like via.
+	next := req.URL.String()
+	for _, prev := range via {
+		if prev.URL.String() == next {
+			return fmt.Errorf("redirect loop: %s redirects back to %s, which was already requested", s.redact(via[len(via)-1].URL.String()), s.redact(next))
+		}
+	}
+	if len(via) >= 10 {
+		return fmt.Errorf("stopped after 10 redirects")
 	}
 	return nil
 }
@@ -421,6 +422,9 @@ func (s *system) redactResult(r *connector.Result) {
 func (s *system) logRequest(ctx context.Context, method, rawURL string, status int, d time.Duration, records int, err error) {
 	if !s.log.Enabled(ctx, slog.LevelDebug) {
 		return
+	}
+	if sent, err := s.requestURL(ctx, method, rawURL, nil); err == nil {
+		rawURL = sent // as sent: with the API key parameter (redacted below)
 	}
 	attrs := make([]slog.Attr, 0, 6)
 	attrs = append(attrs, slog.String("method", method), slog.String("url", s.redact(rawURL)))

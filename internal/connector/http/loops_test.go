@@ -1,0 +1,147 @@
+package httpconn
+
+import (
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector"
+)
+
+// TestPaginationThatDoesNotAdvance: an API that ignores the page or
+// offset parameter answers the same full page for ever; the read stops at
+// the first repeat with an error naming the parameter, and the repeated
+// page is not handed on.
+func TestPaginationThatDoesNotAdvance(t *testing.T) {
+	tests := []struct {
+		name     string
+		paginate *config.Paginate
+		want     string
+	}{
+		{"page", &config.Paginate{Page: &config.PagePagination{Size: 2}},
+			"page 2 of GET %s/orders?page=2&size=2 returned the same records as page 1: the API seems to ignore the 'page' parameter"},
+		{"offset", &config.Paginate{Offset: &config.OffsetPagination{Limit: 2, Param: "skip"}},
+			"page 2 of GET %s/orders?limit=2&skip=2 returned the same records as page 1: the API seems to ignore the 'skip' parameter"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var calls atomic.Int32
+			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+				if calls.Add(1) > 10 {
+					w.WriteHeader(http.StatusTeapot) // the test failed: stop it
+					return
+				}
+				// The order changes; the set does not.
+				if calls.Load()%2 == 0 {
+					w.Write([]byte(`[{"id": 2}, {"id": 1}]`))
+				} else {
+					w.Write([]byte(`[{"id": 1}, {"id": 2}]`))
+				}
+			})
+			src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Path: "/orders", Key: "id", Paginate: tt.paginate})
+			pages, err := readAll(t, src, connector.ReadRequest{})
+			want := strings.ReplaceAll(tt.want, "%s", srv.URL)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %v\nwant %s", err, want)
+			}
+			if len(pages) != 1 || calls.Load() != 2 {
+				t.Fatalf("%d pages handed on after %d requests, want 1 after 2", len(pages), calls.Load())
+			}
+		})
+	}
+}
+
+// TestPaginationAdvancingIsNotALoop: pages that share some records (an
+// offset API while records are inserted) are not a repeat.
+func TestPaginationAdvancingIsNotALoop(t *testing.T) {
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Query().Get("page") {
+		case "1":
+			w.Write([]byte(`[{"id": 1}, {"id": 2}]`))
+		case "2":
+			w.Write([]byte(`[{"id": 2}, {"id": 3}]`))
+		default:
+			w.Write([]byte(`[]`))
+		}
+	})
+	src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Key: "id", Paginate: &config.Paginate{Page: &config.PagePagination{Size: 2}}})
+	pages, err := readAll(t, src, connector.ReadRequest{})
+	if err != nil || len(pages) != 3 {
+		t.Fatalf("%d pages, err %v", len(pages), err)
+	}
+}
+
+// TestPaginationLoops: a next URL, token or Link target already read in
+// this read is a loop, even several pages later.
+func TestPaginationLoops(t *testing.T) {
+	tests := []struct {
+		name     string
+		paginate *config.Paginate
+		handler  func(base string) http.HandlerFunc
+		want     string
+	}{
+		{"next URL", &config.Paginate{Next: "next"}, func(base string) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				next := map[string]string{"/a": "/b", "/b": "/c", "/c": base + "/b"}[r.URL.Path]
+				w.Write([]byte(`{"data": [{"id": "` + r.URL.Path + `"}], "next": "` + next + `"}`))
+			}
+		}, "page 3 (GET %s/c): pagination loop: the next page's URL %s/b was already read as page 2"},
+		{"token", &config.Paginate{Next: "cursor", NextParam: "after"}, func(string) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				next := map[string]string{"": "x", "x": "y", "y": "x"}[r.URL.Query().Get("after")]
+				w.Write([]byte(`{"data": [{"id": "` + next + `"}], "cursor": "` + next + `"}`))
+			}
+		}, `page 3 (GET %s/a?after=y): pagination loop: the next token at "cursor" leads to %s/a?after=x, which was already read as page 2`},
+		{"link", &config.Paginate{Link: true}, func(string) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				next := map[string]string{"/a": "/b", "/b": "/a"}[r.URL.Path]
+				w.Header().Set("Link", "<"+next+`>; rel="next"`)
+				w.Write([]byte(`{"data": [{"id": "` + r.URL.Path + `"}]}`))
+			}
+		}, "page 2 (GET %s/b): pagination loop: the next page's URL %s/a was already read as page 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var base string
+			var calls atomic.Int32
+			srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+				if calls.Add(1) > 10 {
+					w.WriteHeader(http.StatusTeapot)
+					return
+				}
+				tt.handler(base)(w, r)
+			})
+			base = srv.URL
+			src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Path: "/a", Records: "data", Key: "id", Paginate: tt.paginate})
+			_, err := readAll(t, src, connector.ReadRequest{})
+			want := strings.ReplaceAll(tt.want, "%s", srv.URL)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %v\nwant %s", err, want)
+			}
+		})
+	}
+}
+
+// TestRedirectLoop stops at the first URL requested twice.
+func TestRedirectLoop(t *testing.T) {
+	var calls atomic.Int32
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		next := map[string]string{"/a": "/b", "/b": "/c", "/c": "/b"}[r.URL.Path]
+		http.Redirect(w, r, next, http.StatusFound)
+	})
+	src := fastSource(t, systemsFor(t, srv.URL, func(c *config.System) {
+		c.Auth = &config.Auth{APIKey: &config.APIKey{Query: "key", Value: "s3cret-key"}}
+	}), &config.HTTPSource{System: "api", Path: "/a", Key: "id"})
+	src.Retries = 0
+	_, err := readAll(t, src, connector.ReadRequest{})
+	want := "redirect loop: " + srv.URL + "/c?key=REDACTED redirects back to " + srv.URL + "/b"
+	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+	if calls.Load() != 3 {
+		t.Fatalf("%d requests, want 3 (a, b, c)", calls.Load())
+	}
+}

@@ -1,0 +1,291 @@
+package httpconn
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector"
+)
+
+// The secret values of the tests; each must never be seen where it does
+// not belong, in any of its forms.
+const (
+	bearerSecret = "tok-SECRET-1"
+	basicSecret  = "pw/SECRET 2" // needs escaping in a URL
+	keySecret    = "key-SECRET-3"
+	headerSecret = "hdr-SECRET-4"
+)
+
+// authKinds are the four kinds of credentials, each with a static
+// secret header and a plain static header beside it.
+var authKinds = []struct {
+	name string
+	auth *config.Auth
+}{
+	{"bearer", &config.Auth{Bearer: bearerSecret}},
+	{"basic", &config.Auth{Basic: &config.BasicAuth{User: "ferry", Password: basicSecret}}},
+	{"api key header", &config.Auth{APIKey: &config.APIKey{Header: "X-Api-Key", Value: keySecret}}},
+	{"api key query", &config.Auth{APIKey: &config.APIKey{Query: "api_key", Value: keySecret}}},
+}
+
+func withAuth(a *config.Auth) func(*config.System) {
+	return func(c *config.System) {
+		c.Auth = a
+		c.Headers = map[string]string{"X-Tenant-Token": headerSecret, "X-Plain": "plain"}
+	}
+}
+
+// secretForms lists every form in which the secrets could leak.
+func secretForms(secrets ...string) []string {
+	var out []string
+	for _, s := range secrets {
+		out = append(out, s, url.QueryEscape(s), url.PathEscape(s))
+		if s == basicSecret {
+			out = append(out, base64.StdEncoding.EncodeToString([]byte("ferry:"+basicSecret)))
+		}
+	}
+	return out
+}
+
+// leaks returns the forms of the secrets (all of them by default) found
+// in text.
+func leaks(text string, secrets ...string) []string {
+	if len(secrets) == 0 {
+		secrets = []string{bearerSecret, basicSecret, keySecret, headerSecret}
+	}
+	var found []string
+	for _, f := range secretForms(secrets...) {
+		if strings.Contains(text, f) {
+			found = append(found, f)
+		}
+	}
+	return found
+}
+
+// secretOf is the value of one kind of auth.
+func secretOf(a *config.Auth) string {
+	switch {
+	case a.Bearer != "":
+		return a.Bearer
+	case a.Basic != nil:
+		return a.Basic.Password
+	}
+	return a.APIKey.Value
+}
+
+// seen records what one server received: URL and headers, per path.
+type seen struct {
+	mu   sync.Mutex
+	reqs map[string]string // path -> URL and headers as text
+}
+
+func (s *seen) record(r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reqs == nil {
+		s.reqs = map[string]string{}
+	}
+	var b strings.Builder
+	b.WriteString(r.URL.String() + "\n")
+	for k, v := range r.Header {
+		b.WriteString(k + ": " + strings.Join(v, ",") + "\n")
+	}
+	s.reqs[r.URL.Path] = b.String()
+}
+
+func (s *seen) get(path string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reqs[path]
+}
+
+// TestCredentialsStayAtTheirOrigin: credentials and static headers go to
+// the system's own origin, and to nothing else: not to a next-page URL
+// (Link header or body) on another origin, not across a redirect to
+// another origin; a redirect within the origin keeps them.
+func TestCredentialsStayAtTheirOrigin(t *testing.T) {
+	for _, kind := range authKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			var other, own seen
+			otherSrv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+				other.record(r)
+				switch r.URL.Path {
+				case "/back":
+					// Back to the system's origin: credentials again.
+					http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
+				default:
+					w.Write([]byte(`{"data": [{"id": "` + r.URL.Path + `"}]}`))
+				}
+			})
+			var ownURL string
+			ownSrv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+				own.record(r)
+				switch r.URL.Path {
+				case "/link":
+					w.Header().Set("Link", "<"+otherSrv.URL+`/link-next>; rel="next"`)
+					w.Write([]byte(`{"data": [{"id": 1}]}`))
+				case "/body":
+					w.Write([]byte(`{"data": [{"id": 1}], "next": "` + otherSrv.URL + `/body-next"}`))
+				case "/out":
+					http.Redirect(w, r, otherSrv.URL+"/redirected", http.StatusFound)
+				case "/in":
+					http.Redirect(w, r, "/landing", http.StatusFound)
+				case "/out-and-back":
+					http.Redirect(w, r, otherSrv.URL+"/back?to="+url.QueryEscape(ownURL+"/home"), http.StatusFound)
+				default:
+					w.Write([]byte(`{"data": [{"id": 1}]}`))
+				}
+			})
+			ownURL = ownSrv.URL
+			s := systemsFor(t, ownSrv.URL, withAuth(kind.auth))
+			reads := []struct {
+				path     string
+				paginate *config.Paginate
+			}{
+				{"/link", &config.Paginate{Link: true}},
+				{"/body", &config.Paginate{Next: "next"}},
+				{"/out", nil},
+				{"/in", nil},
+				{"/out-and-back", nil},
+			}
+			for _, rd := range reads {
+				src := fastSource(t, s, &config.HTTPSource{System: "api", Path: rd.path, Records: "data", Key: "id", Paginate: rd.paginate,
+					Headers: map[string]string{"X-Route": "route"}})
+				if _, err := readAll(t, src, connector.ReadRequest{}); err != nil {
+					t.Fatalf("read %s: %v", rd.path, err)
+				}
+			}
+			for _, path := range []string{"/link-next", "/body-next", "/redirected", "/back"} {
+				got := other.get(path)
+				if got == "" {
+					t.Fatalf("other origin: no request for %s", path)
+				}
+				if l := leaks(got); len(l) > 0 || strings.Contains(got, "X-Plain") || strings.Contains(got, "Authorization") || strings.Contains(got, "Referer") {
+					t.Errorf("other origin got credentials or static headers at %s (%v):\n%s", path, l, got)
+				}
+				if path != "/back" && !strings.Contains(got, "X-Route: route") {
+					t.Errorf("the route's own plain header was not sent to %s:\n%s", path, got)
+				}
+			}
+			for _, path := range []string{"/link", "/in", "/landing", "/home"} {
+				got := own.get(path)
+				if len(leaks(got)) < 2 || !strings.Contains(got, "X-Plain: plain") {
+					t.Errorf("own origin at %s lacks credentials or static headers:\n%s", path, got)
+				}
+			}
+		})
+	}
+}
+
+// echo answers with everything it received: URL, headers and body.
+func echo(code int) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body bytes.Buffer
+		body.ReadFrom(r.Body)
+		w.WriteHeader(code)
+		json.NewEncoder(w).Encode(map[string]any{"url": r.URL.String(), "headers": r.Header, "body": body.String()})
+	}
+}
+
+// TestSecretsNeverShown: a server that echoes the request (URL, headers,
+// body) in its answers and errors; the secrets also sit in the path and
+// the body. No string leaving the connector shows a secret: result
+// errors, request and response excerpts, source errors, previews, logs.
+func TestSecretsNeverShown(t *testing.T) {
+	for _, kind := range authKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			mux := http.NewServeMux()
+			mux.HandleFunc("/fail/", echo(500))
+			mux.HandleFunc("/refuse/", echo(422))
+			mux.HandleFunc("/ok/", echo(200))
+			srv := serve(t, mux.ServeHTTP)
+			cfg := &config.System{URL: srv.URL}
+			withAuth(kind.auth)(cfg)
+			s, err := NewSystems(map[string]*config.System{"api": cfg}, WithLogger(logger))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(s.Close)
+
+			var texts []string
+			collect := func(where string, rs ...connector.Result) {
+				for _, r := range rs {
+					texts = append(texts, where+" error: "+r.Error, where+" request: "+r.Request, where+" response: "+r.Response)
+				}
+			}
+			batch := deliveries(1)
+			// The system knows its own secrets: its auth and its static
+			// secret header. They also sit in the record, the path and
+			// the query, where the server echoes them.
+			secret := secretOf(kind.auth)
+			batch[0].Record["secret_auth"], batch[0].Record["secret_header"] = secret, headerSecret
+			for _, prefix := range []string{"/fail", "/refuse", "/ok"} {
+				for _, body := range []string{"each", "array"} {
+					cfg := &config.HTTPDestination{System: "api", Body: body, Path: prefix + "/" + url.PathEscape(secret) + "/x"}
+					if body == "each" {
+						cfg.Path = prefix + "/${secret_auth}/${secret_header}"
+						cfg.Results = &config.Results{OK: "false", Error: `"echo: " + string(headers)`}
+					}
+					d := newDestination(t, s, cfg)
+					collect(prefix+" "+body, send(t, d, batch)...)
+					p, err := d.Preview(context.Background(), batch[0])
+					if err != nil {
+						t.Fatalf("preview: %v", err)
+					}
+					texts = append(texts, "preview: "+p.URL+" "+string(p.Body))
+				}
+			}
+			op, err := NewOperation(s, &config.HTTPOperation{System: "api", Path: "/fail/${secret_header}", Body: map[string]any{"note": "${secret_auth}"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			collect("operation", op.Do(context.Background(), batch[0], nil))
+			src := fastSource(t, s, &config.HTTPSource{System: "api", Path: "/refuse/" + headerSecret, Key: "id", Query: map[string]string{"q": secret}})
+			_, err = readAll(t, src, connector.ReadRequest{})
+			if err == nil {
+				t.Fatal("source read did not fail")
+			}
+			texts = append(texts, "source: "+err.Error(), "logs: "+logs.String())
+
+			all := strings.Join(texts, "\n")
+			if !strings.Contains(all, Redacted) {
+				t.Fatalf("nothing was redacted; the test does not see the echo:\n%s", all)
+			}
+			for _, text := range texts {
+				if l := leaks(text, secret, headerSecret); len(l) > 0 {
+					t.Errorf("secret %v shown in %s", l, text)
+				}
+			}
+		})
+	}
+}
+
+func TestRedactor(t *testing.T) {
+	r := newRedactor("abc", "abcdef", `q"x`)
+	tests := []struct{ in, want string }{
+		{"token abcdef!", "token REDACTED!"},
+		{"abc and abcdef", "REDACTED and REDACTED"},
+		{`{"v":"q\"x"}`, `{"v":"REDACTED"}`},
+		{"q%22x", "REDACTED"},
+		{"nothing here", "nothing here"},
+	}
+	for _, tt := range tests {
+		if got := r.String(tt.in); got != tt.want {
+			t.Errorf("String(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	if got := (*redactor)(nil).String("x"); got != "x" {
+		t.Errorf("nil redactor changed the text: %q", got)
+	}
+}
