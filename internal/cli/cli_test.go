@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -227,10 +228,16 @@ func TestDemo(t *testing.T) {
 		"an incremental run reads only those",
 		"collected 3 ",
 		"The ERP holds 108 orders; the shop shows 108 orders as Delivered.",
+		// Why the dead letters died, grouped by cause, record numbers masked.
+		"Why the 8 dead letters of orders died:\n    5  unknown country LI\n    3  order SO-# has no e-mail\n",
+		"Retries: ", // the ERP's 503s at first, the rejected orders' retries
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
+	}
+	if m := regexp.MustCompile(`Retries: (\d+) failed attempts retried with backoff \(the error pass\); (\d+) records got through on a later attempt`).FindStringSubmatch(out); m == nil || m[1] == "0" || m[2] == "0" {
+		t.Errorf("the summary does not show retries that happened:\n%s", out)
 	}
 	// The kept queue can be explored afterwards.
 	code, out, _ = ferry(t, "-c", filepath.Join(dir, "ferry.yaml"), "history", "orders", "--dead")

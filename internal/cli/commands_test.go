@@ -26,6 +26,9 @@ func TestMeaninglessFlagsAreUsageErrors(t *testing.T) {
 		{"discard empty key", []string{"discard", "customers", "--key", ""}, "--key needs a business key"},
 		{"resend needs a key", []string{"resend", "customers"}, "--key K"},
 		{"retry empty key", []string{"retry", "customers", "--key", ""}, "--key needs a business key"},
+		{"demo --orders 0", []string{"demo", "--orders", "0"}, "--orders 0: expected at least 1"},
+		{"demo --serve --no-progress", []string{"demo", "--serve", "--no-progress"}, "--serve and --no-progress cannot be used together"},
+		{"demo --port without --serve", []string{"demo", "--port", "9000"}, "--port only applies with --serve"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -13,10 +13,15 @@ import (
 // Start serves h on a free port of 127.0.0.1 until stop is called or ctx
 // ends. url has no trailing slash.
 func Start(ctx context.Context, h http.Handler) (url string, stop func(), err error) {
+	return StartAt(ctx, "127.0.0.1:0", h)
+}
+
+// StartAt is Start on addr ("127.0.0.1:8401"; port 0 picks a free one).
+func StartAt(ctx context.Context, addr string, h http.Handler) (url string, stop func(), err error) {
 	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
-		return "", nil, fmt.Errorf("listen on 127.0.0.1: %w", err)
+		return "", nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan struct{})

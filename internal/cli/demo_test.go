@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// demo --dir never overwrites a file the user changed: a ferry.yaml of
+// the user's own stays as it is, with its queue, and the demo runs from
+// demo.yaml and demo.db beside it.
+func TestDemoKeepsTheUsersFiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the demo waits for its retries")
+	}
+	dir := t.TempDir()
+	mine := []byte("# my own routes\nroutes: {}\n")
+	os.WriteFile(filepath.Join(dir, "ferry.yaml"), mine, 0o644)
+	os.WriteFile(filepath.Join(dir, "ferry.db"), []byte("my queue"), 0o644)
+	code, out, errOut := ferry(t, "demo", "--dir", dir, "--no-progress", "--orders", "10")
+	if code != 0 {
+		t.Fatalf("demo exit %d:\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "kept "+filepath.Join(dir, "ferry.yaml")+": you changed it") {
+		t.Errorf("the demo does not say it kept ferry.yaml:\n%s", out)
+	}
+	for name, want := range map[string]string{"ferry.yaml": string(mine), "ferry.db": "my queue"} {
+		if got, _ := os.ReadFile(filepath.Join(dir, name)); string(got) != want {
+			t.Errorf("%s overwritten: %q", name, got)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "demo.db")); err != nil {
+		t.Errorf("the demo's queue is not demo.db: %v", err)
+	}
+	code, out, _ = ferry(t, "-c", filepath.Join(dir, "demo.yaml"), "history", "orders")
+	if code != 0 || !strings.Contains(out, "succeeded") && !strings.Contains(out, "partially_failed") {
+		t.Fatalf("history of the demo's own config (exit %d):\n%s", code, out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the mock servers' goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// demo --serve keeps the mock systems up and writes a route file that
+// works against them as written: a new user's first run succeeds
+// (partly: the ERP refuses one country on purpose).
+func TestDemoServe(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sandbox")
+	out, stop := startServe(t, dir)
+	shopURL := regexp.MustCompile(`shop  (http://127\.0\.0\.1:\d+)/api`).FindStringSubmatch(out.String())
+	if shopURL == nil {
+		t.Fatalf("no shop URL:\n%s", out.String())
+	}
+	req, _ := http.NewRequest("GET", shopURL[1]+"/api/orders?size=1", nil)
+	req.Header.Set("Authorization", "Bearer demo-shop-token")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
+		t.Fatalf("shop not serving: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
+	cfg := filepath.Join(dir, "ferry.yaml")
+	if code, o, e := ferry(t, "-c", cfg, "validate"); code != 0 {
+		t.Fatalf("the route file does not validate:\n%s%s", o, e)
+	}
+	code, o, e := ferry(t, "-c", cfg, "run", "my_orders", "--no-progress")
+	if code != ExitOK && code != ExitPartial || !strings.Contains(o, "delivered ") {
+		t.Fatalf("first run of the route file exit %d:\n%s%s", code, o, e)
+	}
+	if !strings.Contains(out.String(), "erp  POST /erp/orders/") || !strings.Contains(out.String(), "shop GET  /api/orders?") {
+		t.Errorf("requests are not listed:\n%s", out.String())
+	}
+	stop()
+
+	// A second serve (after Ctrl-C) keeps the file once the user changed it.
+	edited := append([]byte("# edited\n"), mustRead(t, cfg)...)
+	os.WriteFile(cfg, edited, 0o644)
+	out, stop = startServe(t, dir)
+	defer stop()
+	if !strings.Contains(out.String(), "kept: you changed it") || !bytes.Equal(mustRead(t, cfg), edited) {
+		t.Fatalf("the edited route file was not kept:\n%s", out.String())
+	}
+}
+
+// startServe runs demo --serve on free ports until stop, and waits until
+// it listens.
+func startServe(t *testing.T, dir string) (*syncBuffer, func()) {
+	t.Helper()
+	out := &syncBuffer{}
+	a := &app{stdout: out, stderr: out}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.serveDemo(ctx, dir, 0, 20) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		})
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "Requests to the mock systems:") {
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("serve did not start:\n%s", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return out, stop
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
