@@ -6,19 +6,28 @@ import (
 	"fmt"
 
 	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/jsonx"
 	"github.com/ferry-dev/ferry/internal/store"
 )
 
-// DryRecord is what a dry run would do with one source record.
+// DryRecord is what a dry run would do with one source record. A record
+// fails here exactly where the real run would fail it: a step, the
+// destination's map, or the destination's rendering (a path or header
+// template that fails, a value JSON cannot encode such as NaN or ±Inf).
 type DryRecord struct {
 	Key         string
-	Destination string // "" when skipped or failed
-	Method      string
+	Destination string // "" when skipped or failed before a destination was chosen
+	Method      string // as the destination would send it
 	Path        string // the destination's path template
+	URL         string // the rendered URL (secrets redacted); "" when the destination cannot preview
 	Body        map[string]any
 	Skipped     string // reason, when a filter skipped it
-	Error       string // when a step failed
+	Error       string // when the real run would fail the record
 }
+
+// dryRunKey stands in for the idempotency key in a dry run: a real key
+// needs a queue entry, which a dry run does not make.
+const dryRunKey = "dry-run"
 
 // DryRun reads the source as a run would (from the cursor, or everything
 // with full) and passes every record through the steps, reporting what
@@ -45,7 +54,7 @@ func (e *Engine) DryRun(ctx context.Context, name string, full bool, limit int, 
 				return connector.ErrStop
 			}
 			seen++
-			if err := fn(r.dryRecord(rec)); err != nil {
+			if err := fn(r.dryRecord(ctx, rec)); err != nil {
 				return err
 			}
 		}
@@ -60,9 +69,14 @@ func (e *Engine) DryRun(ctx context.Context, name string, full bool, limit int, 
 	return nil
 }
 
-func (r *route) dryRecord(rec connector.SourceRecord) DryRecord {
+func (r *route) dryRecord(ctx context.Context, rec connector.SourceRecord) DryRecord {
 	dr := DryRecord{Key: rec.Key}
-	vars := entryVars(store.Entry{Key: rec.Key})
+	// The real run encodes every record before queuing it.
+	if _, err := jsonx.Marshal(rec.Data); err != nil {
+		dr.Error = fmt.Sprintf("encode: %v", err)
+		return dr
+	}
+	vars := deliveryVars(store.Entry{Key: rec.Key}, dryRunKey)
 	out := r.steps.Apply(rec.Data, vars)
 	switch {
 	case out.Skipped:
@@ -78,7 +92,7 @@ func (r *route) dryRecord(rec connector.SourceRecord) DryRecord {
 	}
 	d, ok := r.destinations[dr.Destination]
 	if !ok {
-		dr.Error = fmt.Sprintf("no destination %q", dr.Destination)
+		dr.Error = fmt.Sprintf("no destination %q in route %q", dr.Destination, r.cfg.Name)
 		return dr
 	}
 	dr.Body = out.Record
@@ -92,6 +106,21 @@ func (r *route) dryRecord(rec connector.SourceRecord) DryRecord {
 	}
 	if h := d.cfg.HTTP; h != nil {
 		dr.Method, dr.Path = h.Method, h.Path
+	}
+	del := connector.Delivery{Key: rec.Key, IdempotencyKey: dryRunKey, Record: dr.Body, Vars: vars}
+	if p, ok := d.conn.(connector.Previewer); ok {
+		pv, err := p.Preview(ctx, del)
+		if err != nil {
+			dr.Error = fmt.Sprintf("destination %q: %v", dr.Destination, err)
+			return dr
+		}
+		dr.Method, dr.URL = pv.Method, pv.URL
+		return dr
+	}
+	// Without a preview, at least the body must encode as the real
+	// send would encode it.
+	if _, err := jsonx.Marshal(dr.Body); err != nil {
+		dr.Error = fmt.Sprintf("destination %q: encode record as JSON: %v", dr.Destination, err)
 	}
 	return dr
 }

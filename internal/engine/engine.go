@@ -7,8 +7,10 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/config"
@@ -35,17 +37,24 @@ type Options struct {
 	// RetryWait is how long a run waits for error entries that fall due
 	// soon before it ends (default 5s; 0 keeps the default, <0 disables).
 	RetryWait time.Duration
+	// LockFor is how long a run lock lasts unless its run extends it
+	// (every third of it); a run that cannot extend it stops (default 1m).
+	LockFor time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
 
 // Engine runs the routes of one config against one store.
 type Engine struct {
-	cfg    *config.Config
-	store  store.Store
-	routes map[string]*route
-	opts   Options
-	log    *slog.Logger
+	cfg     *config.Config
+	store   store.Store
+	storeID string // mixed into idempotency keys
+	routes  map[string]*route
+	opts    Options
+	log     *slog.Logger
+
+	pruneMu    sync.Mutex
+	lastVacuum time.Time // space is reclaimed at most once an hour
 }
 
 // route is a route compiled once: connectors built, steps compiled.
@@ -56,6 +65,10 @@ type route struct {
 	destinations map[string]*destination
 	after        []connector.Operation
 	onError      []connector.Operation
+	// hashSeed is mixed into every content hash: a change of what the
+	// route sends (steps, destinations) makes every record count as
+	// changed once, so a fixed mapping is delivered without a resend.
+	hashSeed []byte
 }
 
 type destination struct {
@@ -64,6 +77,9 @@ type destination struct {
 	conn connector.Destination
 	body *transform.Mapper // nil: the record as the steps left it
 }
+
+// array reports whether the destination sends a batch as one request.
+func (d *destination) array() bool { return d.cfg.HTTP != nil && d.cfg.HTTP.Body == "array" }
 
 // New compiles every route of cfg.
 func New(cfg *config.Config, st store.Store, conns Connectors, opts Options) (*Engine, error) {
@@ -82,7 +98,10 @@ func New(cfg *config.Config, st store.Store, conns Connectors, opts Options) (*E
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Engine{cfg: cfg, store: st, routes: map[string]*route{}, opts: opts, log: opts.Logger}
+	if opts.LockFor <= 0 {
+		opts.LockFor = time.Minute
+	}
+	e := &Engine{cfg: cfg, store: st, storeID: st.ID(), routes: map[string]*route{}, opts: opts, log: opts.Logger}
 	for _, name := range cfg.RouteNames() {
 		r, err := compileRoute(cfg.Routes[name], conns)
 		if err != nil {
@@ -94,7 +113,7 @@ func New(cfg *config.Config, st store.Store, conns Connectors, opts Options) (*E
 }
 
 func compileRoute(rc *config.Route, conns Connectors) (*route, error) {
-	r := &route{cfg: rc, destinations: map[string]*destination{}}
+	r := &route{cfg: rc, destinations: map[string]*destination{}, hashSeed: sendFingerprint(rc)}
 	var err error
 	if r.source, err = conns.Source(rc); err != nil {
 		return nil, fmt.Errorf("source: %w", err)
@@ -146,4 +165,40 @@ func (e *Engine) route(name string) (*route, error) {
 		return nil, fmt.Errorf("route %q is not compiled", name)
 	}
 	return r, nil
+}
+
+// prune applies the config's retention after a run. Space is reclaimed
+// (SQLite incremental vacuum) at most once an hour per engine; failures
+// are logged, never fatal: the run's work is done.
+func (e *Engine) prune(ctx context.Context) {
+	ret := e.cfg.Retention
+	now := e.opts.Now()
+	cutoff := func(d config.Duration) time.Time {
+		if d <= 0 { // 0: not set, Forever: keep
+			return time.Time{}
+		}
+		return now.Add(-d.D())
+	}
+	req := store.PruneRequest{
+		AttemptsBefore:  cutoff(ret.Attempts),
+		RunsBefore:      cutoff(ret.Runs),
+		DeadBefore:      cutoff(ret.DeadLetters),
+		DeliveredBefore: cutoff(ret.Delivered),
+	}
+	if req == (store.PruneRequest{}) {
+		return
+	}
+	e.pruneMu.Lock()
+	if e.lastVacuum.IsZero() || now.Sub(e.lastVacuum) >= time.Hour {
+		req.Vacuum, e.lastVacuum = true, now
+	}
+	e.pruneMu.Unlock()
+	res, err := e.store.Prune(ctx, req)
+	if err != nil {
+		e.log.Warn("apply retention", "err", err)
+		return
+	}
+	if res != (store.PruneResult{}) {
+		e.log.Info("retention applied", "attempts", res.Attempts, "runs", res.Runs, "dead_letters", res.DeadLetters, "delivered", res.Delivered)
+	}
 }

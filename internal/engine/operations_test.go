@@ -90,6 +90,7 @@ func TestSwitchAfterAndOnError(t *testing.T) {
 	// The shop's status endpoint is the test shop itself; it answers 200 to PUTs.
 	h := newHarness(t, branchRoute, map[string]string{"SHOP": shop.srv.URL, "ERP": erp.srv.URL, "DESK": desk.srv.URL},
 		func(o *engine.Options) { o.RetryWait = time.Second })
+	waitsForStore(t, h.store, 4)
 	res := h.run("orders", false)
 
 	if res.Done != 9 || res.Dead != 1 {
@@ -137,6 +138,7 @@ func TestFailingAfterOperationRetriesTheEntry(t *testing.T) {
 	desk.reject["/status/2"] = true
 	h := newHarness(t, yaml, map[string]string{"SHOP": shop.srv.URL, "ERP": erp.srv.URL, "DESK": desk.srv.URL},
 		func(o *engine.Options) { o.RetryWait = time.Second })
+	waitsForStore(t, h.store, 4)
 	res := h.run("orders", false)
 	if res.Done != 2 || res.Dead != 1 {
 		t.Fatalf("done %d dead %d, want 2 and 1", res.Done, res.Dead)
@@ -154,6 +156,7 @@ func TestStepFailureIsDeadAtOnceWithOnError(t *testing.T) {
 	erp, desk := newRecorder(t), newRecorder(t)
 	yaml := strings.Replace(branchRoute, "    steps:\n", "    steps:\n      - validate: { if: 'id != 4', message: \"order ${id} is blocked\" }\n", 1)
 	h := newHarness(t, yaml, map[string]string{"SHOP": shop.srv.URL, "ERP": erp.srv.URL, "DESK": desk.srv.URL})
+	waitsForStore(t, h.store, 4)
 	res := h.run("orders", false)
 	if res.Done != 5 || res.Dead != 1 {
 		t.Fatalf("done %d dead %d, want 5 and 1", res.Done, res.Dead)

@@ -20,9 +20,6 @@ import (
 // excerptLimit bounds the request/response text kept per attempt.
 const excerptLimit = 1024
 
-// onErrorTimeout bounds the on_error operations of one settled batch.
-const onErrorTimeout = 30 * time.Second
-
 // doneExcerptLimit bounds the response excerpt kept for a delivered record.
 const doneExcerptLimit = 256
 
@@ -36,8 +33,6 @@ type work struct {
 // settled is a delivered batch's outcome, ready to be committed.
 type settled struct {
 	settlements []store.Settlement
-	dead        []*work
-	deadErrors  []string
 }
 
 // process sends one leased batch and settles every entry on its own. It
@@ -50,6 +45,15 @@ func (rs *runState) process(ctx context.Context, batch []handed) (time.Duration,
 	return pause, rs.commit(ctx, s)
 }
 
+// sendGroup is the part of a batch that goes to one destination in one
+// Send: entries of an earlier request whose outcome was unknown (one
+// Entry.Batch tag) are sent as that same group again.
+type sendGroup struct {
+	dest  string
+	batch string
+	works []*work
+}
+
 // deliver passes a batch through the steps, sends it and reads every
 // record's result, without touching the store.
 func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.Duration, error) {
@@ -57,19 +61,12 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 	var pause time.Duration
 	var err error
 	settlements := make([]store.Settlement, 0, len(batch))
-	groups := map[string][]*work{}
+	groups := map[[2]string]*sendGroup{}
 	now := rs.e.opts.Now()
-	var dead []*work
-	var deadErrors []string
 	// fail settles a record that failed before or during delivery; a new
-	// dead letter gets its on_error process after the commit.
+	// dead letter carries its on_error operations.
 	fail := func(w *work, res connector.Result, counted bool) {
-		st := rs.failure(w, now, res, counted)
-		settlements = append(settlements, st)
-		if st.Outcome == store.OutcomeDead {
-			dead = append(dead, w)
-			deadErrors = append(deadErrors, st.Error)
-		}
+		settlements = append(settlements, rs.failure(w, now, res, counted))
 	}
 	// Two versions of one record in a batch (it changed while the source
 	// was being read): only the newest is sent, or they could arrive in
@@ -87,17 +84,17 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 			})
 			continue
 		}
-		vars := entryVars(en)
+		idem := IdempotencyKey(rs.e.storeID, r.cfg.Name, en)
+		vars := deliveryVars(en, idem)
 		// One work per record; until delivery its Record is the record as
 		// read, which on_error sees when the record fails before delivery.
 		w := &work{entry: en, vars: vars, delivery: connector.Delivery{
-			EntryID: en.ID, Key: en.Key, IdempotencyKey: IdempotencyKey(r.cfg.Name, en), Record: rec, Vars: vars,
+			EntryID: en.ID, Key: en.Key, IdempotencyKey: idem, Record: rec, Vars: vars,
 		}}
-		pre := w
 		if rec == nil {
 			var err error
 			if rec, err = jsonx.DecodeObject(en.Payload); err != nil {
-				fail(pre, connector.Result{Error: fmt.Sprintf("payload is not a JSON object: %v", err)}, false)
+				fail(w, connector.Result{Error: fmt.Sprintf("payload is not a JSON object: %v", err)}, false)
 				continue
 			}
 			w.delivery.Record = rec
@@ -115,7 +112,7 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 			// so retrying cannot help. The record waits in the error
 			// history for a fix (of the data, then a new version arrives,
 			// or of the route, then ferry retry --dead).
-			fail(pre, connector.Result{Error: out.Err.Error()}, true)
+			fail(w, connector.Result{Error: out.Err.Error()}, true)
 			continue
 		}
 		destName := out.Destination
@@ -124,65 +121,91 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 		}
 		d, ok := r.destinations[destName]
 		if !ok {
-			fail(pre, connector.Result{Error: fmt.Sprintf("no destination %q in route %q", destName, r.cfg.Name)}, true)
+			fail(w, connector.Result{Error: fmt.Sprintf("no destination %q in route %q", destName, r.cfg.Name)}, true)
 			continue
 		}
 		body := out.Record
 		if d.body != nil {
 			if body, err = d.body.Apply(mergeEnv(out.Record, vars)); err != nil {
-				fail(pre, connector.Result{Error: fmt.Sprintf("destination %q: map: %v", destName, err)}, true)
+				fail(w, connector.Result{Error: fmt.Sprintf("destination %q: map: %v", destName, err)}, true)
 				continue
 			}
 		}
 		w.delivery.Record = body
-		groups[destName] = append(groups[destName], w)
+		gk := [2]string{destName, en.Batch}
+		g := groups[gk]
+		if g == nil {
+			g = &sendGroup{dest: destName, batch: en.Batch}
+			groups[gk] = g
+		}
+		g.works = append(g.works, w)
 	}
 
-	names := make([]string, 0, len(groups))
-	for n := range groups {
-		names = append(names, n)
+	ordered := make([]*sendGroup, 0, len(groups))
+	for _, g := range groups {
+		ordered = append(ordered, g)
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		batch := groups[name]
-		deliveries := make([]connector.Delivery, len(batch))
-		for i, w := range batch {
+	// Groups of an earlier unknown outcome first, in a stable order.
+	sort.Slice(ordered, func(i, j int) bool {
+		a, b := ordered[i], ordered[j]
+		if (a.batch != "") != (b.batch != "") {
+			return a.batch != ""
+		}
+		if a.dest != b.dest {
+			return a.dest < b.dest
+		}
+		return a.batch < b.batch
+	})
+	for _, g := range ordered {
+		d := r.destinations[g.dest]
+		works := g.works
+		if g.batch != "" {
+			// The same composition in the same order as the first time,
+			// so the destination sees the same batch idempotency key.
+			sort.SliceStable(works, func(i, j int) bool { return works[i].entry.ID < works[j].entry.ID })
+		}
+		deliveries := make([]connector.Delivery, len(works))
+		for i, w := range works {
 			deliveries[i] = w.delivery
 		}
-		results, sendErr := r.destinations[name].conn.Send(ctx, deliveries)
-		if len(results) != len(batch) {
+		results, sendErr := d.conn.Send(ctx, deliveries)
+		if len(results) != len(works) {
 			if sendErr != nil {
 				break // cancelled before any answer: the entries stay leased and are released
 			}
-			return settled{}, 0, fmt.Errorf("route %q: destination %q answered %d results for %d records", r.cfg.Name, name, len(results), len(batch))
+			return settled{}, 0, fmt.Errorf("route %q: destination %q answered %d results for %d records", r.cfg.Name, g.dest, len(results), len(works))
+		}
+		// A batch request whose outcome is unknown (it may have been
+		// applied) is retried as the same batch: one tag, one due time.
+		var batchRetry *batchRetry
+		if sendErr == nil && d.array() && allUnknown(results) {
+			batchRetry = rs.newBatchRetry(works, results)
 		}
 		allRetryAfter := time.Duration(0)
-		for i, w := range batch {
+		for i, w := range works {
 			res := results[i]
-			if sendErr != nil && !res.OK {
+			switch {
+			case sendErr != nil && !res.OK && !res.Skipped:
 				// Cancelled mid-send: settle what was delivered; the rest
 				// stays leased and is released when the run ends.
 				continue
-			}
-			if res.OK {
-				res = rs.runAfter(ctx, w, res)
-				if !res.OK && ctx.Err() != nil {
-					// Delivered, but its final operation was cut short by
-					// the cancellation: it stays leased, goes back to the
-					// queue, and the next run sends it again with the same
-					// Idempotency-Key and repeats the operation. No attempt
-					// is spent on the interruption.
-					continue
-				}
-			}
-			if res.OK {
+			case res.OK:
+				settlements = append(settlements, rs.delivered(w, now, res))
+				continue
+			case res.Skipped:
+				// An answer rule said the destination needs nothing more
+				// for this record (e.g. it exists already).
 				settlements = append(settlements, store.Settlement{
-					EntryID: w.entry.ID, Outcome: store.OutcomeDone, CountAttempt: true,
-					Attempt: rs.attempt(w, now, store.OutcomeDone, res),
+					EntryID: w.entry.ID, Outcome: store.OutcomeSkipped, CountAttempt: true,
+					Attempt: rs.attempt(w, now, store.OutcomeSkipped, res),
 				})
 				continue
 			}
-			fail(w, res, true)
+			s := rs.failure(w, now, res, true)
+			if batchRetry != nil && s.Outcome == store.OutcomeRetry {
+				s.Batch, s.NextAttemptAt = batchRetry.tag, batchRetry.at
+			}
+			settlements = append(settlements, s)
 			if res.RetryAfter > allRetryAfter {
 				allRetryAfter = res.RetryAfter
 			}
@@ -194,12 +217,51 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 			break
 		}
 	}
-	return settled{settlements: settlements, dead: dead, deadErrors: deadErrors}, pause, nil
+	return settled{settlements: settlements}, pause, nil
 }
 
-// commit settles a delivered batch in one transaction, counts it, and
-// starts the on_error process of its dead letters. It settles even when
-// ctx was cancelled: what was delivered must not be delivered again.
+// delivered settles a delivered record: it leaves the queue, its content
+// hash becomes the key's last delivered content, and its after:
+// operations are owed (stored with the settlement, run afterwards).
+func (rs *runState) delivered(w *work, now time.Time, res connector.Result) store.Settlement {
+	s := store.Settlement{
+		EntryID: w.entry.ID, Outcome: store.OutcomeDone, CountAttempt: true,
+		Attempt: rs.attempt(w, now, store.OutcomeDone, res),
+		Hash:    rs.r.entryHash(w.entry),
+	}
+	if len(rs.r.after) > 0 {
+		s.Outbox = []store.OutboxItem{rs.outboxItem(w, opAfter, "")}
+	}
+	return s
+}
+
+// batchRetry is the shared retry of one request with an unknown outcome.
+type batchRetry struct {
+	tag string
+	at  time.Time
+}
+
+// newBatchRetry gives the records of one failed request one tag (stable
+// for the same entry versions) and one due time: per-record jitter would
+// let the error pass lease them apart and re-compose the batch under a
+// new batch key.
+func (rs *runState) newBatchRetry(works []*work, results []connector.Result) *batchRetry {
+	h := sha256.New()
+	attempts := 0
+	var retryAfter time.Duration
+	for i, w := range works {
+		h.Write([]byte(w.delivery.IdempotencyKey))
+		h.Write([]byte{0})
+		attempts = max(attempts, w.entry.Attempts+1)
+		retryAfter = max(retryAfter, results[i].RetryAfter)
+	}
+	delay := max(Backoff(rs.r.cfg.Retry, attempts), retryAfter)
+	return &batchRetry{tag: hex.EncodeToString(h.Sum(nil)[:16]), at: rs.e.opts.Now().Add(delay)}
+}
+
+// commit settles a delivered batch in one transaction (with the
+// operations owed for it) and counts it. It settles even when ctx was
+// cancelled: what was delivered must not be delivered again.
 func (rs *runState) commit(ctx context.Context, s settled) error {
 	if len(s.settlements) == 0 {
 		return nil
@@ -208,16 +270,6 @@ func (rs *runState) commit(ctx context.Context, s settled) error {
 		return fmt.Errorf("route %q: settle %d entries: %w", rs.r.cfg.Name, len(s.settlements), err)
 	}
 	rs.tally(s.settlements)
-	if len(s.dead) > 0 && len(rs.r.onError) > 0 {
-		// The dead letters are stored: their alternate process runs even
-		// when the run is being cancelled, within one bounded budget for
-		// the whole batch, so a hanging endpoint cannot stall a shutdown.
-		opCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), onErrorTimeout)
-		defer cancel()
-		for i, w := range s.dead {
-			rs.runOnError(opCtx, w, s.deadErrors[i])
-		}
-	}
 	return nil
 }
 
@@ -275,6 +327,9 @@ func (rs *runState) failure(w *work, now time.Time, res connector.Result, counte
 	}
 	s.Attempt = rs.attempt(w, now, s.Outcome, res)
 	s.Attempt.Error = s.Error
+	if s.Outcome == store.OutcomeDead && len(rs.r.onError) > 0 {
+		s.Outbox = []store.OutboxItem{rs.outboxItem(w, opOnError, s.Error)}
+	}
 	return s
 }
 
@@ -323,34 +378,6 @@ func (rs *runState) tally(settlements []store.Settlement) {
 	})
 }
 
-// runAfter makes the route's final operations for a delivered record. A
-// failing operation turns the record's result into that failure, so the
-// entry is retried (the destination sees the same Idempotency-Key again).
-func (rs *runState) runAfter(ctx context.Context, w *work, res connector.Result) connector.Result {
-	for i, op := range rs.r.after {
-		opRes := op.Do(ctx, w.delivery, nil)
-		if !opRes.OK {
-			opRes.Error = fmt.Sprintf("delivered, but after[%d] failed: %s", i, opRes.Error)
-			if opRes.Request == "" {
-				opRes.Request = res.Request
-			}
-			return opRes
-		}
-	}
-	return res
-}
-
-// runOnError starts the alternate process for a dead letter. Its failures
-// are logged: the entry is already safe in the error history.
-func (rs *runState) runOnError(ctx context.Context, w *work, reason string) {
-	vars := map[string]any{"error": reason}
-	for i, op := range rs.r.onError {
-		if res := op.Do(ctx, w.delivery, vars); !res.OK {
-			rs.e.log.Error("on_error operation failed", "route", rs.r.cfg.Name, "key", w.entry.Key, "op", i, "err", res.Error)
-		}
-	}
-}
-
 // Backoff is the delay before retry number attempts (1-based): backoff
 // doubled per attempt with ±20% jitter, so retries of a failed batch do
 // not arrive together, and never above max_backoff.
@@ -371,9 +398,13 @@ func Backoff(p config.Retry, attempts int) time.Duration {
 }
 
 // IdempotencyKey is stable across retries of one entry version and
-// different for every new version of a record.
-func IdempotencyKey(route string, en store.Entry) string {
+// different for every new version of a record. The store's identity is
+// mixed in: a fresh store hands out the same entry IDs again, and its
+// keys must not collide with those an earlier store sent.
+func IdempotencyKey(storeID, route string, en store.Entry) string {
 	h := sha256.New()
+	h.Write([]byte(storeID))
+	h.Write([]byte{0})
 	h.Write([]byte(route))
 	h.Write([]byte{0})
 	h.Write([]byte(en.Key))
@@ -406,6 +437,15 @@ func entryVars(en store.Entry) map[string]any {
 	}
 }
 
+// deliveryVars are the variables of one delivery: entryVars and the
+// record's own idempotency key (for batch APIs that deduplicate per
+// record inside the body).
+func deliveryVars(en store.Entry, idem string) map[string]any {
+	vars := entryVars(en)
+	vars["idempotency_key"] = idem
+	return vars
+}
+
 // mergeEnv returns the record's fields with vars on top.
 func mergeEnv(rec, vars map[string]any) map[string]any {
 	env := make(map[string]any, len(rec)+len(vars))
@@ -418,9 +458,20 @@ func mergeEnv(rec, vars map[string]any) map[string]any {
 	return env
 }
 
+// allUnknown reports whether every record failed without a usable
+// answer (the request may have been applied).
+func allUnknown(results []connector.Result) bool {
+	for _, r := range results {
+		if r.OK || r.Skipped || !r.Unknown {
+			return false
+		}
+	}
+	return len(results) > 0
+}
+
 func allFailed(results []connector.Result) bool {
 	for _, r := range results {
-		if r.OK {
+		if r.OK || r.Skipped {
 			return false
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +38,8 @@ type Progress struct {
 	Failed        int
 	Dead          int
 	Skipped       int
+	Unchanged     int // read again with the content last delivered: not sent
+	Operations    int // after/on_error operations done
 	Elapsed       time.Duration
 }
 
@@ -44,10 +48,31 @@ type Result struct {
 	store.Run
 	// Capped is true when the run stopped at max_iterations with work left.
 	Capped bool
-	// Queue is the route's queue when the run ended.
+	// WaitIterations counts the iterations spent waiting for error
+	// entries (or operations) that fell due during the run.
+	WaitIterations int
+	// Queue is the route's queue when the run ended (Leased: entries still
+	// leased, by another worker or a run that died; Outbox: operations owed).
 	Queue store.Counts
 	// NextRetry is when the earliest waiting error entry falls due (zero: none).
 	NextRetry time.Time
+	// Operations counts the after/on_error operations this run performed.
+	Operations OperationCounts
+	// SourceError is the source's failure when the read broke off; the
+	// run still delivered what was queued (status partially_failed).
+	SourceError string
+	// StoreError says what could not be recorded or read at the end of
+	// the run (its outcome, the queue counts): the run's record or this
+	// summary may be incomplete.
+	StoreError string
+}
+
+// OperationCounts counts outbox items (the after/on_error operations of
+// one record) a run settled.
+type OperationCounts struct {
+	Done   int // all operations of the item succeeded
+	Failed int // tries that failed (to be retried, or dead)
+	Dead   int // given up: kept in the outbox, visible in the history
 }
 
 // Run executes one run of the named route and records it. The returned
@@ -65,45 +90,69 @@ func (e *Engine) Run(ctx context.Context, name string, opts RunOptions) (Result,
 	if opts.Full {
 		mode = "full"
 	}
-	unlock, err := e.lockRoute(ctx, name)
+	// The run's context ends when the caller cancels it or when the run
+	// loses its run lock (the cause says which).
+	runCtx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	lock, err := e.lockRoute(ctx, name, stopRun)
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			err = fmt.Errorf("%w: %v", ctx.Err(), err)
 		}
 		return Result{}, err
 	}
-	defer unlock()
+	defer lock.unlock()
+	bg := context.WithoutCancel(ctx)
+	// Runs whose worker died stay "running" for ever unless someone closes
+	// them; every run start does.
+	if _, err := CloseAbandonedRuns(bg, e.store, e.opts.Now(), e.log); err != nil {
+		e.log.Warn("close runs of dead workers", "err", err)
+	}
 	rs := &runState{
 		e:          e,
 		r:          r,
 		opts:       opts,
 		unresolved: map[int64]bool{},
 		started:    e.opts.Now(),
+
+		opsUnresolved: map[int64]bool{},
 	}
-	rs.run = store.Run{Route: name, Trigger: opts.Trigger, Mode: mode, Status: store.RunRunning, StartedAt: rs.started}
-	bg := context.WithoutCancel(ctx)
+	rs.run = store.Run{Route: name, Trigger: opts.Trigger, Mode: mode, Status: store.RunRunning, StartedAt: rs.started, Owner: lock.owner}
 	if rs.run.ID, err = e.store.CreateRun(bg, rs.run); err != nil {
 		return Result{}, fmt.Errorf("route %q: record run: %w", name, err)
 	}
 	rs.runID = rs.run.ID
 	e.log.Info("run started", "route", name, "run", rs.run.ID, "mode", mode, "trigger", opts.Trigger)
 
-	runErr := rs.execute(ctx)
-	if ctx.Err() != nil && runErr != nil && !errors.Is(runErr, ctx.Err()) {
+	runErr := rs.execute(runCtx)
+	var lost *lockLostError
+	switch cause := context.Cause(runCtx); {
+	case ctx.Err() == nil && errors.As(cause, &lost):
+		// Another worker has the route now: this run stopped itself.
+		runErr = cause
+	case ctx.Err() != nil && runErr != nil && !errors.Is(runErr, ctx.Err()):
 		// A store call cut short by the cancellation reports its own
 		// error (e.g. "transaction has already been committed or rolled
 		// back"): the run was cancelled, and says so.
 		runErr = fmt.Errorf("%w: %v", ctx.Err(), runErr)
 	}
 
-	// Entries still leased by this run (cancelled mid-batch) go back to
-	// the queue at once rather than waiting for the lease to expire.
+	// Entries and operations still leased by this run (cancelled
+	// mid-batch) go back to the queue at once rather than waiting for
+	// the lease to expire.
 	if _, err := e.store.ReleaseLeases(bg, name, time.Time{}, []string{e.opts.Owner}); err != nil && runErr == nil {
 		runErr = fmt.Errorf("release leases: %w", err)
 	}
+	if _, err := e.store.ReleaseOutbox(bg, name, time.Time{}, []string{e.opts.Owner}); err != nil && runErr == nil {
+		runErr = fmt.Errorf("release operation leases: %w", err)
+	}
 	res := rs.finish(bg, runErr)
 	e.log.Info("run finished", "route", name, "run", res.ID, "status", res.Status,
-		"collected", res.Collected, "done", res.Done, "failed", res.Failed, "dead", res.Dead, "skipped", res.Skipped)
+		"collected", res.Collected, "unchanged", res.Unchanged, "done", res.Done, "failed", res.Failed, "dead", res.Dead, "skipped", res.Skipped)
+	e.prune(bg)
+	if runErr == nil && rs.sourceErr != nil {
+		runErr = rs.sourceErr
+	}
 	return res, runErr
 }
 
@@ -111,22 +160,33 @@ func (e *Engine) Run(ctx context.Context, name string, opts RunOptions) (Result,
 // run lock (in this process or another).
 var ErrRouteBusy = errors.New("route is already running")
 
-// lockInterval is how long a run lock lasts unless its run extends it;
-// a run extends it every third of that.
-const lockInterval = time.Minute
+// lockLostError is why a run stopped when it could not keep its run lock.
+type lockLostError struct{ msg string }
+
+func (e *lockLostError) Error() string { return e.msg }
+
+// runLock is a held run lock.
+type runLock struct {
+	owner  string
+	unlock func()
+}
 
 // lockRoute takes the route's run lock, so two runs of one route never
 // read and send the same records side by side (a cron job overlapping a
 // manual run). A lock left by a dead worker on this host is taken over at
-// once, others expire. It returns the function that releases the lock.
-func (e *Engine) lockRoute(ctx context.Context, name string) (unlock func(), err error) {
+// once, others expire. The run extends the lock every third of LockFor;
+// when it cannot (another worker took it over, the store failed), lost is
+// called with the reason and the lock is not extended again: the run must
+// stop, or two runs of the route would send side by side.
+func (e *Engine) lockRoute(ctx context.Context, name string, lost func(error)) (*runLock, error) {
 	// One lock owner per run, so a second run in this same process is
 	// refused too; it keeps the worker's host:pid for ownerDead.
 	owner := e.opts.Owner + ":" + nonce()
+	lockFor := e.opts.LockFor
 	now := e.opts.Now()
-	holder, ok, err := e.store.LockRoute(ctx, name, owner, now, now.Add(lockInterval), "")
+	holder, ok, err := e.store.LockRoute(ctx, name, owner, now, now.Add(lockFor), "")
 	if err == nil && !ok && ownerDead(holder) {
-		holder, ok, err = e.store.LockRoute(ctx, name, owner, now, now.Add(lockInterval), holder)
+		holder, ok, err = e.store.LockRoute(ctx, name, owner, now, now.Add(lockFor), holder)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("route %q: take run lock: %w", name, err)
@@ -138,7 +198,7 @@ func (e *Engine) lockRoute(ctx context.Context, name string) (unlock func(), err
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(lockInterval / 3)
+		t := time.NewTicker(lockFor / 3)
 		defer t.Stop()
 		for {
 			select {
@@ -146,19 +206,64 @@ func (e *Engine) lockRoute(ctx context.Context, name string) (unlock func(), err
 				return
 			case <-t.C:
 				now := e.opts.Now()
-				if _, ok, err := e.store.LockRoute(context.WithoutCancel(ctx), name, owner, now, now.Add(lockInterval), ""); err != nil || !ok {
-					e.log.Error("extend run lock", "route", name, "err", err, "held", ok)
+				holder, ok, err := e.store.LockRoute(context.WithoutCancel(ctx), name, owner, now, now.Add(lockFor), "")
+				var why error
+				switch {
+				case err != nil:
+					why = &lockLostError{fmt.Sprintf("could not extend the run lock of route %q: %v", name, err)}
+				case !ok:
+					why = &lockLostError{fmt.Sprintf("lost the run lock of route %q to worker %s", name, holder)}
+				}
+				if why != nil {
+					e.log.Error("run lock lost: stopping the run", "route", name, "err", why)
+					lost(why)
+					return
 				}
 			}
 		}
 	}()
-	return func() {
+	return &runLock{owner: owner, unlock: func() {
 		close(stop)
 		<-done
 		if err := e.store.UnlockRoute(context.WithoutCancel(ctx), name, owner); err != nil {
 			e.log.Error("release run lock", "route", name, "err", err)
 		}
-	}, nil
+	}}, nil
+}
+
+// CloseAbandonedRuns marks the runs of workers that died (or lost their
+// run lock) without recording an outcome as abandoned, and returns to the
+// queue the entries and operations that dead workers still held leased.
+// Run calls it at its start; commands that open the store may call it
+// too. log may be nil.
+func CloseAbandonedRuns(ctx context.Context, st store.Store, now time.Time, log *slog.Logger) ([]store.Run, error) {
+	runs, err := st.AbandonRuns(ctx, now, ownerDead)
+	if err != nil {
+		return nil, fmt.Errorf("close abandoned runs: %w", err)
+	}
+	for _, r := range runs {
+		if log != nil {
+			log.Warn("closed the run of a worker that is gone", "route", r.Route, "run", r.ID, "owner", r.Owner)
+		}
+		// The run lock owner is the lease owner plus one nonce. Only a
+		// dead worker's leases are released: one that merely lost its
+		// lock may still be sending, and its leases expire on their own.
+		if !ownerDead(r.Owner) {
+			continue
+		}
+		i := strings.LastIndexByte(r.Owner, ':')
+		if i <= 0 {
+			continue
+		}
+		leaseOwner := []string{r.Owner[:i]}
+		if _, err := st.ReleaseLeases(ctx, r.Route, time.Time{}, leaseOwner); err != nil {
+			return runs, fmt.Errorf("route %q: release leases of %s: %w", r.Route, leaseOwner[0], err)
+		}
+		if _, err := st.ReleaseOutbox(ctx, r.Route, time.Time{}, leaseOwner); err != nil {
+			return runs, fmt.Errorf("route %q: release operations of %s: %w", r.Route, leaseOwner[0], err)
+		}
+	}
+	return runs, nil
 }
 
 // runState is the mutable state of one run. mu guards the counters, which
@@ -178,11 +283,29 @@ type runState struct {
 	started      time.Time
 	runID        int64     // set once before any goroutine starts
 	pauseUntil   time.Time // no delivery before this (Retry-After); sender only
+	// sourceErr is the source's failure; the run goes on delivering what
+	// is queued but reads no more.
+	sourceErr      error
+	waitIterations int
+	ops            OperationCounts
+	opsUnresolved  map[int64]bool // outbox items that failed in this run and are waiting for a retry
+	outboxNext     time.Time      // earliest retry of an outbox item this run settled
 }
+
+// sourceError marks a failure of the source read (not of the store).
+type sourceError struct{ err error }
+
+func (e *sourceError) Error() string { return e.err.Error() }
+func (e *sourceError) Unwrap() error { return e.err }
 
 func (rs *runState) execute(ctx context.Context) error {
 	st, name, cfg := rs.e.store, rs.r.cfg.Name, rs.r.cfg
 	if err := rs.releaseDeadLeases(ctx); err != nil {
+		return err
+	}
+	// Operations owed by earlier runs (one that crashed between settling
+	// and performing them) come first.
+	if err := rs.outboxPass(ctx); err != nil {
 		return err
 	}
 	cursorBased := sourceHasCursor(cfg)
@@ -203,7 +326,9 @@ func (rs *runState) execute(ctx context.Context) error {
 		rs.run.Iterations = it
 		rs.mu.Unlock()
 
-		readSource := it == 1 || (cursorBased && (more || advanced))
+		// After a source failure the run reads no more, but still sends
+		// what is queued and retries what falls due.
+		readSource := rs.sourceErr == nil && (it == 1 || (cursorBased && (more || advanced)))
 		var err error
 		if readSource {
 			advanced, more, err = rs.collectAndSend(ctx, it == 1 && rs.opts.Full)
@@ -217,19 +342,27 @@ func (rs *runState) execute(ctx context.Context) error {
 		if err := rs.sendPass(ctx, store.LeaseErrors); err != nil {
 			return err
 		}
-		if more || (cursorBased && advanced) {
+		if err := rs.outboxPass(ctx); err != nil {
+			return err
+		}
+		if rs.sourceErr == nil && (more || (cursorBased && advanced)) {
 			// The source has (more) or may have (advanced) records left.
 			if it == cfg.MaxIterations {
 				rs.capped = true
 			}
 			continue
 		}
-		// Nothing new at the source: wait for errors that fall due soon,
-		// so short backoffs finish within this run.
+		// Nothing new at the source: wait for errors (and operations)
+		// that fall due soon, so short backoffs finish within this run.
 		at, ok, err := st.NextDue(ctx, name)
 		if err != nil {
 			return fmt.Errorf("route %q: next retry: %w", name, err)
 		}
+		rs.mu.Lock()
+		if next := rs.outboxNext; !next.IsZero() && next.After(rs.e.opts.Now().Add(-time.Second)) && (!ok || next.Before(at)) {
+			at, ok = next, true
+		}
+		rs.mu.Unlock()
 		wait := at.Sub(rs.e.opts.Now())
 		if !ok || rs.e.opts.RetryWait < 0 || wait > rs.e.opts.RetryWait {
 			return nil
@@ -238,6 +371,7 @@ func (rs *runState) execute(ctx context.Context) error {
 			rs.capped = true
 			return nil
 		}
+		rs.waitIterations++
 		rs.setPhase("waiting")
 		if err := sleep(ctx, wait); err != nil {
 			return err
@@ -267,7 +401,7 @@ func (rs *runState) releaseDeadLeases(ctx context.Context) error {
 	if n > 0 {
 		rs.e.log.Warn("released entries of dead or expired workers", "route", name, "entries", n, "owners", dead)
 	}
-	return nil
+	return rs.releaseDeadOutbox(ctx, dead)
 }
 
 // collectAndSend reads the source while a sender delivers what the
@@ -298,6 +432,16 @@ func (rs *runState) collectAndSend(ctx context.Context, full bool) (advanced, mo
 	}
 	if sendErr != nil {
 		return advanced, more, sendErr
+	}
+	var srcErr *sourceError
+	if errors.As(collectErr, &srcErr) && ctx.Err() == nil {
+		// The source broke off (API down, truncated page): what was
+		// queued, and what earlier runs left, is still delivered; the
+		// cursor stays where the queued records put it.
+		rs.e.log.Error("source failed; delivering what is queued", "route", rs.r.cfg.Name, "err", collectErr)
+		rs.sourceErr = collectErr
+		collectErr = nil
+		advanced, more = false, false
 	}
 	if collectErr != nil {
 		return advanced, more, collectErr
@@ -358,6 +502,7 @@ type readPage struct {
 	number  int
 	entries []store.NewEntry
 	records map[string]map[string]any // by key, for the sender
+	hashes  map[string]string         // by key: content hashes given at enqueue
 	marks   cursorMarks               // over everything read so far
 }
 
@@ -422,7 +567,7 @@ func (rs *runState) collect(ctx context.Context, req connector.ReadRequest, page
 			cur = &next
 		}
 		now := rs.e.opts.Now()
-		leased, _, err := st.EnqueueLeased(ctx, cfg.Name, p.entries, cur, now, owner, now.Add(rs.e.opts.LeaseFor))
+		leased, res, err := st.EnqueueLeased(ctx, cfg.Name, p.entries, cur, now, owner, now.Add(rs.e.opts.LeaseFor))
 		if err != nil {
 			queueErr = fmt.Errorf("page %d: queue %d records: %w", p.number, len(p.entries), err)
 			stopReading()
@@ -431,9 +576,15 @@ func (rs *runState) collect(ctx context.Context, req connector.ReadRequest, page
 		if cur != nil {
 			stored = *cur
 		}
-		rs.count(func(r *store.Run) { r.Collected += len(p.entries) })
+		rs.count(func(r *store.Run) {
+			r.Collected += len(p.entries) - res.Unchanged
+			r.Unchanged += res.Unchanged
+		})
 		out := make([]handed, len(leased))
 		for i, en := range leased {
+			if en.Hash == "" {
+				en.Hash = p.hashes[en.Key]
+			}
 			out[i] = handed{entry: en, record: p.records[en.Key]}
 		}
 		select {
@@ -443,11 +594,15 @@ func (rs *runState) collect(ctx context.Context, req connector.ReadRequest, page
 			stopReading()
 		}
 	}
-	if err = queueErr; err == nil {
-		err = readErr
+	if queueErr != nil {
+		return false, more, fmt.Errorf("route %q: collect: %w", cfg.Name, queueErr)
 	}
-	if err != nil {
-		return false, more, fmt.Errorf("route %q: collect: %w", cfg.Name, err)
+	if readErr != nil {
+		err = fmt.Errorf("route %q: collect: %w", cfg.Name, readErr)
+		if ctx.Err() == nil {
+			err = &sourceError{err}
+		}
+		return false, more, err
 	}
 	// The read reached the end of the data, or the collect limit after a
 	// complete group of cursor values: everything up to max is queued.
@@ -491,14 +646,17 @@ func (rs *runState) read(ctx context.Context, req connector.ReadRequest, out cha
 			number:  page.Number,
 			entries: make([]store.NewEntry, len(records)),
 			records: make(map[string]map[string]any, len(records)),
+			hashes:  make(map[string]string, len(records)),
 		}
 		for i, rec := range records {
 			payload, err := jsonx.Marshal(rec.Data)
 			if err != nil {
 				return fmt.Errorf("page %d: record %q: encode: %w", page.Number, rec.Key, err)
 			}
-			p.entries[i] = store.NewEntry{Key: rec.Key, Payload: payload, Priority: cfg.Priority}
+			hash := rs.r.enqueueHash(payload)
+			p.entries[i] = store.NewEntry{Key: rec.Key, Payload: payload, Priority: cfg.Priority, Hash: hash}
 			p.records[rec.Key] = rec.Data
+			p.hashes[rec.Key] = hash
 			marks.see(rec.Cursor)
 		}
 		p.marks = marks
@@ -635,6 +793,7 @@ func (rs *runState) snapshot(now time.Time) Progress {
 		Route: r.Route, RunID: r.ID, Phase: rs.phase,
 		Iteration: r.Iterations, MaxIterations: rs.r.cfg.MaxIterations,
 		Collected: r.Collected, Sent: r.Sent, Done: r.Done, Failed: r.Failed, Dead: r.Dead, Skipped: r.Skipped,
+		Unchanged: r.Unchanged, Operations: rs.ops.Done,
 		Elapsed: now.Sub(rs.started),
 	}
 }
@@ -645,9 +804,11 @@ func (rs *runState) finish(ctx context.Context, runErr error) Result {
 	rs.mu.Lock()
 	run := rs.run
 	unresolved := len(rs.unresolved)
+	ops, opsUnresolved := rs.ops, len(rs.opsUnresolved)
 	rs.phase = "finished"
 	rs.mu.Unlock()
 	run.EndedAt = rs.e.opts.Now()
+	var notes []string
 	switch {
 	case errors.Is(runErr, context.Canceled) || errors.Is(runErr, context.DeadlineExceeded):
 		run.Status = store.RunCancelled
@@ -655,26 +816,62 @@ func (rs *runState) finish(ctx context.Context, runErr error) Result {
 	case runErr != nil:
 		run.Status = store.RunFailed
 		run.Error = runErr.Error()
+	case rs.sourceErr != nil:
+		// The read broke off: what was queued was still delivered.
+		run.Status = store.RunPartiallyFailed
+		run.Error = rs.sourceErr.Error()
+		if run.Done == 0 {
+			run.Status = store.RunFailed
+		}
 	case run.Dead > 0 || unresolved > 0:
 		run.Status = store.RunPartiallyFailed
 		if run.Done == 0 {
 			run.Status = store.RunFailed
 			run.Error = "no record was delivered"
 		}
+	case ops.Dead > 0 || opsUnresolved > 0:
+		run.Status = store.RunPartiallyFailed
 	default:
 		run.Status = store.RunSucceeded
 	}
-	if rs.capped && run.Error == "" {
-		run.Error = fmt.Sprintf("stopped after max_iterations (%d) while the source was still giving new records; anything left waits for the next run", rs.r.cfg.MaxIterations)
+	if ops.Dead > 0 || opsUnresolved > 0 {
+		notes = append(notes, fmt.Sprintf("%d final operation(s) failed for good, %d wait for a retry (see ferry history)", ops.Dead, opsUnresolved))
 	}
+	if rs.capped {
+		if rs.waitIterations > 0 {
+			notes = append(notes, fmt.Sprintf("stopped after max_iterations (%d), %d of them waiting for retries; what is left waits for the next run", rs.r.cfg.MaxIterations, rs.waitIterations))
+		} else {
+			notes = append(notes, fmt.Sprintf("stopped after max_iterations (%d) while the source was still giving new records; anything left waits for the next run", rs.r.cfg.MaxIterations))
+		}
+	}
+	if len(notes) > 0 {
+		all := strings.Join(notes, "; ")
+		if run.Error == "" {
+			run.Error = all
+		} else if run.Status != store.RunCancelled {
+			run.Error += "; " + all
+		}
+	}
+	res := Result{Run: run, Capped: rs.capped, WaitIterations: rs.waitIterations, Operations: ops}
+	if rs.sourceErr != nil {
+		res.SourceError = rs.sourceErr.Error()
+	}
+	var storeErrs []string
 	if err := st.UpdateRun(ctx, run); err != nil {
 		rs.e.log.Error("record run outcome", "route", run.Route, "run", run.ID, "err", err)
+		storeErrs = append(storeErrs, fmt.Sprintf("could not record the run's outcome: %v", err))
 	}
-	res := Result{Run: run, Capped: rs.capped}
-	res.Queue, _ = st.Counts(ctx, run.Route)
-	if at, ok, err := st.NextDue(ctx, run.Route); err == nil && ok {
+	var err error
+	if res.Queue, err = st.Counts(ctx, run.Route); err != nil {
+		rs.e.log.Error("read queue counts", "route", run.Route, "err", err)
+		storeErrs = append(storeErrs, fmt.Sprintf("could not read the queue: %v", err))
+	}
+	if at, ok, err := st.NextDue(ctx, run.Route); err != nil {
+		storeErrs = append(storeErrs, fmt.Sprintf("could not read the next retry: %v", err))
+	} else if ok {
 		res.NextRetry = at
 	}
+	res.StoreError = strings.Join(storeErrs, "; ")
 	rs.mu.Lock()
 	rs.run = run
 	rs.mu.Unlock()
