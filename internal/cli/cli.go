@@ -213,7 +213,8 @@ func (a *app) openConfig(ctx context.Context, cfg *config.Config) (*session, err
 	if err != nil {
 		return nil, err
 	}
-	reg, err := registry.New(cfg)
+	// At --log-level debug every request is logged (secrets redacted).
+	reg, err := registry.New(cfg, registry.WithLogger(log))
 	if err != nil {
 		st.Close()
 		return nil, withCode(ExitUsage, err)

@@ -107,3 +107,28 @@ func TestRetryKeyErrorsOfADeadLetter(t *testing.T) {
 		t.Fatalf("retry --key 2 --errors of a dead letter exit %d:\n%s%s", code, out, errOut)
 	}
 }
+
+// --log-level debug logs every request the connectors make: the read
+// of the source and each delivery, with method, URL and status.
+func TestDebugLogsEveryRequest(t *testing.T) {
+	w := newWorld(t, 3)
+	code, out, errOut := ferry(t, "-c", w.cfg, "--log-level", "debug", "run", "customers", "--no-progress")
+	if code != ExitOK {
+		t.Fatalf("run exit %d:\n%s%s", code, out, errOut)
+	}
+	var reqs []string
+	for _, line := range strings.Split(errOut, "\n") {
+		if strings.Contains(line, "http request") {
+			reqs = append(reqs, line)
+		}
+	}
+	if len(reqs) != 4 || !strings.Contains(errOut, "method=GET") || strings.Count(errOut, "method=PUT") != 3 ||
+		!strings.Contains(errOut, "/customers/2") || !strings.Contains(errOut, "status=201") {
+		t.Fatalf("want 4 logged requests (1 GET, 3 PUT):\n%s", errOut)
+	}
+	// At the default level nothing of it.
+	_, _, errOut = ferry(t, "-c", w.cfg, "run", "customers", "--no-progress")
+	if strings.Contains(errOut, "http request") {
+		t.Fatalf("requests logged at warn level:\n%s", errOut)
+	}
+}
