@@ -18,7 +18,6 @@ import (
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector/registry"
 	"github.com/ferry-dev/ferry/internal/engine"
-	"github.com/ferry-dev/ferry/internal/liveness"
 	"github.com/ferry-dev/ferry/internal/store"
 	"github.com/ferry-dev/ferry/internal/store/sqlite"
 )
@@ -175,7 +174,8 @@ func (a *app) openStore(ctx context.Context, cfg *config.Config) (store.Store, e
 	if err != nil {
 		return nil, withCode(ExitFailed, fmt.Errorf("open the queue: %w", err))
 	}
-	closed, err := st.AbandonRuns(ctx, time.Now(), liveness.Dead)
+	// The engine's helper also puts the leases of dead workers back.
+	closed, err := engine.CloseAbandonedRuns(ctx, st, time.Now(), nil)
 	if err != nil {
 		// Not fatal: the command can still do its work; the next one tries again.
 		fmt.Fprintf(a.stderr, "ferry: warning: close runs of dead workers: %v\n", err)

@@ -420,14 +420,14 @@ func (a *app) historyCommand() *cobra.Command {
 				if asJSON {
 					return printJSON(runs)
 				}
-				fmt.Fprintln(tw, "RUN\tSTARTED\tDURATION\tMODE\tSTATUS\tITER\tREAD\tDONE\tFAILED\tDEAD\tSKIPPED\tNOTE")
+				fmt.Fprintln(tw, "RUN\tSTARTED\tDURATION\tMODE\tSTATUS\tITER\tREAD\tDONE\tUNCHANGED\tFAILED\tDEAD\tSKIPPED\tNOTE")
 				for _, r := range runs {
 					dur := "-"
 					if !r.EndedAt.IsZero() {
 						dur = r.EndedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
 					}
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", r.ID, r.StartedAt.Local().Format("2006-01-02 15:04:05"), dur,
-						r.Mode, r.Status, r.Iterations, r.Collected, r.Done, r.Failed, r.Dead, r.Skipped, dash(oneLine(r.Error, 80)))
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", r.ID, r.StartedAt.Local().Format("2006-01-02 15:04:05"), dur,
+						r.Mode, r.Status, r.Iterations, r.Collected, r.Done, r.Unchanged, r.Failed, r.Dead, r.Skipped, dash(oneLine(r.Error, 80)))
 				}
 			}
 			return nil

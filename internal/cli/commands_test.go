@@ -1,8 +1,19 @@
 package cli
 
 import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/engine"
+	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/sqlite"
 )
 
 // Flags that contradict each other or would be ignored are usage errors
@@ -130,5 +141,55 @@ func TestDebugLogsEveryRequest(t *testing.T) {
 	_, _, errOut = ferry(t, "-c", w.cfg, "run", "customers", "--no-progress")
 	if strings.Contains(errOut, "http request") {
 		t.Fatalf("requests logged at warn level:\n%s", errOut)
+	}
+}
+
+// Any command that opens the store closes the runs of workers that died
+// without recording an outcome, so history never shows them running for
+// ever.
+func TestRunsOfDeadWorkersAreClosedOnOpen(t *testing.T) {
+	w := newWorld(t, 1)
+	if code, out, errOut := ferry(t, "-c", w.cfg, "run", "customers"); code != 0 {
+		t.Fatalf("run exit %d:\n%s%s", code, out, errOut)
+	}
+	// A worker that started a run and was killed: its process is gone.
+	proc := exec.Command(os.Args[0], "-test.run=^$")
+	if err := proc.Run(); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	st, err := sqlite.Open(context.Background(), filepath.Join(filepath.Dir(w.cfg), "ferry.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := st.CreateRun(context.Background(), store.Run{Route: "customers", Trigger: "manual", Mode: "incremental", Status: store.RunRunning,
+		StartedAt: time.Now().Add(-time.Minute), Owner: fmt.Sprintf("%s:%d:abcd1234:ef567890", host, proc.Process.Pid)})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := ferry(t, "-c", w.cfg, "history", "customers")
+	if code != 0 || !strings.Contains(errOut, fmt.Sprintf("run #%d of customers", id)) || !strings.Contains(errOut, "marked abandoned") {
+		t.Fatalf("history exit %d, stderr does not name the closed run:\n%s%s", code, out, errOut)
+	}
+	if !regexp.MustCompile(fmt.Sprintf(`(?m)^%d .* abandoned `, id)).MatchString(out) || strings.Contains(out, " running ") {
+		t.Fatalf("the dead worker's run is not shown abandoned:\n%s", out)
+	}
+}
+
+// The run summary says what a run could not finish: entries still
+// leased, operations owed, unchanged records, and a store error.
+func TestSummaryShowsLeasedOwedUnchangedAndStoreErrors(t *testing.T) {
+	res := engine.Result{Run: store.Run{Route: "orders", Status: store.RunPartiallyFailed, Collected: 10, Done: 4, Unchanged: 5, Mode: "incremental", Iterations: 1}}
+	res.Queue = store.Counts{Leased: 2, Outbox: 3, Error: 1}
+	res.StoreError = "update run: database is locked"
+	res.Operations = engine.OperationCounts{Done: 4, Failed: 1}
+	var b strings.Builder
+	printSummary(&b, res)
+	for _, want := range []string{"delivered 4   unchanged 5", "2 leased", "3 follow-up operations owed", "store error (this summary may be incomplete): update run: database is locked",
+		"follow-up operations (after/on_error): 4 done, 1 failed attempts, 0 given up"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
+		}
 	}
 }

@@ -59,6 +59,9 @@ func progressLine(pr engine.Progress, bar bool) string {
 	}
 	fmt.Fprintf(&b, "  iter %d/%d  read %s  done %s  err %s  dead %s  skip %s",
 		pr.Iteration, pr.MaxIterations, num(pr.Collected), num(pr.Done), num(pr.Failed), num(pr.Dead), num(pr.Skipped))
+	if pr.Unchanged > 0 {
+		fmt.Fprintf(&b, "  unchanged %s", num(pr.Unchanged))
+	}
 	if secs := pr.Elapsed.Seconds(); secs > 0.5 {
 		fmt.Fprintf(&b, "  %s rec/s", num(int(float64(settled)/secs)))
 	}

@@ -192,12 +192,26 @@ func printSummary(w io.Writer, res engine.Result) {
 		line += fmt.Sprintf(" (next retry %s)", res.NextRetry.Local().Format("15:04:05"))
 	}
 	fmt.Fprintln(w, line)
+	if o := res.Operations; o.Done+o.Failed+o.Dead > 0 {
+		fmt.Fprintf(w, "  follow-up operations (after/on_error): %s done, %s failed attempts, %s given up\n", num(o.Done), num(o.Failed), num(o.Dead))
+	}
 	if res.Error != "" {
 		fmt.Fprintf(w, "  %s\n", res.Error)
+	}
+	if res.SourceError != "" && !strings.Contains(res.Error, res.SourceError) {
+		fmt.Fprintf(w, "  source: %s\n", res.SourceError)
+	}
+	if res.StoreError != "" {
+		// The run's record or these counts may be incomplete: say so
+		// rather than print them as if they were the whole truth.
+		fmt.Fprintf(w, "  store error (this summary may be incomplete): %s\n", res.StoreError)
 	}
 	var see []string
 	if q.Error > 0 {
 		see = append(see, fmt.Sprintf("ferry queue %s --status error", res.Route))
+	}
+	if q.Leased > 0 {
+		see = append(see, fmt.Sprintf("ferry queue %s --status leased", res.Route))
 	}
 	if q.Dead > 0 {
 		see = append(see, fmt.Sprintf("ferry history %s --dead", res.Route), fmt.Sprintf("ferry retry %s --dead", res.Route))
@@ -222,7 +236,11 @@ func (a *app) dryRun(cmd *cobra.Command, s *session, names []string, full bool, 
 				fmt.Fprintf(a.stdout, "%s  error  %s\n", r.Key, r.Error)
 			default:
 				body, _ := json.Marshal(r.Body)
-				fmt.Fprintf(a.stdout, "%s  -> %s  %s %s  %s\n", r.Key, r.Destination, r.Method, r.Path, body)
+				target := r.URL // rendered, secrets redacted
+				if target == "" {
+					target = r.Path
+				}
+				fmt.Fprintf(a.stdout, "%s  -> %s  %s %s  %s\n", r.Key, r.Destination, r.Method, target, body)
 			}
 			return nil
 		})
