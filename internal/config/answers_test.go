@@ -1,7 +1,9 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -64,5 +66,37 @@ func TestAnswersLoad(t *testing.T) {
 	rules := cfg.Routes["orders"].Destinations["default"].HTTP.Answers
 	if len(rules) != 2 || rules[0].Outcome != OutcomeDone || rules[1].Delay.D() != 30*time.Second || rules[1].Message != "busy: ${result.message}" {
 		t.Fatalf("answers = %+v", rules)
+	}
+}
+
+// TestAnswersSchema: editors learn the rules' fields and outcomes.
+func TestAnswersSchema(t *testing.T) {
+	b, err := Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Defs map[string]struct {
+			Properties map[string]struct {
+				Enum []string `json:"enum"`
+				Ref  string   `json:"$ref"`
+			} `json:"properties"`
+			Required []string `json:"required"`
+		} `json:"$defs"`
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	a := s.Defs["Answer"]
+	if got := strings.Join(a.Properties["outcome"].Enum, ","); got != "done,skip,retry,dead" {
+		t.Errorf("outcome enum = %q", got)
+	}
+	if got := strings.Join(a.Required, ","); got != "when,outcome" {
+		t.Errorf("required = %q", got)
+	}
+	for _, owner := range []string{"HTTPDestination", "HTTPOperation"} {
+		if _, ok := s.Defs[owner].Properties["answers"]; !ok {
+			t.Errorf("%s has no answers property", owner)
+		}
 	}
 }
