@@ -55,7 +55,7 @@ recorded is $FERRY_USER when set, otherwise user@host.`,
 			if err != nil {
 				return withCode(ExitFailed, fmt.Errorf("discard: %w", err))
 			}
-			what := discardWhat(sel)
+			what := discardWhat(sel, n)
 			if n == 0 {
 				if key != "" {
 					return withCode(ExitFailed, fmt.Errorf("nothing discarded: no %s with key %q in route %q (an entry being sent is never discarded; see 'ferry queue %s --key %s' and 'ferry history %s --key %s')", what, key, route, route, key, route, key))
@@ -82,13 +82,20 @@ recorded is $FERRY_USER when set, otherwise user@host.`,
 	return cmd
 }
 
-// discardWhat names what a discard selection looks at.
-func discardWhat(sel store.DiscardSelector) string {
+// discardWhat names what a discard selection looks at, for n of them.
+func discardWhat(sel store.DiscardSelector, n int) string {
+	one := n == 1
 	switch {
+	case sel.Dead && sel.Errors && one:
+		return "error entry or dead letter"
 	case sel.Dead && sel.Errors:
 		return "error entries or dead letters"
+	case sel.Dead && one:
+		return "dead letter"
 	case sel.Dead:
 		return "dead letters"
+	case one:
+		return "error entry"
 	}
 	return "error entries"
 }
