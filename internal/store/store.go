@@ -335,20 +335,27 @@ type Store interface {
 	// EnqueuePage queues one page of records and, when cursor is non-nil,
 	// sets the route's cursor to *cursor, all in one transaction. An entry
 	// of the same route and key in P or E is replaced (payload, priority,
-	// Version+1, status P, due now, attempts kept); a leased one is left
-	// alone and a new entry is queued beside it.
+	// hash, Version+1, status P, due now, attempts, last error and batch
+	// reset: a new version gets its full retries) unless its payload is
+	// the same (byte for byte, or the same non-empty Hash): then nothing
+	// changes and the record counts Unchanged. A leased one is left alone
+	// and a new entry is queued beside it. Of duplicate keys within the
+	// page only the last is queued, the earlier ones counting as Replaced.
+	// See NewEntry.Hash for records whose content was delivered already.
 	EnqueuePage(ctx context.Context, route string, entries []NewEntry, cursor *string, now time.Time) (EnqueueResult, error)
 	// EnqueueLeased queues a page like EnqueuePage (same coalescing and
 	// cursor rules, one transaction) but hands the entries straight to
 	// owner: they are stored leased by owner until until, so the
 	// collector's own sender delivers them without a Lease round trip. A
-	// P or E entry with the same key is replaced (payload, priority,
-	// Version+1, attempts kept) and leased too. It returns the leased
-	// entries in page order (ID, Version, Attempts, CreatedAt set; Payload
-	// as given); of duplicate keys within the page only the last is
-	// returned and stored, the earlier ones counting as Replaced, so
-	// Inserted+Replaced is len(entries) as in EnqueuePage. If owner dies,
-	// ReleaseLeases puts them back as pending.
+	// P or E entry with the same key is replaced (as in EnqueuePage) and
+	// leased too; one with the same payload is left as it is (P/E, for
+	// the normal passes) and not returned. It returns the leased entries
+	// in page order (ID, Version, Attempts, CreatedAt set; Payload as
+	// given); records counted Unchanged are not returned. Of duplicate
+	// keys within the page only the last is returned and stored, the
+	// earlier ones counting as Replaced, so Inserted+Replaced+Unchanged is
+	// len(entries) as in EnqueuePage. If owner dies, ReleaseLeases puts
+	// them back as pending.
 	EnqueueLeased(ctx context.Context, route string, entries []NewEntry, cursor *string, now time.Time, owner string, until time.Time) ([]Entry, EnqueueResult, error)
 	// Cursor returns the route's cursor ("" when none).
 	Cursor(ctx context.Context, route string) (string, error)

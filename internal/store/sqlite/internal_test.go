@@ -43,8 +43,12 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{"next due", `SELECT min(next_attempt_at) FROM entries WHERE route = 'r' AND status = 'E'`},
 		{"attempts", `SELECT id FROM attempts WHERE entry_id = 5 ORDER BY id`},
 		{"recent", `SELECT id FROM attempts WHERE route = 'r' ORDER BY id DESC LIMIT 5`},
+		{"leased keys", `SELECT key, hash FROM entries WHERE route = 'r' AND status = 'L' AND key IN ('a', 'b')`},
+		{"delivered keys", `SELECT key, hash, entry_id, version FROM delivered WHERE route = 'r' AND key IN ('a', 'b')`},
+		{"superseded by delivered", `SELECT 1 FROM delivered d WHERE d.route = 'r' AND d.key = 'k' AND d.entry_id > 5`},
+		{"first due", firstDueSQL},
 	} {
-		rows, err := s.read.Query(`EXPLAIN QUERY PLAN ` + tc.q)
+		rows, err := s.read.Query(`EXPLAIN QUERY PLAN `+tc.q, 1, 2)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -60,7 +64,8 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		rows.Close()
 		joined := strings.Join(plan, "; ")
 		t.Logf("%s: %s", tc.name, joined)
-		if strings.Contains(joined, "SCAN entries") || strings.Contains(joined, "SCAN attempts") || strings.Contains(joined, "SCAN n") {
+		if strings.Contains(joined, "SCAN entries") || strings.Contains(joined, "SCAN attempts") || strings.Contains(joined, "SCAN n") ||
+			strings.Contains(joined, "SCAN delivered") || strings.Contains(joined, "SCAN d") {
 			t.Errorf("%s: plan %q scans the table", tc.name, joined)
 		}
 	}

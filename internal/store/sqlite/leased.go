@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -20,10 +21,13 @@ const leasedChunk = 500
 // an upsert as in EnqueuePage: the keys of each chunk are first probed for
 // a queued entry (none, on the engine's hot path), those found are
 // replaced and leased in place, and the rest go in one multi-row INSERT.
+// Records with a hash are compared with their key's leased and delivered
+// content first (see knownContent); a record not queued (unchanged) is
+// not returned.
 //
 // Of duplicate keys in the page only the last is stored; the earlier ones
-// count as replaced, as they would in EnqueuePage, so Inserted+Replaced is
-// always len(entries).
+// count as replaced, as they would in EnqueuePage, so
+// Inserted+Replaced+Unchanged is always len(entries).
 func (s *Store) EnqueueLeased(ctx context.Context, route string, entries []store.NewEntry, cursor *string, now time.Time, owner string, until time.Time) ([]store.Entry, store.EnqueueResult, error) {
 	var res store.EnqueueResult
 	if route == "" {
@@ -33,19 +37,27 @@ func (s *Store) EnqueueLeased(ctx context.Context, route string, entries []store
 		return nil, res, fmt.Errorf("enqueue leased to route %q: empty owner", route)
 	}
 	nowMS, untilMS := ms(now), ms(until)
-	out, dups := leasedEntries(route, entries, fromMS(nowMS), owner, fromMS(untilMS))
+	kept, dups := lastOfKeys(entries)
+	out := leasedEntries(route, kept, fromMS(nowMS), owner, fromMS(untilMS))
 	res.Replaced = dups
+	someUnchanged := false
 	err := s.writeTx(ctx, fmt.Sprintf("enqueue %d leased entries of route %q", len(entries), route), func(tx *sql.Tx) error {
+		var unchanged []store.Attempt
 		for chunk := range slices.Chunk(out, leasedChunk) {
-			fresh, replaced, err := s.leaseQueued(ctx, tx, chunk, nowMS, untilMS)
+			fresh, replaced, skipped, err := s.leaseQueued(ctx, tx, chunk, nowMS, untilMS, &unchanged)
 			if err != nil {
 				return err
 			}
 			res.Replaced += replaced
+			res.Unchanged += skipped
 			res.Inserted += len(fresh)
 			if err := s.insertLeased(ctx, tx, route, fresh, nowMS, owner, untilMS); err != nil {
 				return err
 			}
+		}
+		someUnchanged = res.Unchanged > 0
+		if err := s.insertAttempts(ctx, tx, unchanged); err != nil {
+			return err
 		}
 		if cursor != nil {
 			return s.setCursor(ctx, tx, route, *cursor, nowMS)
@@ -55,30 +67,16 @@ func (s *Store) EnqueueLeased(ctx context.Context, route string, entries []store
 	if err != nil {
 		return nil, store.EnqueueResult{}, err
 	}
+	if someUnchanged { // leaseQueued left the records not queued without an ID
+		out = slices.DeleteFunc(out, func(e store.Entry) bool { return e.ID == 0 })
+	}
 	return out, res, nil
 }
 
-// leasedEntries builds the entries EnqueueLeased returns, in page order,
-// keeping only the last of duplicate keys; dups counts the dropped ones.
-func leasedEntries(route string, entries []store.NewEntry, now time.Time, owner string, until time.Time) (out []store.Entry, dups int) {
-	var last map[string]int // key -> index of its last occurrence, only when a key repeats
-	seen := make(map[string]struct{}, len(entries))
-	for i, e := range entries {
-		if _, ok := seen[e.Key]; ok {
-			if last == nil {
-				last = map[string]int{}
-			}
-			last[e.Key] = i
-			dups++
-			continue
-		}
-		seen[e.Key] = struct{}{}
-	}
-	out = make([]store.Entry, 0, len(entries)-dups)
-	for i, e := range entries {
-		if j, ok := last[e.Key]; ok && j != i {
-			continue
-		}
+// leasedEntries builds the entries EnqueueLeased returns, in page order.
+func leasedEntries(route string, entries []store.NewEntry, now time.Time, owner string, until time.Time) []store.Entry {
+	out := make([]store.Entry, 0, len(entries))
+	for _, e := range entries {
 		p := e.Payload
 		if p == nil {
 			p = []byte("null")
@@ -88,62 +86,103 @@ func leasedEntries(route string, entries []store.NewEntry, now time.Time, owner 
 			NextAttemptAt: now, CreatedAt: now, UpdatedAt: now, LeaseOwner: owner, LeaseUntil: until,
 		})
 	}
-	return out, dups
+	return out
 }
 
-// leaseQueued replaces and leases the queued (P/E) entries that share a
-// key with chunk, filling their ID, Version, Attempts, LastError and
-// CreatedAt in chunk. It returns the entries left to insert.
-func (s *Store) leaseQueued(ctx context.Context, tx *sql.Tx, chunk []store.Entry, nowMS, untilMS int64) (fresh []*store.Entry, replaced int, err error) {
+// queuedContent is a queued (P/E) entry's content, to tell a record read
+// again unchanged.
+type queuedContent struct {
+	payload []byte
+	hash    string
+}
+
+// leaseQueued sorts chunk out against what the store holds of its keys.
+// Records not to be queued (unchanged: the same content leased, delivered
+// or queued) are counted in skipped and keep ID 0; attempts of records
+// already delivered are added to unchanged. Queued (P/E) entries with
+// another payload are replaced and leased, filling their ID, Version,
+// Attempts, LastError and CreatedAt in chunk. It returns the entries left
+// to insert.
+func (s *Store) leaseQueued(ctx context.Context, tx *sql.Tx, chunk []store.Entry, nowMS, untilMS int64, unchanged *[]store.Attempt) (fresh []*store.Entry, replaced, skipped int, err error) {
+	route := chunk[0].Route
 	args := make([]any, 0, len(chunk)+1)
-	args = append(args, chunk[0].Route)
+	args = append(args, route)
+	var hashed []string
 	for i := range chunk {
 		args = append(args, chunk[i].Key)
+		if chunk[i].Hash != "" {
+			hashed = append(hashed, chunk[i].Key)
+		}
 	}
-	rows, err := s.query(ctx, tx, `SELECT key FROM entries WHERE route = ? AND status IN ('P', 'E') AND key IN (`+
+	rows, err := s.query(ctx, tx, `SELECT key, payload, hash FROM entries WHERE route = ? AND status IN ('P', 'E') AND key IN (`+
 		placeholders(len(chunk))+`)`, args...)
 	if err != nil {
-		return nil, 0, fmt.Errorf("look up queued keys: %w", err)
+		return nil, 0, 0, fmt.Errorf("look up queued keys: %w", err)
 	}
-	var queued map[string]bool
+	var queued map[string]queuedContent
 	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
+		var (
+			k string
+			q queuedContent
+		)
+		if err := rows.Scan(&k, &q.payload, &q.hash); err != nil {
 			rows.Close()
-			return nil, 0, fmt.Errorf("look up queued keys: %w", err)
+			return nil, 0, 0, fmt.Errorf("look up queued keys: %w", err)
 		}
 		if queued == nil {
-			queued = map[string]bool{}
+			queued = map[string]queuedContent{}
 		}
-		queued[k] = true
+		queued[k] = q
 	}
-	if err := rows.Close(); err != nil {
-		return nil, 0, fmt.Errorf("look up queued keys: %w", err)
+	if err := closeRows(rows); err != nil {
+		return nil, 0, 0, fmt.Errorf("look up queued keys: %w", err)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("look up queued keys: %w", err)
+	known, err := s.loadKnownContent(ctx, tx, route, hashed)
+	if err != nil {
+		return nil, 0, 0, err
 	}
+	var drop []string
 	fresh = make([]*store.Entry, 0, len(chunk)-len(queued))
 	for i := range chunk {
 		e := &chunk[i]
-		if !queued[e.Key] {
+		switch known.judge(e.Key, e.Hash) {
+		case inFlight:
+			skipped++
+			continue
+		case alreadyDelivered:
+			skipped++
+			if _, ok := queued[e.Key]; ok {
+				drop = append(drop, e.Key)
+			}
+			*unchanged = append(*unchanged, unchangedAttempt(route, e.Key, known.delivered[e.Key], fromMS(nowMS)))
+			continue
+		}
+		q, ok := queued[e.Key]
+		if !ok {
 			fresh = append(fresh, e)
+			continue
+		}
+		if bytes.Equal(q.payload, e.Payload) || (e.Hash != "" && q.hash == e.Hash) {
+			skipped++ // stays queued as it is, for the normal passes
 			continue
 		}
 		var created int64
 		err := s.queryRow(ctx, tx, `UPDATE entries SET status = 'L', payload = ?, priority = ?, hash = ?, version = version + 1,
-			next_attempt_at = ?, updated_at = ?, lease_owner = ?, lease_until = ?
+			attempts = 0, last_error = '', batch = '', next_attempt_at = ?, updated_at = ?, lease_owner = ?, lease_until = ?
 			WHERE route = ? AND key = ? AND status IN ('P', 'E')
 			RETURNING id, version, attempts, last_error, created_at`,
 			[]any{[]byte(e.Payload), e.Priority, e.Hash, nowMS, nowMS, e.LeaseOwner, untilMS, e.Route, e.Key},
 			&e.ID, &e.Version, &e.Attempts, &e.LastError, &created)
 		if err != nil {
-			return nil, 0, fmt.Errorf("replace queued entry %q: %w", e.Key, err)
+			return nil, 0, 0, fmt.Errorf("replace queued entry %q: %w", e.Key, err)
 		}
 		e.CreatedAt = fromMS(created)
 		replaced++
 	}
-	return fresh, replaced, nil
+	if err := s.dropQueued(ctx, tx, route, drop); err != nil {
+		return nil, 0, 0, err
+	}
+	return fresh, replaced, skipped, nil
 }
 
 // insertLeased inserts fresh entries leased and sets their IDs.

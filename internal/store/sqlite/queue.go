@@ -46,46 +46,51 @@ func scanEntry(row scanner) (store.Entry, error) {
 
 // EnqueuePage upserts the page in multi-row statements, one transaction.
 // A fresh entry has Version 1, so RETURNING version tells inserts (1) from
-// replacements (>1).
+// replacements (>1); a record whose payload equals the queued one's is
+// left out by the upsert's WHERE and returns no row: unchanged. Records
+// with a hash are first compared with their key's leased and delivered
+// content (see knownContent).
 func (s *Store) EnqueuePage(ctx context.Context, route string, entries []store.NewEntry, cursor *string, now time.Time) (store.EnqueueResult, error) {
 	var res store.EnqueueResult
 	if route == "" {
 		return res, errors.New("enqueue: empty route")
 	}
 	nowMS := ms(now)
+	kept, dups := lastOfKeys(entries)
+	res.Replaced = dups
 	err := s.writeTx(ctx, fmt.Sprintf("enqueue %d entries of route %q", len(entries), route), func(tx *sql.Tx) error {
-		for chunk := range slices.Chunk(entries, enqueueChunk) {
-			args := make([]any, 0, upsertCols*len(chunk))
-			for _, e := range chunk {
-				payload := []byte(e.Payload)
-				if payload == nil {
-					payload = []byte("null")
-				}
-				args = append(args, route, e.Key, payload, e.Priority, e.Hash, nowMS, nowMS, nowMS)
-			}
-			q := s.text(textKey{"upsert", 0, len(chunk)}, func() string { return upsertSQL(len(chunk)) })
-			rows, err := s.query(ctx, tx, q, args...)
+		var unchanged []store.Attempt
+		for chunk := range slices.Chunk(kept, enqueueChunk) {
+			known, err := s.loadKnownContent(ctx, tx, route, hashedKeys(chunk))
 			if err != nil {
 				return err
 			}
-			for rows.Next() {
-				var v int64
-				if err := rows.Scan(&v); err != nil {
-					rows.Close()
-					return err
-				}
-				if v == 1 {
-					res.Inserted++
-				} else {
-					res.Replaced++
+			var drop []string
+			queue := chunk
+			if known.leased != nil || known.delivered != nil {
+				queue = make([]store.NewEntry, 0, len(chunk))
+				for _, e := range chunk {
+					switch known.judge(e.Key, e.Hash) {
+					case inFlight:
+						res.Unchanged++
+					case alreadyDelivered:
+						res.Unchanged++
+						drop = append(drop, e.Key)
+						unchanged = append(unchanged, unchangedAttempt(route, e.Key, known.delivered[e.Key], fromMS(nowMS)))
+					default:
+						queue = append(queue, e)
+					}
 				}
 			}
-			if err := rows.Close(); err != nil {
+			if err := s.dropQueued(ctx, tx, route, drop); err != nil {
 				return err
 			}
-			if err := rows.Err(); err != nil {
+			if err := s.upsert(ctx, tx, route, queue, nowMS, &res); err != nil {
 				return err
 			}
+		}
+		if err := s.insertAttempts(ctx, tx, unchanged); err != nil {
+			return err
 		}
 		if cursor != nil {
 			return s.setCursor(ctx, tx, route, *cursor, nowMS)
@@ -96,6 +101,57 @@ func (s *Store) EnqueuePage(ctx context.Context, route string, entries []store.N
 		return store.EnqueueResult{}, err
 	}
 	return res, nil
+}
+
+// hashedKeys lists the keys of the records that carry a hash.
+func hashedKeys(entries []store.NewEntry) []string {
+	var keys []string
+	for _, e := range entries {
+		if e.Hash != "" {
+			keys = append(keys, e.Key)
+		}
+	}
+	return keys
+}
+
+// upsert queues entries (keys distinct) in one multi-row statement and
+// counts what it did into res.
+func (s *Store) upsert(ctx context.Context, tx *sql.Tx, route string, entries []store.NewEntry, nowMS int64, res *store.EnqueueResult) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	args := make([]any, 0, upsertCols*len(entries))
+	for _, e := range entries {
+		payload := []byte(e.Payload)
+		if payload == nil {
+			payload = []byte("null")
+		}
+		args = append(args, route, e.Key, payload, e.Priority, e.Hash, nowMS, nowMS, nowMS)
+	}
+	q := s.text(textKey{"upsert", 0, len(entries)}, func() string { return upsertSQL(len(entries)) })
+	rows, err := s.query(ctx, tx, q, args...)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return err
+		}
+		n++
+		if v == 1 {
+			res.Inserted++
+		} else {
+			res.Replaced++
+		}
+	}
+	if err := closeRows(rows); err != nil {
+		return err
+	}
+	res.Unchanged += len(entries) - n
+	return nil
 }
 
 // upsertCols is the parameters per upserted row. Plain '?' only: the
@@ -112,9 +168,14 @@ func upsertSQL(n int) string {
 		}
 		b.WriteString("(?,?,?,?,?,?,?,?,'P',1)")
 	}
+	// A new payload is a new version: its attempts start again and it
+	// leaves any batch. The same payload (or hash) changes nothing, not
+	// even the backoff of an entry in error.
 	b.WriteString(` ON CONFLICT (route, key) WHERE status IN ('P', 'E') DO UPDATE SET
 		payload = excluded.payload, priority = excluded.priority, hash = excluded.hash, version = version + 1,
-		status = 'P', next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at
+		status = 'P', next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at,
+		attempts = 0, last_error = '', batch = ''
+		WHERE NOT (entries.payload = excluded.payload OR (excluded.hash != '' AND entries.hash = excluded.hash))
 		RETURNING version`)
 	return b.String()
 }
@@ -153,12 +214,27 @@ const leasePendingSQL = `UPDATE entries SET status = 'L', lease_owner = ?1, leas
 	WHERE id IN (SELECT id FROM entries WHERE route = ?4 AND status = 'P' ORDER BY priority DESC, id LIMIT ?5)
 	RETURNING ` + entryColumns
 
+// leaseErrorsSQL leases due errors that are in no batch.
 const leaseErrorsSQL = `UPDATE entries SET status = 'L', lease_owner = ?1, lease_until = ?2, updated_at = ?3
-	WHERE id IN (SELECT id FROM entries WHERE route = ?4 AND status = 'E' AND next_attempt_at <= ?3
+	WHERE id IN (SELECT id FROM entries WHERE route = ?4 AND status = 'E' AND next_attempt_at <= ?3 AND batch = ''
 		ORDER BY priority DESC, next_attempt_at, id LIMIT ?5)
 	RETURNING ` + entryColumns
 
-// Lease takes up to req.Limit entries in one statement and transaction.
+// firstDueSQL finds the batch of the first due error ("" for none).
+const firstDueSQL = `SELECT batch FROM entries WHERE route = ? AND status = 'E' AND next_attempt_at <= ?
+	ORDER BY priority DESC, next_attempt_at, id LIMIT 1`
+
+// leaseBatchSQL leases every due error of batch ?5, beyond any limit: the
+// request is repeated with the same composition.
+const leaseBatchSQL = `UPDATE entries SET status = 'L', lease_owner = ?1, lease_until = ?2, updated_at = ?3
+	WHERE id IN (SELECT id FROM entries WHERE route = ?4 AND status = 'E' AND next_attempt_at <= ?3 AND batch = ?5)
+	RETURNING ` + entryColumns
+
+// Lease takes up to req.Limit entries in one transaction. The error pass
+// first looks at the first due error: when it is in a batch (a request
+// whose outcome was unknown), that whole batch is leased alone, so the
+// retry repeats the same request; otherwise up to req.Limit due errors in
+// no batch.
 func (s *Store) Lease(ctx context.Context, req store.LeaseRequest) ([]store.Entry, error) {
 	if req.Limit <= 0 {
 		return nil, nil
@@ -166,17 +242,30 @@ func (s *Store) Lease(ctx context.Context, req store.LeaseRequest) ([]store.Entr
 	if req.Owner == "" {
 		return nil, fmt.Errorf("lease route %q: empty owner", req.Route)
 	}
-	q := leasePendingSQL
-	if req.Mode == store.LeaseErrors {
-		q = leaseErrorsSQL
-	}
 	now := req.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	var out []store.Entry
+	var (
+		out   []store.Entry
+		batch string
+	)
 	err := s.writeTx(ctx, fmt.Sprintf("lease route %q", req.Route), func(tx *sql.Tx) error {
-		rows, err := s.query(ctx, tx, q, req.Owner, ms(req.Until), ms(now), req.Route, req.Limit)
+		q, args := leasePendingSQL, []any{req.Owner, ms(req.Until), ms(now), req.Route, req.Limit}
+		if req.Mode == store.LeaseErrors {
+			err := tx.QueryRowContext(ctx, firstDueSQL, req.Route, ms(now)).Scan(&batch)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("first due error: %w", err)
+			}
+			q = leaseErrorsSQL
+			if batch != "" {
+				q, args[4] = leaseBatchSQL, batch
+			}
+		}
+		rows, err := s.query(ctx, tx, q, args...)
 		if err != nil {
 			return err
 		}
@@ -195,6 +284,10 @@ func (s *Store) Lease(ctx context.Context, req store.LeaseRequest) ([]store.Entr
 		return nil, err
 	}
 	// RETURNING order is unspecified.
+	if batch != "" {
+		slices.SortFunc(out, func(a, b store.Entry) int { return int(a.ID - b.ID) })
+		return out, nil
+	}
 	slices.SortFunc(out, func(a, b store.Entry) int {
 		if a.Priority != b.Priority {
 			return b.Priority - a.Priority
@@ -223,6 +316,7 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 	return s.writeTx(ctx, fmt.Sprintf("settle %d entries", len(settlements)), func(tx *sql.Tx) error {
 		settled := make(map[int64]settledEntry, len(settlements))
 		var gone, goneBare []int64 // done, skipped; goneBare's attempts need the entry's route, key, version
+		var delivered []deliveredRow
 		for _, st := range settlements {
 			inc := 0
 			if st.CountAttempt {
@@ -235,6 +329,9 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 			)
 			switch st.Outcome {
 			case store.OutcomeDone, store.OutcomeSkipped:
+				if st.Outcome == store.OutcomeDone {
+					delivered = append(delivered, deliveredRow{st.EntryID, st.Hash, ms(attemptAt(st))})
+				}
 				if bare(st.Attempt) {
 					goneBare = append(goneBare, st.EntryID)
 				} else {
@@ -254,6 +351,9 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 			if ok {
 				settled[st.EntryID] = e
 			}
+		}
+		if err := s.upsertDelivered(ctx, tx, owner, delivered); err != nil {
+			return err
 		}
 		if err := s.deleteLeased(ctx, tx, owner, gone); err != nil {
 			return err
@@ -383,20 +483,22 @@ func (s *Store) deleteLeasedReturning(ctx context.Context, tx *sql.Tx, owner str
 	return nil
 }
 
-// settleRetry puts the entry back as E, unless a newer payload of its key
-// was queued meanwhile (pending, in error, or already in flight): then
-// this one is superseded and dropped, so an old version is never retried
-// over a newer one. ok is
-// false when the entry is not leased by owner.
+// settleRetry puts the entry back as E (in st.Batch), unless a newer
+// payload of its key was queued meanwhile (pending, in error, in flight, or
+// delivered already): then this one is superseded and dropped, so an old
+// version is never retried over a newer one. ok is false when the entry is
+// not leased by owner.
 func (s *Store) settleRetry(ctx context.Context, tx *sql.Tx, owner string, st store.Settlement, inc int, atMS int64) (e settledEntry, ok bool, err error) {
 	err = s.one(ctx, tx, &e, `UPDATE entries SET status = 'E', attempts = attempts + ?, last_error = ?,
-		next_attempt_at = ?, updated_at = ?, lease_owner = '', lease_until = 0
+		next_attempt_at = ?, updated_at = ?, lease_owner = '', lease_until = 0, batch = ?
 		WHERE id = ? AND status = 'L' AND lease_owner = ? AND NOT EXISTS (SELECT 1 FROM entries n
 			WHERE n.route = entries.route AND n.key = entries.key AND n.status IN ('P', 'E'))
 		AND NOT EXISTS (SELECT 1 FROM entries n
 			WHERE n.route = entries.route AND n.key = entries.key AND n.status = 'L' AND n.id > entries.id)
+		AND NOT EXISTS (SELECT 1 FROM delivered d
+			WHERE d.route = entries.route AND d.key = entries.key AND d.entry_id > entries.id)
 		RETURNING route, key, version`,
-		inc, st.Error, ms(st.NextAttemptAt), atMS, st.EntryID, owner)
+		inc, st.Error, ms(st.NextAttemptAt), atMS, st.Batch, st.EntryID, owner)
 	if err == nil {
 		return e, true, nil
 	}
@@ -477,13 +579,16 @@ func (s *Store) ReleaseLeases(ctx context.Context, route string, now time.Time, 
 	var released int
 	err := s.writeTx(ctx, fmt.Sprintf("release leases of route %q", route), func(tx *sql.Tx) error {
 		// A released entry is dropped when a newer payload of its key is
-		// queued (P or E) or also leased with a higher ID (two versions
-		// handed to one worker): the unique index allows one P/E per key,
-		// and the old version must not be sent after the new one.
+		// queued (P or E), also leased with a higher ID (two versions
+		// handed to one worker) or delivered: the unique index allows one
+		// P/E per key, and the old version must not be sent after the new
+		// one.
 		res, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE `+where+` AND (EXISTS (SELECT 1 FROM entries n
 			WHERE n.route = entries.route AND n.key = entries.key AND n.status IN ('P', 'E'))
 			OR EXISTS (SELECT 1 FROM entries n
-			WHERE n.route = entries.route AND n.key = entries.key AND n.status = 'L' AND n.id > entries.id))`, args...)
+			WHERE n.route = entries.route AND n.key = entries.key AND n.status = 'L' AND n.id > entries.id)
+			OR EXISTS (SELECT 1 FROM delivered d
+			WHERE d.route = entries.route AND d.key = entries.key AND d.entry_id > entries.id))`, args...)
 		if err != nil {
 			return fmt.Errorf("drop superseded: %w", err)
 		}

@@ -20,10 +20,6 @@ func (s *Store) Resend(ctx context.Context, route, key, who string, now time.Tim
 	return store.Entry{}, errNotImplemented
 }
 
-func (s *Store) LastDelivered(ctx context.Context, route, key string) (store.Delivered, error) {
-	return store.Delivered{}, errNotImplemented
-}
-
 func (s *Store) LeaseOutbox(ctx context.Context, route, owner string, limit int, now, until time.Time) ([]store.OutboxItem, error) {
 	return nil, nil
 }

@@ -71,8 +71,8 @@ func testEnqueueCoalescesError(t *testing.T, s store.Store) {
 		t.Fatalf("result = %+v, want 1 replaced", res)
 	}
 	got := entry(t, s, e.ID)
-	if got.Status != store.StatusPending || got.Version != e.Version+1 || got.Attempts != 1 || !got.NextAttemptAt.Equal(later) {
-		t.Errorf("entry = %+v; want P, version %d, attempts kept (1), due %v", got, e.Version+1, later)
+	if got.Status != store.StatusPending || got.Version != e.Version+1 || got.Attempts != 0 || got.LastError != "" || !got.NextAttemptAt.Equal(later) {
+		t.Errorf("entry = %+v; want P, version %d, attempts and error reset (a new version gets its full retries), due %v", got, e.Version+1, later)
 	}
 	wantJSON(t, "replaced", got.Payload, payload("a", 2))
 }
@@ -122,8 +122,14 @@ func testEnqueueLargePage(t *testing.T, s store.Store) {
 	if res := enqueue(t, s, "orders", t0, page...); res.Inserted != len(page) {
 		t.Fatalf("inserted %d, want %d", res.Inserted, len(page))
 	}
+	if res := enqueue(t, s, "orders", t0, page...); res != (store.EnqueueResult{Unchanged: len(page)}) {
+		t.Fatalf("the same page again = %+v, want all %d unchanged", res, len(page))
+	}
+	for i := range page {
+		page[i].Payload = payload(page[i].Key, i+1)
+	}
 	if res := enqueue(t, s, "orders", t0, page...); res.Replaced != len(page) {
-		t.Fatalf("second time replaced %d, want %d", res.Replaced, len(page))
+		t.Fatalf("new payloads replaced %d, want %d", res.Replaced, len(page))
 	}
 	if c := counts(t, s, "orders"); c.Pending != len(page) {
 		t.Fatalf("pending = %d, want %d", c.Pending, len(page))

@@ -105,8 +105,8 @@ func testEnqueueLeasedCoalescesError(t *testing.T, s store.Store) {
 	if res != (store.EnqueueResult{Replaced: 1}) {
 		t.Fatalf("result = %+v, want 1 replaced", res)
 	}
-	if len(got) != 1 || got[0].ID != e.ID || got[0].Version != e.Version+1 || got[0].Attempts != 1 {
-		t.Fatalf("returned %+v; want entry %d, version %d, attempts kept (1)", got, e.ID, e.Version+1)
+	if len(got) != 1 || got[0].ID != e.ID || got[0].Version != e.Version+1 || got[0].Attempts != 0 || got[0].LastError != "" {
+		t.Fatalf("returned %+v; want entry %d, version %d, attempts and error reset", got, e.ID, e.Version+1)
 	}
 	wantLeased(t, s, got[0], "w")
 	if c := counts(t, s, "orders"); c != (store.Counts{Leased: 1}) {
@@ -162,7 +162,11 @@ func testEnqueueLeasedLargePage(t *testing.T, s store.Store) {
 		k := fmt.Sprintf("k%05d", i)
 		page[i] = store.NewEntry{Key: k, Payload: payload(k, i)}
 	}
-	enqueue(t, s, "orders", t0, page[1000:1010]...) // queued keys amid fresh ones
+	older := make([]store.NewEntry, 10) // queued keys amid fresh ones, with older payloads
+	for i := range older {
+		older[i] = store.NewEntry{Key: page[1000+i].Key, Payload: payload(page[1000+i].Key, -1)}
+	}
+	enqueue(t, s, "orders", t0, older...)
 	got, res := enqueueLeased(t, s, "orders", "w", t0, page...)
 	if res.Inserted != len(page)-10 || res.Replaced != 10 || len(got) != len(page) {
 		t.Fatalf("result = %+v with %d entries, want %d inserted, 10 replaced", res, len(got), len(page)-10)

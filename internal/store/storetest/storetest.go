@@ -46,7 +46,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Lease/PriorityOrder", testLeasePriorityOrder},
 		{"Lease/ErrorPassOnlyDue", testLeaseErrorPassOnlyDue},
 		{"Lease/ConcurrentOwnersNeverShare", testLeaseConcurrent},
+		{"Enqueue/DuplicateUnchanged", testEnqueueDuplicateUnchanged},
 		{"Settle/Done", testSettleDone},
+		{"Settle/RecordsDelivered", testSettleRecordsDelivered},
+		{"Settle/DeliveredKeepsNewest", testSettleDeliveredKeepsNewest},
+		{"Settle/SupersededByDelivered", testSupersededByDelivered},
+		{"Lease/ErrorBatch", testLeaseErrorBatch},
 		{"Settle/Retry", testSettleRetry},
 		{"Settle/RetrySuperseded", testSettleRetrySuperseded},
 		{"Settle/RetrySupersededByLeased", testSettleRetrySupersededByLeased},
@@ -74,6 +79,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ID", testID},
 		{"NotFound", testNotFound},
 	}
+	t.Run("Enqueue/Unchanged", func(t *testing.T) {
+		t.Parallel()
+		testEnqueueUnchanged(t, open)
+	})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
