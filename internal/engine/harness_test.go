@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -96,8 +97,9 @@ type testShop struct {
 	orders   []order
 	requests []string
 	// brokenPage answers this page number with brokenBody (0: none).
-	brokenPage int
-	brokenBody string
+	brokenPage   int
+	brokenBody   string
+	brokenStatus int // with brokenPage: answer this status (0: 200)
 	// inclusive makes updated_since mean "at or after", as some APIs do.
 	inclusive bool
 	srv       *httptest.Server
@@ -164,6 +166,9 @@ func (s *testShop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		size = 100
 	}
 	if page == s.brokenPage {
+		if s.brokenStatus != 0 {
+			w.WriteHeader(s.brokenStatus)
+		}
 		w.Write([]byte(s.brokenBody))
 		return
 	}
@@ -289,3 +294,88 @@ const ordersRoute = shopAndERP + `
           results: { path: results, key: external_id, ok: 'status == "ok"', error: message }
     retry: { attempts: 3, backoff: 10ms, max_backoff: 50ms }
 `
+
+// engineFor builds another engine on the harness's store file from yaml
+// (a changed config, or a second worker with other options).
+func (h *harness) engineFor(yaml string, urls map[string]string, opts ...func(*engine.Options)) *engine.Engine {
+	h.t.Helper()
+	for name, u := range urls {
+		yaml = strings.ReplaceAll(yaml, "{{"+name+"}}", u)
+	}
+	cfg, err := config.Parse([]byte(yaml), filepath.Join(h.dir, "ferry.yaml"))
+	if err != nil {
+		h.t.Fatalf("config: %v", err)
+	}
+	reg, err := registry.New(cfg)
+	if err != nil {
+		h.t.Fatalf("registry: %v", err)
+	}
+	o := engine.Options{RetryWait: -1}
+	for _, f := range opts {
+		f(&o)
+	}
+	eng, err := engine.New(cfg, h.store, reg, o)
+	if err != nil {
+		h.t.Fatalf("engine: %v", err)
+	}
+	return eng
+}
+
+// hookServer is a loopback HTTP server that records every request (with
+// its Idempotency-Key) and answers with answer(method+" "+path, n), n
+// counting the calls of that path from 1; 0 means 200 {}.
+type hookServer struct {
+	mu     sync.Mutex
+	calls  []hookCall
+	count  map[string]int
+	answer func(call string, n int) int
+	srv    *httptest.Server
+}
+
+type hookCall struct {
+	Call, Key, Body string
+	Status          int
+}
+
+func newHookServer(t *testing.T, answer func(call string, n int) int) *hookServer {
+	s := &hookServer{count: map[string]int{}, answer: answer}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		call := r.Method + " " + r.URL.Path
+		s.mu.Lock()
+		s.count[call]++
+		n := s.count[call]
+		status := 0
+		if s.answer != nil {
+			status = s.answer(call, n)
+		}
+		if status == 0 {
+			status = 200
+		}
+		s.calls = append(s.calls, hookCall{Call: call, Key: r.Header.Get("Idempotency-Key"), Body: string(b), Status: status})
+		s.mu.Unlock()
+		w.WriteHeader(status)
+		w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// of returns the calls whose "METHOD /path" is call.
+func (s *hookServer) of(call string) []hookCall {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []hookCall
+	for _, c := range s.calls {
+		if c.Call == call {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (s *hookServer) all() []hookCall {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]hookCall(nil), s.calls...)
+}

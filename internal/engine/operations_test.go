@@ -1,10 +1,13 @@
 package engine_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -130,22 +133,222 @@ func TestSwitchAfterAndOnError(t *testing.T) {
 	}
 }
 
-func TestFailingAfterOperationRetriesTheEntry(t *testing.T) {
+// A failing after: operation is retried on its own: the record was
+// delivered once and is not delivered again; the operation carries the
+// same Idempotency-Key on every try and its attempts are in the key's
+// history.
+func TestFailingAfterIsRetriedOnItsOwn(t *testing.T) {
+	shop := newTestShop(t, 3)
+	erp, desk := newRecorder(t), newHookServer(t, func(call string, n int) int {
+		if call == "PUT /status/2" && n <= 2 {
+			return 503
+		}
+		return 0
+	})
+	yaml := strings.Replace(branchRoute, `path: "/orders/${key}/status"`, `path: "/status/${key}"`, 1)
+	yaml = strings.Replace(yaml, "system: shop, method: PUT", "system: desk, method: PUT", 1)
+	yaml = strings.Replace(yaml, "attempts: 2, backoff: 10ms", "attempts: 5, backoff: 10ms", 1)
+	h := newHarness(t, yaml, map[string]string{"SHOP": shop.srv.URL, "ERP": erp.srv.URL, "DESK": desk.srv.URL},
+		func(o *engine.Options) { o.RetryWait = time.Second })
+	waitsForStore(t, h.store, 4)
+	res := h.run("orders", false)
+	if res.Done != 3 || res.Dead != 0 || res.Failed != 0 {
+		t.Fatalf("done %d dead %d failed %d, want 3, 0, 0: the records were delivered", res.Done, res.Dead, res.Failed)
+	}
+	if n := len(erp.matching("POST /orders/2")); n != 1 {
+		t.Errorf("order 2 reached the ERP %d times, want once", n)
+	}
+	calls := desk.of("PUT /status/2")
+	if len(calls) != 3 || calls[0].Key == "" || calls[1].Key != calls[0].Key || calls[2].Key != calls[0].Key {
+		t.Fatalf("after for order 2: %+v, want 3 tries with one Idempotency-Key", calls)
+	}
+	if res.Operations.Done != 3 || res.Operations.Failed != 2 || res.Status != store.RunSucceeded {
+		t.Errorf("operations %+v, status %s; want 3 done after 2 failed tries, succeeded", res.Operations, res.Status)
+	}
+	at, _ := h.store.KeyAttempts(t.Context(), "orders", "2", 20)
+	var ops []string
+	for _, a := range at {
+		if a.Op != "" {
+			ops = append(ops, a.Op+":"+string(a.Outcome))
+			if a.IdempotencyKey == "" || a.Version == 0 || a.EntryID == 0 {
+				t.Errorf("operation attempt %+v lacks its key, version or entry", a)
+			}
+		}
+	}
+	if strings.Join(ops, " ") != "after[0]:error after[0]:error after[0]:done" {
+		t.Errorf("history of order 2's after: %v", ops)
+	}
+	if c := h.counts("orders"); c.Outbox != 0 {
+		t.Errorf("%d operations still owed", c.Outbox)
+	}
+}
+
+// An after: operation that cannot succeed (422) is kept dead in the
+// outbox, visible; the record stays delivered.
+func TestRejectedAfterIsKeptDead(t *testing.T) {
 	shop := newTestShop(t, 3)
 	erp, desk := newRecorder(t), newRecorder(t)
 	yaml := strings.Replace(branchRoute, `path: "/orders/${key}/status"`, `path: "/status/${key}"`, 1)
 	yaml = strings.Replace(yaml, "system: shop, method: PUT", "system: desk, method: PUT", 1)
 	desk.reject["/status/2"] = true
+	h := newHarness(t, yaml, map[string]string{"SHOP": shop.srv.URL, "ERP": erp.srv.URL, "DESK": desk.srv.URL})
+	waitsForStore(t, h.store, 4)
+	res := h.run("orders", false)
+	if res.Done != 3 || res.Dead != 0 || res.Operations.Dead != 1 || res.Status != store.RunPartiallyFailed {
+		t.Fatalf("done %d dead %d, operations %+v, status %s; want 3 delivered, 1 dead operation, partially_failed", res.Done, res.Dead, res.Operations, res.Status)
+	}
+	items, _ := h.store.Outbox(t.Context(), "orders", 10)
+	if len(items) != 1 || !items[0].Dead || items[0].Key != "2" || !strings.Contains(items[0].LastError, "422") {
+		t.Fatalf("outbox %+v, want order 2's after kept dead with the 422", items)
+	}
+	if n := len(erp.matching("POST /orders/2")); n != 1 {
+		t.Errorf("order 2 reached the ERP %d times, want once", n)
+	}
+}
+
+// after[1] runs only once after[0] succeeded, and a retry resumes at the
+// operation that failed.
+func TestAfterOperationsRunInOrder(t *testing.T) {
+	shop := newTestShop(t, 2)
+	erp := newRecorder(t)
+	desk := newHookServer(t, func(call string, n int) int {
+		if call == "PUT /a/1" && n == 1 {
+			return 503
+		}
+		if call == "PUT /b/2" && n == 1 {
+			return 503
+		}
+		return 0
+	})
+	yaml := `
+store: ferry.db
+systems:
+  shop: { url: "{{SHOP}}" }
+  erp: { url: "{{ERP}}" }
+  desk: { url: "{{DESK}}" }
+routes:
+  orders:
+    source:
+      http: { system: shop, path: /orders, records: data, key: id, paginate: { page: { size: 50 } } }
+    destinations:
+      default:
+        http: { system: erp, method: POST, path: "/orders/${key}" }
+    retry: { attempts: 5, backoff: 10ms, max_backoff: 10ms }
+    after:
+      - http: { system: desk, method: PUT, path: "/a/${key}" }
+      - http: { system: desk, method: PUT, path: "/b/${key}" }
+`
 	h := newHarness(t, yaml, map[string]string{"SHOP": shop.srv.URL, "ERP": erp.srv.URL, "DESK": desk.srv.URL},
 		func(o *engine.Options) { o.RetryWait = time.Second })
 	waitsForStore(t, h.store, 4)
 	res := h.run("orders", false)
-	if res.Done != 2 || res.Dead != 1 {
-		t.Fatalf("done %d dead %d, want 2 and 1", res.Done, res.Dead)
+	if res.Done != 2 || res.Operations.Done != 2 {
+		t.Fatalf("done %d, operations %+v", res.Done, res.Operations)
 	}
-	dead, _ := h.store.DeadLetters(t.Context(), store.DeadFilter{Route: "orders"})
-	if len(dead) != 1 || !strings.Contains(dead[0].LastError, "delivered, but after[0] failed") {
-		t.Fatalf("dead letter %+v, want the after operation's failure", dead)
+	var seq1, seq2 []string
+	for _, c := range desk.all() {
+		switch {
+		case strings.HasSuffix(c.Call, "/1"):
+			seq1 = append(seq1, fmt.Sprintf("%s %d", c.Call, c.Status))
+		case strings.HasSuffix(c.Call, "/2"):
+			seq2 = append(seq2, fmt.Sprintf("%s %d", c.Call, c.Status))
+		}
+	}
+	// Order 1: a fails, nothing else runs; the retry runs a, then b.
+	if got := strings.Join(seq1, ", "); got != "PUT /a/1 503, PUT /a/1 200, PUT /b/1 200" {
+		t.Errorf("order 1: %s", got)
+	}
+	// Order 2: a succeeds, b fails; the retry runs b only.
+	if got := strings.Join(seq2, ", "); got != "PUT /a/2 200, PUT /b/2 503, PUT /b/2 200" {
+		t.Errorf("order 2: %s", got)
+	}
+	if a, b := desk.of("PUT /a/1"), desk.of("PUT /b/1"); a[0].Key != a[1].Key || a[0].Key == b[0].Key {
+		t.Errorf("operation keys: a %q %q, b %q; want a's repeated and b's its own", a[0].Key, a[1].Key, b[0].Key)
+	}
+}
+
+// A worker that dies after settling a delivered record but before its
+// after: operation finished: the next worker performs the operation it
+// owed (the issue's "delivered at the ERP but never marked at the shop").
+func TestOwedAfterSurvivesADeadWorker(t *testing.T) {
+	shop := newTestShop(t, 1)
+	erp := newRecorder(t)
+	arrived := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	var mu sync.Mutex
+	var keys []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		keys = append(keys, r.Header.Get("Idempotency-Key"))
+		first := len(keys) == 1
+		mu.Unlock()
+		if first {
+			// The first worker "dies" while its operation is in flight.
+			once.Do(func() { close(arrived) })
+			<-release
+			return
+		}
+		w.WriteHeader(200)
+	}))
+	t.Cleanup(hook.Close)
+	t.Cleanup(func() { close(release) })
+	yaml := `
+store: ferry.db
+systems:
+  shop: { url: "{{SHOP}}" }
+  erp: { url: "{{ERP}}" }
+  hook: { url: "{{HOOK}}" }
+routes:
+  orders:
+    source:
+      http: { system: shop, path: /orders, records: data, key: id, paginate: { page: { size: 50 } } }
+    destinations:
+      default:
+        http: { system: erp, method: POST, path: "/orders/${key}" }
+    retry: { attempts: 3, backoff: 10ms, max_backoff: 10ms }
+    after:
+      - http: { system: hook, method: PUT, path: "/orders/${key}/status" }
+`
+	u := map[string]string{"SHOP": shop.srv.URL, "ERP": erp.srv.URL, "HOOK": hook.URL}
+	host, _ := os.Hostname()
+	deadOwner := fmt.Sprintf("%s:%d:dying", host, 1<<22+777)
+	h := newHarness(t, yaml, u, func(o *engine.Options) { o.Owner = deadOwner })
+	waitsForStore(t, h.store, 4)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	firstDone := make(chan engine.Result, 1)
+	go func() {
+		res, _ := h.engine.Run(ctx, "orders", engine.RunOptions{})
+		firstDone <- res
+	}()
+	<-arrived
+	// The record is settled delivered; its operation is owed, leased by a
+	// worker whose process is gone. A new worker starts on the same store.
+	if c := h.counts("orders"); c.Outbox != 1 {
+		t.Fatalf("queue %+v while the operation is in flight, want it owed in the outbox", c)
+	}
+	second := h.engineFor(yaml, u)
+	res, err := second.Run(context.Background(), "orders", engine.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Operations.Done != 1 || res.Done != 0 {
+		t.Fatalf("second worker: done %d, operations %+v; want the owed operation performed, nothing delivered again", res.Done, res.Operations)
+	}
+	mu.Lock()
+	got := append([]string(nil), keys...)
+	mu.Unlock()
+	if len(got) != 2 || got[0] != got[1] {
+		t.Errorf("operation keys %v, want the same key on both tries", got)
+	}
+	if n := len(erp.matching("POST /orders/1")); n != 1 {
+		t.Errorf("order 1 reached the ERP %d times, want once", n)
+	}
+	stop()
+	<-firstDone
+	if c := h.counts("orders"); c.Outbox != 0 {
+		t.Errorf("%d operations still owed", c.Outbox)
 	}
 }
 
