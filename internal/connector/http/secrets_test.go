@@ -272,12 +272,13 @@ func TestSecretsNeverShown(t *testing.T) {
 }
 
 func TestRedactor(t *testing.T) {
-	r := newRedactor("abc", "abcdef", `q"x`)
+	r := newRedactor("abc", "abcdef", `q"x`, "a&b")
 	tests := []struct{ in, want string }{
 		{"token abcdef!", "token REDACTED!"},
 		{"abc and abcdef", "REDACTED and REDACTED"},
 		{`{"v":"q\"x"}`, `{"v":"REDACTED"}`},
 		{"q%22x", "REDACTED"},
+		{`"a\u0026b"`, `"REDACTED"`},
 		{"nothing here", "nothing here"},
 	}
 	for _, tt := range tests {
@@ -285,7 +286,33 @@ func TestRedactor(t *testing.T) {
 			t.Errorf("String(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
+	// An excerpt cut in the middle of a secret keeps none of it.
+	cut := newRedactor("secret-value")
+	for in, want := range map[string]string{
+		"token secret-va... (more)": "token REDACTED... (more)",
+		"token sec...":              "token sec...", // too short to tell
+		"wait... what":              "wait... what",
+		"secret-value...":           "REDACTED...",
+	} {
+		if got := cut.String(in); got != want {
+			t.Errorf("String(%q) = %q, want %q", in, got, want)
+		}
+	}
 	if got := (*redactor)(nil).String("x"); got != "x" {
 		t.Errorf("nil redactor changed the text: %q", got)
+	}
+}
+
+// TestSecretCutByExcerpt: an error excerpt that ends inside an echoed
+// secret shows none of it.
+func TestSecretCutByExcerpt(t *testing.T) {
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(500)
+		w.Write([]byte(strings.Repeat("x", 288) + r.Header.Get("Authorization")))
+	})
+	d := newDestination(t, systemsFor(t, srv.URL, withAuth(&config.Auth{Bearer: bearerSecret})), &config.HTTPDestination{System: "api"})
+	r := send(t, d, deliveries(1))[0]
+	if !strings.HasSuffix(r.Error, "xBearer REDACTED...") || strings.Contains(r.Error, "tok-S") {
+		t.Fatalf("error %q", r.Error)
 	}
 }
