@@ -31,12 +31,14 @@ const (
 type pageStyle int
 
 const (
-	pageNone      pageStyle = iota // one request
-	pageNumber                     // ?page=1&size=100, stop on a short page
-	pageOffset                     // ?offset=0&limit=100, stop on a short page
-	pageNextURL                    // the body holds the next page's URL
-	pageNextToken                  // the body holds a token for next_param
-	pageLink                       // the Link header's rel="next"
+	pageNone   pageStyle = iota // one request
+	pageNumber                  // ?page=1&size=100, stop on a short page
+	pageOffset                  // ?offset=0&limit=100, stop on a short page
+	// The styles below follow URLs (or tokens) the API hands out; Read
+	// remembers them to detect loops.
+	pageNextURL   // the body holds the next page's URL
+	pageNextToken // the body holds a token for next_param
+	pageLink      // the Link header's rel="next"
 )
 
 // Source reads records with GET requests, page by page; it implements
@@ -204,7 +206,9 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(co
 		fail := func(err error) error {
 			return s.sys.redactError(fmt.Errorf("page %d (GET %s): %w", n, shown, err))
 		}
-		requested[current.String()] = n
+		if s.style >= pageNextURL {
+			requested[current.String()] = n
+		}
 
 		res, err := s.fetch(ctx, current.String(), headers)
 		if err != nil {
