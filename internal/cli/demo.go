@@ -342,7 +342,7 @@ func logRequests(w io.Writer, name string, h http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: rw, status: http.StatusOK}
 		h.ServeHTTP(sw, r)
-		fmt.Fprintf(w, "%s %s %-4s %s -> %d (%s)\n", start.Format("15:04:05"), name, r.Method, r.URL.RequestURI(), sw.status, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(w, "%s %s %-4s %s -> %d (%s)\n", start.Format("15:04:05"), name, r.Method, r.URL.RequestURI(), sw.status, time.Since(start).Round(time.Microsecond))
 	})
 }
 
