@@ -29,6 +29,7 @@ func ferry(t *testing.T, args ...string) (int, string, string) {
 type world struct {
 	cfg      string
 	mu       sync.Mutex
+	edition  string // appended to every e-mail: a new edition changes every record
 	reject   map[string]bool
 	received map[string]int
 	requests atomic.Int64
@@ -44,8 +45,11 @@ func newWorldRetry(t *testing.T, n int, retry string) *world {
 	w := &world{reject: map[string]bool{}, received: map[string]int{}}
 	shop := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		var data []map[string]any
+		w.mu.Lock()
+		edition := w.edition
+		w.mu.Unlock()
 		for i := 1; i <= n; i++ {
-			data = append(data, map[string]any{"id": i, "email": fmt.Sprintf("c%d@example.com", i), "total": i * 10})
+			data = append(data, map[string]any{"id": i, "email": fmt.Sprintf("c%d@example.com%s", i, edition), "total": i * 10})
 		}
 		json.NewEncoder(rw).Encode(map[string]any{"data": data})
 	}))

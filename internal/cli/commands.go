@@ -276,8 +276,10 @@ func (a *app) retry(cmd *cobra.Command, st store.Store, sel store.ReplaySelector
 		}
 		return a.explainNoReplay(cmd, st, sel)
 	}
-	if n == 0 && len(rr.Superseded) == 0 {
-		fmt.Fprintf(a.stdout, "%s: nothing to retry (%s)\n", route, nothingWhat(sel))
+	if n == 0 {
+		if len(rr.Superseded) == 0 {
+			fmt.Fprintf(a.stdout, "%s: nothing to retry (%s)\n", route, nothingWhat(sel))
+		}
 		return nil
 	}
 	fmt.Fprintf(a.stdout, "%s: %d entr%s queued again; run 'ferry run %s' to send\n", route, n, map[bool]string{true: "y", false: "ies"}[n == 1], route)
