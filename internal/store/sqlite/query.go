@@ -121,7 +121,8 @@ func (s *Store) Counts(ctx context.Context, route string) (store.Counts, error) 
 		(SELECT count(*) FROM entries WHERE route = ?1 AND status = 'P'),
 		(SELECT count(*) FROM entries WHERE route = ?1 AND status = 'E'),
 		(SELECT count(*) FROM entries WHERE route = ?1 AND status = 'L'),
-		(SELECT count(*) FROM dead_letters WHERE route = ?1)`, route).Scan(&c.Pending, &c.Error, &c.Leased, &c.Dead)
+		(SELECT count(*) FROM dead_letters WHERE route = ?1),
+		(SELECT count(*) FROM outbox WHERE route = ?1 AND dead = 0)`, route).Scan(&c.Pending, &c.Error, &c.Leased, &c.Dead, &c.Outbox)
 	if err != nil {
 		return c, fmt.Errorf("count queue of route %q: %w", route, err)
 	}

@@ -332,7 +332,9 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 				if st.Outcome == store.OutcomeDone {
 					delivered = append(delivered, deliveredRow{st.EntryID, st.Hash, ms(attemptAt(st))})
 				}
-				if bare(st.Attempt) {
+				// Outbox items are owed only if the settlement takes
+				// effect: the returning delete tells.
+				if bare(st.Attempt) || len(st.Outbox) > 0 {
 					goneBare = append(goneBare, st.EntryID)
 				} else {
 					gone = append(gone, st.EntryID)
@@ -359,6 +361,9 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 			return err
 		}
 		if err := s.deleteLeasedReturning(ctx, tx, owner, goneBare, settled); err != nil {
+			return err
+		}
+		if err := s.insertOutbox(ctx, tx, settlements, settled); err != nil {
 			return err
 		}
 		if len(settled) < len(settlements) {

@@ -20,21 +20,9 @@ func (s *Store) Resend(ctx context.Context, route, key, who string, now time.Tim
 	return store.Entry{}, errNotImplemented
 }
 
-func (s *Store) LeaseOutbox(ctx context.Context, route, owner string, limit int, now, until time.Time) ([]store.OutboxItem, error) {
-	return nil, nil
-}
 
-func (s *Store) SettleOutbox(ctx context.Context, owner string, st []store.OutboxSettlement) error {
-	return errNotImplemented
-}
 
-func (s *Store) Outbox(ctx context.Context, route string, limit int) ([]store.OutboxItem, error) {
-	return nil, nil
-}
 
-func (s *Store) ReleaseOutbox(ctx context.Context, route string, now time.Time, owners []string) (int, error) {
-	return 0, nil
-}
 
 func (s *Store) Prune(ctx context.Context, req store.PruneRequest) (store.PruneResult, error) {
 	return store.PruneResult{}, errNotImplemented

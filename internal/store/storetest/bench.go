@@ -23,6 +23,8 @@ func Bench(b *testing.B, open func(b *testing.B) store.Store) {
 	b.Run("Settle", func(b *testing.B) { benchSettle(b, open(b)) })
 	b.Run("Cycle", func(b *testing.B) { benchCycle(b, open(b)) })
 	b.Run("HandOff", func(b *testing.B) { benchHandOff(b, open(b)) })
+	b.Run("HandOffHash", func(b *testing.B) { benchHandOffHash(b, open(b)) })
+	b.Run("Unchanged", func(b *testing.B) { benchUnchanged(b, open(b)) })
 }
 
 const (
@@ -206,6 +208,79 @@ func benchHandOff(b *testing.B, s store.Store) {
 			if err := s.Settle(ctx, "bench", settlements(batch)); err != nil {
 				b.Fatal(err)
 			}
+		}
+		n += benchPage
+	}
+	report(b, n)
+}
+
+// hashed gives each record of page a content hash, as the engine does
+// unless resend_unchanged is set.
+func hashed(page []store.NewEntry) []store.NewEntry {
+	for i := range page {
+		page[i].Hash = fmt.Sprintf("%x", len(page[i].Payload)) + page[i].Key
+	}
+	return page
+}
+
+// benchHandOffHash is benchHandOff with content hashes: new records, so
+// every lookup of the keys' delivered content finds nothing.
+func benchHandOffHash(b *testing.B, s store.Store) {
+	closeAfter(b, s)
+	ctx := context.Background()
+	n := 0
+	for b.Loop() {
+		b.StopTimer()
+		page := hashed(benchEntries(n, benchPage))
+		b.StartTimer()
+		got, _, err := s.EnqueueLeased(ctx, "orders", page, nil, t0, "bench", t0.Add(time.Minute))
+		if err != nil || len(got) != benchPage {
+			b.Fatalf("enqueue leased: %d entries, %v", len(got), err)
+		}
+		for batch := range slices.Chunk(got, benchBatch) {
+			ss := settlements(batch)
+			for i := range ss {
+				ss[i].Hash = batch[i].Hash
+			}
+			if err := s.Settle(ctx, "bench", ss); err != nil {
+				b.Fatal(err)
+			}
+		}
+		n += benchPage
+	}
+	report(b, n)
+}
+
+// benchUnchanged reads delivered records again, unchanged: a source
+// polled without a cursor. Nothing is queued; each record costs a lookup
+// and an unchanged attempt.
+func benchUnchanged(b *testing.B, s store.Store) {
+	closeAfter(b, s)
+	ctx := context.Background()
+	const keys = 50 * benchPage
+	b.StopTimer()
+	for i := 0; i < keys; i += benchPage {
+		got, _, err := s.EnqueueLeased(ctx, "orders", hashed(benchEntries(i, benchPage)), nil, t0, "bench", t0.Add(time.Minute))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ss := settlements(got)
+		for i := range ss {
+			ss[i].Hash = got[i].Hash
+		}
+		if err := s.Settle(ctx, "bench", ss); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StartTimer()
+	n := 0
+	for b.Loop() {
+		b.StopTimer()
+		page := hashed(benchEntries(n%keys, benchPage))
+		b.StartTimer()
+		got, res, err := s.EnqueueLeased(ctx, "orders", page, nil, t0, "bench", t0.Add(time.Minute))
+		if err != nil || len(got) != 0 || res.Unchanged != benchPage {
+			b.Fatalf("enqueue unchanged: %d entries, %+v, %v", len(got), res, err)
 		}
 		n += benchPage
 	}
