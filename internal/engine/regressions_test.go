@@ -39,7 +39,16 @@ func TestCancelDuringAfterOperation(t *testing.T) {
 	shop := newTestShop(t, 1)
 	erp, desk := newRecorder(t), newRecorder(t)
 	arrived := make(chan struct{}, 1)
+	var hookMu sync.Mutex
+	hookCalls := 0
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hookMu.Lock()
+		hookCalls++
+		first := hookCalls == 1
+		hookMu.Unlock()
+		if !first {
+			return // 200
+		}
 		select {
 		case arrived <- struct{}{}:
 		default:
@@ -78,6 +87,16 @@ routes:
 	}
 	if res.Failed > 0 {
 		t.Errorf("Ctrl-C was recorded as %d failed attempt(s)", res.Failed)
+	}
+	// The record is delivered; its operation is still owed, and the next
+	// run performs it without delivering the record again.
+	waitsForStore(t, h.store, 4)
+	if c := h.counts("orders"); c.Outbox != 1 || c.Pending+c.Error+c.Leased != 0 {
+		t.Fatalf("queue after Ctrl-C %+v, want the record delivered and its operation owed", c)
+	}
+	res = h.run("orders", false)
+	if res.Operations.Done != 1 || len(erp.matching("POST /orders/1")) != 1 {
+		t.Errorf("next run: operations %+v, order 1 sent %d times; want the operation done, the order sent once", res.Operations, len(erp.matching("POST /orders/1")))
 	}
 }
 
