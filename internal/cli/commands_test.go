@@ -193,3 +193,18 @@ func TestSummaryShowsLeasedOwedUnchangedAndStoreErrors(t *testing.T) {
 		}
 	}
 }
+
+// % works on JSON numbers (float64) in a real route: it used to fail
+// every record with "invalid operation: float64 % int".
+func TestModuloOnJSONNumbersInARoute(t *testing.T) {
+	w := newWorld(t, 4)
+	b, _ := os.ReadFile(w.cfg)
+	os.WriteFile(w.cfg, []byte(strings.Replace(string(b), "      - map: { email: email, total: total }", "      - filter: id % 2 == 0\n      - map: { email: email, total: total }", 1)), 0o644)
+	code, out, errOut := ferry(t, "-c", w.cfg, "run", "customers")
+	if code != ExitOK || !strings.Contains(out, "delivered 2   skipped 2") {
+		t.Fatalf("run exit %d:\n%s%s", code, out, errOut)
+	}
+	if w.received["2"] != 1 || w.received["4"] != 1 || w.received["1"] != 0 {
+		t.Fatalf("received %v, want the even ids", w.received)
+	}
+}
