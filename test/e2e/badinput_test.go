@@ -323,8 +323,9 @@ func TestRecordFailingInStepsIsDeadLetter(t *testing.T) {
 }
 
 // The source fails: a 500 that passes is retried and the run succeeds; a
-// page that never answers or answers HTML fails the run with the page, the
-// URL and the cause, and the pages before it are delivered.
+// page that never answers or answers HTML ends the run partially failed
+// (exit 3) with the page, the URL and the cause, and the pages before it
+// are delivered in the same run.
 func TestSourceFailures(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -350,14 +351,14 @@ func TestSourceFailures(t *testing.T) {
 			case <-time.After(3 * time.Second):
 			}
 		},
-		wantCode: 1,
+		wantCode: 3, // page 1 was delivered: partially failed
 		want:     `collect: page 2 (GET {shop}/orders?page=2&size=2): no complete response within 100ms (the timeout of system "shop") (gave up after 4 attempts)`,
 	}, {
 		name: "page 2 is HTML",
 		page: func(calls int, w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "<html>maintenance</html>")
 		},
-		wantCode: 1,
+		wantCode: 3,
 		want:     `collect: page 2 (GET {shop}/orders?page=2&size=2): response is not JSON: invalid character '<' looking for beginning of value; body starts with: <html>maintenance</html>`,
 	}}
 	for _, tc := range cases {
@@ -394,7 +395,7 @@ func TestSourceFailures(t *testing.T) {
 				return
 			}
 			hist := ferry(t, cfg, "history", "orders")
-			if !strings.Contains(hist.stdout, "failed") || !strings.Contains(hist.stdout, `route "orders": collect: page 2`) {
+			if !strings.Contains(hist.stdout, "partially_failed") || !strings.Contains(hist.stdout, `route "orders": collect: page 2`) {
 				t.Errorf("history does not show the failed run with its page\n%s", hist)
 			}
 		})
