@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector/registry"
@@ -90,6 +91,15 @@ func TestExamplesLoad(t *testing.T) {
 				t.Fatalf("%s has no routes", file)
 			}
 		})
+	}
+}
+
+// The retention block of shop-to-erp.yaml reads as documented: days,
+// forever, and the defaults for what it leaves out.
+func TestShopToERPRetention(t *testing.T) {
+	r := load(t, "shop-to-erp.yaml").Retention
+	if r.Attempts.D() != 14*24*time.Hour || r.Runs.D() != 90*24*time.Hour || r.DeadLetters != config.Forever || r.Delivered != config.Forever {
+		t.Fatalf("retention = %+v", r)
 	}
 }
 
