@@ -187,52 +187,6 @@ func routeKeyWhere(route, key string) ([]string, []any) {
 	return where, args
 }
 
-// Replay puts selected dead letters and/or error entries back as pending in
-// one transaction. Dead letters are taken newest first, so when a key died
-// twice its latest payload wins; a dead letter whose key already has a
-// queued (P/E) entry is dropped, since a newer payload is on its way.
-func (s *Store) Replay(ctx context.Context, sel store.ReplaySelector) (store.ReplayResult, error) {
-	if !sel.Dead && !sel.Errors {
-		return store.ReplayResult{}, nil
-	}
-	now := sel.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	where, args := routeKeyWhere(sel.Route, sel.Key)
-	where = append(where, "1") // never empty; also keeps INSERT ... SELECT ... ON CONFLICT unambiguous
-	cond := strings.Join(where, " AND ")
-	var replayed int
-	err := s.writeTx(ctx, fmt.Sprintf("replay route %q", sel.Route), func(tx *sql.Tx) error {
-		if sel.Dead {
-			res, err := tx.ExecContext(ctx, `INSERT INTO entries (id, route, key, version, payload, status, priority,
-				attempts, last_error, next_attempt_at, created_at, updated_at)
-				SELECT entry_id, route, key, version, payload, 'P', priority, 0, last_error, ?, created_at, ?
-				FROM dead_letters WHERE `+cond+` ORDER BY id DESC
-				ON CONFLICT DO NOTHING`, append([]any{ms(now), ms(now)}, args...)...)
-			if err != nil {
-				return fmt.Errorf("requeue dead letters: %w", err)
-			}
-			n, _ := res.RowsAffected()
-			replayed += int(n)
-			if _, err := tx.ExecContext(ctx, `DELETE FROM dead_letters WHERE `+cond, args...); err != nil {
-				return fmt.Errorf("delete replayed dead letters: %w", err)
-			}
-		}
-		if sel.Errors {
-			res, err := tx.ExecContext(ctx, `UPDATE entries SET status = 'P', attempts = 0, next_attempt_at = ?, updated_at = ?
-				WHERE status = 'E' AND `+cond, append([]any{ms(now), ms(now)}, args...)...)
-			if err != nil {
-				return fmt.Errorf("requeue errors: %w", err)
-			}
-			n, _ := res.RowsAffected()
-			replayed += int(n)
-		}
-		return nil
-	})
-	return store.ReplayResult{Replayed: replayed}, err
-}
-
 // CreateRun stores a new run and returns its ID.
 func (s *Store) CreateRun(ctx context.Context, r store.Run) (int64, error) {
 	if r.Status == "" {

@@ -20,10 +20,6 @@ func (s *Store) Resend(ctx context.Context, route, key, who string, now time.Tim
 	return store.Entry{}, errNotImplemented
 }
 
-
-
-
-
 func (s *Store) Prune(ctx context.Context, req store.PruneRequest) (store.PruneResult, error) {
 	return store.PruneResult{}, errNotImplemented
 }

@@ -87,8 +87,9 @@ func testReplayDeadByKey(t *testing.T, s store.Store) {
 		t.Errorf("replayed entry = %+v; want P, 0 attempts, due %v, priority kept", back, now)
 	}
 	wantJSON(t, "replayed", back.Payload, payload("a", 1))
-	if at := attempts(t, s, a.ID); len(at) != 1 || at[0].Outcome != store.OutcomeDead {
-		t.Errorf("history after replay = %+v, want the dead attempt", at)
+	if at := attempts(t, s, a.ID); len(at) != 2 || at[0].Outcome != store.OutcomeDead || at[1].Outcome != store.OutcomeReplayed ||
+		at[1].Op != "retry" || at[1].Key != "a" || at[1].Route != "orders" || at[1].Version != a.Version || !at[1].At.Equal(now) {
+		t.Errorf("history after replay = %+v, want the dead attempt, then a replayed one (op retry)", at)
 	}
 	dl := deadLetters(t, s, store.DeadFilter{Route: "orders"})
 	if len(dl) != 1 || dl[0].Key != "b" {
@@ -103,8 +104,8 @@ func testReplayDeadByKey(t *testing.T, s store.Store) {
 	if n := replay(t, s, store.ReplaySelector{Route: "orders", Key: "a", Dead: true, Now: now}); n != 1 {
 		t.Errorf("second replay = %d, want 1", n)
 	}
-	if at := attempts(t, s, a.ID); len(at) != 2 {
-		t.Errorf("history = %d attempts, want 2", len(at))
+	if at := attempts(t, s, a.ID); len(at) != 4 {
+		t.Errorf("history = %d attempts, want 4 (dead, replayed, dead, replayed)", len(at))
 	}
 }
 
@@ -143,12 +144,16 @@ func testReplayDeadWithQueuedKey(t *testing.T, s store.Store) {
 	if res.Inserted != 1 {
 		t.Fatalf("enqueue after death = %+v, want a new entry", res)
 	}
-	if n := replay(t, s, store.ReplaySelector{Route: "orders", Dead: true, Now: t0}); n != 0 {
-		t.Errorf("replayed %d, want 0: a newer payload of the key is queued", n)
+	rr, err := s.Replay(context.Background(), store.ReplaySelector{Route: "orders", Dead: true, Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rr.Replayed != 0 || !equal(rr.Superseded, []string{"a"}) {
+		t.Errorf("replay = %+v, want nothing replayed, a superseded: a newer payload of the key is queued", rr)
 	}
 	gone(t, s, a.ID)
-	if dl := deadLetters(t, s, store.DeadFilter{Route: "orders"}); len(dl) != 0 {
-		t.Errorf("dead letter kept: %+v", dl)
+	if dl := deadLetters(t, s, store.DeadFilter{Route: "orders"}); len(dl) != 1 || dl[0].EntryID != a.ID {
+		t.Errorf("dead letters = %+v, want a's kept (not replayed, not lost)", dl)
 	}
 	got := list(t, s, store.EntryFilter{Route: "orders"})
 	if len(got) != 1 {

@@ -71,6 +71,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Replay/AllDead", testReplayAllDead},
 		{"Replay/DeadWithQueuedKey", testReplayDeadWithQueuedKey},
 		{"Replay/Errors", testReplayErrors},
+		{"Replay/ErrorsHistory", testReplayErrorsHistory},
+		{"Replay/OverOlderQueued", testReplayOverOlderQueued},
 		{"Counts", testCounts},
 		{"NextDue", testNextDue},
 		{"Entries/FiltersAndPaging", testEntriesFilters},
@@ -85,6 +87,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Enqueue/Unchanged", func(t *testing.T) {
 		t.Parallel()
 		testEnqueueUnchanged(t, open)
+	})
+	t.Run("Replay/Superseded", func(t *testing.T) {
+		t.Parallel()
+		testReplaySuperseded(t, open)
 	})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
