@@ -206,3 +206,34 @@ func TestInterruptCancelsCleanly(t *testing.T) {
 		t.Fatalf("sink has %d of %d records", recs, total)
 	}
 }
+
+// A fresh store hands out the same entry ids as the last one (a queue
+// deleted after a crash, a second installation): the idempotency keys
+// must differ all the same, or a destination that remembers keys would
+// take new records for repeats and drop them.
+func TestFreshStoresNeverRepeatKeys(t *testing.T) {
+	const total = 5
+	src := source(t, total)
+	snk := &sink{keys: map[string][]string{}}
+	dst := httptest.NewServer(snk)
+	t.Cleanup(dst.Close)
+	for range 2 {
+		cfg := writeConfig(t, fmt.Sprintf(crashConfig, src.URL, dst.URL)) // a new folder: a new ferry.db
+		if r := runFerry(t, cfg, time.Minute, "run", "orders", "--no-progress"); r.code != 0 {
+			t.Fatalf("run: %s", r)
+		}
+	}
+	snk.mu.Lock()
+	defer snk.mu.Unlock()
+	for id, keys := range snk.keys {
+		if len(keys) != 2 {
+			t.Fatalf("record %s arrived %d times, want once per store: %v", id, len(keys), keys)
+		}
+		if keys[0] == "" || keys[0] == keys[1] {
+			t.Errorf("record %s arrived from two fresh stores with the keys %q and %q: want two different keys", id, keys[0], keys[1])
+		}
+	}
+	if len(snk.keys) != total {
+		t.Fatalf("sink has %d of %d records", len(snk.keys), total)
+	}
+}
