@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"sort"
 	"strings"
@@ -15,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector/registry"
 	"github.com/ferry-dev/ferry/internal/engine"
 	"github.com/ferry-dev/ferry/internal/store"
@@ -467,7 +463,32 @@ func TestMaxIterationsNoteCountsWaitingForRetries(t *testing.T) {
 	}
 }
 
-var _ = io.EOF
-var _ = httptest.NewServer
-var _ http.Handler
-var _ config.Duration
+
+// The end of a run applies the config's retention: attempts of delivered
+// records older than the limit are pruned, dead letters kept for ever.
+func TestRetentionIsAppliedAtTheEndOfRuns(t *testing.T) {
+	shop := newTestShop(t, 3)
+	erp := newHookServer(t, func(call string, n int) int {
+		if call == "PUT /orders/2" {
+			return 422
+		}
+		return 0
+	})
+	yaml := strings.Replace(eachRoute, "store: ferry.db\n", "store: ferry.db\nretention: { attempts: 1ms, runs: forever }\n", 1)
+	h := newHarness(t, yaml, map[string]string{"SHOP": shop.srv.URL, "ERP": erp.srv.URL})
+	waitsForStore(t, h.store, 8)
+	h.run("orders", false)
+	time.Sleep(20 * time.Millisecond)
+	shop.add(1)
+	h.run("orders", false)
+	ctx := context.Background()
+	if at, _ := h.store.KeyAttempts(ctx, "orders", "1", 10); len(at) != 0 {
+		t.Errorf("attempts of delivered order 1 kept past retention: %+v", at)
+	}
+	if at, _ := h.store.KeyAttempts(ctx, "orders", "2", 10); len(at) == 0 {
+		t.Error("the dead letter's attempts were pruned; dead letters are kept until discarded")
+	}
+	if runs, _ := h.store.Runs(ctx, "orders", 10); len(runs) != 2 {
+		t.Errorf("%d runs kept, want both (runs: forever)", len(runs))
+	}
+}
