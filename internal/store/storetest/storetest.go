@@ -73,6 +73,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Replay/Errors", testReplayErrors},
 		{"Replay/ErrorsHistory", testReplayErrorsHistory},
 		{"Replay/OverOlderQueued", testReplayOverOlderQueued},
+		{"Resend", testResend},
 		{"Counts", testCounts},
 		{"NextDue", testNextDue},
 		{"Entries/FiltersAndPaging", testEntriesFilters},
@@ -87,6 +88,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Enqueue/Unchanged", func(t *testing.T) {
 		t.Parallel()
 		testEnqueueUnchanged(t, open)
+	})
+	t.Run("Discard", func(t *testing.T) {
+		t.Parallel()
+		testDiscard(t, open)
 	})
 	t.Run("Replay/Superseded", func(t *testing.T) {
 		t.Parallel()
