@@ -217,8 +217,8 @@ func TestAlwaysFailingRecordBecomesDeadLetterAndReplays(t *testing.T) {
 		t.Fatalf("after replay: done %d, ERP got order 4 %d times", res.Done, erp.received["4"])
 	}
 	at, _ := h.store.Attempts(context.Background(), dead[0].EntryID)
-	if len(at) != 4 || at[3].Outcome != store.OutcomeDone {
-		t.Fatalf("history of order 4: %d attempts, want 3 failed + 1 done", len(at))
+	if len(at) != 5 || at[3].Outcome != store.OutcomeReplayed || at[4].Outcome != store.OutcomeDone {
+		t.Fatalf("history of order 4: %d attempts, want 3 failed, the replay, 1 done", len(at))
 	}
 }
 

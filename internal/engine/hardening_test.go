@@ -463,7 +463,6 @@ func TestMaxIterationsNoteCountsWaitingForRetries(t *testing.T) {
 	}
 }
 
-
 // The end of a run applies the config's retention: attempts of delivered
 // records older than the limit are pruned, dead letters kept for ever.
 func TestRetentionIsAppliedAtTheEndOfRuns(t *testing.T) {
