@@ -207,12 +207,23 @@ func (rs *runState) opFailure(it store.OutboxItem, now time.Time, name string, i
 	}
 	s := rs.opSettlement(it, now, name, store.OutcomeRetry, res, key)
 	s.NextAttemptAt = rs.e.opts.Now().Add(max(Backoff(policy, attempts), res.RetryAfter))
-	rs.mu.Lock()
-	if rs.outboxNext.IsZero() || s.NextAttemptAt.Before(rs.outboxNext) {
-		rs.outboxNext = s.NextAttemptAt
-	}
-	rs.mu.Unlock()
 	return s
+}
+
+// nextOperation is when the earliest operation this run left waiting for
+// a retry falls due; ok is false when none is waiting. Times already
+// past are left out: the last pass performed everything due (or another
+// worker holds it), so waiting for them would only spin.
+func (rs *runState) nextOperation() (at time.Time, ok bool) {
+	now := rs.e.opts.Now()
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for _, t := range rs.opsUnresolved {
+		if t.After(now) && (!ok || t.Before(at)) {
+			at, ok = t, true
+		}
+	}
+	return at, ok
 }
 
 func (rs *runState) opSettlement(it store.OutboxItem, now time.Time, name string, outcome store.Outcome, res connector.Result, key string) *store.OutboxSettlement {
@@ -262,7 +273,7 @@ func (rs *runState) tallyOps(ss []store.OutboxSettlement) {
 				delete(rs.opsUnresolved, s.ID)
 			case store.OutcomeRetry:
 				rs.ops.Failed++
-				rs.opsUnresolved[s.ID] = true
+				rs.opsUnresolved[s.ID] = s.NextAttemptAt
 			case store.OutcomeDead:
 				rs.ops.Failed++
 				rs.ops.Dead++

@@ -115,7 +115,7 @@ func (e *Engine) Run(ctx context.Context, name string, opts RunOptions) (Result,
 		unresolved: map[int64]bool{},
 		started:    e.opts.Now(),
 
-		opsUnresolved: map[int64]bool{},
+		opsUnresolved: map[int64]time.Time{},
 	}
 	rs.run = store.Run{Route: name, Trigger: opts.Trigger, Mode: mode, Status: store.RunRunning, StartedAt: rs.started, Owner: lock.owner}
 	if rs.run.ID, err = e.store.CreateRun(bg, rs.run); err != nil {
@@ -288,8 +288,7 @@ type runState struct {
 	sourceErr      error
 	waitIterations int
 	ops            OperationCounts
-	opsUnresolved  map[int64]bool // outbox items that failed in this run and are waiting for a retry
-	outboxNext     time.Time      // earliest retry of an outbox item this run settled
+	opsUnresolved  map[int64]time.Time // outbox items that failed in this run: when they are due again
 }
 
 // sourceError marks a failure of the source read (not of the store).
@@ -358,11 +357,9 @@ func (rs *runState) execute(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("route %q: next retry: %w", name, err)
 		}
-		rs.mu.Lock()
-		if next := rs.outboxNext; !next.IsZero() && next.After(rs.e.opts.Now().Add(-time.Second)) && (!ok || next.Before(at)) {
+		if next, due := rs.nextOperation(); due && (!ok || next.Before(at)) {
 			at, ok = next, true
 		}
-		rs.mu.Unlock()
 		wait := at.Sub(rs.e.opts.Now())
 		if !ok || rs.e.opts.RetryWait < 0 || wait > rs.e.opts.RetryWait {
 			return nil
