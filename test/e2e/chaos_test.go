@@ -2,10 +2,13 @@ package e2e
 
 // The chaos test: ferry is SIGKILLed many times at random moments (while
 // collecting, sending or settling) against a source that fails and cuts
-// pages and a destination that refuses, hangs up and loses answers. Then
-// it runs to completion, and the destination's log must show that nothing
-// was lost and that every repeated delivery of a record carried the same
-// idempotency key as its first one.
+// pages, and whose records keep arriving and changing, and a destination
+// that refuses, hangs up and loses answers. Then it runs to completion,
+// and the destination's log must show that nothing was lost, no older
+// version arrived after a newer one, every repeated delivery of a version
+// carried the same idempotency key as its first one, and a new version a
+// new key; the store must hold no queued entry, no dead letter and no run
+// still "running".
 //
 // The suite runs 20 kills per variant. The long version:
 //
@@ -97,20 +100,69 @@ func (l *lockedRand) IntN(n int) int {
 	return l.r.IntN(n)
 }
 
-// chaosSource serves records 1..visible, oldest first, as
-// {"data": [{"id", "seq", "name"}]} on pages (?page=1&size=10). Like
-// json-server's _gte it returns records AT or after the cursor (?since=),
-// so the record at the cursor is read again on every run: re-reading an
-// unchanged record must not give it a new idempotency key. With chaos
-// on, some pages fail with 500 and some are cut off mid-body.
+// chaosSource serves its records ordered by seq as
+// {"data": [{"id", "seq", "rev", "name"}]} on pages (?page=1&size=10).
+// A change gives a record a new rev and moves it to the end (a new seq),
+// as an updated_at cursor would. Like json-server's _gte it returns
+// records AT or after the cursor (?since=), so the record at the cursor is
+// read again on every run: re-reading an unchanged record must not give
+// it a new idempotency key. With chaos on, some pages fail with 500 and
+// some are cut off mid-body.
 type chaosSource struct {
-	rng     *lockedRand
-	chaos   atomic.Bool
-	visible atomic.Int64
+	rng   *lockedRand
+	chaos atomic.Bool
 
 	mu                       sync.Mutex
+	records                  []*srcRecord // ordered by seq
+	byID                     map[int]*srcRecord
+	lastSeq                  int
 	served                   map[int]int // record id -> times it was served
 	pages, failed, truncated int
+}
+
+type srcRecord struct{ id, seq, rev int }
+
+func newChaosSource(rng *lockedRand) *chaosSource {
+	return &chaosSource{rng: rng, byID: map[int]*srcRecord{}, served: map[int]int{}}
+}
+
+// reveal adds new records until the source has n.
+func (s *chaosSource) reveal(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.records) < n {
+		s.lastSeq++
+		rec := &srcRecord{id: len(s.records) + 1, seq: s.lastSeq}
+		s.records = append(s.records, rec)
+		s.byID[rec.id] = rec
+	}
+}
+
+// change gives k records picked by rng a new revision. It is called only
+// while no ferry runs: a record moving to the end during a paged read
+// would shift the pages under the reader (an anomaly of page-based APIs,
+// not ferry's).
+func (s *chaosSource) change(k int, rng *rand.Rand) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range k {
+		rec := s.byID[1+rng.IntN(len(s.records))]
+		i := slices.Index(s.records, rec)
+		s.records = append(slices.Delete(s.records, i, i+1), rec)
+		s.lastSeq++
+		rec.seq, rec.rev = s.lastSeq, rec.rev+1
+	}
+}
+
+// revisions is each record's current rev, by id.
+func (s *chaosSource) revisions() map[int]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[int]int, len(s.records))
+	for _, rec := range s.records {
+		out[rec.id] = rec.rev
+	}
+	return out
 }
 
 func (s *chaosSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -119,17 +171,19 @@ func (s *chaosSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	size, _ := strconv.Atoi(q.Get("size"))
 	since, _ := strconv.ParseFloat(q.Get("since"), 64) // "" on the first run: 0
 	page, size = max(page, 1), max(size, 1)
-	first := max(int(since), 1) + (page-1)*size
-	last := min(first+size-1, int(s.visible.Load()))
-	data := []map[string]any{}
-	for id := first; id <= last; id++ {
-		data = append(data, map[string]any{"id": id, "seq": id, "name": fmt.Sprintf("order %d", id)})
-	}
-	body, _ := json.Marshal(map[string]any{"data": data})
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.pages++
+	from := sort.Search(len(s.records), func(i int) bool { return float64(s.records[i].seq) >= since })
+	from = min(from+(page-1)*size, len(s.records))
+	recs := s.records[from:min(from+size, len(s.records))]
+	data := []map[string]any{}
+	for _, rec := range recs {
+		data = append(data, map[string]any{"id": rec.id, "seq": rec.seq, "rev": rec.rev,
+			"name": fmt.Sprintf("order %d rev %d", rec.id, rec.rev)})
+	}
+	body, _ := json.Marshal(map[string]any{"data": data})
 	if s.chaos.Load() {
 		switch x := s.rng.Float64(); {
 		case x < 0.05:
@@ -148,16 +202,17 @@ func (s *chaosSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	for id := first; id <= last; id++ {
-		s.served[id]++
+	for _, rec := range recs {
+		s.served[rec.id]++
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(body)
 }
 
 // chaosDest is a destination that records every application of a record
-// with the idempotency key it came with: the Idempotency-Key header for
-// one request per record, the element's own "idem" field for a batch.
+// with its rev and the idempotency key it came with: the Idempotency-Key
+// header for one request per record, the element's own "idem" field for
+// a batch.
 // With chaos on it answers 503, hangs up before applying, or applies and
 // then loses the answer (hangs up, or answers 503).
 type chaosDest struct {
@@ -166,11 +221,11 @@ type chaosDest struct {
 	array bool
 
 	mu       sync.Mutex
-	applied  map[string][]string // record id -> key of each application, in order
-	batches  map[string]string   // array: batch Idempotency-Key -> ids it carried, sorted
-	headers  map[string][]string // array: record id -> batch Idempotency-Key of each application
-	reused   []string            // array: a batch key seen with other records
-	bad      []string            // requests the test cannot read (a test bug)
+	applied  map[string][]application // record id -> its applications, in order
+	batches  map[string]string        // array: batch Idempotency-Key -> ids it carried, sorted
+	headers  map[string][]application // array: record id -> rev and batch Idempotency-Key of each application
+	reused   []string                 // array: a batch key seen with other records
+	bad      []string                 // requests the test cannot read (a test bug)
 	requests int
 	fates    map[string]int // what the destination did, for the log
 }
@@ -238,6 +293,12 @@ func (d *chaosDest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// application is one arrival of a record at the destination.
+type application struct {
+	rev int
+	key string
+}
+
 // apply records the request's records as received.
 func (d *chaosDest) apply(r *http.Request, body []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -253,7 +314,11 @@ func (d *chaosDest) apply(r *http.Request, body []byte) error {
 		if want := lastSegment(r); id != want {
 			return fmt.Errorf("record %s sent to the path of key %s", id, want)
 		}
-		d.applied[id] = append(d.applied[id], r.Header.Get("Idempotency-Key"))
+		rev, err := strconv.Atoi(fmt.Sprint(rec["rev"]))
+		if err != nil {
+			return fmt.Errorf("record %s has no rev: %w", id, err)
+		}
+		d.applied[id] = append(d.applied[id], application{rev: rev, key: r.Header.Get("Idempotency-Key")})
 		return nil
 	}
 	var elems []map[string]any
@@ -263,9 +328,13 @@ func (d *chaosDest) apply(r *http.Request, body []byte) error {
 	ids := make([]string, len(elems))
 	for i, el := range elems {
 		ids[i] = fmt.Sprint(el["id"])
+		rev, err := strconv.Atoi(fmt.Sprint(el["rev"]))
+		if err != nil {
+			return fmt.Errorf("element %d (record %s) has no rev: %w", i, ids[i], err)
+		}
 		key, _ := el["idem"].(string)
-		d.applied[ids[i]] = append(d.applied[ids[i]], key)
-		d.headers[ids[i]] = append(d.headers[ids[i]], r.Header.Get("Idempotency-Key"))
+		d.applied[ids[i]] = append(d.applied[ids[i]], application{rev: rev, key: key})
+		d.headers[ids[i]] = append(d.headers[ids[i]], application{rev: rev, key: r.Header.Get("Idempotency-Key")})
 	}
 	// A batch key stands for one set of records (in any order): a
 	// destination that deduplicates by the header would drop other
@@ -316,7 +385,7 @@ routes:
 // header, or one per batch with each record's own key inside its element.
 var chaosVariants = []struct{ name, destination string }{
 	{"each", `{ system: erp, method: PUT, path: "/orders/${key}", body: each }`},
-	{"array", `{ system: erp, method: POST, path: /orders/batch, body: array, map: { id: id, seq: seq, idem: idempotency_key } }`},
+	{"array", `{ system: erp, method: POST, path: /orders/batch, body: array, map: { id: id, seq: seq, rev: rev, idem: idempotency_key } }`},
 }
 
 func TestChaos(t *testing.T) {
@@ -334,22 +403,25 @@ func TestChaos(t *testing.T) {
 func runChaos(t *testing.T, destination string, array bool, kills, perKill int, seed uint64) {
 	t.Logf("seed %d", seed)
 	killRng := rand.New(rand.NewPCG(seed, 1))
-	src := &chaosSource{rng: newLockedRand(seed, 2), served: map[int]int{}}
+	src := newChaosSource(newLockedRand(seed, 2))
 	dst := &chaosDest{rng: newLockedRand(seed, 3), array: array,
-		applied: map[string][]string{}, batches: map[string]string{}, headers: map[string][]string{}, fates: map[string]int{}}
+		applied: map[string][]application{}, batches: map[string]string{}, headers: map[string][]application{}, fates: map[string]int{}}
 	srcSrv, dstSrv := httptest.NewServer(src), httptest.NewServer(dst)
 	t.Cleanup(srcSrv.Close)
 	t.Cleanup(dstSrv.Close)
 	cfg := writeConfig(t, fmt.Sprintf(chaosConfig, srcSrv.URL, dstSrv.URL, destination))
-	total := kills * perKill
 
-	// The kill loop: each run sees perKill more records and is killed at
-	// a random moment, unless it ends first.
+	// The kill loop: each run sees perKill more records, and a few older
+	// ones changed, and is killed at a random moment unless it ends first.
+	changes := max(perKill/10, 1)
 	src.chaos.Store(true)
 	dst.chaos.Store(true)
 	landed, ended, blocked := 0, map[int]int{}, 0
 	for i := range kills {
-		src.visible.Store(int64((i + 1) * perKill))
+		src.reveal((i + 1) * perKill)
+		if i > 0 {
+			src.change(changes, killRng)
+		}
 		delay := time.Duration(5+killRng.IntN(296)) * time.Millisecond
 		code, out, killed := runAndKill(t, cfg, delay)
 		src.mu.Lock()
@@ -379,7 +451,6 @@ func runChaos(t *testing.T, destination string, array bool, kills, perKill int, 
 	t.Logf("kills that landed while ferry ran: %d of %d; runs that ended by themselves, by exit code: %v", landed, kills, ended)
 
 	// The run to completion: everything visible, servers healthy, no kills.
-	src.visible.Store(int64(total))
 	src.chaos.Store(false)
 	dst.chaos.Store(false)
 	finals := 0
@@ -415,7 +486,7 @@ func runChaos(t *testing.T, destination string, array bool, kills, perKill int, 
 	for _, b := range dst.bad {
 		t.Errorf("the destination could not read a request (a test bug?): %s", b)
 	}
-	checkApplications(t, dst.applied, src.served, total)
+	judge(dst.applied, src.revisions(), src.served).report(t)
 	for _, r := range dst.reused {
 		t.Errorf("one batch Idempotency-Key for different records: %s", r)
 	}
@@ -424,10 +495,12 @@ func runChaos(t *testing.T, destination string, array bool, kills, perKill int, 
 		// but it shows how often a destination deduplicating by the header
 		// alone would have applied a record twice.
 		records, apps := 0, 0
-		for _, keys := range dst.headers {
-			differ := 0
-			for _, k := range keys[1:] {
-				if k != keys[0] {
+		for _, list := range dst.headers {
+			first, differ := map[int]string{}, 0
+			for _, a := range list {
+				if k, ok := first[a.rev]; !ok {
+					first[a.rev] = a.key
+				} else if k != a.key {
 					differ++
 				}
 			}
@@ -436,66 +509,149 @@ func runChaos(t *testing.T, destination string, array bool, kills, perKill int, 
 				apps += differ
 			}
 		}
-		t.Logf("array: %d records were repeated under another batch Idempotency-Key header (%d repeats)", records, apps)
+		t.Logf("array: %d records were repeated (same rev) under another batch Idempotency-Key header (%d repeats)", records, apps)
 	}
 	checkStoreIsClean(t, cfg)
 }
 
-// checkApplications checks the destination's log: every record arrived,
-// and every repeat carried the key of the first application.
-func checkApplications(t *testing.T, applied map[string][]string, served map[int]int, total int) {
-	t.Helper()
-	var lost, strangers, noKey, otherKey []string
-	applications, repeats, otherKeyApps := 0, 0, 0
-	for id := 1; id <= total; id++ {
-		if _, ok := applied[strconv.Itoa(id)]; !ok {
-			lost = append(lost, strconv.Itoa(id))
+// verdict is what the destination's log says about a chaos run.
+type verdict struct {
+	records, changed, applied, applications, repeats, otherKeyApps int
+
+	lost      []string // records that never arrived
+	lostRev   []string // records whose newest rev never arrived
+	stale     []string // records that got an older rev after a newer one
+	strangers []string // ids the source never had
+	noKey     []string // records that came without an idempotency key
+	otherKey  []string // records repeated (same rev) under another key
+	sharedKey []string // a new rev under the key of an older one
+}
+
+// judge reads the destination's log against the source's final
+// revisions: every record's newest rev arrived and arrived last (a retry
+// never overwrote newer data), every repeat of a rev carried the key of
+// that rev's first application, and a new rev came with a new key.
+func judge(applied map[string][]application, final map[int]int, served map[int]int) verdict {
+	v := verdict{records: len(final), applied: len(applied)}
+	for id, rev := range final {
+		apps, ok := applied[strconv.Itoa(id)]
+		if rev > 0 {
+			v.changed++
+		}
+		switch {
+		case !ok:
+			v.lost = append(v.lost, strconv.Itoa(id))
+		case !slices.ContainsFunc(apps, func(a application) bool { return a.rev == rev }):
+			v.lostRev = append(v.lostRev, fmt.Sprintf("record %d: rev %d never arrived, got %v", id, rev, revs(apps)))
 		}
 	}
+	slices.SortFunc(v.lost, cmpNum)
 	ids := make([]string, 0, len(applied))
 	for id := range applied {
 		ids = append(ids, id)
 	}
-	sort.Slice(ids, func(i, j int) bool { return numLess(ids[i], ids[j]) })
+	slices.SortFunc(ids, cmpNum)
 	for _, id := range ids {
-		keys := applied[id]
-		applications += len(keys)
-		repeats += len(keys) - 1
-		if n, err := strconv.Atoi(id); err != nil || n < 1 || n > total {
-			strangers = append(strangers, id)
+		apps := applied[id]
+		v.applications += len(apps)
+		n, err := strconv.Atoi(id)
+		if _, known := final[n]; err != nil || !known {
+			v.strangers = append(v.strangers, id)
+			continue
 		}
-		if slices.Contains(keys, "") {
-			noKey = append(noKey, id)
-		}
-		differ := 0
-		for _, k := range keys[1:] {
-			if k != keys[0] {
+		firstKey := map[int]string{} // rev -> key of its first application
+		revOfKey := map[string]int{} // key -> the rev it first came with
+		newest, differ, noKey, stale := -1, 0, false, false
+		for _, a := range apps {
+			noKey = noKey || a.key == ""
+			stale = stale || a.rev < newest
+			newest = max(newest, a.rev)
+			k, seen := firstKey[a.rev]
+			if !seen {
+				firstKey[a.rev] = a.key
+				if r, ok := revOfKey[a.key]; ok && a.key != "" {
+					v.sharedKey = append(v.sharedKey, fmt.Sprintf("record %s: revs %d and %d under key %.8s", id, r, a.rev, a.key))
+				}
+				revOfKey[a.key] = a.rev
+				continue
+			}
+			v.repeats++
+			if a.key != k {
 				differ++
 			}
 		}
+		if noKey {
+			v.noKey = append(v.noKey, id)
+		}
+		if stale {
+			v.stale = append(v.stale, fmt.Sprintf("record %s: revs in order of arrival %v", id, revs(apps)))
+		}
 		if differ > 0 {
-			otherKeyApps += differ
-			n, _ := strconv.Atoi(id)
-			otherKey = append(otherKey, fmt.Sprintf("record %s applied %d times with %d keys %v (served by the source %d times)",
-				id, len(keys), len(distinct(keys)), shortKeys(keys), served[n]))
+			v.otherKeyApps += differ
+			v.otherKey = append(v.otherKey, fmt.Sprintf("record %s applied %d times (rev:key %v; served by the source %d times)",
+				id, len(apps), shortApps(apps), served[n]))
 		}
 	}
-	t.Logf("records: %d at the source, %d applied (%d applications, %d repeats), %d lost, %d repeats under a different key (%d records)",
-		total, len(applied), applications, repeats, len(lost), otherKeyApps, len(otherKey))
-	if len(lost) > 0 {
-		t.Errorf("LOST: %d of %d records never reached the destination: %s", len(lost), total, sample(lost))
+	return v
+}
+
+// report logs the counts and fails t for every broken invariant.
+func (v verdict) report(t *testing.T) {
+	t.Helper()
+	t.Logf("records: %d at the source (%d changed), %d applied (%d applications, %d repeats of a rev), %d lost, %d newest revs lost, %d stale, %d repeats under a different key (%d records)",
+		v.records, v.changed, v.applied, v.applications, v.repeats, len(v.lost), len(v.lostRev), len(v.stale), v.otherKeyApps, len(v.otherKey))
+	if len(v.lost) > 0 {
+		t.Errorf("LOST: %d of %d records never reached the destination: %s", len(v.lost), v.records, sample(v.lost))
 	}
-	if len(strangers) > 0 {
-		t.Errorf("the destination got records the source never had: %s", sample(strangers))
+	if len(v.lostRev) > 0 {
+		t.Errorf("LOST VERSION: %d records' newest rev never reached the destination; e.g.\n  %s", len(v.lostRev), firstN(v.lostRev, 5))
 	}
-	if len(noKey) > 0 {
+	if len(v.stale) > 0 {
+		t.Errorf("STALE: %d records got an older rev after a newer one; e.g.\n  %s", len(v.stale), firstN(v.stale, 5))
+	}
+	if len(v.strangers) > 0 {
+		t.Errorf("the destination got records the source never had: %s", sample(v.strangers))
+	}
+	if len(v.noKey) > 0 {
 		t.Errorf("%d records were applied without an idempotency key (each: Idempotency-Key header; array: the element's idem field from ${idempotency_key}): %s",
-			len(noKey), sample(noKey))
+			len(v.noKey), sample(v.noKey))
 	}
-	if len(otherKey) > 0 {
-		t.Errorf("DIFFERENT KEY: %d records (%d applications) were applied again under another idempotency key than their first application's; e.g.\n  %s",
-			len(otherKey), otherKeyApps, strings.Join(otherKey[:min(len(otherKey), 5)], "\n  "))
+	if len(v.otherKey) > 0 {
+		t.Errorf("DIFFERENT KEY: %d records (%d applications) were applied again, same rev, under another idempotency key than that rev's first application; e.g.\n  %s",
+			len(v.otherKey), v.otherKeyApps, firstN(v.otherKey, 5))
 	}
+	if len(v.sharedKey) > 0 {
+		t.Errorf("SAME KEY FOR A NEW VERSION: %d times a changed record came under its old key (a destination would drop the change); e.g.\n  %s",
+			len(v.sharedKey), firstN(v.sharedKey, 5))
+	}
+}
+
+func revs(apps []application) []int {
+	out := make([]int, len(apps))
+	for i, a := range apps {
+		out[i] = a.rev
+	}
+	return out
+}
+
+// shortApps is "rev:key" per application, keys cut to 8 characters.
+func shortApps(apps []application) []string {
+	out := make([]string, len(apps))
+	for i, a := range apps {
+		k := a.key
+		if len(k) > 8 {
+			k = k[:8]
+		}
+		if k == "" {
+			k = `""`
+		}
+		out[i] = fmt.Sprintf("%d:%s", a.rev, k)
+	}
+	return out
+}
+
+func firstN(lines []string, n int) string {
+	return strings.Join(lines[:min(len(lines), n)], "\n  ")
 }
 
 // checkStoreIsClean checks that no record waits, none became a dead
@@ -585,40 +741,14 @@ func runFerry(t *testing.T, cfg string, limit time.Duration, args ...string) res
 	return result{stdout: out.String(), stderr: errb.String(), code: cmd.ProcessState.ExitCode()}
 }
 
-func numLess(a, b string) bool {
+// cmpNum orders decimal ids by value; when either is not a number, as text.
+func cmpNum(a, b string) int {
 	x, errA := strconv.Atoi(a)
 	y, errB := strconv.Atoi(b)
 	if errA != nil || errB != nil {
-		return a < b
+		return strings.Compare(a, b)
 	}
-	return x < y
-}
-
-func distinct(keys []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, k := range keys {
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, k)
-		}
-	}
-	return out
-}
-
-// shortKeys abbreviates keys to 8 characters for messages.
-func shortKeys(keys []string) []string {
-	out := make([]string, len(keys))
-	for i, k := range keys {
-		if len(k) > 8 {
-			k = k[:8]
-		}
-		if k == "" {
-			k = `""`
-		}
-		out[i] = k
-	}
-	return out
+	return x - y
 }
 
 func sample(ids []string) string {
@@ -644,4 +774,59 @@ func lastLines(s string, n int) string {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
+}
+
+// The chaos test is only as good as its judge: each broken invariant,
+// made by hand, is found, and a clean log passes.
+func TestChaosJudge(t *testing.T) {
+	a := func(rev int, key string) application { return application{rev: rev, key: key} }
+	for _, tc := range []struct {
+		name    string
+		applied map[string][]application
+		final   map[int]int
+		want    func(v verdict) []string // the finding that must be non-empty
+	}{
+		{"clean, with a repeat and a new rev",
+			map[string][]application{"1": {a(0, "k1"), a(0, "k1"), a(1, "k1b")}, "2": {a(0, "k2")}},
+			map[int]int{1: 1, 2: 0}, nil},
+		{"lost record",
+			map[string][]application{"1": {a(0, "k1")}},
+			map[int]int{1: 0, 2: 0}, func(v verdict) []string { return v.lost }},
+		{"newest rev lost",
+			map[string][]application{"1": {a(0, "k1")}},
+			map[int]int{1: 1}, func(v verdict) []string { return v.lostRev }},
+		{"older rev after a newer one",
+			map[string][]application{"1": {a(0, "k1"), a(1, "k1b"), a(0, "k1")}},
+			map[int]int{1: 1}, func(v verdict) []string { return v.stale }},
+		{"repeat under another key",
+			map[string][]application{"1": {a(0, "k1"), a(0, "other")}},
+			map[int]int{1: 0}, func(v verdict) []string { return v.otherKey }},
+		{"new rev under the old key",
+			map[string][]application{"1": {a(0, "k1"), a(1, "k1")}},
+			map[int]int{1: 1}, func(v verdict) []string { return v.sharedKey }},
+		{"no key",
+			map[string][]application{"1": {a(0, "")}},
+			map[int]int{1: 0}, func(v verdict) []string { return v.noKey }},
+		{"a record the source never had",
+			map[string][]application{"1": {a(0, "k1")}, "9": {a(0, "k9")}},
+			map[int]int{1: 0}, func(v verdict) []string { return v.strangers }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := judge(tc.applied, tc.final, map[int]int{})
+			all := [][]string{v.lost, v.lostRev, v.stale, v.strangers, v.noKey, v.otherKey, v.sharedKey}
+			found := 0
+			for _, f := range all {
+				found += len(f)
+			}
+			if tc.want == nil {
+				if found > 0 {
+					t.Fatalf("a clean log was judged broken: %+v", v)
+				}
+				return
+			}
+			if got := tc.want(v); len(got) != 1 || found != 1 {
+				t.Fatalf("want exactly this one finding, got %+v", v)
+			}
+		})
+	}
 }
