@@ -118,7 +118,7 @@ func (a *app) queueCommand() *cobra.Command {
   ferry queue orders --key 1042 --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := nonNegative(cmd, "limit"); err != nil {
+			if err := atLeastOne(cmd, "limit"); err != nil {
 				return err
 			}
 			st, err := a.openRouteStore(cmd, args[0])
@@ -359,9 +359,12 @@ func (a *app) historyCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := firstErr(
 				exclusive(cmd, "--dead lists dead letters, --attempts the latest attempts of any record, --key every attempt of one record; pick one", "dead", "attempts", "key"),
-				nonNegative(cmd, "limit"),
+				atLeastOne(cmd, "limit"),
 			); err != nil {
 				return err
+			}
+			if cmd.Flags().Changed("limit") && key != "" {
+				return withCode(ExitUsage, errors.New("--limit does not apply to --key: a record's whole history is shown, oldest first (up to 1,000 attempts)"))
 			}
 			route := args[0]
 			st, err := a.openRouteStore(cmd, route)

@@ -26,6 +26,17 @@ func nonNegative(cmd *cobra.Command, names ...string) error {
 	return nil
 }
 
+// atLeastOne refuses values below 1 of the named int flags (where 0
+// would show nothing, or silently mean a default).
+func atLeastOne(cmd *cobra.Command, names ...string) error {
+	for _, name := range names {
+		if n, err := cmd.Flags().GetInt(name); err == nil && n < 1 {
+			return withCode(ExitUsage, fmt.Errorf("--%s %d: expected at least 1", name, n))
+		}
+	}
+	return nil
+}
+
 // exclusive refuses more than one of the named flags; why says what each
 // one does, so the message helps to pick.
 func exclusive(cmd *cobra.Command, why string, names ...string) error {

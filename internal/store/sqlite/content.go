@@ -144,7 +144,9 @@ func unchangedAttempt(route, key string, d deliveredRef, now time.Time) store.At
 }
 
 // dropQueued deletes the queued (P/E) entries of keys: the destination
-// already has the content they would replace with.
+// already has the content they would replace with. An entry queued by
+// ferry resend (no hash, a "resend" attempt) stays: the user asked for
+// that content to be sent again.
 func (s *Store) dropQueued(ctx context.Context, tx *sql.Tx, route string, keys []string) error {
 	if len(keys) == 0 {
 		return nil
@@ -154,7 +156,9 @@ func (s *Store) dropQueued(ctx context.Context, tx *sql.Tx, route string, keys [
 	for _, k := range keys {
 		args = append(args, k)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE route = ? AND status IN ('P', 'E') AND key IN (`+
+	if _, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE route = ? AND status IN ('P', 'E')
+		AND NOT (hash = '' AND EXISTS (SELECT 1 FROM attempts a WHERE a.entry_id = entries.id AND a.op = 'resend'))
+		AND key IN (`+
 		placeholders(len(keys))+`)`, args...); err != nil {
 		return fmt.Errorf("drop queued entries of unchanged keys: %w", err)
 	}
