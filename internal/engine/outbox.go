@@ -78,6 +78,7 @@ func (rs *runState) outboxPass(ctx context.Context) error {
 			return fmt.Errorf("route %q: lease operations: %w", name, err)
 		}
 		if len(items) == 0 {
+			rs.noteOperationsElsewhere(now)
 			return nil
 		}
 		for _, it := range items {
@@ -211,19 +212,29 @@ func (rs *runState) opFailure(it store.OutboxItem, now time.Time, name string, i
 }
 
 // nextOperation is when the earliest operation this run left waiting for
-// a retry falls due; ok is false when none is waiting. Times already
-// past are left out: the last pass performed everything due (or another
-// worker holds it), so waiting for them would only spin.
+// a retry falls due; ok is false when none is waiting.
 func (rs *runState) nextOperation() (at time.Time, ok bool) {
-	now := rs.e.opts.Now()
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	for _, t := range rs.opsUnresolved {
-		if t.After(now) && (!ok || t.Before(at)) {
+	for id, t := range rs.opsUnresolved {
+		if !rs.opsElsewhere[id] && (!ok || t.Before(at)) {
 			at, ok = t, true
 		}
 	}
 	return at, ok
+}
+
+// noteOperationsElsewhere marks the operations waiting for a retry that
+// were due at now, yet not leased by a pass that found nothing more:
+// another worker has them, and waiting for them would only spin.
+func (rs *runState) noteOperationsElsewhere(now time.Time) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for id, t := range rs.opsUnresolved {
+		if !t.After(now) {
+			rs.opsElsewhere[id] = true
+		}
+	}
 }
 
 func (rs *runState) opSettlement(it store.OutboxItem, now time.Time, name string, outcome store.Outcome, res connector.Result, key string) *store.OutboxSettlement {
@@ -271,13 +282,16 @@ func (rs *runState) tallyOps(ss []store.OutboxSettlement) {
 			case store.OutcomeDone:
 				rs.ops.Done++
 				delete(rs.opsUnresolved, s.ID)
+				delete(rs.opsElsewhere, s.ID)
 			case store.OutcomeRetry:
 				rs.ops.Failed++
 				rs.opsUnresolved[s.ID] = s.NextAttemptAt
+				delete(rs.opsElsewhere, s.ID)
 			case store.OutcomeDead:
 				rs.ops.Failed++
 				rs.ops.Dead++
 				delete(rs.opsUnresolved, s.ID)
+				delete(rs.opsElsewhere, s.ID)
 			}
 		}
 	})

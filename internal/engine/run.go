@@ -116,6 +116,7 @@ func (e *Engine) Run(ctx context.Context, name string, opts RunOptions) (Result,
 		started:    e.opts.Now(),
 
 		opsUnresolved: map[int64]time.Time{},
+		opsElsewhere:  map[int64]bool{},
 	}
 	rs.run = store.Run{Route: name, Trigger: opts.Trigger, Mode: mode, Status: store.RunRunning, StartedAt: rs.started, Owner: lock.owner}
 	if rs.run.ID, err = e.store.CreateRun(bg, rs.run); err != nil {
@@ -289,6 +290,7 @@ type runState struct {
 	waitIterations int
 	ops            OperationCounts
 	opsUnresolved  map[int64]time.Time // outbox items that failed in this run: when they are due again
+	opsElsewhere   map[int64]bool      // of those, due but not leased by the last pass (another worker has them)
 }
 
 // sourceError marks a failure of the source read (not of the store).
