@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,5 +69,70 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 			strings.Contains(joined, "SCAN delivered") || strings.Contains(joined, "SCAN d") {
 			t.Errorf("%s: plan %q scans the table", tc.name, joined)
 		}
+	}
+}
+
+func pragmaInt(t *testing.T, db *sql.DB, name string) int {
+	t.Helper()
+	var v int
+	if err := db.QueryRow(`PRAGMA ` + name).Scan(&v); err != nil {
+		t.Fatalf("PRAGMA %s: %v", name, err)
+	}
+	return v
+}
+
+// A new store is created in incremental auto-vacuum (set before its first
+// table), keeping its 8 KiB pages.
+func TestNewStoreIncrementalVacuum(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "f.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if av := pragmaInt(t, s.write, "auto_vacuum"); av != autoVacuumIncremental {
+		t.Errorf("auto_vacuum = %d, want %d (incremental)", av, autoVacuumIncremental)
+	}
+	if ps := pragmaInt(t, s.write, "page_size"); ps != 8192 {
+		t.Errorf("page_size = %d, want 8192", ps)
+	}
+}
+
+// A store created before incremental vacuum is converted once at Open,
+// keeping its data and WAL mode.
+func TestOldStoreConvertedToIncrementalVacuum(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := sql.Open("sqlite", path+"?_journal_mode=WAL&_pragma=page_size(8192)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Exec(`INSERT INTO cursors (route, value, updated_at) VALUES ('orders', 'c1', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	if av := pragmaInt(t, old, "auto_vacuum"); av != 0 {
+		t.Fatalf("setup: auto_vacuum = %d, want 0 (an old store)", av)
+	}
+	old.Close()
+
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if av := pragmaInt(t, s.write, "auto_vacuum"); av != autoVacuumIncremental {
+		t.Errorf("auto_vacuum after Open = %d, want %d", av, autoVacuumIncremental)
+	}
+	if v, err := s.Cursor(ctx, "orders"); err != nil || v != "c1" {
+		t.Errorf("cursor after conversion = %q, %v; want c1", v, err)
+	}
+	var mode string
+	if err := s.write.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
+	}
+	if ts := pragmaInt(t, s.write, "temp_store"); ts != 2 {
+		t.Errorf("temp_store = %d after the conversion, want 2 (memory) back", ts)
 	}
 }

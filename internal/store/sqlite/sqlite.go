@@ -167,6 +167,10 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite store %q: %w", path, err)
 	}
 
+	if err := s.ensureIncrementalVacuum(ctx); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite store %q: %w", path, err)
+	}
 	if err := write.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'store_id'`).Scan(&s.id); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite store %q: read store identity: %w", path, err)

@@ -154,7 +154,8 @@ func testEnqueueUnchanged(t *testing.T, open func(t *testing.T) store.Store) {
 			name: "same hash as delivered drops the queued entry",
 			setup: func(t *testing.T, s store.Store) store.Entry {
 				d := deliver(t, s, rec(1, "h1"))
-				makeError(t, s, "orders", "a", t0.Add(time.Hour)) // another payload, failing
+				enqueue(t, s, "orders", t0, rec(2, "h2")) // another payload, failing
+				settle(t, s, "w", retry(lease(t, s, "orders", "w", 1, store.LeasePending, t0)[0], t0.Add(time.Hour), "boom"))
 				return d
 			},
 			rec: rec(1, "h1"), want: store.EnqueueResult{Unchanged: 1},
@@ -163,6 +164,22 @@ func testEnqueueUnchanged(t *testing.T, open func(t *testing.T) store.Store) {
 					t.Errorf("entries of a = %+v, handed out %+v; want the queued one dropped (the destination has this content)", es, got)
 				}
 				wantUnchangedAttempt(t, s, before)
+			},
+		},
+		{
+			name: "same hash as delivered keeps a resent entry",
+			setup: func(t *testing.T, s store.Store) store.Entry {
+				deliver(t, s, rec(1, "h1"))
+				e, err := s.Resend(context.Background(), "orders", "a", "ann", t0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return e
+			},
+			rec: rec(1, "h1"), want: store.EnqueueResult{Unchanged: 1},
+			check: func(t *testing.T, s store.Store, m enqueueMode, before store.Entry, got []store.Entry) {
+				// The user asked for it to be sent again as it is.
+				wantUntouched(t, s, before, got)
 			},
 		},
 		{

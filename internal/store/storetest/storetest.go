@@ -89,6 +89,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		t.Parallel()
 		testEnqueueUnchanged(t, open)
 	})
+	t.Run("Prune", func(t *testing.T) {
+		t.Parallel()
+		testPrune(t, open)
+	})
 	t.Run("Discard", func(t *testing.T) {
 		t.Parallel()
 		testDiscard(t, open)
