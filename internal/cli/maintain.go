@@ -58,7 +58,7 @@ recorded is $FERRY_USER when set, otherwise user@host.`,
 			what := discardWhat(sel, n)
 			if n == 0 {
 				if key != "" {
-					return withCode(ExitFailed, fmt.Errorf("nothing discarded: no %s with key %q in route %q (an entry being sent is never discarded; see 'ferry queue %s --key %s' and 'ferry history %s --key %s')", what, key, route, route, key, route, key))
+					return a.explainNoDiscard(cmd, st, sel, what)
 				}
 				fmt.Fprintf(a.stdout, "%s: nothing to discard (no %s)\n", route, what)
 				return nil
@@ -80,6 +80,30 @@ recorded is $FERRY_USER when set, otherwise user@host.`,
 	cmd.Flags().BoolVar(&dead, "dead", false, "discard every dead letter")
 	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded in the history")
 	return cmd
+}
+
+// explainNoDiscard says why nothing of a --key was discarded: the key is
+// pending or being sent (never discarded), or it has nothing of the kind
+// asked for.
+func (a *app) explainNoDiscard(cmd *cobra.Command, st store.Store, sel store.DiscardSelector, what string) error {
+	route, key := sel.Route, sel.Key
+	entries, err := st.Entries(cmd.Context(), store.EntryFilter{Route: route, Key: key, Limit: 10})
+	if err != nil {
+		return withCode(ExitFailed, err)
+	}
+	for _, e := range entries {
+		switch e.Status {
+		case store.StatusPending:
+			return withCode(ExitFailed, fmt.Errorf("nothing discarded: key %q of route %q is pending (the next run sends it), not an error entry or dead letter", key, route))
+		case store.StatusLeased:
+			return withCode(ExitFailed, fmt.Errorf("nothing discarded: key %q of route %q is being sent right now; an entry in flight is never discarded", key, route))
+		case store.StatusError:
+			if !sel.Errors {
+				return withCode(ExitFailed, fmt.Errorf("nothing discarded: key %q of route %q is an error entry, not a dead letter; 'ferry discard %s --key %s --errors' ends it", key, route, route, key))
+			}
+		}
+	}
+	return withCode(ExitFailed, fmt.Errorf("nothing discarded: no %s with key %q in route %q (see 'ferry history %s --key %s')", what, key, route, route, key))
 }
 
 // discardWhat names what a discard selection looks at, for n of them.

@@ -20,7 +20,6 @@ func TestDiscardDeadLetters(t *testing.T) {
 		t.Fatalf("run exit %d:\n%s%s", code, out, errOut)
 	}
 	code, out, errOut := ferry(t, "-c", w.cfg, "discard", "customers", "--key", "2", "--reason", "created by hand in the ERP")
-	skipUntilStoreHas(t, errOut)
 	if code != 0 || !strings.Contains(out, "discarded 1 error entry or dead letter of key 2 (by alice: created by hand in the ERP)") {
 		t.Fatalf("discard --key 2 exit %d:\n%s%s", code, out, errOut)
 	}
@@ -57,16 +56,38 @@ func TestDiscardErrorEntries(t *testing.T) {
 	}
 	// Key 2 waits in error: it is no dead letter.
 	code, out, errOut := ferry(t, "-c", w.cfg, "discard", "customers", "--key", "2", "--dead")
-	skipUntilStoreHas(t, errOut)
-	if code != ExitFailed || !strings.Contains(errOut, "no dead letters with key") {
+	if code != ExitFailed || !strings.Contains(errOut, `key "2" of route "customers" is an error entry, not a dead letter; 'ferry discard customers --key 2 --errors' ends it`) {
 		t.Fatalf("discard --key 2 --dead of an error entry exit %d:\n%s%s", code, out, errOut)
 	}
-	code, out, _ = ferry(t, "-c", w.cfg, "discard", "customers", "--errors")
-	if code != 0 || !strings.Contains(out, "discarded 1 error entry ") {
-		t.Fatalf("discard --errors exit %d: %s", code, out)
+	code, out, errOut = ferry(t, "-c", w.cfg, "discard", "customers", "--key", "2", "--errors")
+	if code != 0 || !strings.Contains(out, "discarded 1 error entry of key 2") {
+		t.Fatalf("discard --key 2 --errors exit %d:\n%s%s", code, out, errOut)
 	}
 	if code, _, _ := ferry(t, "-c", w.cfg, "queue", "customers", "--key", "2"); code != ExitFailed {
 		t.Fatal("the discarded entry is still queued")
+	}
+	// A pending entry is never discarded: the next run sends it.
+	if code, out, errOut := ferry(t, "-c", w.cfg, "resend", "customers", "--key", "1"); code != 0 {
+		t.Fatalf("resend exit %d:\n%s%s", code, out, errOut)
+	}
+	code, _, errOut = ferry(t, "-c", w.cfg, "discard", "customers", "--key", "1")
+	if code != ExitFailed || !strings.Contains(errOut, `key "1" of route "customers" is pending (the next run sends it)`) {
+		t.Fatalf("discard of a pending key exit %d: %s", code, errOut)
+	}
+	// Every record changes at the source; 2 and 3 fail and wait in error.
+	w.mu.Lock()
+	w.reject["3"] = true
+	w.edition = ".v2"
+	w.mu.Unlock()
+	if code, out, errOut := ferry(t, "-c", w.cfg, "run", "customers"); code != ExitPartial {
+		t.Fatalf("run exit %d:\n%s%s", code, out, errOut)
+	}
+	code, out, _ = ferry(t, "-c", w.cfg, "discard", "customers", "--errors")
+	if code != 0 || !strings.Contains(out, "discarded 2 error entries (by ") {
+		t.Fatalf("discard --errors exit %d: %s", code, out)
+	}
+	if code, _, _ := ferry(t, "-c", w.cfg, "queue", "customers", "--status", "error", "--key", "3"); code != ExitFailed {
+		t.Fatal("a discarded entry is still queued")
 	}
 }
 
@@ -78,7 +99,6 @@ func TestResend(t *testing.T) {
 		t.Fatalf("run exit %d:\n%s%s", code, out, errOut)
 	}
 	code, out, errOut := ferry(t, "-c", w.cfg, "resend", "customers", "--key", "2")
-	skipUntilStoreHas(t, errOut)
 	if code != 0 || !strings.Contains(out, "key 2 queued again as entry") {
 		t.Fatalf("resend exit %d:\n%s%s", code, out, errOut)
 	}
@@ -109,7 +129,6 @@ func TestPrune(t *testing.T) {
 	}
 	time.Sleep(10 * time.Millisecond) // older than the retention
 	code, out, errOut := ferry(t, "-c", w.cfg, "prune", "--vacuum")
-	skipUntilStoreHas(t, errOut)
 	if code != 0 || !regexp.MustCompile(`removed \d+ attempts? of delivered records \(older than 1ms\), \d+ finished runs? \(older than 1ms\), 0 dead letters \(kept forever\), 0 delivered contents \(kept forever\)`).MatchString(out) ||
 		!regexp.MustCompile(`store .*ferry\.db: [\d.]+ [kM]?B before, [\d.]+ [kM]?B after\n`).MatchString(out) {
 		t.Fatalf("prune exit %d:\n%s%s", code, out, errOut)
@@ -135,15 +154,5 @@ func TestPruneRequestFromRetention(t *testing.T) {
 	}
 	if byteSize(999) != "999 B" || byteSize(12_300_000) != "12.3 MB" {
 		t.Errorf("byteSize: %s %s", byteSize(999), byteSize(12_300_000))
-	}
-}
-
-// skipUntilStoreHas skips while the SQLite store still answers with its
-// placeholder for a method being implemented concurrently.
-// TODO(hardening): remove once Discard, Resend and Prune have landed.
-func skipUntilStoreHas(t *testing.T, stderr string) {
-	t.Helper()
-	if strings.Contains(stderr, "not implemented yet") {
-		t.Skip("store method not implemented yet: " + strings.TrimSpace(stderr))
 	}
 }
