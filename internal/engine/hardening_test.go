@@ -475,7 +475,6 @@ func TestRetentionIsAppliedAtTheEndOfRuns(t *testing.T) {
 	})
 	yaml := strings.Replace(eachRoute, "store: ferry.db\n", "store: ferry.db\nretention: { attempts: 1ms, runs: forever }\n", 1)
 	h := newHarness(t, yaml, map[string]string{"SHOP": shop.srv.URL, "ERP": erp.srv.URL})
-	waitsForStore(t, h.store, 8)
 	h.run("orders", false)
 	time.Sleep(20 * time.Millisecond)
 	shop.add(1)

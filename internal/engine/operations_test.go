@@ -93,7 +93,6 @@ func TestSwitchAfterAndOnError(t *testing.T) {
 	// The shop's status endpoint is the test shop itself; it answers 200 to PUTs.
 	h := newHarness(t, branchRoute, map[string]string{"SHOP": shop.srv.URL, "ERP": erp.srv.URL, "DESK": desk.srv.URL},
 		func(o *engine.Options) { o.RetryWait = time.Second })
-	waitsForStore(t, h.store, 4)
 	res := h.run("orders", false)
 
 	if res.Done != 9 || res.Dead != 1 {
@@ -150,7 +149,6 @@ func TestFailingAfterIsRetriedOnItsOwn(t *testing.T) {
 	yaml = strings.Replace(yaml, "attempts: 2, backoff: 10ms", "attempts: 5, backoff: 10ms", 1)
 	h := newHarness(t, yaml, map[string]string{"SHOP": shop.srv.URL, "ERP": erp.srv.URL, "DESK": desk.srv.URL},
 		func(o *engine.Options) { o.RetryWait = time.Second })
-	waitsForStore(t, h.store, 4)
 	res := h.run("orders", false)
 	if res.Done != 3 || res.Dead != 0 || res.Failed != 0 {
 		t.Fatalf("done %d dead %d failed %d, want 3, 0, 0: the records were delivered", res.Done, res.Dead, res.Failed)
@@ -167,8 +165,8 @@ func TestFailingAfterIsRetriedOnItsOwn(t *testing.T) {
 	}
 	// Waiting for the operation's retries takes an iteration each, and
 	// the run ends once nothing is left waiting.
-	if res.Capped || res.Iterations > 3 || res.WaitIterations != 2 {
-		t.Errorf("iterations %d (%d waiting), capped %v; want 3 (2 waiting), not capped", res.Iterations, res.WaitIterations, res.Capped)
+	if res.Capped || res.Iterations > 3 || res.WaitIterations < 1 || res.WaitIterations >= res.Iterations {
+		t.Errorf("iterations %d (%d waiting), capped %v; want at most 3 (1 or 2 waiting), not capped", res.Iterations, res.WaitIterations, res.Capped)
 	}
 	at, _ := h.store.KeyAttempts(t.Context(), "orders", "2", 20)
 	var ops []string
@@ -197,7 +195,6 @@ func TestRejectedAfterIsKeptDead(t *testing.T) {
 	yaml = strings.Replace(yaml, "system: shop, method: PUT", "system: desk, method: PUT", 1)
 	desk.reject["/status/2"] = true
 	h := newHarness(t, yaml, map[string]string{"SHOP": shop.srv.URL, "ERP": erp.srv.URL, "DESK": desk.srv.URL})
-	waitsForStore(t, h.store, 4)
 	res := h.run("orders", false)
 	if res.Done != 3 || res.Dead != 0 || res.Operations.Dead != 1 || res.Status != store.RunPartiallyFailed {
 		t.Fatalf("done %d dead %d, operations %+v, status %s; want 3 delivered, 1 dead operation, partially_failed", res.Done, res.Dead, res.Operations, res.Status)
@@ -245,7 +242,6 @@ routes:
 `
 	h := newHarness(t, yaml, map[string]string{"SHOP": shop.srv.URL, "ERP": erp.srv.URL, "DESK": desk.srv.URL},
 		func(o *engine.Options) { o.RetryWait = time.Second })
-	waitsForStore(t, h.store, 4)
 	res := h.run("orders", false)
 	if res.Done != 2 || res.Operations.Done != 2 {
 		t.Fatalf("done %d, operations %+v", res.Done, res.Operations)
@@ -319,7 +315,6 @@ routes:
 	host, _ := os.Hostname()
 	deadOwner := fmt.Sprintf("%s:%d:dying", host, 1<<22+777)
 	h := newHarness(t, yaml, u, func(o *engine.Options) { o.Owner = deadOwner })
-	waitsForStore(t, h.store, 4)
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	firstDone := make(chan engine.Result, 1)
@@ -364,7 +359,6 @@ func TestStepFailureIsDeadAtOnceWithOnError(t *testing.T) {
 	erp, desk := newRecorder(t), newRecorder(t)
 	yaml := strings.Replace(branchRoute, "    steps:\n", "    steps:\n      - validate: { if: 'id != 4', message: \"order ${id} is blocked\" }\n", 1)
 	h := newHarness(t, yaml, map[string]string{"SHOP": shop.srv.URL, "ERP": erp.srv.URL, "DESK": desk.srv.URL})
-	waitsForStore(t, h.store, 4)
 	res := h.run("orders", false)
 	if res.Done != 5 || res.Dead != 1 {
 		t.Fatalf("done %d dead %d, want 5 and 1", res.Done, res.Dead)

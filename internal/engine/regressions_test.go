@@ -90,7 +90,6 @@ routes:
 	}
 	// The record is delivered; its operation is still owed, and the next
 	// run performs it without delivering the record again.
-	waitsForStore(t, h.store, 4)
 	if c := h.counts("orders"); c.Outbox != 1 || c.Pending+c.Error+c.Leased != 0 {
 		t.Fatalf("queue after Ctrl-C %+v, want the record delivered and its operation owed", c)
 	}
