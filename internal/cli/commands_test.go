@@ -126,7 +126,14 @@ func TestRetryKeyErrorsOfADeadLetter(t *testing.T) {
 // of the source and each delivery, with method, URL and status.
 func TestDebugLogsEveryRequest(t *testing.T) {
 	w := newWorld(t, 3)
+	// The ERP takes an API key in the query: the log shows the URL without it.
+	b, _ := os.ReadFile(w.cfg)
+	cfg := regexp.MustCompile(`erp: \{ url: ("[^"]+") \}`).ReplaceAllString(string(b), `erp: { url: $1, auth: { api_key: { query: key, value: s3cret-value } } }`)
+	os.WriteFile(w.cfg, []byte(cfg), 0o644)
 	code, out, errOut := ferry(t, "-c", w.cfg, "--log-level", "debug", "run", "customers", "--no-progress")
+	if strings.Contains(errOut+out, "s3cret-value") {
+		t.Fatalf("the API key is in the output:\n%s%s", out, errOut)
+	}
 	if code != ExitOK {
 		t.Fatalf("run exit %d:\n%s%s", code, out, errOut)
 	}
@@ -137,7 +144,7 @@ func TestDebugLogsEveryRequest(t *testing.T) {
 		}
 	}
 	if len(reqs) != 4 || !strings.Contains(errOut, "method=GET") || strings.Count(errOut, "method=PUT") != 3 ||
-		!strings.Contains(errOut, "/customers/2") || !strings.Contains(errOut, "status=201") {
+		!strings.Contains(errOut, "/customers/2?key=REDACTED") || !strings.Contains(errOut, "status=201") {
 		t.Fatalf("want 4 logged requests (1 GET, 3 PUT):\n%s", errOut)
 	}
 	// At the default level nothing of it.
