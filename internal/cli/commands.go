@@ -82,7 +82,7 @@ func (a *app) routesCommand() *cobra.Command {
 			}
 			defer st.Close()
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ROUTE\tPRIORITY\tDEPENDS ON\tPENDING\tERROR\tDEAD\tCURSOR\tLAST RUN")
+			fmt.Fprintln(tw, "ROUTE\tPRIORITY\tDEPENDS ON\tPENDING\tERROR\tDEAD\tOWED\tCURSOR\tLAST RUN")
 			for _, name := range cfg.RouteNames() {
 				r := cfg.Routes[name]
 				c, err := st.Counts(cmd.Context(), name)
@@ -97,8 +97,8 @@ func (a *app) routesCommand() *cobra.Command {
 				if runs, err := st.Runs(cmd.Context(), name, 1); err == nil && len(runs) > 0 {
 					last = fmt.Sprintf("%s %s", runs[0].StartedAt.Local().Format("2006-01-02 15:04"), runs[0].Status)
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%s\t%s\n", name, r.Priority, dash(strings.Join(r.DependsOn, ",")),
-					c.Pending+c.Leased, c.Error, c.Dead, dash(cur), last)
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", name, r.Priority, dash(strings.Join(r.DependsOn, ",")),
+					c.Pending+c.Leased, c.Error, c.Dead, c.Outbox, dash(cur), last)
 			}
 			return tw.Flush()
 		},

@@ -218,3 +218,16 @@ func TestModuloOnJSONNumbersInARoute(t *testing.T) {
 		t.Fatalf("received %v, want the even ids", w.received)
 	}
 }
+
+func TestRoutesShowsQueuesAndOwedOperations(t *testing.T) {
+	w := newWorld(t, 2)
+	w.reject["2"] = true
+	if code, out, errOut := ferry(t, "-c", w.cfg, "run", "customers"); code != ExitPartial {
+		t.Fatalf("run exit %d:\n%s%s", code, out, errOut)
+	}
+	code, out, errOut := ferry(t, "-c", w.cfg, "routes")
+	if code != 0 || !strings.Contains(out, "PENDING  ERROR  DEAD  OWED  CURSOR") ||
+		!regexp.MustCompile(`(?m)^customers\s+0\s+-\s+0\s+0\s+1\s+0\s+-\s+\d{4}-\d\d-\d\d \d\d:\d\d partially_failed$`).MatchString(out) {
+		t.Fatalf("routes exit %d:\n%s%s", code, out, errOut)
+	}
+}
