@@ -129,6 +129,9 @@ func TestRunRetryAndHistoryFlow(t *testing.T) {
 	if code != 0 || strings.Count(out, " error ") != 1 || strings.Count(out, " dead ") != 1 || strings.Count(out, " replayed ") != 1 || strings.Count(out, " done ") != 1 || !strings.Contains(out, "503") {
 		t.Fatalf("history --key 2 exit %d, want a failed 503 attempt, a dead one, the replay and a done one:\n%s", code, out)
 	}
+	if !regexp.MustCompile(`\s-\s+done\s`).MatchString(out) || !regexp.MustCompile(`\sretry\s+replayed\s`).MatchString(out) {
+		t.Fatalf("history --key 2: the OP column does not tell the delivery from the user's retry:\n%s", out)
+	}
 	code, out, _ = ferry(t, "-c", w.cfg, "history", "customers", "--key", "2", "--json")
 	var attempts []map[string]any
 	if code != 0 || json.Unmarshal([]byte(out), &attempts) != nil || len(attempts) != 4 || attempts[2]["outcome"] != "replayed" || attempts[0]["status_code"] != 503.0 || !strings.Contains(attempts[0]["error"].(string), "is locked by another user") {

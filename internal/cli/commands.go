@@ -447,14 +447,16 @@ func (a *app) historyCommand() *cobra.Command {
 }
 
 func printAttempts(tw *tabwriter.Writer, list []store.Attempt) {
-	fmt.Fprintln(tw, "AT\tENTRY\tKEY\tV\tRUN\tOUTCOME\tHTTP\tMS\tERROR")
+	// OP tells a delivery ("-") from a follow-up operation (after[0],
+	// on_error[0]) and a user's command (retry, resend, discard).
+	fmt.Fprintln(tw, "AT\tENTRY\tKEY\tV\tRUN\tOP\tOUTCOME\tHTTP\tMS\tERROR")
 	for _, a := range list {
 		code := "-"
 		if a.StatusCode != 0 {
 			code = fmt.Sprint(a.StatusCode)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%s\t%s\t%d\t%s\n", a.At.Local().Format("2006-01-02 15:04:05.000"), a.EntryID, a.Key, a.Version, a.RunID,
-			a.Outcome, code, a.DurationMillis, dash(oneLine(a.Error, 120)))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%s\t%s\t%s\t%d\t%s\n", a.At.Local().Format("2006-01-02 15:04:05.000"), a.EntryID, a.Key, a.Version, a.RunID,
+			dash(a.Op), a.Outcome, code, a.DurationMillis, dash(oneLine(a.Error, 120)))
 	}
 }
 
