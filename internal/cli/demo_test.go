@@ -140,3 +140,22 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+// The README gets ferry onto the PATH before its first `ferry ...`
+// command, and keeps the two commands (demo, tests) at the top.
+func TestReadmeInstallsFerryFirst(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	install := strings.Index(readme, "go install ./cmd/ferry")
+	firstUse := regexp.MustCompile("(?m)^ferry ").FindStringIndex(readme)
+	two := strings.Index(readme, "## Two commands")
+	if install < 0 || firstUse == nil || install > firstUse[0] {
+		t.Fatalf("README: go install ./cmd/ferry at %d, first ferry command at %v", install, firstUse)
+	}
+	if two < 0 || two > install || strings.Index(readme, "\n## ") != two-1 {
+		t.Fatalf("README: '## Two commands' must be the first section, before the install")
+	}
+}
