@@ -159,3 +159,35 @@ func TestReadmeInstallsFerryFirst(t *testing.T) {
 		t.Fatalf("README: '## Two commands' must be the first section, before the install")
 	}
 }
+
+// docs/cli.md documents every command and every flag.
+func TestCLIDocCoversEveryCommandAndFlag(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "cli.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	flagName := regexp.MustCompile(`(?m)^\s+(?:-\w, )?--([a-z-]+)`)
+	documented := func(name string) bool {
+		return regexp.MustCompile("`(-\\w, )?--" + name + "[ `=]").MatchString(doc)
+	}
+	root := (&app{}).rootCommand()
+	for _, m := range flagName.FindAllStringSubmatch(root.PersistentFlags().FlagUsages(), -1) {
+		if !documented(m[1]) {
+			t.Errorf("docs/cli.md lacks the global flag --%s", m[1])
+		}
+	}
+	for _, c := range root.Commands() {
+		if c.Name() == "help" || c.Name() == "completion" {
+			continue
+		}
+		if !strings.Contains(doc, "## `ferry "+c.Name()) {
+			t.Errorf("docs/cli.md lacks a section for ferry %s", c.Name())
+		}
+		for _, m := range flagName.FindAllStringSubmatch(c.LocalFlags().FlagUsages(), -1) {
+			if m[1] != "help" && !documented(m[1]) {
+				t.Errorf("docs/cli.md lacks ferry %s --%s", c.Name(), m[1])
+			}
+		}
+	}
+}
