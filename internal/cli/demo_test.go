@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -189,5 +190,21 @@ func TestCLIDocCoversEveryCommandAndFlag(t *testing.T) {
 				t.Errorf("docs/cli.md lacks ferry %s --%s", c.Name(), m[1])
 			}
 		}
+	}
+}
+
+// A busy port is a clear error that says how to pick another.
+func TestDemoServeBusyPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	var out syncBuffer
+	a := &app{stdout: &out, stderr: &out}
+	err = a.serveDemo(context.Background(), t.TempDir(), port, 10)
+	if err == nil || !strings.Contains(err.Error(), "--port 0 for free ports") {
+		t.Fatalf("serve on a busy port: %v", err)
 	}
 }
