@@ -67,11 +67,11 @@ recorded is $FERRY_USER when set, otherwise user@host.`,
 			if reason != "" {
 				by += ": " + reason
 			}
-			of := ""
+			of, k := "", "K"
 			if key != "" {
-				of = fmt.Sprintf(" of key %s", key)
+				of, k = fmt.Sprintf(" of key %s", key), key
 			}
-			fmt.Fprintf(a.stdout, "%s: discarded %d %s%s (%s); see 'ferry history %s --key K'\n", route, n, what, of, by, route)
+			fmt.Fprintf(a.stdout, "%s: discarded %d %s%s (%s); see 'ferry history %s --key %s'\n", route, n, what, of, by, route, k)
 			return nil
 		},
 	}
