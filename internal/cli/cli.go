@@ -107,11 +107,13 @@ where they go. ferry reads them page by page into a durable queue, sends
 them in batches, settles every record on its own, retries what failed and
 keeps the history of every attempt.`,
 		Example: `  ferry demo                      # see it work with a mock shop and ERP
+  ferry demo --serve              # keep them running and write a first route against them
   ferry validate                  # check ferry.yaml
   ferry run orders                # run one route
   ferry run orders --dry-run      # show what would be sent
   ferry queue orders --status error
-  ferry retry orders --dead`,
+  ferry retry orders --dead
+  ferry discard orders --key 1042 --reason "booked by hand"`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

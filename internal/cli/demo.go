@@ -33,7 +33,7 @@ func (a *app) demoCommand() *cobra.Command {
 	var noProgress, serve bool
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run the demo: a mock web shop and ERP on loopback, two routes, errors and retries",
+		Short: "Run the demo (a mock shop and ERP, two routes, errors and retries), or --serve the mock systems for a first route",
 		Long: `Start a mock web shop and a mock ERP on 127.0.0.1, write a ferry.yaml for
 them, and run its routes on an embedded SQLite queue:
 
