@@ -32,6 +32,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -420,7 +421,9 @@ func runChaos(t *testing.T, destination string, array bool, kills, perKill int, 
 	changes := max(perKill/10, 1)
 	src.chaos.Store(true)
 	dst.chaos.Store(true)
-	landed, ended, blocked := 0, map[int]int{}, 0
+	landed, ended, blocked, zombies := 0, map[int]int{}, 0, 0
+	reapLater := func() {} // reaps the zombie left by the previous kill
+	t.Cleanup(func() { reapLater() })
 	for i := range kills {
 		src.reveal((i + 1) * perKill)
 		if i > 0 {
@@ -434,13 +437,33 @@ func runChaos(t *testing.T, destination string, array bool, kills, perKill int, 
 		if killRng.IntN(5) == 0 {
 			args = append(args, "--full")
 		}
-		code, out, killed := runAndKill(t, cfg, delay, args...)
+		// Now and then the killed ferry is left unreaped until after the
+		// next run, as a parent that is slow to wait leaves it: a zombie,
+		// which must not hold the route's lock.
+		zombie := runtime.GOOS == "linux" && killRng.IntN(4) == 0
+		var code int
+		var out string
+		var killed bool
+		if zombie {
+			reap := killUnreaped(t, cfg, delay, args...)
+			reapLater()
+			reapLater = reap
+		} else {
+			code, out, killed = runAndKill(t, cfg, delay, args...)
+			reapLater()
+			reapLater = func() {}
+		}
 		src.mu.Lock()
 		pages := src.pages
 		src.mu.Unlock()
 		dst.mu.Lock()
 		requests := dst.requests
 		dst.mu.Unlock()
+		if zombie {
+			zombies++
+			t.Logf("kill %d: %v SIGKILL after %v, left unreaped until after the next run (so far: %d source pages, %d destination requests)", i+1, args[2:], delay, pages, requests)
+			continue
+		}
 		if killed {
 			landed++
 			t.Logf("kill %d: %v SIGKILL after %v (so far: %d source pages, %d destination requests)", i+1, args[2:], delay, pages, requests)
@@ -459,7 +482,7 @@ func runChaos(t *testing.T, destination string, array bool, kills, perKill int, 
 			t.Logf("  %s", lastLines(out, 3))
 		}
 	}
-	t.Logf("kills that landed while ferry ran: %d of %d; runs that ended by themselves, by exit code: %v", landed, kills, ended)
+	t.Logf("kills that landed while ferry ran: %d of %d; left as zombies: %d; runs that ended by themselves, by exit code: %v", landed, kills-zombies, zombies, ended)
 
 	// The run to completion: everything visible, servers healthy, no kills.
 	src.chaos.Store(false)
@@ -468,8 +491,13 @@ func runChaos(t *testing.T, destination string, array bool, kills, perKill int, 
 	for deadline := time.Now().Add(3 * time.Minute); ; {
 		finals++
 		r := runFerry(t, cfg, 2*time.Minute, "run", "orders", "--no-progress")
+		reapLater()
+		reapLater = func() {}
 		if r.code == 2 {
 			t.Fatalf("final run: %s", r)
+		}
+		if r.code == 1 && strings.Contains(r.stdout+r.stderr, "already running") {
+			blocked++
 		}
 		if len(queued(t, cfg)) == 0 {
 			if r.code != 0 {
@@ -730,6 +758,20 @@ func runAndKill(t *testing.T, cfg string, delay time.Duration, args ...string) (
 		}
 		return -1, buf.String(), true
 	}
+}
+
+// killUnreaped starts ferry with args and SIGKILLs it after delay
+// (unless it ended first) without waiting for it: it stays a zombie until
+// the returned func reaps it.
+func killUnreaped(t *testing.T, cfg string, delay time.Duration, args ...string) (reap func()) {
+	t.Helper()
+	cmd := exec.Command(ferryBin, append([]string{"-c", cfg}, args...)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(delay)
+	cmd.Process.Signal(syscall.SIGKILL) // an unreaped process can still be signalled
+	return func() { cmd.Wait() }
 }
 
 // runFerry is ferry() with a time limit, so a hung run fails the test
