@@ -194,9 +194,10 @@ func TestSummaryShowsLeasedOwedUnchangedAndStoreErrors(t *testing.T) {
 	res.Queue = store.Counts{Leased: 2, Outbox: 3, Error: 1}
 	res.StoreError = "update run: database is locked"
 	res.Operations = engine.OperationCounts{Done: 4, Failed: 1}
+	res.Iterations, res.WaitIterations = 5, 3
 	var b strings.Builder
 	printSummary(&b, res)
-	for _, want := range []string{"delivered 4   unchanged 5", "2 leased", "3 follow-up operations owed", "store error (this summary may be incomplete): update run: database is locked",
+	for _, want := range []string{"(run #0, incremental, 5 iterations, 3 waiting for retries)", "delivered 4   unchanged 5", "2 leased", "3 follow-up operations owed", "store error (this summary may be incomplete): update run: database is locked",
 		"follow-up operations (after/on_error): 4 done, 1 failed attempts, 0 given up"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, b.String())

@@ -161,7 +161,11 @@ func failedDependency(deps []string, failed map[string]bool) string {
 
 func printSummary(w io.Writer, res engine.Result) {
 	d := res.EndedAt.Sub(res.StartedAt).Round(time.Millisecond)
-	fmt.Fprintf(w, "%s: %s in %s (run #%d, %s, %d iteration%s)\n", res.Route, strings.ReplaceAll(string(res.Status), "_", " "), d, res.ID, res.Mode, res.Iterations, plural(res.Iterations))
+	waited := ""
+	if res.WaitIterations > 0 {
+		waited = fmt.Sprintf(", %d waiting for retries", res.WaitIterations)
+	}
+	fmt.Fprintf(w, "%s: %s in %s (run #%d, %s, %d iteration%s%s)\n", res.Route, strings.ReplaceAll(string(res.Status), "_", " "), d, res.ID, res.Mode, res.Iterations, plural(res.Iterations), waited)
 	rate := ""
 	if secs := d.Seconds(); secs > 0 && res.Done > 0 {
 		if r := float64(res.Done) / secs; r < 10 {
