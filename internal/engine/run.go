@@ -59,7 +59,8 @@ type Result struct {
 	// Operations counts the after/on_error operations this run performed.
 	Operations OperationCounts
 	// SourceError is the source's failure when the read broke off; the
-	// run still delivered what was queued (status partially_failed).
+	// run still delivered what was queued (status partially_failed, or
+	// failed when nothing was delivered).
 	SourceError string
 	// StoreError says what could not be recorded or read at the end of
 	// the run (its outcome, the queue counts): the run's record or this
@@ -76,8 +77,11 @@ type OperationCounts struct {
 }
 
 // Run executes one run of the named route and records it. The returned
-// error is the run's failure (source error, store error, cancellation);
-// failures of single records are counted in the result, not returned.
+// error is the run's failure (store error, lost run lock, cancellation)
+// or the source's failure: after a source failure the run still delivers
+// what is queued, and its status says whether anything got through
+// (partially_failed) or not (failed). Failures of single records are
+// counted in the result, not returned.
 func (e *Engine) Run(ctx context.Context, name string, opts RunOptions) (Result, error) {
 	r, err := e.route(name)
 	if err != nil {
