@@ -29,7 +29,7 @@ type RunOptions struct {
 type Progress struct {
 	Route         string
 	RunID         int64
-	Phase         string // collecting, sending, retrying, waiting, finished
+	Phase         string // collecting, sending, retrying, operations, waiting, finished
 	Iteration     int
 	MaxIterations int
 	Collected     int
