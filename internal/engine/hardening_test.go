@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector/registry"
 	"github.com/ferry-dev/ferry/internal/engine"
 	"github.com/ferry-dev/ferry/internal/store"
@@ -488,5 +489,107 @@ func TestRetentionIsAppliedAtTheEndOfRuns(t *testing.T) {
 	}
 	if runs, _ := h.store.Runs(ctx, "orders", 10); len(runs) != 2 {
 		t.Errorf("%d runs kept, want both (runs: forever)", len(runs))
+	}
+}
+
+// failingLocks is the real store whose LockRoute fails once the run
+// holds its lock (a store that became unwritable).
+type failingLocks struct {
+	store.Store
+	mu    sync.Mutex
+	calls int
+}
+
+func (f *failingLocks) LockRoute(ctx context.Context, route, owner string, now, until time.Time, takeOver string) (string, bool, error) {
+	f.mu.Lock()
+	f.calls++
+	n := f.calls
+	f.mu.Unlock()
+	if n > 1 {
+		return "", false, errors.New("disk I/O error")
+	}
+	return f.Store.LockRoute(ctx, route, owner, now, until, takeOver)
+}
+
+// A run that cannot extend its run lock because the store fails stops
+// too: it cannot know whether another worker takes the route over.
+func TestRunStopsWhenItsLockCannotBeExtended(t *testing.T) {
+	shop := newTestShop(t, 200)
+	erp := newHookServer(t, func(call string, n int) int {
+		time.Sleep(30 * time.Millisecond)
+		return 0
+	})
+	h := newHarness(t, eachRoute, map[string]string{"SHOP": shop.srv.URL, "ERP": erp.srv.URL})
+	reg, err := registry.New(h.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(h.cfg, &failingLocks{Store: h.store}, reg, engine.Options{RetryWait: -1, LockFor: 150 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Run(context.Background(), "orders", engine.RunOptions{})
+	if err == nil || res.Status != store.RunFailed || !strings.Contains(res.Error, "could not extend the run lock") || !strings.Contains(res.Error, "disk I/O error") {
+		t.Fatalf("status %s, error %q, err %v; want failed, saying the lock could not be extended and why", res.Status, res.Error, err)
+	}
+	if n := len(erp.all()); n >= 200 {
+		t.Errorf("the run delivered all %d records without its lock", n)
+	}
+	if c := h.counts("orders"); c.Leased != 0 {
+		t.Errorf("%d entries left leased", c.Leased)
+	}
+}
+
+// pruneSpy is the real store, remembering the retention passes asked of it.
+type pruneSpy struct {
+	store.Store
+	mu   sync.Mutex
+	reqs []store.PruneRequest
+}
+
+func (p *pruneSpy) Prune(ctx context.Context, req store.PruneRequest) (store.PruneResult, error) {
+	p.mu.Lock()
+	p.reqs = append(p.reqs, req)
+	p.mu.Unlock()
+	return p.Store.Prune(ctx, req)
+}
+
+// Retention cutoffs follow the config (forever and defaults), and space
+// is reclaimed at most once an hour, not after every run.
+func TestRetentionCutoffsAndVacuumOncePerHour(t *testing.T) {
+	shop, erp := newTestShop(t, 2), newTestERP(t)
+	yaml := strings.Replace(ordersRoute, "store: ferry.db\n", "store: ferry.db\nretention: { runs: 7d, delivered: forever }\n", 1)
+	h := newHarness(t, yaml, urls(shop, erp))
+	spy := &pruneSpy{Store: h.store}
+	reg, err := registry.New(h.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(h.cfg, spy, reg, engine.Options{RetryWait: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	for i := 0; i < 2; i++ {
+		if _, err := eng.Run(context.Background(), "orders", engine.RunOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(spy.reqs) != 2 {
+		t.Fatalf("%d retention passes for 2 runs", len(spy.reqs))
+	}
+	first := spy.reqs[0]
+	near := func(got time.Time, ago time.Duration) bool {
+		want := before.Add(-ago)
+		return got.After(want.Add(-time.Minute)) && got.Before(want.Add(time.Minute))
+	}
+	if !near(first.RunsBefore, 7*24*time.Hour) || !near(first.AttemptsBefore, config.DefaultRetainAttempts) {
+		t.Errorf("cutoffs %+v, want runs 7 days and attempts 30 days ago", first)
+	}
+	if !first.DeliveredBefore.IsZero() || !first.DeadBefore.IsZero() {
+		t.Errorf("cutoffs %+v, want delivered (forever) and dead letters (default forever) kept", first)
+	}
+	if !first.Vacuum || spy.reqs[1].Vacuum {
+		t.Errorf("vacuum %v then %v, want the first pass only", first.Vacuum, spy.reqs[1].Vacuum)
 	}
 }
