@@ -20,7 +20,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -37,19 +36,36 @@ import (
 )
 
 func main() {
-	records := flag.Int("records", 200_000, "orders served by the source")
-	page := flag.Int("page", 1000, "records per source page")
-	batch := flag.Int("batch", 500, "records per delivery batch")
-	dir := flag.String("dir", "", "folder for the SQLite file (default: a temporary folder)")
+	var o options
+	flag.IntVar(&o.records, "records", 200_000, "orders served by the source")
+	flag.IntVar(&o.page, "page", 1000, "records per source page")
+	flag.IntVar(&o.batch, "batch", 500, "records per delivery batch")
+	flag.StringVar(&o.dir, "dir", "", "folder for the SQLite file (default: a temporary folder)")
+	flag.BoolVar(&o.resend, "resend", false, "set resend_unchanged: true on the route (no content hash comparison)")
+	flag.BoolVar(&o.reread, "reread", false, "run the route a second time over the same records and measure that pass (nothing may reach the sink unless -resend)")
+	flag.DurationVar(&o.retention, "retention", 0, "a short retention (attempts, runs, delivered) applied at the end of the run; then wait for it to pass, prune with vacuum and report the store size before and after")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here")
 	memprofile := flag.String("memprofile", "", "write an allocation profile here")
 	blockprofile := flag.String("blockprofile", "", "write a goroutine blocking profile here (where time is spent waiting)")
-	flat := flag.Bool("flat", false, "run 200,000 and 1,000,000 records in child processes and compare peak RSS")
+	flat := flag.Bool("flat", false, "run 200,000 and 1,000,000 records in child processes and compare peak RSS (and the store size after pruning with -retention)")
+	alternate := flag.Int("alternate", 0, "run N pairs of child processes back to back, content hash on and off (-resend), and print both")
 	flag.Parse()
 	gctune.Apply() // as the ferry binary does
+	if o.reread && o.retention > 0 {
+		// A short retention forgets the delivered content the second
+		// pass would compare with.
+		fmt.Fprintln(os.Stderr, "bench: -reread and -retention measure different things; give one of them")
+		os.Exit(2)
+	}
 
-	if *flat {
-		if err := flatCheck(); err != nil {
+	if *flat || *alternate > 0 {
+		var err error
+		if *flat {
+			err = flatCheck(childArgs())
+		} else {
+			err = alternateRuns(*alternate, o.records, childArgs())
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
@@ -84,23 +100,46 @@ func main() {
 			}
 		}()
 	}
-	if err := run(*records, *page, *batch, *dir); err != nil {
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(records, pageSize, batch int, dir string) error {
+// options is one benchmark run.
+type options struct {
+	records, page, batch int
+	dir                  string
+	resend               bool          // resend_unchanged: true
+	reread               bool          // a second pass over the same records
+	retention            time.Duration // 0: the default retention
+}
+
+// childArgs are the flags given to this process that a child run needs
+// too: all but the ones that pick the mode, the size or a profile.
+func childArgs() []string {
+	var args []string
+	flag.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "flat", "alternate", "records", "cpuprofile", "memprofile", "blockprofile", "dir":
+			return
+		}
+		args = append(args, "-"+f.Name+"="+f.Value.String())
+	})
+	return args
+}
+
+func run(o options) error {
 	ctx := context.Background()
-	if dir == "" {
+	if o.dir == "" {
 		d, err := os.MkdirTemp("", "ferry-bench-")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(d)
-		dir = d
+		o.dir = d
 	}
-	srcURL, stopSrc, err := serve(sourceHandler(records))
+	srcURL, stopSrc, err := serve(sourceHandler(o.records))
 	if err != nil {
 		return err
 	}
@@ -112,8 +151,7 @@ func run(records, pageSize, batch int, dir string) error {
 	}
 	defer stopSink()
 
-	yaml := fmt.Sprintf(routeYAML, srcURL, sinkURL, pageSize, batch)
-	cfg, err := config.Parse([]byte(yaml), filepath.Join(dir, "ferry.yaml"))
+	cfg, err := config.Parse([]byte(routeConfig(o, srcURL, sinkURL)), filepath.Join(o.dir, "ferry.yaml"))
 	if err != nil {
 		return err
 	}
@@ -131,39 +169,99 @@ func run(records, pageSize, batch int, dir string) error {
 		return err
 	}
 
-	start := time.Now()
-	res, err := eng.Run(ctx, "orders", engine.RunOptions{})
-	elapsed := time.Since(start)
-	if err != nil {
-		return fmt.Errorf("run: %w", err)
-	}
-	want := records - records/10
+	want := o.records - o.records/10
 	var wantSum int64
-	for id := 1; id <= records; id++ {
+	for id := 1; id <= o.records; id++ {
 		if id%10 != 0 {
 			wantSum += int64(id)
 		}
 	}
+	size := watchSize(cfg.Store)
+	start := time.Now()
+	res, err := eng.Run(ctx, "orders", engine.RunOptions{})
+	elapsed := time.Since(start)
+	peakStore := size.stop()
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
 	got := int(sk.records.Load())
-	fmt.Printf("records        %d (source), %d delivered, %d filtered out\n", records, res.Done, res.Skipped)
+	hash := "on (default)"
+	if o.resend {
+		hash = "off (resend_unchanged: true)"
+	}
+	fmt.Printf("content_hash   %s\n", hash)
+	fmt.Printf("records        %d (source), %d delivered, %d filtered out\n", o.records, res.Done, res.Skipped)
 	fmt.Printf("elapsed        %s\n", elapsed.Round(time.Millisecond))
-	fmt.Printf("throughput     %.0f records/s end to end (source records / elapsed)\n", float64(records)/elapsed.Seconds())
+	fmt.Printf("throughput     %.0f records/s end to end (source records / elapsed)\n", float64(o.records)/elapsed.Seconds())
 	fmt.Printf("delivered      %.0f records/s\n", float64(res.Done)/elapsed.Seconds())
 	fmt.Printf("batches        %d requests to the sink\n", sk.requests.Load())
-	fmt.Printf("peak_rss_mb    %.1f\n", peakRSSMB())
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	fmt.Printf("go_heap_mb     %.1f in use, %.1f from the OS (the rest of RSS is SQLite's cache, stacks, binary)\n", float64(ms.HeapInuse)/(1<<20), float64(ms.HeapSys)/(1<<20))
 	if got != want || res.Done != want || sk.idSum.Load() != wantSum {
 		return fmt.Errorf("sink got %d records with id sum %d (run says %d delivered), want %d with sum %d", got, sk.idSum.Load(), res.Done, want, wantSum)
 	}
 	fmt.Printf("check          ok: the sink got all %d records\n", want)
+	if o.retention > 0 {
+		if err := pruneAfter(ctx, st, cfg.Store, o.retention, peakStore); err != nil {
+			return err
+		}
+	}
+	if o.reread {
+		if err := reread(ctx, eng, sk, o, want, wantSum); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("peak_rss_mb    %.1f\n", peakRSSMB())
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("go_heap_mb     %.1f in use, %.1f from the OS (the rest of RSS is SQLite's cache, stacks, binary)\n", float64(ms.HeapInuse)/(1<<20), float64(ms.HeapSys)/(1<<20))
 	return nil
+}
+
+// reread runs the route again over the same records: with the content
+// hash on, every record is unchanged and the sink must get nothing; with
+// -resend it must get every record again.
+func reread(ctx context.Context, eng *engine.Engine, sk *sink, o options, want int, wantSum int64) error {
+	records, sum, requests := sk.records.Load(), sk.idSum.Load(), sk.requests.Load()
+	start := time.Now()
+	res, err := eng.Run(ctx, "orders", engine.RunOptions{})
+	elapsed := time.Since(start)
+	if err != nil {
+		return fmt.Errorf("second run: %w", err)
+	}
+	got, gotSum, gotRequests := sk.records.Load()-records, sk.idSum.Load()-sum, sk.requests.Load()-requests
+	fmt.Printf("reread         second pass over the same %d records: %d unchanged, %d delivered, %d filtered out\n", o.records, res.Unchanged, res.Done, res.Skipped)
+	fmt.Printf("reread_elapsed %s\n", elapsed.Round(time.Millisecond))
+	fmt.Printf("reread_rate    %.0f records/s (source records / elapsed)\n", float64(o.records)/elapsed.Seconds())
+	fmt.Printf("reread_sink    %d records in %d requests\n", got, gotRequests)
+	if o.resend {
+		if got != int64(want) || gotSum != wantSum || res.Done != want {
+			return fmt.Errorf("second pass with resend_unchanged: sink got %d records with id sum %d (run says %d delivered), want %d with sum %d", got, gotSum, res.Done, want, wantSum)
+		}
+		fmt.Printf("reread_check   ok: resend_unchanged sent all %d records again\n", want)
+		return nil
+	}
+	if got != 0 || gotRequests != 0 || res.Done != 0 || res.Unchanged != want {
+		return fmt.Errorf("second pass over unchanged records: sink got %d records in %d requests, run says %d delivered and %d unchanged; want nothing sent and %d unchanged", got, gotRequests, res.Done, res.Unchanged, want)
+	}
+	fmt.Printf("reread_check   ok: the sink got nothing, all %d records settled unchanged\n", want)
+	return nil
+}
+
+// routeConfig is the benchmark's ferry.yaml.
+func routeConfig(o options, srcURL, sinkURL string) string {
+	var extra, retention string
+	if o.resend {
+		extra = "    resend_unchanged: true\n"
+	}
+	if o.retention > 0 {
+		d := o.retention.String()
+		retention = fmt.Sprintf("retention: { attempts: %s, runs: %s, delivered: %s }\n", d, d, d)
+	}
+	return fmt.Sprintf(routeYAML, retention, srcURL, sinkURL, o.page, o.batch) + extra
 }
 
 const routeYAML = `
 store: ferry.db
-systems:
+%ssystems:
   shop: { url: "%s" }
   sink: { url: "%s" }
 routes:
@@ -302,28 +400,4 @@ func peakRSSMB() float64 {
 		}
 	}
 	return 0
-}
-
-// flatCheck runs the bench at 200k and 1M records in child processes and
-// compares their peak RSS: memory must not grow with the size of a sync.
-func flatCheck() error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	var rss [2]float64
-	for i, n := range []int{200_000, 1_000_000} {
-		out, err := exec.Command(self, "-records", strconv.Itoa(n)).CombinedOutput()
-		fmt.Printf("--- %d records\n%s", n, out)
-		if err != nil {
-			return fmt.Errorf("%d records: %w", n, err)
-		}
-		for _, line := range strings.Split(string(out), "\n") {
-			if f := strings.Fields(line); len(f) == 2 && f[0] == "peak_rss_mb" {
-				rss[i], _ = strconv.ParseFloat(f[1], 64)
-			}
-		}
-	}
-	fmt.Printf("rss_ratio      %.2f (peak RSS at 1M / at 200k; flat is about 1)\n", rss[1]/rss[0])
-	return nil
 }

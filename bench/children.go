@@ -1,0 +1,120 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// child runs this benchmark in a child process, so that each run has its
+// own peak RSS, and returns its output's "name value" figures.
+func child(records int, args []string) (map[string]float64, string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := exec.Command(self, append([]string{"-records", strconv.Itoa(records)}, args...)...).CombinedOutput()
+	if err != nil {
+		return nil, string(out), fmt.Errorf("%d records %s: %w\n%s", records, strings.Join(args, " "), err, out)
+	}
+	figures := map[string]float64{}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+			figures[f[0]] = v
+		}
+	}
+	return figures, string(out), nil
+}
+
+// flatCheck runs the bench at 200k and 1M records in child processes and
+// compares their peak RSS: memory must not grow with the size of a sync.
+// With -retention it also compares the store's size after pruning, which
+// must not grow with the records delivered either.
+func flatCheck(args []string) error {
+	var figs [2]map[string]float64
+	for i, n := range []int{200_000, 1_000_000} {
+		f, out, err := child(n, args)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("--- %d records %s\n%s", n, strings.Join(args, " "), out)
+		figs[i] = f
+	}
+	fmt.Printf("rss_ratio      %.2f (peak RSS at 1M / at 200k; flat is about 1)\n", figs[1]["peak_rss_mb"]/figs[0]["peak_rss_mb"])
+	small, large := figs[0]["store_pruned_mb"], figs[1]["store_pruned_mb"]
+	if small > 0 {
+		fmt.Printf("store_ratio    %.2f (store after pruning at 1M / at 200k; bounded is about 1)\n", large/small)
+		// A bound, not a timing: a store that keeps anything per
+		// delivered record after pruning would be 5 times larger.
+		if large > 2*small+1 {
+			return fmt.Errorf("the store after pruning grew with the records delivered: %.1f MB at 1M, %.1f MB at 200k", large, small)
+		}
+	}
+	return nil
+}
+
+// alternateRuns runs n pairs of child processes back to back, the content
+// hash on (the default) and off (-resend), so that both see the same
+// machine: on a shared machine only runs made close together compare.
+func alternateRuns(n, records int, args []string) error {
+	args = slices.DeleteFunc(slices.Clone(args), func(a string) bool { return strings.HasPrefix(a, "-resend") })
+	var on, off []float64
+	var rssOn, rssOff []float64
+	fmt.Printf("%-4s %-5s %12s %10s  %s\n", "run", "hash", "records/s", "peak RSS", "load average before the run")
+	for i := 1; i <= n; i++ {
+		for _, resend := range []bool{false, true} {
+			a, name := args, "on"
+			if resend {
+				a, name = append(slices.Clone(args), "-resend"), "off"
+			}
+			load := loadAverage()
+			f, _, err := child(records, a)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%-4d %-5s %12.0f %7.1f MB  %s\n", i, name, f["throughput"], f["peak_rss_mb"], load)
+			if resend {
+				off, rssOff = append(off, f["throughput"]), append(rssOff, f["peak_rss_mb"])
+			} else {
+				on, rssOn = append(on, f["throughput"]), append(rssOn, f["peak_rss_mb"])
+			}
+		}
+	}
+	fmt.Printf("median hash on   %.0f records/s, peak RSS %.1f MB (%d records, %d runs)\n", median(on), median(rssOn), records, n)
+	fmt.Printf("median hash off  %.0f records/s, peak RSS %.1f MB\n", median(off), median(rssOff))
+	fmt.Printf("hash on / off    %.3f\n", median(on)/median(off))
+	fmt.Printf("load average     %s (after)\n", loadAverage())
+	return nil
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// loadAverage is the 1, 5 and 15 minute load average on Linux.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
