@@ -203,7 +203,7 @@ func (e *Engine) lockRoute(ctx context.Context, name string, lost func(error)) (
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(lockFor / 3)
+		t := time.NewTicker(max(lockFor/3, time.Millisecond))
 		defer t.Stop()
 		for {
 			select {
