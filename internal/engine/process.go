@@ -159,11 +159,6 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 	for _, g := range ordered {
 		d := r.destinations[g.dest]
 		works := g.works
-		if g.batch != "" {
-			// The same composition in the same order as the first time,
-			// so the destination sees the same batch idempotency key.
-			sort.SliceStable(works, func(i, j int) bool { return works[i].entry.ID < works[j].entry.ID })
-		}
 		deliveries := make([]connector.Delivery, len(works))
 		for i, w := range works {
 			deliveries[i] = w.delivery
