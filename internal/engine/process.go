@@ -172,9 +172,9 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 		}
 		// A batch request whose outcome is unknown (it may have been
 		// applied) is retried as the same batch: one tag, one due time.
-		var batchRetry *batchRetry
+		var shared *batchRetry
 		if sendErr == nil && d.array() && allUnknown(results) {
-			batchRetry = rs.newBatchRetry(works, results)
+			shared = rs.newBatchRetry(works, results)
 		}
 		allRetryAfter := time.Duration(0)
 		for i, w := range works {
@@ -197,8 +197,8 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 				continue
 			}
 			s := rs.failure(w, now, res, true)
-			if batchRetry != nil && s.Outcome == store.OutcomeRetry {
-				s.Batch, s.NextAttemptAt = batchRetry.tag, batchRetry.at
+			if shared != nil && s.Outcome == store.OutcomeRetry {
+				s.Batch, s.NextAttemptAt = shared.tag, shared.at
 			}
 			settlements = append(settlements, s)
 			if res.RetryAfter > allRetryAfter {
