@@ -66,8 +66,8 @@ func flatCheck(args []string) error {
 func alternateRuns(n, records int, args []string) error {
 	args = slices.DeleteFunc(slices.Clone(args), func(a string) bool { return strings.HasPrefix(a, "-resend") })
 	var on, off []float64
-	var rssOn, rssOff []float64
-	fmt.Printf("%-4s %-5s %12s %10s  %s\n", "run", "hash", "records/s", "peak RSS", "load average before the run")
+	var rssOn, rssOff, cpuOn, cpuOff []float64
+	fmt.Printf("%-4s %-5s %12s %10s %12s  %s\n", "run", "hash", "records/s", "peak RSS", "CPU µs/rec", "load average before the run")
 	for i := 1; i <= n; i++ {
 		for _, resend := range []bool{false, true} {
 			a, name := args, "on"
@@ -79,17 +79,17 @@ func alternateRuns(n, records int, args []string) error {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("%-4d %-5s %12.0f %7.1f MB  %s\n", i, name, f["throughput"], f["peak_rss_mb"], load)
+			fmt.Printf("%-4d %-5s %12.0f %7.1f MB %12.1f  %s\n", i, name, f["throughput"], f["peak_rss_mb"], f["cpu_us"], load)
 			if resend {
-				off, rssOff = append(off, f["throughput"]), append(rssOff, f["peak_rss_mb"])
+				off, rssOff, cpuOff = append(off, f["throughput"]), append(rssOff, f["peak_rss_mb"]), append(cpuOff, f["cpu_us"])
 			} else {
-				on, rssOn = append(on, f["throughput"]), append(rssOn, f["peak_rss_mb"])
+				on, rssOn, cpuOn = append(on, f["throughput"]), append(rssOn, f["peak_rss_mb"]), append(cpuOn, f["cpu_us"])
 			}
 		}
 	}
-	fmt.Printf("median hash on   %.0f records/s, peak RSS %.1f MB (%d records, %d runs)\n", median(on), median(rssOn), records, n)
-	fmt.Printf("median hash off  %.0f records/s, peak RSS %.1f MB\n", median(off), median(rssOff))
-	fmt.Printf("hash on / off    %.3f\n", median(on)/median(off))
+	fmt.Printf("median hash on   %.0f records/s, peak RSS %.1f MB, %.1f CPU µs/record (%d records, %d runs)\n", median(on), median(rssOn), median(cpuOn), records, n)
+	fmt.Printf("median hash off  %.0f records/s, peak RSS %.1f MB, %.1f CPU µs/record\n", median(off), median(rssOff), median(cpuOff))
+	fmt.Printf("hash on / off    %.3f records/s, %.3f CPU per record\n", median(on)/median(off), median(cpuOn)/median(cpuOff))
 	fmt.Printf("load average     %s (after)\n", loadAverage())
 	return nil
 }

@@ -177,9 +177,11 @@ func run(o options) error {
 		}
 	}
 	size := watchSize(cfg.Store)
+	cpu0 := cpuSeconds()
 	start := time.Now()
 	res, err := eng.Run(ctx, "orders", engine.RunOptions{})
 	elapsed := time.Since(start)
+	cpu := cpuSeconds() - cpu0
 	peakStore := size.stop()
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
@@ -195,6 +197,7 @@ func run(o options) error {
 	fmt.Printf("throughput     %.0f records/s end to end (source records / elapsed)\n", float64(o.records)/elapsed.Seconds())
 	fmt.Printf("delivered      %.0f records/s\n", float64(res.Done)/elapsed.Seconds())
 	fmt.Printf("batches        %d requests to the sink\n", sk.requests.Load())
+	printCPU(cpu, o.records)
 	if got != want || res.Done != want || sk.idSum.Load() != wantSum {
 		return fmt.Errorf("sink got %d records with id sum %d (run says %d delivered), want %d with sum %d", got, sk.idSum.Load(), res.Done, want, wantSum)
 	}
@@ -221,9 +224,11 @@ func run(o options) error {
 // -resend it must get every record again.
 func reread(ctx context.Context, eng *engine.Engine, sk *sink, o options, want int, wantSum int64) error {
 	records, sum, requests := sk.records.Load(), sk.idSum.Load(), sk.requests.Load()
+	cpu0 := cpuSeconds()
 	start := time.Now()
 	res, err := eng.Run(ctx, "orders", engine.RunOptions{})
 	elapsed := time.Since(start)
+	cpu := cpuSeconds() - cpu0
 	if err != nil {
 		return fmt.Errorf("second run: %w", err)
 	}
@@ -232,6 +237,7 @@ func reread(ctx context.Context, eng *engine.Engine, sk *sink, o options, want i
 	fmt.Printf("reread_elapsed %s\n", elapsed.Round(time.Millisecond))
 	fmt.Printf("reread_rate    %.0f records/s (source records / elapsed)\n", float64(o.records)/elapsed.Seconds())
 	fmt.Printf("reread_sink    %d records in %d requests\n", got, gotRequests)
+	fmt.Printf("reread_cpu_us  %.1f CPU microseconds per source record (%.2f s)\n", cpu*1e6/float64(o.records), cpu)
 	if o.resend {
 		if got != int64(want) || gotSum != wantSum || res.Done != want {
 			return fmt.Errorf("second pass with resend_unchanged: sink got %d records with id sum %d (run says %d delivered), want %d with sum %d", got, gotSum, res.Done, want, wantSum)
@@ -400,4 +406,40 @@ func peakRSSMB() float64 {
 		}
 	}
 	return 0
+}
+
+// printCPU reports the CPU time of the whole process (ferry and the
+// harness's source and sink) per source record: unlike records/s it
+// hardly moves when other work shares the machine, so it is the figure
+// to compare on a busy machine. 2 cores / cpu_us is the ceiling of
+// records/s on this machine.
+func printCPU(seconds float64, records int) {
+	if seconds <= 0 {
+		return
+	}
+	us := seconds * 1e6 / float64(records)
+	fmt.Printf("cpu_us         %.1f CPU microseconds per source record (%.2f s; 2 cores would allow %.0f records/s)\n", us, seconds, 2e6/us)
+}
+
+// cpuSeconds is the CPU time (user + system) this process has used, read
+// from /proc on Linux (0 elsewhere). The kernel counts it in ticks of
+// 1/100 s.
+func cpuSeconds() float64 {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; fields count from
+	// after its closing parenthesis.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100
 }
