@@ -230,6 +230,7 @@ type chaosDest struct {
 	batches  map[string]string        // array: batch Idempotency-Key -> ids it carried, sorted
 	headers  map[string][]application // array: record id -> rev and batch Idempotency-Key of each application
 	reused   []string                 // array: a batch key seen with other records
+	arrivals []arrival                // every request, in order of arrival
 	bad      []string                 // requests the test cannot read (a test bug)
 	requests int
 	fates    map[string]int // what the destination did, for the log
@@ -265,33 +266,31 @@ func (d *chaosDest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the client went away (killed)
 	}
-	// Work takes time, more for a bigger batch, so kills land mid-send.
-	time.Sleep(time.Duration(d.rng.IntN(1000)*max(bytes.Count(body, []byte(`"id"`)), 1)) * time.Microsecond)
-	fate := d.fate()
-	d.mu.Lock()
-	d.requests++
-	d.fates[fate]++
-	d.mu.Unlock()
-	switch fate {
-	case fateRefused:
-		http.Error(w, `{"error":"busy (injected)"}`, http.StatusServiceUnavailable)
-		return
-	case fateDropped:
-		hangUp(w)
-		return
-	}
-	if err := d.apply(r, body); err != nil {
+	recs, err := d.read(r, body)
+	if err != nil {
 		d.mu.Lock()
 		d.bad = append(d.bad, fmt.Sprintf("%s %s: %v: %.200s", r.Method, r.URL.Path, err, body))
 		d.mu.Unlock()
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	// Work takes time, more for a bigger batch, so kills land mid-send.
+	time.Sleep(time.Duration(d.rng.IntN(1000)*len(recs)) * time.Microsecond)
+	fate := d.fate()
+	header := r.Header.Get("Idempotency-Key")
+	d.mu.Lock()
+	d.requests++
+	d.fates[fate]++
+	d.arrivals = append(d.arrivals, arrival{header: header, recs: recs, fate: fate})
+	if fate != fateRefused && fate != fateDropped {
+		d.apply(header, recs)
+	}
+	d.mu.Unlock()
 	switch fate {
-	case fateLostDropped:
+	case fateRefused, fateLost503:
+		http.Error(w, `{"error":"busy (injected)"}`, http.StatusServiceUnavailable)
+	case fateDropped, fateLostDropped:
 		hangUp(w)
-	case fateLost503:
-		http.Error(w, `{"error":"timeout after commit (injected)"}`, http.StatusServiceUnavailable)
 	default:
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"ok":true}`)
@@ -304,54 +303,114 @@ type application struct {
 	key string
 }
 
-// apply records the request's records as received.
-func (d *chaosDest) apply(r *http.Request, body []byte) error {
+// sentRecord is one record of a request: its id, rev and own key (the
+// Idempotency-Key header for body: each, the element's idem for array).
+type sentRecord struct {
+	id  string
+	rev int
+	key string
+}
+
+// arrival is one request, whatever became of it.
+type arrival struct {
+	header string
+	recs   []sentRecord
+	fate   string
+}
+
+// read decodes a request's records.
+func (d *chaosDest) read(r *http.Request, body []byte) ([]sentRecord, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	if !d.array {
 		var rec map[string]any
 		if err := dec.Decode(&rec); err != nil {
-			return fmt.Errorf("body is not a JSON object: %w", err)
+			return nil, fmt.Errorf("body is not a JSON object: %w", err)
 		}
 		id := fmt.Sprint(rec["id"])
 		if want := lastSegment(r); id != want {
-			return fmt.Errorf("record %s sent to the path of key %s", id, want)
+			return nil, fmt.Errorf("record %s sent to the path of key %s", id, want)
 		}
 		rev, err := strconv.Atoi(fmt.Sprint(rec["rev"]))
 		if err != nil {
-			return fmt.Errorf("record %s has no rev: %w", id, err)
+			return nil, fmt.Errorf("record %s has no rev: %w", id, err)
 		}
-		d.applied[id] = append(d.applied[id], application{rev: rev, key: r.Header.Get("Idempotency-Key")})
-		return nil
+		return []sentRecord{{id: id, rev: rev, key: r.Header.Get("Idempotency-Key")}}, nil
 	}
 	var elems []map[string]any
 	if err := dec.Decode(&elems); err != nil {
-		return fmt.Errorf("body is not a JSON array of objects: %w", err)
+		return nil, fmt.Errorf("body is not a JSON array of objects: %w", err)
 	}
-	ids := make([]string, len(elems))
+	recs := make([]sentRecord, len(elems))
 	for i, el := range elems {
-		ids[i] = fmt.Sprint(el["id"])
+		id := fmt.Sprint(el["id"])
 		rev, err := strconv.Atoi(fmt.Sprint(el["rev"]))
 		if err != nil {
-			return fmt.Errorf("element %d (record %s) has no rev: %w", i, ids[i], err)
+			return nil, fmt.Errorf("element %d (record %s) has no rev: %w", i, id, err)
 		}
 		key, _ := el["idem"].(string)
-		d.applied[ids[i]] = append(d.applied[ids[i]], application{rev: rev, key: key})
-		d.headers[ids[i]] = append(d.headers[ids[i]], application{rev: rev, key: r.Header.Get("Idempotency-Key")})
+		recs[i] = sentRecord{id: id, rev: rev, key: key}
+	}
+	return recs, nil
+}
+
+// apply records the request's records as received; d.mu is held.
+func (d *chaosDest) apply(header string, recs []sentRecord) {
+	for _, rec := range recs {
+		d.applied[rec.id] = append(d.applied[rec.id], application{rev: rec.rev, key: rec.key})
+	}
+	if !d.array {
+		return
+	}
+	ids := make([]string, len(recs))
+	for i, rec := range recs {
+		ids[i] = rec.id
+		d.headers[rec.id] = append(d.headers[rec.id], application{rev: rec.rev, key: header})
 	}
 	// A batch key stands for one set of records (in any order): a
 	// destination that deduplicates by the header would drop other
 	// records sent under it.
 	composition := strings.Join(slices.Sorted(slices.Values(ids)), ",")
-	if hk := r.Header.Get("Idempotency-Key"); hk != "" {
-		if prev, ok := d.batches[hk]; ok && prev != composition {
-			d.reused = append(d.reused, fmt.Sprintf("batch key %s carried [%s], then [%s]", hk, prev, composition))
+	if header != "" {
+		if prev, ok := d.batches[header]; ok && prev != composition {
+			d.reused = append(d.reused, fmt.Sprintf("batch key %s carried [%s], then [%s]", header, prev, composition))
 		}
-		d.batches[hk] = composition
+		d.batches[header] = composition
 	}
-	return nil
+}
+
+// retriesOfUnknown follows every request whose answer ferry did not get
+// (503, hang-up) to the next request carrying any of its records: same
+// batch key, re-composed after one of its records changed, or re-composed
+// otherwise. d.mu is held.
+func (d *chaosDest) retriesOfUnknown() (same, changed, recomposed int) {
+	for i, a := range d.arrivals {
+		if a.fate == fateOK {
+			continue
+		}
+		revs := map[string]int{}
+		for _, rec := range a.recs {
+			revs[rec.id] = rec.rev
+		}
+	next:
+		for _, b := range d.arrivals[i+1:] {
+			for _, rec := range b.recs {
+				if _, ok := revs[rec.id]; !ok {
+					continue
+				}
+				switch {
+				case b.header == a.header:
+					same++
+				case slices.ContainsFunc(b.recs, func(r sentRecord) bool { rev, ok := revs[r.id]; return ok && rev != r.rev }):
+					changed++
+				default:
+					recomposed++
+				}
+				break next
+			}
+		}
+	}
+	return same, changed, recomposed
 }
 
 // hangUp closes the connection without an answer.
@@ -549,6 +608,9 @@ func runChaos(t *testing.T, destination string, array bool, kills, perKill int, 
 			}
 		}
 		t.Logf("array: %d records were repeated (same rev) under another batch Idempotency-Key header (%d repeats)", records, apps)
+		same, changed, recomposed := dst.retriesOfUnknown()
+		t.Logf("array: batches whose answer was lost (503, hang-up), next sent: %d as the same batch (same key), %d re-composed after a record changed, %d re-composed otherwise",
+			same, changed, recomposed)
 	}
 	checkStoreIsClean(t, cfg)
 }
