@@ -44,6 +44,7 @@ func main() {
 	flag.BoolVar(&o.resend, "resend", false, "set resend_unchanged: true on the route (no content hash comparison)")
 	flag.BoolVar(&o.reread, "reread", false, "run the route a second time over the same records and measure that pass (nothing may reach the sink unless -resend)")
 	flag.DurationVar(&o.retention, "retention", 0, "a short retention (attempts, runs, delivered) applied at the end of the run; then wait for it to pass, prune with vacuum and report the store size before and after")
+	flag.BoolVar(&o.scatter, "scatter", false, "serve the orders in a scattered key order (as most real sources do) instead of by ascending id")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here")
 	memprofile := flag.String("memprofile", "", "write an allocation profile here")
 	blockprofile := flag.String("blockprofile", "", "write a goroutine blocking profile here (where time is spent waiting)")
@@ -112,6 +113,7 @@ type options struct {
 	dir                  string
 	resend               bool          // resend_unchanged: true
 	reread               bool          // a second pass over the same records
+	scatter              bool          // keys in a scattered order instead of ascending
 	retention            time.Duration // 0: the default retention
 }
 
@@ -139,7 +141,7 @@ func run(o options) error {
 		defer os.RemoveAll(d)
 		o.dir = d
 	}
-	srcURL, stopSrc, err := serve(sourceHandler(o.records))
+	srcURL, stopSrc, err := serve(sourceHandler(o.records, o.scatter))
 	if err != nil {
 		return err
 	}
@@ -192,6 +194,9 @@ func run(o options) error {
 		hash = "off (resend_unchanged: true)"
 	}
 	fmt.Printf("content_hash   %s\n", hash)
+	if o.scatter {
+		fmt.Printf("key_order      scattered\n")
+	}
 	fmt.Printf("records        %d (source), %d delivered, %d filtered out\n", o.records, res.Done, res.Skipped)
 	fmt.Printf("elapsed        %s\n", elapsed.Round(time.Millisecond))
 	fmt.Printf("throughput     %.0f records/s end to end (source records / elapsed)\n", float64(o.records)/elapsed.Seconds())
@@ -298,7 +303,11 @@ routes:
 // cancelled, so the route's filter drops 10%. Pages are built with
 // strconv appends: the harness should spend its CPU sparingly, since it
 // shares the machine with what it measures.
-func sourceHandler(n int) http.Handler {
+func sourceHandler(n int, scatter bool) http.Handler {
+	order := func(pos int) int { return pos }
+	if scatter {
+		order = scatterOrder(n)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		page, _ := strconv.Atoi(q.Get("page"))
@@ -309,10 +318,11 @@ func sourceHandler(n int) http.Handler {
 		}
 		b := make([]byte, 0, size*340)
 		b = append(b, `{"data":[`...)
-		for id := (page-1)*size + 1; id <= min(page*size, n); id++ {
-			if id > (page-1)*size+1 {
+		for pos := (page-1)*size + 1; pos <= min(page*size, n); pos++ {
+			if pos > (page-1)*size+1 {
 				b = append(b, ',')
 			}
+			id := order(pos)
 			status := "paid"
 			if id%10 == 0 {
 				status = "cancelled"
@@ -342,6 +352,25 @@ func sourceHandler(n int) http.Handler {
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		w.Write(b)
 	})
+}
+
+// scatterOrder maps the positions 1..n to the IDs 1..n in a scattered
+// order (a stride coprime with n, near n/φ), as most real sources hand
+// out keys: consecutive records then land on distant pages of the store's
+// key indexes.
+func scatterOrder(n int) func(int) int {
+	stride := max(1, n*618/1000)
+	for gcd(stride, n) != 1 {
+		stride++
+	}
+	return func(pos int) int { return int((int64(pos-1)*int64(stride))%int64(n)) + 1 }
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // sink counts the records it receives and sums their external_id, so the
