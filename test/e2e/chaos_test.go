@@ -147,16 +147,18 @@ func (s *chaosSource) reveal(n int) {
 // while no ferry runs: a record moving to the end during a paged read
 // would shift the pages under the reader (an anomaly of page-based APIs,
 // not ferry's).
-func (s *chaosSource) change(k int, rng *rand.Rand) {
+func (s *chaosSource) change(k int, rng *rand.Rand) (ids []int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for range k {
 		rec := s.byID[1+rng.IntN(len(s.records))]
+		ids = append(ids, rec.id)
 		i := slices.Index(s.records, rec)
 		s.records = append(slices.Delete(s.records, i, i+1), rec)
 		s.lastSeq++
 		rec.seq, rec.rev = s.lastSeq, rec.rev+1
 	}
+	return ids
 }
 
 // revisions is each record's current rev, by id.
@@ -379,38 +381,82 @@ func (d *chaosDest) apply(header string, recs []sentRecord) {
 	}
 }
 
-// retriesOfUnknown follows every request whose answer ferry did not get
-// (503, hang-up) to the next request carrying any of its records: same
-// batch key, re-composed after one of its records changed, or re-composed
-// otherwise. d.mu is held.
-func (d *chaosDest) retriesOfUnknown() (same, changed, recomposed int) {
+// markKill notes in the log of arrivals that ferry was just killed.
+func (d *chaosDest) markKill() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.arrivals = append(d.arrivals, arrival{fate: fateKill})
+}
+
+// markChanged notes in the log of arrivals that these records changed.
+func (d *chaosDest) markChanged(ids []int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	recs := make([]sentRecord, len(ids))
+	for i, id := range ids {
+		recs[i] = sentRecord{id: strconv.Itoa(id)}
+	}
+	d.arrivals = append(d.arrivals, arrival{fate: fateChanged, recs: recs})
+}
+
+// Markers among the arrivals; they are no requests.
+const (
+	fateKill    = "(ferry killed)"
+	fateChanged = "(records changed at the source)"
+)
+
+// unknownRetries is what became of the records of batches whose answer
+// ferry did not get (503, hang-up), read at the next request carrying any
+// of them.
+type unknownRetries struct {
+	same       int // sent again as the same batch (same key)
+	changed    int // re-composed: one of its records changed meanwhile
+	afterKill  int // re-composed after a kill (the worker may have died before settling)
+	recomposed int // re-composed within one worker's life
+}
+
+// retriesOfUnknown follows every batch whose answer was lost to the next
+// request carrying any of its records. d.mu is held.
+func (d *chaosDest) retriesOfUnknown() unknownRetries {
+	var u unknownRetries
 	for i, a := range d.arrivals {
-		if a.fate == fateOK {
+		if a.fate == fateOK || a.fate == fateKill || a.fate == fateChanged {
 			continue
 		}
-		revs := map[string]int{}
+		ids := map[string]bool{}
 		for _, rec := range a.recs {
-			revs[rec.id] = rec.rev
+			ids[rec.id] = true
 		}
+		killed, changed := false, false
 	next:
 		for _, b := range d.arrivals[i+1:] {
+			switch b.fate {
+			case fateKill:
+				killed = true
+				continue
+			case fateChanged:
+				changed = changed || slices.ContainsFunc(b.recs, func(r sentRecord) bool { return ids[r.id] })
+				continue
+			}
 			for _, rec := range b.recs {
-				if _, ok := revs[rec.id]; !ok {
+				if !ids[rec.id] {
 					continue
 				}
 				switch {
 				case b.header == a.header:
-					same++
-				case slices.ContainsFunc(b.recs, func(r sentRecord) bool { rev, ok := revs[r.id]; return ok && rev != r.rev }):
-					changed++
+					u.same++
+				case changed:
+					u.changed++
+				case killed:
+					u.afterKill++
 				default:
-					recomposed++
+					u.recomposed++
 				}
 				break next
 			}
 		}
 	}
-	return same, changed, recomposed
+	return u
 }
 
 // hangUp closes the connection without an answer.
@@ -486,7 +532,7 @@ func runChaos(t *testing.T, destination string, array bool, kills, perKill int, 
 	for i := range kills {
 		src.reveal((i + 1) * perKill)
 		if i > 0 {
-			src.change(changes, killRng)
+			dst.markChanged(src.change(changes, killRng))
 		}
 		delay := time.Duration(5+killRng.IntN(296)) * time.Millisecond
 		// Every fifth run or so is a full sync: it reads every record
@@ -505,10 +551,14 @@ func runChaos(t *testing.T, destination string, array bool, kills, perKill int, 
 		var killed bool
 		if zombie {
 			reap := killUnreaped(t, cfg, delay, args...)
+			dst.markKill()
 			reapLater()
 			reapLater = reap
 		} else {
 			code, out, killed = runAndKill(t, cfg, delay, args...)
+			if killed {
+				dst.markKill()
+			}
 			reapLater()
 			reapLater = func() {}
 		}
@@ -608,9 +658,9 @@ func runChaos(t *testing.T, destination string, array bool, kills, perKill int, 
 			}
 		}
 		t.Logf("array: %d records were repeated (same rev) under another batch Idempotency-Key header (%d repeats)", records, apps)
-		same, changed, recomposed := dst.retriesOfUnknown()
-		t.Logf("array: batches whose answer was lost (503, hang-up), next sent: %d as the same batch (same key), %d re-composed after a record changed, %d re-composed otherwise",
-			same, changed, recomposed)
+		u := dst.retriesOfUnknown()
+		t.Logf("array: batches whose answer was lost (503, hang-up), next sent: %d as the same batch (same key), re-composed: %d after a record changed, %d after a kill, %d within one run",
+			u.same, u.changed, u.afterKill, u.recomposed)
 	}
 	checkStoreIsClean(t, cfg)
 }
