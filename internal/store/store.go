@@ -364,20 +364,27 @@ type Store interface {
 
 	// Lease marks up to req.Limit entries leased by req.Owner until
 	// req.Until and returns them, highest priority first, then oldest.
+	// In LeaseErrors mode, when the first due entry is in a batch, that
+	// batch's due entries are leased alone and all together (even beyond
+	// Limit), in ID order; otherwise only entries in no batch are leased.
 	Lease(ctx context.Context, req LeaseRequest) ([]Entry, error)
 	// Settle settles leased entries in one transaction. Entries no longer
 	// leased by owner are ignored (their lease expired and was taken), but
 	// their attempts are still recorded: the delivery did happen.
 	// A retry of an entry whose key has a newer entry (pending, in error,
-	// or leased with a higher ID) is dropped as superseded (the attempt is
-	// still recorded): an old version is never retried over a newer one. An attempt left
+	// leased or delivered with a higher ID) is dropped as superseded (the
+	// attempt is still recorded): an old version is never retried over a
+	// newer one. A retry's Batch is kept on the entry (see Lease). A done
+	// settlement stores the entry's payload as its key's last delivered
+	// content (see Settlement.Hash). An attempt left
 	// without Route, Key or Version is filled from its entry, which costs
 	// a lookup; the hot path should set them.
 	Settle(ctx context.Context, owner string, s []Settlement) error
 	// ReleaseLeases returns leased entries of route to their previous
 	// status when their lease expired before now or when their owner is in
-	// owners (dead workers). A released entry whose key got a newer queued
-	// (P/E) entry meanwhile is dropped as superseded. It returns how many
+	// owners (dead workers). A released entry whose key got a newer entry
+	// meanwhile (queued, or leased or delivered with a higher ID) is
+	// dropped as superseded. It returns how many
 	// were released or dropped. A zero now releases by owner only.
 	ReleaseLeases(ctx context.Context, route string, now time.Time, owners []string) (int, error)
 	// LeaseOwners lists the distinct owners of leased entries of route.

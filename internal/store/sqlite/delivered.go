@@ -24,7 +24,8 @@ const deliveredChunk = 250
 
 // upsertDelivered stores the payload of the entries still leased by owner
 // as their keys' last delivered content, set-based: the settled IDs join
-// the entries table, so the payload is copied inside SQLite. A key's row
+// the entries table, and triggers copy the payloads inside SQLite (see
+// migration 0007). A key's row
 // is never overwritten by an older entry (a lower ID) than the one it
 // holds: a late settlement of an old version must not hide the newer
 // content the destination has. It runs before the entries are deleted.
@@ -52,11 +53,11 @@ func upsertDeliveredSQL(n int) string {
 		}
 		b.WriteString("(?,?,?)")
 	}
-	b.WriteString(`) INSERT INTO delivered (route, key, entry_id, version, hash, payload, delivered_at)
-		SELECT e.route, e.key, e.id, e.version, s.hash, e.payload, s.at FROM s JOIN entries e ON e.id = s.id
+	b.WriteString(`) INSERT INTO delivered (route, key, entry_id, version, hash, delivered_at)
+		SELECT e.route, e.key, e.id, e.version, s.hash, s.at FROM s JOIN entries e ON e.id = s.id
 		WHERE e.status = 'L' AND e.lease_owner = ?
 		ON CONFLICT (route, key) DO UPDATE SET entry_id = excluded.entry_id, version = excluded.version,
-			hash = excluded.hash, payload = excluded.payload, delivered_at = excluded.delivered_at
+			hash = excluded.hash, delivered_at = excluded.delivered_at
 		WHERE excluded.entry_id >= delivered.entry_id`)
 	return b.String()
 }
@@ -68,8 +69,9 @@ func (s *Store) LastDelivered(ctx context.Context, route, key string) (store.Del
 		payload []byte
 		at      int64
 	)
-	err := s.read.QueryRowContext(ctx, `SELECT entry_id, version, hash, payload, delivered_at FROM delivered
-		WHERE route = ? AND key = ?`, route, key).Scan(&d.EntryID, &d.Version, &d.Hash, &payload, &at)
+	err := s.read.QueryRowContext(ctx, `SELECT d.entry_id, d.version, d.hash, p.payload, d.delivered_at
+		FROM delivered d JOIN delivered_payloads p ON p.entry_id = d.entry_id
+		WHERE d.route = ? AND d.key = ?`, route, key).Scan(&d.EntryID, &d.Version, &d.Hash, &payload, &at)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, fmt.Errorf("last delivered content of key %q in route %q: %w", key, route, store.ErrNotFound)
 	}

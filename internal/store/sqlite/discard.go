@@ -103,8 +103,9 @@ func (s *Store) Resend(ctx context.Context, route, key, who string, now time.Tim
 		}
 		var err error
 		e, err = scanEntry(tx.QueryRowContext(ctx, `INSERT INTO entries (route, key, version, payload, status, priority,
-			next_attempt_at, created_at, updated_at) SELECT route, key, 1, payload, 'P', 0, ?1, ?1, ?1
-			FROM delivered WHERE route = ?2 AND key = ?3 RETURNING `+entryColumns, nowMS, route, key))
+			next_attempt_at, created_at, updated_at) SELECT d.route, d.key, 1, p.payload, 'P', 0, ?1, ?1, ?1
+			FROM delivered d JOIN delivered_payloads p ON p.entry_id = d.entry_id
+			WHERE d.route = ?2 AND d.key = ?3 RETURNING `+entryColumns, nowMS, route, key))
 		if err != nil {
 			return fmt.Errorf("queue: %w", err)
 		}

@@ -3,9 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/store"
 )
 
 func TestSynchronousOption(t *testing.T) {
@@ -134,5 +138,100 @@ func TestOldStoreConvertedToIncrementalVacuum(t *testing.T) {
 	}
 	if ts := pragmaInt(t, s.write, "temp_store"); ts != 2 {
 		t.Errorf("temp_store = %d after the conversion, want 2 (memory) back", ts)
+	}
+}
+
+func count(t *testing.T, db *sql.DB, table string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Each delivered row has exactly one payload: a newer delivery of the key
+// replaces it, an older one never does, and pruning the row removes it.
+func TestDeliveredPayloadFollowsItsRow(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "f.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	deliver := func(payload string) store.Entry {
+		got, _, err := s.EnqueueLeased(ctx, "orders", []store.NewEntry{{Key: "a", Payload: json.RawMessage(payload)}}, nil, now, "w", now.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got[0]
+	}
+	settle := func(e store.Entry) {
+		if err := s.Settle(ctx, "w", []store.Settlement{{EntryID: e.ID, Outcome: store.OutcomeDone,
+			Attempt: store.Attempt{At: now}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, newer := deliver(`{"v":1}`), deliver(`{"v":2}`)
+	settle(newer)
+	settle(old) // late: must not replace the newer content
+	newest := deliver(`{"v":3}`)
+	settle(newest)
+	if n := count(t, s.write, "delivered_payloads"); n != 1 {
+		t.Errorf("%d payloads kept for one delivered key, want 1", n)
+	}
+	d, err := s.LastDelivered(ctx, "orders", "a")
+	if err != nil || d.EntryID != newest.ID || string(d.Payload) != `{"v":3}` {
+		t.Errorf("LastDelivered = %+v, %v; want entry %d with v 3", d, err, newest.ID)
+	}
+	if _, err := s.Prune(ctx, store.PruneRequest{DeliveredBefore: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, s.write, "delivered_payloads"); n != 0 {
+		t.Errorf("%d payloads kept after their rows were pruned, want 0", n)
+	}
+}
+
+// Delivered content written before the payloads moved to their own table
+// (migration 0007) survives the move.
+func TestDeliveredPayloadsMigration(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "f.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.version > 6 {
+			break
+		}
+		if _, err := db.Exec(m.sql); err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+		if _, err := db.Exec(`INSERT INTO schema_migrations VALUES (?, ?, 0)`, m.version, m.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(`INSERT INTO delivered (route, key, entry_id, version, hash, payload, delivered_at)
+		VALUES ('orders', 'a', 7, 2, 'h', CAST('{"a":1}' AS BLOB), 1000)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d, err := s.LastDelivered(ctx, "orders", "a")
+	if err != nil || d.EntryID != 7 || d.Version != 2 || d.Hash != "h" || string(d.Payload) != `{"a":1}` || d.DeliveredAt.UnixMilli() != 1000 {
+		t.Errorf("LastDelivered after the migration = %+v, %v", d, err)
 	}
 }

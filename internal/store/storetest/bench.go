@@ -24,6 +24,7 @@ func Bench(b *testing.B, open func(b *testing.B) store.Store) {
 	b.Run("Cycle", func(b *testing.B) { benchCycle(b, open(b)) })
 	b.Run("HandOff", func(b *testing.B) { benchHandOff(b, open(b)) })
 	b.Run("HandOffHash", func(b *testing.B) { benchHandOffHash(b, open(b)) })
+	b.Run("HandOffScattered", func(b *testing.B) { benchHandOffScattered(b, open(b)) })
 	b.Run("Unchanged", func(b *testing.B) { benchUnchanged(b, open(b)) })
 }
 
@@ -281,6 +282,38 @@ func benchUnchanged(b *testing.B, s store.Store) {
 		got, res, err := s.EnqueueLeased(ctx, "orders", page, nil, t0, "bench", t0.Add(time.Minute))
 		if err != nil || len(got) != 0 || res.Unchanged != benchPage {
 			b.Fatalf("enqueue unchanged: %d entries, %+v, %v", len(got), res, err)
+		}
+		n += benchPage
+	}
+	report(b, n)
+}
+
+// benchHandOffScattered is benchHandOffHash with keys that arrive in no
+// order (as IDs of most sources do): the delivered content, kept by key,
+// is written all over its B-tree instead of at its end.
+func benchHandOffScattered(b *testing.B, s store.Store) {
+	closeAfter(b, s)
+	ctx := context.Background()
+	n := 0
+	for b.Loop() {
+		b.StopTimer()
+		page := hashed(benchEntries(n, benchPage))
+		for i := range page {
+			page[i].Key = fmt.Sprintf("order-%09d", (uint64(n+i)*2654435761)%1000000007)
+		}
+		b.StartTimer()
+		got, _, err := s.EnqueueLeased(ctx, "orders", page, nil, t0, "bench", t0.Add(time.Minute))
+		if err != nil || len(got) != benchPage {
+			b.Fatalf("enqueue leased: %d entries, %v", len(got), err)
+		}
+		for batch := range slices.Chunk(got, benchBatch) {
+			ss := settlements(batch)
+			for i := range ss {
+				ss[i].Hash = batch[i].Hash
+			}
+			if err := s.Settle(ctx, "bench", ss); err != nil {
+				b.Fatal(err)
+			}
 		}
 		n += benchPage
 	}
