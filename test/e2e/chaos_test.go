@@ -283,7 +283,7 @@ func (d *chaosDest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d.mu.Lock()
 	d.requests++
 	d.fates[fate]++
-	d.arrivals = append(d.arrivals, arrival{header: header, recs: recs, fate: fate})
+	d.arrivals = append(d.arrivals, arrival{run: r.Header.Get("X-Chaos-Run"), header: header, recs: recs, fate: fate})
 	if fate != fateRefused && fate != fateDropped {
 		d.apply(header, recs)
 	}
@@ -315,6 +315,7 @@ type sentRecord struct {
 
 // arrival is one request, whatever became of it.
 type arrival struct {
+	run    string // X-Chaos-Run: which ferry process sent it
 	header string
 	recs   []sentRecord
 	fate   string
@@ -381,13 +382,6 @@ func (d *chaosDest) apply(header string, recs []sentRecord) {
 	}
 }
 
-// markKill notes in the log of arrivals that ferry was just killed.
-func (d *chaosDest) markKill() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.arrivals = append(d.arrivals, arrival{fate: fateKill})
-}
-
 // markChanged notes in the log of arrivals that these records changed.
 func (d *chaosDest) markChanged(ids []int) {
 	d.mu.Lock()
@@ -399,11 +393,9 @@ func (d *chaosDest) markChanged(ids []int) {
 	d.arrivals = append(d.arrivals, arrival{fate: fateChanged, recs: recs})
 }
 
-// Markers among the arrivals; they are no requests.
-const (
-	fateKill    = "(ferry killed)"
-	fateChanged = "(records changed at the source)"
-)
+// fateChanged marks a change at the source among the arrivals; it is no
+// request.
+const fateChanged = "(records changed at the source)"
 
 // unknownRetries is what became of the records of batches whose answer
 // ferry did not get (503, hang-up), read at the next request carrying any
@@ -411,8 +403,9 @@ const (
 type unknownRetries struct {
 	same       int // sent again as the same batch (same key)
 	changed    int // re-composed: one of its records changed meanwhile
-	afterKill  int // re-composed after a kill (the worker may have died before settling)
-	recomposed int // re-composed within one worker's life
+	laterRun   int // re-composed by a later ferry process (the first may have died before settling)
+	recomposed int // re-composed by the ferry process that got no answer
+	examples   []string
 }
 
 // retriesOfUnknown follows every batch whose answer was lost to the next
@@ -420,20 +413,17 @@ type unknownRetries struct {
 func (d *chaosDest) retriesOfUnknown() unknownRetries {
 	var u unknownRetries
 	for i, a := range d.arrivals {
-		if a.fate == fateOK || a.fate == fateKill || a.fate == fateChanged {
+		if a.fate == fateOK || a.fate == fateChanged {
 			continue
 		}
 		ids := map[string]bool{}
 		for _, rec := range a.recs {
 			ids[rec.id] = true
 		}
-		killed, changed := false, false
+		changed := false
 	next:
-		for _, b := range d.arrivals[i+1:] {
+		for j, b := range d.arrivals[i+1:] {
 			switch b.fate {
-			case fateKill:
-				killed = true
-				continue
 			case fateChanged:
 				changed = changed || slices.ContainsFunc(b.recs, func(r sentRecord) bool { return ids[r.id] })
 				continue
@@ -447,16 +437,29 @@ func (d *chaosDest) retriesOfUnknown() unknownRetries {
 					u.same++
 				case changed:
 					u.changed++
-				case killed:
-					u.afterKill++
+				case b.run != a.run:
+					u.laterRun++
 				default:
 					u.recomposed++
+					if len(u.examples) < 3 {
+						u.examples = append(u.examples, fmt.Sprintf("run %s: request #%d %v (%s, key %.8s), then #%d %v (key %.8s)",
+							a.run, i, recIDs(a.recs), a.fate, a.header, i+1+j, recIDs(b.recs), b.header))
+					}
 				}
 				break next
 			}
 		}
 	}
 	return u
+}
+
+// recIDs lists "id/rev" of recs.
+func recIDs(recs []sentRecord) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = fmt.Sprintf("%s/%d", r.id, r.rev)
+	}
+	return out
 }
 
 // hangUp closes the connection without an answer.
@@ -472,7 +475,7 @@ const chaosConfig = `
 store: ferry.db
 systems:
   shop: { url: %q, timeout: 2s }
-  erp: { url: %q, timeout: 2s }
+  erp: { url: %q, timeout: 2s, headers: { X-Chaos-Run: "${env:FERRY_CHAOS_RUN:-final}" } }
 routes:
   orders:
     source:
@@ -550,15 +553,11 @@ func runChaos(t *testing.T, destination string, array bool, kills, perKill int, 
 		var out string
 		var killed bool
 		if zombie {
-			reap := killUnreaped(t, cfg, delay, args...)
-			dst.markKill()
+			reap := killUnreaped(t, cfg, strconv.Itoa(i+1), delay, args...)
 			reapLater()
 			reapLater = reap
 		} else {
-			code, out, killed = runAndKill(t, cfg, delay, args...)
-			if killed {
-				dst.markKill()
-			}
+			code, out, killed = runAndKill(t, cfg, strconv.Itoa(i+1), delay, args...)
 			reapLater()
 			reapLater = func() {}
 		}
@@ -659,8 +658,11 @@ func runChaos(t *testing.T, destination string, array bool, kills, perKill int, 
 		}
 		t.Logf("array: %d records were repeated (same rev) under another batch Idempotency-Key header (%d repeats)", records, apps)
 		u := dst.retriesOfUnknown()
-		t.Logf("array: batches whose answer was lost (503, hang-up), next sent: %d as the same batch (same key), re-composed: %d after a record changed, %d after a kill, %d within one run",
-			u.same, u.changed, u.afterKill, u.recomposed)
+		t.Logf("array: batches whose answer was lost (503, hang-up), next sent: %d as the same batch (same key), re-composed: %d after a record changed, %d by a later ferry process, %d by the same process",
+			u.same, u.changed, u.laterRun, u.recomposed)
+		for _, e := range u.examples {
+			t.Logf("  re-composed by the same process: %s", e)
+		}
 	}
 	checkStoreIsClean(t, cfg)
 }
@@ -843,10 +845,12 @@ func checkStoreIsClean(t *testing.T, cfg string) {
 }
 
 // runAndKill starts ferry with args and SIGKILLs it after delay unless it
-// ends first; it reaps the process either way. killed tells which.
-func runAndKill(t *testing.T, cfg string, delay time.Duration, args ...string) (code int, out string, killed bool) {
+// ends first; it reaps the process either way. killed tells which. run
+// labels the process's requests to the destination (X-Chaos-Run).
+func runAndKill(t *testing.T, cfg, run string, delay time.Duration, args ...string) (code int, out string, killed bool) {
 	t.Helper()
 	cmd := exec.Command(ferryBin, append([]string{"-c", cfg}, args...)...)
+	cmd.Env = append(os.Environ(), "FERRY_CHAOS_RUN="+run)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Start(); err != nil {
@@ -875,9 +879,10 @@ func runAndKill(t *testing.T, cfg string, delay time.Duration, args ...string) (
 // killUnreaped starts ferry with args and SIGKILLs it after delay
 // (unless it ended first) without waiting for it: it stays a zombie until
 // the returned func reaps it.
-func killUnreaped(t *testing.T, cfg string, delay time.Duration, args ...string) (reap func()) {
+func killUnreaped(t *testing.T, cfg, run string, delay time.Duration, args ...string) (reap func()) {
 	t.Helper()
 	cmd := exec.Command(ferryBin, append([]string{"-c", cfg}, args...)...)
+	cmd.Env = append(os.Environ(), "FERRY_CHAOS_RUN="+run)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
