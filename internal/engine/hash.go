@@ -12,7 +12,7 @@ import (
 
 // contentHash is the content hash of one payload for unchanged detection:
 // the first 16 bytes of SHA-256 over the route's seed and the payload, in
-// hex. 128 bits keep collisions out of reach at a third of the space.
+// hex: 128 bits keep collisions out of reach and the stored hash short.
 func contentHash(seed, payload []byte) string {
 	h := sha256.New()
 	h.Write(seed)
