@@ -888,6 +888,13 @@ func killUnreaped(t *testing.T, cfg, run string, delay time.Duration, args ...st
 	}
 	time.Sleep(delay)
 	cmd.Process.Signal(syscall.SIGKILL) // an unreaped process can still be signalled
+	// The signal is delivered asynchronously: the next run must meet a
+	// zombie, not a process still running for a moment.
+	for deadline := time.Now().Add(5 * time.Second); !isZombie(cmd.Process.Pid); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed ferry (pid %d) did not turn into a zombie", cmd.Process.Pid)
+		}
+	}
 	return func() { cmd.Wait() }
 }
 
