@@ -298,3 +298,50 @@ routes:
 		t.Fatal("worse() ranks exit codes wrongly")
 	}
 }
+
+// A dependency whose source broke off part way (some records delivered,
+// the rest never read) holds back its dependents too, though its run
+// is only partly failed.
+func TestDependentsOfABrokenOffSourceAreSkipped(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/customers" && r.URL.Query().Get("page") == "1":
+			w.Write([]byte(`{"data": [{"id": 1}, {"id": 2}]}`))
+		case r.URL.Path == "/customers":
+			w.Write([]byte(`{"data": [{"id": 3}, `)) // truncated page
+		case r.URL.Path == "/sink":
+			w.Write([]byte(`{}`))
+		default:
+			w.Write([]byte(`{"data": []}`))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	cfg := filepath.Join(t.TempDir(), "ferry.yaml")
+	yaml := fmt.Sprintf(`
+systems:
+  crm: { url: %q }
+routes:
+  customers:
+    source:
+      http: { system: crm, path: /customers, records: data, key: id, paginate: { page: { size: 2 } } }
+    destinations:
+      default:
+        http: { system: crm, path: /sink }
+  orders:
+    depends_on: [customers]
+    source:
+      http: { system: crm, path: /orders, records: data, key: id }
+    destinations:
+      default:
+        http: { system: crm, path: /sink }
+`, srv.URL)
+	os.WriteFile(cfg, []byte(yaml), 0o644)
+	code, out, errOut := ferry(t, "-c", cfg, "run", "--all")
+	if code != ExitFailed { // the skipped route counts as failed
+		t.Fatalf("exit %d, want %d:\n%s%s", code, ExitFailed, out, errOut)
+	}
+	if !strings.Contains(out, "customers: partially failed") ||
+		!strings.Contains(out, "orders: skipped, because customers (which it depends on) failed or could not read its whole source") {
+		t.Fatalf("output:\n%s", out)
+	}
+}

@@ -171,14 +171,14 @@ func (a *app) runDemo(cmd *cobra.Command, dir string, orders int, noProgress boo
 		return withCode(ExitFailed, err)
 	}
 	for _, name := range names {
-		if code := a.runOne(cmd, s, name, false, noProgress); code == ExitCancelled || code == ExitFailed {
+		if code, _ := a.runOne(cmd, s, name, false, noProgress); code == ExitCancelled || code == ExitFailed {
 			return withCode(code, fmt.Errorf("demo route %s did not finish", name))
 		}
 	}
 
 	fmt.Fprintln(a.stdout, "\nSome orders change at the shop; an incremental run reads only those:")
 	shop.Touch(3, 5, 8)
-	if code := a.runOne(cmd, s, "orders", false, noProgress); code == ExitCancelled || code == ExitFailed {
+	if code, _ := a.runOne(cmd, s, "orders", false, noProgress); code == ExitCancelled || code == ExitFailed {
 		return withCode(code, fmt.Errorf("demo route orders did not finish"))
 	}
 

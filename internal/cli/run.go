@@ -73,16 +73,18 @@ Exit codes: 0 all delivered, 1 a run failed, 2 bad usage or config,
 				// not run: it would send orders for customers that are not
 				// there yet.
 				if dep := failedDependency(s.cfg.Routes[name].DependsOn, failed); dep != "" {
-					fmt.Fprintf(a.stdout, "%s: skipped, because %s (which it depends on) failed\n", name, dep)
+					fmt.Fprintf(a.stdout, "%s: skipped, because %s (which it depends on) failed or could not read its whole source\n", name, dep)
 					failed[name] = true
 					worst = worse(worst, ExitFailed)
 					continue
 				}
-				code := a.runOne(cmd, s, name, full, noProgress)
+				code, readAll := a.runOne(cmd, s, name, full, noProgress)
 				if code == ExitCancelled {
 					return withCode(code, errors.New(""))
 				}
-				if code == ExitFailed {
+				// A route whose source broke off delivered only part of
+				// its records: what depends on it waits too.
+				if code == ExitFailed || !readAll {
 					failed[name] = true
 				}
 				worst = worse(worst, code)
@@ -115,28 +117,30 @@ func runFlags(cmd *cobra.Command, args []string, all, dryRun bool) error {
 	return nonNegative(cmd, "limit")
 }
 
-// runOne runs one route with progress and a summary; it returns the exit code.
-func (a *app) runOne(cmd *cobra.Command, s *session, name string, full, noProgress bool) int {
+// runOne runs one route with progress and a summary; it returns the exit
+// code and whether the source was read to its end (no source error).
+func (a *app) runOne(cmd *cobra.Command, s *session, name string, full, noProgress bool) (code int, readAll bool) {
 	p := newProgressPrinter(a.stderr, name, !noProgress && isTerminal(a.stderr))
 	res, err := s.engine.Run(cmd.Context(), name, engine.RunOptions{Full: full, Progress: p.update})
 	p.finish()
 	if cmd.Context().Err() != nil && res.ID == 0 {
-		return ExitCancelled
+		return ExitCancelled, false
 	}
 	if res.ID == 0 && err != nil {
 		fmt.Fprintf(a.stderr, "ferry: %v\n", err)
-		return ExitFailed
+		return ExitFailed, false
 	}
 	printSummary(a.stdout, res)
+	readAll = res.SourceError == ""
 	switch {
 	case res.Status == store.RunCancelled:
-		return ExitCancelled
+		return ExitCancelled, readAll
 	case res.Status == store.RunFailed:
-		return ExitFailed
+		return ExitFailed, readAll
 	case res.Status == store.RunPartiallyFailed:
-		return ExitPartial
+		return ExitPartial, readAll
 	}
-	return ExitOK
+	return ExitOK, readAll
 }
 
 // worse returns the more severe of two run exit codes: a failed run

@@ -593,3 +593,24 @@ func TestRetentionCutoffsAndVacuumOncePerHour(t *testing.T) {
 		t.Errorf("vacuum %v then %v, want the first pass only", first.Vacuum, spy.reqs[1].Vacuum)
 	}
 }
+
+// A full run that finds every delivered record unchanged and loses one
+// that keeps failing is partially failed, not "no record was delivered":
+// the unchanged records are already where they belong.
+func TestUnchangedRunWithADeadRecordIsPartiallyFailed(t *testing.T) {
+	shop := newTestShop(t, 4)
+	erp := newHookServer(t, func(call string, n int) int {
+		if call == "PUT /orders/3" {
+			return 422
+		}
+		return 0
+	})
+	h := newHarness(t, eachRoute, map[string]string{"SHOP": shop.srv.URL, "ERP": erp.srv.URL})
+	if res := h.run("orders", true); res.Done != 3 || res.Dead != 1 {
+		t.Fatalf("first run: %+v; want 3 done, 1 dead", res.Run)
+	}
+	res := h.run("orders", true)
+	if res.Done != 0 || res.Unchanged != 3 || res.Dead != 1 || res.Status != store.RunPartiallyFailed {
+		t.Fatalf("second run: %+v; want 3 unchanged, 1 dead, partially_failed", res.Run)
+	}
+}

@@ -828,7 +828,9 @@ func (rs *runState) finish(ctx context.Context, runErr error) Result {
 		}
 	case run.Dead > 0 || unresolved > 0:
 		run.Status = store.RunPartiallyFailed
-		if run.Done == 0 {
+		// Records settled unchanged are where they belong: a run that
+		// only re-read delivered content and lost a few did not fail.
+		if run.Done == 0 && run.Unchanged == 0 {
 			run.Status = store.RunFailed
 			run.Error = "no record was delivered"
 		}

@@ -2,8 +2,6 @@ package httpconn
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -21,7 +19,6 @@ import (
 type Operation struct {
 	sys     *system
 	method  string
-	pathSrc string
 	path    *expr.Template
 	headers map[string]*expr.Template
 	body    bodyNode // nil: no body
@@ -46,7 +43,7 @@ func NewOperation(s *Systems, cfg *config.HTTPOperation) (*Operation, error) {
 	if err != nil {
 		return nil, err
 	}
-	op := &Operation{sys: sys, method: method, pathSrc: cfg.Path, MaxBody: DefaultMaxBody}
+	op := &Operation{sys: sys, method: method, MaxBody: DefaultMaxBody}
 	if op.path, err = expr.CompileTemplate(cfg.Path); err != nil {
 		return nil, fmt.Errorf("path: %w", err)
 	}
@@ -64,10 +61,8 @@ func NewOperation(s *Systems, cfg *config.HTTPOperation) (*Operation, error) {
 	return op, nil
 }
 
-// Do makes the call for one record. The Idempotency-Key is derived from
-// the delivery's key, the method and the path template, so a retried
-// operation repeats its key while the destination call and other
-// operations on the same system keep theirs apart.
+// Do makes the call for one record, with d.IdempotencyKey as its
+// Idempotency-Key header (the engine gives each operation its own key).
 func (o *Operation) Do(ctx context.Context, d connector.Delivery, vars map[string]any) connector.Result {
 	r := o.do(ctx, d, vars)
 	o.sys.redactResult(&r)
@@ -96,12 +91,10 @@ func (o *Operation) do(ctx context.Context, d connector.Delivery, vars map[strin
 		}
 		request = excerpt(body, ExcerptSize)
 	}
-	idem := ""
-	if d.IdempotencyKey != "" {
-		h := sha256.Sum256([]byte(d.IdempotencyKey + "\x00" + o.method + " " + o.pathSrc))
-		idem = hex.EncodeToString(h[:16])
-	}
-	res, fail := exchange(ctx, o.sys, o.method, path, headers, body, idem, o.maxBody(), 1)
+	// The engine derives each operation's own key (stable across retries,
+	// distinct from the delivery's and from other operations'); it is sent
+	// as given so the header matches the key in the history.
+	res, fail := exchange(ctx, o.sys, o.method, path, headers, body, d.IdempotencyKey, o.maxBody(), 1)
 	var r connector.Result
 	if fail != nil {
 		r = *fail
