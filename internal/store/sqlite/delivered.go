@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ferry-dev/ferry/internal/store"
 )
@@ -80,4 +81,49 @@ func (s *Store) LastDelivered(ctx context.Context, route, key string) (store.Del
 	}
 	d.Payload, d.DeliveredAt = payload, fromMS(at)
 	return d, nil
+}
+
+// Resend queues the key's last delivered payload again as a new pending
+// entry, unless an entry of the key is queued, in error or leased.
+func (s *Store) Resend(ctx context.Context, route, key, who string, now time.Time) (store.Entry, error) {
+	if now.IsZero() {
+		now = time.Now()
+	}
+	nowMS := ms(now)
+	var e store.Entry
+	err := s.writeTx(ctx, fmt.Sprintf("resend key %q of route %q", key, route), func(tx *sql.Tx) error {
+		var busy bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM entries WHERE route = ?1 AND key = ?2 AND status IN ('P', 'E'))
+			OR EXISTS (SELECT 1 FROM entries WHERE route = ?1 AND key = ?2 AND status = 'L')`, route, key).Scan(&busy); err != nil {
+			return err
+		}
+		var found bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM delivered WHERE route = ? AND key = ?)`, route, key).Scan(&found); err != nil {
+			return err
+		}
+		switch {
+		case !found:
+			return fmt.Errorf("no delivered content is kept: %w", store.ErrNotFound)
+		case busy:
+			return store.ErrNewerQueued
+		}
+		var err error
+		e, err = scanEntry(tx.QueryRowContext(ctx, `INSERT INTO entries (route, key, version, payload, status, priority,
+			next_attempt_at, created_at, updated_at) SELECT d.route, d.key, 1, p.payload, 'P', 0, ?1, ?1, ?1
+			FROM delivered d JOIN delivered_payloads p ON p.entry_id = d.entry_id
+			WHERE d.route = ?2 AND d.key = ?3 RETURNING `+entryColumns, nowMS, route, key))
+		if err != nil {
+			return fmt.Errorf("queue: %w", err)
+		}
+		why := "resent by " + who
+		if who == "" {
+			why = "resent"
+		}
+		return s.insertAttempts(ctx, tx, []store.Attempt{{EntryID: e.ID, Route: route, Key: key, Version: e.Version,
+			At: now, Outcome: store.OutcomeReplayed, Op: "resend", Error: why}})
+	})
+	if err != nil {
+		return store.Entry{}, err
+	}
+	return e, nil
 }
