@@ -98,13 +98,22 @@ func testEnqueueUnchanged(t *testing.T, open func(t *testing.T) store.Store) {
 		{
 			name: "new payload of an error is a new version with its full retries",
 			setup: func(t *testing.T, s store.Store) store.Entry {
-				return makeError(t, s, "orders", "a", t0.Add(time.Hour))
+				enqueue(t, s, "orders", t0, rec(1, "h1"))
+				st := retry(lease(t, s, "orders", "w", 1, store.LeasePending, t0)[0], t0.Add(time.Hour), "timeout")
+				st.Batch = "b1" // its request's outcome was unknown
+				settle(t, s, "w", st)
+				e := keyEntries(t, s, "a")[0]
+				if e.Batch != "b1" || e.Attempts != 1 {
+					t.Fatalf("setup: entry = %+v, want in batch b1 with 1 attempt", e)
+				}
+				return e
 			},
 			rec: rec(2, "h2"), want: store.EnqueueResult{Replaced: 1},
 			check: func(t *testing.T, s store.Store, m enqueueMode, before store.Entry, got []store.Entry) {
 				e := entry(t, s, before.ID)
-				if e.Status != m.queued || e.Version != before.Version+1 || e.Attempts != 0 || e.LastError != "" || e.Hash != "h2" || !e.NextAttemptAt.Equal(later) {
-					t.Errorf("entry = %+v; want %s, version %d, attempts and error reset, hash h2, due %v", e, m.queued, before.Version+1, later)
+				if e.Status != m.queued || e.Version != before.Version+1 || e.Attempts != 0 || e.LastError != "" || e.Hash != "h2" ||
+					e.Batch != "" || !e.NextAttemptAt.Equal(later) {
+					t.Errorf("entry = %+v; want %s, version %d, attempts, error and batch reset, hash h2, due %v", e, m.queued, before.Version+1, later)
 				}
 			},
 		},
