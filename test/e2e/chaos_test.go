@@ -660,8 +660,12 @@ func runChaos(t *testing.T, destination string, array bool, kills, perKill int, 
 		u := dst.retriesOfUnknown()
 		t.Logf("array: batches whose answer was lost (503, hang-up), next sent: %d as the same batch (same key), re-composed: %d after a record changed, %d by a later ferry process, %d by the same process",
 			u.same, u.changed, u.laterRun, u.recomposed)
-		for _, e := range u.examples {
-			t.Logf("  re-composed by the same process: %s", e)
+		// Issue 6: a batch whose outcome is unknown is retried first with
+		// the same composition and key, unless a record changed. Only a
+		// worker that died before settling may leave it to be re-composed.
+		if u.recomposed > 0 {
+			t.Errorf("RE-COMPOSED: %d batches whose answer was lost were sent next, by the same ferry process, in another composition (want the same batch and key first); e.g.\n  %s",
+				u.recomposed, strings.Join(u.examples, "\n  "))
 		}
 	}
 	checkStoreIsClean(t, cfg)
