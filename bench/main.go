@@ -179,11 +179,11 @@ func run(o options) error {
 		}
 	}
 	size := watchSize(cfg.Store)
-	cpu0 := cpuSeconds()
+	cpu0, written0 := cpuSeconds(), writtenBytes()
 	start := time.Now()
 	res, err := eng.Run(ctx, "orders", engine.RunOptions{})
 	elapsed := time.Since(start)
-	cpu := cpuSeconds() - cpu0
+	cpu, written := cpuSeconds()-cpu0, writtenBytes()-written0
 	peakStore := size.stop()
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
@@ -203,6 +203,9 @@ func run(o options) error {
 	fmt.Printf("delivered      %.0f records/s\n", float64(res.Done)/elapsed.Seconds())
 	fmt.Printf("batches        %d requests to the sink\n", sk.requests.Load())
 	printCPU(cpu, o.records)
+	if written > 0 {
+		fmt.Printf("disk_kb        %.1f KiB written to disk per source record (%.0f MB: the store's WAL and checkpoints)\n", float64(written)/1024/float64(o.records), mb(written))
+	}
 	if got != want || res.Done != want || sk.idSum.Load() != wantSum {
 		return fmt.Errorf("sink got %d records with id sum %d (run says %d delivered), want %d with sum %d", got, sk.idSum.Load(), res.Done, want, wantSum)
 	}
@@ -471,4 +474,20 @@ func cpuSeconds() float64 {
 	utime, _ := strconv.ParseFloat(f[11], 64)
 	stime, _ := strconv.ParseFloat(f[12], 64)
 	return (utime + stime) / 100
+}
+
+// writtenBytes is what this process has caused to be written to disk
+// (write_bytes of /proc/self/io on Linux; 0 elsewhere).
+func writtenBytes() int64 {
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "write_bytes: "); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
 }
