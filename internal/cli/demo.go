@@ -93,20 +93,28 @@ every request they receive: write a first route against something real.`,
 }
 
 // demoFiles decides where the demo's config and queue go in dir: ferry.yaml
-// and ferry.db, unless the user changed ferry.yaml (then it and its queue
-// are kept and the demo uses demo.yaml and demo.db).
+// and ferry.db, unless the user changed ferry.yaml, or a ferry.db is there
+// that no demo config owns (then both are kept and the demo uses demo.yaml
+// and demo.db). kept says, per file kept, why.
 func demoFiles(f *demo.Folder) (cfgName, dbName string, kept []string, err error) {
 	for _, c := range []struct{ cfg, db string }{{"ferry.yaml", "ferry.db"}, {"demo.yaml", "demo.db"}} {
 		ok, err := f.Untouched(c.cfg)
 		if err != nil {
 			return "", "", nil, err
 		}
-		if ok {
-			return c.cfg, c.db, kept, nil
+		if !ok {
+			kept = append(kept, fmt.Sprintf("%s: you changed it since the demo wrote it (its queue stays too)", c.cfg))
+			continue
 		}
-		kept = append(kept, c.cfg)
+		// The demo starts its queue afresh, which is only safe for a
+		// queue of its own: one beside a config the demo wrote.
+		if !f.Wrote(c.cfg) && f.Exists(c.db) {
+			kept = append(kept, fmt.Sprintf("%s: the demo did not make it, so it may be yours", c.db))
+			continue
+		}
+		return c.cfg, c.db, kept, nil
 	}
-	return "", "", kept, withCode(ExitUsage, fmt.Errorf("%s: ferry.yaml and demo.yaml were both changed since the demo wrote them; the demo overwrites neither: use another --dir", f.Dir))
+	return "", "", kept, withCode(ExitUsage, fmt.Errorf("%s: holds a ferry.yaml/ferry.db and a demo.yaml/demo.db the demo did not write or that were changed since; the demo overwrites none of them: use another --dir", f.Dir))
 }
 
 func (a *app) runDemo(cmd *cobra.Command, dir string, orders int, noProgress bool) error {
@@ -140,7 +148,7 @@ func (a *app) runDemo(cmd *cobra.Command, dir string, orders int, noProgress boo
 		return err
 	}
 	for _, k := range kept {
-		fmt.Fprintf(a.stdout, "kept %s: you changed it since the demo wrote it (its queue stays too)\n", filepath.Join(dir, k))
+		fmt.Fprintf(a.stdout, "kept %s\n", filepath.Join(dir, k))
 	}
 	path := filepath.Join(dir, cfgName)
 	if _, err := folder.Write(cfgName, demo.ConfigStore(shopURL, erpURL, dbName)); err != nil {

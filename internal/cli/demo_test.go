@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ferry-dev/ferry/internal/demo"
 )
 
 // demo --dir never overwrites a file the user changed: a ferry.yaml of
@@ -43,6 +45,31 @@ func TestDemoKeepsTheUsersFiles(t *testing.T) {
 	code, out, _ = ferry(t, "-c", filepath.Join(dir, "demo.yaml"), "history", "orders")
 	if code != 0 || !strings.Contains(out, "succeeded") && !strings.Contains(out, "partially_failed") {
 		t.Fatalf("history of the demo's own config (exit %d):\n%s", code, out)
+	}
+}
+
+// A ferry.db with no ferry.yaml beside it is not the demo's to start
+// afresh: the demo keeps it and uses demo.yaml and demo.db.
+func TestDemoKeepsALoneQueueOfTheUser(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "ferry.db"), []byte("my queue"), 0o644)
+	f, err := demo.OpenFolder(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, db, kept, err := demoFiles(f)
+	if err != nil || cfg != "demo.yaml" || db != "demo.db" || len(kept) != 1 || !strings.HasPrefix(kept[0], "ferry.db: the demo did not make it") {
+		t.Fatalf("demoFiles: %q %q %q %v; want demo.yaml, demo.db, ferry.db kept", cfg, db, kept, err)
+	}
+	// Once the demo wrote ferry.yaml, its ferry.db is the demo's own.
+	dir = t.TempDir()
+	f, _ = demo.OpenFolder(dir)
+	if _, err := f.Write("ferry.yaml", []byte("routes: {}\n")); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "ferry.db"), []byte("the demo's queue"), 0o644)
+	if cfg, db, kept, err := demoFiles(f); err != nil || cfg != "ferry.yaml" || db != "ferry.db" || len(kept) != 0 {
+		t.Fatalf("demoFiles after the demo wrote ferry.yaml: %q %q %q %v", cfg, db, kept, err)
 	}
 }
 

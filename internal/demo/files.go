@@ -64,6 +64,18 @@ func (f *Folder) Untouched(name string) (bool, error) {
 	return ok && want == sum(data), nil
 }
 
+// Wrote reports whether the demo wrote name into this folder before.
+func (f *Folder) Wrote(name string) bool {
+	_, ok := f.sums[name]
+	return ok
+}
+
+// Exists reports whether name is in the folder (whatever wrote it).
+func (f *Folder) Exists(name string) bool {
+	_, err := os.Lstat(filepath.Join(f.Dir, name))
+	return err == nil
+}
+
 // Write writes name if it is untouched and records its checksum; wrote
 // is false when the user's file was kept.
 func (f *Folder) Write(name string, data []byte) (wrote bool, err error) {
