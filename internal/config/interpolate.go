@@ -20,14 +20,63 @@ type interpolator struct {
 	// secrets holds the paths whose value came (partly) from a secret, so
 	// later error messages never print those values.
 	secrets map[string]bool
+	// values are the secret values themselves, in the order met.
+	values []string
 }
 
 // interpolate resolves the secret references in cfg and returns the paths
-// that received secret values.
-func interpolate(cfg *Config, d *document, baseDir string, lookup func(string) (string, bool)) map[string]bool {
+// that received secret values and the values to redact (see
+// SecretValues).
+func interpolate(cfg *Config, d *document, baseDir string, lookup func(string) (string, bool)) (map[string]bool, []string) {
 	in := &interpolator{doc: d, baseDir: baseDir, lookup: lookup, secrets: map[string]bool{}}
 	in.value(reflect.ValueOf(cfg).Elem(), "", false)
-	return in.secrets
+	return in.secrets, in.values
+}
+
+// minSecretLen is the shortest value redacted: a shorter one cannot be a
+// credential worth the name, and redacting "1" or "50" everywhere would
+// make every error and body unreadable.
+const minSecretLen = 4
+
+// substitution is one value put into a string, at out[from:to].
+type substitution struct {
+	val         string
+	from, to    int
+	fromDefault bool
+}
+
+// keep records the values substituted into out (the string at path) as
+// values to redact. Not kept: defaults written in the file (anyone
+// reading the file sees them), values too short to be credentials, and,
+// in a system's url, values that are only its address (scheme, host,
+// port, or the whole url): an address is shown in every error about the
+// system, and a password in it is redacted by the connector. A value in a
+// url's path or query (https://api.example.com/bot${env:TOKEN}) is kept.
+func (in *interpolator) keep(out, path string, subs []substitution) {
+	pathStart := -1 // where the url's path begins; -1: not a system url
+	if isSystemURL(path) {
+		pathStart = len(out)
+		if i := strings.Index(out, "://"); i >= 0 {
+			if j := strings.IndexAny(out[i+3:], "/?#"); j >= 0 {
+				pathStart = i + 3 + j
+			}
+		}
+	}
+	for _, sub := range subs {
+		if sub.fromDefault || len(sub.val) < minSecretLen {
+			continue
+		}
+		if pathStart >= 0 && (sub.to <= pathStart || (sub.from == 0 && sub.to == len(out))) {
+			continue
+		}
+		in.values = append(in.values, sub.val)
+	}
+}
+
+// isSystemURL tells whether path is systems.NAME.url.
+func isSystemURL(path string) bool {
+	rest, ok := strings.CutPrefix(path, "systems.")
+	return ok && strings.HasSuffix(rest, ".url") && strings.Count(rest, ".") == 1
 }
 
 // value walks v. tmpl is true inside fields that are ${...} templates: there
@@ -107,6 +156,7 @@ func (in *interpolator) str(s, path string, tmpl bool) string {
 		return s
 	}
 	var b strings.Builder
+	var subs []substitution
 	for i := 0; i < len(s); {
 		if strings.HasPrefix(s[i:], "$${") { // escaped: a literal "${" for templates
 			b.WriteString("$${")
@@ -132,7 +182,7 @@ func (in *interpolator) str(s, path string, tmpl bool) string {
 			return s
 		}
 		arg := s[start : start+end]
-		val, err := in.resolve(kind, arg)
+		val, fromDefault, err := in.resolve(kind, arg)
 		if err != nil {
 			in.doc.errorf(path, "%s", err.Error())
 			// The unresolved text would fail later checks too; one error
@@ -140,6 +190,7 @@ func (in *interpolator) str(s, path string, tmpl bool) string {
 			in.doc.reported[path] = true
 			return s
 		}
+		subs = append(subs, substitution{val: val, from: b.Len(), to: b.Len() + len(val), fromDefault: fromDefault})
 		if tmpl {
 			val = strings.ReplaceAll(val, "${", "$${")
 		}
@@ -147,27 +198,30 @@ func (in *interpolator) str(s, path string, tmpl bool) string {
 		in.secrets[path] = true
 		i = start + end + 1
 	}
-	return b.String()
+	out := b.String()
+	in.keep(out, path, subs)
+	return out
 }
 
-// resolve reads one secret. Its errors name the variable or file, never
-// its content.
-func (in *interpolator) resolve(kind, arg string) (string, error) {
+// resolve reads one secret; fromDefault tells that the value is the
+// default written in the file. Its errors name the variable or file,
+// never its content.
+func (in *interpolator) resolve(kind, arg string) (val string, fromDefault bool, err error) {
 	if kind == "env" {
 		name, def, hasDef := strings.Cut(arg, ":-")
 		if name == "" {
-			return "", fmt.Errorf("empty variable name in ${env:} (expected ${env:NAME} or ${env:NAME:-default})")
+			return "", false, fmt.Errorf("empty variable name in ${env:} (expected ${env:NAME} or ${env:NAME:-default})")
 		}
 		if v, ok := in.lookup(name); ok {
-			return v, nil
+			return v, false, nil
 		}
 		if hasDef {
-			return def, nil
+			return def, true, nil
 		}
-		return "", fmt.Errorf("environment variable %q is not set (set it, or give a default with ${env:%s:-default})", name, name)
+		return "", false, fmt.Errorf("environment variable %q is not set (set it, or give a default with ${env:%s:-default})", name, name)
 	}
 	if arg == "" {
-		return "", fmt.Errorf("empty file name in ${file:} (expected ${file:PATH})")
+		return "", false, fmt.Errorf("empty file name in ${file:} (expected ${file:PATH})")
 	}
 	p := arg
 	if !filepath.IsAbs(p) {
@@ -175,8 +229,8 @@ func (in *interpolator) resolve(kind, arg string) (string, error) {
 	}
 	data, err := os.ReadFile(p)
 	if err != nil {
-		return "", fmt.Errorf("read secret file: %w", err)
+		return "", false, fmt.Errorf("read secret file: %w", err)
 	}
 	v := strings.TrimSuffix(string(data), "\n")
-	return strings.TrimSuffix(v, "\r"), nil
+	return strings.TrimSuffix(v, "\r"), false, nil
 }

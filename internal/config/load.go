@@ -12,6 +12,8 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/ferry-dev/ferry/internal/redact"
 )
 
 // Load reads, decodes, completes and validates the config file at path.
@@ -51,7 +53,9 @@ func Parse(data []byte, file string) (*Config, error) {
 	if file != "" {
 		baseDir = filepath.Dir(file)
 	}
-	secrets := interpolate(cfg, d, baseDir, os.LookupEnv)
+	secrets, values := interpolate(cfg, d, baseDir, os.LookupEnv)
+	cfg.secretValues = values
+	cfg.redactor = redact.New(values...)
 	checkRetention(cfg, d) // before defaults, which cannot tell 0 from unset
 	applyDefaults(cfg, baseDir)
 	validate(cfg, d, secrets)

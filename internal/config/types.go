@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ferry-dev/ferry/internal/redact"
 )
 
 // Config is one loaded ferry.yaml.
@@ -26,7 +28,24 @@ type Config struct {
 	File string `yaml:"-" json:"-"`
 	// RouteOrder lists route names in the order they appear in the file.
 	RouteOrder []string `yaml:"-" json:"-"`
+
+	// secretValues are the values taken from ${env:} and ${file:} (see
+	// SecretValues); redactor removes them from text.
+	secretValues []string
+	redactor     *redact.Redactor
 }
+
+// SecretValues lists every value the config took from ${env:...} or
+// ${file:...}, wherever it went (auth, a header, a query, a path, a body
+// template): none of them may appear in output, logs or the store. Not
+// listed: defaults written in the file (${env:X:-default}), values shorter
+// than 4 characters, and a value that is a system's whole url (an
+// address; the connector redacts a password in it).
+func (c *Config) SecretValues() []string { return append([]string(nil), c.secretValues...) }
+
+// Redactor removes the SecretValues from text and values. A config not
+// loaded by Load or Parse has none; its redactor (nil) leaves text as is.
+func (c *Config) Redactor() *redact.Redactor { return c.redactor }
 
 // System is a named connection to one outside HTTP system.
 type System struct {

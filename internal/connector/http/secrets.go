@@ -2,118 +2,15 @@ package httpconn
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 
-	"github.com/ferry-dev/ferry/internal/jsonx"
+	"github.com/ferry-dev/ferry/internal/redact"
 )
 
 // Redacted replaces a secret's value wherever it would be shown.
-const Redacted = "REDACTED"
-
-// redactor removes a system's secret values from text that leaves the
-// connector: errors, request and response excerpts, URLs, log lines. It
-// knows each value in the forms it may take on the way back: as is,
-// URL-escaped (an echoed query), JSON-escaped (an echoed body, with or
-// without HTML escapes) and, for
-// basic auth, inside the base64 of "user:password" (an echoed header).
-type redactor struct {
-	values []string // longest first, so a value inside another is not cut in two
-}
-
-func newRedactor(secrets ...string) *redactor {
-	seen := map[string]bool{}
-	r := &redactor{}
-	add := func(v string) {
-		if v != "" && !seen[v] {
-			seen[v] = true
-			r.values = append(r.values, v)
-		}
-	}
-	for _, s := range secrets {
-		if s == "" {
-			continue
-		}
-		add(s)
-		add(url.QueryEscape(s))
-		add(url.PathEscape(s))
-		if b, err := jsonx.Marshal(s); err == nil {
-			add(strings.Trim(string(b), `"`))
-		}
-		if b, err := json.Marshal(s); err == nil { // escapes <, > and & too
-			add(strings.Trim(string(b), `"`))
-		}
-	}
-	sort.SliceStable(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
-	return r
-}
-
-// String returns s with every secret value replaced by REDACTED, also
-// the start of one that an excerpt cut off ("tok-SEC...").
-func (r *redactor) String(s string) string {
-	if r == nil || len(r.values) == 0 {
-		return s
-	}
-	for _, v := range r.values {
-		if strings.Contains(s, v) {
-			s = strings.ReplaceAll(s, v, Redacted)
-		}
-	}
-	if strings.Contains(s, cutMark) {
-		s = r.cutSecrets(s)
-	}
-	return s
-}
-
-// cutMark ends an excerpt that was cut (see excerpt).
-const cutMark = "..."
-
-// minCutPrefix is the shortest start of a secret before a cut that is
-// redacted; shorter ones are too likely to be ordinary text.
-const minCutPrefix = 4
-
-// cutSecrets redacts, before each cut mark, text that is the start of a
-// secret value.
-func (r *redactor) cutSecrets(s string) string {
-	var b strings.Builder
-	rest := s
-	for {
-		i := strings.Index(rest, cutMark)
-		if i < 0 {
-			b.WriteString(rest)
-			return b.String()
-		}
-		head := rest[:i]
-	values:
-		for _, v := range r.values {
-			for n := len(v) - 1; n >= minCutPrefix; n-- {
-				if strings.HasSuffix(head, v[:n]) {
-					head = head[:len(head)-n] + Redacted
-					break values
-				}
-			}
-		}
-		b.WriteString(head)
-		b.WriteString(cutMark)
-		rest = rest[i+len(cutMark):]
-	}
-}
-
-// Bytes is String for a body.
-func (r *redactor) Bytes(b []byte) []byte {
-	if r == nil || len(b) == 0 {
-		return b
-	}
-	for _, v := range r.values {
-		if strings.Contains(string(b), v) {
-			return []byte(r.String(string(b)))
-		}
-	}
-	return b
-}
+const Redacted = redact.Mark
 
 // secretHeaderName tells whether a header's value is a credential:
 // Authorization, cookies and anything named like a token, key or secret.

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -271,38 +273,6 @@ func TestSecretsNeverShown(t *testing.T) {
 	}
 }
 
-func TestRedactor(t *testing.T) {
-	r := newRedactor("abc", "abcdef", `q"x`, "a&b")
-	tests := []struct{ in, want string }{
-		{"token abcdef!", "token REDACTED!"},
-		{"abc and abcdef", "REDACTED and REDACTED"},
-		{`{"v":"q\"x"}`, `{"v":"REDACTED"}`},
-		{"q%22x", "REDACTED"},
-		{`"a\u0026b"`, `"REDACTED"`},
-		{"nothing here", "nothing here"},
-	}
-	for _, tt := range tests {
-		if got := r.String(tt.in); got != tt.want {
-			t.Errorf("String(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-	// An excerpt cut in the middle of a secret keeps none of it.
-	cut := newRedactor("secret-value")
-	for in, want := range map[string]string{
-		"token secret-va... (more)": "token REDACTED... (more)",
-		"token sec...":              "token sec...", // too short to tell
-		"wait... what":              "wait... what",
-		"secret-value...":           "REDACTED...",
-	} {
-		if got := cut.String(in); got != want {
-			t.Errorf("String(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if got := (*redactor)(nil).String("x"); got != "x" {
-		t.Errorf("nil redactor changed the text: %q", got)
-	}
-}
-
 // TestSecretCutByExcerpt: an error excerpt that ends inside an echoed
 // secret shows none of it.
 func TestSecretCutByExcerpt(t *testing.T) {
@@ -314,5 +284,43 @@ func TestSecretCutByExcerpt(t *testing.T) {
 	r := send(t, d, deliveries(1))[0]
 	if !strings.HasSuffix(r.Error, "xBearer REDACTED...") || strings.Contains(r.Error, "tok-S") {
 		t.Fatalf("error %q", r.Error)
+	}
+}
+
+// TestRouteSecretsRedacted: values a route took from ${env:} (given to
+// the systems with WithSecrets) are redacted like a system's own
+// credentials, wherever the route put them (a header, the body, the path,
+// a query) and whichever system echoes them.
+func TestRouteSecretsRedacted(t *testing.T) {
+	const headerTok, bodyTok, pathTok = "route-header-tok", "route-body-tok", "route-path-tok"
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.WriteHeader(400)
+		fmt.Fprintf(w, "bad: %s %s %s", r.Header.Get("X-Api-Token"), r.URL.String(), body)
+	})
+	s, err := NewSystems(map[string]*config.System{"api": {URL: srv.URL}}, WithSecrets(headerTok, bodyTok, pathTok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	d := newDestination(t, s, &config.HTTPDestination{
+		System: "api", Path: "/in/" + pathTok, Headers: map[string]string{"X-Api-Token": headerTok},
+		Body: "each",
+	})
+	batch := deliveries(1)
+	batch[0].Record = map[string]any{"tok": bodyTok}
+	r := send(t, d, batch)[0]
+	texts := []string{r.Error, r.Request, r.Response}
+	p, err := d.Preview(context.Background(), batch[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts = append(texts, p.URL, string(p.Body))
+	all := strings.Join(texts, "\n")
+	if !strings.Contains(r.Response, Redacted) {
+		t.Fatalf("nothing was redacted; the server did not echo:\n%s", all)
+	}
+	if l := leaks(all, headerTok, bodyTok, pathTok); len(l) > 0 {
+		t.Errorf("route secrets %v shown in:\n%s", l, all)
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/redact"
 )
 
 // UserAgent is sent with every request.
@@ -40,13 +41,22 @@ type Systems struct {
 type Option func(*options)
 
 type options struct {
-	log *slog.Logger
+	log     *slog.Logger
+	secrets []string
 }
 
 // WithLogger logs every request at debug level (method, URL with secrets
 // redacted, status, duration, records) to l.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.log = l }
+}
+
+// WithSecrets adds values every system redacts besides its own
+// credentials: those the config took from ${env:} and ${file:}, wherever
+// a route uses them (a destination header, a body template), so an
+// answer that echoes them never shows them.
+func WithSecrets(values ...string) Option {
+	return func(o *options) { o.secrets = append(o.secrets, values...) }
 }
 
 // system is one outside HTTP system: where it is, how to authenticate,
@@ -65,7 +75,7 @@ type system struct {
 	origin string
 	// secrets removes the system's secret values from every string that
 	// leaves the connector.
-	secrets *redactor
+	secrets *redact.Redactor
 	log     *slog.Logger
 }
 
@@ -87,7 +97,7 @@ func NewSystems(systems map[string]*config.System, opts ...Option) (*Systems, er
 	}
 	sort.Strings(names) // the first error reported is deterministic
 	for _, name := range names {
-		sys, err := newSystem(name, systems[name], o.log)
+		sys, err := newSystem(name, systems[name], o.log, o.secrets)
 		if err != nil {
 			return nil, fmt.Errorf("system %q: %w", name, err)
 		}
@@ -122,7 +132,7 @@ func (s *Systems) get(name string) (*system, error) {
 	return sys, nil
 }
 
-func newSystem(name string, cfg *config.System, log *slog.Logger) (*system, error) {
+func newSystem(name string, cfg *config.System, log *slog.Logger, shared []string) (*system, error) {
 	if cfg == nil {
 		return nil, fmt.Errorf("no settings (expected at least url)")
 	}
@@ -153,7 +163,7 @@ func newSystem(name string, cfg *config.System, log *slog.Logger) (*system, erro
 		origin:  origin(u),
 		log:     log.With("system", name),
 	}
-	sys.secrets = newRedactor(systemSecrets(u, sys.auth, cfg.Headers)...)
+	sys.secrets = redact.New(append(systemSecrets(u, sys.auth, cfg.Headers), shared...)...)
 	sys.client = &http.Client{Transport: transport, Timeout: timeout, CheckRedirect: sys.checkRedirect}
 	return sys, nil
 }
@@ -390,24 +400,7 @@ func (s *system) requestURL(ctx context.Context, method, rawURL string, headers 
 
 // redactError returns err with the system's secrets removed from its
 // message; errors.Is and errors.As still see the cause.
-func (s *system) redactError(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	if clean := s.secrets.String(msg); clean != msg {
-		return &redactedError{msg: clean, err: err}
-	}
-	return err
-}
-
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
+func (s *system) redactError(err error) error { return s.secrets.Error(err) }
 
 // redactResult removes the system's secrets from every text of a result.
 func (s *system) redactResult(r *connector.Result) {

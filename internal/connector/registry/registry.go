@@ -36,7 +36,11 @@ func New(cfg *config.Config, opts ...Option) (*Registry, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	systems, err := httpconn.NewSystems(cfg.Systems, o.http...)
+	// Every system redacts every secret of the config, not only its own:
+	// a route's header or body template may send one to it, and an answer
+	// may echo it.
+	httpOpts := append([]httpconn.Option{httpconn.WithSecrets(cfg.SecretValues()...)}, o.http...)
+	systems, err := httpconn.NewSystems(cfg.Systems, httpOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("systems: %w", err)
 	}
