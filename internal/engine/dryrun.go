@@ -54,7 +54,7 @@ func (e *Engine) DryRun(ctx context.Context, name string, full bool, limit int, 
 				return connector.ErrStop
 			}
 			seen++
-			if err := fn(r.dryRecord(ctx, rec)); err != nil {
+			if err := fn(e.cleanDry(r.dryRecord(ctx, rec))); err != nil {
 				return err
 			}
 		}
@@ -67,6 +67,21 @@ func (e *Engine) DryRun(ctx context.Context, name string, full bool, limit int, 
 		return fmt.Errorf("route %q: dry run: %w", name, err)
 	}
 	return nil
+}
+
+// cleanDry removes the config's secret values from what a dry run
+// shows: a map: template or a header may hold one.
+func (e *Engine) cleanDry(dr DryRecord) DryRecord {
+	red := e.cfg.Redactor()
+	if red.Empty() {
+		return dr
+	}
+	dr.Key, dr.Method, dr.Path, dr.URL = red.String(dr.Key), red.String(dr.Method), red.String(dr.Path), red.String(dr.URL)
+	dr.Skipped, dr.Error = red.String(dr.Skipped), red.String(dr.Error)
+	if body, ok := red.Value(dr.Body).(map[string]any); ok {
+		dr.Body = body
+	}
+	return dr
 }
 
 func (r *route) dryRecord(ctx context.Context, rec connector.SourceRecord) DryRecord {

@@ -38,12 +38,17 @@ const opConcurrency = 4
 // outboxItem is the item owed for one settled record: its after: (kind
 // opAfter) or on_error: operations (opOnError, with the error).
 func (rs *runState) outboxItem(w *work, kind, reason string) store.OutboxItem {
-	rec, err := jsonx.Marshal(w.delivery.Record)
+	// Stored: without the secret values a map: template put in the body
+	// (the operations see REDACTED there; they take secrets from
+	// ${env:} themselves).
+	red := rs.e.cfg.Redactor()
+	rec, err := jsonx.Marshal(red.Value(w.delivery.Record))
 	if err != nil {
 		// The record could not be encoded (that may be why it died):
 		// the operations see it as it was read.
-		rec = w.entry.Payload
+		rec = red.Bytes(w.entry.Payload)
 	}
+	reason = red.String(reason)
 	vars := map[string]any{"idempotency_key": w.delivery.IdempotencyKey}
 	if kind == opOnError {
 		vars["error"] = reason
@@ -198,6 +203,7 @@ func (rs *runState) perform(ctx context.Context, it store.OutboxItem) *store.Out
 func (rs *runState) opFailure(it store.OutboxItem, now time.Time, name string, index int, res connector.Result, key string) *store.OutboxSettlement {
 	policy := rs.r.cfg.Retry
 	attempts := it.Attempts + 1
+	res = rs.clean(res) // logged below
 	res.Error = fmt.Sprintf("%s[%d] failed: %s", it.Op, index, res.Error)
 	if !res.Retryable || attempts >= policy.Attempts {
 		if res.Retryable {
@@ -238,6 +244,7 @@ func (rs *runState) noteOperationsElsewhere(now time.Time) {
 }
 
 func (rs *runState) opSettlement(it store.OutboxItem, now time.Time, name string, outcome store.Outcome, res connector.Result, key string) *store.OutboxSettlement {
+	res = rs.clean(res)
 	if outcome == store.OutcomeDone {
 		res.Request = ""
 		if len(res.Response) > doneExcerptLimit {

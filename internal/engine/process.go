@@ -300,6 +300,7 @@ func (c *committer) wait() error {
 // whether a delivery attempt was made (a broken payload counts too: it
 // must not be retried forever).
 func (rs *runState) failure(w *work, now time.Time, res connector.Result, counted bool) store.Settlement {
+	res = rs.clean(res) // the error goes to the dead letter and to on_error
 	en := w.entry
 	policy := rs.r.cfg.Retry
 	attempts := en.Attempts + 1
@@ -329,6 +330,7 @@ func (rs *runState) failure(w *work, now time.Time, res connector.Result, counte
 }
 
 func (rs *runState) attempt(w *work, now time.Time, outcome store.Outcome, res connector.Result) store.Attempt {
+	res = rs.clean(res) // before excerpts cut a secret in two
 	en := w.entry
 	if outcome == store.OutcomeDone || outcome == store.OutcomeSkipped {
 		// The request of a delivered record is not kept and its response
@@ -345,6 +347,16 @@ func (rs *runState) attempt(w *work, now time.Time, outcome store.Outcome, res c
 		Request: excerpt(res.Request), Response: excerpt(res.Response),
 		DurationMillis: res.Duration.Milliseconds(), IdempotencyKey: w.delivery.IdempotencyKey,
 	}
+}
+
+// clean removes the config's secret values (from ${env:} and ${file:})
+// from a result's texts before they are stored, logged or handed to
+// on_error: a route may put them in a header or body that the
+// destination echoes.
+func (rs *runState) clean(res connector.Result) connector.Result {
+	red := rs.e.cfg.Redactor()
+	res.Error, res.Request, res.Response = red.String(res.Error), red.String(res.Request), red.String(res.Response)
+	return res
 }
 
 // tally adds settled outcomes to the run counters.

@@ -857,9 +857,11 @@ func (rs *runState) finish(ctx context.Context, runErr error) Result {
 			run.Error += "; " + all
 		}
 	}
+	red := rs.e.cfg.Redactor() // a source error may echo a secret a route sent
+	run.Error = red.String(run.Error)
 	res := Result{Run: run, Capped: rs.capped, WaitIterations: rs.waitIterations, Operations: ops}
 	if rs.sourceErr != nil {
-		res.SourceError = rs.sourceErr.Error()
+		res.SourceError = red.String(rs.sourceErr.Error())
 	}
 	var storeErrs []string
 	if err := st.UpdateRun(ctx, run); err != nil {
