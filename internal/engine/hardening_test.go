@@ -594,10 +594,10 @@ func TestRetentionCutoffsAndVacuumOncePerHour(t *testing.T) {
 	}
 }
 
-// A full run that finds every delivered record unchanged and loses one
-// that keeps failing is partially failed, not "no record was delivered":
-// the unchanged records are already where they belong.
-func TestUnchangedRunWithADeadRecordIsPartiallyFailed(t *testing.T) {
+// A full run that finds every delivered record unchanged, and the one that
+// died unchanged too, sends nothing and succeeds: the dead letter waits for
+// ferry retry --dead (it is not sent, nor dead again, under a new key).
+func TestUnchangedRunWithADeadRecordSendsNothing(t *testing.T) {
 	shop := newTestShop(t, 4)
 	erp := newHookServer(t, func(call string, n int) int {
 		if call == "PUT /orders/3" {
@@ -609,8 +609,13 @@ func TestUnchangedRunWithADeadRecordIsPartiallyFailed(t *testing.T) {
 	if res := h.run("orders", true); res.Done != 3 || res.Dead != 1 {
 		t.Fatalf("first run: %+v; want 3 done, 1 dead", res.Run)
 	}
+	// The dead one is unchanged too: it waits for ferry retry --dead
+	// instead of dying again under a new key every run.
 	res := h.run("orders", true)
-	if res.Done != 0 || res.Unchanged != 3 || res.Dead != 1 || res.Status != store.RunPartiallyFailed {
-		t.Fatalf("second run: %+v; want 3 unchanged, 1 dead, partially_failed", res.Run)
+	if res.Done != 0 || res.Unchanged != 4 || res.Dead != 0 || res.Status != store.RunSucceeded {
+		t.Fatalf("second run: %+v; want 4 unchanged, nothing dead again, succeeded", res.Run)
+	}
+	if c := h.counts("orders"); c.Dead != 1 {
+		t.Errorf("counts = %+v, want the dead letter kept", c)
 	}
 }

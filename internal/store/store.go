@@ -57,11 +57,23 @@ type NewEntry struct {
 	Payload  json.RawMessage
 	Priority int
 	// Hash is the content hash of Payload (the engine computes it). When
-	// set, a record whose Hash equals the hash of the key's last delivered
-	// payload, or of an entry of the key already queued or leased, is not
-	// queued again: it is counted Unchanged. "" turns the check off
-	// (resend_unchanged), but an identical payload (byte for byte) of a
-	// queued P/E entry still changes nothing.
+	// set, a record read again is compared with what the store holds of
+	// its key, in this order (the first that applies decides):
+	//   - a queued (P/E) entry: the same payload or Hash changes nothing
+	//     (Unchanged); another replaces it (a new version, attempts reset)
+	//     and is sent, even when it equals the last delivered content: the
+	//     queued content may have reached the destination (an unknown
+	//     outcome, a crash mid-send), so the destination is not known to
+	//     have the delivered content any more;
+	//   - leased entries: the same Hash as the newest one is Unchanged
+	//     (it is being sent); another is queued beside it;
+	//   - no entry at all: the same Hash as the newest of the key's last
+	//     delivered content and its newest dead letter is Unchanged (and
+	//     recorded as an "unchanged" attempt under that entry): the
+	//     destination has it, or it died and waits for ferry retry --dead;
+	//     another is queued.
+	// "" turns the comparisons off (resend_unchanged), but an identical
+	// payload (byte for byte) of a queued P/E entry still changes nothing.
 	Hash string
 }
 
@@ -70,10 +82,8 @@ type EnqueueResult struct {
 	Inserted int // new entries
 	Replaced int // pending/error entries whose payload was replaced (coalesced)
 	// Unchanged counts records not queued because their content is
-	// already delivered or already queued (same Hash, or the same payload
-	// as the queued P/E entry). A record equal to the last delivered
-	// payload also removes a queued P/E entry of its key (the destination
-	// already has this content) and records an "unchanged" attempt.
+	// already queued, in flight, delivered or dead (see NewEntry.Hash). A
+	// queued P/E entry is never removed by a record read again.
 	Unchanged int
 }
 
@@ -104,7 +114,7 @@ const (
 	OutcomeRetry   Outcome = "error"   // failed; back to E with NextAttemptAt
 	OutcomeDead    Outcome = "dead"    // failed for good; moved to dead letters
 	// The outcomes below are recorded in the history, never settled.
-	OutcomeUnchanged Outcome = "unchanged" // read again with the content last delivered: not sent
+	OutcomeUnchanged Outcome = "unchanged" // read again with the content last delivered (or that died): not sent
 	OutcomeDiscarded Outcome = "discarded" // ended on purpose by a user (ferry discard)
 	OutcomeReplayed  Outcome = "replayed"  // put back by a user (ferry retry / resend)
 )
@@ -193,9 +203,12 @@ type DiscardSelector struct {
 	Key    string // only this key ("" = any)
 	Dead   bool   // dead letters
 	Errors bool   // entries in E
-	Who    string // recorded in the history, e.g. "root@host"
-	Why    string // recorded in the history
-	Now    time.Time
+	// Operations selects outbox items given up (dead after/on_error
+	// operations); live ones are never discarded.
+	Operations bool
+	Who        string // recorded in the history, e.g. "root@host"
+	Why        string // recorded in the history
+	Now        time.Time
 }
 
 // ReplayResult says what Replay did.
@@ -256,6 +269,9 @@ type DeadLetter struct {
 	LastError string          `json:"last_error"`
 	CreatedAt time.Time       `json:"created_at"` // when the entry was first queued
 	DiedAt    time.Time       `json:"died_at"`
+	// Hash is the content hash of the entry that died ("" when none): a
+	// record read again with it is not queued again (see NewEntry.Hash).
+	Hash string `json:"hash,omitempty"`
 }
 
 // EntryFilter selects entries to list.
@@ -291,6 +307,9 @@ type Counts struct {
 	Leased  int
 	Dead    int
 	Outbox  int // operations owed (after/on_error), not yet done and not dead
+	// OutboxDead counts operations given up (attempts spent or a
+	// template error): ferry retry --operations runs them again.
+	OutboxDead int
 }
 
 // RunStatus is the outcome of a run.
@@ -427,7 +446,13 @@ type Store interface {
 	// Discard ends selected error entries and/or dead letters on purpose:
 	// they leave the queue or the error history, and each gets an attempt
 	// with OutcomeDiscarded (Op "discard", Error "discarded by WHO: WHY").
-	// Leased entries are never touched. It returns how many were discarded.
+	// Discarding means the destination was dealt with by hand: the
+	// discarded content (payload and hash) becomes its key's last
+	// delivered content, unless a newer entry of the key (a higher ID) was
+	// delivered, so the same content read again is unchanged and a changed
+	// record is sent. sel.Operations discards dead outbox items too (their
+	// attempt has the item's Op). Leased entries are never touched. It
+	// returns how many were discarded.
 	Discard(ctx context.Context, sel DiscardSelector) (int, error)
 	// Resend queues the last delivered payload of key again as a new
 	// pending entry (a new ID, so a new idempotency key; no hash, so it is
@@ -453,6 +478,11 @@ type Store interface {
 	// ReleaseOutbox releases outbox leases held by owners (dead workers),
 	// or all expired ones when now is not zero. It returns how many.
 	ReleaseOutbox(ctx context.Context, route string, now time.Time, owners []string) (int, error)
+	// ReplayOutbox makes the dead (given up) outbox items of route (of key
+	// only, when not "") due at now with their attempts reset to 0, and
+	// records for each an attempt with OutcomeReplayed and the item's Op.
+	// It returns how many.
+	ReplayOutbox(ctx context.Context, route, key string, now time.Time) (int, error)
 
 	// Prune applies a retention pass (see PruneRequest).
 	Prune(ctx context.Context, req PruneRequest) (PruneResult, error)

@@ -33,50 +33,72 @@ func lastOfKeys(entries []store.NewEntry) (kept []store.NewEntry, dups int) {
 	return kept, dups
 }
 
-// deliveredRef is what a record read again is compared with: the key's
-// last delivered content.
-type deliveredRef struct {
+// contentRef is what a record read again is compared with when its key
+// has no entry: the key's last delivered content or its newest dead
+// letter.
+type contentRef struct {
 	hash    string
 	entryID int64
 	version int64
 }
 
 // knownContent is what the store holds of a chunk's keys that have a hash:
-// the hashes of their leased entries (a key with a leased entry is present,
-// even when its hash is "") and their last delivered content.
+// which are queued (P/E; filled by EnqueuePage only, EnqueueLeased reads
+// its own), the hash of each key's newest leased entry, and their last
+// delivered content and newest dead letter.
 type knownContent struct {
-	leased    map[string][]string
-	delivered map[string]deliveredRef
+	queued    map[string]bool
+	leased    map[string]leasedRef
+	delivered map[string]contentRef
+	dead      map[string]contentRef
+}
+
+// leasedRef is a key's newest leased entry.
+type leasedRef struct {
+	id   int64
+	hash string
 }
 
 // verdict is what becomes of one record with a hash.
 type verdict int
 
 const (
-	queueIt          verdict = iota // not known: queued as usual
+	queueIt          verdict = iota // not known: queued as usual (the queued-entry rules apply)
 	inFlight                        // the same content is leased: nothing to do
-	alreadyDelivered                // the destination has this content: drop the queued one, record it
+	alreadyDelivered                // no entry, and the newest delivered or dead content is this one: record it
 )
 
-func (k knownContent) judge(key, hash string) verdict {
-	if hash == "" {
-		return queueIt
+// judge decides what becomes of a record of key with hash; queued says
+// whether the key has a P/E entry. The comparison with the delivered or
+// dead content applies only to a key with no entry at all: a queued or
+// leased entry may have reached the destination (an unknown outcome, a
+// crash mid-send), so the destination is not known to hold the delivered
+// content any more (it would be the ABA of A delivered, B timed out, A
+// read again). ref is the content the record matched, for its attempt.
+func (k knownContent) judge(key, hash string, queued bool) (verdict, contentRef) {
+	if hash == "" || queued {
+		return queueIt, contentRef{}
 	}
-	leased, anyLeased := k.leased[key]
-	for _, h := range leased {
-		if h == hash {
-			return inFlight
+	if l, ok := k.leased[key]; ok {
+		if l.hash == hash {
+			return inFlight, contentRef{}
 		}
+		return queueIt, contentRef{}
 	}
-	if d, ok := k.delivered[key]; ok && d.hash == hash && !anyLeased {
-		return alreadyDelivered
+	newest, ok := k.delivered[key]
+	if d, dok := k.dead[key]; dok && (!ok || d.entryID > newest.entryID) {
+		newest, ok = d, true
 	}
-	return queueIt
+	if ok && newest.hash == hash {
+		return alreadyDelivered, newest
+	}
+	return queueIt, contentRef{}
 }
 
 // loadKnownContent reads what the store holds of the hashed records'
-// keys: two indexed lookups, skipped when no record has a hash.
-func (s *Store) loadKnownContent(ctx context.Context, tx *sql.Tx, route string, keys []string) (knownContent, error) {
+// keys: indexed lookups, skipped when no record has a hash. withQueued
+// also looks up which keys are queued (P/E).
+func (s *Store) loadKnownContent(ctx context.Context, tx *sql.Tx, route string, keys []string, withQueued bool) (knownContent, error) {
 	var k knownContent
 	if len(keys) == 0 {
 		return k, nil
@@ -87,46 +109,88 @@ func (s *Store) loadKnownContent(ctx context.Context, tx *sql.Tx, route string, 
 		args = append(args, key)
 	}
 	in := placeholders(len(keys))
-	rows, err := s.query(ctx, tx, `SELECT key, hash FROM entries WHERE route = ? AND status = 'L' AND key IN (`+in+`)`, args...)
-	if err != nil {
-		return k, fmt.Errorf("look up leased keys: %w", err)
-	}
-	for rows.Next() {
-		var key, hash string
-		if err := rows.Scan(&key, &hash); err != nil {
-			rows.Close()
-			return k, fmt.Errorf("look up leased keys: %w", err)
+	if withQueued {
+		err := s.scanKeys(ctx, tx, `SELECT key FROM entries WHERE route = ? AND status IN ('P', 'E') AND key IN (`+in+`)`, args, func(rows *sql.Rows) error {
+			var key string
+			if err := rows.Scan(&key); err != nil {
+				return err
+			}
+			if k.queued == nil {
+				k.queued = map[string]bool{}
+			}
+			k.queued[key] = true
+			return nil
+		})
+		if err != nil {
+			return k, fmt.Errorf("look up queued keys: %w", err)
 		}
-		if k.leased == nil {
-			k.leased = map[string][]string{}
-		}
-		k.leased[key] = append(k.leased[key], hash)
 	}
-	if err := closeRows(rows); err != nil {
-		return k, fmt.Errorf("look up leased keys: %w", err)
-	}
-	rows, err = s.query(ctx, tx, `SELECT key, hash, entry_id, version FROM delivered WHERE route = ? AND key IN (`+in+`)`, args...)
-	if err != nil {
-		return k, fmt.Errorf("look up delivered keys: %w", err)
-	}
-	for rows.Next() {
+	err := s.scanKeys(ctx, tx, `SELECT key, id, hash FROM entries WHERE route = ? AND status = 'L' AND key IN (`+in+`)`, args, func(rows *sql.Rows) error {
 		var (
 			key string
-			d   deliveredRef
+			l   leasedRef
 		)
-		if err := rows.Scan(&key, &d.hash, &d.entryID, &d.version); err != nil {
-			rows.Close()
-			return k, fmt.Errorf("look up delivered keys: %w", err)
+		if err := rows.Scan(&key, &l.id, &l.hash); err != nil {
+			return err
 		}
-		if k.delivered == nil {
-			k.delivered = map[string]deliveredRef{}
+		if k.leased == nil {
+			k.leased = map[string]leasedRef{}
 		}
-		k.delivered[key] = d
+		if l.id > k.leased[key].id {
+			k.leased[key] = l
+		}
+		return nil
+	})
+	if err != nil {
+		return k, fmt.Errorf("look up leased keys: %w", err)
 	}
-	if err := closeRows(rows); err != nil {
+	k.delivered, err = s.loadRefs(ctx, tx, `SELECT key, hash, entry_id, version FROM delivered WHERE route = ? AND key IN (`+in+`)`, args)
+	if err != nil {
 		return k, fmt.Errorf("look up delivered keys: %w", err)
 	}
+	k.dead, err = s.loadRefs(ctx, tx, `SELECT key, hash, entry_id, version FROM dead_letters WHERE route = ? AND key IN (`+in+`)`, args)
+	if err != nil {
+		return k, fmt.Errorf("look up dead letters of keys: %w", err)
+	}
 	return k, nil
+}
+
+// loadRefs reads (key, hash, entry ID, version) rows, keeping the highest
+// entry ID of each key; nil when there are none.
+func (s *Store) loadRefs(ctx context.Context, tx *sql.Tx, q string, args []any) (map[string]contentRef, error) {
+	var m map[string]contentRef
+	err := s.scanKeys(ctx, tx, q, args, func(rows *sql.Rows) error {
+		var (
+			key string
+			r   contentRef
+		)
+		if err := rows.Scan(&key, &r.hash, &r.entryID, &r.version); err != nil {
+			return err
+		}
+		if m == nil {
+			m = map[string]contentRef{}
+		}
+		if r.entryID >= m[key].entryID {
+			m[key] = r
+		}
+		return nil
+	})
+	return m, err
+}
+
+// scanKeys runs q in tx and calls scan for each row.
+func (s *Store) scanKeys(ctx context.Context, tx *sql.Tx, q string, args []any, scan func(*sql.Rows) error) error {
+	rows, err := s.query(ctx, tx, q, args...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			rows.Close()
+			return err
+		}
+	}
+	return closeRows(rows)
 }
 
 // closeRows closes rows and reports an error of the iteration.
@@ -138,29 +202,8 @@ func closeRows(rows *sql.Rows) error {
 }
 
 // unchangedAttempt records that key was read again with the content last
-// delivered, under the delivered entry, so the key's history shows it.
-func unchangedAttempt(route, key string, d deliveredRef, now time.Time) store.Attempt {
+// delivered (or that died), under that entry, so the key's history shows
+// it.
+func unchangedAttempt(route, key string, d contentRef, now time.Time) store.Attempt {
 	return store.Attempt{EntryID: d.entryID, Route: route, Key: key, Version: d.version, At: now, Outcome: store.OutcomeUnchanged}
-}
-
-// dropQueued deletes the queued (P/E) entries of keys: the destination
-// already has the content they would replace with. An entry queued by
-// ferry resend (no hash, a "resend" attempt) stays: the user asked for
-// that content to be sent again.
-func (s *Store) dropQueued(ctx context.Context, tx *sql.Tx, route string, keys []string) error {
-	if len(keys) == 0 {
-		return nil
-	}
-	args := make([]any, 0, len(keys)+1)
-	args = append(args, route)
-	for _, k := range keys {
-		args = append(args, k)
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE route = ? AND status IN ('P', 'E')
-		AND NOT (hash = '' AND EXISTS (SELECT 1 FROM attempts a WHERE a.entry_id = entries.id AND a.op = 'resend'))
-		AND key IN (`+
-		placeholders(len(keys))+`)`, args...); err != nil {
-		return fmt.Errorf("drop queued entries of unchanged keys: %w", err)
-	}
-	return nil
 }

@@ -10,11 +10,14 @@ import (
 	"github.com/ferry-dev/ferry/internal/store"
 )
 
-// Discard removes the selected error entries and/or dead letters in one
-// transaction, recording a discarded attempt for each. Only status E is
-// touched in the queue: pending and leased entries are never discarded.
+// Discard removes the selected error entries, dead letters and/or dead
+// outbox items in one transaction, recording a discarded attempt for each.
+// Only status E is touched in the queue: pending and leased entries are
+// never discarded. A discarded entry's content becomes its key's
+// delivered content (the user dealt with the destination by hand), so
+// reading it again is unchanged.
 func (s *Store) Discard(ctx context.Context, sel store.DiscardSelector) (int, error) {
-	if !sel.Dead && !sel.Errors {
+	if !sel.Dead && !sel.Errors && !sel.Operations {
 		return 0, nil
 	}
 	now := sel.Now
@@ -33,7 +36,11 @@ func (s *Store) Discard(ctx context.Context, sel store.DiscardSelector) (int, er
 	cond := strings.Join(where, " AND ")
 	var discarded []store.Attempt
 	err := s.writeTx(ctx, fmt.Sprintf("discard in route %q", sel.Route), func(tx *sql.Tx) error {
+		nowMS := ms(now)
 		if sel.Errors {
+			if err := s.discardedAsDelivered(ctx, tx, `SELECT route, key, id, version, hash, ? FROM entries WHERE status = 'E' AND `+cond, args, nowMS); err != nil {
+				return fmt.Errorf("discard errors: %w", err)
+			}
 			a, err := deleteReturning(ctx, tx, `DELETE FROM entries WHERE status = 'E' AND `+cond+` RETURNING id, route, key, version`, args)
 			if err != nil {
 				return fmt.Errorf("discard errors: %w", err)
@@ -41,6 +48,16 @@ func (s *Store) Discard(ctx context.Context, sel store.DiscardSelector) (int, er
 			discarded = append(discarded, a...)
 		}
 		if sel.Dead {
+			if err := s.discardedAsDelivered(ctx, tx, `SELECT route, key, entry_id, version, hash, ? FROM dead_letters WHERE `+cond+` ORDER BY id`, args, nowMS); err != nil {
+				return fmt.Errorf("discard dead letters: %w", err)
+			}
+			// The trigger copies payloads from entries; a dead letter's is
+			// here, for the keys whose delivered content it now is.
+			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO delivered_payloads (entry_id, payload)
+				SELECT entry_id, payload FROM dead_letters WHERE `+cond+` AND EXISTS (SELECT 1 FROM delivered d
+					WHERE d.route = dead_letters.route AND d.key = dead_letters.key AND d.entry_id = dead_letters.entry_id)`, args...); err != nil {
+				return fmt.Errorf("discard dead letters: keep the payload as delivered: %w", err)
+			}
 			a, err := deleteReturning(ctx, tx, `DELETE FROM dead_letters WHERE `+cond+` RETURNING entry_id, route, key, version`, args)
 			if err != nil {
 				return fmt.Errorf("discard dead letters: %w", err)
@@ -49,6 +66,16 @@ func (s *Store) Discard(ctx context.Context, sel store.DiscardSelector) (int, er
 		}
 		for i := range discarded {
 			discarded[i].At, discarded[i].Outcome, discarded[i].Op, discarded[i].Error = now, store.OutcomeDiscarded, "discard", why
+		}
+		if sel.Operations {
+			ops, err := discardOperations(ctx, tx, cond, args)
+			if err != nil {
+				return fmt.Errorf("discard dead operations: %w", err)
+			}
+			for i := range ops {
+				ops[i].At, ops[i].Outcome, ops[i].Error = now, store.OutcomeDiscarded, why
+			}
+			discarded = append(discarded, ops...)
 		}
 		return s.insertAttempts(ctx, tx, discarded)
 	})
@@ -69,6 +96,40 @@ func deleteReturning(ctx context.Context, tx *sql.Tx, q string, args []any) ([]s
 	for rows.Next() {
 		var a store.Attempt
 		if err := rows.Scan(&a.EntryID, &a.Route, &a.Key, &a.Version); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, closeRows(rows)
+}
+
+// discardedAsDelivered records the rows of sel (route, key, entry ID,
+// version, hash, delivered at; args after the time) as their keys'
+// delivered content, never over a newer delivered entry. It runs before
+// the rows are deleted (the payload trigger copies from entries).
+func (s *Store) discardedAsDelivered(ctx context.Context, tx *sql.Tx, sel string, args []any, nowMS int64) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO delivered (route, key, entry_id, version, hash, delivered_at) `+sel+`
+		ON CONFLICT (route, key) DO UPDATE SET entry_id = excluded.entry_id, version = excluded.version,
+			hash = excluded.hash, delivered_at = excluded.delivered_at
+		WHERE excluded.entry_id >= delivered.entry_id`, append([]any{nowMS}, args...)...)
+	if err != nil {
+		return fmt.Errorf("record the discarded content as delivered: %w", err)
+	}
+	return nil
+}
+
+// discardOperations deletes the dead outbox items of cond and gives an
+// attempt (with the item's op) for each.
+func discardOperations(ctx context.Context, tx *sql.Tx, cond string, args []any) ([]store.Attempt, error) {
+	rows, err := tx.QueryContext(ctx, `DELETE FROM outbox WHERE dead = 1 AND `+cond+` RETURNING entry_id, route, key, version, op`, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.Attempt
+	for rows.Next() {
+		var a store.Attempt
+		if err := rows.Scan(&a.EntryID, &a.Route, &a.Key, &a.Version, &a.Op); err != nil {
 			rows.Close()
 			return nil, err
 		}

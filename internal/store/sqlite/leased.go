@@ -21,9 +21,9 @@ const leasedChunk = 500
 // an upsert as in EnqueuePage: the keys of each chunk are first probed for
 // a queued entry (none, on the engine's hot path), those found are
 // replaced and leased in place, and the rest go in one multi-row INSERT.
-// Records with a hash are compared with their key's leased and delivered
-// content first (see knownContent); a record not queued (unchanged) is
-// not returned.
+// Records with a hash whose key is not queued are compared with their
+// key's leased, delivered and dead content first (see knownContent.judge);
+// a record not queued (unchanged) is not returned.
 //
 // Of duplicate keys in the page only the last is stored; the earlier ones
 // count as replaced, as they would in EnqueuePage, so
@@ -137,27 +137,23 @@ func (s *Store) leaseQueued(ctx context.Context, tx *sql.Tx, chunk []store.Entry
 	if err := closeRows(rows); err != nil {
 		return nil, 0, 0, fmt.Errorf("look up queued keys: %w", err)
 	}
-	known, err := s.loadKnownContent(ctx, tx, route, hashed)
+	known, err := s.loadKnownContent(ctx, tx, route, hashed, false)
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	var drop []string
 	fresh = make([]*store.Entry, 0, len(chunk)-len(queued))
 	for i := range chunk {
 		e := &chunk[i]
-		switch known.judge(e.Key, e.Hash) {
+		q, ok := queued[e.Key]
+		switch v, ref := known.judge(e.Key, e.Hash, ok); v {
 		case inFlight:
 			skipped++
 			continue
 		case alreadyDelivered:
 			skipped++
-			if _, ok := queued[e.Key]; ok {
-				drop = append(drop, e.Key)
-			}
-			*unchanged = append(*unchanged, unchangedAttempt(route, e.Key, known.delivered[e.Key], fromMS(nowMS)))
+			*unchanged = append(*unchanged, unchangedAttempt(route, e.Key, ref, fromMS(nowMS)))
 			continue
 		}
-		q, ok := queued[e.Key]
 		if !ok {
 			fresh = append(fresh, e)
 			continue
@@ -178,9 +174,6 @@ func (s *Store) leaseQueued(ctx context.Context, tx *sql.Tx, chunk []store.Entry
 		}
 		e.CreatedAt = fromMS(created)
 		replaced++
-	}
-	if err := s.dropQueued(ctx, tx, route, drop); err != nil {
-		return nil, 0, 0, err
 	}
 	return fresh, replaced, skipped, nil
 }

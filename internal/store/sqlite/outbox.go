@@ -260,3 +260,41 @@ func blob(b []byte) []byte {
 	}
 	return b
 }
+
+// ReplayOutbox makes the dead outbox items of route (of key, when not "")
+// due at now with their attempts reset, in one transaction, and records a
+// replayed attempt (with the item's Op) for each in the key's history.
+func (s *Store) ReplayOutbox(ctx context.Context, route, key string, now time.Time) (int, error) {
+	if now.IsZero() {
+		now = time.Now()
+	}
+	where, args := routeKeyWhere(route, key)
+	where = append(where, "dead = 1")
+	var replayed []store.Attempt
+	err := s.writeTx(ctx, fmt.Sprintf("replay dead operations of route %q", route), func(tx *sql.Tx) error {
+		// ?1 comes first in the text, so the anonymous parameters of the
+		// condition number from 2 on.
+		rows, err := tx.QueryContext(ctx, `UPDATE outbox SET dead = 0, attempts = 0, next_attempt_at = ?1,
+			lease_owner = '', lease_until = 0 WHERE `+strings.Join(where, " AND ")+`
+			RETURNING route, entry_id, key, version, op`, append([]any{ms(now)}, args...)...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			a := store.Attempt{At: now, Outcome: store.OutcomeReplayed, Error: "operation replayed"}
+			if err := rows.Scan(&a.Route, &a.EntryID, &a.Key, &a.Version, &a.Op); err != nil {
+				rows.Close()
+				return err
+			}
+			replayed = append(replayed, a)
+		}
+		if err := closeRows(rows); err != nil {
+			return err
+		}
+		return s.insertAttempts(ctx, tx, replayed)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(replayed), nil
+}

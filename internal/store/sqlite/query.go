@@ -122,7 +122,8 @@ func (s *Store) Counts(ctx context.Context, route string) (store.Counts, error) 
 		(SELECT count(*) FROM entries WHERE route = ?1 AND status = 'E'),
 		(SELECT count(*) FROM entries WHERE route = ?1 AND status = 'L'),
 		(SELECT count(*) FROM dead_letters WHERE route = ?1),
-		(SELECT count(*) FROM outbox WHERE route = ?1 AND dead = 0)`, route).Scan(&c.Pending, &c.Error, &c.Leased, &c.Dead, &c.Outbox)
+		(SELECT count(*) FROM outbox WHERE route = ?1 AND dead = 0),
+		(SELECT count(*) FROM outbox WHERE route = ?1 AND dead = 1)`, route).Scan(&c.Pending, &c.Error, &c.Leased, &c.Dead, &c.Outbox, &c.OutboxDead)
 	if err != nil {
 		return c, fmt.Errorf("count queue of route %q: %w", route, err)
 	}
@@ -151,7 +152,7 @@ func (s *Store) DeadLetters(ctx context.Context, f store.DeadFilter) ([]store.De
 	where, args := routeKeyWhere(f.Route, f.Key)
 	where, args = append(where, "id > ?"), append(args, f.AfterID, limit)
 	rows, err := s.read.QueryContext(ctx, `SELECT id, entry_id, route, key, version, payload, priority, attempts,
-		last_error, created_at, died_at FROM dead_letters WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
+		last_error, created_at, died_at, hash FROM dead_letters WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list dead letters of route %q: %w", f.Route, err)
 	}
@@ -164,7 +165,7 @@ func (s *Store) DeadLetters(ctx context.Context, f store.DeadFilter) ([]store.De
 			created, died int64
 		)
 		if err := rows.Scan(&d.ID, &d.EntryID, &d.Route, &d.Key, &d.Version, &payload, &d.Priority, &d.Attempts,
-			&d.LastError, &created, &died); err != nil {
+			&d.LastError, &created, &died, &d.Hash); err != nil {
 			return nil, fmt.Errorf("list dead letters of route %q: %w", f.Route, err)
 		}
 		d.Payload, d.CreatedAt, d.DiedAt = payload, fromMS(created), fromMS(died)

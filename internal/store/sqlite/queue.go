@@ -48,8 +48,8 @@ func scanEntry(row scanner) (store.Entry, error) {
 // A fresh entry has Version 1, so RETURNING version tells inserts (1) from
 // replacements (>1); a record whose payload equals the queued one's is
 // left out by the upsert's WHERE and returns no row: unchanged. Records
-// with a hash are first compared with their key's leased and delivered
-// content (see knownContent).
+// with a hash whose key is not queued are first compared with their key's
+// leased, delivered and dead content (see knownContent.judge).
 func (s *Store) EnqueuePage(ctx context.Context, route string, entries []store.NewEntry, cursor *string, now time.Time) (store.EnqueueResult, error) {
 	var res store.EnqueueResult
 	if route == "" {
@@ -61,29 +61,24 @@ func (s *Store) EnqueuePage(ctx context.Context, route string, entries []store.N
 	err := s.writeTx(ctx, fmt.Sprintf("enqueue %d entries of route %q", len(entries), route), func(tx *sql.Tx) error {
 		var unchanged []store.Attempt
 		for chunk := range slices.Chunk(kept, enqueueChunk) {
-			known, err := s.loadKnownContent(ctx, tx, route, hashedKeys(chunk))
+			known, err := s.loadKnownContent(ctx, tx, route, hashedKeys(chunk), true)
 			if err != nil {
 				return err
 			}
-			var drop []string
 			queue := chunk
-			if known.leased != nil || known.delivered != nil {
+			if known.leased != nil || known.delivered != nil || known.dead != nil {
 				queue = make([]store.NewEntry, 0, len(chunk))
 				for _, e := range chunk {
-					switch known.judge(e.Key, e.Hash) {
+					switch v, ref := known.judge(e.Key, e.Hash, known.queued[e.Key]); v {
 					case inFlight:
 						res.Unchanged++
 					case alreadyDelivered:
 						res.Unchanged++
-						drop = append(drop, e.Key)
-						unchanged = append(unchanged, unchangedAttempt(route, e.Key, known.delivered[e.Key], fromMS(nowMS)))
+						unchanged = append(unchanged, unchangedAttempt(route, e.Key, ref, fromMS(nowMS)))
 					default:
 						queue = append(queue, e)
 					}
 				}
-			}
-			if err := s.dropQueued(ctx, tx, route, drop); err != nil {
-				return err
 			}
 			if err := s.upsert(ctx, tx, route, queue, nowMS, &res); err != nil {
 				return err
@@ -523,8 +518,8 @@ func (s *Store) settleRetry(ctx context.Context, tx *sql.Tx, owner string, st st
 // settleDead moves the entry to the dead letters, keeping its entry ID.
 func (s *Store) settleDead(ctx context.Context, tx *sql.Tx, owner string, st store.Settlement, inc int, atMS int64) (e settledEntry, ok bool, err error) {
 	err = s.one(ctx, tx, &e, `INSERT INTO dead_letters
-		(entry_id, route, key, version, payload, priority, attempts, last_error, created_at, died_at)
-		SELECT id, route, key, version, payload, priority, attempts + ?, ?, created_at, ?
+		(entry_id, route, key, version, payload, priority, attempts, last_error, created_at, died_at, hash)
+		SELECT id, route, key, version, payload, priority, attempts + ?, ?, created_at, ?, hash
 		FROM entries WHERE id = ? AND status = 'L' AND lease_owner = ?
 		RETURNING route, key, version`,
 		inc, st.Error, atMS, st.EntryID, owner)

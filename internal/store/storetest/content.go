@@ -49,8 +49,10 @@ func keyEntries(t testing.TB, s store.Store, key string) []store.Entry {
 }
 
 // A record read again is compared with its key's content: the same
-// payload as the queued entry, the same hash as a leased entry or as the
-// last delivered content is not queued again (Unchanged).
+// payload as the queued entry, the same hash as the newest leased entry
+// or, when the key has no entry, as the newest of its last delivered
+// content and dead letter is not queued again (Unchanged). A queued entry
+// is never dropped: it may have reached the destination.
 func testEnqueueUnchanged(t *testing.T, open func(t *testing.T) store.Store) {
 	later := t0.Add(time.Minute)
 	rec := func(n int, hash string) store.NewEntry {
@@ -160,19 +162,116 @@ func testEnqueueUnchanged(t *testing.T, open func(t *testing.T) store.Store) {
 			},
 		},
 		{
-			name: "same hash as delivered drops the queued entry",
+			// ABA: h1 delivered, h2 failed with an unknown outcome (it may
+			// have been applied), h1 read again: h1 must be sent.
+			name: "same hash as delivered replaces another version in error",
 			setup: func(t *testing.T, s store.Store) store.Entry {
-				d := deliver(t, s, rec(1, "h1"))
-				enqueue(t, s, "orders", t0, rec(2, "h2")) // another payload, failing
-				settle(t, s, "w", retry(lease(t, s, "orders", "w", 1, store.LeasePending, t0)[0], t0.Add(time.Hour), "boom"))
-				return d
+				deliver(t, s, rec(1, "h1"))
+				enqueue(t, s, "orders", t0, rec(2, "h2"))
+				settle(t, s, "w", retry(lease(t, s, "orders", "w", 1, store.LeasePending, t0)[0], t0.Add(time.Hour), "timeout"))
+				return keyEntries(t, s, "a")[0]
+			},
+			rec: rec(1, "h1"), want: store.EnqueueResult{Replaced: 1},
+			check: func(t *testing.T, s store.Store, m enqueueMode, before store.Entry, got []store.Entry) {
+				wantNewVersion(t, s, m, before, "h1", payload("a", 1))
+			},
+		},
+		{
+			// A crash mid-send released h2 back as pending (attempts 0),
+			// though it may have reached the destination.
+			name: "same hash as delivered replaces another version released after a crash",
+			setup: func(t *testing.T, s store.Store) store.Entry {
+				deliver(t, s, rec(1, "h1"))
+				enqueueLeased(t, s, "orders", "killed", t0, rec(2, "h2"))
+				release(t, s, "orders", time.Time{}, "killed")
+				e := keyEntries(t, s, "a")[0]
+				if e.Status != store.StatusPending || e.Hash != "h2" {
+					t.Fatalf("setup: released entry = %+v, want pending h2", e)
+				}
+				return e
+			},
+			rec: rec(1, "h1"), want: store.EnqueueResult{Replaced: 1},
+			check: func(t *testing.T, s store.Store, m enqueueMode, before store.Entry, got []store.Entry) {
+				wantNewVersion(t, s, m, before, "h1", payload("a", 1))
+			},
+		},
+		{
+			name: "same hash as delivered and as the queued error",
+			setup: func(t *testing.T, s store.Store) store.Entry {
+				deliver(t, s, rec(1, "h1"))
+				enqueue(t, s, "orders", t0, rec(1, "")) // sent again (resend_unchanged), failing
+				settle(t, s, "w", retry(lease(t, s, "orders", "w", 1, store.LeasePending, t0)[0], t0.Add(time.Hour), "timeout"))
+				return keyEntries(t, s, "a")[0]
+			},
+			rec: rec(1, "h1"), want: store.EnqueueResult{Unchanged: 1},
+			check: func(t *testing.T, s store.Store, m enqueueMode, before store.Entry, got []store.Entry) {
+				wantUntouched(t, s, before, got) // it is retried at its time
+			},
+		},
+		{
+			name: "same hash as the newest dead letter",
+			setup: func(t *testing.T, s store.Store) store.Entry {
+				return kill(t, s, rec(1, "h1"))
 			},
 			rec: rec(1, "h1"), want: store.EnqueueResult{Unchanged: 1},
 			check: func(t *testing.T, s store.Store, m enqueueMode, before store.Entry, got []store.Entry) {
 				if es := keyEntries(t, s, "a"); len(es) != 0 || len(got) != 0 {
-					t.Errorf("entries of a = %+v, handed out %+v; want the queued one dropped (the destination has this content)", es, got)
+					t.Errorf("entries of a = %+v, handed out %+v; want nothing queued (it waits for retry --dead)", es, got)
+				}
+				if dl := deadLetters(t, s, store.DeadFilter{Route: "orders", Key: "a"}); len(dl) != 1 {
+					t.Errorf("dead letters of a = %+v, want the one", dl)
 				}
 				wantUnchangedAttempt(t, s, before)
+			},
+		},
+		{
+			name: "other hash than the newest dead letter",
+			setup: func(t *testing.T, s store.Store) store.Entry {
+				return kill(t, s, rec(1, "h1"))
+			},
+			rec: rec(2, "h2"), want: store.EnqueueResult{Inserted: 1},
+			check: func(t *testing.T, s store.Store, m enqueueMode, before store.Entry, got []store.Entry) {
+				wantQueued(t, s, m, "h2")
+			},
+		},
+		{
+			name: "same hash as a dead letter older than the delivered content",
+			setup: func(t *testing.T, s store.Store) store.Entry {
+				d := kill(t, s, rec(1, "h1"))
+				deliver(t, s, rec(2, "h2"))
+				return d
+			},
+			rec: rec(1, "h1"), want: store.EnqueueResult{Inserted: 1},
+			check: func(t *testing.T, s store.Store, m enqueueMode, before store.Entry, got []store.Entry) {
+				wantQueued(t, s, m, "h1")
+			},
+		},
+		{
+			// h2 died, perhaps after reaching the destination (unknown
+			// outcomes until its attempts ran out): h1 must be sent.
+			name: "same hash as delivered, a newer dead letter has another",
+			setup: func(t *testing.T, s store.Store) store.Entry {
+				d := deliver(t, s, rec(1, "h1"))
+				kill(t, s, rec(2, "h2"))
+				return d
+			},
+			rec: rec(1, "h1"), want: store.EnqueueResult{Inserted: 1},
+			check: func(t *testing.T, s store.Store, m enqueueMode, before store.Entry, got []store.Entry) {
+				wantQueued(t, s, m, "h1")
+			},
+		},
+		{
+			name: "same hash as an older leased entry, a newer one in flight has another",
+			setup: func(t *testing.T, s store.Store) store.Entry {
+				enqueueLeased(t, s, "orders", "sender", t0, rec(1, "h1"))
+				got, _ := enqueueLeased(t, s, "orders", "sender", t0, rec(2, "h2"))
+				return got[0]
+			},
+			rec: rec(1, "h1"), want: store.EnqueueResult{Inserted: 1},
+			check: func(t *testing.T, s store.Store, m enqueueMode, before store.Entry, got []store.Entry) {
+				if es := keyEntries(t, s, "a"); len(es) != 3 || es[2].Hash != "h1" || es[2].Status != m.queued {
+					t.Errorf("entries of a = %+v, want h1 queued after h2 in flight", es)
+				}
 			},
 		},
 		{
@@ -241,6 +340,40 @@ func testEnqueueUnchanged(t *testing.T, open func(t *testing.T) store.Store) {
 				tc.check(t, s, m, before, got)
 			})
 		}
+	}
+}
+
+// kill queues e leased, settles it dead and returns it: its content is
+// the key's newest dead letter.
+func kill(t testing.TB, s store.Store, e store.NewEntry) store.Entry {
+	t.Helper()
+	got, _ := enqueueLeased(t, s, "orders", "killer", t0, e)
+	if len(got) != 1 {
+		t.Fatalf("kill %s: enqueue leased returned %d entries", e.Key, len(got))
+	}
+	settle(t, s, "killer", dead(got[0], t0, "422 unprocessable"))
+	return got[0]
+}
+
+// wantNewVersion checks that before was replaced by a new version with
+// hash and p, its attempts, error and batch reset, queued as m queues.
+func wantNewVersion(t *testing.T, s store.Store, m enqueueMode, before store.Entry, hash string, p []byte) {
+	t.Helper()
+	e := entry(t, s, before.ID)
+	if e.Status != m.queued || e.Version != before.Version+1 || e.Attempts != 0 || e.LastError != "" || e.Hash != hash || e.Batch != "" {
+		t.Errorf("entry = %+v; want %s, version %d, attempts and error reset, hash %s", e, m.queued, before.Version+1, hash)
+	}
+	wantJSON(t, "new version", e.Payload, p)
+	if es := keyEntries(t, s, before.Key); len(es) != 1 {
+		t.Errorf("entries of %s = %+v, want the one", before.Key, es)
+	}
+}
+
+// wantQueued checks that key a has exactly one entry, queued with hash.
+func wantQueued(t *testing.T, s store.Store, m enqueueMode, hash string) {
+	t.Helper()
+	if es := keyEntries(t, s, "a"); len(es) != 1 || es[0].Status != m.queued || es[0].Hash != hash {
+		t.Errorf("entries of a = %+v, want one queued with hash %s", es, hash)
 	}
 }
 
