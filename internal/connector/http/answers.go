@@ -20,9 +20,13 @@ type answerRule struct {
 	delay   time.Duration
 	message *expr.Template // nil: a message built from the answer
 	// perRecord: the rule reads result, so it is decided per record of a
-	// batch answer; the others once per answer.
+	// batch answer, for records that have a result item.
 	perRecord bool
-	usesJSON  bool // the body is decoded only for rules that read json
+	// readsRecord: the rule reads one of the record's variables (key,
+	// entry, idempotency_key), so it is decided per record too; the
+	// others once per answer.
+	readsRecord bool
+	usesJSON    bool // the body is decoded only for rules that read json
 }
 
 // answerRules decides outcomes from what the destination answered,
@@ -47,6 +51,7 @@ func compileAnswers(rules []config.Answer) (answerRules, error) {
 		}
 		r := &answerRule{index: i, when: when, outcome: a.Outcome, delay: a.Delay.D(), perRecord: config.AnswerUsesResult(when)}
 		r.usesJSON = slices.Contains(when.Names(), "json")
+		r.readsRecord = slices.ContainsFunc(when.Names(), isRecordVar)
 		if a.Message != "" {
 			if r.message, err = expr.CompileTemplate(a.Message); err != nil {
 				return nil, fmt.Errorf("%s.message: %w", where, err)
@@ -56,6 +61,12 @@ func compileAnswers(rules []config.Answer) (answerRules, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// isRecordVar tells whether name is one of the record's variables in
+// answer rules (the delivery's vars).
+func isRecordVar(name string) bool {
+	return name == "key" || name == "entry" || name == idempotencyKeyVar
 }
 
 // answer is what rules see of one response. The JSON is decoded once,
@@ -97,25 +108,30 @@ func (rules answerRules) useJSON() bool {
 }
 
 // decide returns the first rule that matches the answer for one record,
-// or nil. item is the record's per-record result (hasItem false when
-// there is none): rules reading result are passed over without one. A
-// rule that fails to evaluate does not match; the failure is kept for
-// the message of a record that then fails.
-func (rules answerRules) decide(a *answer, key string, item any, hasItem bool) (*answerRule, map[string]any) {
+// or nil, with the env the rule's message is rendered with: the answer's
+// variables and the record's own (key, entry, idempotency_key, result),
+// also when the rule decided for a whole batch at once. item is the
+// record's per-record result (hasItem false when there is none): rules
+// reading result are passed over without one. A rule that fails to
+// evaluate does not match; the failure is kept for the message of a
+// record that then fails.
+func (rules answerRules) decide(a *answer, del connector.Delivery, item any, hasItem bool) (*answerRule, map[string]any) {
+	var rec map[string]any // built on first use
+	recordEnv := func() map[string]any {
+		if rec == nil {
+			rec = a.recordEnv(del, item, hasItem)
+		}
+		return rec
+	}
 	for _, r := range rules {
-		if r.perRecord {
-			if !hasItem {
+		if r.perRecord || r.readsRecord {
+			if r.perRecord && !hasItem {
 				continue
 			}
-			env := make(map[string]any, len(a.env)+2)
-			for k, v := range a.env {
-				env[k] = v
-			}
-			env["result"], env["key"] = item, key
-			if ok, err := r.when.Bool(env); err != nil {
+			if ok, err := r.when.Bool(recordEnv()); err != nil {
 				a.note(r, err)
 			} else if ok {
-				return r, env
+				return r, recordEnv()
 			}
 			continue
 		}
@@ -128,10 +144,31 @@ func (rules answerRules) decide(a *answer, key string, item any, hasItem bool) (
 			}
 		}
 		if a.decided[r.index] == 1 {
-			return r, a.env
+			return r, recordEnv()
 		}
 	}
 	return nil, nil
+}
+
+// recordEnv is the answer's variables with one record's on top: the
+// delivery's vars (key, entry, idempotency_key) and its result item. The
+// answer's own names (status, body, json, headers) win over a var.
+func (a *answer) recordEnv(del connector.Delivery, item any, hasItem bool) map[string]any {
+	env := make(map[string]any, len(a.env)+len(del.Vars)+3)
+	for k, v := range del.Vars {
+		env[k] = v
+	}
+	if !hasField(del.Vars, idempotencyKeyVar) && del.IdempotencyKey != "" {
+		env[idempotencyKeyVar] = del.IdempotencyKey
+	}
+	env["key"] = del.Key
+	for k, v := range a.env {
+		env[k] = v
+	}
+	if hasItem {
+		env["result"] = item
+	}
+	return env
 }
 
 func (a *answer) note(r *answerRule, err error) {

@@ -149,3 +149,42 @@ func TestNewDestinationAnswerErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestAnswerMessageSeesTheRecord: a rule's message (and when) sees the
+// record's key and the delivery's vars whether or not the rule reads
+// result: for one record's answer (body: each, operations) and, rendered
+// per record, for a rule that decided a whole batch.
+func TestAnswerMessageSeesTheRecord(t *testing.T) {
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(422)
+		w.Write([]byte(`{"error":"bad sku"}`))
+	})
+	rules := []config.Answer{
+		{When: `status == 422 && key == "K1"`, Outcome: "skip", Message: "skipped ${key}"},
+		{When: `status == 422`, Outcome: "dead", Message: "refused ${key} (entry ${entry.id}, ${idempotency_key}): ${json.error}"},
+	}
+	want := map[string]string{
+		"K0": "refused K0 (entry 1, idem-K0): bad sku",
+		"K1": "skipped K1",
+	}
+	check := func(what string, r connector.Result, key string) {
+		t.Helper()
+		if r.Error != want[key] || r.Skipped != (key == "K1") {
+			t.Errorf("%s, record %s: error %q (skipped %v), want %q", what, key, r.Error, r.Skipped, want[key])
+		}
+	}
+	for _, body := range []string{"each", "array"} {
+		d := newDestination(t, systemsFor(t, srv.URL), &config.HTTPDestination{System: "api", Body: body, Answers: rules})
+		batch := deliveries(2)
+		for i, r := range send(t, d, batch) {
+			check("body: "+body, r, batch[i].Key)
+		}
+	}
+	op, err := NewOperation(systemsFor(t, srv.URL), &config.HTTPOperation{System: "api", Answers: rules})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, del := range deliveries(2) {
+		check("operation", op.Do(context.Background(), del, nil), del.Key)
+	}
+}

@@ -429,7 +429,7 @@ func settle(res *response, batch []connector.Delivery, single bool, results *res
 		if found != nil {
 			item, has = items[i], found[i]
 		}
-		rule, env := rules.decide(a, del.Key, item, has)
+		rule, env := rules.decide(a, del, item, has)
 		if rule == nil {
 			out[i] = a.withNotes(out[i])
 			continue
