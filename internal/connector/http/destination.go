@@ -392,7 +392,7 @@ func exchange(ctx context.Context, sys *system, method, path string, headers map
 	if err != nil {
 		elapsed := time.Since(start)
 		sys.logRequest(ctx, method, target, 0, elapsed, records, err)
-		return nil, &connector.Result{Retryable: true, Unknown: !notSent(err), Duration: elapsed,
+		return nil, &connector.Result{Retryable: !final(err), Unknown: !notSent(err), Duration: elapsed,
 			Error: fmt.Sprintf("%s %s: %v", method, sys.redact(target), err)}
 	}
 	sys.logRequest(ctx, method, target, res.status, res.duration, records, nil)

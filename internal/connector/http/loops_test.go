@@ -1,6 +1,7 @@
 package httpconn
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -11,9 +12,10 @@ import (
 )
 
 // TestPaginationThatDoesNotAdvance: an API that ignores the page or
-// offset parameter answers the same full page for ever; the read stops at
-// the first repeat with an error naming the parameter, and the repeated
-// page is not handed on.
+// offset parameter, or the next token or URL (which changes on every
+// page: no URL repeats), answers the same full page for ever; the read
+// stops at the first repeat with an error naming what was ignored, and
+// the repeated page is not handed on.
 func TestPaginationThatDoesNotAdvance(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -24,6 +26,12 @@ func TestPaginationThatDoesNotAdvance(t *testing.T) {
 			"page 2 of GET %s/orders?page=2&size=2 returned the same records as page 1: the API seems to ignore the 'page' parameter"},
 		{"offset", &config.Paginate{Offset: &config.OffsetPagination{Limit: 2, Param: "skip"}},
 			"page 2 of GET %s/orders?limit=2&skip=2 returned the same records as page 1: the API seems to ignore the 'skip' parameter"},
+		{"next token", &config.Paginate{Next: "next", NextParam: "after"},
+			`page 2 of GET %s/orders?after=t1 returned the same records as page 1: the next token at "next" changes, the records do not (the API seems to ignore the 'after' parameter)`},
+		{"next URL", &config.Paginate{Next: "next_url"},
+			`page 2 of GET %s/orders?p=1 returned the same records as page 1: the next page's URL at "next_url" changes, the records do not`},
+		{"link", &config.Paginate{Link: true},
+			`page 2 of GET %s/orders?p=1 returned the same records as page 1: the Link header's rel="next" URL changes, the records do not`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -33,14 +41,17 @@ func TestPaginationThatDoesNotAdvance(t *testing.T) {
 					w.WriteHeader(http.StatusTeapot) // the test failed: stop it
 					return
 				}
-				// The order changes; the set does not.
-				if calls.Load()%2 == 0 {
-					w.Write([]byte(`[{"id": 2}, {"id": 1}]`))
-				} else {
-					w.Write([]byte(`[{"id": 1}, {"id": 2}]`))
+				// The order changes; the set does not. The next token and
+				// URL change on every page.
+				n := calls.Load()
+				w.Header().Set("Link", fmt.Sprintf(`</orders?p=%d>; rel="next"`, n))
+				data := `[{"id": 1}, {"id": 2}]`
+				if n%2 == 0 {
+					data = `[{"id": 2}, {"id": 1}]`
 				}
+				fmt.Fprintf(w, `{"data": %s, "next": "t%d", "next_url": "/orders?p=%d"}`, data, n, n)
 			})
-			src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Path: "/orders", Key: "id", Paginate: tt.paginate})
+			src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Path: "/orders", Records: "data", Key: "id", Paginate: tt.paginate})
 			pages, err := readAll(t, src, connector.ReadRequest{})
 			want := strings.ReplaceAll(tt.want, "%s", srv.URL)
 			if err == nil || !strings.Contains(err.Error(), want) {
@@ -124,7 +135,8 @@ func TestPaginationLoops(t *testing.T) {
 	}
 }
 
-// TestRedirectLoop stops at the first URL requested twice.
+// TestRedirectLoop stops at the first URL requested twice, and at once:
+// a loop is not a transient failure worth retrying the page for.
 func TestRedirectLoop(t *testing.T) {
 	var calls atomic.Int32
 	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
@@ -135,13 +147,33 @@ func TestRedirectLoop(t *testing.T) {
 	src := fastSource(t, systemsFor(t, srv.URL, func(c *config.System) {
 		c.Auth = &config.Auth{APIKey: &config.APIKey{Query: "key", Value: "s3cret-key"}}
 	}), &config.HTTPSource{System: "api", Path: "/a", Key: "id"})
-	src.Retries = 0
+	if src.Retries == 0 {
+		t.Fatal("the source retries no page: the test would not see a loop retried")
+	}
 	_, err := readAll(t, src, connector.ReadRequest{})
 	want := "redirect loop: " + srv.URL + "/c?key=REDACTED redirects back to " + srv.URL + "/b"
-	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "s3cret") {
-		t.Fatalf("err = %v\nwant %s", err, want)
+	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "gave up") {
+		t.Fatalf("err = %v\nwant %s, not retried", err, want)
 	}
 	if calls.Load() != 3 {
-		t.Fatalf("%d requests, want 3 (a, b, c)", calls.Load())
+		t.Fatalf("%d requests, want 3 (a, b, c), once", calls.Load())
+	}
+}
+
+// TestTooManyRedirectsNotRetried: a chain longer than 10 hops fails the
+// page at once too.
+func TestTooManyRedirectsNotRetried(t *testing.T) {
+	var calls atomic.Int32
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		http.Redirect(w, r, fmt.Sprintf("/hop%d", n), http.StatusFound)
+	})
+	src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Path: "/a", Key: "id"})
+	_, err := readAll(t, src, connector.ReadRequest{})
+	if err == nil || !strings.Contains(err.Error(), "stopped after 10 redirects") || strings.Contains(err.Error(), "gave up") {
+		t.Fatalf("err = %v", err)
+	}
+	if calls.Load() != 10 {
+		t.Fatalf("%d requests, want 10 (the first and 9 redirects, the 10th is refused), once", calls.Load())
 	}
 }

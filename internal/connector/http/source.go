@@ -190,9 +190,10 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(co
 
 	pageNo, offset := s.start, 0
 	current := first
-	// Guards against APIs that never reach the end: page and offset
-	// styles compare each page's keys with the previous page's; the URL
-	// styles remember every URL requested in this read.
+	// Guards against APIs that never reach the end: every style compares
+	// each page's keys with the previous page's (a next token that
+	// changes while the records repeat is caught too); the URL styles
+	// also remember every URL requested in this read.
 	var prevKeys string
 	requested := map[string]int{}
 	for n := 1; ; n++ {
@@ -231,14 +232,12 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(co
 			}
 			page.Records = append(page.Records, rec)
 		}
-		if s.style == pageNumber || s.style == pageOffset {
-			keys := pageKeys(page.Records)
-			if keys != "" && keys == prevKeys {
-				return s.sys.redactError(fmt.Errorf("page %d of GET %s returned the same records as page %d: the API seems to ignore the '%s' parameter; stopping rather than reading the same page forever",
-					n, shown, n-1, s.param))
-			}
-			prevKeys = keys
+		keys := pageKeys(page.Records)
+		if keys != "" && keys == prevKeys {
+			return s.sys.redactError(fmt.Errorf("page %d of GET %s returned the same records as page %d: %s; stopping rather than reading the same page forever",
+				n, shown, n-1, s.notAdvancing()))
 		}
+		prevKeys = keys
 		if err := fn(ctx, page); err != nil {
 			if errors.Is(err, connector.ErrStop) {
 				return nil
@@ -289,6 +288,22 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(co
 		}
 		current = next
 	}
+}
+
+// notAdvancing says why a page that repeats the previous one's records
+// probably did: what the API ignored.
+func (s *Source) notAdvancing() string {
+	switch s.style {
+	case pageNumber, pageOffset:
+		return fmt.Sprintf("the API seems to ignore the '%s' parameter", s.param)
+	case pageNextToken:
+		return fmt.Sprintf("the next token at %q changes, the records do not (the API seems to ignore the '%s' parameter)", s.nextPath, s.param)
+	case pageNextURL:
+		return fmt.Sprintf("the next page's URL at %q changes, the records do not", s.nextPath)
+	case pageLink:
+		return `the Link header's rel="next" URL changes, the records do not`
+	}
+	return "the API does not advance"
 }
 
 // decode reads a page body's records (nil when the body is unreadable).
@@ -365,6 +380,8 @@ func (s *Source) fetch(ctx context.Context, rawURL string, headers map[string]st
 		switch {
 		case err != nil && !isRequestError(err):
 			return nil, err // ctx ended
+		case err != nil && final(err):
+			return nil, err // a redirect loop: the same again on every try
 		case err != nil:
 			reason = err.Error()
 		case okStatus(res.status) && res.tooLarge:

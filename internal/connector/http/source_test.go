@@ -275,9 +275,9 @@ func TestSourceCursorQuery(t *testing.T) {
 func TestSourceStopAndCallbackError(t *testing.T) {
 	var n atomic.Int32
 	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		w.Header().Set("Link", fmt.Sprintf(`</items?n=%d>; rel="next"`, n.Load()))
-		writeJSON(w, records(0, 1))
+		i := int(n.Add(1))
+		w.Header().Set("Link", fmt.Sprintf(`</items?n=%d>; rel="next"`, i))
+		writeJSON(w, records(i, i+1)) // endless, but advancing
 	})
 	src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Path: "/items", Key: "id", Paginate: &config.Paginate{Link: true}})
 	err := src.Read(context.Background(), connector.ReadRequest{}, func(_ context.Context, p connector.Page) error {

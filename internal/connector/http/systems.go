@@ -192,14 +192,20 @@ func (s *system) checkRedirect(req *http.Request, via []*http.Request) error {
 	next := req.URL.String()
 	for _, prev := range via {
 		if prev.URL.String() == next {
-			return fmt.Errorf("redirect loop: %s redirects back to %s, which was already requested", s.redact(via[len(via)-1].URL.String()), s.redact(next))
+			return &redirectError{fmt.Sprintf("redirect loop: %s redirects back to %s, which was already requested", s.redact(via[len(via)-1].URL.String()), s.redact(next))}
 		}
 	}
 	if len(via) >= 10 {
-		return fmt.Errorf("stopped after 10 redirects")
+		return &redirectError{"stopped after 10 redirects"}
 	}
 	return nil
 }
+
+// redirectError is a redirect chain that cannot end (a loop, too many
+// hops): asking again meets the same chain, so it is not retried.
+type redirectError struct{ msg string }
+
+func (e *redirectError) Error() string { return e.msg }
 
 func flattenAuth(a *config.Auth) authSettings {
 	switch {
@@ -328,6 +334,15 @@ type requestError struct {
 	// notSent: the request surely never reached the server (refused
 	// connection, unknown host, rate limit wait), so it was not applied.
 	notSent bool
+	// final: asking again cannot help (a redirect loop).
+	final bool
+}
+
+// final tells whether err is a failure to get a response that the same
+// request would meet again: not worth retrying.
+func final(err error) bool {
+	var re *requestError
+	return errors.As(err, &re) && re.final
 }
 
 // notSent tells whether err says the request never left.
@@ -439,6 +454,10 @@ func (s *system) logRequest(ctx context.Context, method, rawURL string, status i
 func (s *system) transportError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	var loop *redirectError
+	if errors.As(err, &loop) {
+		return &requestError{final: true, msg: loop.msg}
 	}
 	// Only a failed dial or name lookup proves nothing was sent.
 	var op *net.OpError
