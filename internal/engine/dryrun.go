@@ -64,7 +64,7 @@ func (e *Engine) DryRun(ctx context.Context, name string, full bool, limit int, 
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("route %q: dry run: %w", name, err)
+		return e.cfg.Redactor().Error(fmt.Errorf("route %q: dry run: %w", name, err))
 	}
 	return nil
 }

@@ -158,7 +158,7 @@ func (e *Engine) Run(ctx context.Context, name string, opts RunOptions) (Result,
 	if runErr == nil && rs.sourceErr != nil {
 		runErr = rs.sourceErr
 	}
-	return res, runErr
+	return res, e.cfg.Redactor().Error(runErr)
 }
 
 // ErrRouteBusy is returned by Run when another run of the route holds its
@@ -441,6 +441,7 @@ func (rs *runState) collectAndSend(ctx context.Context, full bool) (advanced, mo
 		// The source broke off (API down, truncated page): what was
 		// queued, and what earlier runs left, is still delivered; the
 		// cursor stays where the queued records put it.
+		collectErr = rs.e.cfg.Redactor().Error(collectErr) // may echo a secret a route sent
 		rs.e.log.Error("source failed; delivering what is queued", "route", rs.r.cfg.Name, "err", collectErr)
 		rs.sourceErr = collectErr
 		collectErr = nil
