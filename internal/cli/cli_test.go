@@ -177,7 +177,7 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"unknown command", []string{"rnu"}, ExitUsage, "unknown command"},
 		{"missing config", []string{"-c", "/nonexistent/ferry.yaml", "validate"}, ExitUsage, "/nonexistent/ferry.yaml"},
 		{"broken config", []string{"-c", broken, "validate"}, ExitUsage, "ferry.yaml:3:"},
-		{"retry needs a selector", []string{"-c", w.cfg, "retry", "customers"}, ExitUsage, "--key K, --errors or --dead"},
+		{"retry needs a selector", []string{"-c", w.cfg, "retry", "customers"}, ExitUsage, "--key K, --errors, --dead or --operations"},
 		{"bad status", []string{"-c", w.cfg, "queue", "customers", "--status", "broken"}, ExitUsage, "expected pending, error"},
 		{"valid", []string{"-c", w.cfg, "validate"}, ExitOK, "valid"},
 		{"version", []string{"version"}, ExitOK, "ferry "},

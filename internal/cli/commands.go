@@ -82,7 +82,7 @@ func (a *app) routesCommand() *cobra.Command {
 			}
 			defer st.Close()
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ROUTE\tPRIORITY\tDEPENDS ON\tPENDING\tERROR\tDEAD\tOWED\tCURSOR\tLAST RUN")
+			fmt.Fprintln(tw, "ROUTE\tPRIORITY\tDEPENDS ON\tPENDING\tERROR\tDEAD\tOWED\tOPS DEAD\tCURSOR\tLAST RUN")
 			for _, name := range cfg.RouteNames() {
 				r := cfg.Routes[name]
 				c, err := st.Counts(cmd.Context(), name)
@@ -97,8 +97,8 @@ func (a *app) routesCommand() *cobra.Command {
 				if runs, err := st.Runs(cmd.Context(), name, 1); err == nil && len(runs) > 0 {
 					last = fmt.Sprintf("%s %s", runs[0].StartedAt.Local().Format("2006-01-02 15:04"), runs[0].Status)
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", name, r.Priority, dash(strings.Join(r.DependsOn, ",")),
-					c.Pending+c.Leased, c.Error, c.Dead, c.Outbox, dash(cur), last)
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", name, r.Priority, dash(strings.Join(r.DependsOn, ",")),
+					c.Pending+c.Leased, c.Error, c.Dead, c.Outbox, c.OutboxDead, dash(cur), last)
 			}
 			return tw.Flush()
 		},
@@ -158,7 +158,14 @@ func (a *app) queueCommand() *cobra.Command {
 			if err != nil {
 				return withCode(ExitFailed, err)
 			}
-			fmt.Fprintf(a.stdout, "%s: %d pending, %d error, %d leased, %d dead letters\n", args[0], c.Pending, c.Error, c.Leased, c.Dead)
+			fmt.Fprintf(a.stdout, "%s: %d pending, %d error, %d leased, %d dead letters", args[0], c.Pending, c.Error, c.Leased, c.Dead)
+			if c.Outbox+c.OutboxDead > 0 {
+				fmt.Fprintf(a.stdout, "; operations (after/on_error): %d owed, %d given up", c.Outbox, c.OutboxDead)
+				if c.OutboxDead > 0 {
+					fmt.Fprintf(a.stdout, " ('ferry retry %s --operations' runs them again)", args[0])
+				}
+			}
+			fmt.Fprintln(a.stdout)
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tKEY\tSTATUS\tV\tATTEMPTS\tNEXT ATTEMPT\tLAST ERROR")
 			for _, e := range entries {
@@ -212,47 +219,77 @@ func entriesJSON(entries []store.Entry) []entryJSON {
 
 func (a *app) retryCommand() *cobra.Command {
 	var key string
-	var errs, dead bool
+	var errs, dead, ops bool
 	cmd := &cobra.Command{
 		Use:   "retry ROUTE",
 		Short: "Put failed entries back in the queue, due now",
 		Long: `Make failed entries pending again with their attempts reset, so the next
 run (or 'ferry run ROUTE') sends them at once. Dead letters keep their
-entry ID, so their attempt history stays in one piece.`,
+entry ID, so their attempt history stays in one piece.
+
+--operations makes follow-up operations (after/on_error) that were given
+up (attempts spent, or a template error) due again with their attempts
+reset; the next run performs them. --key K alone retries the key's error
+entry, dead letter and operations given up.`,
 		Example: `  ferry retry orders --dead            # replay every dead letter
   ferry retry orders --errors          # retry error entries now, not at their next attempt time
-  ferry retry orders --key 1042        # one record, wherever it is (error or dead)
+  ferry retry orders --key 1042        # one record, wherever it is (error, dead, operations given up)
+  ferry retry orders --operations      # after/on_error operations that were given up
   ferry retry orders --dead && ferry run orders`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("key") && key == "" {
 				return withCode(ExitUsage, errors.New("--key needs a business key"))
 			}
-			if key == "" && !errs && !dead {
-				return withCode(ExitUsage, errors.New("say what to retry: --key K, --errors or --dead"))
+			if key == "" && !errs && !dead && !ops {
+				return withCode(ExitUsage, errors.New("say what to retry: --key K, --errors, --dead or --operations"))
 			}
 			st, err := a.openRouteStore(cmd, args[0])
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			sel := store.ReplaySelector{Route: args[0], Key: key, Dead: dead, Errors: errs, Now: time.Now()}
-			if key != "" && !errs && !dead {
+			route, now := args[0], time.Now()
+			keyAlone := key != "" && !errs && !dead && !ops
+			opsN := 0
+			if ops || keyAlone {
+				if opsN, err = st.ReplayOutbox(cmd.Context(), route, key, now); err != nil {
+					return withCode(ExitFailed, fmt.Errorf("retry operations: %w", err))
+				}
+				if opsN > 0 {
+					fmt.Fprintf(a.stdout, "%s: %d operation%s given up (after/on_error) due again; run 'ferry run %s' to perform %s\n",
+						route, opsN, plural(opsN), route, map[bool]string{true: "it", false: "them"}[opsN == 1])
+				}
+			}
+			if !errs && !dead && !keyAlone {
+				if opsN > 0 {
+					return nil
+				}
+				if key != "" {
+					return withCode(ExitFailed, fmt.Errorf("no operation given up with key %q in route %q (see 'ferry history %s --key %s')", key, route, route, key))
+				}
+				fmt.Fprintf(a.stdout, "%s: nothing to retry (no operations given up)\n", route)
+				return nil
+			}
+			sel := store.ReplaySelector{Route: route, Key: key, Dead: dead, Errors: errs, Now: now}
+			if keyAlone {
 				sel.Dead, sel.Errors = true, true
 			}
-			return a.retry(cmd, st, sel)
+			return a.retry(cmd, st, sel, opsN)
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "retry the entry with this business key")
 	cmd.Flags().BoolVar(&errs, "errors", false, "retry every entry in error now")
 	cmd.Flags().BoolVar(&dead, "dead", false, "replay every dead letter")
+	cmd.Flags().BoolVar(&ops, "operations", false, "run after/on_error operations that were given up again")
 	return cmd
 }
 
 // retry replays what sel selects and says what became of it: replayed,
 // superseded by newer data (never replayed over it), or, for a key, why
-// nothing was done.
-func (a *app) retry(cmd *cobra.Command, st store.Store, sel store.ReplaySelector) error {
+// nothing was done. opsReplayed is how many operations given up of the
+// same selection were made due already (then finding no entry is fine).
+func (a *app) retry(cmd *cobra.Command, st store.Store, sel store.ReplaySelector, opsReplayed int) error {
 	ctx, route := cmd.Context(), sel.Route
 	before, err := st.Counts(ctx, route)
 	if err != nil {
@@ -269,6 +306,9 @@ func (a *app) retry(cmd *cobra.Command, st store.Store, sel store.ReplaySelector
 	n := rr.Replayed
 	for _, k := range rr.Superseded {
 		fmt.Fprintf(a.stdout, "%s: key %s: not replayed, a newer version was queued or delivered after it died (its dead letter stays; 'ferry discard %s --key %s' ends it)\n", route, k, route, k)
+	}
+	if n == 0 && opsReplayed > 0 && len(rr.Superseded) == 0 {
+		return nil
 	}
 	if n == 0 && sel.Key != "" {
 		if slices.Contains(rr.Superseded, sel.Key) {

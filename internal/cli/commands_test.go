@@ -36,7 +36,7 @@ func TestMeaninglessFlagsAreUsageErrors(t *testing.T) {
 		{"queue negative --limit", []string{"queue", "customers", "--limit", "-1"}, "--limit -1: expected at least 1"},
 		{"history --key --limit", []string{"history", "customers", "--key", "1", "--limit", "3"}, "--limit does not apply to --key"},
 		{"queue --limit 0", []string{"queue", "customers", "--limit", "0"}, "--limit 0: expected at least 1"},
-		{"discard needs a selector", []string{"discard", "customers"}, "--key K, --errors or --dead"},
+		{"discard needs a selector", []string{"discard", "customers"}, "--key K, --errors, --dead or --operations"},
 		{"discard empty key", []string{"discard", "customers", "--key", ""}, "--key needs a business key"},
 		{"resend needs a key", []string{"resend", "customers"}, "--key K"},
 		{"retry empty key", []string{"retry", "customers", "--key", ""}, "--key needs a business key"},
@@ -227,8 +227,8 @@ func TestRoutesShowsQueuesAndOwedOperations(t *testing.T) {
 		t.Fatalf("run exit %d:\n%s%s", code, out, errOut)
 	}
 	code, out, errOut := ferry(t, "-c", w.cfg, "routes")
-	if code != 0 || !strings.Contains(out, "PENDING  ERROR  DEAD  OWED  CURSOR") ||
-		!regexp.MustCompile(`(?m)^customers\s+0\s+-\s+0\s+0\s+1\s+0\s+-\s+\d{4}-\d\d-\d\d \d\d:\d\d partially_failed$`).MatchString(out) {
+	if code != 0 || !strings.Contains(out, "PENDING  ERROR  DEAD  OWED  OPS DEAD  CURSOR") ||
+		!regexp.MustCompile(`(?m)^customers\s+0\s+-\s+0\s+0\s+1\s+0\s+0\s+-\s+\d{4}-\d\d-\d\d \d\d:\d\d partially_failed$`).MatchString(out) {
 		t.Fatalf("routes exit %d:\n%s%s", code, out, errOut)
 	}
 }

@@ -18,7 +18,7 @@ import (
 
 func (a *app) discardCommand() *cobra.Command {
 	var key, reason string
-	var errs, dead bool
+	var errs, dead, ops bool
 	cmd := &cobra.Command{
 		Use:   "discard ROUTE",
 		Short: "End error entries or dead letters on purpose (recorded with who and why)",
@@ -28,27 +28,34 @@ retried again), dead letters leave the error history. Each gets a
 "discarded" attempt in the key's history with who did it and why, so
 'ferry history ROUTE --key K' still tells the whole story.
 
-Entries being sent right now (leased) are never touched. The user
-recorded is $FERRY_USER when set, otherwise user@host.`,
+Discarding says the destination was dealt with by hand: the discarded
+content becomes the record's delivered content, so reading the same
+content again is "unchanged" (not sent); a changed record is sent.
+
+--operations discards follow-up operations (after/on_error) that were
+given up (with --key, only the key's). Owed operations, and entries being
+sent right now (leased), are never touched. The user recorded is
+$FERRY_USER when set, otherwise user@host.`,
 		Example: `  ferry discard orders --key 1042 --reason "created by hand in the ERP"
   ferry discard orders --dead --reason "test orders"
-  ferry discard orders --errors`,
+  ferry discard orders --errors
+  ferry discard orders --operations --reason "customer notified by phone"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			route := args[0]
 			if cmd.Flags().Changed("key") && key == "" {
 				return withCode(ExitUsage, errors.New("--key needs a business key"))
 			}
-			if key == "" && !errs && !dead {
-				return withCode(ExitUsage, errors.New("say what to discard: --key K, --errors or --dead"))
+			if key == "" && !errs && !dead && !ops {
+				return withCode(ExitUsage, errors.New("say what to discard: --key K, --errors, --dead or --operations"))
 			}
 			st, err := a.openRouteStore(cmd, route)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			sel := store.DiscardSelector{Route: route, Key: key, Dead: dead, Errors: errs, Who: whoAmI(), Why: reason, Now: time.Now()}
-			if key != "" && !errs && !dead {
+			sel := store.DiscardSelector{Route: route, Key: key, Dead: dead, Errors: errs, Operations: ops, Who: whoAmI(), Why: reason, Now: time.Now()}
+			if key != "" && !errs && !dead && !ops {
 				sel.Dead, sel.Errors = true, true
 			}
 			n, err := st.Discard(cmd.Context(), sel)
@@ -57,8 +64,11 @@ recorded is $FERRY_USER when set, otherwise user@host.`,
 			}
 			what := discardWhat(sel, n)
 			if n == 0 {
-				if key != "" {
+				if key != "" && (sel.Dead || sel.Errors) {
 					return a.explainNoDiscard(cmd, st, sel, what)
+				}
+				if key != "" {
+					return withCode(ExitFailed, fmt.Errorf("nothing discarded: no %s with key %q in route %q (see 'ferry history %s --key %s')", what, key, route, route, key))
 				}
 				fmt.Fprintf(a.stdout, "%s: nothing to discard (no %s)\n", route, what)
 				return nil
@@ -78,6 +88,7 @@ recorded is $FERRY_USER when set, otherwise user@host.`,
 	cmd.Flags().StringVar(&key, "key", "", "discard the error entry or dead letters of this business key")
 	cmd.Flags().BoolVar(&errs, "errors", false, "discard every entry in error")
 	cmd.Flags().BoolVar(&dead, "dead", false, "discard every dead letter")
+	cmd.Flags().BoolVar(&ops, "operations", false, "discard after/on_error operations that were given up")
 	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded in the history")
 	return cmd
 }
@@ -108,6 +119,21 @@ func (a *app) explainNoDiscard(cmd *cobra.Command, st store.Store, sel store.Dis
 
 // discardWhat names what a discard selection looks at, for n of them.
 func discardWhat(sel store.DiscardSelector, n int) string {
+	if !sel.Operations {
+		return entriesWhat(sel, n)
+	}
+	ops := "operations given up"
+	if n == 1 {
+		ops = "operation given up"
+	}
+	if !sel.Dead && !sel.Errors {
+		return ops
+	}
+	return entriesWhat(sel, n) + " or " + ops
+}
+
+// entriesWhat names the entries a discard selection looks at.
+func entriesWhat(sel store.DiscardSelector, n int) string {
 	one := n == 1
 	switch {
 	case sel.Dead && sel.Errors && one:

@@ -480,7 +480,8 @@ type Store interface {
 	ReleaseOutbox(ctx context.Context, route string, now time.Time, owners []string) (int, error)
 	// ReplayOutbox makes the dead (given up) outbox items of route (of key
 	// only, when not "") due at now with their attempts reset to 0, and
-	// records for each an attempt with OutcomeReplayed and the item's Op.
+	// records for each an attempt with OutcomeReplayed and the item's Op
+	// ("after", "on_error": one item holds the operations of one kind).
 	// It returns how many.
 	ReplayOutbox(ctx context.Context, route, key string, now time.Time) (int, error)
 

@@ -148,6 +148,14 @@ func (s *Store) loadKnownContent(ctx context.Context, tx *sql.Tx, route string, 
 	if err != nil {
 		return k, fmt.Errorf("look up delivered keys: %w", err)
 	}
+	// Most routes have no dead letters: one probe spares binding every key.
+	var anyDead bool
+	if err := s.queryRow(ctx, tx, `SELECT EXISTS (SELECT 1 FROM dead_letters WHERE route = ?)`, []any{route}, &anyDead); err != nil {
+		return k, fmt.Errorf("look up dead letters: %w", err)
+	}
+	if !anyDead {
+		return k, nil
+	}
 	k.dead, err = s.loadRefs(ctx, tx, `SELECT key, hash, entry_id, version FROM dead_letters WHERE route = ? AND key IN (`+in+`)`, args)
 	if err != nil {
 		return k, fmt.Errorf("look up dead letters of keys: %w", err)
