@@ -203,6 +203,11 @@ func run(o options) error {
 	fmt.Printf("delivered      %.0f records/s\n", float64(res.Done)/elapsed.Seconds())
 	fmt.Printf("batches        %d requests to the sink\n", sk.requests.Load())
 	printCPU(cpu, o.records)
+	if last := sk.last.Load(); last > 0 {
+		// After the last delivery the run settles its last batch,
+		// records its end and applies the retention (with a vacuum).
+		fmt.Printf("run_tail_ms    %.0f from the sink's last answer to the end of the run (last settle, retention, vacuum)\n", float64(start.Add(elapsed).UnixNano()-last)/1e6)
+	}
 	if written > 0 {
 		fmt.Printf("disk_kb        %.1f KiB written to disk per source record (%.0f MB: the store's WAL and checkpoints)\n", float64(written)/1024/float64(o.records), mb(written))
 	}
@@ -384,6 +389,7 @@ type sink struct {
 	records  atomic.Int64
 	idSum    atomic.Int64
 	requests atomic.Int64
+	last     atomic.Int64 // when the last request ended, in Unix nanoseconds
 }
 
 var idField = []byte(`"external_id":"`)
@@ -411,6 +417,7 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.records.Add(n)
 	s.idSum.Add(sum)
 	s.requests.Add(1)
+	s.last.Store(time.Now().UnixNano())
 	w.WriteHeader(200)
 	w.Write([]byte(`{"ok":true}`))
 }
