@@ -69,7 +69,8 @@ type NewEntry struct {
 	//     (it is being sent); another is queued beside it;
 	//   - no entry at all: the same Hash as the newest of the key's last
 	//     delivered content and its newest dead letter is Unchanged (and
-	//     recorded as an "unchanged" attempt under that entry): the
+	//     recorded as an "unchanged" attempt under that entry, with the
+	//     RunID of the route's running run, 0 when none runs): the
 	//     destination has it, or it died and waits for ferry retry --dead;
 	//     another is queued.
 	// "" turns the comparisons off (resend_unchanged), but an identical

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -214,4 +215,27 @@ func closeRows(rows *sql.Rows) error {
 // it.
 func unchangedAttempt(route, key string, d contentRef, now time.Time) store.Attempt {
 	return store.Attempt{EntryID: d.entryID, Route: route, Key: key, Version: d.version, At: now, Outcome: store.OutcomeUnchanged}
+}
+
+// inRunningRun sets the run ID of unchanged attempts to the route's
+// running run (one run of a route at a time, under its run lock), so the
+// history tells which run read the record again; 0 when none runs (an
+// enqueue outside a run). One indexed probe, only for pages with
+// unchanged records.
+func (s *Store) inRunningRun(ctx context.Context, tx *sql.Tx, route string, attempts []store.Attempt) error {
+	if len(attempts) == 0 {
+		return nil
+	}
+	var id int64
+	err := s.queryRow(ctx, tx, `SELECT id FROM runs WHERE route = ? AND status = 'running' ORDER BY id DESC LIMIT 1`, []any{route}, &id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("look up the running run: %w", err)
+	}
+	for i := range attempts {
+		attempts[i].RunID = id
+	}
+	return nil
 }

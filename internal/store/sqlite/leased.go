@@ -56,6 +56,9 @@ func (s *Store) EnqueueLeased(ctx context.Context, route string, entries []store
 			}
 		}
 		someUnchanged = res.Unchanged > 0
+		if err := s.inRunningRun(ctx, tx, route, unchanged); err != nil {
+			return err
+		}
 		if err := s.insertAttempts(ctx, tx, unchanged); err != nil {
 			return err
 		}

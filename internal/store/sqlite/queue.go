@@ -84,6 +84,9 @@ func (s *Store) EnqueuePage(ctx context.Context, route string, entries []store.N
 				return err
 			}
 		}
+		if err := s.inRunningRun(ctx, tx, route, unchanged); err != nil {
+			return err
+		}
 		if err := s.insertAttempts(ctx, tx, unchanged); err != nil {
 			return err
 		}

@@ -141,3 +141,36 @@ func testOutboxGivenUp(t *testing.T, s store.Store) {
 		t.Errorf("last attempt of b = %+v, want discarded, op after[0], who and why", last)
 	}
 }
+
+// An unchanged attempt is recorded under the route's running run (the
+// run that read the record again), for both enqueue paths.
+func testUnchangedInRunningRun(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	rec := store.NewEntry{Key: "a", Payload: payload("a", 1), Hash: "h1"}
+	d := deliver(t, s, rec)
+	if _, err := s.CreateRun(ctx, store.Run{Route: "stock", Status: store.RunRunning, StartedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range enqueueModes {
+		id, err := s.CreateRun(ctx, store.Run{Route: "orders", Status: store.RunRunning, StartedAt: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, res := m.put(t, s, t0.Add(time.Minute), rec); res.Unchanged != 1 {
+			t.Fatalf("%s: result = %+v, want unchanged", m.name, res)
+		}
+		at := attempts(t, s, d.ID)
+		if last := at[len(at)-1]; last.Outcome != store.OutcomeUnchanged || last.RunID != id {
+			t.Errorf("%s: last attempt = %+v, want unchanged in run %d", m.name, last, id)
+		}
+		if err := s.UpdateRun(ctx, store.Run{ID: id, Route: "orders", Status: store.RunSucceeded, StartedAt: t0, EndedAt: t0.Add(time.Duration(i+1) * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// No run running: 0.
+	enqueueModes[0].put(t, s, t0.Add(time.Hour), rec)
+	at := attempts(t, s, d.ID)
+	if last := at[len(at)-1]; last.RunID != 0 {
+		t.Errorf("last attempt outside a run = %+v, want run 0", last)
+	}
+}

@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeadLetter/Hash", testDeadLetterHash},
 		{"Discard/KeepsContent", testDiscardKeepsContent},
 		{"Outbox/GivenUp", testOutboxGivenUp},
+		{"Enqueue/UnchangedInRunningRun", testUnchangedInRunningRun},
 		{"Counts", testCounts},
 		{"NextDue", testNextDue},
 		{"Entries/FiltersAndPaging", testEntriesFilters},
