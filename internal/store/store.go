@@ -232,7 +232,8 @@ type PruneRequest struct {
 	// RunsBefore removes finished runs that ended before this.
 	RunsBefore time.Time
 	// DeadBefore removes dead letters (and their attempts) that died
-	// before this; zero keeps them until discarded.
+	// before this; zero keeps them until discarded. A record whose dead
+	// letter is gone is sent again when read again (see NewEntry.Hash).
 	DeadBefore time.Time
 	// DeliveredBefore forgets the last delivered content of keys
 	// delivered before this (they are sent again if read again).
