@@ -227,7 +227,8 @@ type ReplayResult struct {
 type PruneRequest struct {
 	// AttemptsBefore removes attempts older than this of entries that
 	// left the queue delivered, skipped or discarded (not of queued
-	// entries nor of dead letters).
+	// entries nor of dead letters), and "unchanged" attempts older than
+	// this of any entry (a dead letter read again every run).
 	AttemptsBefore time.Time
 	// RunsBefore removes finished runs that ended before this.
 	RunsBefore time.Time

@@ -147,7 +147,10 @@ func (s *Store) pruneAttempts(ctx context.Context, cutoff int64) (int, error) {
 			if !hi.Valid || oldest.Int64 >= cutoff {
 				return nil
 			}
-			r, err := tx.ExecContext(ctx, `DELETE FROM attempts WHERE id > ? AND id <= ? AND at < ? AND NOT `+keptByEntry,
+			// An unchanged attempt says only that the record was read
+			// again: it goes with age even when its entry is kept (a dead
+			// letter read again every run would grow for ever).
+			r, err := tx.ExecContext(ctx, `DELETE FROM attempts WHERE id > ? AND id <= ? AND at < ? AND (outcome = 'unchanged' OR NOT `+keptByEntry+`)`,
 				lo, hi.Int64, cutoff)
 			if err != nil {
 				return err

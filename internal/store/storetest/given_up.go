@@ -174,3 +174,27 @@ func testUnchangedInRunningRun(t *testing.T, s store.Store) {
 		t.Errorf("last attempt outside a run = %+v, want run 0", last)
 	}
 }
+
+// A record that died and is read again unchanged every run gets an
+// unchanged attempt each time: those go with the attempts retention even
+// though the dead letter keeps its other attempts, so the history of a
+// dead letter kept for ever does not grow with every run.
+func testPruneUnchangedOfDeadLetter(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	rec := store.NewEntry{Key: "a", Payload: payload("a", 1), Hash: "h1"}
+	d := kill(t, s, rec)
+	for i := range 3 {
+		enqueue(t, s, "orders", t0.Add(time.Duration(i+1)*time.Hour), rec)
+	}
+	if at := attempts(t, s, d.ID); len(at) != 4 {
+		t.Fatalf("attempts = %+v, want the dead one and 3 unchanged", at)
+	}
+	res, err := s.Prune(ctx, store.PruneRequest{AttemptsBefore: t0.Add(150 * time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := attempts(t, s, d.ID)
+	if res.Attempts != 2 || len(at) != 2 || at[0].Outcome != store.OutcomeDead || at[1].Outcome != store.OutcomeUnchanged {
+		t.Errorf("pruned %d, attempts left %+v; want the 2 old unchanged ones gone, the dead one and the newest kept", res.Attempts, at)
+	}
+}

@@ -78,6 +78,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Discard/KeepsContent", testDiscardKeepsContent},
 		{"Outbox/GivenUp", testOutboxGivenUp},
 		{"Enqueue/UnchangedInRunningRun", testUnchangedInRunningRun},
+		{"Prune/UnchangedOfDeadLetter", testPruneUnchangedOfDeadLetter},
 		{"Counts", testCounts},
 		{"NextDue", testNextDue},
 		{"Entries/FiltersAndPaging", testEntriesFilters},
