@@ -45,7 +45,7 @@ func main() {
 	flag.BoolVar(&o.reread, "reread", false, "run the route a second time over the same records and measure that pass (nothing may reach the sink unless -resend)")
 	flag.DurationVar(&o.retention, "retention", 0, "a short retention (attempts, runs, delivered) applied at the end of the run; then wait for it to pass, prune with vacuum and report the store size before and after")
 	flag.BoolVar(&o.scatter, "scatter", false, "serve the orders in a scattered key order (as most real sources do) instead of by ascending id")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here (with -reread: of the second pass only)")
 	memprofile := flag.String("memprofile", "", "write an allocation profile here")
 	blockprofile := flag.String("blockprofile", "", "write a goroutine blocking profile here (where time is spent waiting)")
 	flat := flag.Bool("flat", false, "run 200,000 and 1,000,000 records in child processes and compare peak RSS (and the store size after pruning with -retention)")
@@ -78,8 +78,12 @@ func main() {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
+		if o.reread {
+			o.profile = f // the second pass only, started by reread
+		} else {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
 	}
 	if *blockprofile != "" {
 		runtime.SetBlockProfileRate(int(time.Microsecond))
@@ -114,6 +118,7 @@ type options struct {
 	resend               bool          // resend_unchanged: true
 	reread               bool          // a second pass over the same records
 	scatter              bool          // keys in a scattered order instead of ascending
+	profile              *os.File      // with reread: the second pass's CPU profile
 	retention            time.Duration // 0: the default retention
 }
 
@@ -237,11 +242,17 @@ func run(o options) error {
 // -resend it must get every record again.
 func reread(ctx context.Context, eng *engine.Engine, sk *sink, o options, want int, wantSum int64) error {
 	records, sum, requests := sk.records.Load(), sk.idSum.Load(), sk.requests.Load()
+	if o.profile != nil {
+		pprof.StartCPUProfile(o.profile)
+	}
 	cpu0 := cpuSeconds()
 	start := time.Now()
 	res, err := eng.Run(ctx, "orders", engine.RunOptions{})
 	elapsed := time.Since(start)
 	cpu := cpuSeconds() - cpu0
+	if o.profile != nil {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return fmt.Errorf("second run: %w", err)
 	}
