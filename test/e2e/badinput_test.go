@@ -539,7 +539,7 @@ func TestCommandsOnMissingThings(t *testing.T) {
 		{[]string{"queue", "ordes"}, 2, `unknown route "ordes"`},
 		{[]string{"retry", "ordes", "--dead"}, 2, `unknown route "ordes"`},
 		{[]string{"run", "ordes"}, 2, `unknown route "ordes"`},
-		{[]string{"retry", "orders"}, 2, "say what to retry: --key K, --errors or --dead"},
+		{[]string{"retry", "orders"}, 2, "say what to retry: --key K, --errors, --dead or --operations"},
 		{[]string{"queue", "orders", "--status", "bogus"}, 2, `--status "bogus": expected pending, error, leased or all`},
 	}
 	for _, tc := range cases {
