@@ -66,3 +66,23 @@ func TestOperationsGivenUpCanBeRetriedAndDiscarded(t *testing.T) {
 		t.Fatalf("retry --operations --key without any: exit %d: %s", code, errOut)
 	}
 }
+
+// A record that keeps failing (503 until its attempts ran out) and is read
+// again unchanged is not sent again under a new key every run: its dead
+// letter stays the one (was 1, 2, 3 ... with a new on_error each time).
+func TestUnchangedDeadRecordIsNotResentEveryRun(t *testing.T) {
+	w := newWorld(t, 2)
+	w.reject["2"] = true
+	for run := 1; run <= 3; run++ {
+		if code, out, errOut := ferry(t, "-c", w.cfg, "run", "customers"); code == ExitFailed || code == ExitUsage {
+			t.Fatalf("run %d exit %d:\n%s%s", run, code, out, errOut)
+		}
+	}
+	if n := w.requests.Load(); n != 3 { // 1 delivered, 2 attempts of the dead one
+		t.Errorf("ERP got %d requests over 3 runs, want 3", n)
+	}
+	code, out, _ := ferry(t, "-c", w.cfg, "queue", "customers")
+	if code != 0 || !strings.Contains(out, "0 pending, 0 error, 0 leased, 1 dead letters") {
+		t.Fatalf("queue exit %d:\n%s", code, out)
+	}
+}
