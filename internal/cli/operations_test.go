@@ -17,10 +17,11 @@ func TestOperationsGivenUpCanBeRetriedAndDiscarded(t *testing.T) {
 	w.mu.Lock()
 	w.reject["1/seen"], w.reject["2/seen"] = true, true
 	w.mu.Unlock()
-	if code, out, errOut := ferry(t, "-c", w.cfg, "run", "customers"); code != ExitPartial {
-		t.Fatalf("run exit %d:\n%s%s", code, out, errOut)
+	code, out, errOut := ferry(t, "-c", w.cfg, "run", "customers")
+	if code != ExitPartial || !strings.Contains(out, "2 follow-up operations given up") || !strings.Contains(out, "ferry retry customers --operations") {
+		t.Fatalf("run exit %d, want the operations given up in the summary:\n%s%s", code, out, errOut)
 	}
-	code, out, errOut := ferry(t, "-c", w.cfg, "routes")
+	code, out, errOut = ferry(t, "-c", w.cfg, "routes")
 	if code != 0 || !regexp.MustCompile(`(?m)^customers\s+0\s+-\s+0\s+0\s+0\s+0\s+2\s`).MatchString(out) {
 		t.Fatalf("routes exit %d, want OPS DEAD 2:\n%s%s", code, out, errOut)
 	}

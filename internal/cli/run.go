@@ -196,6 +196,9 @@ func printSummary(w io.Writer, res engine.Result) {
 	if q.Outbox > 0 {
 		line += fmt.Sprintf(", %s follow-up operation%s owed (after/on_error)", num(q.Outbox), plural(q.Outbox))
 	}
+	if q.OutboxDead > 0 {
+		line += fmt.Sprintf(", %s follow-up operation%s given up", num(q.OutboxDead), plural(q.OutboxDead))
+	}
 	if !res.NextRetry.IsZero() {
 		line += fmt.Sprintf(" (next retry %s)", res.NextRetry.Local().Format("15:04:05"))
 	}
@@ -223,6 +226,9 @@ func printSummary(w io.Writer, res engine.Result) {
 	}
 	if q.Dead > 0 {
 		see = append(see, fmt.Sprintf("ferry history %s --dead", res.Route), fmt.Sprintf("ferry retry %s --dead", res.Route))
+	}
+	if q.OutboxDead > 0 {
+		see = append(see, fmt.Sprintf("ferry retry %s --operations", res.Route))
 	}
 	if len(see) > 0 {
 		fmt.Fprintf(w, "  see: %s\n", strings.Join(see, " | "))
