@@ -2,10 +2,14 @@
 // HTTP source on 127.0.0.1 in pages, a route with a filter (drops every
 // tenth order) and a map, the durable SQLite queue, and batches delivered
 // to a local sink that counts what it got. It prints records per second,
-// peak RSS, and checks that the sink got every record.
+// CPU time and disk bytes per record, peak RSS, and checks that the sink
+// got every record. See bench/README.md.
 //
 //	go run ./bench                          # 200,000 orders
 //	go run ./bench -records 1000000
+//	go run ./bench -alternate 3             # content hash on / off, back to back
+//	go run ./bench -reread                  # a second pass: nothing may be sent
+//	go run ./bench -retention 1s            # store size before and after pruning
 //	go run ./bench -flat                    # RSS at 200k vs 1M (two child processes)
 //	go run ./bench -cpuprofile cpu.out      # then: go tool pprof -top cpu.out
 package main
