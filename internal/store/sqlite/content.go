@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/store"
@@ -238,4 +239,101 @@ func (s *Store) inRunningRun(ctx context.Context, tx *sql.Tx, route string, atte
 		attempts[i].RunID = id
 	}
 	return nil
+}
+
+// loadChunkContent is what EnqueueLeased needs to know of a chunk's keys
+// (args: the route, then the keys): their queued entries' content and,
+// for the keys in hashed, knownContent (leased, delivered, dead). The
+// leased and delivered content of keys without a hash is read too, and
+// ignored by judge.
+func (s *Store) loadChunkContent(ctx context.Context, tx *sql.Tx, route string, args []any, hashed []string) (map[string]queuedContent, knownContent, error) {
+	var (
+		queued map[string]queuedContent
+		k      knownContent
+	)
+	q := s.text(textKey{"chunkContent", 0, len(args) - 1}, func() string { return chunkContentSQL(len(args) - 1) })
+	err := s.scanKeys(ctx, tx, q, args, func(rows *sql.Rows) error {
+		var (
+			kind, key, hash string
+			id, version     int64
+			payload         []byte
+		)
+		if err := rows.Scan(&kind, &key, &id, &payload, &hash, &version); err != nil {
+			return err
+		}
+		switch kind {
+		case "Q":
+			if queued == nil {
+				queued = map[string]queuedContent{}
+			}
+			queued[key] = queuedContent{payload: payload, hash: hash}
+		case "L":
+			if k.leased == nil {
+				k.leased = map[string]leasedRef{}
+			}
+			if id > k.leased[key].id {
+				k.leased[key] = leasedRef{id: id, hash: hash}
+			}
+		case "D":
+			if k.delivered == nil {
+				k.delivered = map[string]contentRef{}
+			}
+			k.delivered[key] = contentRef{hash: hash, entryID: id, version: version}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, k, fmt.Errorf("look up queued, leased and delivered keys: %w", err)
+	}
+	if len(hashed) == 0 {
+		return queued, knownContent{}, nil
+	}
+	k.dead, err = s.loadDead(ctx, tx, route, hashed)
+	return queued, k, err
+}
+
+// loadDead reads the newest dead letter of each of keys; nil when there
+// are none.
+func (s *Store) loadDead(ctx context.Context, tx *sql.Tx, route string, keys []string) (map[string]contentRef, error) {
+	// Most routes have no dead letters: one probe spares binding every key.
+	var anyDead bool
+	if err := s.queryRow(ctx, tx, `SELECT EXISTS (SELECT 1 FROM dead_letters WHERE route = ?)`, []any{route}, &anyDead); err != nil {
+		return nil, fmt.Errorf("look up dead letters: %w", err)
+	}
+	if !anyDead {
+		return nil, nil
+	}
+	args := make([]any, 0, len(keys)+1)
+	args = append(args, route)
+	for _, key := range keys {
+		args = append(args, key)
+	}
+	m, err := s.loadRefs(ctx, tx, `SELECT key, hash, entry_id, version FROM dead_letters WHERE route = ? AND key IN (`+placeholders(len(keys))+`)`, args)
+	if err != nil {
+		return nil, fmt.Errorf("look up dead letters of keys: %w", err)
+	}
+	return m, nil
+}
+
+// chunkContentSQL looks up, in one statement, what the store holds of n
+// keys (?2...) of route ?1: their queued (P/E) entries with payload and
+// hash (kind 'Q'), their leased entries (kind 'L') and their last
+// delivered content (kind 'D'). One statement binds the keys once, where
+// three IN lists bound and sorted them three times per chunk. CROSS JOIN
+// keeps the keys the outer loop: with no statistics SQLite would rather
+// scan the leased index and probe the keys for each leased row.
+func chunkContentSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`WITH r (route) AS (VALUES (?1)), k (key) AS (VALUES `) // ?1 first: the plain ? that follow are ?2, ?3...
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?)")
+	}
+	b.WriteString(`)
+	SELECT 'Q', e.key, e.id, e.payload, e.hash, 0 FROM k CROSS JOIN entries e ON e.route = ?1 AND e.key = k.key AND e.status IN ('P', 'E')
+	UNION ALL SELECT 'L', e.key, e.id, NULL, e.hash, 0 FROM k CROSS JOIN entries e ON e.route = ?1 AND e.key = k.key AND e.status = 'L'
+	UNION ALL SELECT 'D', d.key, d.entry_id, NULL, d.hash, d.version FROM k CROSS JOIN delivered d ON d.route = ?1 AND d.key = k.key`)
+	return b.String()
 }

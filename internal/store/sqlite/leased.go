@@ -117,30 +117,7 @@ func (s *Store) leaseQueued(ctx context.Context, tx *sql.Tx, chunk []store.Entry
 			hashed = append(hashed, chunk[i].Key)
 		}
 	}
-	rows, err := s.query(ctx, tx, `SELECT key, payload, hash FROM entries WHERE route = ? AND status IN ('P', 'E') AND key IN (`+
-		placeholders(len(chunk))+`)`, args...)
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("look up queued keys: %w", err)
-	}
-	var queued map[string]queuedContent
-	for rows.Next() {
-		var (
-			k string
-			q queuedContent
-		)
-		if err := rows.Scan(&k, &q.payload, &q.hash); err != nil {
-			rows.Close()
-			return nil, 0, 0, fmt.Errorf("look up queued keys: %w", err)
-		}
-		if queued == nil {
-			queued = map[string]queuedContent{}
-		}
-		queued[k] = q
-	}
-	if err := closeRows(rows); err != nil {
-		return nil, 0, 0, fmt.Errorf("look up queued keys: %w", err)
-	}
-	known, err := s.loadKnownContent(ctx, tx, route, hashed, false)
+	queued, known, err := s.loadChunkContent(ctx, tx, route, args, hashed)
 	if err != nil {
 		return nil, 0, 0, err
 	}
