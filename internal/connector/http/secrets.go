@@ -126,6 +126,13 @@ func (s *system) stripCredentials(req *http.Request) {
 	if s.auth.keyHeader != "" {
 		req.Header.Del(s.auth.keyHeader)
 	}
+	s.stripKeyParam(req)
+}
+
+// stripKeyParam removes the API key parameter from a request's URL: an
+// API that builds its next link from the request's query copies the key
+// into a URL that may point elsewhere.
+func (s *system) stripKeyParam(req *http.Request) {
 	if p := s.auth.keyQuery; p != "" {
 		q := req.URL.Query()
 		if q.Has(p) {

@@ -324,3 +324,34 @@ func TestRouteSecretsRedacted(t *testing.T) {
 		t.Errorf("route secrets %v shown in:\n%s", l, all)
 	}
 }
+
+// TestAPIKeyParamNotSentToAnotherOrigin: an API that builds its next
+// link from the request's query copies the API key into it; when that
+// link points to another origin the key is taken out, as it is from a
+// redirect.
+func TestAPIKeyParamNotSentToAnotherOrigin(t *testing.T) {
+	var other seen
+	otherSrv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		other.record(r)
+		w.Write([]byte(`{"data": [{"id": 2}]}`))
+	})
+	ownSrv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		next := otherSrv.URL + "/next?" + r.URL.RawQuery // echoes api_key
+		w.Header().Set("Link", "<"+next+`>; rel="next"`)
+		w.Write([]byte(`{"data": [{"id": 1}]}`))
+	})
+	s := systemsFor(t, ownSrv.URL, func(c *config.System) {
+		c.Auth = &config.Auth{APIKey: &config.APIKey{Query: "api_key", Value: keySecret}}
+	})
+	src := fastSource(t, s, &config.HTTPSource{System: "api", Path: "/first", Records: "data", Key: "id", Paginate: &config.Paginate{Link: true}})
+	if _, err := readAll(t, src, connector.ReadRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	got := other.get("/next")
+	if got == "" {
+		t.Fatal("other origin: no request for /next")
+	}
+	if l := leaks(got, keySecret); len(l) > 0 {
+		t.Errorf("the API key went to another origin (%v):\n%s", l, got)
+	}
+}

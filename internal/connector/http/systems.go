@@ -286,6 +286,8 @@ func (s *system) setHeaders(req *http.Request, own map[string]string) {
 	}
 	if mine {
 		s.applyAuth(req)
+	} else {
+		s.stripKeyParam(req)
 	}
 }
 
