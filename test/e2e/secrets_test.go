@@ -127,8 +127,8 @@ routes:
 	if r := run("run", "orders", "--dry-run"); r.code != 0 || !strings.Contains(r.stdout, "REDACTED") {
 		t.Fatalf("dry run shows no redacted body:\n%s", r)
 	}
-	if r := run("--log-level", "debug", "run", "orders", "--no-progress"); r.code == 0 {
-		t.Fatalf("the run did not fail:\n%s", r)
+	if r := run("--log-level", "debug", "run", "orders", "--no-progress"); r.code == 0 || !strings.Contains(r.String(), "http request") {
+		t.Fatalf("the run did not fail, or logged no request to search:\n%s", r)
 	}
 	if r := run("--log-level", "debug", "run", "broken", "--no-progress"); r.code == 0 {
 		t.Fatalf("the broken source did not fail:\n%s", r)
