@@ -91,6 +91,7 @@ func (v *validator) answers(path string, rules []Answer, withResults bool) {
 		default:
 			v.doc.errorf(joinPath(ap, "outcome"), "expected one of %s, got %q%s", strings.Join(AnswerOutcomes, ", "), a.Outcome, didYouMean(a.Outcome, AnswerOutcomes))
 		}
+		v.notForever(joinPath(ap, "delay"), a.Delay)
 		if a.Delay != 0 && a.Outcome != OutcomeRetry {
 			v.doc.errorf(joinPath(ap, "delay"), "delay only applies to outcome: retry (this rule's outcome is %q)", a.Outcome)
 		}

@@ -31,6 +31,8 @@ func TestAnswerErrors(t *testing.T) {
 			want: "ferry.yaml:13:21: routes.orders.destinations.default.http.answers[0].when: expression \"status = 409\": unexpected token Operator(\"=\") (1:8)"},
 		{name: "delay on a dead rule", src: answersRoute("", "            - when: status == 422\n              outcome: dead\n              delay: 30s\n"),
 			want: "ferry.yaml:15:22: routes.orders.destinations.default.http.answers[0].delay: delay only applies to outcome: retry (this rule's outcome is \"dead\")"},
+		{name: "delay forever", src: answersRoute("", "            - when: status == 429\n              outcome: retry\n              delay: forever\n"),
+			want: "ferry.yaml:15:22: routes.orders.destinations.default.http.answers[0].delay: forever only applies to retention: give a duration (e.g. 30s, 5m, 1h)"},
 		{name: "message does not compile", src: answersRoute("", "            - when: status == 422\n              outcome: dead\n              message: \"refused: ${json.error\"\n"),
 			want: "ferry.yaml:15:24: routes.orders.destinations.default.http.answers[0].message: template \"refused: ${json.error\": unclosed ${ at offset 9"},
 		{name: "result without results", src: answersRoute("", "            - when: result.status == \"duplicate\"\n              outcome: done\n"),
