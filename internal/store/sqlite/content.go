@@ -98,9 +98,9 @@ func (k knownContent) judge(key, hash string, queued bool) (verdict, contentRef)
 }
 
 // loadKnownContent reads what the store holds of the hashed records'
-// keys: indexed lookups, skipped when no record has a hash. withQueued
-// also looks up which keys are queued (P/E).
-func (s *Store) loadKnownContent(ctx context.Context, tx *sql.Tx, route string, keys []string, withQueued bool) (knownContent, error) {
+// keys (queued, leased, delivered, dead): indexed lookups, skipped when no
+// record has a hash.
+func (s *Store) loadKnownContent(ctx context.Context, tx *sql.Tx, route string, keys []string) (knownContent, error) {
 	var k knownContent
 	if len(keys) == 0 {
 		return k, nil
@@ -111,23 +111,21 @@ func (s *Store) loadKnownContent(ctx context.Context, tx *sql.Tx, route string, 
 		args = append(args, key)
 	}
 	in := placeholders(len(keys))
-	if withQueued {
-		err := s.scanKeys(ctx, tx, `SELECT key FROM entries WHERE route = ? AND status IN ('P', 'E') AND key IN (`+in+`)`, args, func(rows *sql.Rows) error {
-			var key string
-			if err := rows.Scan(&key); err != nil {
-				return err
-			}
-			if k.queued == nil {
-				k.queued = map[string]bool{}
-			}
-			k.queued[key] = true
-			return nil
-		})
-		if err != nil {
-			return k, fmt.Errorf("look up queued keys: %w", err)
+	err := s.scanKeys(ctx, tx, `SELECT key FROM entries WHERE route = ? AND status IN ('P', 'E') AND key IN (`+in+`)`, args, func(rows *sql.Rows) error {
+		var key string
+		if err := rows.Scan(&key); err != nil {
+			return err
 		}
+		if k.queued == nil {
+			k.queued = map[string]bool{}
+		}
+		k.queued[key] = true
+		return nil
+	})
+	if err != nil {
+		return k, fmt.Errorf("look up queued keys: %w", err)
 	}
-	err := s.scanKeys(ctx, tx, `SELECT key, id, hash FROM entries WHERE route = ? AND status = 'L' AND key IN (`+in+`)`, args, func(rows *sql.Rows) error {
+	err = s.scanKeys(ctx, tx, `SELECT key, id, hash FROM entries WHERE route = ? AND status = 'L' AND key IN (`+in+`)`, args, func(rows *sql.Rows) error {
 		var (
 			key string
 			l   leasedRef
@@ -150,19 +148,8 @@ func (s *Store) loadKnownContent(ctx context.Context, tx *sql.Tx, route string, 
 	if err != nil {
 		return k, fmt.Errorf("look up delivered keys: %w", err)
 	}
-	// Most routes have no dead letters: one probe spares binding every key.
-	var anyDead bool
-	if err := s.queryRow(ctx, tx, `SELECT EXISTS (SELECT 1 FROM dead_letters WHERE route = ?)`, []any{route}, &anyDead); err != nil {
-		return k, fmt.Errorf("look up dead letters: %w", err)
-	}
-	if !anyDead {
-		return k, nil
-	}
-	k.dead, err = s.loadRefs(ctx, tx, `SELECT key, hash, entry_id, version FROM dead_letters WHERE route = ? AND key IN (`+in+`)`, args)
-	if err != nil {
-		return k, fmt.Errorf("look up dead letters of keys: %w", err)
-	}
-	return k, nil
+	k.dead, err = s.loadDead(ctx, tx, route, keys)
+	return k, err
 }
 
 // loadRefs reads (key, hash, entry ID, version) rows, keeping the highest

@@ -61,7 +61,7 @@ func (s *Store) EnqueuePage(ctx context.Context, route string, entries []store.N
 	err := s.writeTx(ctx, fmt.Sprintf("enqueue %d entries of route %q", len(entries), route), func(tx *sql.Tx) error {
 		var unchanged []store.Attempt
 		for chunk := range slices.Chunk(kept, enqueueChunk) {
-			known, err := s.loadKnownContent(ctx, tx, route, hashedKeys(chunk), true)
+			known, err := s.loadKnownContent(ctx, tx, route, hashedKeys(chunk))
 			if err != nil {
 				return err
 			}
