@@ -68,6 +68,10 @@ func derivedKey(parent, part string) string {
 	return hex.EncodeToString(h[:16])
 }
 
+// hasOperations reports whether the route has after: or on_error:
+// operations, the only ones a settlement puts in the outbox.
+func (r *route) hasOperations() bool { return len(r.after) > 0 || len(r.onError) > 0 }
+
 // outboxPass performs the route's due outbox items until none is left
 // (items waiting for their backoff stay for a later pass or run).
 func (rs *runState) outboxPass(ctx context.Context) error {

@@ -347,8 +347,12 @@ func (rs *runState) execute(ctx context.Context) error {
 		if err := rs.sendPass(ctx, store.LeaseErrors); err != nil {
 			return err
 		}
-		if err := rs.outboxPass(ctx); err != nil {
-			return err
+		// Only a route with final operations owes new ones during the
+		// run; what older configs owed was done by the pass at the start.
+		if rs.r.hasOperations() {
+			if err := rs.outboxPass(ctx); err != nil {
+				return err
+			}
 		}
 		if rs.sourceErr == nil && (more || (cursorBased && advanced)) {
 			// The source has (more) or may have (advanced) records left.
