@@ -41,7 +41,7 @@ func (s *Store) Discard(ctx context.Context, sel store.DiscardSelector) (int, er
 			if err := s.discardedAsDelivered(ctx, tx, `SELECT route, key, id, version, hash, ? FROM entries WHERE status = 'E' AND `+cond, args, nowMS); err != nil {
 				return fmt.Errorf("discard errors: %w", err)
 			}
-			a, err := deleteReturning(ctx, tx, `DELETE FROM entries WHERE status = 'E' AND `+cond+` RETURNING id, route, key, version`, args)
+			a, err := attemptRefs(ctx, tx, `DELETE FROM entries WHERE status = 'E' AND `+cond+` RETURNING id, route, key, version`, args, false)
 			if err != nil {
 				return fmt.Errorf("discard errors: %w", err)
 			}
@@ -58,7 +58,7 @@ func (s *Store) Discard(ctx context.Context, sel store.DiscardSelector) (int, er
 					WHERE d.route = dead_letters.route AND d.key = dead_letters.key AND d.entry_id = dead_letters.entry_id)`, args...); err != nil {
 				return fmt.Errorf("discard dead letters: keep the payload as delivered: %w", err)
 			}
-			a, err := deleteReturning(ctx, tx, `DELETE FROM dead_letters WHERE `+cond+` RETURNING entry_id, route, key, version`, args)
+			a, err := attemptRefs(ctx, tx, `DELETE FROM dead_letters WHERE `+cond+` RETURNING entry_id, route, key, version`, args, false)
 			if err != nil {
 				return fmt.Errorf("discard dead letters: %w", err)
 			}
@@ -68,7 +68,7 @@ func (s *Store) Discard(ctx context.Context, sel store.DiscardSelector) (int, er
 			discarded[i].At, discarded[i].Outcome, discarded[i].Op, discarded[i].Error = now, store.OutcomeDiscarded, "discard", why
 		}
 		if sel.Operations {
-			ops, err := discardOperations(ctx, tx, cond, args)
+			ops, err := attemptRefs(ctx, tx, `DELETE FROM outbox WHERE dead = 1 AND `+cond+` RETURNING entry_id, route, key, version, op`, args, true)
 			if err != nil {
 				return fmt.Errorf("discard dead operations: %w", err)
 			}
@@ -85,9 +85,10 @@ func (s *Store) Discard(ctx context.Context, sel store.DiscardSelector) (int, er
 	return len(discarded), nil
 }
 
-// deleteReturning runs a DELETE ... RETURNING entry id, route, key,
-// version and gives an attempt naming each deleted row.
-func deleteReturning(ctx context.Context, tx *sql.Tx, q string, args []any) ([]store.Attempt, error) {
+// attemptRefs runs q, a statement whose RETURNING gives entry ID, route,
+// key and version (then op, when withOp) of each row it touched, and gives
+// an attempt naming each row.
+func attemptRefs(ctx context.Context, tx *sql.Tx, q string, args []any, withOp bool) ([]store.Attempt, error) {
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -95,7 +96,11 @@ func deleteReturning(ctx context.Context, tx *sql.Tx, q string, args []any) ([]s
 	var out []store.Attempt
 	for rows.Next() {
 		var a store.Attempt
-		if err := rows.Scan(&a.EntryID, &a.Route, &a.Key, &a.Version); err != nil {
+		dest := []any{&a.EntryID, &a.Route, &a.Key, &a.Version}
+		if withOp {
+			dest = append(dest, &a.Op)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -117,23 +122,4 @@ func (s *Store) discardedAsDelivered(ctx context.Context, tx *sql.Tx, sel string
 		return fmt.Errorf("record the discarded content as delivered: %w", err)
 	}
 	return nil
-}
-
-// discardOperations deletes the dead outbox items of cond and gives an
-// attempt (with the item's op) for each.
-func discardOperations(ctx context.Context, tx *sql.Tx, cond string, args []any) ([]store.Attempt, error) {
-	rows, err := tx.QueryContext(ctx, `DELETE FROM outbox WHERE dead = 1 AND `+cond+` RETURNING entry_id, route, key, version, op`, args...)
-	if err != nil {
-		return nil, err
-	}
-	var out []store.Attempt
-	for rows.Next() {
-		var a store.Attempt
-		if err := rows.Scan(&a.EntryID, &a.Route, &a.Key, &a.Version, &a.Op); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, closeRows(rows)
 }

@@ -274,22 +274,15 @@ func (s *Store) ReplayOutbox(ctx context.Context, route, key string, now time.Ti
 	err := s.writeTx(ctx, fmt.Sprintf("replay dead operations of route %q", route), func(tx *sql.Tx) error {
 		// ?1 comes first in the text, so the anonymous parameters of the
 		// condition number from 2 on.
-		rows, err := tx.QueryContext(ctx, `UPDATE outbox SET dead = 0, attempts = 0, next_attempt_at = ?1,
+		var err error
+		replayed, err = attemptRefs(ctx, tx, `UPDATE outbox SET dead = 0, attempts = 0, next_attempt_at = ?1,
 			lease_owner = '', lease_until = 0 WHERE `+strings.Join(where, " AND ")+`
-			RETURNING route, entry_id, key, version, op`, append([]any{ms(now)}, args...)...)
+			RETURNING entry_id, route, key, version, op`, append([]any{ms(now)}, args...), true)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			a := store.Attempt{At: now, Outcome: store.OutcomeReplayed, Error: "operation replayed"}
-			if err := rows.Scan(&a.Route, &a.EntryID, &a.Key, &a.Version, &a.Op); err != nil {
-				rows.Close()
-				return err
-			}
-			replayed = append(replayed, a)
-		}
-		if err := closeRows(rows); err != nil {
-			return err
+		for i := range replayed {
+			replayed[i].At, replayed[i].Outcome, replayed[i].Error = now, store.OutcomeReplayed, "operation replayed"
 		}
 		return s.insertAttempts(ctx, tx, replayed)
 	})

@@ -135,27 +135,15 @@ func (s *Store) replayDead(ctx context.Context, tx *sql.Tx, cond string, args []
 func (s *Store) replayErrors(ctx context.Context, tx *sql.Tx, cond string, args []any, nowMS int64) ([]store.Attempt, []string, error) {
 	// ?1 comes first in the text, so the anonymous parameters of cond
 	// number from 2 on.
-	rows, err := tx.QueryContext(ctx, `UPDATE entries SET status = 'P', attempts = 0, batch = '', next_attempt_at = ?1, updated_at = ?1
+	replayed, err := attemptRefs(ctx, tx, `UPDATE entries SET status = 'P', attempts = 0, batch = '', next_attempt_at = ?1, updated_at = ?1
 		WHERE status = 'E' AND `+cond+` AND NOT EXISTS (SELECT 1 FROM entries n
 			WHERE n.route = entries.route AND n.key = entries.key AND n.status = 'L' AND n.id > entries.id)
 		AND NOT EXISTS (SELECT 1 FROM delivered d WHERE d.route = entries.route AND d.key = entries.key AND d.entry_id > entries.id)
-		RETURNING id, route, key, version`, append([]any{nowMS}, args...)...)
+		RETURNING id, route, key, version`, append([]any{nowMS}, args...), false)
 	if err != nil {
 		return nil, nil, fmt.Errorf("requeue errors: %w", err)
 	}
-	var replayed []store.Attempt
-	for rows.Next() {
-		var a store.Attempt
-		if err := rows.Scan(&a.EntryID, &a.Route, &a.Key, &a.Version); err != nil {
-			rows.Close()
-			return nil, nil, fmt.Errorf("requeue errors: %w", err)
-		}
-		replayed = append(replayed, a)
-	}
-	if err := closeRows(rows); err != nil {
-		return nil, nil, fmt.Errorf("requeue errors: %w", err)
-	}
-	rows, err = tx.QueryContext(ctx, `SELECT key FROM entries WHERE status = 'E' AND `+cond, args...)
+	rows, err := tx.QueryContext(ctx, `SELECT key FROM entries WHERE status = 'E' AND `+cond, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("requeue errors: %w", err)
 	}

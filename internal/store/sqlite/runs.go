@@ -41,10 +41,7 @@ func (s *Store) AbandonRuns(ctx context.Context, now time.Time, dead func(owner 
 			}
 			cands = append(cands, c)
 		}
-		if err := rows.Close(); err != nil {
-			return fmt.Errorf("find running runs: %w", err)
-		}
-		if err := rows.Err(); err != nil {
+		if err := closeRows(rows); err != nil {
 			return fmt.Errorf("find running runs: %w", err)
 		}
 		for _, c := range cands {
