@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -102,7 +103,9 @@ routes:
 	}
 	t.Cleanup(func() { st.Close() })
 	conns := &echoConnectors{}
-	eng, err := engine.New(cfg, st, conns, engine.Options{RetryWait: -1})
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	eng, err := engine.New(cfg, st, conns, engine.Options{RetryWait: -1, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,6 +148,7 @@ routes:
 		return nil
 	})
 	texts["dry run error"] = fmt.Sprint(err)
+	texts["log"] = logs.String()
 
 	if !strings.Contains(texts["on_error got"], "error=HTTP 400: X-Tok=REDACTED") || !strings.Contains(texts["dry run"], `"tok":"REDACTED"`) {
 		t.Fatalf("the operation or dry run saw no redacted text; the test sees nothing: %q", texts)
@@ -154,4 +158,22 @@ routes:
 			t.Errorf("%s shows the secret: %s", what, text)
 		}
 	}
+}
+
+// lockedBuffer is a log sink that goroutines of a run may write at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
