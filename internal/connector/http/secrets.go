@@ -107,9 +107,16 @@ func (s *system) applyAuth(req *http.Request) {
 	}
 }
 
+// credentialHeader tells whether a header must stay at the system's
+// origin: its name looks like a credential, or its value holds a secret
+// (a harmless name given a ${env:} value).
+func (s *system) credentialHeader(name, value string) bool {
+	return secretHeaderName(name) || s.secrets.String(value) != value
+}
+
 // stripCredentials removes everything secret from a request leaving the
 // system's origin: auth, the system's static headers, headers named like
-// credentials, the API key parameter, and the Referer (it names the
+// credentials or holding a secret value, the API key parameter, and the Referer (it names the
 // previous URL, which may hold the API key).
 func (s *system) stripCredentials(req *http.Request) {
 	req.Header.Del("Authorization")
@@ -118,9 +125,12 @@ func (s *system) stripCredentials(req *http.Request) {
 	for k := range s.headers {
 		req.Header.Del(k)
 	}
-	for k := range req.Header {
-		if secretHeaderName(k) {
-			req.Header.Del(k)
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			if s.credentialHeader(k, v) {
+				req.Header.Del(k)
+				break
+			}
 		}
 	}
 	if s.auth.keyHeader != "" {

@@ -355,3 +355,56 @@ func TestAPIKeyParamNotSentToAnotherOrigin(t *testing.T) {
 		t.Errorf("the API key went to another origin (%v):\n%s", l, got)
 	}
 }
+
+// TestSecretHeaderValueNotSentToAnotherOrigin: a source header whose
+// name looks harmless but whose value is a secret (from ${env:}) goes
+// to the system's own origin only, like one named like a credential;
+// a plain header still follows.
+func TestSecretHeaderValueNotSentToAnotherOrigin(t *testing.T) {
+	const sig = "sig-SECRET-5"
+	var own, other seen
+	otherSrv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		other.record(r)
+		if r.URL.Path == "/redirect" {
+			w.Write([]byte(`{"data": [{"id": 3}]}`))
+			return
+		}
+		w.Write([]byte(`{"data": [{"id": 2}]}`))
+	})
+	ownSrv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		own.record(r)
+		if r.URL.Path == "/out" {
+			http.Redirect(w, r, otherSrv.URL+"/redirect", http.StatusFound)
+			return
+		}
+		w.Header().Set("Link", "<"+otherSrv.URL+`/next>; rel="next"`)
+		w.Write([]byte(`{"data": [{"id": 1}]}`))
+	})
+	s, err := NewSystems(map[string]*config.System{"api": {URL: ownSrv.URL}}, WithSecrets(sig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	headers := map[string]string{"X-Shop": sig, "X-Route": "route"}
+	for _, rd := range []struct {
+		path     string
+		paginate *config.Paginate
+	}{{"/first", &config.Paginate{Link: true}}, {"/out", nil}} {
+		src := fastSource(t, s, &config.HTTPSource{System: "api", Path: rd.path, Records: "data", Key: "id", Paginate: rd.paginate, Headers: headers})
+		if _, err := readAll(t, src, connector.ReadRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := own.get("/first"); !strings.Contains(got, "X-Shop: "+sig) {
+		t.Fatalf("own origin lacks the secret header:\n%s", got)
+	}
+	for _, path := range []string{"/next", "/redirect"} {
+		got := other.get(path)
+		if got == "" {
+			t.Fatalf("other origin: no request for %s", path)
+		}
+		if strings.Contains(got, sig) || !strings.Contains(got, "X-Route: route") {
+			t.Errorf("other origin at %s: want the plain header and not the secret one:\n%s", path, got)
+		}
+	}
+}

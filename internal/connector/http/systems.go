@@ -270,7 +270,7 @@ func parseRate(s string) (*rate.Limiter, error) {
 // route cannot accidentally send a system's request with other
 // credentials. A request to another origin (a next-page URL elsewhere)
 // gets neither the static headers nor the auth, and none of its own
-// headers named like credentials.
+// headers named like credentials or holding a secret value.
 func (s *system) setHeaders(req *http.Request, own map[string]string) {
 	req.Header.Set("User-Agent", UserAgent)
 	mine := s.ownOrigin(req.URL)
@@ -280,7 +280,7 @@ func (s *system) setHeaders(req *http.Request, own map[string]string) {
 		}
 	}
 	for k, v := range own {
-		if mine || !secretHeaderName(k) {
+		if mine || !s.credentialHeader(k, v) {
 			req.Header.Set(k, v)
 		}
 	}
