@@ -45,11 +45,9 @@ type contentRef struct {
 }
 
 // knownContent is what the store holds of a chunk's keys that have a hash:
-// which are queued (P/E; filled by EnqueuePage only, EnqueueLeased reads
-// its own), the hash of each key's newest leased entry, and their last
-// delivered content and newest dead letter.
+// the hash of each key's newest leased entry, and their last delivered
+// content and newest dead letter.
 type knownContent struct {
-	queued    map[string]bool
 	leased    map[string]leasedRef
 	delivered map[string]contentRef
 	dead      map[string]contentRef
@@ -95,61 +93,6 @@ func (k knownContent) judge(key, hash string, queued bool) (verdict, contentRef)
 		return alreadyDelivered, newest
 	}
 	return queueIt, contentRef{}
-}
-
-// loadKnownContent reads what the store holds of the hashed records'
-// keys (queued, leased, delivered, dead): indexed lookups, skipped when no
-// record has a hash.
-func (s *Store) loadKnownContent(ctx context.Context, tx *sql.Tx, route string, keys []string) (knownContent, error) {
-	var k knownContent
-	if len(keys) == 0 {
-		return k, nil
-	}
-	args := make([]any, 0, len(keys)+1)
-	args = append(args, route)
-	for _, key := range keys {
-		args = append(args, key)
-	}
-	in := placeholders(len(keys))
-	err := s.scanKeys(ctx, tx, `SELECT key FROM entries WHERE route = ? AND status IN ('P', 'E') AND key IN (`+in+`)`, args, func(rows *sql.Rows) error {
-		var key string
-		if err := rows.Scan(&key); err != nil {
-			return err
-		}
-		if k.queued == nil {
-			k.queued = map[string]bool{}
-		}
-		k.queued[key] = true
-		return nil
-	})
-	if err != nil {
-		return k, fmt.Errorf("look up queued keys: %w", err)
-	}
-	err = s.scanKeys(ctx, tx, `SELECT key, id, hash FROM entries WHERE route = ? AND status = 'L' AND key IN (`+in+`)`, args, func(rows *sql.Rows) error {
-		var (
-			key string
-			l   leasedRef
-		)
-		if err := rows.Scan(&key, &l.id, &l.hash); err != nil {
-			return err
-		}
-		if k.leased == nil {
-			k.leased = map[string]leasedRef{}
-		}
-		if l.id > k.leased[key].id {
-			k.leased[key] = l
-		}
-		return nil
-	})
-	if err != nil {
-		return k, fmt.Errorf("look up leased keys: %w", err)
-	}
-	k.delivered, err = s.loadRefs(ctx, tx, `SELECT key, hash, entry_id, version FROM delivered WHERE route = ? AND key IN (`+in+`)`, args)
-	if err != nil {
-		return k, fmt.Errorf("look up delivered keys: %w", err)
-	}
-	k.dead, err = s.loadDead(ctx, tx, route, keys)
-	return k, err
 }
 
 // loadRefs reads (key, hash, entry ID, version) rows, keeping the highest
@@ -228,7 +171,7 @@ func (s *Store) inRunningRun(ctx context.Context, tx *sql.Tx, route string, atte
 	return nil
 }
 
-// loadChunkContent is what EnqueueLeased needs to know of a chunk's keys
+// loadChunkContent is what EnqueuePage and EnqueueLeased need to know of a chunk's keys
 // (args: the route, then the keys): their queued entries' content and,
 // for the keys in hashed, knownContent (leased, delivered, dead). The
 // leased and delivered content of keys without a hash is read too, and

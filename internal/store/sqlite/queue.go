@@ -61,7 +61,7 @@ func (s *Store) EnqueuePage(ctx context.Context, route string, entries []store.N
 	err := s.writeTx(ctx, fmt.Sprintf("enqueue %d entries of route %q", len(entries), route), func(tx *sql.Tx) error {
 		var unchanged []store.Attempt
 		for chunk := range slices.Chunk(kept, enqueueChunk) {
-			known, err := s.loadKnownContent(ctx, tx, route, hashedKeys(chunk))
+			queued, known, err := s.loadHashedContent(ctx, tx, route, chunk)
 			if err != nil {
 				return err
 			}
@@ -69,7 +69,8 @@ func (s *Store) EnqueuePage(ctx context.Context, route string, entries []store.N
 			if known.leased != nil || known.delivered != nil || known.dead != nil {
 				queue = make([]store.NewEntry, 0, len(chunk))
 				for _, e := range chunk {
-					switch v, ref := known.judge(e.Key, e.Hash, known.queued[e.Key]); v {
+					_, isQueued := queued[e.Key]
+					switch v, ref := known.judge(e.Key, e.Hash, isQueued); v {
 					case inFlight:
 						res.Unchanged++
 					case alreadyDelivered:
@@ -101,15 +102,21 @@ func (s *Store) EnqueuePage(ctx context.Context, route string, entries []store.N
 	return res, nil
 }
 
-// hashedKeys lists the keys of the records that carry a hash.
-func hashedKeys(entries []store.NewEntry) []string {
+// loadHashedContent is loadChunkContent for the records of chunk that
+// carry a hash (the others are queued as usual); no look-up when none
+// does.
+func (s *Store) loadHashedContent(ctx context.Context, tx *sql.Tx, route string, chunk []store.NewEntry) (map[string]queuedContent, knownContent, error) {
 	var keys []string
-	for _, e := range entries {
+	args := []any{route}
+	for _, e := range chunk {
 		if e.Hash != "" {
-			keys = append(keys, e.Key)
+			keys, args = append(keys, e.Key), append(args, e.Key)
 		}
 	}
-	return keys
+	if len(keys) == 0 {
+		return nil, knownContent{}, nil
+	}
+	return s.loadChunkContent(ctx, tx, route, args, keys)
 }
 
 // upsert queues entries (keys distinct) in one multi-row statement and
