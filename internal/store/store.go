@@ -176,7 +176,7 @@ type OutboxItem struct {
 	EntryID        int64           `json:"entry_id"`
 	Key            string          `json:"key"`
 	Version        int64           `json:"version"`
-	Op             string          `json:"op"`     // "after[0]", "on_error[1]"
+	Op             string          `json:"op"`     // "after" or "on_error": one item holds all the operations of that kind
 	Record         json.RawMessage `json:"record"` // the record as delivered (or as read, for on_error)
 	Vars           json.RawMessage `json:"vars"`   // extra template variables, e.g. {"error": "..."}
 	IdempotencyKey string          `json:"idempotency_key"`
