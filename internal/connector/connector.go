@@ -17,13 +17,21 @@ type SourceRecord struct {
 	Key    string
 	Cursor string // value of the cursor field, "" when the route has none
 	Data   Record
+	// Deleted: the source reports that the record of Key was deleted
+	// (change capture); Data holds what is known of it (at least the key).
+	Deleted bool
 }
 
 // Page is one page read from a source.
 type Page struct {
 	Number  int    // 1-based page number within this read
-	URL     string // what was requested, for messages
+	URL     string // what was requested, for messages (a file and line range, a queue)
 	Records []SourceRecord
+	// Ack, when set, acknowledges the page's input at the source (a
+	// broker's messages, a file moved to done/). The engine calls it only
+	// after every record of the page is durably queued (or settled as
+	// filtered or unchanged); input never acknowledged is read again.
+	Ack func(ctx context.Context) error
 }
 
 // ReadRequest tells a source where to start.
@@ -54,6 +62,8 @@ type Delivery struct {
 	IdempotencyKey string         // stable across retries of one entry version
 	Record         Record         // after the route's steps
 	Vars           map[string]any // key, entry... for templates in paths and headers
+	// Deleted: deliver a delete of Key (a route with deletes: send).
+	Deleted bool
 }
 
 // Result is the outcome of one delivery, read per record.
@@ -88,8 +98,8 @@ type Destination interface {
 // Preview is what a destination would send for one record, rendered
 // exactly as Send renders it (paths, headers, body encoding), for dry runs.
 type Preview struct {
-	Method string
-	URL    string // with secrets redacted
+	Method string // HTTP: the method; other kinds: the action ("UPSERT", "PUBLISH", "WRITE")
+	URL    string // where, with secrets redacted: a URL, a table, a file, an exchange
 	Body   []byte // this record's part of the body (its element, for array bodies)
 }
 
