@@ -2,7 +2,10 @@ package connector
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -206,4 +209,105 @@ type KeyChecker interface {
 // the route should run; it closes when ctx ends.
 type Waker interface {
 	Wake(ctx context.Context) <-chan struct{}
+}
+
+// Set is the kinds one ferry build knows, by name. It is built once (see
+// internal/connector/all) and read only afterwards.
+type Set struct {
+	kinds map[string]*Kind
+	names []string // sorted
+}
+
+// NewSet checks and collects kinds: names unique, lower case, and every
+// part with a config and a constructor.
+func NewSet(kinds ...Kind) (*Set, error) {
+	s := &Set{kinds: map[string]*Kind{}}
+	for i := range kinds {
+		k := &kinds[i]
+		if k.Name == "" || strings.ToLower(k.Name) != k.Name || strings.ContainsAny(k.Name, " .") {
+			return nil, fmt.Errorf("connector kind %q: the name must be lower case, without spaces or dots", k.Name)
+		}
+		if _, dup := s.kinds[k.Name]; dup {
+			return nil, fmt.Errorf("connector kind %q is registered twice", k.Name)
+		}
+		for _, p := range k.parts() {
+			if p.spec.Config == nil || !p.built {
+				return nil, fmt.Errorf("connector kind %q: its %s part needs Config and Build", k.Name, p.role)
+			}
+		}
+		if len(k.parts()) == 0 {
+			return nil, fmt.Errorf("connector kind %q has no part (system, source, destination or operation)", k.Name)
+		}
+		s.kinds[k.Name] = k
+		s.names = append(s.names, k.Name)
+	}
+	sort.Strings(s.names)
+	return s, nil
+}
+
+// Role is a part a kind can play in ferry.yaml.
+type Role string
+
+// The roles.
+const (
+	RoleSystem      Role = "system"
+	RoleSource      Role = "source"
+	RoleDestination Role = "destination"
+	RoleOperation   Role = "operation"
+)
+
+// Roles lists the roles in the order the docs present them.
+var Roles = [...]Role{RoleSystem, RoleSource, RoleDestination, RoleOperation}
+
+type partInfo struct {
+	role  Role
+	spec  *Spec
+	built bool
+}
+
+func (k *Kind) parts() []partInfo {
+	var out []partInfo
+	if k.System != nil {
+		out = append(out, partInfo{RoleSystem, &k.System.Spec, k.System.Build != nil})
+	}
+	if k.Source != nil {
+		out = append(out, partInfo{RoleSource, &k.Source.Spec, k.Source.Build != nil})
+	}
+	if k.Destination != nil {
+		out = append(out, partInfo{RoleDestination, &k.Destination.Spec, k.Destination.Build != nil})
+	}
+	if k.Operation != nil {
+		out = append(out, partInfo{RoleOperation, &k.Operation.Spec, k.Operation.Build != nil})
+	}
+	return out
+}
+
+// Spec returns the kind's part for role, or nil when it does not play it.
+func (k *Kind) Spec(role Role) *Spec {
+	for _, p := range k.parts() {
+		if p.role == role {
+			return p.spec
+		}
+	}
+	return nil
+}
+
+// Kind returns the kind of that name.
+func (s *Set) Kind(name string) (*Kind, bool) {
+	k, ok := s.kinds[name]
+	return k, ok
+}
+
+// Names lists every kind, sorted.
+func (s *Set) Names() []string { return append([]string(nil), s.names...) }
+
+// For lists the kinds that play role, sorted by name.
+func (s *Set) For(role Role) []*Kind {
+	var out []*Kind
+	for _, n := range s.names {
+		if k := s.kinds[n]; k.Spec(role) != nil {
+			out = append(out, k)
+		}
+	}
+	return out
 }
