@@ -54,6 +54,10 @@ type Spec struct {
 // rate limit, a database pool, a broker connection).
 type SystemPart struct {
 	Spec
+	// Shorthand: a system written without a kind key (its options right
+	// under its name) is of this kind. At most one kind of a Set has it
+	// (HTTP, so that `erp: {url: ...}` keeps working).
+	Shorthand bool
 	Build func(ctx context.Context, env Env, name string, cfg any) (System, error)
 }
 
@@ -106,6 +110,9 @@ type Checker interface {
 	// System checks that name (written at field) is a system of one of
 	// kinds and reports it otherwise; it returns the system's config.
 	System(field, name string, kinds ...string) (cfg any, ok bool)
+	// Secret reports whether field's value came (partly) from ${env:} or
+	// ${file:}: a message about it must not quote the value.
+	Secret(field string) bool
 }
 
 // Capability is something a part can do, declared by the connector (the
