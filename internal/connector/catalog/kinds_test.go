@@ -103,7 +103,8 @@ func widgetKind() connector.Kind {
 		Summary: "Widgets over a test API",
 		Doc:     "The widget kind exists for the catalog's tests.\n\n```yaml\nsource:\n  widget: { system: w, key: id }\n```\n",
 		System: &connector.SystemPart{
-			Spec: connector.Spec{Config: func() any { return &widgetSystem{} }, Caps: []connector.Capability{connector.CapHealth}},
+			Spec:      connector.Spec{Config: func() any { return &widgetSystem{} }, Caps: []connector.Capability{connector.CapHealth}},
+			Shorthand: true,
 			Build: func(context.Context, connector.Env, string, any) (connector.System, error) {
 				return nil, errNotBuilt
 			},

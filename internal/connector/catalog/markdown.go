@@ -73,18 +73,27 @@ func describe(k *connector.Kind) Entry {
 }
 
 // roleTitle is the section title of a part, and where a user writes it.
-func roleTitle(role connector.Role, kind string) (title, where string) {
+func roleTitle(role connector.Role, kind *connector.Kind) (title, where string) {
 	switch role {
 	case connector.RoleSystem:
-		return "System", fmt.Sprintf("Defined once under `systems:` and named by routes (`system: NAME`):\n\n```yaml\nsystems:\n  NAME:\n    %s: { ... }\n```", kind)
+		return "System", fmt.Sprintf("Defined once under `systems:` and named by routes (`system: NAME`):\n\n```yaml\nsystems:\n  NAME:\n    %s: { ... }\n```", kind.Name) + shorthandNote(kind)
 	case connector.RoleSource:
-		return "Source", fmt.Sprintf("Where a route's records come from:\n\n```yaml\nroutes:\n  NAME:\n    source:\n      %s: { ... }\n```", kind)
+		return "Source", fmt.Sprintf("Where a route's records come from:\n\n```yaml\nroutes:\n  NAME:\n    source:\n      %s: { ... }\n```", kind.Name)
 	case connector.RoleDestination:
-		return "Destination", fmt.Sprintf("Where a route's records go (`default` or another name a `switch` sends to):\n\n```yaml\nroutes:\n  NAME:\n    destinations:\n      default:\n        %s: { ... }\n```", kind)
+		return "Destination", fmt.Sprintf("Where a route's records go (`default` or another name a `switch` sends to):\n\n```yaml\nroutes:\n  NAME:\n    destinations:\n      default:\n        %s: { ... }\n```", kind.Name)
 	case connector.RoleOperation:
-		return "Operation", fmt.Sprintf("A follow-up call for each delivered record (`after:`) or each dead letter (`on_error:`):\n\n```yaml\nroutes:\n  NAME:\n    after:\n      - %s: { ... }\n```", kind)
+		return "Operation", fmt.Sprintf("A follow-up call for each delivered record (`after:`) or each dead letter (`on_error:`):\n\n```yaml\nroutes:\n  NAME:\n    after:\n      - %s: { ... }\n```", kind.Name)
 	}
 	return string(role), ""
+}
+
+// shorthandNote says that a system of the shorthand kind may leave out
+// its kind key.
+func shorthandNote(k *connector.Kind) string {
+	if k.System == nil || !k.System.Shorthand {
+		return ""
+	}
+	return fmt.Sprintf("\n\nThe kind key may be left out: a system whose options stand right under its name\n(`NAME: { ... }`) is a `%s` system.", k.Name)
 }
 
 // Docs is the markdown of docs/connectors/<name>.md: title, summary, the
@@ -106,7 +115,7 @@ func Docs(k *connector.Kind) []byte {
 		fmt.Fprintf(&b, "%s\n\n", d)
 	}
 	for _, p := range e.Parts {
-		title, where := roleTitle(p.Role, k.Name)
+		title, where := roleTitle(p.Role, k)
 		fmt.Fprintf(&b, "## %s\n\n%s\n\n", title, where)
 		writeOptions(&b, p.Options)
 		writeCaps(&b, p.Role, p.Capabilities)

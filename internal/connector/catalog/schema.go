@@ -17,6 +17,9 @@ import (
 // property, the name of a kind that plays role, whose value is the
 // reflected schema of that kind's config type.
 //
+// Systems: when a kind's system part is the Shorthand, a system may also
+// be that kind's options themselves, without the kind key.
+//
 // The result is a document of its own: its $refs point into its $defs
 // ("#/$defs/<kind>.<Type>", prefixed with the kind so two kinds' Config
 // types do not clash). To embed it in a larger schema, move its
@@ -34,6 +37,7 @@ func Schema(s *connector.Set, role connector.Role) *jsonschema.Schema {
 		return out
 	}
 	names := make([]string, 0, len(kinds))
+	var shorthand *jsonschema.Schema
 	for _, k := range kinds {
 		cfg := k.Spec(role).Config()
 		r := &jsonschema.Reflector{
@@ -58,11 +62,40 @@ func Schema(s *connector.Set, role connector.Role) *jsonschema.Schema {
 			out.Definitions[n] = d
 		}
 		out.Properties.Set(k.Name, prop)
+		if role == connector.RoleSystem && k.System.Shorthand {
+			shorthand = &jsonschema.Schema{
+				Ref:         prop.Ref,
+				Description: fmt.Sprintf("A %s system written without its kind key: its options right under its name", k.Name),
+			}
+			if prop.Ref == "" {
+				shorthand = prop
+			}
+		}
 		out.OneOf = append(out.OneOf, &jsonschema.Schema{Required: []string{k.Name}})
 		names = append(names, k.Name)
 	}
 	out.Description = fmt.Sprintf("Exactly one %s kind: %s", role, strings.Join(names, ", "))
+	if shorthand != nil {
+		// Either the holder or the shorthand kind's options themselves:
+		// the two never both match (each refuses the other's keys).
+		defs := out.Definitions
+		out.Definitions = nil
+		out = &jsonschema.Schema{
+			OneOf:       []*jsonschema.Schema{out, shorthand},
+			Description: out.Description + ", or the options of a " + shorthandName(kinds) + " system directly",
+			Definitions: defs,
+		}
+	}
 	return out
+}
+
+func shorthandName(kinds []*connector.Kind) string {
+	for _, k := range kinds {
+		if k.System != nil && k.System.Shorthand {
+			return k.Name
+		}
+	}
+	return ""
 }
 
 // kindNamer names the definitions of kind's types "<kind>.<Type>". Types

@@ -101,6 +101,31 @@ func TestSchemaHolder(t *testing.T) {
 	}
 }
 
+// A system of the shorthand kind may leave out its kind key.
+func TestSchemaSystemShorthand(t *testing.T) {
+	sys := compile(t, Schema(testSet(t, alphaKind(), widgetKind()), connector.RoleSystem))
+	tests := []struct {
+		instance string
+		ok       bool
+	}{
+		{`{"widget": {"url": "https://w", "timeout": "5s"}}`, true},
+		{`{"url": "https://w", "timeout": "5s"}`, true},
+		{`{"url": "https://w", "widget": {"url": "https://w"}}`, false},
+		{`{"timeout": "5s"}`, false}, // url is required in both forms
+		{`{"alpha": {"table": "t"}}`, false},
+		{`{}`, false},
+	}
+	for _, tt := range tests {
+		if err := validate(t, sys, tt.instance); (err == nil) != tt.ok {
+			t.Errorf("%s: valid=%v, want %v (%v)", tt.instance, err == nil, tt.ok, err)
+		}
+	}
+	k := widgetKind()
+	if !strings.Contains(string(Docs(&k)), "is a `widget` system.") {
+		t.Error("the page does not mention the shorthand")
+	}
+}
+
 func TestSchemaRoleWithoutKinds(t *testing.T) {
 	s := testSet(t, alphaKind())
 	sys := Schema(s, connector.RoleSystem)
