@@ -1,0 +1,558 @@
+package sqlconn
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/jsonx"
+)
+
+// Destination writes a batch in one transaction: upserts into a table
+// (multi-row INSERT ... ON CONFLICT / ON DUPLICATE KEY UPDATE) and
+// deletes, or a user's statement per record. A row the database refuses
+// is isolated with savepoints (bisecting a multi-row statement) and
+// settles alone with the database's message; the other rows are done.
+type Destination struct {
+	db    *DB
+	cfg   DestinationConfig
+	keys  []string // key columns (table mode)
+	stmt  string   // rendered statement (statement mode)
+	order []int    // statement parameter -> index into named.names
+	named *named
+
+	mu    sync.Mutex
+	table map[string]*column // the table's columns by name, learnt at the first Send
+	names []string           // the table's column names, in table order
+}
+
+var (
+	_ connector.Destination        = (*Destination)(nil)
+	_ connector.Previewer          = (*Destination)(nil)
+	_ connector.OneRequestPerBatch = (*Destination)(nil)
+)
+
+func buildDestination(_ context.Context, env connector.Env, cfg any) (connector.Destination, error) {
+	c := *cfg.(*DestinationConfig)
+	db, err := system(env, c.System)
+	if err != nil {
+		return nil, fmt.Errorf("sql destination: %w", err)
+	}
+	return NewDestination(db, c)
+}
+
+// NewDestination builds a destination on db (no query runs before the
+// first Send).
+func NewDestination(db *DB, c DestinationConfig) (*Destination, error) {
+	d := &Destination{db: db, cfg: c}
+	switch {
+	case c.Statement != "":
+		n, err := parseNamed(c.Statement)
+		if err != nil {
+			return nil, fmt.Errorf("sql destination on %s: %w", db.where, err)
+		}
+		d.named = n
+		d.stmt, d.order = n.render(db.dialect)
+	case c.Table != "":
+		d.keys = splitKey(c.Key)
+		if len(d.keys) == 0 {
+			d.keys = []string{"id"}
+		}
+	default:
+		return nil, fmt.Errorf("sql destination on %s: table or statement is required", db.where)
+	}
+	return d, nil
+}
+
+// OneRequestPerBatch: a batch is one transaction.
+func (d *Destination) OneRequestPerBatch() bool { return true }
+
+// Close releases nothing of its own: the pool belongs to the system.
+func (d *Destination) Close() error { return nil }
+
+// target names where records go, for messages and previews.
+func (d *Destination) target() string {
+	if d.named != nil {
+		return d.db.dialect.name + " statement on system " + d.db.name
+	}
+	return d.db.dialect.name + " table " + d.cfg.Table
+}
+
+// op is one record ready to write.
+type op struct {
+	i    int // index in the batch
+	del  bool
+	cols []string // upsert columns (delete: the key columns)
+	args []any
+	sig  string // cols joined: ops with one signature share a statement
+}
+
+// columns learns the table's columns once.
+func (d *Destination) columns(ctx context.Context) (map[string]*column, []string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.table != nil {
+		return d.table, d.names, nil
+	}
+	rows, err := d.db.pool.QueryContext(ctx, "SELECT * FROM "+d.db.dialect.quoteTable(d.cfg.Table)+" WHERE 1=0")
+	if err != nil {
+		return nil, nil, d.db.errorf(err, "%s: read the columns of %s", d.db.where, d.cfg.Table)
+	}
+	defer rows.Close()
+	cts, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, nil, d.db.errorf(err, "%s: read the columns of %s", d.db.where, d.cfg.Table)
+	}
+	cols := columnsOf(d.db.dialect, cts, nil)
+	table := make(map[string]*column, len(cols))
+	names := make([]string, len(cols))
+	for i := range cols {
+		table[cols[i].name] = &cols[i]
+		names[i] = cols[i].name
+	}
+	for _, k := range d.keys {
+		if resolveColumn(table, k) == nil {
+			return nil, nil, fmt.Errorf("%s: table %s has no key column %q (its columns: %s)", d.db.where, d.cfg.Table, k, strings.Join(names, ", "))
+		}
+	}
+	d.table, d.names = table, names
+	return table, names, nil
+}
+
+// resolveColumn finds a column by exact name, else case-insensitively.
+func resolveColumn(table map[string]*column, name string) *column {
+	if c, ok := table[name]; ok {
+		return c
+	}
+	for n, c := range table {
+		if strings.EqualFold(n, name) {
+			return c
+		}
+	}
+	return nil
+}
+
+// prepare turns one delivery into an op, or the reason it cannot be
+// written (a field without a column, a value of the wrong shape).
+func (d *Destination) prepare(table map[string]*column, names []string, i int, dv connector.Delivery) (*op, error) {
+	o := &op{i: i, del: dv.Deleted}
+	rec := dv.Record
+	if d.named != nil {
+		for _, idx := range d.order {
+			v, err := lookup(d.named.names[idx], dv.Key, rec, dv.Vars)
+			if err != nil {
+				return nil, err
+			}
+			p, err := param(d.db.dialect, nil, v)
+			if err != nil {
+				return nil, fmt.Errorf("parameter :%s: %w", d.named.names[idx], err)
+			}
+			o.args = append(o.args, p)
+		}
+		return o, nil
+	}
+	value := func(col string) (any, bool) {
+		if v, ok := rec[col]; ok {
+			return v, true
+		}
+		if len(d.keys) == 1 && col == d.keys[0] && dv.Key != "" {
+			return dv.Key, true // the record key fills its column when the record lacks it
+		}
+		return nil, false
+	}
+	var cols []string
+	switch {
+	case dv.Deleted:
+		cols = d.keys
+	case len(d.cfg.Columns) > 0:
+		cols = d.cfg.Columns
+	default:
+		cols = make([]string, 0, len(rec)+1)
+		for f := range rec {
+			cols = append(cols, f)
+		}
+		if len(d.keys) == 1 {
+			if _, ok := rec[d.keys[0]]; !ok {
+				cols = append(cols, d.keys[0])
+			}
+		}
+		sort.Strings(cols)
+	}
+	for _, name := range cols {
+		c := resolveColumn(table, name)
+		if c == nil {
+			return nil, fmt.Errorf("field %q has no column in table %s (its columns: %s)", name, d.cfg.Table, strings.Join(names, ", "))
+		}
+		v, ok := value(name)
+		if !ok && slices.Contains(d.keys, name) {
+			return nil, fmt.Errorf("the record has no value for the key column %q", name)
+		}
+		p, err := param(d.db.dialect, c, v)
+		if err != nil {
+			return nil, fmt.Errorf("field %q: %w", name, err)
+		}
+		o.cols = append(o.cols, c.name)
+		o.args = append(o.args, p)
+	}
+	o.sig = strings.Join(o.cols, "\x00")
+	if o.del {
+		o.sig = "\x01delete"
+	}
+	return o, nil
+}
+
+// Send writes the batch in one transaction and settles each record.
+func (d *Destination) Send(ctx context.Context, batch []connector.Delivery) ([]connector.Result, error) {
+	start := time.Now()
+	results := make([]connector.Result, len(batch))
+	fail := func(i int, err error, retryable bool) {
+		results[i] = connector.Result{Retryable: retryable, Error: d.db.message(err)}
+	}
+	failAll := func(err error) ([]connector.Result, error) {
+		for i := range results {
+			if results[i].Error == "" {
+				fail(i, err, isRetryable(err))
+			}
+			results[i].OK = false
+			results[i].Duration = time.Since(start)
+		}
+		if ctx.Err() != nil {
+			return results, ctx.Err()
+		}
+		return results, nil
+	}
+	var table map[string]*column
+	var names []string
+	if d.named == nil {
+		var err error
+		if table, names, err = d.columns(ctx); err != nil {
+			return failAll(err)
+		}
+	}
+	var ops []*op
+	for i, dv := range batch {
+		if d.named == nil && dv.Deleted && len(d.keys) > 1 && !hasAll(dv.Record, d.keys) {
+			fail(i, fmt.Errorf("delete of %s: the record lacks a key column (%s)", dv.Key, strings.Join(d.keys, ", ")), false)
+			continue
+		}
+		o, err := d.prepare(table, names, i, dv)
+		if err != nil {
+			fail(i, fmt.Errorf("%s: %w", d.target(), err), false)
+			continue
+		}
+		ops = append(ops, o)
+	}
+	if len(ops) > 0 {
+		tx, err := d.db.pool.BeginTx(ctx, nil)
+		if err != nil {
+			return failAll(d.db.errorf(err, "%s: begin", d.db.where))
+		}
+		w := &writer{d: d, tx: tx, failed: map[int]error{}}
+		for _, chunk := range d.chunks(ops) {
+			if err := w.isolate(ctx, chunk); err != nil {
+				_ = tx.Rollback()
+				return failAll(err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			// The commit may or may not have been applied.
+			res, ctxErr := failAll(d.db.errorf(err, "%s: commit", d.db.where))
+			for i := range res {
+				if res[i].Retryable {
+					res[i].Unknown = true
+				}
+			}
+			return res, ctxErr
+		}
+		for _, o := range ops {
+			if err, bad := w.failed[o.i]; bad {
+				fail(o.i, err, false)
+				continue
+			}
+			results[o.i] = connector.Result{OK: true}
+		}
+	}
+	for i := range results {
+		results[i].Duration = time.Since(start)
+		if !results[i].OK {
+			results[i].Request = d.excerpt(batch[i])
+		}
+	}
+	return results, nil
+}
+
+func hasAll(rec map[string]any, keys []string) bool {
+	for _, k := range keys {
+		if _, ok := rec[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// excerpt is what was written for a failed record, for its attempt.
+func (d *Destination) excerpt(dv connector.Delivery) string {
+	b, err := jsonx.Marshal(dv.Record)
+	if err != nil {
+		return ""
+	}
+	const max = 2000
+	if len(b) > max {
+		b = b[:max]
+	}
+	return d.db.red.String(string(b))
+}
+
+// chunks groups consecutive ops that share one statement: the same
+// columns (or all deletes), no key twice (a statement cannot upsert one
+// row twice), and within the database's parameter limit. Statement mode
+// is one chunk: its statements run one by one anyway.
+func (d *Destination) chunks(ops []*op) [][]*op {
+	if d.named != nil {
+		return [][]*op{ops}
+	}
+	var out [][]*op
+	var cur []*op
+	params := 0
+	seen := map[string]bool{}
+	for _, o := range ops {
+		k := keyOf(o, d.keys)
+		if len(cur) > 0 && (cur[0].sig != o.sig || seen[k] || params+len(o.args) > d.db.dialect.maxParams) {
+			out = append(out, cur)
+			cur, params, seen = nil, 0, map[string]bool{}
+		}
+		cur = append(cur, o)
+		params += len(o.args)
+		seen[k] = true
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// keyOf is an op's key values as one string.
+func keyOf(o *op, keys []string) string {
+	var b strings.Builder
+	for i, c := range o.cols {
+		if slices.Contains(keys, c) {
+			fmt.Fprintf(&b, "%v\x00", o.args[i])
+		}
+	}
+	return b.String()
+}
+
+// writer runs one batch's statements in its transaction.
+type writer struct {
+	d      *Destination
+	tx     *sql.Tx
+	failed map[int]error // batch index -> the database's refusal
+}
+
+// isolate applies ops inside a savepoint. When the database refuses a
+// row, it rolls back to the savepoint and finds the row: the statement
+// that failed (statement mode) or by bisection (multi-row statements);
+// the row settles as error and the others are applied again. A
+// connection error, deadlock or timeout is returned: it ends the batch.
+func (w *writer) isolate(ctx context.Context, ops []*op) error {
+	for len(ops) > 0 {
+		bad, err := w.apply(ctx, ops)
+		if err == nil {
+			return nil
+		}
+		if isRetryable(err) {
+			return err
+		}
+		switch {
+		case len(ops) == 1:
+			w.failed[ops[0].i] = err
+			return nil
+		case bad >= 0: // statement mode: ops[:bad] were fine
+			if bad > 0 {
+				if err := w.isolate(ctx, ops[:bad]); err != nil {
+					return err
+				}
+			}
+			w.failed[ops[bad].i] = err
+			ops = ops[bad+1:]
+		default:
+			mid := len(ops) / 2
+			if err := w.isolate(ctx, ops[:mid]); err != nil {
+				return err
+			}
+			ops = ops[mid:]
+		}
+	}
+	return nil
+}
+
+// apply runs ops in a savepoint; on failure it rolls back to it and says
+// which op failed (-1 when one statement carried them all).
+func (w *writer) apply(ctx context.Context, ops []*op) (int, error) {
+	d := w.d
+	if _, err := w.tx.ExecContext(ctx, "SAVEPOINT ferry_batch"); err != nil {
+		return -1, d.db.errorf(err, "%s: savepoint", d.db.where)
+	}
+	bad, err := w.exec(ctx, ops)
+	if err != nil {
+		if _, rerr := w.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT ferry_batch"); rerr != nil {
+			return -1, d.db.errorf(rerr, "%s: rollback to savepoint after %v", d.db.where, d.db.message(err))
+		}
+		return bad, err
+	}
+	if _, err := w.tx.ExecContext(ctx, "RELEASE SAVEPOINT ferry_batch"); err != nil {
+		return -1, d.db.errorf(err, "%s: release savepoint", d.db.where)
+	}
+	return -1, nil
+}
+
+func (w *writer) exec(ctx context.Context, ops []*op) (int, error) {
+	d := w.d
+	if d.named != nil {
+		for j, o := range ops {
+			if _, err := w.tx.ExecContext(ctx, d.stmt, o.args...); err != nil {
+				return j, d.db.errorf(err, "%s", d.target())
+			}
+		}
+		return -1, nil
+	}
+	q, args := d.statement(ops)
+	if _, err := w.tx.ExecContext(ctx, q, args...); err != nil {
+		return -1, d.db.errorf(err, "%s", d.target())
+	}
+	return -1, nil
+}
+
+// statement builds the one statement of a chunk: a multi-row upsert or a
+// delete of its keys.
+func (d *Destination) statement(ops []*op) (string, []any) {
+	dl := d.db.dialect
+	var b strings.Builder
+	var args []any
+	n := 0
+	next := func() string { n++; return dl.ph(n) }
+	table := dl.quoteTable(d.cfg.Table)
+	if ops[0].del {
+		b.WriteString("DELETE FROM " + table + " WHERE ")
+		for i, o := range ops {
+			if i > 0 {
+				b.WriteString(" OR ")
+			}
+			b.WriteString("(")
+			for j, c := range o.cols {
+				if j > 0 {
+					b.WriteString(" AND ")
+				}
+				b.WriteString(dl.quote(c) + " = " + next())
+			}
+			b.WriteString(")")
+			args = append(args, o.args...)
+		}
+		return b.String(), args
+	}
+	cols := ops[0].cols
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = dl.quote(c)
+	}
+	b.WriteString("INSERT INTO " + table + " (" + strings.Join(quoted, ", ") + ") VALUES ")
+	for i, o := range ops {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(")
+		for j := range o.args {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(next())
+		}
+		b.WriteString(")")
+		args = append(args, o.args...)
+	}
+	var set []string
+	var keyCols []string
+	for i, c := range cols {
+		isKey := false
+		for _, k := range d.keys {
+			if strings.EqualFold(k, c) {
+				isKey = true
+			}
+		}
+		if isKey {
+			keyCols = append(keyCols, quoted[i])
+			continue
+		}
+		if dl.name == "mysql" {
+			set = append(set, quoted[i]+" = VALUES("+quoted[i]+")")
+		} else {
+			set = append(set, quoted[i]+" = excluded."+quoted[i])
+		}
+	}
+	switch {
+	case dl.name == "mysql" && len(set) == 0:
+		b.WriteString(" ON DUPLICATE KEY UPDATE " + keyCols[0] + " = " + keyCols[0])
+	case dl.name == "mysql":
+		b.WriteString(" ON DUPLICATE KEY UPDATE " + strings.Join(set, ", "))
+	case len(set) == 0:
+		b.WriteString(" ON CONFLICT (" + strings.Join(keyCols, ", ") + ") DO NOTHING")
+	default:
+		b.WriteString(" ON CONFLICT (" + strings.Join(keyCols, ", ") + ") DO UPDATE SET " + strings.Join(set, ", "))
+	}
+	return b.String(), args
+}
+
+// Preview renders what Send would write for one record: the row (or the
+// statement's parameters) as JSON, without touching the database beyond
+// learning the table's columns.
+func (d *Destination) Preview(ctx context.Context, dv connector.Delivery) (connector.Preview, error) {
+	p := connector.Preview{URL: d.target()}
+	if d.named != nil {
+		p.Method = "EXEC"
+		params := map[string]any{}
+		for _, name := range d.named.names {
+			v, err := lookup(name, dv.Key, dv.Record, dv.Vars)
+			if err != nil {
+				return p, err
+			}
+			params[name] = v
+		}
+		body, err := jsonx.Marshal(params)
+		p.Body = body
+		return p, err
+	}
+	p.Method = "UPSERT"
+	if dv.Deleted {
+		p.Method = "DELETE"
+	}
+	table, names, err := d.columns(ctx)
+	if err != nil {
+		// Without the database a preview still shows the record.
+		body, jerr := jsonx.Marshal(dv.Record)
+		p.Body = body
+		return p, jerr
+	}
+	o, err := d.prepare(table, names, 0, dv)
+	if err != nil {
+		return p, err
+	}
+	row := make(map[string]any, len(o.cols))
+	for _, c := range o.cols {
+		switch v, ok := dv.Record[c]; {
+		case ok:
+			row[c] = v
+		case slices.Contains(d.keys, c):
+			row[c] = dv.Key
+		default:
+			row[c] = nil
+		}
+	}
+	p.Body, err = jsonx.Marshal(row)
+	return p, err
+}
