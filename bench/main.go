@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector/all"
 	"github.com/ferry-dev/ferry/internal/connector/registry"
 	"github.com/ferry-dev/ferry/internal/engine"
 	"github.com/ferry-dev/ferry/internal/gctune"
@@ -162,7 +163,7 @@ func run(o options) error {
 	}
 	defer stopSink()
 
-	cfg, err := config.Parse([]byte(routeConfig(o, srcURL, sinkURL)), filepath.Join(o.dir, "ferry.yaml"))
+	cfg, err := config.Parse([]byte(routeConfig(o, srcURL, sinkURL)), filepath.Join(o.dir, "ferry.yaml"), all.Set())
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector/all"
 	"github.com/ferry-dev/ferry/internal/connector/registry"
 	"github.com/ferry-dev/ferry/internal/engine"
 	"github.com/ferry-dev/ferry/internal/store/sqlite"
@@ -56,7 +57,7 @@ func setSecrets(t *testing.T) {
 func load(t *testing.T, file string) *config.Config {
 	t.Helper()
 	setSecrets(t)
-	cfg, err := config.Load(file)
+	cfg, err := config.Load(file, all.Set())
 	if err != nil {
 		t.Fatalf("%s does not load:\n%v", file, err)
 	}
@@ -114,7 +115,7 @@ func TestExamplesNeedTheirSecrets(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			_, err := config.Load(file)
+			_, err := config.Load(file, all.Set())
 			if err == nil || !strings.Contains(err.Error(), "is not set") {
 				t.Fatalf("%s loaded without its secrets (err %v); expected an unset variable error", file, err)
 			}

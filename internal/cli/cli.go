@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector/all"
 	"github.com/ferry-dev/ferry/internal/connector/registry"
 	"github.com/ferry-dev/ferry/internal/engine"
 	"github.com/ferry-dev/ferry/internal/store"
@@ -161,7 +162,7 @@ func (a *app) logger() (*slog.Logger, error) {
 
 // loadConfig loads and validates the config; errors exit with ExitUsage.
 func (a *app) loadConfig() (*config.Config, error) {
-	cfg, err := config.Load(a.configPath)
+	cfg, err := config.Load(a.configPath, all.Set())
 	if err != nil {
 		return nil, withCode(ExitUsage, err)
 	}
@@ -194,9 +195,14 @@ type session struct {
 	cfg    *config.Config
 	store  store.Store
 	engine *engine.Engine
+	conns  *registry.Registry
 }
 
-func (s *session) Close() error { return s.store.Close() }
+// Close closes the connectors (pools, broker connections, open files),
+// then the store.
+func (s *session) Close() error {
+	return errors.Join(s.conns.Close(), s.store.Close())
+}
 
 func (a *app) open(ctx context.Context) (*session, error) {
 	cfg, err := a.loadConfig()
@@ -223,10 +229,11 @@ func (a *app) openConfig(ctx context.Context, cfg *config.Config) (*session, err
 	}
 	eng, err := engine.New(cfg, st, reg, engine.Options{Logger: log})
 	if err != nil {
+		_ = reg.Close()
 		st.Close()
 		return nil, withCode(ExitUsage, err)
 	}
-	return &session{cfg: cfg, store: st, engine: eng}, nil
+	return &session{cfg: cfg, store: st, engine: eng, conns: reg}, nil
 }
 
 // openRouteStore loads the config, checks that route is one of its

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector/all"
 	"github.com/ferry-dev/ferry/internal/store"
 )
 
@@ -28,7 +29,7 @@ be read. Exits 0 when the file is valid, 2 when it is not.`,
   ferry -c examples/shop-to-erp.yaml validate`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := config.Load(a.configPath)
+			cfg, err := config.Load(a.configPath, all.Set())
 			if err != nil {
 				var errs *config.Errors
 				if errors.As(err, &errs) {
@@ -55,7 +56,7 @@ func (a *app) schemaCommand() *cobra.Command {
   # yaml-language-server: $schema=./ferry.schema.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := config.Schema()
+			b, err := config.Schema(all.Set())
 			if err != nil {
 				return withCode(ExitFailed, err)
 			}

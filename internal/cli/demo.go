@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector/all"
 	"github.com/ferry-dev/ferry/internal/demo"
 	"github.com/ferry-dev/ferry/internal/store"
 )
@@ -159,7 +160,7 @@ func (a *app) runDemo(cmd *cobra.Command, dir string, orders int, noProgress boo
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		_ = os.Remove(filepath.Join(dir, dbName+suffix))
 	}
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(path, all.Set())
 	if err != nil {
 		return withCode(ExitFailed, fmt.Errorf("demo config: %w", err))
 	}

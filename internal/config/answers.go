@@ -1,8 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 
+	"github.com/ferry-dev/ferry/internal/connector"
 	"github.com/ferry-dev/ferry/internal/expr"
 )
 
@@ -44,56 +46,69 @@ func AnswerUsesResult(p *expr.Program) bool {
 	return false
 }
 
-// allAnswers checks the answer rules of every HTTP destination and
-// operation. Expressions and message templates are compiled with every
-// other expression (they are tagged); this checks what a tag cannot.
-func (v *validator) allAnswers() {
-	for _, route := range v.cfg.RouteOrder {
-		r := v.cfg.Routes[route]
-		if r == nil {
-			continue
-		}
-		rp := joinPath("routes", route)
-		for _, name := range sortedKeys(r.Destinations) {
-			if d := r.Destinations[name]; d != nil && d.HTTP != nil {
-				hp := joinPath(joinPath(joinPath(rp, "destinations"), name), "http")
-				v.answers(joinPath(hp, "answers"), d.HTTP.Answers, d.HTTP.Results != nil)
-			}
-		}
-		for _, list := range []struct {
-			field string
-			ops   []Operation
-		}{{"after", r.After}, {"on_error", r.OnError}} {
-			for i, op := range list.ops {
-				if op.HTTP != nil {
-					hp := joinPath(indexPath(joinPath(rp, list.field), i), "http")
-					v.answers(joinPath(hp, "answers"), op.HTTP.Answers, false)
-				}
-			}
-		}
-	}
-}
-
-// answers checks one list of rules. withResults tells whether per-record
-// results exist, without which a rule reading result could never match.
-func (v *validator) answers(path string, rules []Answer, withResults bool) {
+// CheckAnswers checks one list of answer rules at field of a kind's
+// config (expressions and message templates are compiled with every other
+// tagged field; this checks what a tag cannot). withResults tells whether
+// per-record results exist, without which a rule reading result could
+// never match.
+func CheckAnswers(c connector.Checker, field string, rules []Answer, withResults bool) {
 	for i, a := range rules {
-		ap := indexPath(path, i)
+		ap := fmt.Sprintf("%s[%d]", field, i)
 		if strings.TrimSpace(a.When) == "" {
-			v.required(ap, "when")
+			c.Errorf(ap+".when", "missing required field %q", "when")
 		} else if p, err := expr.Compile(a.When); err == nil && !withResults && AnswerUsesResult(p) {
-			v.doc.errorf(joinPath(ap, "when"), "result is only available with per-record results (results: on a destination); this rule could never match")
+			c.Errorf(ap+".when", "result is only available with per-record results (results: on a destination); this rule could never match")
 		}
 		switch a.Outcome {
 		case OutcomeDone, OutcomeSkip, OutcomeRetry, OutcomeDead:
 		case "":
-			v.required(ap, "outcome")
+			c.Errorf(ap+".outcome", "missing required field %q", "outcome")
 		default:
-			v.doc.errorf(joinPath(ap, "outcome"), "expected one of %s, got %q%s", strings.Join(AnswerOutcomes, ", "), a.Outcome, didYouMean(a.Outcome, AnswerOutcomes))
+			c.Errorf(ap+".outcome", "expected one of %s, got %q%s", strings.Join(AnswerOutcomes, ", "), a.Outcome, didYouMean(a.Outcome, AnswerOutcomes))
 		}
-		v.notForever(joinPath(ap, "delay"), a.Delay)
+		CheckFinite(c, ap+".delay", a.Delay)
 		if a.Delay != 0 && a.Outcome != OutcomeRetry {
-			v.doc.errorf(joinPath(ap, "delay"), "delay only applies to outcome: retry (this rule's outcome is %q)", a.Outcome)
+			c.Errorf(ap+".delay", "delay only applies to outcome: retry (this rule's outcome is %q)", a.Outcome)
 		}
 	}
 }
+
+// CheckFinite refuses "forever" where only a finite duration makes sense
+// (it is for retention).
+func CheckFinite(c connector.Checker, field string, d Duration) {
+	if d == Forever {
+		c.Errorf(field, "forever only applies to retention: give a duration (e.g. 30s, 5m, 1h)")
+	}
+}
+
+// CheckExactlyOne reports at field unless exactly one of the named
+// options is set; it returns whether one was.
+func CheckExactlyOne(c connector.Checker, field string, names []string, set []bool) bool {
+	var got []string
+	for i, ok := range set {
+		if ok {
+			got = append(got, names[i])
+		}
+	}
+	if len(got) == 1 {
+		return true
+	}
+	what := "none"
+	if len(got) > 1 {
+		what = strings.Join(got, " and ")
+	}
+	c.Errorf(field, "expected exactly one of %s; got %s", strings.Join(names, ", "), what)
+	return false
+}
+
+// CheckRequired reports a missing required option name of the mapping at field.
+func CheckRequired(c connector.Checker, field, name string) {
+	if field != "" {
+		name = field + "." + name
+	}
+	c.Errorf(name, "missing required field %q", lastSegment(name))
+}
+
+// DidYouMean returns " (did you mean X?)" for the candidate closest to s,
+// or "".
+func DidYouMean(s string, candidates []string) string { return didYouMean(s, candidates) }

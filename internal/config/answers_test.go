@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"encoding/json"
@@ -6,6 +6,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector/all"
+	httpconn "github.com/ferry-dev/ferry/internal/connector/http"
 )
 
 // answersRoute is a route whose default destination (line 10 on) takes
@@ -42,11 +46,11 @@ func TestAnswerErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cfg, err := Parse([]byte(c.src), "ferry.yaml")
+			cfg, err := parse([]byte(c.src), "ferry.yaml")
 			if err == nil {
 				t.Fatalf("Parse succeeded (%d routes), want error:\n%s", len(cfg.Routes), c.want)
 			}
-			var es *Errors
+			var es *config.Errors
 			if !errors.As(err, &es) {
 				t.Fatalf("error is %T, want config.Errors: %v", err, err)
 			}
@@ -61,19 +65,19 @@ func TestAnswersLoad(t *testing.T) {
 	src := answersRoute("          body: array\n          results: {path: results, key: id}\n",
 		"            - when: status == 409 || (status == 500 && body contains \"duplicate id\")\n              outcome: done\n"+
 			"            - when: result.status == \"busy\"\n              outcome: retry\n              delay: 30s\n              message: \"busy: ${result.message}\"\n")
-	cfg, err := Parse([]byte(src), "ferry.yaml")
+	cfg, err := parse([]byte(src), "ferry.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules := cfg.Routes["orders"].Destinations["default"].HTTP.Answers
-	if len(rules) != 2 || rules[0].Outcome != OutcomeDone || rules[1].Delay.D() != 30*time.Second || rules[1].Message != "busy: ${result.message}" {
+	rules := cfg.Routes["orders"].Destinations["default"].Config.(*httpconn.DestinationConfig).Answers
+	if len(rules) != 2 || rules[0].Outcome != config.OutcomeDone || rules[1].Delay.D() != 30*time.Second || rules[1].Message != "busy: ${result.message}" {
 		t.Fatalf("answers = %+v", rules)
 	}
 }
 
 // TestAnswersSchema: editors learn the rules' fields and outcomes.
 func TestAnswersSchema(t *testing.T) {
-	b, err := Schema()
+	b, err := config.Schema(all.Set())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,14 +93,14 @@ func TestAnswersSchema(t *testing.T) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
 	}
-	a := s.Defs["Answer"]
+	a := s.Defs["http.Answer"]
 	if got := strings.Join(a.Properties["outcome"].Enum, ","); got != "done,skip,retry,dead" {
 		t.Errorf("outcome enum = %q", got)
 	}
 	if got := strings.Join(a.Required, ","); got != "when,outcome" {
 		t.Errorf("required = %q", got)
 	}
-	for _, owner := range []string{"HTTPDestination", "HTTPOperation"} {
+	for _, owner := range []string{"http.DestinationConfig", "http.OperationConfig"} {
 		if _, ok := s.Defs[owner].Properties["answers"]; !ok {
 			t.Errorf("%s has no answers property", owner)
 		}

@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"encoding/json"
@@ -11,12 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector/all"
+	httpconn "github.com/ferry-dev/ferry/internal/connector/http"
+
 	"github.com/goccy/go-yaml"
 )
 
 func TestLoadFullExample(t *testing.T) {
 	t.Setenv("FERRY_TEST_SHOP_TOKEN", "shop-token")
-	cfg, err := Load("testdata/full.yaml")
+	cfg, err := load("testdata/full.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,14 +33,14 @@ func TestLoadFullExample(t *testing.T) {
 	if want := filepath.Join("testdata", "data", "queue.db"); cfg.Store != want {
 		t.Errorf("Store = %q, want %q (relative to the config file)", cfg.Store, want)
 	}
-	shop := cfg.Systems["shop"]
-	if shop.Name != "shop" || shop.Auth.Bearer != "shop-token" || shop.Timeout.D() != 15*time.Second {
+	shop := httpSystem(cfg, "shop")
+	if cfg.Systems["shop"].Name != "shop" || shop.Auth.Bearer != "shop-token" || shop.Timeout.D() != 15*time.Second {
 		t.Errorf("shop = %+v, auth %+v", shop, shop.Auth)
 	}
-	if got := cfg.Systems["erp"].Auth.Basic.Password; got != "erp-pass" {
+	if got := httpSystem(cfg, "erp").Auth.Basic.Password; got != "erp-pass" {
 		t.Errorf("erp password from ${file:} = %q, want erp-pass (trailing newline trimmed)", got)
 	}
-	if got := cfg.Systems["crm"].Auth.APIKey.Value; got != "dev-key" {
+	if got := httpSystem(cfg, "crm").Auth.APIKey.Value; got != "dev-key" {
 		t.Errorf("crm key from ${env:...:-dev-key} = %q", got)
 	}
 	orders := cfg.Routes["orders"]
@@ -44,36 +48,36 @@ func TestLoadFullExample(t *testing.T) {
 		orders.Retry.MaxBackoff.D() != 2*time.Hour || orders.MaxIterations != 5 || orders.CollectLimit != 2000 {
 		t.Errorf("orders = %+v", orders)
 	}
-	if got := orders.Source.HTTP.Query["updated_since"]; got != "${cursor}" {
+	if got := orders.Source.Config.(*httpconn.SourceConfig).Query["updated_since"]; got != "${cursor}" {
 		t.Errorf("runtime template changed by interpolation: %q", got)
 	}
 	if got := orders.Steps[4].Map["address"].(map[string]any)["city"]; got != "shipping.city" {
 		t.Errorf("nested map leaf = %v", got)
 	}
-	if d := orders.Destinations["default"].HTTP; d.Body != "array" || d.Wrap != "orders" || d.Results.OK != `status == "ok"` {
+	if d := orders.Destinations["default"].Config.(*httpconn.DestinationConfig); d.Body != "array" || d.Wrap != "orders" || d.Results.OK != `status == "ok"` {
 		t.Errorf("default destination = %+v", d)
 	}
-	if got := orders.Destinations["erp_large"].HTTP.Method; got != "POST" {
+	if got := orders.Destinations["erp_large"].Config.(*httpconn.DestinationConfig).Method; got != "POST" {
 		t.Errorf("erp_large method = %q, want default POST", got)
 	}
-	if got := orders.OnError[0].HTTP.Method; got != "POST" {
+	if got := orders.OnError[0].Config.(*httpconn.OperationConfig).Method; got != "POST" {
 		t.Errorf("on_error method = %q, want default POST", got)
 	}
-	if p := cfg.Routes["customers"].Source.HTTP.Paginate.Page; p.Param != "p" || p.Size != 50 || p.Start == nil || *p.Start != 0 {
+	if p := cfg.Routes["customers"].Source.Config.(*httpconn.SourceConfig).Paginate.Page; p.Param != "p" || p.Size != 50 || p.Start == nil || *p.Start != 0 {
 		t.Errorf("page pagination = %+v", p)
 	}
 }
 
 func TestDefaults(t *testing.T) {
 	src := sys + "routes:\n  orders:\n" + okRoute + "    after:\n      - http: {system: shop, path: /done}\n"
-	cfg, err := Parse([]byte(src), filepath.Join("/etc", "ferry", "ferry.yaml"))
+	cfg, err := parse([]byte(src), filepath.Join("/etc", "ferry", "ferry.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := filepath.Join("/etc", "ferry", "ferry.db"); cfg.Store != want {
 		t.Errorf("Store = %q, want %q", cfg.Store, want)
 	}
-	if got := cfg.Systems["shop"].Timeout.D(); got != 30*time.Second {
+	if got := httpSystem(cfg, "shop").Timeout.D(); got != 30*time.Second {
 		t.Errorf("timeout = %v, want 30s", got)
 	}
 	r := cfg.Routes["orders"]
@@ -88,9 +92,9 @@ func TestDefaults(t *testing.T) {
 		{"retry.max_backoff", r.Retry.MaxBackoff.D(), time.Hour},
 		{"max_iterations", r.MaxIterations, 20},
 		{"collect_limit", r.CollectLimit, 10000},
-		{"destination method", r.Destinations["default"].HTTP.Method, "POST"},
-		{"destination body", r.Destinations["default"].HTTP.Body, "each"},
-		{"operation method", r.After[0].HTTP.Method, "POST"},
+		{"destination method", r.Destinations["default"].Config.(*httpconn.DestinationConfig).Method, "POST"},
+		{"destination body", r.Destinations["default"].Config.(*httpconn.DestinationConfig).Body, "each"},
+		{"operation method", r.After[0].Config.(*httpconn.OperationConfig).Method, "POST"},
 		{"route name", r.Name, "orders"},
 		{"system name", cfg.Systems["erp"].Name, "erp"},
 	}
@@ -104,7 +108,7 @@ func TestDefaults(t *testing.T) {
 func TestErrorBatchDefaultFollowsBatch(t *testing.T) {
 	for _, c := range []struct{ batch, want int }{{5, 1}, {9, 1}, {10, 1}, {250, 25}} {
 		src := sys + "routes:\n  orders:\n    batch: " + itoa(c.batch) + "\n" + okRoute
-		cfg, err := Parse([]byte(src), "ferry.yaml")
+		cfg, err := parse([]byte(src), "ferry.yaml")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +132,7 @@ func TestStoreLocation(t *testing.T) {
 		if c.store != "" {
 			src = "store: " + c.store + "\n" + src
 		}
-		cfg, err := Parse([]byte(src), c.file)
+		cfg, err := parse([]byte(src), c.file)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,8 +162,8 @@ routes:
     depends_on: [orders, nobody]
     source: {}
 `
-	_, err := Parse([]byte(src), "ferry.yaml")
-	var es *Errors
+	_, err := parse([]byte(src), "ferry.yaml")
+	var es *config.Errors
 	if !errors.As(err, &es) {
 		t.Fatalf("want Errors, got %v", err)
 	}
@@ -182,7 +186,7 @@ routes:
 	if len(*es) != len(want) || (*es)[1].Line != 5 || (*es)[1].Column != 12 || (*es)[1].Path != "routes.orders.batch" {
 		t.Errorf("structured fields wrong: %+v", (*es)[1])
 	}
-	var first *Error
+	var first *config.Error
 	if !errors.As(err, &first) || first.Path != "systems.shop.rate" {
 		t.Errorf("errors.As(*Error) = %+v", first)
 	}
@@ -219,12 +223,12 @@ routes:
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Load(path)
+	cfg, err := load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	shop := cfg.Systems["shop"]
-	h := cfg.Routes["orders"].Source.HTTP
+	shop := httpSystem(cfg, "shop")
+	h := cfg.Routes["orders"].Source.Config.(*httpconn.SourceConfig)
 	for _, c := range []struct{ what, got, want string }{
 		{"env", shop.URL, "https://shop.test/api"},
 		{"file relative to config, newline trimmed", shop.Auth.Bearer, "file-token"},
@@ -233,7 +237,7 @@ routes:
 		{"secret in a template is escaped, never run", h.Headers["X-Secret"], "a$${b}c"},
 		{"runtime expression untouched", h.Query["since"], "${cursor}"},
 		{"escaped reference untouched", h.Query["literal"], "$${env:FERRY_TEST_HOST}"},
-		{"runtime template untouched", cfg.Routes["orders"].Destinations["default"].HTTP.Path, "/orders/${key}"},
+		{"runtime template untouched", cfg.Routes["orders"].Destinations["default"].Config.(*httpconn.DestinationConfig).Path, "/orders/${key}"},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: got %q, want %q", c.what, c.got, c.want)
@@ -261,7 +265,7 @@ routes:
     destinations:
       default: { http: { system: shop } }
 `
-	_, err := Parse([]byte(src), "ferry.yaml")
+	_, err := parse([]byte(src), "ferry.yaml")
 	if err == nil {
 		t.Fatal("want errors")
 	}
@@ -280,7 +284,7 @@ routes:
 }
 
 func TestRoute(t *testing.T) {
-	cfg, err := Parse([]byte(sys+"routes:\n  orders:\n"+okRoute+"  customers:\n"+okRoute), "ferry.yaml")
+	cfg, err := parse([]byte(sys+"routes:\n  orders:\n"+okRoute+"  customers:\n"+okRoute), "ferry.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +306,7 @@ func TestOrder(t *testing.T) {
 		route("products", "    priority: 1\n") +
 		route("invoices", "    priority: 20\n    depends_on: [orders]\n") +
 		route("feed", "")
-	cfg, err := Parse([]byte(src), "ferry.yaml")
+	cfg, err := parse([]byte(src), "ferry.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,20 +342,20 @@ func TestParseRate(t *testing.T) {
 		in   string
 		want float64
 	}{{"10/s", 10}, {"600/m", 10}, {"5000/h", 5000.0 / 3600}, {"0.5/s", 0.5}} {
-		got, err := ParseRate(c.in)
+		got, err := config.ParseRate(c.in)
 		if err != nil || got != c.want {
 			t.Errorf("ParseRate(%q) = %v, %v; want %v", c.in, got, err, c.want)
 		}
 	}
 	for _, in := range []string{"", "10", "10/d", "0/s", "-1/s", "x/s", "NaN/s"} {
-		if _, err := ParseRate(in); err == nil {
+		if _, err := config.ParseRate(in); err == nil {
 			t.Errorf("ParseRate(%q) succeeded", in)
 		}
 	}
 }
 
 func TestSchema(t *testing.T) {
-	b, err := Schema()
+	b, err := config.Schema(all.Set())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +374,7 @@ func TestSchema(t *testing.T) {
 		}
 	}
 	route := defs["Route"].(map[string]any)
-	_, names := yamlFields(reflect.TypeFor[Route]())
+	_, names := config.YAMLFields(reflect.TypeFor[config.Route]())
 	for _, f := range names {
 		if _, ok := route["properties"].(map[string]any)[f]; !ok {
 			t.Errorf("schema of a route lacks %q", f)
@@ -415,13 +419,13 @@ func checkAgainstSchema(t *testing.T, defs, schema map[string]any, v any, path s
 				t.Errorf("%s: key %q not in schema", path, k)
 				continue
 			}
-			checkAgainstSchema(t, defs, sub, val, joinPath(path, k))
+			checkAgainstSchema(t, defs, sub, val, config.JoinPath(path, k))
 		}
 	case []any:
 		items, _ := schema["items"].(map[string]any)
 		for i, item := range x {
 			if items != nil {
-				checkAgainstSchema(t, defs, items, item, indexPath(path, i))
+				checkAgainstSchema(t, defs, items, item, config.IndexPath(path, i))
 			}
 		}
 	}
@@ -443,7 +447,7 @@ func TestOddInputsDoNotPanic(t *testing.T) {
 		"routes: !!map {}\n",
 		"\"routes\":\n  \"o\": {\"source\": {\"http\": {\"system\": \"s\", \"key\": \"id\"}}}\n",
 	} {
-		cfg, err := Parse([]byte(src), "ferry.yaml")
+		cfg, err := parse([]byte(src), "ferry.yaml")
 		if cfg == nil && err == nil {
 			t.Errorf("Parse(%q) returned neither config nor error", src)
 		}
@@ -464,14 +468,14 @@ routes:
       default:
         http: {<<: *erp, path: /stock}
 `
-	cfg, err := Parse([]byte(src), "ferry.yaml")
+	cfg, err := parse([]byte(src), "ferry.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cfg.Routes["stock"].Destinations["default"].HTTP; d.System != "erp" || d.Body != "array" || d.Path != "/stock" {
+	if d := cfg.Routes["stock"].Destinations["default"].Config.(*httpconn.DestinationConfig); d.System != "erp" || d.Body != "array" || d.Path != "/stock" {
 		t.Errorf("merged destination = %+v", d)
 	}
-	if d := cfg.Routes["orders"].Destinations["default"].HTTP; d.System != "erp" || d.Body != "array" {
+	if d := cfg.Routes["orders"].Destinations["default"].Config.(*httpconn.DestinationConfig); d.System != "erp" || d.Body != "array" {
 		t.Errorf("aliased destination = %+v", d)
 	}
 }

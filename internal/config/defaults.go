@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/ferry-dev/ferry/internal/connector"
 	"path/filepath"
 	"strings"
 	"time"
@@ -10,15 +11,12 @@ import (
 // never holds a zero where a default exists.
 const (
 	DefaultStore         = "ferry.db"       // SQLite file beside the config file
-	DefaultTimeout       = 30 * time.Second // one request to a system
 	DefaultBatch         = 100              // entries per delivery batch
 	DefaultAttempts      = 5                // delivery attempts before a dead letter
 	DefaultBackoff       = 10 * time.Second // first retry delay, doubled per attempt
 	DefaultMaxBackoff    = time.Hour        // longest retry delay
 	DefaultMaxIterations = 20               // collect+send rounds per run
 	DefaultCollectLimit  = 10000            // records read per iteration
-	DefaultMethod        = "POST"           // destinations and operations
-	DefaultBody          = "each"           // one request per record
 
 	DefaultRetainAttempts = 30 * 24 * time.Hour // attempts of delivered records
 	DefaultRetainRuns     = 90 * 24 * time.Hour // finished runs
@@ -46,9 +44,7 @@ func applyDefaults(cfg *Config, baseDir string) {
 			continue
 		}
 		s.Name = name
-		if s.Timeout == 0 {
-			s.Timeout = Duration(DefaultTimeout)
-		}
+		partDefaults(cfg.kinds, &s.Part, connector.RoleSystem)
 	}
 	for name, r := range cfg.Routes {
 		if r == nil {
@@ -78,32 +74,18 @@ func applyDefaults(cfg *Config, baseDir string) {
 		if r.CollectLimit == 0 {
 			r.CollectLimit = DefaultCollectLimit
 		}
+		partDefaults(cfg.kinds, &r.Source.Part, connector.RoleSource)
 		for _, d := range r.Destinations {
-			if d == nil || d.HTTP == nil {
-				continue
-			}
-			d.HTTP.Method = defaultMethod(d.HTTP.Method)
-			if d.HTTP.Body == "" {
-				d.HTTP.Body = DefaultBody
+			if d != nil {
+				partDefaults(cfg.kinds, &d.Part, connector.RoleDestination)
 			}
 		}
 		for _, ops := range [][]Operation{r.After, r.OnError} {
-			for _, op := range ops {
-				if op.HTTP != nil {
-					op.HTTP.Method = defaultMethod(op.HTTP.Method)
-				}
+			for i := range ops {
+				partDefaults(cfg.kinds, &ops[i].Part, connector.RoleOperation)
 			}
 		}
 	}
-}
-
-// defaultMethod defaults a method to POST. Other values stay as written,
-// upper case as the schema says; validation reports the rest.
-func defaultMethod(m string) string {
-	if m == "" {
-		return DefaultMethod
-	}
-	return m
 }
 
 // resolveStore anchors a relative SQLite path at the config file's

@@ -1,4 +1,4 @@
-package config
+package config_test
 
 import (
 	"os"
@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/ferry-dev/ferry/internal/config"
 )
 
 // Every option of ferry.yaml is documented: its name appears in
@@ -43,5 +45,5 @@ func TestEveryOptionIsDocumented(t *testing.T) {
 			walk(f.Type, path+"."+name)
 		}
 	}
-	walk(reflect.TypeFor[Config](), "config")
+	walk(reflect.TypeFor[config.Config](), "config")
 }

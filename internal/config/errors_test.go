@@ -1,9 +1,11 @@
-package config
+package config_test
 
 import (
 	"errors"
 	"os"
 	"testing"
+
+	"github.com/ferry-dev/ferry/internal/config"
 )
 
 // sys defines two systems on lines 1-3, so route lines below start at 4.
@@ -144,11 +146,11 @@ func TestParseErrors(t *testing.T) {
 	os.Unsetenv("FERRY_TEST_UNSET")
 	for _, c := range errorCases {
 		t.Run(c.name, func(t *testing.T) {
-			cfg, err := Parse([]byte(c.src), "ferry.yaml")
+			cfg, err := parse([]byte(c.src), "ferry.yaml")
 			if err == nil {
 				t.Fatalf("Parse succeeded (%d routes), want error:\n%s", len(cfg.Routes), c.want)
 			}
-			var es *Errors
+			var es *config.Errors
 			if !errors.As(err, &es) {
 				t.Fatalf("error is %T, want config.Errors: %v", err, err)
 			}

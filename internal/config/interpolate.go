@@ -22,13 +22,16 @@ type interpolator struct {
 	secrets map[string]bool
 	// values are the secret values themselves, in the order met.
 	values []string
+	// addresses are the paths of fields tagged ferry:"address" (a
+	// system's url): their scheme, host and port are not secrets.
+	addresses map[string]bool
 }
 
 // interpolate resolves the secret references in cfg and returns the paths
 // that received secret values and the values to redact (see
 // SecretValues).
 func interpolate(cfg *Config, d *document, baseDir string, lookup func(string) (string, bool)) (map[string]bool, []string) {
-	in := &interpolator{doc: d, baseDir: baseDir, lookup: lookup, secrets: map[string]bool{}}
+	in := &interpolator{doc: d, baseDir: baseDir, lookup: lookup, secrets: map[string]bool{}, addresses: map[string]bool{}}
 	in.value(reflect.ValueOf(cfg).Elem(), "", false)
 	return in.secrets, in.values
 }
@@ -54,7 +57,7 @@ type substitution struct {
 // url's path or query (https://api.example.com/bot${env:TOKEN}) is kept.
 func (in *interpolator) keep(out, path string, subs []substitution) {
 	pathStart := -1 // where the url's path begins; -1: not a system url
-	if isSystemURL(path) {
+	if in.addresses[path] {
 		pathStart = len(out)
 		if i := strings.Index(out, "://"); i >= 0 {
 			if j := strings.IndexAny(out[i+3:], "/?#"); j >= 0 {
@@ -73,12 +76,6 @@ func (in *interpolator) keep(out, path string, subs []substitution) {
 	}
 }
 
-// isSystemURL tells whether path is systems.NAME.url.
-func isSystemURL(path string) bool {
-	rest, ok := strings.CutPrefix(path, "systems.")
-	return ok && strings.HasSuffix(rest, ".url") && strings.Count(rest, ".") == 1
-}
-
 // value walks v. tmpl is true inside fields that are ${...} templates: there
 // a "${" in a secret is escaped, so a secret is never run as an expression.
 func (in *interpolator) value(v reflect.Value, path string, tmpl bool) {
@@ -88,6 +85,12 @@ func (in *interpolator) value(v reflect.Value, path string, tmpl bool) {
 			in.value(v.Elem(), path, tmpl)
 		}
 	case reflect.Struct:
+		if h, ok := asHolder(v); ok {
+			if p := h.part(); p.Config != nil {
+				in.value(reflect.ValueOf(p.Config), p.ConfigPath(path), tmpl)
+			}
+			return
+		}
 		t := v.Type()
 		for i := range t.NumField() {
 			f := t.Field(i)
@@ -95,7 +98,11 @@ func (in *interpolator) value(v reflect.Value, path string, tmpl bool) {
 			if !f.IsExported() || name == "-" {
 				continue
 			}
-			in.value(v.Field(i), joinPath(path, name), f.Tag.Get("ferry") == "template")
+			fp := joinPath(path, name)
+			if f.Tag.Get("ferry") == "address" {
+				in.addresses[fp] = true
+			}
+			in.value(v.Field(i), fp, f.Tag.Get("ferry") == "template")
 		}
 	case reflect.Map:
 		if v.IsNil() {

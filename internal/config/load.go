@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,34 +15,43 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 
+	"github.com/ferry-dev/ferry/internal/connector"
 	"github.com/ferry-dev/ferry/internal/redact"
 )
 
 // Load reads, decodes, completes and validates the config file at path.
 // Problems in the file come back as *Errors, as many as can be found at
 // once; a file that cannot be read gives an ordinary error.
-func Load(path string) (*Config, error) {
+//
+// kinds are the connector kinds sources, destinations, operations and
+// systems may be (internal/connector/all.Set() in ferry itself).
+func Load(path string, kinds *connector.Set) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
-	return Parse(data, path)
+	return Parse(data, path, kinds)
 }
 
 // Parse decodes data as a config file. file names it in error messages
 // and anchors relative paths (store, ${file:...}); "" means the current
 // directory. Steps, in order: YAML syntax; shape (unknown fields, types);
 // decoding; ${env:}/${file:} interpolation; defaults; validation.
-func Parse(data []byte, file string) (*Config, error) {
-	d := newDocument(file)
+func Parse(data []byte, file string, kinds *connector.Set) (*Config, error) {
+	if kinds == nil {
+		return nil, errors.New("load config: no connector kinds given")
+	}
+	d := newDocument(file, kinds)
 	body, err := parseBody(data, d)
 	if err != nil {
 		return nil, err
 	}
 	d.walk(body, reflectConfigType, "")
 
-	cfg := &Config{}
-	if err := yaml.NodeToValue(body, cfg, yaml.Strict(), yaml.AllowFieldPrefixes(extensionPrefix)); err != nil {
+	cfg := &Config{kinds: kinds}
+	ctx := context.WithValue(context.Background(), kindsKey{}, kinds)
+	dec := yaml.NewDecoder(bytes.NewReader(nil), yaml.Strict(), yaml.AllowFieldPrefixes(extensionPrefix))
+	if err := dec.DecodeFromNodeContext(ctx, body, cfg); err != nil {
 		// The shape check should have caught everything the decoder refuses;
 		// if not, still report the decoder's own words at its position.
 		d.errs = append(d.errs, yamlError(file, err))

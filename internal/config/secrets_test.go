@@ -1,10 +1,12 @@
-package config
+package config_test
 
 import (
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/ferry-dev/ferry/internal/config"
 )
 
 // TestSecretValues: every value taken from ${env:} or ${file:} is listed
@@ -47,7 +49,7 @@ routes:
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Load(path)
+	cfg, err := load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +67,7 @@ routes:
 	if s := cfg.Redactor().String("got header-secret and body-${secret}"); s != "got REDACTED and REDACTED" {
 		t.Errorf("Redactor: %q", s)
 	}
-	if s := (&Config{}).Redactor().String("header-secret"); s != "header-secret" {
+	if s := (&config.Config{}).Redactor().String("header-secret"); s != "header-secret" {
 		t.Errorf("a config not loaded redacts: %q", s)
 	}
 }

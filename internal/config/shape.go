@@ -9,6 +9,8 @@ import (
 
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/token"
+
+	"github.com/ferry-dev/ferry/internal/connector"
 )
 
 // position is a 1-based line and column in the config file.
@@ -19,18 +21,19 @@ type position struct{ line, col int }
 // (unknown fields, wrong types). Checks that run after decoding use it to
 // point at the right line.
 type document struct {
-	file string
-	pos  map[string]position
-	keys map[string][]string // mapping keys in file order, by path
-	errs Errors
+	file  string
+	kinds *connector.Set
+	pos   map[string]position
+	keys  map[string][]string // mapping keys in file order, by path
+	errs  Errors
 	// reported holds paths already reported, so later checks do not pile a
 	// second error on the same mistake (a mistyped value is dropped before
 	// decoding and would otherwise also be "missing").
 	reported map[string]bool
 }
 
-func newDocument(file string) *document {
-	return &document{file: file, pos: map[string]position{}, keys: map[string][]string{}, reported: map[string]bool{}}
+func newDocument(file string, kinds *connector.Set) *document {
+	return &document{file: file, kinds: kinds, pos: map[string]position{}, keys: map[string][]string{}, reported: map[string]bool{}}
 }
 
 // at returns the position of path, or of its nearest ancestor present in
@@ -193,6 +196,9 @@ func (d *document) walk(n ast.Node, t reflect.Type, path string) bool {
 			return false
 		}
 		return true
+	}
+	if role, ok := holderRole(t); ok {
+		return d.walkPart(n, role, path)
 	}
 	switch t.Kind() {
 	case reflect.Pointer:

@@ -1,12 +1,11 @@
 package config
 
 import (
-	"fmt"
-	"net/url"
 	"reflect"
 	"sort"
 	"strings"
 
+	"github.com/ferry-dev/ferry/internal/connector"
 	"github.com/ferry-dev/ferry/internal/expr"
 )
 
@@ -44,7 +43,6 @@ func validate(cfg *Config, d *document, secrets map[string]bool) {
 		v.route(joinPath("routes", name), cfg.Routes[name])
 	}
 	v.cycles()
-	v.allAnswers()
 	v.compile(reflect.ValueOf(cfg).Elem(), "", "")
 }
 
@@ -113,39 +111,10 @@ func (v *validator) exactlyOne(path string, names []string, set []bool) bool {
 
 func (v *validator) system(path string, s *System) {
 	if s == nil {
-		v.doc.errorf(path, "expected a mapping with url:")
+		v.doc.errorf(path, "expected a mapping with one system kind")
 		return
 	}
-	if s.URL == "" {
-		v.required(path, "url")
-	} else if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		got := fmt.Sprintf(", got %q", s.URL)
-		if v.secrets[joinPath(path, "url")] {
-			got = "" // it came from a secret
-		}
-		v.doc.errorf(joinPath(path, "url"), "expected an absolute http:// or https:// URL%s", got)
-	}
-	v.notForever(joinPath(path, "timeout"), s.Timeout)
-	if s.Rate != "" {
-		if _, err := ParseRate(s.Rate); err != nil {
-			v.doc.errorf(joinPath(path, "rate"), "%s", err.Error())
-		}
-	}
-	if a := s.Auth; a != nil {
-		ap := joinPath(path, "auth")
-		if v.exactlyOne(ap, []string{"bearer", "basic", "api_key"}, []bool{a.Bearer != "", a.Basic != nil, a.APIKey != nil}) {
-			if a.Basic != nil && a.Basic.User == "" {
-				v.required(joinPath(ap, "basic"), "user")
-			}
-			if k := a.APIKey; k != nil {
-				kp := joinPath(ap, "api_key")
-				v.exactlyOne(kp, []string{"header", "query"}, []bool{k.Header != "", k.Query != ""})
-				if k.Value == "" {
-					v.required(kp, "value")
-				}
-			}
-		}
-	}
+	v.part(path, &s.Part, connector.RoleSystem)
 }
 
 // notForever refuses "forever" where only a finite duration makes sense
@@ -153,19 +122,6 @@ func (v *validator) system(path string, s *System) {
 func (v *validator) notForever(path string, d Duration) {
 	if d == Forever {
 		v.doc.errorf(path, "forever only applies to retention: give a duration (e.g. 30s, 5m, 1h)")
-	}
-}
-
-// systemRef checks that path names a defined system.
-func (v *validator) systemRef(path, name string) {
-	switch {
-	case name == "":
-		v.required(parentPath(path), "system")
-	case hasKey(v.cfg.Systems, name):
-	case len(v.systems) == 0:
-		v.doc.errorf(path, "unknown system %q (no systems are defined under systems:)", name)
-	default:
-		v.doc.errorf(path, "unknown system %q (defined systems: %s)", name, strings.Join(v.systems, ", "))
 	}
 }
 
@@ -199,69 +155,16 @@ func (v *validator) route(path string, r *Route) {
 		v.doc.errorf(joinPath(path, "retry.backoff"), "backoff %s is longer than max_backoff %s", r.Retry.Backoff.D(), r.Retry.MaxBackoff.D())
 	}
 	v.destinations(joinPath(path, "destinations"), r)
-	for i, op := range r.After {
-		v.operation(indexPath(joinPath(path, "after"), i), op)
+	for i := range r.After {
+		v.operation(indexPath(joinPath(path, "after"), i), &r.After[i])
 	}
-	for i, op := range r.OnError {
-		v.operation(indexPath(joinPath(path, "on_error"), i), op)
+	for i := range r.OnError {
+		v.operation(indexPath(joinPath(path, "on_error"), i), &r.OnError[i])
 	}
 }
 
 func (v *validator) source(path string, s *Source) {
-	if !v.has(path) {
-		v.required(parentPath(path), "source")
-		return
-	}
-	if !v.exactlyOne(path, []string{"http"}, []bool{s.HTTP != nil}) {
-		return
-	}
-	h := s.HTTP
-	hp := joinPath(path, "http")
-	v.systemRef(joinPath(hp, "system"), h.System)
-	if h.Key == "" {
-		v.required(hp, "key")
-	}
-	if h.Cursor != "" && !usesCursor(h) {
-		v.doc.errorf(joinPath(hp, "cursor"), "cursor: is set but ${cursor} is not used in path, query or headers, so every run would read the whole source again; send it, e.g. query: { updated_since: \"${cursor}\" }, or remove cursor:")
-	}
-	if p := h.Paginate; p != nil {
-		pp := joinPath(hp, "paginate")
-		v.exactlyOne(pp, []string{"page", "offset", "next", "link"}, []bool{p.Page != nil, p.Offset != nil, p.Next != "", p.Link})
-		if p.NextParam != "" && p.Next == "" {
-			v.doc.errorf(joinPath(pp, "next_param"), "next_param needs next: (the path of the token in the response body)")
-		}
-		if p.Page != nil && p.Page.Size < 0 {
-			v.doc.errorf(joinPath(pp, "page.size"), "must not be negative, got %d", p.Page.Size)
-		}
-		if p.Offset != nil && p.Offset.Limit < 0 {
-			v.doc.errorf(joinPath(pp, "offset.limit"), "must not be negative, got %d", p.Offset.Limit)
-		}
-	}
-}
-
-// usesCursor reports whether the source sends ${cursor} anywhere: in its
-// path, a query parameter or a header. Templates that do not compile are
-// reported elsewhere and count as using it, so one mistake is one error.
-func usesCursor(h *HTTPSource) bool {
-	srcs := []string{h.Path}
-	for _, q := range h.Query {
-		srcs = append(srcs, q)
-	}
-	for _, hd := range h.Headers {
-		srcs = append(srcs, hd)
-	}
-	for _, src := range srcs {
-		t, err := expr.CompileTemplate(src)
-		if err != nil {
-			return true
-		}
-		for _, name := range t.Names() {
-			if name == "cursor" {
-				return true
-			}
-		}
-	}
-	return false
+	v.part(path, &s.Part, connector.RoleSource)
 }
 
 var stepKinds = []string{"filter", "map", "set", "drop", "validate", "switch"}
@@ -302,17 +205,6 @@ func sortedKeys[T any](m map[string]T) []string {
 	return out
 }
 
-var methods = []string{"POST", "PUT", "PATCH", "DELETE"}
-
-func (v *validator) method(path, m string) {
-	for _, ok := range methods {
-		if m == ok {
-			return
-		}
-	}
-	v.doc.errorf(path, "expected one of %s, got %q", strings.Join(methods, ", "), m)
-}
-
 func (v *validator) destinations(path string, r *Route) {
 	switch {
 	case r.Destinations == nil:
@@ -330,51 +222,12 @@ func (v *validator) destinations(path string, r *Route) {
 		if d == nil {
 			d = &Destination{}
 		}
-		if !v.exactlyOne(dp, []string{"http"}, []bool{d.HTTP != nil}) {
-			continue
-		}
-		h := d.HTTP
-		hp := joinPath(dp, "http")
-		v.systemRef(joinPath(hp, "system"), h.System)
-		v.method(joinPath(hp, "method"), h.Method)
-		if h.Body != "each" && h.Body != "array" {
-			v.doc.errorf(joinPath(hp, "body"), "expected each (one request per record) or array (one per batch), got %q", h.Body)
-		}
-		if h.Wrap != "" && h.Body != "array" {
-			v.doc.errorf(joinPath(hp, "wrap"), "wrap only applies to body: array")
-		}
-		if h.Body == "array" {
-			v.batchTemplate(joinPath(hp, "path"), h.Path)
-			for _, name := range sortedKeys(h.Headers) {
-				v.batchTemplate(joinPath(joinPath(hp, "headers"), name), h.Headers[name])
-			}
-		}
+		v.part(dp, &d.Part, connector.RoleDestination)
 	}
 }
 
-// batchTemplate checks a template of a body: array destination: it is
-// rendered once per batch, so no record's fields or key are in scope and
-// they would silently render empty.
-func (v *validator) batchTemplate(path, src string) {
-	t, err := expr.CompileTemplate(src)
-	if err != nil {
-		return // reported where every template is compiled
-	}
-	for _, name := range t.Names() {
-		if name != "batch_size" {
-			v.doc.errorf(path, "with body: array this is rendered once per batch, so ${%s} is not available (only ${batch_size}); use body: each for per-record paths", name)
-			return
-		}
-	}
-}
-
-func (v *validator) operation(path string, op Operation) {
-	if !v.exactlyOne(path, []string{"http"}, []bool{op.HTTP != nil}) {
-		return
-	}
-	hp := joinPath(path, "http")
-	v.systemRef(joinPath(hp, "system"), op.HTTP.System)
-	v.method(joinPath(hp, "method"), op.HTTP.Method)
+func (v *validator) operation(path string, op *Operation) {
+	v.part(path, &op.Part, connector.RoleOperation)
 }
 
 // cycles reports each depends_on cycle once, starting at the route that
@@ -455,6 +308,12 @@ func (v *validator) compile(x reflect.Value, path, kind string) {
 			v.compile(x.Elem(), path, kind)
 		}
 	case reflect.Struct:
+		if h, ok := asHolder(x); ok {
+			if p := h.part(); p.Config != nil {
+				v.compile(reflect.ValueOf(p.Config), p.ConfigPath(path), kind)
+			}
+			return
+		}
 		t := x.Type()
 		for i := range t.NumField() {
 			f := t.Field(i)

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector/all"
+	httpconn "github.com/ferry-dev/ferry/internal/connector/http"
 	"github.com/ferry-dev/ferry/internal/transform"
 )
 
@@ -16,20 +18,20 @@ func TestConfigLoads(t *testing.T) {
 	if strings.Contains(string(data), "__") {
 		t.Fatalf("placeholder left in:\n%s", data)
 	}
-	cfg, err := config.Parse(data, "")
+	cfg, err := config.Parse(data, "", all.Set())
 	if err != nil {
 		t.Fatalf("demo config does not load:\n%v", err)
 	}
-	if got := cfg.Systems["shop"].URL; got != "http://127.0.0.1:4001/api" {
+	if got := cfg.Systems["shop"].Config.(*httpconn.SystemConfig).URL; got != "http://127.0.0.1:4001/api" {
 		t.Errorf("shop url = %q", got)
 	}
-	if got := cfg.Systems["erp"].URL; got != "http://127.0.0.1:4002/erp" {
+	if got := cfg.Systems["erp"].Config.(*httpconn.SystemConfig).URL; got != "http://127.0.0.1:4002/erp" {
 		t.Errorf("erp url = %q", got)
 	}
-	if a := cfg.Systems["shop"].Auth; a == nil || a.Bearer != ShopToken {
+	if a := cfg.Systems["shop"].Config.(*httpconn.SystemConfig).Auth; a == nil || a.Bearer != ShopToken {
 		t.Errorf("shop auth = %+v", a)
 	}
-	if a := cfg.Systems["erp"].Auth; a == nil || a.Basic == nil || a.Basic.User != ERPUser || a.Basic.Password != ERPPassword {
+	if a := cfg.Systems["erp"].Config.(*httpconn.SystemConfig).Auth; a == nil || a.Basic == nil || a.Basic.User != ERPUser || a.Basic.Password != ERPPassword {
 		t.Errorf("erp auth = %+v", a)
 	}
 	if got := strings.Join(cfg.RouteOrder, ","); got != "orders,stock" {
@@ -40,7 +42,7 @@ func TestConfigLoads(t *testing.T) {
 // TestConfigStepsOverShopOrders runs the orders route's steps over every
 // order of a demo shop: the special orders take the paths the demo shows.
 func TestConfigStepsOverShopOrders(t *testing.T) {
-	cfg, err := config.Parse(Config("http://a", "http://b"), "")
+	cfg, err := config.Parse(Config("http://a", "http://b"), "", all.Set())
 	if err != nil {
 		t.Fatal(err)
 	}

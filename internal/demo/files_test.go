@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector/all"
 )
 
 // The demo rewrites a file only while it is exactly what the demo wrote:
@@ -57,7 +58,7 @@ func TestStarterAndConfigStoreLoad(t *testing.T) {
 		"starter":      Starter("http://127.0.0.1:8401", "http://127.0.0.1:8402"),
 		"config store": ConfigStore("http://127.0.0.1:1", "http://127.0.0.1:2", "demo.db"),
 	} {
-		cfg, err := config.Parse(data, filepath.Join("/x", "ferry.yaml"))
+		cfg, err := config.Parse(data, filepath.Join("/x", "ferry.yaml"), all.Set())
 		if err != nil {
 			t.Errorf("%s does not load:\n%v", name, err)
 			continue

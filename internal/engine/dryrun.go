@@ -119,9 +119,6 @@ func (r *route) dryRecord(ctx context.Context, rec connector.SourceRecord) DryRe
 		}
 		dr.Body = body
 	}
-	if h := d.cfg.HTTP; h != nil {
-		dr.Method, dr.Path = h.Method, h.Path
-	}
 	del := connector.Delivery{Key: rec.Key, IdempotencyKey: dryRunKey, Record: dr.Body, Vars: vars}
 	if p, ok := d.conn.(connector.Previewer); ok {
 		pv, err := p.Preview(ctx, del)

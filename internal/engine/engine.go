@@ -78,8 +78,12 @@ type destination struct {
 	body *transform.Mapper // nil: the record as the steps left it
 }
 
-// array reports whether the destination sends a batch as one request.
-func (d *destination) array() bool { return d.cfg.HTTP != nil && d.cfg.HTTP.Body == "array" }
+// array reports whether the destination sends a batch as one request
+// (or transaction), as it declares.
+func (d *destination) array() bool {
+	b, ok := d.conn.(connector.OneRequestPerBatch)
+	return ok && b.OneRequestPerBatch()
+}
 
 // New compiles every route of cfg.
 func New(cfg *config.Config, st store.Store, conns Connectors, opts Options) (*Engine, error) {
@@ -126,8 +130,8 @@ func compileRoute(rc *config.Route, conns Connectors) (*route, error) {
 		if d.conn, err = conns.Destination(rc, name, dc); err != nil {
 			return nil, fmt.Errorf("destination %q: %w", name, err)
 		}
-		if dc.HTTP != nil && len(dc.HTTP.Map) > 0 {
-			if d.body, err = transform.CompileMap(dc.HTTP.Map); err != nil {
+		if m, ok := dc.Config.(connector.RecordMapper); ok && len(m.RecordMap()) > 0 {
+			if d.body, err = transform.CompileMap(m.RecordMap()); err != nil {
 				return nil, fmt.Errorf("destination %q: map: %w", name, err)
 			}
 		}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector/all"
 	"github.com/ferry-dev/ferry/internal/connector/registry"
 	"github.com/ferry-dev/ferry/internal/engine"
 	"github.com/ferry-dev/ferry/internal/store"
@@ -39,7 +40,7 @@ func newHarness(t *testing.T, yaml string, urls map[string]string, opts ...func(
 	for name, u := range urls {
 		yaml = strings.ReplaceAll(yaml, "{{"+name+"}}", u)
 	}
-	cfg, err := config.Parse([]byte(yaml), filepath.Join(dir, "ferry.yaml"))
+	cfg, err := config.Parse([]byte(yaml), filepath.Join(dir, "ferry.yaml"), all.Set())
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -302,7 +303,7 @@ func (h *harness) engineFor(yaml string, urls map[string]string, opts ...func(*e
 	for name, u := range urls {
 		yaml = strings.ReplaceAll(yaml, "{{"+name+"}}", u)
 	}
-	cfg, err := config.Parse([]byte(yaml), filepath.Join(h.dir, "ferry.yaml"))
+	cfg, err := config.Parse([]byte(yaml), filepath.Join(h.dir, "ferry.yaml"), all.Set())
 	if err != nil {
 		h.t.Fatalf("config: %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector"
 	"github.com/ferry-dev/ferry/internal/store"
 )
 
@@ -46,23 +47,22 @@ func (r *route) entryHash(en store.Entry) string {
 // headers may hold secrets).
 func sendFingerprint(rc *config.Route) []byte {
 	type dest struct {
-		Name, System, Method, Path, Body, Wrap string
-		Map                                    map[string]any
+		name string
+		json json.RawMessage
 	}
 	var dests []dest
 	for name, d := range rc.Destinations {
-		if d == nil || d.HTTP == nil {
-			dests = append(dests, dest{Name: name})
-			continue
-		}
-		h := d.HTTP
-		dests = append(dests, dest{Name: name, System: h.System, Method: h.Method, Path: h.Path, Body: h.Body, Wrap: h.Wrap, Map: h.Map})
+		dests = append(dests, dest{name, destFingerprint(name, d)})
 	}
-	sort.Slice(dests, func(i, j int) bool { return dests[i].Name < dests[j].Name })
+	sort.Slice(dests, func(i, j int) bool { return dests[i].name < dests[j].name })
+	list := make([]json.RawMessage, len(dests))
+	for i, d := range dests {
+		list[i] = d.json
+	}
 	b, err := json.Marshal(struct {
 		Steps        []config.Step
-		Destinations []dest
-	}{rc.Steps, dests})
+		Destinations []json.RawMessage
+	}{rc.Steps, list})
 	if err != nil {
 		// Not expected (config values come from YAML); without a
 		// fingerprint a changed mapping needs ferry resend.
@@ -70,4 +70,30 @@ func sendFingerprint(rc *config.Route) []byte {
 	}
 	sum := sha256.Sum256(b)
 	return sum[:8]
+}
+
+// destFingerprint is one destination's part: {"Name": name, ...what the
+// kind declares (Fingerprinter), or its kind and config}.
+func destFingerprint(name string, d *config.Destination) json.RawMessage {
+	nameJSON, _ := json.Marshal(name)
+	var body []byte
+	switch {
+	case d == nil:
+	case d.Config != nil:
+		if f, ok := d.Config.(connector.Fingerprinter); ok {
+			body = f.Fingerprint()
+		} else if b, err := json.Marshal(struct {
+			Kind   string
+			Config any
+		}{d.Kind, d.Config}); err == nil {
+			body = b
+		}
+	}
+	if len(body) < 2 || body[0] != '{' || body[len(body)-1] != '}' {
+		return json.RawMessage(`{"Name":` + string(nameJSON) + `}`)
+	}
+	if len(body) == 2 {
+		return json.RawMessage(`{"Name":` + string(nameJSON) + `}`)
+	}
+	return json.RawMessage(`{"Name":` + string(nameJSON) + `,` + string(body[1:]))
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector/all"
 	"github.com/ferry-dev/ferry/internal/connector/registry"
 	"github.com/ferry-dev/ferry/internal/engine"
 	"github.com/ferry-dev/ferry/internal/store"
@@ -36,7 +37,7 @@ func TestRouteWithoutOperationsLeasesTheOutboxOnce(t *testing.T) {
 	for name, v := range u {
 		yaml = strings.ReplaceAll(yaml, "{{"+name+"}}", v)
 	}
-	cfg, err := config.Parse([]byte(yaml), filepath.Join(h.dir, "ferry.yaml"))
+	cfg, err := config.Parse([]byte(yaml), filepath.Join(h.dir, "ferry.yaml"), all.Set())
 	if err != nil {
 		t.Fatal(err)
 	}

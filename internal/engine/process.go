@@ -492,8 +492,11 @@ func excerpt(s string) string {
 	return s[:excerptLimit] + "…"
 }
 
-func sourceHasCursor(r *config.Route) bool {
-	return r.Source.HTTP != nil && r.Source.HTTP.Cursor != ""
+// incremental reports whether the route's source keeps a cursor, as
+// the source itself declares.
+func (r *route) incremental() bool {
+	inc, ok := r.source.(connector.Incremental)
+	return ok && inc.Incremental()
 }
 
 // cursorLess compares cursor values: integers exactly (IDs beyond 2^53

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/connector/all"
 	"github.com/ferry-dev/ferry/internal/engine"
 	"github.com/ferry-dev/ferry/internal/store"
 	"github.com/ferry-dev/ferry/internal/store/sqlite"
@@ -92,7 +93,7 @@ routes:
     retry: { attempts: 1 }
     on_error:
       - http: { system: api, path: /dead }
-`), filepath.Join(dir, "ferry.yaml"))
+`), filepath.Join(dir, "ferry.yaml"), all.Set())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -129,7 +130,11 @@ func (e *Engine) Run(ctx context.Context, name string, opts RunOptions) (Result,
 	rs.runID = rs.run.ID
 	e.log.Info("run started", "route", name, "run", rs.run.ID, "mode", mode, "trigger", opts.Trigger)
 
-	runErr := rs.execute(runCtx)
+	info := connector.RunInfo{ID: rs.run.ID, Route: name, Started: rs.started}
+	runErr := rs.startRunScoped(runCtx, info)
+	if runErr == nil {
+		runErr = rs.execute(runCtx)
+	}
 	var lost *lockLostError
 	switch cause := context.Cause(runCtx); {
 	case ctx.Err() == nil && errors.As(cause, &lost):
@@ -151,6 +156,9 @@ func (e *Engine) Run(ctx context.Context, name string, opts RunOptions) (Result,
 	if _, err := e.store.ReleaseOutbox(bg, name, time.Time{}, []string{e.opts.Owner}); err != nil && runErr == nil {
 		runErr = fmt.Errorf("release operation leases: %w", err)
 	}
+	if err := rs.endRunScoped(bg, info, runErr == nil); err != nil && runErr == nil {
+		runErr = err
+	}
 	res := rs.finish(bg, runErr)
 	e.log.Info("run finished", "route", name, "run", res.ID, "status", res.Status,
 		"collected", res.Collected, "unchanged", res.Unchanged, "done", res.Done, "failed", res.Failed, "dead", res.Dead, "skipped", res.Skipped)
@@ -159,6 +167,42 @@ func (e *Engine) Run(ctx context.Context, name string, opts RunOptions) (Result,
 		runErr = rs.sourceErr
 	}
 	return res, e.cfg.Redactor().Error(runErr)
+}
+
+// startRunScoped tells destinations whose output belongs to one run (a
+// file per run) that the run starts.
+func (rs *runState) startRunScoped(ctx context.Context, info connector.RunInfo) error {
+	for _, name := range sortedNames(rs.r.destinations) {
+		if rsd, ok := rs.r.destinations[name].conn.(connector.RunScoped); ok {
+			if err := rsd.StartRun(ctx, info); err != nil {
+				return fmt.Errorf("route %q: destination %q: start of run: %w", info.Route, name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// endRunScoped lets run-scoped destinations finish (publish) the run's
+// output; completed tells whether the run ended without error.
+func (rs *runState) endRunScoped(ctx context.Context, info connector.RunInfo, completed bool) error {
+	var errs []error
+	for _, name := range sortedNames(rs.r.destinations) {
+		if rsd, ok := rs.r.destinations[name].conn.(connector.RunScoped); ok {
+			if err := rsd.EndRun(ctx, info, completed); err != nil {
+				errs = append(errs, fmt.Errorf("route %q: destination %q: end of run: %w", info.Route, name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func sortedNames[T any](m map[string]T) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // ErrRouteBusy is returned by Run when another run of the route holds its
@@ -313,7 +357,7 @@ func (rs *runState) execute(ctx context.Context) error {
 	if err := rs.outboxPass(ctx); err != nil {
 		return err
 	}
-	cursorBased := sourceHasCursor(cfg)
+	cursorBased := rs.r.incremental()
 	if !rs.opts.Full {
 		pos, err := st.Cursor(ctx, name)
 		if err != nil {
@@ -512,6 +556,18 @@ type readPage struct {
 	records map[string]map[string]any // by key, for the sender
 	hashes  map[string]string         // by key: content hashes given at enqueue
 	marks   cursorMarks               // over everything read so far
+	// ack acknowledges the page's input at the source once its records
+	// are queued (nil: the source has nothing to acknowledge).
+	ack func(context.Context) error
+}
+
+// ackIfWhole returns the page's acknowledgement when all of its n
+// records are kept.
+func ackIfWhole(page connector.Page, n int) func(context.Context) error {
+	if n != len(page.Records) {
+		return nil
+	}
+	return page.Ack
 }
 
 // cursorMarks follows the cursor values of a read: max is the largest,
@@ -584,6 +640,14 @@ func (rs *runState) collect(ctx context.Context, req connector.ReadRequest, page
 		if cur != nil {
 			stored = *cur
 		}
+		if p.ack != nil {
+			// The records are durable: the source may forget them. A
+			// failed acknowledgement only means they are read again
+			// (and found unchanged or coalesced by key).
+			if err := p.ack(ctx); err != nil {
+				rs.e.log.Warn("acknowledge source page", "route", cfg.Name, "page", p.number, "err", rs.e.cfg.Redactor().String(err.Error()))
+			}
+		}
 		rs.count(func(r *store.Run) {
 			r.Collected += len(p.entries) - res.Unchanged
 			r.Unchanged += res.Unchanged
@@ -633,7 +697,7 @@ func (rs *runState) collect(ctx context.Context, req connector.ReadRequest, page
 func (rs *runState) read(ctx context.Context, req connector.ReadRequest, out chan<- readPage) (marks cursorMarks, more bool, err error) {
 	cfg := rs.r.cfg
 	limit := 0
-	if sourceHasCursor(cfg) {
+	if rs.r.incremental() {
 		limit = cfg.CollectLimit
 	}
 	found := 0
@@ -651,12 +715,17 @@ func (rs *runState) read(ctx context.Context, req connector.ReadRequest, out cha
 			records = records[:n]
 		}
 		p := readPage{
-			number:  page.Number,
+			number: page.Number,
+			// A page cut short (the rest is read again) is not acknowledged.
+			ack:     ackIfWhole(page, len(records)),
 			entries: make([]store.NewEntry, len(records)),
 			records: make(map[string]map[string]any, len(records)),
 			hashes:  make(map[string]string, len(records)),
 		}
 		for i, rec := range records {
+			if rec.Deleted {
+				return fmt.Errorf("page %d: record %q is a delete, and routes cannot deliver deletes yet", page.Number, rec.Key)
+			}
 			payload, err := jsonx.Marshal(rec.Data)
 			if err != nil {
 				return fmt.Errorf("page %d: record %q: encode: %w", page.Number, rec.Key, err)
@@ -668,11 +737,17 @@ func (rs *runState) read(ctx context.Context, req connector.ReadRequest, out cha
 			marks.see(rec.Cursor)
 		}
 		p.marks = marks
-		if len(records) > 0 {
+		switch {
+		case len(records) > 0:
 			select {
 			case out <- p:
 			case <-ctx.Done():
 				return ctx.Err()
+			}
+		case p.ack != nil:
+			// Nothing to queue: the page's input can go at once.
+			if err := p.ack(ctx); err != nil {
+				rs.e.log.Warn("acknowledge source page", "route", cfg.Name, "page", page.Number, "err", rs.e.cfg.Redactor().String(err.Error()))
 			}
 		}
 		if more {

@@ -53,7 +53,7 @@ func TestAnswerRules(t *testing.T) {
 				w.Write([]byte(tt.body))
 			})
 			for _, body := range []string{"each", "array"} {
-				d := newDestination(t, systemsFor(t, srv.URL), &config.HTTPDestination{System: "api", Body: body, Answers: issueRules})
+				d := newDestination(t, systemsFor(t, srv.URL), &DestinationConfig{System: "api", Body: body, Answers: issueRules})
 				for i, r := range send(t, d, deliveries(2)) {
 					if r.OK != tt.want.OK || r.Retryable != tt.want.Retryable || r.Skipped != tt.want.Skipped || r.Unknown != tt.want.Unknown ||
 						r.RetryAfter != tt.want.RetryAfter || r.Error != tt.wantErr || r.StatusCode != tt.status {
@@ -61,7 +61,7 @@ func TestAnswerRules(t *testing.T) {
 					}
 				}
 			}
-			op, err := NewOperation(systemsFor(t, srv.URL), &config.HTTPOperation{System: "api", Answers: issueRules})
+			op, err := NewOperation(systemsFor(t, srv.URL), &OperationConfig{System: "api", Answers: issueRules})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,8 +86,8 @@ func TestAnswerRulesPerRecord(t *testing.T) {
 		}
 		writeJSON(w, map[string]any{"results": results})
 	})
-	d := newDestination(t, systemsFor(t, srv.URL), &config.HTTPDestination{System: "api", Body: "array",
-		Results: &config.Results{Path: "results", Key: "id", OK: `status == "ok"`, Error: "message"},
+	d := newDestination(t, systemsFor(t, srv.URL), &DestinationConfig{System: "api", Body: "array",
+		Results: &Results{Path: "results", Key: "id", OK: `status == "ok"`, Error: "message"},
 		Answers: []config.Answer{
 			{When: `result.status == "duplicate"`, Outcome: "done"},
 			{When: `status >= 500`, Outcome: "retry"},
@@ -122,7 +122,7 @@ func TestAnswerRuleThatFailsToEvaluate(t *testing.T) {
 		w.WriteHeader(502)
 		w.Write([]byte("<html>bad gateway</html>"))
 	})
-	d := newDestination(t, systemsFor(t, srv.URL), &config.HTTPDestination{System: "api",
+	d := newDestination(t, systemsFor(t, srv.URL), &DestinationConfig{System: "api",
 		Answers: []config.Answer{{When: `json.success == false`, Outcome: "done"}}})
 	r := send(t, d, deliveries(1))[0]
 	if r.OK || !r.Retryable || !strings.Contains(r.Error, "HTTP 502 Bad Gateway") || !strings.Contains(r.Error, "answers[0] did not apply: evaluate") {
@@ -143,7 +143,7 @@ func TestNewDestinationAnswerErrors(t *testing.T) {
 		{config.Answer{When: "true", Outcome: "dead", Message: "${x"}, `answers[0].message: template`},
 	}
 	for _, tt := range tests {
-		_, err := NewDestination(s, &config.HTTPDestination{System: "api", Answers: []config.Answer{tt.rule}})
+		_, err := NewDestination(s, &DestinationConfig{System: "api", Answers: []config.Answer{tt.rule}})
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%+v: err = %v, want %q", tt.rule, err, tt.want)
 		}
@@ -174,13 +174,13 @@ func TestAnswerMessageSeesTheRecord(t *testing.T) {
 		}
 	}
 	for _, body := range []string{"each", "array"} {
-		d := newDestination(t, systemsFor(t, srv.URL), &config.HTTPDestination{System: "api", Body: body, Answers: rules})
+		d := newDestination(t, systemsFor(t, srv.URL), &DestinationConfig{System: "api", Body: body, Answers: rules})
 		batch := deliveries(2)
 		for i, r := range send(t, d, batch) {
 			check("body: "+body, r, batch[i].Key)
 		}
 	}
-	op, err := NewOperation(systemsFor(t, srv.URL), &config.HTTPOperation{System: "api", Answers: rules})
+	op, err := NewOperation(systemsFor(t, srv.URL), &OperationConfig{System: "api", Answers: rules})
 	if err != nil {
 		t.Fatal(err)
 	}

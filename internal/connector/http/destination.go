@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
 	"github.com/ferry-dev/ferry/internal/expr"
 	"github.com/ferry-dev/ferry/internal/jsonx"
@@ -56,7 +55,7 @@ var (
 // NewDestination prepares a destination; templates and result
 // expressions are compiled here, once. cfg.Map is applied by the engine
 // before Send and is ignored here.
-func NewDestination(s *Systems, cfg *config.HTTPDestination) (*Destination, error) {
+func NewDestination(s *Systems, cfg *DestinationConfig) (*Destination, error) {
 	if cfg == nil {
 		return nil, fmt.Errorf("http destination: no settings")
 	}

@@ -31,7 +31,7 @@ func deliveries(n int) []connector.Delivery {
 	return out
 }
 
-func newDestination(t *testing.T, s *Systems, cfg *config.HTTPDestination) *Destination {
+func newDestination(t *testing.T, s *Systems, cfg *DestinationConfig) *Destination {
 	t.Helper()
 	d, err := NewDestination(s, cfg)
 	if err != nil {
@@ -90,7 +90,7 @@ func TestDestinationEach(t *testing.T) {
 		w.WriteHeader(http.StatusCreated)
 		fmt.Fprintf(w, `{"id": %q}`, key)
 	})
-	d := newDestination(t, systemsFor(t, srv.URL), &config.HTTPDestination{System: "api", Method: "put", Path: "/orders/${key}/status",
+	d := newDestination(t, systemsFor(t, srv.URL), &DestinationConfig{System: "api", Method: "put", Path: "/orders/${key}/status",
 		Headers: map[string]string{"X-Entry": "${entry.id - 1}"}})
 	batch := deliveries(12)
 	res := send(t, d, batch)
@@ -120,7 +120,7 @@ func TestDestinationDeleteSendsNoBody(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-	d := newDestination(t, systemsFor(t, srv.URL), &config.HTTPDestination{System: "api", Method: "DELETE", Path: "/items/${key}"})
+	d := newDestination(t, systemsFor(t, srv.URL), &DestinationConfig{System: "api", Method: "DELETE", Path: "/items/${key}"})
 	if r := send(t, d, deliveries(1))[0]; !r.OK {
 		t.Fatalf("%+v", r)
 	}
@@ -156,7 +156,7 @@ func TestDestinationArray(t *testing.T) {
 				keys = append(keys, r.Header.Get("Idempotency-Key"))
 				w.Write([]byte(`{"accepted": true}`))
 			})
-			d := newDestination(t, systemsFor(t, srv.URL), &config.HTTPDestination{System: "api", Path: "/orders/batch?n=${batch_size}", Body: "array", Wrap: tt.wrap})
+			d := newDestination(t, systemsFor(t, srv.URL), &DestinationConfig{System: "api", Path: "/orders/batch?n=${batch_size}", Body: "array", Wrap: tt.wrap})
 			batch := deliveries(5)
 			for _, r := range send(t, d, batch) {
 				if !r.OK || r.StatusCode != 200 || r.Response != `{"accepted": true}` {
@@ -211,8 +211,8 @@ func TestDestinationResults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := resultsServer(t, fail, tt.shuffle, 0)
-			d := newDestination(t, s, &config.HTTPDestination{System: "api", Path: "/orders", Body: "array", Wrap: "orders",
-				Results: &config.Results{Path: "data.results", Key: tt.key, OK: `status == "ok"`, Error: "message"}})
+			d := newDestination(t, s, &DestinationConfig{System: "api", Path: "/orders", Body: "array", Wrap: "orders",
+				Results: &Results{Path: "data.results", Key: tt.key, OK: `status == "ok"`, Error: "message"}})
 			res := send(t, d, deliveries(200))
 			failed := 0
 			for i, r := range res {
@@ -247,8 +247,8 @@ func TestDestinationResultsMissing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := resultsServer(t, nil, false, 1)
-			d := newDestination(t, s, &config.HTTPDestination{System: "api", Body: "array", Wrap: "orders",
-				Results: &config.Results{Path: "data.results", Key: tt.key}})
+			d := newDestination(t, s, &DestinationConfig{System: "api", Body: "array", Wrap: "orders",
+				Results: &Results{Path: "data.results", Key: tt.key}})
 			res := send(t, d, deliveries(5))
 			for i, r := range res[:4] {
 				if !r.OK {
@@ -277,8 +277,8 @@ func TestDestinationResultsUnreadable(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := serve(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(tt.body)) })
-			d := newDestination(t, systemsFor(t, srv.URL), &config.HTTPDestination{System: "api", Body: "array",
-				Results: &config.Results{Path: "results"}})
+			d := newDestination(t, systemsFor(t, srv.URL), &DestinationConfig{System: "api", Body: "array",
+				Results: &Results{Path: "results"}})
 			for _, r := range send(t, d, deliveries(3)) {
 				if r.OK || !r.Retryable || r.StatusCode != 200 || r.Error != tt.want {
 					t.Fatalf("%+v\nwant error %s", r, tt.want)
@@ -298,8 +298,8 @@ func TestDestinationResultsEach(t *testing.T) {
 		}
 		w.Write([]byte(`{"status": "ok"}`))
 	})
-	d := newDestination(t, systemsFor(t, srv.URL), &config.HTTPDestination{System: "api", Path: "/o/${key}",
-		Results: &config.Results{OK: `status == "ok"`, Error: `"refused: " + reason`}})
+	d := newDestination(t, systemsFor(t, srv.URL), &DestinationConfig{System: "api", Path: "/o/${key}",
+		Results: &Results{OK: `status == "ok"`, Error: `"refused: " + reason`}})
 	res := send(t, d, deliveries(2))
 	if !res[0].OK || res[1].OK || res[1].Error != "refused: locked" {
 		t.Fatalf("%+v", res)
@@ -346,11 +346,11 @@ func TestClassification(t *testing.T) {
 				})
 				url = srv.URL
 			}
-			s := systemsFor(t, url, func(c *config.System) { c.Timeout = config.Duration(100 * time.Millisecond) })
+			s := systemsFor(t, url, func(c *SystemConfig) { c.Timeout = config.Duration(100 * time.Millisecond) })
 			checks := map[string]connector.Result{}
-			d := newDestination(t, s, &config.HTTPDestination{System: "api", Path: "/x"})
+			d := newDestination(t, s, &DestinationConfig{System: "api", Path: "/x"})
 			checks["destination"] = send(t, d, deliveries(1))[0]
-			op, err := NewOperation(s, &config.HTTPOperation{System: "api", Path: "/x", Body: map[string]any{"a": 1}})
+			op, err := NewOperation(s, &OperationConfig{System: "api", Path: "/x", Body: map[string]any{"a": 1}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -380,7 +380,7 @@ func TestDestinationReportsRetryAfter(t *testing.T) {
 				w.Header().Set("Retry-After", tt.header)
 				w.WriteHeader(http.StatusTooManyRequests)
 			})
-			d := newDestination(t, systemsFor(t, srv.URL), &config.HTTPDestination{System: "api", Body: "array"})
+			d := newDestination(t, systemsFor(t, srv.URL), &DestinationConfig{System: "api", Body: "array"})
 			for _, r := range send(t, d, deliveries(2)) {
 				if !r.Retryable || r.RetryAfter < tt.min || r.RetryAfter > tt.max {
 					t.Fatalf("RetryAfter = %v, want %v..%v", r.RetryAfter, tt.min, tt.max)
@@ -394,7 +394,7 @@ func TestDestinationCancelled(t *testing.T) {
 	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		hang(r)
 	})
-	d := newDestination(t, systemsFor(t, srv.URL), &config.HTTPDestination{System: "api"})
+	d := newDestination(t, systemsFor(t, srv.URL), &DestinationConfig{System: "api"})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if _, err := d.Send(ctx, deliveries(6)); err == nil {
@@ -406,16 +406,16 @@ func TestNewDestinationErrors(t *testing.T) {
 	s := systemsFor(t, "http://127.0.0.1:1")
 	tests := []struct {
 		name string
-		cfg  config.HTTPDestination
+		cfg  DestinationConfig
 		want string
 	}{
-		{"bad method", config.HTTPDestination{System: "api", Method: "GET"}, `method: "GET" is not supported (expected POST, PUT, PATCH or DELETE)`},
-		{"bad body", config.HTTPDestination{System: "api", Body: "batch"}, `body: "batch" is not a body mode (expected each or array)`},
-		{"wrap without array", config.HTTPDestination{System: "api", Wrap: "orders"}, `wrap: only applies with body: array`},
-		{"bad path", config.HTTPDestination{System: "api", Path: "/orders/${key"}, `path: template "/orders/${key": unclosed ${ at offset 8`},
-		{"bad header", config.HTTPDestination{System: "api", Headers: map[string]string{"X-A": "${)}"}}, `headers.X-A: template "${)}"`},
-		{"bad ok", config.HTTPDestination{System: "api", Results: &config.Results{OK: "status =="}}, `results: ok: expression "status =="`},
-		{"unknown system", config.HTTPDestination{System: "erp"}, `system: unknown system "erp"`},
+		{"bad method", DestinationConfig{System: "api", Method: "GET"}, `method: "GET" is not supported (expected POST, PUT, PATCH or DELETE)`},
+		{"bad body", DestinationConfig{System: "api", Body: "batch"}, `body: "batch" is not a body mode (expected each or array)`},
+		{"wrap without array", DestinationConfig{System: "api", Wrap: "orders"}, `wrap: only applies with body: array`},
+		{"bad path", DestinationConfig{System: "api", Path: "/orders/${key"}, `path: template "/orders/${key": unclosed ${ at offset 8`},
+		{"bad header", DestinationConfig{System: "api", Headers: map[string]string{"X-A": "${)}"}}, `headers.X-A: template "${)}"`},
+		{"bad ok", DestinationConfig{System: "api", Results: &Results{OK: "status =="}}, `results: ok: expression "status =="`},
+		{"unknown system", DestinationConfig{System: "erp"}, `system: unknown system "erp"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

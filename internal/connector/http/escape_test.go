@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
 	"github.com/ferry-dev/ferry/internal/jsonx"
 )
@@ -17,7 +16,7 @@ func TestPathTemplateValuesAreEscaped(t *testing.T) {
 		got = r.URL.EscapedPath()
 		w.WriteHeader(204)
 	})
-	d, err := NewDestination(systemsFor(t, srv.URL), &config.HTTPDestination{System: "api", Method: "PUT", Path: "/items/${key}/stock"})
+	d, err := NewDestination(systemsFor(t, srv.URL), &DestinationConfig{System: "api", Method: "PUT", Path: "/items/${key}/stock"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +35,7 @@ func TestBigNumbersStayExact(t *testing.T) {
 	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`{"data":[{"id":9007199254740993,"n":12345678901234567890,"f":1e400,"p":19.90},{"id":9007199254740992,"x":2}]}`))
 	})
-	src, err := NewSource(systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Records: "data", Key: "id"})
+	src, err := NewSource(systemsFor(t, srv.URL), &SourceConfig{System: "api", Records: "data", Key: "id"})
 	if err != nil {
 		t.Fatal(err)
 	}

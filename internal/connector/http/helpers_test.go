@@ -7,8 +7,6 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
-
-	"github.com/ferry-dev/ferry/internal/config"
 )
 
 // serve starts a real HTTP server on 127.0.0.1 for the test.
@@ -20,13 +18,13 @@ func serve(t *testing.T, h http.HandlerFunc) *httptest.Server {
 }
 
 // systemsFor prepares one system named "api" at url; mods adjust it.
-func systemsFor(t *testing.T, url string, mods ...func(*config.System)) *Systems {
+func systemsFor(t *testing.T, url string, mods ...func(*SystemConfig)) *Systems {
 	t.Helper()
-	sys := &config.System{URL: url}
+	sys := &SystemConfig{URL: url}
 	for _, m := range mods {
 		m(sys)
 	}
-	s, err := NewSystems(map[string]*config.System{"api": sys})
+	s, err := NewSystems(map[string]*SystemConfig{"api": sys})
 	if err != nil {
 		t.Fatalf("NewSystems: %v", err)
 	}

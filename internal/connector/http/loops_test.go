@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
 )
 
@@ -19,18 +18,18 @@ import (
 func TestPaginationThatDoesNotAdvance(t *testing.T) {
 	tests := []struct {
 		name     string
-		paginate *config.Paginate
+		paginate *Paginate
 		want     string
 	}{
-		{"page", &config.Paginate{Page: &config.PagePagination{Size: 2}},
+		{"page", &Paginate{Page: &PagePagination{Size: 2}},
 			"page 2 of GET %s/orders?page=2&size=2 returned the same records as page 1: the API seems to ignore the 'page' parameter"},
-		{"offset", &config.Paginate{Offset: &config.OffsetPagination{Limit: 2, Param: "skip"}},
+		{"offset", &Paginate{Offset: &OffsetPagination{Limit: 2, Param: "skip"}},
 			"page 2 of GET %s/orders?limit=2&skip=2 returned the same records as page 1: the API seems to ignore the 'skip' parameter"},
-		{"next token", &config.Paginate{Next: "next", NextParam: "after"},
+		{"next token", &Paginate{Next: "next", NextParam: "after"},
 			`page 2 of GET %s/orders?after=t1 returned the same records as page 1: the next token at "next" changes, the records do not (the API seems to ignore the 'after' parameter)`},
-		{"next URL", &config.Paginate{Next: "next_url"},
+		{"next URL", &Paginate{Next: "next_url"},
 			`page 2 of GET %s/orders?p=1 returned the same records as page 1: the next page's URL at "next_url" changes, the records do not`},
-		{"link", &config.Paginate{Link: true},
+		{"link", &Paginate{Link: true},
 			`page 2 of GET %s/orders?p=1 returned the same records as page 1: the Link header's rel="next" URL changes, the records do not`},
 	}
 	for _, tt := range tests {
@@ -51,7 +50,7 @@ func TestPaginationThatDoesNotAdvance(t *testing.T) {
 				}
 				fmt.Fprintf(w, `{"data": %s, "next": "t%d", "next_url": "/orders?p=%d"}`, data, n, n)
 			})
-			src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Path: "/orders", Records: "data", Key: "id", Paginate: tt.paginate})
+			src := fastSource(t, systemsFor(t, srv.URL), &SourceConfig{System: "api", Path: "/orders", Records: "data", Key: "id", Paginate: tt.paginate})
 			pages, err := readAll(t, src, connector.ReadRequest{})
 			want := strings.ReplaceAll(tt.want, "%s", srv.URL)
 			if err == nil || !strings.Contains(err.Error(), want) {
@@ -77,7 +76,7 @@ func TestPaginationAdvancingIsNotALoop(t *testing.T) {
 			w.Write([]byte(`[]`))
 		}
 	})
-	src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Key: "id", Paginate: &config.Paginate{Page: &config.PagePagination{Size: 2}}})
+	src := fastSource(t, systemsFor(t, srv.URL), &SourceConfig{System: "api", Key: "id", Paginate: &Paginate{Page: &PagePagination{Size: 2}}})
 	pages, err := readAll(t, src, connector.ReadRequest{})
 	if err != nil || len(pages) != 3 {
 		t.Fatalf("%d pages, err %v", len(pages), err)
@@ -89,23 +88,23 @@ func TestPaginationAdvancingIsNotALoop(t *testing.T) {
 func TestPaginationLoops(t *testing.T) {
 	tests := []struct {
 		name     string
-		paginate *config.Paginate
+		paginate *Paginate
 		handler  func(base string) http.HandlerFunc
 		want     string
 	}{
-		{"next URL", &config.Paginate{Next: "next"}, func(base string) http.HandlerFunc {
+		{"next URL", &Paginate{Next: "next"}, func(base string) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				next := map[string]string{"/a": "/b", "/b": "/c", "/c": base + "/b"}[r.URL.Path]
 				w.Write([]byte(`{"data": [{"id": "` + r.URL.Path + `"}], "next": "` + next + `"}`))
 			}
 		}, "page 3 (GET %s/c): pagination loop: the next page's URL %s/b was already read as page 2"},
-		{"token", &config.Paginate{Next: "cursor", NextParam: "after"}, func(string) http.HandlerFunc {
+		{"token", &Paginate{Next: "cursor", NextParam: "after"}, func(string) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				next := map[string]string{"": "x", "x": "y", "y": "x"}[r.URL.Query().Get("after")]
 				w.Write([]byte(`{"data": [{"id": "` + next + `"}], "cursor": "` + next + `"}`))
 			}
 		}, `page 3 (GET %s/a?after=y): pagination loop: the next token at "cursor" leads to %s/a?after=x, which was already read as page 2`},
-		{"link", &config.Paginate{Link: true}, func(string) http.HandlerFunc {
+		{"link", &Paginate{Link: true}, func(string) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				next := map[string]string{"/a": "/b", "/b": "/a"}[r.URL.Path]
 				w.Header().Set("Link", "<"+next+`>; rel="next"`)
@@ -125,7 +124,7 @@ func TestPaginationLoops(t *testing.T) {
 				tt.handler(base)(w, r)
 			})
 			base = srv.URL
-			src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Path: "/a", Records: "data", Key: "id", Paginate: tt.paginate})
+			src := fastSource(t, systemsFor(t, srv.URL), &SourceConfig{System: "api", Path: "/a", Records: "data", Key: "id", Paginate: tt.paginate})
 			_, err := readAll(t, src, connector.ReadRequest{})
 			want := strings.ReplaceAll(tt.want, "%s", srv.URL)
 			if err == nil || !strings.Contains(err.Error(), want) {
@@ -144,9 +143,9 @@ func TestRedirectLoop(t *testing.T) {
 		next := map[string]string{"/a": "/b", "/b": "/c", "/c": "/b"}[r.URL.Path]
 		http.Redirect(w, r, next, http.StatusFound)
 	})
-	src := fastSource(t, systemsFor(t, srv.URL, func(c *config.System) {
-		c.Auth = &config.Auth{APIKey: &config.APIKey{Query: "key", Value: "s3cret-key"}}
-	}), &config.HTTPSource{System: "api", Path: "/a", Key: "id"})
+	src := fastSource(t, systemsFor(t, srv.URL, func(c *SystemConfig) {
+		c.Auth = &Auth{APIKey: &APIKey{Query: "key", Value: "s3cret-key"}}
+	}), &SourceConfig{System: "api", Path: "/a", Key: "id"})
 	if src.Retries == 0 {
 		t.Fatal("the source retries no page: the test would not see a loop retried")
 	}
@@ -168,7 +167,7 @@ func TestTooManyRedirectsNotRetried(t *testing.T) {
 		n := calls.Add(1)
 		http.Redirect(w, r, fmt.Sprintf("/hop%d", n), http.StatusFound)
 	})
-	src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Path: "/a", Key: "id"})
+	src := fastSource(t, systemsFor(t, srv.URL), &SourceConfig{System: "api", Path: "/a", Key: "id"})
 	_, err := readAll(t, src, connector.ReadRequest{})
 	if err == nil || !strings.Contains(err.Error(), "stopped after 10 redirects") || strings.Contains(err.Error(), "gave up") {
 		t.Fatalf("err = %v", err)

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
 	"github.com/ferry-dev/ferry/internal/expr"
 )
@@ -31,7 +30,7 @@ type Operation struct {
 var _ connector.Operation = (*Operation)(nil)
 
 // NewOperation prepares an operation; templates are compiled here, once.
-func NewOperation(s *Systems, cfg *config.HTTPOperation) (*Operation, error) {
+func NewOperation(s *Systems, cfg *OperationConfig) (*Operation, error) {
 	if cfg == nil {
 		return nil, fmt.Errorf("http operation: no settings")
 	}

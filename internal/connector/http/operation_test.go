@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
 )
 
@@ -32,7 +31,7 @@ func TestOperation(t *testing.T) {
 		keys = append(keys, r.Header.Get("Idempotency-Key"))
 		w.Write([]byte(`{"ok": true}`))
 	})
-	op, err := NewOperation(systemsFor(t, srv.URL), &config.HTTPOperation{
+	op, err := NewOperation(systemsFor(t, srv.URL), &OperationConfig{
 		System: "api", Method: "PUT", Path: "/orders/${key}/status",
 		Headers: map[string]string{"X-Reason": "${error}"},
 		Body: map[string]any{
@@ -71,7 +70,7 @@ func TestOperationWithoutBody(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusAccepted)
 	})
-	op, err := NewOperation(systemsFor(t, srv.URL), &config.HTTPOperation{System: "api", Path: "/tickets/${key}/close"})
+	op, err := NewOperation(systemsFor(t, srv.URL), &OperationConfig{System: "api", Path: "/tickets/${key}/close"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,14 +83,14 @@ func TestNewOperationErrors(t *testing.T) {
 	s := systemsFor(t, "http://127.0.0.1:1")
 	tests := []struct {
 		name string
-		cfg  config.HTTPOperation
+		cfg  OperationConfig
 		want string
 	}{
-		{"body template", config.HTTPOperation{System: "api", Body: map[string]any{"ticket": map[string]any{"title": "order ${key"}}},
+		{"body template", OperationConfig{System: "api", Body: map[string]any{"ticket": map[string]any{"title": "order ${key"}}},
 			`body.ticket.title: template "order ${key": unclosed ${ at offset 6`},
-		{"body list", config.HTTPOperation{System: "api", Body: []any{"ok", "${("}}, `body[1]: template "${("`},
-		{"path", config.HTTPOperation{System: "api", Path: "/a/${"}, `path: template "/a/${"`},
-		{"method", config.HTTPOperation{System: "api", Method: "TRACE"}, `method: "TRACE" is not supported`},
+		{"body list", OperationConfig{System: "api", Body: []any{"ok", "${("}}, `body[1]: template "${("`},
+		{"path", OperationConfig{System: "api", Path: "/a/${"}, `path: template "/a/${"`},
+		{"method", OperationConfig{System: "api", Method: "TRACE"}, `method: "TRACE" is not supported`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
 )
 
@@ -26,17 +25,17 @@ func TestPreviewMatchesSend(t *testing.T) {
 		gotURL, gotBody = "http://"+r.Host+r.URL.String(), string(b)
 		mu.Unlock()
 	})
-	s := systemsFor(t, srv.URL, func(c *config.System) {
-		c.Auth = &config.Auth{APIKey: &config.APIKey{Query: "key", Value: "k-123"}}
+	s := systemsFor(t, srv.URL, func(c *SystemConfig) {
+		c.Auth = &Auth{APIKey: &APIKey{Query: "key", Value: "k-123"}}
 	})
 	tests := []struct {
-		cfg      config.HTTPDestination
+		cfg      DestinationConfig
 		wantURL  string
 		wantBody string // of the preview; "" = the body Send sent
 	}{
-		{cfg: config.HTTPDestination{Method: "PUT", Path: "/orders/${key}?v=${entry.id}"}, wantURL: "/orders/K0?key=REDACTED&v=1"},
-		{cfg: config.HTTPDestination{Method: "DELETE", Path: "/orders/${key}"}, wantURL: "/orders/K0?key=REDACTED"},
-		{cfg: config.HTTPDestination{Body: "array", Wrap: "orders", Path: "/batch?n=${batch_size}"}, wantURL: "/batch?key=REDACTED&n=1",
+		{cfg: DestinationConfig{Method: "PUT", Path: "/orders/${key}?v=${entry.id}"}, wantURL: "/orders/K0?key=REDACTED&v=1"},
+		{cfg: DestinationConfig{Method: "DELETE", Path: "/orders/${key}"}, wantURL: "/orders/K0?key=REDACTED"},
+		{cfg: DestinationConfig{Body: "array", Wrap: "orders", Path: "/batch?n=${batch_size}"}, wantURL: "/batch?key=REDACTED&n=1",
 			wantBody: `{"external_id":"K0","total":0.5}`},
 	}
 	for _, tt := range tests {
@@ -68,15 +67,15 @@ func TestPreviewFailsLikeSend(t *testing.T) {
 	s := systemsFor(t, "http://127.0.0.1:1")
 	tests := []struct {
 		name  string
-		cfg   config.HTTPDestination
+		cfg   DestinationConfig
 		value any
 		want  string
 	}{
-		{"NaN each", config.HTTPDestination{}, math.NaN(), "encode record as JSON: json: unsupported value: NaN"},
-		{"+Inf array", config.HTTPDestination{Body: "array"}, math.Inf(1), "encode record as JSON: json: unsupported value: +Inf"},
-		{"-Inf nested", config.HTTPDestination{}, map[string]any{"x": []any{math.Inf(-1)}}, "encode record as JSON: json: unsupported value: -Inf"},
-		{"path template fails", config.HTTPDestination{Path: "/x/${int(total)}"}, "not a number", "path: "},
-		{"header template fails", config.HTTPDestination{Headers: map[string]string{"X-N": "${total.a.b}"}}, 1.5, "headers.X-N: "},
+		{"NaN each", DestinationConfig{}, math.NaN(), "encode record as JSON: json: unsupported value: NaN"},
+		{"+Inf array", DestinationConfig{Body: "array"}, math.Inf(1), "encode record as JSON: json: unsupported value: +Inf"},
+		{"-Inf nested", DestinationConfig{}, map[string]any{"x": []any{math.Inf(-1)}}, "encode record as JSON: json: unsupported value: -Inf"},
+		{"path template fails", DestinationConfig{Path: "/x/${int(total)}"}, "not a number", "path: "},
+		{"header template fails", DestinationConfig{Headers: map[string]string{"X-N": "${total.a.b}"}}, 1.5, "headers.X-N: "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,16 +111,16 @@ func TestDebugLog(t *testing.T) {
 	for _, level := range []slog.Level{slog.LevelDebug, slog.LevelInfo} {
 		var buf bytes.Buffer
 		log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: level}))
-		s, err := NewSystems(map[string]*config.System{"shop": {URL: srv.URL, Auth: &config.Auth{APIKey: &config.APIKey{Query: "token", Value: "t0ps3cret"}}}}, WithLogger(log))
+		s, err := NewSystems(map[string]*SystemConfig{"shop": {URL: srv.URL, Auth: &Auth{APIKey: &APIKey{Query: "token", Value: "t0ps3cret"}}}}, WithLogger(log))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		src := fastSource(t, s, &config.HTTPSource{System: "shop", Path: "/page", Key: "id"})
+		src := fastSource(t, s, &SourceConfig{System: "shop", Path: "/page", Key: "id"})
 		if _, err := readAll(t, src, connector.ReadRequest{}); err != nil {
 			t.Fatal(err)
 		}
-		d := newDestination(t, s, &config.HTTPDestination{System: "shop", Path: "/down", Body: "array"})
+		d := newDestination(t, s, &DestinationConfig{System: "shop", Path: "/down", Body: "array"})
 		send(t, d, deliveries(4))
 		out := buf.String()
 		if level == slog.LevelInfo {

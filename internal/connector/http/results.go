@@ -3,7 +3,6 @@ package httpconn
 import (
 	"fmt"
 
-	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
 	"github.com/ferry-dev/ferry/internal/expr"
 )
@@ -19,7 +18,7 @@ type resultReader struct {
 	error  *expr.Program // nil: the item's JSON is the message
 }
 
-func newResultReader(system string, cfg *config.Results) (*resultReader, error) {
+func newResultReader(system string, cfg *Results) (*resultReader, error) {
 	r := &resultReader{system: system, path: cfg.Path, key: cfg.Key}
 	var err error
 	if cfg.OK != "" {

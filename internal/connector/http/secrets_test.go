@@ -14,7 +14,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
 )
 
@@ -31,16 +30,16 @@ const (
 // secret header and a plain static header beside it.
 var authKinds = []struct {
 	name string
-	auth *config.Auth
+	auth *Auth
 }{
-	{"bearer", &config.Auth{Bearer: bearerSecret}},
-	{"basic", &config.Auth{Basic: &config.BasicAuth{User: "ferry", Password: basicSecret}}},
-	{"api key header", &config.Auth{APIKey: &config.APIKey{Header: "X-Api-Key", Value: keySecret}}},
-	{"api key query", &config.Auth{APIKey: &config.APIKey{Query: "api_key", Value: keySecret}}},
+	{"bearer", &Auth{Bearer: bearerSecret}},
+	{"basic", &Auth{Basic: &BasicAuth{User: "ferry", Password: basicSecret}}},
+	{"api key header", &Auth{APIKey: &APIKey{Header: "X-Api-Key", Value: keySecret}}},
+	{"api key query", &Auth{APIKey: &APIKey{Query: "api_key", Value: keySecret}}},
 }
 
-func withAuth(a *config.Auth) func(*config.System) {
-	return func(c *config.System) {
+func withAuth(a *Auth) func(*SystemConfig) {
+	return func(c *SystemConfig) {
 		c.Auth = a
 		c.Headers = map[string]string{"X-Tenant-Token": headerSecret, "X-Plain": "plain"}
 	}
@@ -74,7 +73,7 @@ func leaks(text string, secrets ...string) []string {
 }
 
 // secretOf is the value of one kind of auth.
-func secretOf(a *config.Auth) string {
+func secretOf(a *Auth) string {
 	switch {
 	case a.Bearer != "":
 		return a.Bearer
@@ -151,16 +150,16 @@ func TestCredentialsStayAtTheirOrigin(t *testing.T) {
 			s := systemsFor(t, ownSrv.URL, withAuth(kind.auth))
 			reads := []struct {
 				path     string
-				paginate *config.Paginate
+				paginate *Paginate
 			}{
-				{"/link", &config.Paginate{Link: true}},
-				{"/body", &config.Paginate{Next: "next"}},
+				{"/link", &Paginate{Link: true}},
+				{"/body", &Paginate{Next: "next"}},
 				{"/out", nil},
 				{"/in", nil},
 				{"/out-and-back", nil},
 			}
 			for _, rd := range reads {
-				src := fastSource(t, s, &config.HTTPSource{System: "api", Path: rd.path, Records: "data", Key: "id", Paginate: rd.paginate,
+				src := fastSource(t, s, &SourceConfig{System: "api", Path: rd.path, Records: "data", Key: "id", Paginate: rd.paginate,
 					Headers: map[string]string{"X-Route": "route"}})
 				if _, err := readAll(t, src, connector.ReadRequest{}); err != nil {
 					t.Fatalf("read %s: %v", rd.path, err)
@@ -212,9 +211,9 @@ func TestSecretsNeverShown(t *testing.T) {
 			mux.HandleFunc("/refuse/", echo(422))
 			mux.HandleFunc("/ok/", echo(200))
 			srv := serve(t, mux.ServeHTTP)
-			cfg := &config.System{URL: srv.URL}
+			cfg := &SystemConfig{URL: srv.URL}
 			withAuth(kind.auth)(cfg)
-			s, err := NewSystems(map[string]*config.System{"api": cfg}, WithLogger(logger))
+			s, err := NewSystems(map[string]*SystemConfig{"api": cfg}, WithLogger(logger))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -234,10 +233,10 @@ func TestSecretsNeverShown(t *testing.T) {
 			batch[0].Record["secret_auth"], batch[0].Record["secret_header"] = secret, headerSecret
 			for _, prefix := range []string{"/fail", "/refuse", "/ok"} {
 				for _, body := range []string{"each", "array"} {
-					cfg := &config.HTTPDestination{System: "api", Body: body, Path: prefix + "/" + url.PathEscape(secret) + "/x"}
+					cfg := &DestinationConfig{System: "api", Body: body, Path: prefix + "/" + url.PathEscape(secret) + "/x"}
 					if body == "each" {
 						cfg.Path = prefix + "/${secret_auth}/${secret_header}"
-						cfg.Results = &config.Results{OK: "false", Error: `"echo: " + string(headers)`}
+						cfg.Results = &Results{OK: "false", Error: `"echo: " + string(headers)`}
 					}
 					d := newDestination(t, s, cfg)
 					collect(prefix+" "+body, send(t, d, batch)...)
@@ -248,12 +247,12 @@ func TestSecretsNeverShown(t *testing.T) {
 					texts = append(texts, "preview: "+p.URL+" "+string(p.Body))
 				}
 			}
-			op, err := NewOperation(s, &config.HTTPOperation{System: "api", Path: "/fail/${secret_header}", Body: map[string]any{"note": "${secret_auth}"}})
+			op, err := NewOperation(s, &OperationConfig{System: "api", Path: "/fail/${secret_header}", Body: map[string]any{"note": "${secret_auth}"}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			collect("operation", op.Do(context.Background(), batch[0], nil))
-			src := fastSource(t, s, &config.HTTPSource{System: "api", Path: "/refuse/" + headerSecret, Key: "id", Query: map[string]string{"q": secret}})
+			src := fastSource(t, s, &SourceConfig{System: "api", Path: "/refuse/" + headerSecret, Key: "id", Query: map[string]string{"q": secret}})
 			_, err = readAll(t, src, connector.ReadRequest{})
 			if err == nil {
 				t.Fatal("source read did not fail")
@@ -280,7 +279,7 @@ func TestSecretCutByExcerpt(t *testing.T) {
 		w.WriteHeader(500)
 		w.Write([]byte(strings.Repeat("x", 288) + r.Header.Get("Authorization")))
 	})
-	d := newDestination(t, systemsFor(t, srv.URL, withAuth(&config.Auth{Bearer: bearerSecret})), &config.HTTPDestination{System: "api"})
+	d := newDestination(t, systemsFor(t, srv.URL, withAuth(&Auth{Bearer: bearerSecret})), &DestinationConfig{System: "api"})
 	r := send(t, d, deliveries(1))[0]
 	if !strings.HasSuffix(r.Error, "xBearer REDACTED...") || strings.Contains(r.Error, "tok-S") {
 		t.Fatalf("error %q", r.Error)
@@ -298,12 +297,12 @@ func TestRouteSecretsRedacted(t *testing.T) {
 		w.WriteHeader(400)
 		fmt.Fprintf(w, "bad: %s %s %s", r.Header.Get("X-Api-Token"), r.URL.String(), body)
 	})
-	s, err := NewSystems(map[string]*config.System{"api": {URL: srv.URL}}, WithSecrets(headerTok, bodyTok, pathTok))
+	s, err := NewSystems(map[string]*SystemConfig{"api": {URL: srv.URL}}, WithSecrets(headerTok, bodyTok, pathTok))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	d := newDestination(t, s, &config.HTTPDestination{
+	d := newDestination(t, s, &DestinationConfig{
 		System: "api", Path: "/in/" + pathTok, Headers: map[string]string{"X-Api-Token": headerTok},
 		Body: "each",
 	})
@@ -340,10 +339,10 @@ func TestAPIKeyParamNotSentToAnotherOrigin(t *testing.T) {
 		w.Header().Set("Link", "<"+next+`>; rel="next"`)
 		w.Write([]byte(`{"data": [{"id": 1}]}`))
 	})
-	s := systemsFor(t, ownSrv.URL, func(c *config.System) {
-		c.Auth = &config.Auth{APIKey: &config.APIKey{Query: "api_key", Value: keySecret}}
+	s := systemsFor(t, ownSrv.URL, func(c *SystemConfig) {
+		c.Auth = &Auth{APIKey: &APIKey{Query: "api_key", Value: keySecret}}
 	})
-	src := fastSource(t, s, &config.HTTPSource{System: "api", Path: "/first", Records: "data", Key: "id", Paginate: &config.Paginate{Link: true}})
+	src := fastSource(t, s, &SourceConfig{System: "api", Path: "/first", Records: "data", Key: "id", Paginate: &Paginate{Link: true}})
 	if _, err := readAll(t, src, connector.ReadRequest{}); err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +379,7 @@ func TestSecretHeaderValueNotSentToAnotherOrigin(t *testing.T) {
 		w.Header().Set("Link", "<"+otherSrv.URL+`/next>; rel="next"`)
 		w.Write([]byte(`{"data": [{"id": 1}]}`))
 	})
-	s, err := NewSystems(map[string]*config.System{"api": {URL: ownSrv.URL}}, WithSecrets(sig))
+	s, err := NewSystems(map[string]*SystemConfig{"api": {URL: ownSrv.URL}}, WithSecrets(sig))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,9 +387,9 @@ func TestSecretHeaderValueNotSentToAnotherOrigin(t *testing.T) {
 	headers := map[string]string{"X-Shop": sig, "X-Route": "route"}
 	for _, rd := range []struct {
 		path     string
-		paginate *config.Paginate
-	}{{"/first", &config.Paginate{Link: true}}, {"/out", nil}} {
-		src := fastSource(t, s, &config.HTTPSource{System: "api", Path: rd.path, Records: "data", Key: "id", Paginate: rd.paginate, Headers: headers})
+		paginate *Paginate
+	}{{"/first", &Paginate{Link: true}}, {"/out", nil}} {
+		src := fastSource(t, s, &SourceConfig{System: "api", Path: rd.path, Records: "data", Key: "id", Paginate: rd.paginate, Headers: headers})
 		if _, err := readAll(t, src, connector.ReadRequest{}); err != nil {
 			t.Fatal(err)
 		}

@@ -55,8 +55,8 @@ func TestPositionalResultsLengthMismatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := newDestination(t, positionalServer(t, tt.results), &config.HTTPDestination{System: "api", Body: "array",
-				Results: &config.Results{Path: "results", OK: `status == "ok"`}})
+			d := newDestination(t, positionalServer(t, tt.results), &DestinationConfig{System: "api", Body: "array",
+				Results: &Results{Path: "results", OK: `status == "ok"`}})
 			res := send(t, d, deliveries(10))
 			for i, r := range res {
 				if tt.want == "" {
@@ -76,11 +76,11 @@ func TestPositionalResultsLengthMismatch(t *testing.T) {
 // TestUnknownOutcomes: Unknown is set exactly when the request may have
 // been applied although no usable answer came back.
 func TestUnknownOutcomes(t *testing.T) {
-	results := &config.Results{Path: "results"}
+	results := &Results{Path: "results"}
 	tests := []struct {
 		name      string
 		handler   http.HandlerFunc // nil: nothing listens
-		results   *config.Results
+		results   *Results
 		body      string
 		wantOK    bool
 		wantRetry bool
@@ -106,8 +106,8 @@ func TestUnknownOutcomes(t *testing.T) {
 			if tt.handler != nil {
 				url = serve(t, tt.handler).URL
 			}
-			s := systemsFor(t, url, func(c *config.System) { c.Timeout = config.Duration(100 * time.Millisecond) })
-			d := newDestination(t, s, &config.HTTPDestination{System: "api", Body: "array", Results: tt.results})
+			s := systemsFor(t, url, func(c *SystemConfig) { c.Timeout = config.Duration(100 * time.Millisecond) })
+			d := newDestination(t, s, &DestinationConfig{System: "api", Body: "array", Results: tt.results})
 			for i, r := range send(t, d, deliveries(2)) {
 				if r.OK != tt.wantOK || r.Retryable != tt.wantRetry || r.Unknown != tt.unknown {
 					t.Errorf("record %d: OK %v Retryable %v Unknown %v (%s), want OK %v Retryable %v Unknown %v",
@@ -151,7 +151,7 @@ func TestBatchIdempotencyKeyIgnoresOrder(t *testing.T) {
 		keys = append(keys, r.Header.Get("Idempotency-Key"))
 		mu.Unlock()
 	})
-	d := newDestination(t, systemsFor(t, srv.URL), &config.HTTPDestination{System: "api", Body: "array"})
+	d := newDestination(t, systemsFor(t, srv.URL), &DestinationConfig{System: "api", Body: "array"})
 	batch := deliveries(5)
 	reversed := make([]connector.Delivery, len(batch))
 	for i := range batch {
@@ -179,11 +179,11 @@ func TestIdempotencyKeyVariable(t *testing.T) {
 		mu.Unlock()
 	})
 	s := systemsFor(t, srv.URL)
-	d := newDestination(t, s, &config.HTTPDestination{System: "api", Path: "/each/${key}", Headers: map[string]string{"X-Record-Key": "${idempotency_key}"}})
+	d := newDestination(t, s, &DestinationConfig{System: "api", Path: "/each/${key}", Headers: map[string]string{"X-Record-Key": "${idempotency_key}"}})
 	batch := deliveries(2)
 	batch[1].Vars["idempotency_key"] = "from-vars"
 	send(t, d, batch)
-	op, err := NewOperation(s, &config.HTTPOperation{System: "api", Path: "/op/${key}", Headers: map[string]string{"X-Record-Key": "${idempotency_key}"}})
+	op, err := NewOperation(s, &OperationConfig{System: "api", Path: "/op/${key}", Headers: map[string]string{"X-Record-Key": "${idempotency_key}"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestArrayRefusesUnencodableRecordAlone(t *testing.T) {
 			t.Errorf("body: %v", err)
 		}
 	})
-	d := newDestination(t, systemsFor(t, srv.URL), &config.HTTPDestination{System: "api", Body: "array", Wrap: "orders"})
+	d := newDestination(t, systemsFor(t, srv.URL), &DestinationConfig{System: "api", Body: "array", Wrap: "orders"})
 	batch := deliveries(4)
 	batch[1].Record["total"] = math.NaN()
 	batch[3].Record["total"] = math.Inf(-1)

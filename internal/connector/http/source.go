@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
 	"github.com/ferry-dev/ferry/internal/expr"
 )
@@ -76,7 +75,7 @@ var _ connector.Source = (*Source)(nil)
 
 // NewSource prepares a source; templates are compiled here, once.
 // Query, path and header templates see one variable: cursor.
-func NewSource(s *Systems, cfg *config.HTTPSource) (*Source, error) {
+func NewSource(s *Systems, cfg *SourceConfig) (*Source, error) {
 	if cfg == nil {
 		return nil, fmt.Errorf("http source: no settings")
 	}
@@ -107,7 +106,7 @@ func NewSource(s *Systems, cfg *config.HTTPSource) (*Source, error) {
 	return src, nil
 }
 
-func (s *Source) setPagination(p *config.Paginate) error {
+func (s *Source) setPagination(p *Paginate) error {
 	if p == nil {
 		return nil
 	}

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
 )
 
@@ -52,7 +51,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 // fastSource builds a source with short retry waits.
-func fastSource(t *testing.T, s *Systems, cfg *config.HTTPSource) *Source {
+func fastSource(t *testing.T, s *Systems, cfg *SourceConfig) *Source {
 	t.Helper()
 	src, err := NewSource(s, cfg)
 	if err != nil {
@@ -66,7 +65,7 @@ func TestSourceNoPagination(t *testing.T) {
 	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`[{"id": 12345678, "meta": {"changed": "2024-05-01"}, "total": 9.5}, {"id": "A-2", "meta": {"changed": 17}}]`))
 	})
-	src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Path: "/orders", Key: "id", Cursor: "meta.changed"})
+	src := fastSource(t, systemsFor(t, srv.URL), &SourceConfig{System: "api", Path: "/orders", Key: "id", Cursor: "meta.changed"})
 	pages, err := readAll(t, src, connector.ReadRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -86,16 +85,16 @@ func TestSourceNoPagination(t *testing.T) {
 func TestSourcePagePagination(t *testing.T) {
 	tests := []struct {
 		name      string
-		page      config.PagePagination
+		page      PagePagination
 		param     string
 		sizeParam string
 		size      int
 		first     int
 	}{
-		{"defaults", config.PagePagination{}, "page", "size", 100, 1},
-		{"custom", config.PagePagination{Param: "p", SizeParam: "per_page", Size: 40}, "p", "per_page", 40, 1},
-		{"zero-based", config.PagePagination{Size: 50, Start: ptr(0)}, "page", "size", 50, 0},
-		{"start at 3", config.PagePagination{Size: 50, Start: ptr(3)}, "page", "size", 50, 3},
+		{"defaults", PagePagination{}, "page", "size", 100, 1},
+		{"custom", PagePagination{Param: "p", SizeParam: "per_page", Size: 40}, "p", "per_page", 40, 1},
+		{"zero-based", PagePagination{Size: 50, Start: ptr(0)}, "page", "size", 50, 0},
+		{"start at 3", PagePagination{Size: 50, Start: ptr(3)}, "page", "size", 50, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,8 +108,8 @@ func TestSourcePagePagination(t *testing.T) {
 				writeJSON(w, map[string]any{"data": records(from, min(from+size, total))})
 			})
 			p := tt.page
-			src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Path: "/orders", Records: "data", Key: "id",
-				Paginate: &config.Paginate{Page: &p}})
+			src := fastSource(t, systemsFor(t, srv.URL), &SourceConfig{System: "api", Path: "/orders", Records: "data", Key: "id",
+				Paginate: &Paginate{Page: &p}})
 			pages, err := readAll(t, src, connector.ReadRequest{})
 			if err != nil {
 				t.Fatal(err)
@@ -138,8 +137,8 @@ func TestSourceOffsetPagination(t *testing.T) {
 		lim, _ := strconv.Atoi(r.URL.Query().Get("take"))
 		writeJSON(w, records(off, min(off+lim, total)))
 	})
-	src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Path: "/items", Key: "id",
-		Paginate: &config.Paginate{Offset: &config.OffsetPagination{Param: "skip", LimitParam: "take", Limit: 100}}})
+	src := fastSource(t, systemsFor(t, srv.URL), &SourceConfig{System: "api", Path: "/items", Key: "id",
+		Paginate: &Paginate{Offset: &OffsetPagination{Param: "skip", LimitParam: "take", Limit: 100}}})
 	pages, err := readAll(t, src, connector.ReadRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -167,8 +166,8 @@ func TestSourceNextURL(t *testing.T) {
 		}
 	})
 	srvURL = srv.URL
-	src := fastSource(t, systemsFor(t, srv.URL+"/v1/"), &config.HTTPSource{System: "api", Path: "orders", Records: "data", Key: "id",
-		Query: map[string]string{"status": "paid"}, Paginate: &config.Paginate{Next: "meta.next_url"}})
+	src := fastSource(t, systemsFor(t, srv.URL+"/v1/"), &SourceConfig{System: "api", Path: "orders", Records: "data", Key: "id",
+		Query: map[string]string{"status": "paid"}, Paginate: &Paginate{Next: "meta.next_url"}})
 	pages, err := readAll(t, src, connector.ReadRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -189,8 +188,8 @@ func TestSourceNextToken(t *testing.T) {
 			writeJSON(w, map[string]any{"items": records(2, 3), "next": ""})
 		}
 	})
-	src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Path: "/list", Records: "items", Key: "id",
-		Query: map[string]string{"status": "paid"}, Paginate: &config.Paginate{Next: "next", NextParam: "page_token"}})
+	src := fastSource(t, systemsFor(t, srv.URL), &SourceConfig{System: "api", Path: "/list", Records: "items", Key: "id",
+		Query: map[string]string{"status": "paid"}, Paginate: &Paginate{Next: "next", NextParam: "page_token"}})
 	pages, err := readAll(t, src, connector.ReadRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -213,8 +212,8 @@ func TestSourceLinkHeader(t *testing.T) {
 		}
 		writeJSON(w, records((page-1)*2, page*2))
 	})
-	src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Path: "/items", Key: "id",
-		Paginate: &config.Paginate{Link: true}})
+	src := fastSource(t, systemsFor(t, srv.URL), &SourceConfig{System: "api", Path: "/items", Key: "id",
+		Paginate: &Paginate{Link: true}})
 	pages, err := readAll(t, src, connector.ReadRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +259,7 @@ func TestSourceCursorQuery(t *testing.T) {
 				got = r.URL.RawQuery
 				w.Write([]byte(`[]`))
 			})
-			src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Path: "/orders", Key: "id",
+			src := fastSource(t, systemsFor(t, srv.URL), &SourceConfig{System: "api", Path: "/orders", Key: "id",
 				Query: map[string]string{"status": "paid", "updated_since": "${cursor}"}})
 			if _, err := readAll(t, src, tt.req); err != nil {
 				t.Fatal(err)
@@ -279,7 +278,7 @@ func TestSourceStopAndCallbackError(t *testing.T) {
 		w.Header().Set("Link", fmt.Sprintf(`</items?n=%d>; rel="next"`, i))
 		writeJSON(w, records(i, i+1)) // endless, but advancing
 	})
-	src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Path: "/items", Key: "id", Paginate: &config.Paginate{Link: true}})
+	src := fastSource(t, systemsFor(t, srv.URL), &SourceConfig{System: "api", Path: "/items", Key: "id", Paginate: &Paginate{Link: true}})
 	err := src.Read(context.Background(), connector.ReadRequest{}, func(_ context.Context, p connector.Page) error {
 		if p.Number == 2 {
 			return connector.ErrStop
@@ -308,7 +307,7 @@ func TestSourceRetriesTransientFailures(t *testing.T) {
 			w.Write([]byte(`[{"id": 1}]`))
 		}
 	})
-	src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Key: "id"})
+	src := fastSource(t, systemsFor(t, srv.URL), &SourceConfig{System: "api", Key: "id"})
 	pages, err := readAll(t, src, connector.ReadRequest{})
 	if err != nil || len(keysOf(pages)) != 1 || n.Load() != 3 {
 		t.Fatalf("err = %v, records %v, requests %d", err, keysOf(pages), n.Load())
@@ -330,7 +329,7 @@ func TestSourceHonorsRetryAfter(t *testing.T) {
 		}
 		w.Write([]byte(`[]`))
 	})
-	src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Key: "id"})
+	src := fastSource(t, systemsFor(t, srv.URL), &SourceConfig{System: "api", Key: "id"})
 	if _, err := readAll(t, src, connector.ReadRequest{}); err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +344,7 @@ func TestSourceGivesUpAfterRetries(t *testing.T) {
 		n.Add(1)
 		http.Error(w, "database is down", http.StatusInternalServerError)
 	})
-	src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Path: "/orders", Key: "id"})
+	src := fastSource(t, systemsFor(t, srv.URL), &SourceConfig{System: "api", Path: "/orders", Key: "id"})
 	_, err := readAll(t, src, connector.ReadRequest{})
 	want := fmt.Sprintf("page 1 (GET %s/orders): HTTP 500 Internal Server Error: database is down (gave up after 4 attempts)", srv.URL)
 	if err == nil || err.Error() != want || n.Load() != 4 {
@@ -360,7 +359,7 @@ func TestSourceDoesNotRetryClientErrors(t *testing.T) {
 		w.WriteHeader(http.StatusNotFound)
 		w.Write([]byte(`{"error": "no such route"}`))
 	})
-	src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Path: "/nope", Key: "id"})
+	src := fastSource(t, systemsFor(t, srv.URL), &SourceConfig{System: "api", Path: "/nope", Key: "id"})
 	_, err := readAll(t, src, connector.ReadRequest{})
 	want := fmt.Sprintf(`page 1 (GET %s/nope): HTTP 404 Not Found: {"error": "no such route"}`, srv.URL)
 	if err == nil || err.Error() != want || n.Load() != 1 {
@@ -407,8 +406,8 @@ func TestSourceBodyErrors(t *testing.T) {
 				}
 				w.Write([]byte(tt.body))
 			})
-			src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Path: "/orders", Records: tt.records, Key: "id",
-				Paginate: &config.Paginate{Page: &config.PagePagination{Size: 2}}})
+			src := fastSource(t, systemsFor(t, srv.URL), &SourceConfig{System: "api", Path: "/orders", Records: tt.records, Key: "id",
+				Paginate: &Paginate{Page: &PagePagination{Size: 2}}})
 			pages, err := readAll(t, src, connector.ReadRequest{})
 			want := fmt.Sprintf("page 2 (GET %s/orders?page=2&size=2): %s", srv.URL, tt.want)
 			if err == nil || err.Error() != want {
@@ -425,7 +424,7 @@ func TestSourceMaxBody(t *testing.T) {
 	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(`[` + strings.Repeat(`{"id": 1},`, 1000) + `{"id": 2}]`))
 	})
-	src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Key: "id"})
+	src := fastSource(t, systemsFor(t, srv.URL), &SourceConfig{System: "api", Key: "id"})
 	src.MaxBody = 1 << 10
 	_, err := readAll(t, src, connector.ReadRequest{})
 	want := fmt.Sprintf("page 1 (GET %s): response body is larger than the limit of 1024 bytes", srv.URL)
@@ -447,10 +446,10 @@ func TestSourceRedactsAPIKey(t *testing.T) {
 		}
 		w.WriteHeader(http.StatusForbidden)
 	})
-	s := systemsFor(t, srv.URL, func(c *config.System) {
-		c.Auth = &config.Auth{APIKey: &config.APIKey{Query: "api_key", Value: "s3cret"}}
+	s := systemsFor(t, srv.URL, func(c *SystemConfig) {
+		c.Auth = &Auth{APIKey: &APIKey{Query: "api_key", Value: "s3cret"}}
 	})
-	src := fastSource(t, s, &config.HTTPSource{System: "api", Path: "/orders", Records: "data", Key: "id", Paginate: &config.Paginate{Next: "next"}})
+	src := fastSource(t, s, &SourceConfig{System: "api", Path: "/orders", Records: "data", Key: "id", Paginate: &Paginate{Next: "next"}})
 	pages, err := readAll(t, src, connector.ReadRequest{})
 	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "api_key=REDACTED") {
 		t.Fatalf("err = %v", err)
@@ -464,7 +463,7 @@ func TestSourceRedactsAPIKey(t *testing.T) {
 
 func TestSourceConnectionRefused(t *testing.T) {
 	url := refusedURL(t)
-	src := fastSource(t, systemsFor(t, url), &config.HTTPSource{System: "api", Path: "/orders", Key: "id"})
+	src := fastSource(t, systemsFor(t, url), &SourceConfig{System: "api", Path: "/orders", Key: "id"})
 	_, err := readAll(t, src, connector.ReadRequest{})
 	prefix := fmt.Sprintf("page 1 (GET %s/orders): dial tcp ", url)
 	if err == nil || !strings.HasPrefix(err.Error(), prefix) || !strings.HasSuffix(err.Error(), "connection refused (gave up after 4 attempts)") {
@@ -476,7 +475,7 @@ func TestSourceHonorsContext(t *testing.T) {
 	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	})
-	src := fastSource(t, systemsFor(t, srv.URL), &config.HTTPSource{System: "api", Key: "id"})
+	src := fastSource(t, systemsFor(t, srv.URL), &SourceConfig{System: "api", Key: "id"})
 	src.RetryDelay = time.Hour
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -490,17 +489,17 @@ func TestNewSourceErrors(t *testing.T) {
 	s := systemsFor(t, "http://127.0.0.1:1")
 	tests := []struct {
 		name string
-		cfg  config.HTTPSource
+		cfg  SourceConfig
 		want string
 	}{
-		{"no key", config.HTTPSource{System: "api"}, "key: required (expected the dotted path to a record's business key, e.g. id)"},
-		{"bad path", config.HTTPSource{System: "api", Key: "id", Path: "/orders/${"}, `path: template "/orders/${": unclosed ${ at offset 8`},
-		{"bad query", config.HTTPSource{System: "api", Key: "id", Query: map[string]string{"since": "${cursor +}"}}, `query.since: template "${cursor +}": expression "cursor +"`},
-		{"two styles", config.HTTPSource{System: "api", Key: "id", Paginate: &config.Paginate{Page: &config.PagePagination{}, Link: true}},
+		{"no key", SourceConfig{System: "api"}, "key: required (expected the dotted path to a record's business key, e.g. id)"},
+		{"bad path", SourceConfig{System: "api", Key: "id", Path: "/orders/${"}, `path: template "/orders/${": unclosed ${ at offset 8`},
+		{"bad query", SourceConfig{System: "api", Key: "id", Query: map[string]string{"since": "${cursor +}"}}, `query.since: template "${cursor +}": expression "cursor +"`},
+		{"two styles", SourceConfig{System: "api", Key: "id", Paginate: &Paginate{Page: &PagePagination{}, Link: true}},
 			"paginate: expected one of page, offset, next or link, found page and link"},
-		{"next_param alone", config.HTTPSource{System: "api", Key: "id", Paginate: &config.Paginate{NextParam: "token"}},
+		{"next_param alone", SourceConfig{System: "api", Key: "id", Paginate: &Paginate{NextParam: "token"}},
 			"paginate: next_param: needs next"},
-		{"negative size", config.HTTPSource{System: "api", Key: "id", Paginate: &config.Paginate{Page: &config.PagePagination{Size: -5}}},
+		{"negative size", SourceConfig{System: "api", Key: "id", Paginate: &Paginate{Page: &PagePagination{Size: -5}}},
 			"paginate: page.size: -5 is negative"},
 	}
 	for _, tt := range tests {

@@ -82,7 +82,7 @@ type system struct {
 // NewSystems prepares a client per system. The rate limit has a burst of
 // 1: requests are spaced evenly at the configured rate rather than sent in
 // bursts, which is what APIs with per-second quotas expect.
-func NewSystems(systems map[string]*config.System, opts ...Option) (*Systems, error) {
+func NewSystems(systems map[string]*SystemConfig, opts ...Option) (*Systems, error) {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
@@ -132,7 +132,7 @@ func (s *Systems) get(name string) (*system, error) {
 	return sys, nil
 }
 
-func newSystem(name string, cfg *config.System, log *slog.Logger, shared []string) (*system, error) {
+func newSystem(name string, cfg *SystemConfig, log *slog.Logger, shared []string) (*system, error) {
 	if cfg == nil {
 		return nil, fmt.Errorf("no settings (expected at least url)")
 	}
@@ -207,7 +207,7 @@ type redirectError struct{ msg string }
 
 func (e *redirectError) Error() string { return e.msg }
 
-func flattenAuth(a *config.Auth) authSettings {
+func flattenAuth(a *Auth) authSettings {
 	switch {
 	case a == nil:
 		return authSettings{}
@@ -222,7 +222,7 @@ func flattenAuth(a *config.Auth) authSettings {
 }
 
 // checkAuth requires exactly one method, complete.
-func checkAuth(a *config.Auth) error {
+func checkAuth(a *Auth) error {
 	if a == nil {
 		return nil
 	}

@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
 )
 
@@ -59,22 +58,22 @@ func TestParseRate(t *testing.T) {
 func TestNewSystemsErrors(t *testing.T) {
 	tests := []struct {
 		name string
-		sys  config.System
+		sys  SystemConfig
 		want string
 	}{
-		{"relative url", config.System{URL: "/api"}, `system "api": url: "/api" is not an absolute http(s) URL`},
-		{"two auth methods", config.System{URL: "http://x", Auth: &config.Auth{Bearer: "t", Basic: &config.BasicAuth{User: "u"}}},
+		{"relative url", SystemConfig{URL: "/api"}, `system "api": url: "/api" is not an absolute http(s) URL`},
+		{"two auth methods", SystemConfig{URL: "http://x", Auth: &Auth{Bearer: "t", Basic: &BasicAuth{User: "u"}}},
 			`system "api": auth: expected exactly one of bearer, basic or api_key, found 2`},
-		{"empty auth", config.System{URL: "http://x", Auth: &config.Auth{}}, `found 0`},
-		{"api key in header and query", config.System{URL: "http://x", Auth: &config.Auth{APIKey: &config.APIKey{Header: "X-Key", Query: "k", Value: "v"}}},
+		{"empty auth", SystemConfig{URL: "http://x", Auth: &Auth{}}, `found 0`},
+		{"api key in header and query", SystemConfig{URL: "http://x", Auth: &Auth{APIKey: &APIKey{Header: "X-Key", Query: "k", Value: "v"}}},
 			`system "api": auth: api_key: expected exactly one of header or query`},
-		{"api key without value", config.System{URL: "http://x", Auth: &config.Auth{APIKey: &config.APIKey{Header: "X-Key"}}}, `api_key: value is empty`},
-		{"bad rate", config.System{URL: "http://x", Rate: "fast"}, `system "api": rate: invalid rate "fast"`},
+		{"api key without value", SystemConfig{URL: "http://x", Auth: &Auth{APIKey: &APIKey{Header: "X-Key"}}}, `api_key: value is empty`},
+		{"bad rate", SystemConfig{URL: "http://x", Rate: "fast"}, `system "api": rate: invalid rate "fast"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sys := tt.sys
-			_, err := NewSystems(map[string]*config.System{"api": &sys})
+			_, err := NewSystems(map[string]*SystemConfig{"api": &sys})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
 			}
@@ -84,7 +83,7 @@ func TestNewSystemsErrors(t *testing.T) {
 
 func TestUnknownSystem(t *testing.T) {
 	s := systemsFor(t, "http://127.0.0.1:1")
-	_, err := NewSource(s, &config.HTTPSource{System: "shop", Key: "id"})
+	_, err := NewSource(s, &SourceConfig{System: "shop", Key: "id"})
 	want := `system: unknown system "shop" (expected one of: api)`
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %q", err, want)
@@ -96,20 +95,20 @@ func TestUnknownSystem(t *testing.T) {
 func TestAuthVariants(t *testing.T) {
 	tests := []struct {
 		name  string
-		auth  *config.Auth
+		auth  *Auth
 		check func(r *http.Request) bool
 	}{
-		{"bearer", &config.Auth{Bearer: "tok"}, func(r *http.Request) bool {
+		{"bearer", &Auth{Bearer: "tok"}, func(r *http.Request) bool {
 			return r.Header.Get("Authorization") == "Bearer tok"
 		}},
-		{"basic", &config.Auth{Basic: &config.BasicAuth{User: "ferry", Password: "pw"}}, func(r *http.Request) bool {
+		{"basic", &Auth{Basic: &BasicAuth{User: "ferry", Password: "pw"}}, func(r *http.Request) bool {
 			u, p, ok := r.BasicAuth()
 			return ok && u == "ferry" && p == "pw"
 		}},
-		{"api key header", &config.Auth{APIKey: &config.APIKey{Header: "X-API-Key", Value: "k1"}}, func(r *http.Request) bool {
+		{"api key header", &Auth{APIKey: &APIKey{Header: "X-API-Key", Value: "k1"}}, func(r *http.Request) bool {
 			return r.Header.Get("X-API-Key") == "k1"
 		}},
-		{"api key query", &config.Auth{APIKey: &config.APIKey{Query: "api_key", Value: "k2"}}, func(r *http.Request) bool {
+		{"api key query", &Auth{APIKey: &APIKey{Query: "api_key", Value: "k2"}}, func(r *http.Request) bool {
 			return r.URL.Query().Get("api_key") == "k2" && r.URL.Query().Get("status") == "paid"
 		}},
 	}
@@ -125,18 +124,18 @@ func TestAuthVariants(t *testing.T) {
 				}
 				w.Write([]byte(`[{"id": 1}]`))
 			})
-			s := systemsFor(t, srv.URL, func(c *config.System) {
+			s := systemsFor(t, srv.URL, func(c *SystemConfig) {
 				c.Auth = tt.auth
 				c.Headers = map[string]string{"X-Tenant": "acme"}
 			})
-			src, err := NewSource(s, &config.HTTPSource{System: "api", Path: "/orders", Key: "id", Query: map[string]string{"status": "paid"}})
+			src, err := NewSource(s, &SourceConfig{System: "api", Path: "/orders", Key: "id", Query: map[string]string{"status": "paid"}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := src.Read(context.Background(), connector.ReadRequest{}, func(context.Context, connector.Page) error { return nil }); err != nil {
 				t.Fatalf("read: %v", err)
 			}
-			dst, err := NewDestination(s, &config.HTTPDestination{System: "api", Path: "/orders?status=paid"})
+			dst, err := NewDestination(s, &DestinationConfig{System: "api", Path: "/orders?status=paid"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -159,13 +158,13 @@ func TestRateLimitSpacesRequests(t *testing.T) {
 		n.Add(1)
 		w.WriteHeader(http.StatusNoContent)
 	})
-	s := systemsFor(t, srv.URL, func(c *config.System) { c.Rate = "20/s" })
+	s := systemsFor(t, srv.URL, func(c *SystemConfig) { c.Rate = "20/s" })
 	// Two destinations of one system share its limiter.
-	a, err := NewDestination(s, &config.HTTPDestination{System: "api", Path: "/a"})
+	a, err := NewDestination(s, &DestinationConfig{System: "api", Path: "/a"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := NewDestination(s, &config.HTTPDestination{System: "api", Path: "/b"})
+	b, err := NewDestination(s, &DestinationConfig{System: "api", Path: "/b"})
 	if err != nil {
 		t.Fatal(err)
 	}

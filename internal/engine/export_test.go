@@ -1,0 +1,4 @@
+package engine
+
+// SendFingerprint is exported for the external tests.
+var SendFingerprint = sendFingerprint

@@ -1,0 +1,235 @@
+package engine_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+
+	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/connector/all"
+	"github.com/ferry-dev/ferry/internal/connector/registry"
+	"github.com/ferry-dev/ferry/internal/engine"
+	"github.com/ferry-dev/ferry/internal/store/sqlite"
+)
+
+// The engine sees connectors only through the module contract: a kind
+// declared here, outside the engine, gets its pages acknowledged after
+// they are queued, its run-scoped destination told of the run, and is
+// closed with the registry; none of it is HTTP.
+
+type memSourceConfig struct {
+	Records int `yaml:"records" json:"records" jsonschema:"description=Records to serve"`
+	Page    int `yaml:"page" json:"page" jsonschema:"description=Records per page"`
+}
+
+type memDestConfig struct {
+	Name string `yaml:"name" json:"name" jsonschema:"description=What the test calls it"`
+}
+
+// memLog records what the engine did with the test kind, in order.
+type memLog struct {
+	mu     sync.Mutex
+	events []string
+	sent   map[string]int
+	acked  []int
+	closed int
+}
+
+func (l *memLog) add(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, fmt.Sprintf(format, args...))
+}
+
+type memSource struct {
+	cfg *memSourceConfig
+	log *memLog
+	// queued tells, in Ack, whether the page's keys are in the store.
+	queued func(keys []string) bool
+}
+
+func (s *memSource) Read(ctx context.Context, _ connector.ReadRequest, fn func(context.Context, connector.Page) error) error {
+	for start, page := 0, 1; start < s.cfg.Records; start, page = start+s.cfg.Page, page+1 {
+		var recs []connector.SourceRecord
+		var keys []string
+		for i := start; i < min(start+s.cfg.Page, s.cfg.Records); i++ {
+			k := fmt.Sprintf("k%03d", i)
+			keys = append(keys, k)
+			recs = append(recs, connector.SourceRecord{Key: k, Data: map[string]any{"id": i}})
+		}
+		n := page
+		p := connector.Page{Number: n, Records: recs, Ack: func(context.Context) error {
+			if !s.queued(keys) {
+				return fmt.Errorf("page %d acknowledged before its records were queued", n)
+			}
+			s.log.mu.Lock()
+			s.log.acked = append(s.log.acked, n)
+			s.log.mu.Unlock()
+			return nil
+		}}
+		if err := fn(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type memDest struct{ log *memLog }
+
+func (d *memDest) Send(_ context.Context, batch []connector.Delivery) ([]connector.Result, error) {
+	out := make([]connector.Result, len(batch))
+	d.log.mu.Lock()
+	defer d.log.mu.Unlock()
+	d.log.events = append(d.log.events, "send")
+	for i, del := range batch {
+		d.log.sent[del.Key]++
+		out[i] = connector.Result{OK: true}
+	}
+	return out, nil
+}
+
+func (d *memDest) StartRun(_ context.Context, run connector.RunInfo) error {
+	d.log.add("start %s", run.Route)
+	return nil
+}
+
+func (d *memDest) EndRun(_ context.Context, run connector.RunInfo, completed bool) error {
+	d.log.add("end %s %v", run.Route, completed)
+	return nil
+}
+
+func (d *memDest) Close() error {
+	d.log.mu.Lock()
+	d.log.closed++
+	d.log.mu.Unlock()
+	return nil
+}
+
+func memKind(log *memLog, queued func([]string) bool) connector.Kind {
+	return connector.Kind{
+		Name:    "mem",
+		Summary: "records in memory, for engine tests",
+		Source: &connector.SourcePart{
+			Spec: connector.Spec{Config: func() any { return &memSourceConfig{} }, Caps: []connector.Capability{connector.CapAck}},
+			Build: func(_ context.Context, _ connector.Env, cfg any) (connector.Source, error) {
+				return &memSource{cfg: cfg.(*memSourceConfig), log: log, queued: queued}, nil
+			},
+		},
+		Destination: &connector.DestinationPart{
+			Spec: connector.Spec{Config: func() any { return &memDestConfig{} }, Caps: []connector.Capability{connector.CapRunFile}},
+			Build: func(context.Context, connector.Env, any) (connector.Destination, error) {
+				return &memDest{log: log}, nil
+			},
+		},
+	}
+}
+
+func TestEngineUsesTheModuleContract(t *testing.T) {
+	log := &memLog{sent: map[string]int{}}
+	dir := t.TempDir()
+	var st *sqlite.Store
+	// At the acknowledgement the page's records are queued and leased to
+	// this run (they are handed to the sender only after it).
+	queued := func(keys []string) bool {
+		c, err := st.Counts(context.Background(), "mem")
+		return err == nil && c.Leased >= len(keys)
+	}
+	kinds, err := connector.NewSet(append(all.Kinds(), memKind(log, queued))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse([]byte(`
+routes:
+  mem:
+    source: {mem: {records: 25, page: 10}}
+    batch: 7
+    destinations:
+      default: {mem: {name: out}}
+`), filepath.Join(dir, "ferry.yaml"), kinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if st, err = sqlite.Open(ctx, cfg.Store); err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	reg, err := registry.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(cfg, st, reg, engine.Options{RetryWait: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Run(ctx, "mem", engine.RunOptions{})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if res.Done != 25 {
+		t.Errorf("done = %d, want 25", res.Done)
+	}
+	if err := reg.Close(); err != nil {
+		t.Fatal(err)
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	sort.Ints(log.acked)
+	if fmt.Sprint(log.acked) != "[1 2 3]" {
+		t.Errorf("acknowledged pages %v, want [1 2 3] (each once, after queuing)", log.acked)
+	}
+	if len(log.sent) != 25 {
+		t.Errorf("sent %d keys, want 25", len(log.sent))
+	}
+	if len(log.events) < 3 || log.events[0] != "start mem" || log.events[len(log.events)-1] != "end mem true" {
+		t.Errorf("run-scoped calls %v: want start first, end (completed) last", log.events)
+	}
+	if log.closed != 1 {
+		t.Errorf("destination closed %d times, want 1 (by the registry)", log.closed)
+	}
+}
+
+// The HTTP destination's fingerprint, now declared by the connector,
+// gives the same hash seed as ferry before connector modules: an upgrade
+// must not make every record count as changed (and sent again).
+func TestFingerprintUnchangedByModules(t *testing.T) {
+	cfg, err := config.Parse([]byte(`
+systems:
+  erp: {url: "http://127.0.0.1:9"}
+routes:
+  orders:
+    source: {http: {system: erp, key: id}}
+    steps: [{filter: "total > 0"}]
+    destinations:
+      default: {http: {system: erp, path: "/o/${key}", method: PUT, map: {id: id, sum: total}}}
+      big: {http: {system: erp, path: /bulk, body: array, wrap: orders}}
+`), "ferry.yaml", all.Set())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fingerprint as ferry computed it before issue 7.
+	type dest struct {
+		Name, System, Method, Path, Body, Wrap string
+		Map                                    map[string]any
+	}
+	b, err := json.Marshal(struct {
+		Steps        []config.Step
+		Destinations []dest
+	}{cfg.Routes["orders"].Steps, []dest{
+		{"big", "erp", "POST", "/bulk", "array", "orders", nil},
+		{"default", "erp", "PUT", "/o/${key}", "each", "", map[string]any{"id": "id", "sum": "total"}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sha256.Sum256(b)
+	if got := engine.SendFingerprint(cfg.Routes["orders"]); string(got) != string(want[:8]) {
+		t.Errorf("fingerprint %x, want %x (the pre-module bytes)", got, want[:8])
+	}
+}
