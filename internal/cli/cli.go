@@ -124,6 +124,7 @@ keeps the history of every attempt.`,
 	root.AddCommand(
 		a.runCommand(),
 		a.validateCommand(),
+		a.checkCommand(),
 		a.schemaCommand(),
 		a.routesCommand(),
 		a.queueCommand(),
