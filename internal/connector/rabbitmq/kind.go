@@ -33,6 +33,7 @@ const (
 	DefaultWait           = time.Second
 	DefaultConfirmTimeout = 30 * time.Second
 	DefaultWakeInterval   = time.Second
+	DefaultAckWait        = 30 * time.Second
 )
 
 // What the source does with a message it cannot turn into a record (not

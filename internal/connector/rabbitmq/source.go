@@ -2,6 +2,8 @@ package rabbitmq
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,9 +25,11 @@ import (
 // Each Read opens its own channel with basic.qos prefetch and a consumer
 // with manual acknowledgements. Page.Ack acknowledges the page's messages
 // (with one multiple ack when every earlier page of the read is
-// acknowledged, one by one otherwise). When Read returns, the channel is
-// closed: every message not acknowledged goes back to the queue. Ack after
-// Read has returned fails.
+// acknowledged, one by one otherwise); it may be called after fn returned
+// (the engine queues a page while the next is read), so a read that ends
+// first waits until every page it handed over is acknowledged, at most
+// AckWait. Then the channel is closed: every message not acknowledged
+// goes back to the queue. Ack after Read has returned fails.
 type Source struct {
 	sys      *System
 	queue    string
@@ -42,6 +46,11 @@ type Source struct {
 	// WakeInterval is how often Wake looks at the queue's message count
 	// while no read runs (default 1s).
 	WakeInterval time.Duration
+	// AckWait is how long a read that ends waits for the acks of the
+	// pages it handed over (default 30s). The engine queues a page and
+	// acks it after fn returned, so the channel must outlive the last fn
+	// call; pages still unacked after AckWait go back to the queue.
+	AckWait time.Duration
 
 	reading atomic.Int32 // reads in progress, for Wake
 }
@@ -70,7 +79,7 @@ func NewSource(sys *System, env connector.Env, cfg *SourceConfig) (*Source, erro
 		sys: sys, queue: c.Queue, declare: c.Declare, dlx: c.DeadLetterExchange,
 		key: c.Key, keyFrom: c.KeyFrom, prefetch: c.Prefetch, pageSize: c.PageSize,
 		wait: time.Duration(c.Wait), invalid: c.Invalid, log: log,
-		WakeInterval: DefaultWakeInterval,
+		WakeInterval: DefaultWakeInterval, AckWait: DefaultAckWait,
 	}, nil
 }
 
@@ -83,7 +92,7 @@ func (s *Source) Read(ctx context.Context, _ connector.ReadRequest, fn func(cont
 	if err != nil {
 		return fmt.Errorf("queue %s: %w", s.queue, err)
 	}
-	r := &read{src: s, ch: ch}
+	r := &read{src: s, ch: ch, settled: make(chan struct{}, 1)}
 	// Closing the channel hands every unacknowledged message back to the
 	// queue; acks sent before it are applied first (one ordered channel).
 	defer r.close()
@@ -91,10 +100,23 @@ func (s *Source) Read(ctx context.Context, _ connector.ReadRequest, fn func(cont
 	if err := s.setup(ch); err != nil {
 		return err
 	}
-	deliveries, err := ch.ConsumeWithContext(ctx, s.queue, "", false, false, false, false, nil)
+	tag := "ferry-" + randomTag()
+	deliveries, err := ch.ConsumeWithContext(ctx, s.queue, tag, false, false, false, false, nil)
 	if err != nil {
 		return s.channelError("consume", err)
 	}
+	err = s.consume(ctx, r, deliveries, closed, fn)
+	if ctx.Err() == nil {
+		// No more deliveries; those already here but not handed over go
+		// back at close. Then give the engine time to ack what it got.
+		_ = ch.Cancel(tag, false)
+		r.awaitAcks(ctx, s.AckWait)
+	}
+	return err
+}
+
+// consume reads deliveries into pages and hands each to fn.
+func (s *Source) consume(ctx context.Context, r *read, deliveries <-chan amqp.Delivery, closed <-chan *amqp.Error, fn func(context.Context, connector.Page) error) error {
 	timer := time.NewTimer(s.wait)
 	defer timer.Stop()
 	for number := 1; ; number++ {
@@ -119,10 +141,12 @@ func (s *Source) Read(ctx context.Context, _ connector.ReadRequest, fn func(cont
 			}
 		}
 		if len(page.records) > 0 {
+			r.handOver(number)
 			if err := fn(ctx, page.page(s.queue)); err != nil {
 				if errors.Is(err, connector.ErrStop) {
 					return nil
 				}
+				r.handOver(number - 1) // a page fn refused is not the engine's
 				return err
 			}
 		}
@@ -185,8 +209,37 @@ type read struct {
 
 	mu        sync.Mutex
 	done      bool
-	ackedUpTo int          // every page up to this number is acked
-	acked     map[int]bool // pages acked out of order, beyond ackedUpTo
+	handed    int           // pages handed to fn
+	ackedUpTo int           // every page up to this number is acked
+	acked     map[int]bool  // pages acked out of order, beyond ackedUpTo
+	settled   chan struct{} // receives when the last handed page is acked
+}
+
+func (r *read) handOver(number int) {
+	r.mu.Lock()
+	r.handed = number
+	r.mu.Unlock()
+}
+
+// awaitAcks waits until every page handed over is acked, for at most d.
+func (r *read) awaitAcks(ctx context.Context, d time.Duration) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		r.mu.Lock()
+		done := r.ackedUpTo >= r.handed
+		r.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-r.settled:
+		case <-timer.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 func (r *read) close() {
@@ -258,7 +311,20 @@ func (r *read) ack(ctx context.Context, number int, tags []uint64) error {
 		}
 		r.acked[number] = true
 	}
+	if r.ackedUpTo >= r.handed {
+		select {
+		case r.settled <- struct{}{}:
+		default:
+		}
+	}
 	return nil
+}
+
+// randomTag makes consumer tags unique per read.
+func randomTag() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // take turns a delivery into a record of the page, or handles it as

@@ -93,6 +93,48 @@ func TestReadAcksOnlyAckedPages(t *testing.T) {
 	}
 }
 
+// The engine acks a page after fn returned, while the next page is read,
+// and the last page after the read found no more messages: those acks
+// must still reach the broker, so nothing is read twice.
+func TestAckAfterFnReturns(t *testing.T) {
+	b := needBroker(t)
+	q := b.queue("ferry-test-async", nil)
+	b.publishOrders(q, 1, 250)
+	src := newTestSource(t, newTestSystem(t, testURL()), SourceConfig{Queue: q, Key: "id", PageSize: 100})
+	src.AckWait = 30 * time.Second
+	ctx := testContext(t)
+	queued := make(chan connector.Page)
+	ackErrs := make(chan error, 10)
+	go func() { // the engine's queuing goroutine
+		for p := range queued {
+			time.Sleep(50 * time.Millisecond) // queuing takes a while
+			ackErrs <- p.Ack(ctx)
+		}
+		close(ackErrs)
+	}()
+	err := src.Read(ctx, connector.ReadRequest{}, func(_ context.Context, p connector.Page) error {
+		queued <- p
+		return nil
+	})
+	close(queued)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for err := range ackErrs {
+		n++
+		if err != nil {
+			t.Errorf("ack: %v", err)
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d pages, want 3", n)
+	}
+	if got := readAll(t, ctx, src); len(got) != 0 {
+		t.Errorf("%d messages read again, want none", len(got))
+	}
+}
+
 // A read that ends without acking (fn fails) leaves every message.
 func TestReadErrorLeavesMessages(t *testing.T) {
 	b := needBroker(t)
