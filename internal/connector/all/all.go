@@ -6,12 +6,14 @@ import (
 	"fmt"
 
 	"github.com/ferry-dev/ferry/internal/connector"
+	fileconn "github.com/ferry-dev/ferry/internal/connector/file"
 	httpconn "github.com/ferry-dev/ferry/internal/connector/http"
 )
 
 // Kinds returns every kind, each built afresh.
 func Kinds() []connector.Kind {
 	return []connector.Kind{
+		fileconn.Kind(),
 		httpconn.Kind(),
 	}
 }
