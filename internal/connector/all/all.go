@@ -8,6 +8,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/connector"
 	fileconn "github.com/ferry-dev/ferry/internal/connector/file"
 	httpconn "github.com/ferry-dev/ferry/internal/connector/http"
+	"github.com/ferry-dev/ferry/internal/connector/rabbitmq"
 )
 
 // Kinds returns every kind, each built afresh.
@@ -15,6 +16,7 @@ func Kinds() []connector.Kind {
 	return []connector.Kind{
 		fileconn.Kind(),
 		httpconn.Kind(),
+		rabbitmq.Kind(),
 	}
 }
 
