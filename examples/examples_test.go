@@ -29,6 +29,8 @@ var secretEnv = map[string]string{
 	"SHOP_TOKEN":  "test-shop-token",
 	"WMS_TOKEN":   "test-wms-token",
 	"CRM_API_KEY": "test-crm-key",
+	"AMQP_URL":    "amqp://ferry:test-amqp-password@127.0.0.1:5672/shop",
+	"ERP_TOKEN":   "test-erp-token",
 }
 
 // exampleFiles lists the route files; the folder must hold some.
