@@ -2,7 +2,7 @@
 # command: formatting, vet, and the whole suite under the race detector.
 GO ?= go
 
-.PHONY: test demo bench build vet fmt cross chaos
+.PHONY: test demo bench build vet fmt cross chaos docs
 
 test: fmt vet
 	$(GO) test -race -count=1 -timeout 20m ./...
@@ -25,6 +25,11 @@ cross:
 
 demo:
 	$(GO) run ./cmd/ferry demo
+
+# The connector reference pages, generated from the kinds' config types
+# (internal/connector/catalog fails its test when they are stale).
+docs:
+	$(GO) run ./cmd/ferry connectors --write-docs docs/connectors
 
 # The long chaos run: 300 SIGKILLs per variant instead of the suite's 20
 # (test/e2e/chaos_test.go). Replay a failure with CHAOS_SEED=<seed it printed>.

@@ -173,9 +173,9 @@ func TestDocsSections(t *testing.T) {
 	for _, want := range []string{
 		"| `answers[].outcome` | string | required | What the answer means. One of `done`, `retry`, `dead`. |",
 		"| `paginate.page.size` | integer | optional | Records per page. Default `100`. |",
-		"| `token` | string | optional | Token \\| sent as a header. |",  // a | in a cell
-		"- `cursor`: the source can read incrementally",                  // caps in declared order:
-		"- `teleport`: (not described: add it to catalog.CapabilityDoc)", // unknown last
+		"| `token` | string | optional | Token \\| sent as the header \\<X-Token>, \\*never\\* logged. |", // markdown in a cell
+		"- `cursor`: the source can read incrementally",                                                   // caps in declared order:
+		"- `teleport`: (not described: add it to catalog.CapabilityDoc)",                                  // unknown last
 		"Capabilities of the operation: none.",
 		"The widget kind exists for the catalog's tests.",
 	} {

@@ -35,7 +35,7 @@ func (Level) JSONSchema() *jsonschema.Schema {
 type widgetSystem struct {
 	URL     string        `yaml:"url" jsonschema:"description=Base URL of the widget API"`
 	Timeout time.Duration `yaml:"timeout,omitempty" jsonschema:"description=Timeout of one call\\, default 30s"`
-	Token   string        `yaml:"token,omitempty" jsonschema:"description=Token | sent as a header"`
+	Token   string        `yaml:"token,omitempty" jsonschema:"description=Token | sent as the header <X-Token>\\, *never* logged"`
 	Level   Level         `yaml:"level,omitempty"`
 }
 

@@ -179,10 +179,12 @@ func writeCaps(b *bytes.Buffer, role connector.Role, caps []connector.Capability
 	b.WriteString("\n")
 }
 
-// cell makes text safe inside a markdown table cell.
+// cell makes plain text (a description is plain text: editors show it
+// as is) safe inside a markdown table cell: one line, | escaped, and no
+// <word> taken for an HTML tag or *...* for emphasis.
 func cell(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	return strings.ReplaceAll(s, "|", `\|`)
+	return strings.NewReplacer("|", `\|`, "<", `\<`, "*", `\*`).Replace(s)
 }
 
 // code quotes s as inline code, with a longer fence when s holds a backtick.

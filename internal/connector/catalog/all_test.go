@@ -1,0 +1,71 @@
+package catalog_test
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/invopop/jsonschema"
+	validator "github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/connector/all"
+	"github.com/ferry-dev/ferry/internal/connector/catalog"
+)
+
+// The committed docs/connectors pages are those the kinds of this build
+// generate: change a config type, a description, a capability or a
+// kind's Doc, and this fails until the pages are regenerated.
+func TestCommittedDocsAreCurrent(t *testing.T) {
+	if err := catalog.Check(filepath.Join("..", "..", "..", "docs", "connectors"), all.Set()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Every capability a kind declares is explained on its page.
+func TestEveryCapabilityIsDescribed(t *testing.T) {
+	s := all.Set()
+	for _, name := range s.Names() {
+		k, _ := s.Kind(name)
+		for _, role := range connector.Roles {
+			if spec := k.Spec(role); spec != nil {
+				for _, c := range spec.Caps {
+					if catalog.CapabilityDoc(c) == "" {
+						t.Errorf("%s %s: capability %q has no explanation: declare it in internal/connector/module.go and describe it in catalog.CapabilityDoc", name, role, c)
+					}
+				}
+			}
+		}
+	}
+}
+
+// The holders of every role, embedded in one document, compile with a
+// real validator: every $ref resolves and no two kinds' definitions clash.
+func TestSchemasOfAllKindsCompile(t *testing.T) {
+	s := all.Set()
+	root := &jsonschema.Schema{Type: "object", Properties: jsonschema.NewProperties()}
+	for _, role := range connector.Roles {
+		h := catalog.Schema(s, role)
+		if err := catalog.MoveDefinitions(root, h); err != nil {
+			t.Fatalf("%s: %v", role, err)
+		}
+		root.Properties.Set(string(role), h)
+	}
+	b, err := json.Marshal(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := validator.UnmarshalJSON(strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := validator.NewCompiler()
+	c.DefaultDraft(validator.Draft2020)
+	if err := c.AddResource("mem://kinds.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Compile("mem://kinds.json"); err != nil {
+		t.Fatalf("the kinds' schema does not compile: %v", err)
+	}
+}
