@@ -37,6 +37,7 @@ var (
 func buildSource(_ context.Context, env connector.Env, cfg any) (connector.Source, error) {
 	c := *cfg.(*SourceConfig)
 	defaultSource(&c)
+	c.Capture = c.Capture.forRoute(env.Route, c.Key)
 	db, err := system(env, c.System)
 	if err != nil {
 		return nil, fmt.Errorf("sql source: %w", err)
@@ -177,6 +178,9 @@ func (s *Source) pageQuery(cols []column, keyI, curI int, pos position) (string,
 // never stops in the middle of a group of rows sharing one cursor value),
 // or everything in full mode.
 func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(context.Context, connector.Page) error) error {
+	if s.cfg.Capture != nil {
+		return s.readChanges(ctx, fn) // capture.go
+	}
 	cols, keyI, curI, err := s.describe(ctx)
 	if err != nil {
 		return err

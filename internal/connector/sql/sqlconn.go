@@ -52,6 +52,9 @@ type SourceConfig struct {
 	PageSize int      `yaml:"page_size,omitempty" json:"page_size,omitempty" jsonschema:"description=Rows per page (one query each; default 1000)"`
 	Decimals string   `yaml:"decimals,omitempty" json:"decimals,omitempty" jsonschema:"enum=string,enum=number,description=NUMERIC/DECIMAL values as exact JSON strings (string\\, the default) or as exact JSON numbers (number); never through a float"`
 	JSON     []string `yaml:"json,omitempty" json:"json,omitempty" jsonschema:"description=Columns holding JSON text to decode into JSON values (MariaDB's JSON and SQLite's text columns; PostgreSQL json/jsonb and MySQL JSON columns are decoded anyway)"`
+
+	// Capture turns the source into change capture (capture.go).
+	Capture *CaptureConfig `yaml:"capture,omitempty" json:"capture,omitempty" jsonschema:"description=Change capture: read the keys that triggers wrote into an integration table instead of paging through the query (see ferry capture install)"`
 }
 
 // DestinationConfig is an sql destination.
@@ -110,7 +113,7 @@ func Kinds() []connector.Kind {
 					Config:   func() any { return &SourceConfig{} },
 					Defaults: defaultSource,
 					Validate: validateSource,
-					Caps:     []connector.Capability{connector.CapCursor, connector.CapPrune},
+					Caps:     []connector.Capability{connector.CapCursor, connector.CapPrune, connector.CapAck, connector.CapDeletes},
 				},
 				Build: buildSource,
 			},
@@ -188,7 +191,8 @@ func defaultSource(cfg any) {
 
 func validateSource(c connector.Checker, cfg any) {
 	s := cfg.(*SourceConfig)
-	c.System("system", s.System, systemKinds...)
+	sysCfg, _ := c.System("system", s.System, systemKinds...)
+	validateCapture(c, s, sysCfg)
 	if strings.TrimSpace(trimQuery(s.Query)) == "" {
 		c.Errorf("query", "an sql source needs a query (a SELECT)")
 	}
