@@ -28,12 +28,12 @@ func testURL() string {
 // broker is a raw connection for setting up and inspecting queues and
 // exchanges, apart from the code under test.
 type broker struct {
-	t    *testing.T
+	t    testing.TB
 	conn *amqp.Connection
 }
 
 // needBroker connects to the test broker or skips (fails under CI=true).
-func needBroker(t *testing.T) *broker {
+func needBroker(t testing.TB) *broker {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", "127.0.0.1:5672", 2*time.Second)
 	if err == nil {
