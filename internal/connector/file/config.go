@@ -34,7 +34,7 @@ type SourceConfig struct {
 	Glob      string            `yaml:"glob,omitempty" json:"glob,omitempty" jsonschema:"description=Which files of the folder to read\\, e.g. orders-*.csv (default *.<format>); files whose name starts with a dot are never read"`
 	Format    string            `yaml:"format" json:"format" jsonschema:"enum=csv,enum=ndjson,enum=json,description=csv: a header line then one record per line; ndjson: one JSON object per line; json: one array of objects per file"`
 	Key       string            `yaml:"key" json:"key" jsonschema:"description=The field (CSV column) holding each record's business key; a dotted path reaches into JSON objects"`
-	Delimiter string            `yaml:"delimiter,omitempty" json:"delimiter,omitempty" jsonschema:"description=CSV: the field separator\\, one character (default \\,; a tab is written \"\\t\")"`
+	Delimiter string            `yaml:"delimiter,omitempty" json:"delimiter,omitempty" jsonschema:"description=CSV: the field separator\\, one character: a comma by default; \";\" and a tab (\"\\t\") are common"`
 	Header    *bool             `yaml:"header,omitempty" json:"header,omitempty" jsonschema:"description=CSV: the first line names the columns (default true); with false\\, columns names them"`
 	Columns   []string          `yaml:"columns,omitempty" json:"columns,omitempty" jsonschema:"description=CSV without a header line: the field names\\, in file order"`
 	Types     map[string]string `yaml:"types,omitempty" json:"types,omitempty" jsonschema:"description=CSV: convert a column's values (all are strings otherwise): string\\, number\\, int or bool; an empty cell becomes null"`
@@ -49,7 +49,7 @@ type DestinationConfig struct {
 	Name      string   `yaml:"name,omitempty" json:"name,omitempty" jsonschema:"description=File name of each run's file; placeholders {route}\\, {run} (start time\\, 20060102T150405Z)\\, {run_id}\\, {date} (2006-01-02) and {ext}; default {route}-{run}.{ext}"`
 	Format    string   `yaml:"format" json:"format" jsonschema:"enum=csv,enum=ndjson,enum=json,description=csv: a header line from columns then one line per record; ndjson: one JSON object per line; json: one array of objects"`
 	Columns   []string `yaml:"columns,omitempty" json:"columns,omitempty" jsonschema:"description=CSV (required): the header and the fields written\\, in order; a missing field is an empty cell"`
-	Delimiter string   `yaml:"delimiter,omitempty" json:"delimiter,omitempty" jsonschema:"description=CSV: the field separator\\, one character (default \\,)"`
+	Delimiter string   `yaml:"delimiter,omitempty" json:"delimiter,omitempty" jsonschema:"description=CSV: the field separator\\, one character: a comma by default"`
 	Latest    string   `yaml:"latest,omitempty" json:"latest,omitempty" jsonschema:"description=A constant file name (e.g. orders-latest.csv) replaced atomically by each completed run's file"`
 	Empty     string   `yaml:"empty,omitempty" json:"empty,omitempty" jsonschema:"enum=skip,enum=write,description=A run that wrote no record: skip (no file\\, latest unchanged; the default) or write (a CSV header only\\, an empty NDJSON file\\, [] for JSON)"`
 }

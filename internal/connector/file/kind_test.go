@@ -160,7 +160,7 @@ func TestConfigTags(t *testing.T) {
 	s := r.Reflect(SourceConfig{})
 	delim, _ := s.Properties.Get("delimiter")
 	settle, _ := s.Properties.Get("settle")
-	if !strings.Contains(delim.Description, `a tab is written "\t"`) || settle.Type != "string" {
+	if !strings.Contains(delim.Description, `a tab ("\t")`) || settle.Type != "string" {
 		t.Fatalf("delimiter %q, settle type %q", delim.Description, settle.Type)
 	}
 	if got := s.Required; !slices.Equal(got, []string{"dir", "format", "key"}) {

@@ -17,22 +17,60 @@ import (
 	"github.com/ferry-dev/ferry/internal/jsonx"
 )
 
-// maxLine bounds one NDJSON line, so a file without line breaks cannot
-// exhaust memory.
-const maxLine = 64 << 20
+// maxRecord bounds what one record may hold in memory: an NDJSON line,
+// a CSV record, a JSON array element. Without it a file without line
+// breaks, or a quote left open, would read the rest of a file into one
+// value.
+const maxRecord = 64 << 20
+
+// recordGuard fails a read that runs on more than max bytes past the
+// end of the last complete record (pos tells where that is).
+type recordGuard struct {
+	r    io.Reader
+	read int64
+	pos  func() int64
+	max  int64
+}
+
+// recordTooLong is the guard's error.
+type recordTooLong struct{ max int64 }
+
+func (e recordTooLong) Error() string {
+	return fmt.Sprintf("a record runs on for more than %s (a quote or bracket left open?)", byteSize(e.max))
+}
+
+func byteSize(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+func (g *recordGuard) Read(p []byte) (int, error) {
+	if g.pos != nil && g.read-g.pos() > g.max {
+		return 0, recordTooLong{g.max}
+	}
+	n, err := g.r.Read(p)
+	g.read += int64(n)
+	return n, err
+}
 
 // csvReader reads CSV records into maps of column name to value.
 type csvReader struct {
 	r     *csv.Reader
 	cols  []string
 	types []string // per column; "" is string
+	line  int      // where the last record read starts
+	end   int64    // input offset of the end of the last record read
 }
 
-func newCSVReader(br *bufio.Reader, cfg *SourceConfig) (*csvReader, error) {
-	r := csv.NewReader(br)
+func newCSVReader(br *bufio.Reader, cfg *SourceConfig, limit int64) (*csvReader, error) {
+	g := &recordGuard{r: br, max: limit}
+	r := csv.NewReader(g)
 	r.Comma = []rune(cfg.Delimiter)[0]
 	r.ReuseRecord = true // the slice only: each record's strings are new
 	c := &csvReader{r: r}
+	g.pos = func() int64 { return c.end } // InputOffset moves by lines, within a record too
 	if *cfg.Header {
 		head, err := r.Read()
 		if err == io.EOF {
@@ -41,6 +79,7 @@ func newCSVReader(br *bufio.Reader, cfg *SourceConfig) (*csvReader, error) {
 		if err != nil {
 			return nil, csvError(err, nil, 0)
 		}
+		c.line, c.end = 1, r.InputOffset()
 		c.cols = slices.Clone(head)
 		seen := map[string]bool{}
 		for i, name := range c.cols {
@@ -78,10 +117,15 @@ func (c *csvReader) next() (connector.Record, int, error) {
 	if err == io.EOF {
 		return nil, 0, io.EOF
 	}
+	var tooLong recordTooLong
+	if errors.As(err, &tooLong) {
+		return nil, 0, lineError{c.line + 1, tooLong}
+	}
 	if err != nil {
 		return nil, 0, csvError(err, fields, len(c.cols))
 	}
 	line, _ := c.r.FieldPos(0)
+	c.line, c.end = line, c.r.InputOffset()
 	rec := make(connector.Record, len(fields))
 	for i, v := range fields {
 		val, err := convert(v, c.types[i])
@@ -155,9 +199,10 @@ func convert(v, typ string) (any, error) {
 
 // ndjsonReader reads one JSON object per line; blank lines are skipped.
 type ndjsonReader struct {
-	br   *bufio.Reader
-	line int
-	buf  []byte
+	br    *bufio.Reader
+	line  int
+	buf   []byte
+	limit int64
 }
 
 func (n *ndjsonReader) next() (connector.Record, int, error) {
@@ -187,8 +232,8 @@ func (n *ndjsonReader) readLine() ([]byte, error) {
 	n.buf = n.buf[:0]
 	for {
 		chunk, err := n.br.ReadSlice('\n')
-		if len(n.buf)+len(chunk) > maxLine {
-			return nil, lineError{n.line + 1, fmt.Errorf("the line is longer than %d MiB", maxLine>>20)}
+		if int64(len(n.buf)+len(chunk)) > n.limit {
+			return nil, lineError{n.line + 1, fmt.Errorf("the line is longer than %s", byteSize(n.limit))}
 		}
 		n.buf = append(n.buf, chunk...)
 		switch {
@@ -212,9 +257,11 @@ type jsonReader struct {
 	done bool
 }
 
-func newJSONReader(r io.Reader) (*jsonReader, error) {
-	j := &jsonReader{lc: &lineCounter{r: r}}
+func newJSONReader(r io.Reader, limit int64) (*jsonReader, error) {
+	g := &recordGuard{r: r, max: limit}
+	j := &jsonReader{lc: &lineCounter{r: g}}
 	j.dec = json.NewDecoder(j.lc)
+	g.pos = j.dec.InputOffset
 	j.dec.UseNumber()
 	tok, err := j.dec.Token()
 	switch {

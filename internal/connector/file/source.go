@@ -24,9 +24,10 @@ const doneDir = "done"
 // each streamed page by page. A file is moved to done/ (or deleted) by
 // the Ack of its last page, that is once all its records are queued.
 type Source struct {
-	cfg    SourceConfig
-	dir    string
-	logger *slog.Logger
+	cfg       SourceConfig
+	dir       string
+	logger    *slog.Logger
+	maxRecord int64 // bytes one record may take; tests lower it
 }
 
 // NewSource builds a source from a config (defaults are applied to a
@@ -40,7 +41,7 @@ func NewSource(env connector.Env, cfg SourceConfig) (*Source, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Source{cfg: cfg, dir: resolve(env.Dir, cfg.Dir), logger: logger}, nil
+	return &Source{cfg: cfg, dir: resolve(env.Dir, cfg.Dir), logger: logger, maxRecord: maxRecord}, nil
 }
 
 func resolve(base, dir string) string {
@@ -328,11 +329,11 @@ func (s *Source) newReader(f io.Reader) (recordReader, error) {
 	}
 	switch s.cfg.Format {
 	case FormatCSV:
-		return newCSVReader(br, &s.cfg)
+		return newCSVReader(br, &s.cfg, s.maxRecord)
 	case FormatNDJSON:
-		return &ndjsonReader{br: br}, nil
+		return &ndjsonReader{br: br, limit: s.maxRecord}, nil
 	default:
-		return newJSONReader(br)
+		return newJSONReader(br, s.maxRecord)
 	}
 }
 

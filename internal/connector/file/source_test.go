@@ -383,3 +383,29 @@ func TestSourceMissingFolder(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// TestSourceRecordLimit: a quote or bracket left open, or a file without
+// line breaks, fails at the record limit with its line instead of
+// reading the rest of the file into memory.
+func TestSourceRecordLimit(t *testing.T) {
+	long := strings.Repeat("x", 5000)
+	cases := []struct {
+		format, content, want string
+	}{
+		{"csv", "id,name\n1,a\n2,\"open\n" + strings.Repeat("3,"+long+"\n", 10), "a.csv line 3: a record runs on for more than 4096 bytes"},
+		{"ndjson", "{\"id\":1}\n{\"id\":2,\"x\":\"" + long + "\"}\n", "a.ndjson line 2: the line is longer than 4096 bytes"},
+		{"json", "[\n{\"id\":1},\n{\"id\":2,\"x\":[" + strings.Repeat("1,", 30000) + "1]}\n]", "a.json line 3: a record runs on for more than 4096 bytes"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.format, func(t *testing.T) {
+			base := t.TempDir()
+			writeFile(t, filepath.Join(base, "a."+tc.format), tc.content)
+			s := newSource(t, base, SourceConfig{Dir: ".", Format: tc.format, Key: "id"})
+			s.maxRecord = 4096
+			_, err := read(t, s, true)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
