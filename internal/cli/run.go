@@ -183,6 +183,11 @@ func printSummary(w io.Writer, res engine.Result) {
 		// Read again with the content last delivered: settled, not sent.
 		unchanged = fmt.Sprintf("   unchanged %s", num(res.Unchanged))
 	}
+	if res.Pruned > 0 {
+		// Gone from the source before sending (or deletes the route
+		// ignores): counted in skipped too.
+		unchanged += fmt.Sprintf("   pruned %s", num(res.Pruned))
+	}
 	fmt.Fprintf(w, "  collected %s   delivered %s%s   skipped %s   failed attempts %s   dead %s%s\n",
 		num(res.Collected), num(res.Done), unchanged, num(res.Skipped), num(res.Failed), num(res.Dead), rate)
 	q := res.Queue

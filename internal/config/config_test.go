@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector"
 	"github.com/ferry-dev/ferry/internal/connector/all"
 	httpconn "github.com/ferry-dev/ferry/internal/connector/http"
 
@@ -178,7 +179,7 @@ routes:
 		`ferry.yaml:15:22: routes.orders.retry.backoff: invalid duration "soon" (expected e.g. 500ms, 30s, 5m, 1h, 7d)`,
 		`ferry.yaml:16:3: routes.customers.destinations: missing required field "destinations"`,
 		`ferry.yaml:17:26: routes.customers.depends_on[1]: unknown route "nobody" (defined routes: customers, orders)`,
-		`ferry.yaml:18:5: routes.customers.source: expected exactly one of http; got none`,
+		`ferry.yaml:18:5: routes.customers.source: expected exactly one of ` + kindList(connector.RoleSource) + `; got none`,
 	}
 	if got := err.Error(); got != strings.Join(want, "\n") {
 		t.Errorf("got:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))

@@ -17,6 +17,8 @@ const (
 	DefaultMaxBackoff    = time.Hour        // longest retry delay
 	DefaultMaxIterations = 20               // collect+send rounds per run
 	DefaultCollectLimit  = 10000            // records read per iteration
+	DeletesIgnore        = "ignore"         // deletes reported by a source are not sent
+	DeletesSend          = "send"           // deletes are delivered as deletes
 
 	DefaultRetainAttempts = 30 * 24 * time.Hour // attempts of delivered records
 	DefaultRetainRuns     = 90 * 24 * time.Hour // finished runs
@@ -73,6 +75,9 @@ func applyDefaults(cfg *Config, baseDir string) {
 		}
 		if r.CollectLimit == 0 {
 			r.CollectLimit = DefaultCollectLimit
+		}
+		if r.Deletes == "" {
+			r.Deletes = DeletesIgnore
 		}
 		partDefaults(cfg.kinds, &r.Source.Part, connector.RoleSource)
 		for _, d := range r.Destinations {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector"
 )
 
 // sys defines two systems on lines 1-3, so route lines below start at 4.
@@ -28,11 +29,11 @@ var errorCases = []errorCase{
 	{name: "unknown field with suggestion", src: sys + "routes:\n  orders:\n    sorce: {}\n" + okRoute,
 		want: "ferry.yaml:6:5: routes.orders.sorce: unknown field \"sorce\" (did you mean \"source\"?)"},
 	{name: "unknown field lists fields", src: sys + "routes:\n  orders:\n    colour: red\n" + okRoute,
-		want: "ferry.yaml:6:5: routes.orders.colour: unknown field \"colour\" (expected one of: after, batch, collect_limit, depends_on, description, destinations, error_batch, max_iterations, on_error, priority, resend_unchanged, retry, source, steps)"},
+		want: "ferry.yaml:6:5: routes.orders.colour: unknown field \"colour\" (expected one of: after, batch, collect_limit, deletes, depends_on, description, destinations, error_batch, max_iterations, on_error, priority, resend_unchanged, retry, source, steps)"},
 	{name: "missing source", src: sys + "routes:\n  orders:\n    destinations:\n      default:\n        http: {system: erp}\n",
 		want: "ferry.yaml:5:3: routes.orders.source: missing required field \"source\""},
 	{name: "source without kind", src: sys + "routes:\n  orders:\n    source: {}\n    destinations:\n      default:\n        http: {system: erp}\n",
-		want: "ferry.yaml:6:5: routes.orders.source: expected exactly one of http; got none"},
+		want: "ferry.yaml:6:5: routes.orders.source: expected exactly one of " + kindList(connector.RoleSource) + "; got none"},
 	{name: "missing http system", src: sys + "routes:\n  orders:\n    source:\n      http:\n        key: id\n    destinations:\n      default:\n        http: {system: erp}\n",
 		want: "ferry.yaml:7:7: routes.orders.source.http.system: missing required field \"system\""},
 	{name: "missing key", src: sys + "routes:\n  orders:\n    source:\n      http:\n        system: shop\n    destinations:\n      default:\n        http: {system: erp}\n",
@@ -46,7 +47,7 @@ var errorCases = []errorCase{
 	{name: "missing default destination", src: sys + "routes:\n  orders:\n    source:\n      http: {system: shop, key: id}\n    destinations:\n      erp:\n        http: {system: erp}\n",
 		want: "ferry.yaml:8:5: routes.orders.destinations: missing the \"default\" destination; it receives every record no switch sent elsewhere (defined: erp)"},
 	{name: "destination without kind", src: sys + "routes:\n  orders:\n    source:\n      http: {system: shop, key: id}\n    destinations:\n      default: {}\n",
-		want: "ferry.yaml:9:7: routes.orders.destinations.default: expected exactly one of http; got none"},
+		want: "ferry.yaml:9:7: routes.orders.destinations.default: expected exactly one of " + kindList(connector.RoleDestination) + "; got none"},
 	{name: "step with two kinds", src: sys + "routes:\n  orders:\n" + okRoute + "    steps:\n      - filter: ok\n        drop: [a]\n",
 		want: "ferry.yaml:12:9: routes.orders.steps[0]: expected exactly one of filter, map, set, drop, validate, switch; got filter and drop"},
 	{name: "auth without method", src: "systems:\n  shop:\n    url: https://shop.test\n    auth: {}\nroutes:\n  orders:\n" + okRoute,

@@ -71,6 +71,10 @@ type Route struct {
 	// ResendUnchanged sends a record again even when its content equals
 	// what was last delivered for its key (pushes that must repeat).
 	ResendUnchanged bool `yaml:"resend_unchanged,omitempty" json:"resend_unchanged,omitempty" jsonschema:"description=Send records again even when their content equals the last delivered one (default false: unchanged records are settled without sending)"`
+	// Deletes says what becomes of records the source reports deleted
+	// (change capture): ignore (default: counted as pruned, not sent) or
+	// send (delivered as deletes to the default destination).
+	Deletes string `yaml:"deletes,omitempty" json:"deletes,omitempty" jsonschema:"enum=ignore,enum=send,description=Records the source reports deleted: ignore (default; counted as pruned) or send (delivered as deletes)"`
 
 	Name string `yaml:"-" json:"-"`
 }

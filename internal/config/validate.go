@@ -149,6 +149,7 @@ func (v *validator) route(path string, r *Route) {
 			v.doc.errorf(joinPath(path, n.field), "must not be negative, got %d", n.val)
 		}
 	}
+	v.deletes(path, r)
 	v.notForever(joinPath(path, "retry.backoff"), r.Retry.Backoff)
 	v.notForever(joinPath(path, "retry.max_backoff"), r.Retry.MaxBackoff)
 	if r.Retry.Backoff > r.Retry.MaxBackoff && r.Retry.Backoff != Forever && r.Retry.MaxBackoff != Forever {
@@ -161,6 +162,54 @@ func (v *validator) route(path string, r *Route) {
 	for i := range r.OnError {
 		v.operation(indexPath(joinPath(path, "on_error"), i), &r.OnError[i])
 	}
+}
+
+// deletes checks deletes: send: the source must report deletes and
+// every destination must apply them, as their kinds declare.
+func (v *validator) deletes(path string, r *Route) {
+	dp := joinPath(path, "deletes")
+	switch r.Deletes {
+	case DeletesIgnore:
+		return
+	case DeletesSend:
+	default:
+		v.doc.errorf(dp, "expected ignore or send, got %q", r.Deletes)
+		return
+	}
+	if s := r.Source.spec(v.cfg.kinds, connector.RoleSource); s != nil && !hasCap(s, connector.CapDeletes) {
+		v.doc.errorf(dp, "deletes: send, but a %s source never reports deletes (sources that do: %s)", r.Source.Kind, strings.Join(v.kindsWith(connector.RoleSource, connector.CapDeletes), ", "))
+	}
+	for _, name := range sortedKeys(r.Destinations) {
+		d := r.Destinations[name]
+		if d == nil {
+			continue
+		}
+		if s := d.spec(v.cfg.kinds, connector.RoleDestination); s != nil && !hasCap(s, connector.CapDeletes) {
+			v.doc.errorf(dp, "deletes: send, but destination %q (%s) cannot apply deletes (destinations that can: %s)", name, d.Kind, strings.Join(v.kindsWith(connector.RoleDestination, connector.CapDeletes), ", "))
+		}
+	}
+}
+
+func hasCap(s *connector.Spec, c connector.Capability) bool {
+	for _, x := range s.Caps {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *validator) kindsWith(role connector.Role, c connector.Capability) []string {
+	var out []string
+	for _, k := range v.cfg.kinds.For(role) {
+		if hasCap(k.Spec(role), c) {
+			out = append(out, k.Name)
+		}
+	}
+	if len(out) == 0 {
+		return []string{"none yet"}
+	}
+	return out
 }
 
 func (v *validator) source(path string, s *Source) {

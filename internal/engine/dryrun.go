@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
 	"github.com/ferry-dev/ferry/internal/jsonx"
 	"github.com/ferry-dev/ferry/internal/store"
@@ -92,6 +93,9 @@ func (r *route) dryRecord(ctx context.Context, rec connector.SourceRecord) DryRe
 		return dr
 	}
 	vars := deliveryVars(store.Entry{Key: rec.Key}, dryRunKey)
+	if rec.Deleted {
+		return r.dryDelete(ctx, rec, vars)
+	}
 	out := r.steps.Apply(rec.Data, vars)
 	switch {
 	case out.Skipped:
@@ -133,6 +137,28 @@ func (r *route) dryRecord(ctx context.Context, rec connector.SourceRecord) DryRe
 	// send would encode it.
 	if _, err := jsonx.Marshal(dr.Body); err != nil {
 		dr.Error = fmt.Sprintf("destination %q: encode record as JSON: %v", dr.Destination, err)
+	}
+	return dr
+}
+
+// dryDelete is what the run would do with a delete the source reported:
+// prune it (deletes: ignore) or send it to the default destination as it
+// is, without steps.
+func (r *route) dryDelete(ctx context.Context, rec connector.SourceRecord, vars map[string]any) DryRecord {
+	dr := DryRecord{Key: rec.Key, Body: rec.Data}
+	if r.cfg.Deletes != config.DeletesSend {
+		dr.Skipped = "a delete, and the route ignores deletes (deletes: ignore): pruned"
+		return dr
+	}
+	dr.Destination, dr.Method = "default", "DELETE"
+	d := r.destinations["default"]
+	if p, ok := d.conn.(connector.Previewer); ok {
+		pv, err := p.Preview(ctx, connector.Delivery{Key: rec.Key, IdempotencyKey: dryRunKey, Record: rec.Data, Vars: vars, Deleted: true})
+		if err != nil {
+			dr.Error = fmt.Sprintf("destination %q: %v", dr.Destination, err)
+			return dr
+		}
+		dr.Method, dr.URL = pv.Method, pv.URL
 	}
 	return dr
 }

@@ -24,9 +24,20 @@ func contentHash(seed, payload []byte) string {
 
 // enqueueHash is the hash given to a record at enqueue: "" when the
 // route resends unchanged records (the store then does not compare).
-func (r *route) enqueueHash(payload []byte) string {
+func (r *route) enqueueHash(payload []byte, deleted bool) string {
 	if r.cfg.ResendUnchanged {
 		return ""
+	}
+	return r.hashOf(payload, deleted)
+}
+
+// deleteSeed is mixed into the hash of a delete, so a delete never has
+// the hash of an upsert of the same payload.
+var deleteSeed = []byte("\x00ferry delete")
+
+func (r *route) hashOf(payload []byte, deleted bool) string {
+	if deleted {
+		return contentHash(append(append([]byte(nil), r.hashSeed...), deleteSeed...), payload)
 	}
 	return contentHash(r.hashSeed, payload)
 }
@@ -38,7 +49,7 @@ func (r *route) entryHash(en store.Entry) string {
 	if en.Hash != "" {
 		return en.Hash
 	}
-	return contentHash(r.hashSeed, en.Payload)
+	return r.hashOf(en.Payload, en.Deleted)
 }
 
 // sendFingerprint sums up what a route sends for a record: its steps and,

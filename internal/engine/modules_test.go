@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 
@@ -231,5 +232,156 @@ routes:
 	want := sha256.Sum256(b)
 	if got := engine.SendFingerprint(cfg.Routes["orders"]); string(got) != string(want[:8]) {
 		t.Errorf("fingerprint %x, want %x (the pre-module bytes)", got, want[:8])
+	}
+}
+
+// delSource reports some keys deleted and tells which keys still exist.
+type delSource struct {
+	deleted, missing map[string]bool
+}
+
+func (s *delSource) Read(ctx context.Context, _ connector.ReadRequest, fn func(context.Context, connector.Page) error) error {
+	var recs []connector.SourceRecord
+	for i := range 6 {
+		k := fmt.Sprintf("k%d", i)
+		recs = append(recs, connector.SourceRecord{Key: k, Data: map[string]any{"id": k, "keep": false}, Deleted: s.deleted[k]})
+	}
+	return fn(ctx, connector.Page{Number: 1, Records: recs})
+}
+
+func (s *delSource) Existing(_ context.Context, keys []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, k := range keys {
+		out[k] = !s.missing[k]
+	}
+	return out, nil
+}
+
+func delKind(src *delSource, log *memLog) connector.Kind {
+	k := memKind(log, func([]string) bool { return true })
+	k.Name = "del"
+	k.Source = &connector.SourcePart{
+		Spec: connector.Spec{Config: func() any { return &memSourceConfig{} }, Caps: []connector.Capability{connector.CapDeletes, connector.CapPrune}},
+		Build: func(context.Context, connector.Env, any) (connector.Source, error) {
+			return src, nil
+		},
+	}
+	k.Destination.Caps = append(k.Destination.Caps, connector.CapDeletes)
+	k.Destination.Build = func(context.Context, connector.Env, any) (connector.Destination, error) {
+		return &delDest{log: log}, nil
+	}
+	return k
+}
+
+// delDest records what it got, deletes apart.
+type delDest struct{ log *memLog }
+
+func (d *delDest) Send(_ context.Context, batch []connector.Delivery) ([]connector.Result, error) {
+	d.log.mu.Lock()
+	defer d.log.mu.Unlock()
+	out := make([]connector.Result, len(batch))
+	for i, del := range batch {
+		what := "upsert"
+		if del.Deleted {
+			what = "delete"
+		}
+		d.log.sent[del.Key+" "+what]++
+		out[i] = connector.Result{OK: true}
+	}
+	return out, nil
+}
+
+// Deletes reported by a source are pruned (deletes: ignore) or delivered
+// as deletes, past the steps (deletes: send); records whose key is gone
+// from the source by the time they are sent are pruned, not sent.
+func TestDeletesAndPrune(t *testing.T) {
+	for _, tc := range []struct {
+		deletes    string
+		want       string
+		wantPruned int
+	}{
+		{"ignore", "[k0 upsert k2 upsert k4 upsert]", 3},                   // k1, k3 deleted: ignored; k5 gone: pruned
+		{"send", "[k0 upsert k1 delete k2 upsert k3 delete k4 upsert]", 1}, // k5 gone: pruned
+	} {
+		t.Run(tc.deletes, func(t *testing.T) {
+			log := &memLog{sent: map[string]int{}}
+			src := &delSource{deleted: map[string]bool{"k1": true, "k3": true}, missing: map[string]bool{"k5": true, "k1": true, "k3": true}}
+			kinds, err := connector.NewSet(append(all.Kinds(), delKind(src, log))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			// The filter drops k1 and k3: their deletes are still sent
+			// (deletes do not pass through steps).
+			cfg, err := config.Parse([]byte(`
+routes:
+  del:
+    source: {del: {records: 6, page: 6}}
+    deletes: `+tc.deletes+`
+    steps: [{filter: "id != 'k1' && id != 'k3'"}]
+    destinations:
+      default: {del: {name: out}}
+`), filepath.Join(dir, "ferry.yaml"), kinds)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			st, err := sqlite.Open(ctx, cfg.Store)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			reg, err := registry.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer reg.Close()
+			eng, err := engine.New(cfg, st, reg, engine.Options{RetryWait: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := eng.Run(ctx, "del", engine.RunOptions{})
+			if err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			var got []string
+			for k := range log.sent {
+				got = append(got, k)
+			}
+			sort.Strings(got)
+			if fmt.Sprint(got) != tc.want {
+				t.Errorf("sent %v, want %v", got, tc.want)
+			}
+			if res.Pruned != tc.wantPruned {
+				t.Errorf("pruned %d, want %d", res.Pruned, tc.wantPruned)
+			}
+			at, err := st.KeyAttempts(ctx, "del", "k5", 10)
+			if err != nil || len(at) != 1 || at[0].Outcome != "skipped" || !strings.Contains(at[0].Error, "pruned") {
+				t.Errorf("attempts of k5 %+v (%v), want one skipped attempt saying pruned", at, err)
+			}
+		})
+	}
+}
+
+// deletes: send needs a source that reports deletes and destinations
+// that apply them, as their kinds declare.
+func TestDeletesSendNeedsCapableKinds(t *testing.T) {
+	_, err := config.Parse([]byte(`
+systems:
+  api: {url: "http://127.0.0.1:9"}
+routes:
+  orders:
+    source: {http: {system: api, key: id}}
+    deletes: send
+    destinations:
+      default: {http: {system: api}}
+`), "ferry.yaml", all.Set())
+	if err == nil {
+		t.Fatal("deletes: send with an HTTP source and destination loaded")
+	}
+	for _, want := range []string{"ferry.yaml:7:14: routes.orders.deletes: deletes: send, but a http source never reports deletes", `destination "default" (http) cannot apply deletes`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
 	}
 }

@@ -75,6 +75,9 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 	for _, h := range batch {
 		newest[h.entry.Key] = max(newest[h.entry.Key], h.entry.ID)
 	}
+	// Keys deleted at the source after they were captured are pruned, not
+	// sent (sources that can tell: connector.KeyChecker).
+	missing, checkErr := rs.missing(ctx, batch, newest)
 	for _, h := range batch {
 		en, rec := h.entry, h.record
 		if id := newest[en.Key]; id != en.ID {
@@ -98,6 +101,28 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 				continue
 			}
 			w.delivery.Record = rec
+		}
+		switch {
+		case en.Deleted && r.cfg.Deletes != config.DeletesSend:
+			// Queued while the route sent deletes; it no longer does.
+			settlements = append(settlements, rs.prune(w, now, "a delete, and the route ignores deletes (deletes: ignore)"))
+			continue
+		case en.Deleted:
+			// A delete goes to the default destination as it is: steps
+			// shape records, and a delete carries only its key.
+			w.delivery.Deleted = true
+			gk := [2]string{"default", en.Batch}
+			if groups[gk] == nil {
+				groups[gk] = &sendGroup{dest: "default", batch: en.Batch}
+			}
+			groups[gk].works = append(groups[gk].works, w)
+			continue
+		case checkErr != nil:
+			fail(w, connector.Result{Retryable: true, Error: fmt.Sprintf("check that the key still exists at the source: %v", checkErr)}, true)
+			continue
+		case missing[en.Key]:
+			settlements = append(settlements, rs.prune(w, now, "pruned: the key no longer exists at the source (deleted after it was read)"))
+			continue
 		}
 		out := r.steps.Apply(rec, vars)
 		switch {
@@ -213,6 +238,47 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 		}
 	}
 	return settled{settlements: settlements}, pause, nil
+}
+
+// missing asks the source, when it can tell (connector.KeyChecker),
+// which keys of the batch no longer exist. Deletes and superseded
+// versions are not asked about.
+func (rs *runState) missing(ctx context.Context, batch []handed, newest map[string]int64) (map[string]bool, error) {
+	kc, ok := rs.r.source.(connector.KeyChecker)
+	if !ok {
+		return nil, nil
+	}
+	var keys []string
+	for _, h := range batch {
+		if h.entry.ID == newest[h.entry.Key] && !h.entry.Deleted {
+			keys = append(keys, h.entry.Key)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	exist, err := kc.Existing(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	missing := map[string]bool{}
+	for _, k := range keys {
+		if !exist[k] {
+			missing[k] = true
+		}
+	}
+	return missing, nil
+}
+
+// prune settles a record that is not sent because it no longer exists
+// (or is a delete the route ignores): skipped, with the reason, counted
+// as pruned.
+func (rs *runState) prune(w *work, now time.Time, why string) store.Settlement {
+	rs.count(func(r *store.Run) { r.Pruned++ })
+	return store.Settlement{
+		EntryID: w.entry.ID, Outcome: store.OutcomeSkipped,
+		Attempt: rs.attempt(w, now, store.OutcomeSkipped, connector.Result{Error: why}),
+	}
 }
 
 // delivered settles a delivered record: it leaves the queue, its content

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
 	"github.com/ferry-dev/ferry/internal/jsonx"
 	"github.com/ferry-dev/ferry/internal/store"
@@ -40,6 +41,7 @@ type Progress struct {
 	Dead          int
 	Skipped       int
 	Unchanged     int // read again with the content last delivered: not sent
+	Pruned        int // dropped before sending: no longer at the source, or deletes the route ignores
 	Operations    int // after/on_error operations done
 	Elapsed       time.Duration
 }
@@ -718,27 +720,33 @@ func (rs *runState) read(ctx context.Context, req connector.ReadRequest, out cha
 			number: page.Number,
 			// A page cut short (the rest is read again) is not acknowledged.
 			ack:     ackIfWhole(page, len(records)),
-			entries: make([]store.NewEntry, len(records)),
+			entries: make([]store.NewEntry, 0, len(records)),
 			records: make(map[string]map[string]any, len(records)),
 			hashes:  make(map[string]string, len(records)),
 		}
-		for i, rec := range records {
-			if rec.Deleted {
-				return fmt.Errorf("page %d: record %q is a delete, and routes cannot deliver deletes yet", page.Number, rec.Key)
+		ignored := 0
+		for _, rec := range records {
+			marks.see(rec.Cursor)
+			if rec.Deleted && cfg.Deletes != config.DeletesSend {
+				// The route does not send deletes: nothing to queue.
+				ignored++
+				continue
 			}
 			payload, err := jsonx.Marshal(rec.Data)
 			if err != nil {
 				return fmt.Errorf("page %d: record %q: encode: %w", page.Number, rec.Key, err)
 			}
-			hash := rs.r.enqueueHash(payload)
-			p.entries[i] = store.NewEntry{Key: rec.Key, Payload: payload, Priority: cfg.Priority, Hash: hash}
+			hash := rs.r.enqueueHash(payload, rec.Deleted)
+			p.entries = append(p.entries, store.NewEntry{Key: rec.Key, Payload: payload, Priority: cfg.Priority, Hash: hash, Deleted: rec.Deleted})
 			p.records[rec.Key] = rec.Data
 			p.hashes[rec.Key] = hash
-			marks.see(rec.Cursor)
 		}
 		p.marks = marks
+		if ignored > 0 {
+			rs.count(func(r *store.Run) { r.Pruned += ignored })
+		}
 		switch {
-		case len(records) > 0:
+		case len(p.entries) > 0:
 			select {
 			case out <- p:
 			case <-ctx.Done():
@@ -876,7 +884,7 @@ func (rs *runState) snapshot(now time.Time) Progress {
 		Route: r.Route, RunID: r.ID, Phase: rs.phase,
 		Iteration: r.Iterations, MaxIterations: rs.r.cfg.MaxIterations,
 		Collected: r.Collected, Sent: r.Sent, Done: r.Done, Failed: r.Failed, Dead: r.Dead, Skipped: r.Skipped,
-		Unchanged: r.Unchanged, Operations: rs.ops.Done,
+		Unchanged: r.Unchanged, Pruned: r.Pruned, Operations: rs.ops.Done,
 		Elapsed: now.Sub(rs.started),
 	}
 }

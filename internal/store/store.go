@@ -49,6 +49,10 @@ type Entry struct {
 	// leases such a group together first, so the retry repeats the same
 	// composition under the same batch idempotency key. "" when none.
 	Batch string `json:"batch,omitempty"`
+	// Deleted: the entry is a delete of Key (change capture saw the row
+	// deleted); it is delivered as a delete, and Payload holds what is
+	// known of the record (at least its key).
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 // NewEntry is a record to enqueue.
@@ -76,6 +80,11 @@ type NewEntry struct {
 	// "" turns the comparisons off (resend_unchanged), but an identical
 	// payload (byte for byte) of a queued P/E entry still changes nothing.
 	Hash string
+	// Deleted: a delete of Key (see Entry.Deleted). A delete and an
+	// upsert are never the same content, whatever their payloads (the
+	// engine folds the flag into Hash; without a hash the store compares
+	// the flag with the payload).
+	Deleted bool
 }
 
 // EnqueueResult counts what one EnqueuePage did.
@@ -257,6 +266,7 @@ type Delivered struct {
 	Hash        string          `json:"hash"`
 	Payload     json.RawMessage `json:"payload"`
 	DeliveredAt time.Time       `json:"delivered_at"`
+	Deleted     bool            `json:"deleted,omitempty"` // the last delivery was a delete; ferry resend sends it again as one
 }
 
 // DeadLetter is an entry whose retries are spent.
@@ -275,6 +285,8 @@ type DeadLetter struct {
 	// Hash is the content hash of the entry that died ("" when none): a
 	// record read again with it is not queued again (see NewEntry.Hash).
 	Hash string `json:"hash,omitempty"`
+	// Deleted: the entry that died was a delete; a replay delivers a delete.
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 // EntryFilter selects entries to list.
@@ -346,7 +358,11 @@ type Run struct {
 	Dead       int       `json:"dead"`
 	Skipped    int       `json:"skipped"`
 	Unchanged  int       `json:"unchanged"` // records read again with the content last delivered: not sent
-	Error      string    `json:"error"`
+	// Pruned counts records dropped before sending because they no longer
+	// exist at the source: a key deleted after capture, or a delete of a
+	// route that ignores deletes.
+	Pruned int    `json:"pruned"`
+	Error  string `json:"error"`
 	// Owner is the run lock owner of the worker executing the run
 	// (host:pid:nonce:nonce), so a run of a dead worker can be closed.
 	Owner string `json:"owner,omitempty"`

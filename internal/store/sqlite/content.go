@@ -196,7 +196,7 @@ func (s *Store) loadChunkContent(ctx context.Context, tx *sql.Tx, route string, 
 			if queued == nil {
 				queued = map[string]queuedContent{}
 			}
-			queued[key] = queuedContent{payload: payload, hash: hash}
+			queued[key] = queuedContent{payload: payload, hash: hash, deleted: version != 0} // 'Q' rows give deleted in the version column
 		case "L":
 			if k.leased == nil {
 				k.leased = map[string]leasedRef{}
@@ -248,7 +248,8 @@ func (s *Store) loadDead(ctx context.Context, tx *sql.Tx, route string, keys []s
 // chunkContentSQL looks up, in one statement, what the store holds of n
 // keys (?2...) of route ?1: their queued (P/E) entries with payload and
 // hash (kind 'Q'), their leased entries (kind 'L') and their last
-// delivered content (kind 'D'). One statement binds the keys once, where
+// delivered content (kind 'D'); the last column is the version ('D') or
+// whether the entry is a delete ('Q'). One statement binds the keys once, where
 // three IN lists bound and sorted them three times per chunk. CROSS JOIN
 // keeps the keys the outer loop: with no statistics SQLite would rather
 // scan the leased index and probe the keys for each leased row.
@@ -262,7 +263,7 @@ func chunkContentSQL(n int) string {
 		b.WriteString("(?)")
 	}
 	b.WriteString(`)
-	SELECT 'Q', e.key, e.id, e.payload, e.hash, 0 FROM k CROSS JOIN entries e ON e.route = ?1 AND e.key = k.key AND e.status IN ('P', 'E')
+	SELECT 'Q', e.key, e.id, e.payload, e.hash, e.deleted FROM k CROSS JOIN entries e ON e.route = ?1 AND e.key = k.key AND e.status IN ('P', 'E')
 	UNION ALL SELECT 'L', e.key, e.id, NULL, e.hash, 0 FROM k CROSS JOIN entries e ON e.route = ?1 AND e.key = k.key AND e.status = 'L'
 	UNION ALL SELECT 'D', d.key, d.entry_id, NULL, d.hash, d.version FROM k CROSS JOIN delivered d ON d.route = ?1 AND d.key = k.key`)
 	return b.String()

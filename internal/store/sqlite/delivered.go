@@ -54,11 +54,11 @@ func upsertDeliveredSQL(n int) string {
 		}
 		b.WriteString("(?,?,?)")
 	}
-	b.WriteString(`) INSERT INTO delivered (route, key, entry_id, version, hash, delivered_at)
-		SELECT e.route, e.key, e.id, e.version, s.hash, s.at FROM s JOIN entries e ON e.id = s.id
+	b.WriteString(`) INSERT INTO delivered (route, key, entry_id, version, hash, delivered_at, deleted)
+		SELECT e.route, e.key, e.id, e.version, s.hash, s.at, e.deleted FROM s JOIN entries e ON e.id = s.id
 		WHERE e.status = 'L' AND e.lease_owner = ?
 		ON CONFLICT (route, key) DO UPDATE SET entry_id = excluded.entry_id, version = excluded.version,
-			hash = excluded.hash, delivered_at = excluded.delivered_at
+			hash = excluded.hash, delivered_at = excluded.delivered_at, deleted = excluded.deleted
 		WHERE excluded.entry_id >= delivered.entry_id`)
 	return b.String()
 }
@@ -70,9 +70,9 @@ func (s *Store) LastDelivered(ctx context.Context, route, key string) (store.Del
 		payload []byte
 		at      int64
 	)
-	err := s.read.QueryRowContext(ctx, `SELECT d.entry_id, d.version, d.hash, p.payload, d.delivered_at
+	err := s.read.QueryRowContext(ctx, `SELECT d.entry_id, d.version, d.hash, p.payload, d.delivered_at, d.deleted
 		FROM delivered d JOIN delivered_payloads p ON p.entry_id = d.entry_id
-		WHERE d.route = ? AND d.key = ?`, route, key).Scan(&d.EntryID, &d.Version, &d.Hash, &payload, &at)
+		WHERE d.route = ? AND d.key = ?`, route, key).Scan(&d.EntryID, &d.Version, &d.Hash, &payload, &at, &d.Deleted)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, fmt.Errorf("last delivered content of key %q in route %q: %w", key, route, store.ErrNotFound)
 	}
@@ -109,7 +109,7 @@ func (s *Store) Resend(ctx context.Context, route, key, who string, now time.Tim
 		}
 		var err error
 		e, err = scanEntry(tx.QueryRowContext(ctx, `INSERT INTO entries (route, key, version, payload, status, priority,
-			next_attempt_at, created_at, updated_at) SELECT d.route, d.key, 1, p.payload, 'P', 0, ?1, ?1, ?1
+			next_attempt_at, created_at, updated_at, deleted) SELECT d.route, d.key, 1, p.payload, 'P', 0, ?1, ?1, ?1, d.deleted
 			FROM delivered d JOIN delivered_payloads p ON p.entry_id = d.entry_id
 			WHERE d.route = ?2 AND d.key = ?3 RETURNING `+entryColumns, nowMS, route, key))
 		if err != nil {

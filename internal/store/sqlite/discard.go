@@ -38,7 +38,7 @@ func (s *Store) Discard(ctx context.Context, sel store.DiscardSelector) (int, er
 	err := s.writeTx(ctx, fmt.Sprintf("discard in route %q", sel.Route), func(tx *sql.Tx) error {
 		nowMS := ms(now)
 		if sel.Errors {
-			if err := s.discardedAsDelivered(ctx, tx, `SELECT route, key, id, version, hash, ? FROM entries WHERE status = 'E' AND `+cond, args, nowMS); err != nil {
+			if err := s.discardedAsDelivered(ctx, tx, `SELECT route, key, id, version, hash, ?, deleted FROM entries WHERE status = 'E' AND `+cond, args, nowMS); err != nil {
 				return fmt.Errorf("discard errors: %w", err)
 			}
 			a, err := attemptRefs(ctx, tx, `DELETE FROM entries WHERE status = 'E' AND `+cond+` RETURNING id, route, key, version`, args, false)
@@ -48,7 +48,7 @@ func (s *Store) Discard(ctx context.Context, sel store.DiscardSelector) (int, er
 			discarded = append(discarded, a...)
 		}
 		if sel.Dead {
-			if err := s.discardedAsDelivered(ctx, tx, `SELECT route, key, entry_id, version, hash, ? FROM dead_letters WHERE `+cond+` ORDER BY id`, args, nowMS); err != nil {
+			if err := s.discardedAsDelivered(ctx, tx, `SELECT route, key, entry_id, version, hash, ?, deleted FROM dead_letters WHERE `+cond+` ORDER BY id`, args, nowMS); err != nil {
 				return fmt.Errorf("discard dead letters: %w", err)
 			}
 			// The trigger copies payloads from entries; a dead letter's is
@@ -110,13 +110,13 @@ func attemptRefs(ctx context.Context, tx *sql.Tx, q string, args []any, withOp b
 }
 
 // discardedAsDelivered records the rows of sel (route, key, entry ID,
-// version, hash, delivered at; args after the time) as their keys'
+// version, hash, delivered at, deleted; args after the time) as their keys'
 // delivered content, never over a newer delivered entry. It runs before
 // the rows are deleted (the payload trigger copies from entries).
 func (s *Store) discardedAsDelivered(ctx context.Context, tx *sql.Tx, sel string, args []any, nowMS int64) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO delivered (route, key, entry_id, version, hash, delivered_at) `+sel+`
+	_, err := tx.ExecContext(ctx, `INSERT INTO delivered (route, key, entry_id, version, hash, delivered_at, deleted) `+sel+`
 		ON CONFLICT (route, key) DO UPDATE SET entry_id = excluded.entry_id, version = excluded.version,
-			hash = excluded.hash, delivered_at = excluded.delivered_at
+			hash = excluded.hash, delivered_at = excluded.delivered_at, deleted = excluded.deleted
 		WHERE excluded.entry_id >= delivered.entry_id`, append([]any{nowMS}, args...)...)
 	if err != nil {
 		return fmt.Errorf("record the discarded content as delivered: %w", err)

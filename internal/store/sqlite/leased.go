@@ -85,7 +85,7 @@ func leasedEntries(route string, entries []store.NewEntry, now time.Time, owner 
 			p = []byte("null")
 		}
 		out = append(out, store.Entry{
-			Route: route, Key: e.Key, Version: 1, Payload: p, Status: store.StatusLeased, Priority: e.Priority, Hash: e.Hash,
+			Route: route, Key: e.Key, Version: 1, Payload: p, Status: store.StatusLeased, Priority: e.Priority, Hash: e.Hash, Deleted: e.Deleted,
 			NextAttemptAt: now, CreatedAt: now, UpdatedAt: now, LeaseOwner: owner, LeaseUntil: until,
 		})
 	}
@@ -97,6 +97,7 @@ func leasedEntries(route string, entries []store.NewEntry, now time.Time, owner 
 type queuedContent struct {
 	payload []byte
 	hash    string
+	deleted bool
 }
 
 // leaseQueued sorts chunk out against what the store holds of its keys.
@@ -138,16 +139,16 @@ func (s *Store) leaseQueued(ctx context.Context, tx *sql.Tx, chunk []store.Entry
 			fresh = append(fresh, e)
 			continue
 		}
-		if bytes.Equal(q.payload, e.Payload) || (e.Hash != "" && q.hash == e.Hash) {
+		if (bytes.Equal(q.payload, e.Payload) && q.deleted == e.Deleted) || (e.Hash != "" && q.hash == e.Hash) {
 			skipped++ // stays queued as it is, for the normal passes
 			continue
 		}
 		var created int64
 		err := s.queryRow(ctx, tx, `UPDATE entries SET status = 'L', payload = ?, priority = ?, hash = ?, version = version + 1,
-			attempts = 0, last_error = '', batch = '', next_attempt_at = ?, updated_at = ?, lease_owner = ?, lease_until = ?
+			attempts = 0, last_error = '', batch = '', next_attempt_at = ?, updated_at = ?, lease_owner = ?, lease_until = ?, deleted = ?
 			WHERE route = ? AND key = ? AND status IN ('P', 'E')
 			RETURNING id, version, attempts, last_error, created_at`,
-			[]any{[]byte(e.Payload), e.Priority, e.Hash, nowMS, nowMS, e.LeaseOwner, untilMS, e.Route, e.Key},
+			[]any{[]byte(e.Payload), e.Priority, e.Hash, nowMS, nowMS, e.LeaseOwner, untilMS, e.Deleted, e.Route, e.Key},
 			&e.ID, &e.Version, &e.Attempts, &e.LastError, &created)
 		if err != nil {
 			return nil, 0, 0, fmt.Errorf("replace queued entry %q: %w", e.Key, err)
@@ -185,8 +186,19 @@ func (s *Store) insertLeased(ctx context.Context, tx *sql.Tx, route string, fres
 	if err != nil {
 		return fmt.Errorf("insert leased entries: %w", err)
 	}
+	var deletes []int64
 	for i, e := range fresh {
 		e.ID = last - int64(len(fresh)-1-i)
+		if e.Deleted {
+			deletes = append(deletes, e.ID)
+		}
+	}
+	// Deletes are rare: marked after the insert, so the hot path binds
+	// no extra parameter per row.
+	for chunk := range slices.Chunk(deletes, idChunk) {
+		if _, err := s.exec(ctx, tx, `UPDATE entries SET deleted = 1 WHERE id IN (`+placeholders(len(chunk))+`)`, int64Args(chunk)...); err != nil {
+			return fmt.Errorf("mark deletes: %w", err)
+		}
 	}
 	return nil
 }

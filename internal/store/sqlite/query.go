@@ -152,7 +152,7 @@ func (s *Store) DeadLetters(ctx context.Context, f store.DeadFilter) ([]store.De
 	where, args := routeKeyWhere(f.Route, f.Key)
 	where, args = append(where, "id > ?"), append(args, f.AfterID, limit)
 	rows, err := s.read.QueryContext(ctx, `SELECT id, entry_id, route, key, version, payload, priority, attempts,
-		last_error, created_at, died_at, hash FROM dead_letters WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
+		last_error, created_at, died_at, hash, deleted FROM dead_letters WHERE `+strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list dead letters of route %q: %w", f.Route, err)
 	}
@@ -165,7 +165,7 @@ func (s *Store) DeadLetters(ctx context.Context, f store.DeadFilter) ([]store.De
 			created, died int64
 		)
 		if err := rows.Scan(&d.ID, &d.EntryID, &d.Route, &d.Key, &d.Version, &payload, &d.Priority, &d.Attempts,
-			&d.LastError, &created, &died, &d.Hash); err != nil {
+			&d.LastError, &created, &died, &d.Hash, &d.Deleted); err != nil {
 			return nil, fmt.Errorf("list dead letters of route %q: %w", f.Route, err)
 		}
 		d.Payload, d.CreatedAt, d.DiedAt = payload, fromMS(created), fromMS(died)
@@ -199,10 +199,10 @@ func (s *Store) CreateRun(ctx context.Context, r store.Run) (int64, error) {
 	var id int64
 	err := s.writeTx(ctx, fmt.Sprintf("create run of route %q", r.Route), func(tx *sql.Tx) error {
 		return tx.QueryRowContext(ctx, `INSERT INTO runs (route, trigger, mode, status, started_at, ended_at, iterations,
-			collected, sent, done, failed, dead, skipped, unchanged, error, owner)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			collected, sent, done, failed, dead, skipped, unchanged, error, owner, pruned)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			r.Route, r.Trigger, r.Mode, string(r.Status), ms(r.StartedAt), ms(r.EndedAt), r.Iterations,
-			r.Collected, r.Sent, r.Done, r.Failed, r.Dead, r.Skipped, r.Unchanged, r.Error, r.Owner).Scan(&id)
+			r.Collected, r.Sent, r.Done, r.Failed, r.Dead, r.Skipped, r.Unchanged, r.Error, r.Owner, r.Pruned).Scan(&id)
 	})
 	return id, err
 }
@@ -212,9 +212,9 @@ func (s *Store) CreateRun(ctx context.Context, r store.Run) (int64, error) {
 func (s *Store) UpdateRun(ctx context.Context, r store.Run) error {
 	return s.writeTx(ctx, fmt.Sprintf("update run %d", r.ID), func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, ended_at = ?, iterations = ?, collected = ?, sent = ?,
-			done = ?, failed = ?, dead = ?, skipped = ?, unchanged = ?, error = ? WHERE id = ?`,
+			done = ?, failed = ?, dead = ?, skipped = ?, unchanged = ?, error = ?, pruned = ? WHERE id = ?`,
 			string(r.Status), ms(r.EndedAt), r.Iterations, r.Collected, r.Sent, r.Done, r.Failed, r.Dead, r.Skipped,
-			r.Unchanged, r.Error, r.ID)
+			r.Unchanged, r.Error, r.Pruned, r.ID)
 		if err != nil {
 			return err
 		}
@@ -226,7 +226,7 @@ func (s *Store) UpdateRun(ctx context.Context, r store.Run) error {
 }
 
 const runColumns = `id, route, trigger, mode, status, started_at, ended_at, iterations, collected, sent, done, failed,
-	dead, skipped, unchanged, error, owner`
+	dead, skipped, unchanged, error, owner, pruned`
 
 func scanRun(row scanner) (store.Run, error) {
 	var (
@@ -235,7 +235,7 @@ func scanRun(row scanner) (store.Run, error) {
 		started, ended int64
 	)
 	err := row.Scan(&r.ID, &r.Route, &r.Trigger, &r.Mode, &status, &started, &ended, &r.Iterations,
-		&r.Collected, &r.Sent, &r.Done, &r.Failed, &r.Dead, &r.Skipped, &r.Unchanged, &r.Error, &r.Owner)
+		&r.Collected, &r.Sent, &r.Done, &r.Failed, &r.Dead, &r.Skipped, &r.Unchanged, &r.Error, &r.Owner, &r.Pruned)
 	r.Status, r.StartedAt, r.EndedAt = store.RunStatus(status), fromMS(started), fromMS(ended)
 	return r, err
 }

@@ -22,7 +22,7 @@ const (
 
 // entryColumns is the column list scanEntry reads, in order.
 const entryColumns = `id, route, key, version, payload, status, priority, attempts, last_error,
-	next_attempt_at, created_at, updated_at, lease_owner, lease_until, hash, batch`
+	next_attempt_at, created_at, updated_at, lease_owner, lease_until, hash, batch, deleted`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -34,7 +34,7 @@ func scanEntry(row scanner) (store.Entry, error) {
 		next, created, updated, leaseUntil int64
 	)
 	err := row.Scan(&e.ID, &e.Route, &e.Key, &e.Version, &payload, &status, &e.Priority, &e.Attempts,
-		&e.LastError, &next, &created, &updated, &e.LeaseOwner, &leaseUntil, &e.Hash, &e.Batch)
+		&e.LastError, &next, &created, &updated, &e.LeaseOwner, &leaseUntil, &e.Hash, &e.Batch, &e.Deleted)
 	if err != nil {
 		return e, err
 	}
@@ -131,7 +131,7 @@ func (s *Store) upsert(ctx context.Context, tx *sql.Tx, route string, entries []
 		if payload == nil {
 			payload = []byte("null")
 		}
-		args = append(args, route, e.Key, payload, e.Priority, e.Hash, nowMS, nowMS, nowMS)
+		args = append(args, route, e.Key, payload, e.Priority, e.Hash, nowMS, nowMS, nowMS, e.Deleted)
 	}
 	q := s.text(textKey{"upsert", 0, len(entries)}, func() string { return upsertSQL(len(entries)) })
 	rows, err := s.query(ctx, tx, q, args...)
@@ -161,17 +161,17 @@ func (s *Store) upsert(ctx context.Context, tx *sql.Tx, route string, entries []
 
 // upsertCols is the parameters per upserted row. Plain '?' only: the
 // driver looks numbered ones (?NNN) up by a linear scan per parameter.
-const upsertCols = 8
+const upsertCols = 9
 
 // upsertSQL is the multi-row upsert for n entries.
 func upsertSQL(n int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO entries (route, key, payload, priority, hash, next_attempt_at, created_at, updated_at, status, version) VALUES `)
+	b.WriteString(`INSERT INTO entries (route, key, payload, priority, hash, next_attempt_at, created_at, updated_at, deleted, status, version) VALUES `)
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?,?,?,?,?,?,?,?,'P',1)")
+		b.WriteString("(?,?,?,?,?,?,?,?,?,'P',1)")
 	}
 	// A new payload is a new version: its attempts start again and it
 	// leaves any batch. The same payload (or hash) changes nothing, not
@@ -179,8 +179,8 @@ func upsertSQL(n int) string {
 	b.WriteString(` ON CONFLICT (route, key) WHERE status IN ('P', 'E') DO UPDATE SET
 		payload = excluded.payload, priority = excluded.priority, hash = excluded.hash, version = version + 1,
 		status = 'P', next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at,
-		attempts = 0, last_error = '', batch = ''
-		WHERE NOT (entries.payload = excluded.payload OR (excluded.hash != '' AND entries.hash = excluded.hash))
+		attempts = 0, last_error = '', batch = '', deleted = excluded.deleted
+		WHERE NOT ((entries.payload = excluded.payload AND entries.deleted = excluded.deleted) OR (excluded.hash != '' AND entries.hash = excluded.hash))
 		RETURNING version`)
 	return b.String()
 }
@@ -528,8 +528,8 @@ func (s *Store) settleRetry(ctx context.Context, tx *sql.Tx, owner string, st st
 // settleDead moves the entry to the dead letters, keeping its entry ID.
 func (s *Store) settleDead(ctx context.Context, tx *sql.Tx, owner string, st store.Settlement, inc int, atMS int64) (e settledEntry, ok bool, err error) {
 	err = s.one(ctx, tx, &e, `INSERT INTO dead_letters
-		(entry_id, route, key, version, payload, priority, attempts, last_error, created_at, died_at, hash)
-		SELECT id, route, key, version, payload, priority, attempts + ?, ?, created_at, ?, hash
+		(entry_id, route, key, version, payload, priority, attempts, last_error, created_at, died_at, hash, deleted)
+		SELECT id, route, key, version, payload, priority, attempts + ?, ?, created_at, ?, hash, deleted
 		FROM entries WHERE id = ? AND status = 'L' AND lease_owner = ?
 		RETURNING route, key, version`,
 		inc, st.Error, atMS, st.EntryID, owner)

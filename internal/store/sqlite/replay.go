@@ -116,8 +116,8 @@ func (s *Store) replayDead(ctx context.Context, tx *sql.Tx, cond string, args []
 			return nil, nil, fmt.Errorf("dead letter %d: drop older queued entry: %w", d.id, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO entries (id, route, key, version, payload, status, priority,
-			attempts, last_error, next_attempt_at, created_at, updated_at, hash)
-			SELECT entry_id, route, key, version, payload, 'P', priority, 0, last_error, ?, created_at, ?, hash
+			attempts, last_error, next_attempt_at, created_at, updated_at, hash, deleted)
+			SELECT entry_id, route, key, version, payload, 'P', priority, 0, last_error, ?, created_at, ?, hash, deleted
 			FROM dead_letters WHERE id = ?`, nowMS, nowMS, d.id); err != nil {
 			return nil, nil, fmt.Errorf("dead letter %d: requeue: %w", d.id, err)
 		}

@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Replay/ErrorsHistory", testReplayErrorsHistory},
 		{"Replay/OverOlderQueued", testReplayOverOlderQueued},
 		{"Resend", testResend},
+		{"Deletes", testDeletes},
 		{"DeadLetter/Hash", testDeadLetterHash},
 		{"Discard/KeepsContent", testDiscardKeepsContent},
 		{"Outbox/GivenUp", testOutboxGivenUp},
