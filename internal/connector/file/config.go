@@ -39,6 +39,7 @@ type SourceConfig struct {
 	Columns   []string          `yaml:"columns,omitempty" json:"columns,omitempty" jsonschema:"description=CSV without a header line: the field names\\, in file order"`
 	Types     map[string]string `yaml:"types,omitempty" json:"types,omitempty" jsonschema:"description=CSV: convert a column's values (all are strings otherwise): string\\, number\\, int or bool; an empty cell becomes null"`
 	AfterRead string            `yaml:"after_read,omitempty" json:"after_read,omitempty" jsonschema:"enum=move,enum=delete,description=What happens to a file once all its records are queued: move (into done/ under dir\\, the default) or delete"`
+	Invalid   string            `yaml:"invalid,omitempty" json:"invalid,omitempty" jsonschema:"enum=fail,enum=move,description=A file with a malformed line or record: fail (the default) fails the read naming the file and line and leaves the file\\, so later files wait and the order of files is kept; move puts it into failed/ under dir with the reason in <name>.error and reads on"`
 	PageSize  int               `yaml:"page_size,omitempty" json:"page_size,omitempty" jsonschema:"description=Records per page (one queue transaction); default 1000"`
 	Settle    Duration          `yaml:"settle,omitempty" json:"settle,omitempty" jsonschema:"type=string,description=Skip files modified less than this long ago (they may still be being written)\\, e.g. 30s; default 0"`
 }
@@ -120,6 +121,9 @@ func (c *SourceConfig) defaults() {
 	if c.PageSize == 0 {
 		c.PageSize = DefaultPageSize
 	}
+	if c.Invalid == "" {
+		c.Invalid = "fail"
+	}
 }
 
 // check reports every problem of a defaulted config.
@@ -168,6 +172,9 @@ func (c *SourceConfig) check() problems {
 	}
 	if c.AfterRead != "move" && c.AfterRead != "delete" {
 		ps.add("after_read", "%q is not an action (expected move or delete)", c.AfterRead)
+	}
+	if c.Invalid != "fail" && c.Invalid != "move" {
+		ps.add("invalid", "%q is not a choice (expected fail or move)", c.Invalid)
 	}
 	if c.PageSize < 1 || c.PageSize > maxPageSize {
 		ps.add("page_size", "%d is out of range (1 to %d)", c.PageSize, maxPageSize)

@@ -93,9 +93,13 @@ which makes that harmless.
 
 A malformed line or record fails the read with the file and line
 (` + "`orders-1.csv line 57: 3 fields, expected 4`" + `) and leaves that file in
-place, not acknowledged; fix or remove it and the next run goes on.
-Records of the file's earlier pages may already be queued; they are
-queued again, by key, when the file is read again.
+place, not acknowledged; the files after it wait, so files are always
+consumed in name order (a price list of the 29th never lands before the
+28th's). Fix or remove it and the next run goes on. With ` + "`invalid: move`" + `
+the file goes to ` + "`failed/`" + ` under ` + "`dir`" + ` instead, with the reason beside it
+in ` + "`<name>.error`" + `, and the read goes on with the next file. Either way,
+records of the file's pages before the bad line may already be queued;
+they are queued again, by key, when the file is read again.
 
 **Files being copied in.** A reader cannot tell a file that is still
 being written from a finished one. Producers should write to a name the

@@ -216,6 +216,9 @@ func (n *ndjsonReader) next() (connector.Record, int, error) {
 			continue
 		}
 		v, err := jsonx.Decode(data)
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = errors.New("the line ends inside a JSON value")
+		}
 		if err != nil {
 			return nil, 0, lineError{n.line, err}
 		}

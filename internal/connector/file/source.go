@@ -17,8 +17,12 @@ import (
 	"github.com/ferry-dev/ferry/internal/expr"
 )
 
-// doneDir is where after_read: move puts a file whose records are queued.
-const doneDir = "done"
+// doneDir is where after_read: move puts a file whose records are
+// queued; failedDir where invalid: move puts a file that cannot be read.
+const (
+	doneDir   = "done"
+	failedDir = "failed"
+)
 
 // Source reads the files of a folder that match a glob, in name order,
 // each streamed page by page. A file is moved to done/ (or deleted) by
@@ -63,14 +67,57 @@ func (s *Source) Read(ctx context.Context, _ connector.ReadRequest, fn func(cont
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := s.readFile(ctx, name, &pageNo, fn); err != nil {
-			if errors.Is(err, connector.ErrStop) {
-				return nil
+		err := s.readFile(ctx, name, &pageNo, fn)
+		var bad *invalidFile
+		switch {
+		case err == nil:
+		case errors.Is(err, connector.ErrStop):
+			return nil
+		case errors.As(err, &bad) && s.cfg.Invalid == "move":
+			if err := s.moveInvalid(bad); err != nil {
+				return err
 			}
+		default:
 			return err
 		}
 	}
 	return nil
+}
+
+// invalidFile is a file whose content cannot be read as records: the
+// file and the line are named.
+type invalidFile struct {
+	name string
+	err  error
+}
+
+func (e *invalidFile) Error() string { return e.name + " " + e.err.Error() }
+func (e *invalidFile) Unwrap() error { return e.err }
+
+// moveInvalid puts a file that cannot be read into failed/ (invalid:
+// move), with the reason beside it in <name>.error, so the files after
+// it are read.
+func (s *Source) moveInvalid(bad *invalidFile) error {
+	failed := filepath.Join(s.dir, failedDir)
+	if err := os.MkdirAll(failed, 0o755); err != nil {
+		return fmt.Errorf("file source: %v; create %s: %w", bad, failed, err)
+	}
+	target, err := freeName(failed, bad.name)
+	if err != nil {
+		return fmt.Errorf("file source: %v; move it to %s: %w", bad, failedDir, err)
+	}
+	note := filepath.Join(failed, target+".error")
+	if err := os.WriteFile(note, []byte(bad.Error()+"\n"), 0o644); err != nil {
+		return fmt.Errorf("file source: %v; write %s: %w", bad, note, err)
+	}
+	if err := os.Rename(filepath.Join(s.dir, bad.name), filepath.Join(failed, target)); err != nil {
+		return fmt.Errorf("file source: %v; move it to %s: %w", bad, failedDir, err)
+	}
+	s.logger.Warn("file source: a file that cannot be read was moved to "+failedDir+"/", "file", bad.name, "to", filepath.Join(failedDir, target), "error", bad.err)
+	if err := syncDir(failed); err != nil {
+		return err
+	}
+	return syncDir(s.dir)
 }
 
 // files lists the names to read, sorted: regular files matching the glob,
@@ -130,7 +177,7 @@ func (s *Source) readFile(ctx context.Context, name string, pageNo *int, fn func
 	}
 	rr, err := s.newReader(f)
 	if err != nil {
-		return fmt.Errorf("%s %w", name, err)
+		return &invalidFile{name, err}
 	}
 	var (
 		peeked  connector.Record
@@ -157,11 +204,11 @@ func (s *Source) readFile(ctx context.Context, name string, pageNo *int, fn func
 				break
 			}
 			if err != nil {
-				return fmt.Errorf("%s %w", name, err)
+				return &invalidFile{name, err}
 			}
 			sr, err := s.sourceRecord(rec)
 			if err != nil {
-				return fmt.Errorf("%s %w", name, lineError{line, err})
+				return &invalidFile{name, lineError{line, err}}
 			}
 			records = append(records, sr)
 			if first == 0 {
@@ -175,7 +222,7 @@ func (s *Source) readFile(ctx context.Context, name string, pageNo *int, fn func
 			case err == io.EOF:
 				eof = true
 			case err != nil:
-				return fmt.Errorf("%s %w", name, err)
+				return &invalidFile{name, err}
 			default:
 				peeked, peekLn, hasPeek = rec, line, true
 			}

@@ -409,3 +409,45 @@ func TestSourceRecordLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestSourceInvalidMove: with invalid: move a malformed file goes to
+// failed/ with its reason beside it and the files after it are read;
+// with the default (fail) the read stops there, keeping the file order.
+func TestSourceInvalidMove(t *testing.T) {
+	for _, invalid := range []string{"fail", "move"} {
+		t.Run(invalid, func(t *testing.T) {
+			base := t.TempDir()
+			writeFile(t, filepath.Join(base, "1.ndjson"), "{\"id\":1}\n")
+			writeFile(t, filepath.Join(base, "2.ndjson"), "{\"id\":2}\n{\"id\":\n")
+			writeFile(t, filepath.Join(base, "3.ndjson"), "{\"id\":3}\n")
+			s := newSource(t, base, SourceConfig{Dir: ".", Format: "ndjson", Key: "id", Invalid: invalid})
+			pages, err := read(t, s, true)
+			if invalid == "fail" {
+				if err == nil || !strings.Contains(err.Error(), "2.ndjson line 2: the line ends inside a JSON value") {
+					t.Fatalf("error %v", err)
+				}
+				if got := names(t, base); !slices.Equal(got, []string{"2.ndjson", "3.ndjson"}) {
+					t.Fatalf("left %v", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Records of a bad file's pages before the bad line are handed
+			// over (and delivered); none of them is acknowledged.
+			if got := keys(pages); !slices.Equal(got, []string{"1", "3"}) {
+				t.Fatalf("keys %v", got)
+			}
+			if got := names(t, base); len(got) != 0 {
+				t.Fatalf("left %v", got)
+			}
+			if got := names(t, filepath.Join(base, "failed")); !slices.Equal(got, []string{"2.ndjson", "2.ndjson.error"}) {
+				t.Fatalf("failed/ holds %v", got)
+			}
+			if note := readFile(t, filepath.Join(base, "failed", "2.ndjson.error")); !strings.Contains(note, "2.ndjson line 2: the line ends inside a JSON value") {
+				t.Fatalf("note %q", note)
+			}
+		})
+	}
+}
