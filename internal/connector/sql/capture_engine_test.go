@@ -1,0 +1,240 @@
+package sqlconn_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for the test's own statements
+
+	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/connector/all"
+	"github.com/ferry-dev/ferry/internal/connector/registry"
+	sqlconn "github.com/ferry-dev/ferry/internal/connector/sql"
+	"github.com/ferry-dev/ferry/internal/engine"
+	"github.com/ferry-dev/ferry/internal/store/sqlite"
+)
+
+// kindsWithSQL is every kind of the build, with the sql kinds added when
+// internal/connector/all does not list them yet.
+func kindsWithSQL(t *testing.T) *connector.Set {
+	t.Helper()
+	kinds := all.Kinds()
+	have := map[string]bool{}
+	for _, k := range kinds {
+		have[k.Name] = true
+	}
+	for _, k := range sqlconn.Kinds() {
+		if !have[k.Name] {
+			kinds = append(kinds, k)
+		}
+	}
+	set, err := connector.NewSet(kinds...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// pgSchema creates a schema of its own on the test PostgreSQL and returns
+// a DSN whose search_path is it.
+func pgSchema(t *testing.T) (*sql.DB, string) {
+	t.Helper()
+	dsn := os.Getenv("FERRY_TEST_PG_DSN")
+	if dsn == "" {
+		dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := admin.PingContext(ctx); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("PostgreSQL does not answer (CI must have it): %v", err)
+		}
+		t.Skipf("PostgreSQL does not answer, skipping: %v", err)
+	}
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	schema := "ferry_cap_" + hex.EncodeToString(b[:])
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	dsn += sep + "search_path=" + schema
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, dsn
+}
+
+// sink is an HTTP destination that records each delivery's key and total.
+type sink struct {
+	mu  sync.Mutex
+	got map[string][]any
+}
+
+func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	var rec map[string]any
+	if err := json.Unmarshal(body, &rec); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	key := strings.TrimPrefix(r.URL.Path, "/orders/")
+	s.mu.Lock()
+	s.got[key] = append(s.got[key], rec["total"])
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *sink) take() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := make([]string, 0, len(s.got))
+	for k := range s.got {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%v ", k, s.got[k])
+	}
+	s.got = map[string][]any{}
+	return strings.TrimSpace(b.String())
+}
+
+// Change capture through the engine: a capturing sql source on PostgreSQL
+// to an HTTP sink. Every inserted or updated key is delivered once per
+// change (an update that changes nothing the view shows is found
+// unchanged), pages are acknowledged only once queued, and the
+// integration table is empty after each run.
+func TestCaptureThroughTheEngine(t *testing.T) {
+	db, dsn := pgSchema(t)
+	if _, err := db.Exec("CREATE TABLE orders (id int PRIMARY KEY, status text NOT NULL, total int NOT NULL, note text)"); err != nil {
+		t.Fatal(err)
+	}
+	out := &sink{got: map[string][]any{}}
+	srv := httptest.NewServer(out)
+	defer srv.Close()
+
+	dir := t.TempDir()
+	cfg, err := config.Parse([]byte(`
+systems:
+  erp: {postgres: {dsn: "`+dsn+`"}}
+  shop: {url: "`+srv.URL+`"}
+routes:
+  orders:
+    source:
+      sql:
+        system: erp
+        query: SELECT id, status, total FROM orders
+        key: id
+        page_size: 3
+        capture: {table: orders, when: "NEW.status <> 'draft'"}
+    batch: 2
+    destinations:
+      default: {http: {system: shop, path: "/orders/${key}", method: PUT}}
+`), filepath.Join(dir, "ferry.yaml"), kindsWithSQL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, cfg.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	reg, err := registry.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+
+	// What `ferry capture install orders` does.
+	src, err := reg.Source(cfg.Routes["orders"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, ok := src.(sqlconn.CaptureInstaller)
+	if !ok || !inst.Capturing() {
+		t.Fatalf("the sql source (%T) does not install capture", src)
+	}
+	if rep, err := inst.InstallCapture(ctx); err != nil {
+		t.Fatalf("install: %v\n%s", err, rep)
+	}
+
+	eng, err := engine.New(cfg, st, reg, engine.Options{RetryWait: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string) {
+		t.Helper()
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	pending := func() int {
+		t.Helper()
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM ferry_changes_orders").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	run := func(want string, wantDone int) {
+		t.Helper()
+		res, err := eng.Run(ctx, "orders", engine.RunOptions{})
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+		if got := out.take(); got != want {
+			t.Errorf("delivered\n got %s\nwant %s", got, want)
+		}
+		if res.Done != wantDone {
+			t.Errorf("done %d, want %d", res.Done, wantDone)
+		}
+		if n := pending(); n != 0 {
+			t.Errorf("%d changes left in the integration table after the run", n)
+		}
+	}
+
+	exec("INSERT INTO orders SELECT i, 'paid', i * 10 FROM generate_series(1, 7) i")
+	exec("INSERT INTO orders VALUES (8, 'draft', 80)") // not captured (when:)
+	run("1=[10] 2=[20] 3=[30] 4=[40] 5=[50] 6=[60] 7=[70]", 7)
+
+	exec("UPDATE orders SET total = 21 WHERE id = 2")
+	exec("UPDATE orders SET total = 51 WHERE id = 5")
+	exec("UPDATE orders SET total = 52 WHERE id = 5")      // two changes, one delivery of the last state
+	exec("UPDATE orders SET note = 'called' WHERE id = 3") // not in the view: unchanged
+	exec("UPDATE orders SET status = 'paid' WHERE id = 8") // now captured
+	exec("INSERT INTO orders VALUES (9, 'paid', 90)")
+	run("2=[21] 5=[52] 8=[80] 9=[90]", 4)
+
+	run("", 0) // nothing changed: nothing read, nothing sent
+}
