@@ -21,24 +21,46 @@ func (a *app) connectorsCommandFor(set func() *connector.Set) *cobra.Command {
 	var asJSON bool
 	var writeDocs, checkDocs string
 	cmd := &cobra.Command{
-		Use:   "connectors",
+		Use:   "connectors [KIND]",
 		Short: "List the connector kinds: the systems, sources, destinations and operations ferry can use",
 		Long: `List the connector kinds of this build: the name you write in ferry.yaml
 (source: { http: {...} }), the roles each kind can play (system, source,
 destination, operation), what it can do (capabilities such as cursor: reads
 incrementally; ack: acknowledges input only once queued; batch: one request
-or transaction per batch) and a summary.
+or transaction per batch) and a summary. With a KIND, print its reference
+page: what it is for, an example, and every option of each part.
 
 The option reference of each kind is docs/connectors/KIND.md, generated from
 the same config types ferry validate checks: --write-docs regenerates it,
 --check-docs fails when it is stale. The config does not need to exist.`,
 		Example: `  ferry connectors
+  ferry connectors sql                              # the options of the sql kind
   ferry connectors --json | jq -r '.[] | select(.roles | index("source")) | .name'
   ferry connectors --write-docs docs/connectors     # regenerate the reference pages
   ferry connectors --check-docs docs/connectors     # exit 1 when they are not current`,
-		Args: cobra.NoArgs,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s := set()
+			if len(args) == 1 {
+				k, ok := s.Kind(args[0])
+				if !ok {
+					return withCode(ExitUsage, fmt.Errorf("no connector kind %q; the kinds are %s", args[0], strings.Join(s.Names(), ", ")))
+				}
+				if writeDocs != "" || checkDocs != "" {
+					return withCode(ExitUsage, fmt.Errorf("--write-docs and --check-docs cover every kind: leave out %s", args[0]))
+				}
+				if asJSON {
+					for _, e := range catalog.Describe(s) {
+						if e.Name == k.Name {
+							enc := json.NewEncoder(a.stdout)
+							enc.SetIndent("", "  ")
+							return enc.Encode(e)
+						}
+					}
+				}
+				_, err := a.stdout.Write(catalog.Page(k))
+				return err
+			}
 			switch {
 			case writeDocs != "":
 				if err := catalog.Write(writeDocs, s); err != nil {

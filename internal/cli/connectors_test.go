@@ -157,3 +157,22 @@ func TestConnectorsOfTheBuild(t *testing.T) {
 		t.Fatalf("ferry connectors --json without a config: exit %d\n%.300s", code, out)
 	}
 }
+
+func TestConnectorsOneKind(t *testing.T) {
+	out, err := runConnectors(t, "table")
+	if err != nil || !strings.HasPrefix(out, "# `table`\n") || !strings.Contains(out, "| `table` | string | required | Table to read. |") {
+		t.Errorf("ferry connectors table: %v\n%s", err, out)
+	}
+	out, err = runConnectors(t, "table", "--json")
+	var e catalog.Entry
+	if err != nil || json.Unmarshal([]byte(out), &e) != nil || e.Name != "table" || len(e.Parts) != 2 {
+		t.Errorf("ferry connectors table --json: %v\n%s", err, out)
+	}
+	_, err = runConnectors(t, "tabel")
+	if exitCode(err) != ExitUsage || !strings.Contains(err.Error(), `no connector kind "tabel"; the kinds are bell, table`) {
+		t.Errorf("unknown kind: %v", err)
+	}
+	if _, err := runConnectors(t, "table", "--write-docs", t.TempDir()); exitCode(err) != ExitUsage {
+		t.Errorf("a kind with --write-docs: %v", err)
+	}
+}

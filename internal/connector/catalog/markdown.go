@@ -100,9 +100,15 @@ func shorthandNote(k *connector.Kind) string {
 // kind's own introduction, then per part (system, source, destination,
 // operation) a table of its options and its capabilities.
 func Docs(k *connector.Kind) []byte {
+	return append([]byte(generatedMarker+"\n\n"), Page(k)...)
+}
+
+// Page is the page of Docs without the generated-file marker, for a
+// terminal (`ferry connectors KIND`).
+func Page(k *connector.Kind) []byte {
 	var b bytes.Buffer
 	e := describe(k)
-	fmt.Fprintf(&b, "%s\n\n# `%s`\n\n", generatedMarker, k.Name)
+	fmt.Fprintf(&b, "# `%s`\n\n", k.Name)
 	if s := strings.TrimSpace(k.Summary); s != "" {
 		fmt.Fprintf(&b, "%s\n\n", s)
 	}
