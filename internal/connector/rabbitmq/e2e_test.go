@@ -164,7 +164,9 @@ routes:
 	}
 
 	for _, route := range []string{"orders", "events"} {
+		start := time.Now()
 		res, err := eng.Run(ctx, route, engine.RunOptions{})
+		t.Logf("run %s: %s, %d iterations", route, time.Since(start), res.Iterations)
 		if err != nil {
 			t.Fatalf("run %s: %v (%+v)", route, err, res)
 		}

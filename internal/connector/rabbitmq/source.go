@@ -25,11 +25,12 @@ import (
 // Each Read opens its own channel with basic.qos prefetch and a consumer
 // with manual acknowledgements. Page.Ack acknowledges the page's messages
 // (with one multiple ack when every earlier page of the read is
-// acknowledged, one by one otherwise); it may be called after fn returned
-// (the engine queues a page while the next is read), so a read that ends
-// first waits until every page it handed over is acknowledged, at most
-// AckWait. Then the channel is closed: every message not acknowledged
-// goes back to the queue. Ack after Read has returned fails.
+// acknowledged, one by one otherwise). When the read ends, messages not
+// handed to fn go back to the queue at once; Ack may still be called
+// after Read returned (the engine queues and acks a page while the next
+// is read), so the channel is closed only once every page handed over is
+// acknowledged, after AckWait, or when the system closes: then every
+// message not acknowledged goes back to the queue. Ack after that fails.
 type Source struct {
 	sys      *System
 	queue    string
@@ -46,10 +47,10 @@ type Source struct {
 	// WakeInterval is how often Wake looks at the queue's message count
 	// while no read runs (default 1s).
 	WakeInterval time.Duration
-	// AckWait is how long a read that ends waits for the acks of the
-	// pages it handed over (default 30s). The engine queues a page and
-	// acks it after fn returned, so the channel must outlive the last fn
-	// call; pages still unacked after AckWait go back to the queue.
+	// AckWait is how long the channel of a read that ended stays open for
+	// the acks of the pages it handed over (default 30s; 0 closes it when
+	// Read returns). The engine queues a page and acks it after fn
+	// returned; a dry run never acks: its pages go back after AckWait.
 	AckWait time.Duration
 
 	reading atomic.Int32 // reads in progress, for Wake
@@ -93,25 +94,19 @@ func (s *Source) Read(ctx context.Context, _ connector.ReadRequest, fn func(cont
 		return fmt.Errorf("queue %s: %w", s.queue, err)
 	}
 	r := &read{src: s, ch: ch, settled: make(chan struct{}, 1)}
-	// Closing the channel hands every unacknowledged message back to the
-	// queue; acks sent before it are applied first (one ordered channel).
-	defer r.close()
 	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
 	if err := s.setup(ch); err != nil {
+		r.close()
 		return err
 	}
 	tag := "ferry-" + randomTag()
 	deliveries, err := ch.ConsumeWithContext(ctx, s.queue, tag, false, false, false, false, nil)
 	if err != nil {
+		r.close()
 		return s.channelError("consume", err)
 	}
 	err = s.consume(ctx, r, deliveries, closed, fn)
-	if ctx.Err() == nil {
-		// No more deliveries; those already here but not handed over go
-		// back at close. Then give the engine time to ack what it got.
-		_ = ch.Cancel(tag, false)
-		r.awaitAcks(ctx, s.AckWait)
-	}
+	r.finish(ctx, tag, deliveries)
 	return err
 }
 
@@ -141,12 +136,12 @@ func (s *Source) consume(ctx context.Context, r *read, deliveries <-chan amqp.De
 			}
 		}
 		if len(page.records) > 0 {
-			r.handOver(number)
+			r.handOver(number, page.tags[len(page.tags)-1])
 			if err := fn(ctx, page.page(s.queue)); err != nil {
 				if errors.Is(err, connector.ErrStop) {
 					return nil
 				}
-				r.handOver(number - 1) // a page fn refused is not the engine's
+				r.takeBack(number) // a page fn refused is not the engine's
 				return err
 			}
 		}
@@ -207,39 +202,105 @@ type read struct {
 	src *Source
 	ch  *amqp.Channel
 
-	mu        sync.Mutex
-	done      bool
-	handed    int           // pages handed to fn
-	ackedUpTo int           // every page up to this number is acked
-	acked     map[int]bool  // pages acked out of order, beyond ackedUpTo
-	settled   chan struct{} // receives when the last handed page is acked
+	mu         sync.Mutex
+	done       bool
+	handed     int             // pages handed to fn
+	handedTags []uint64        // by page number - 1: the page's last delivery tag
+	maxTag     uint64          // the highest delivery tag received
+	rejected   map[uint64]bool // invalid messages rejected (dead-lettered or dropped)
+	ackedUpTo  int             // every page up to this number is acked
+	acked      map[int]bool    // pages acked out of order, beyond ackedUpTo
+	settled    chan struct{}   // receives when the last handed page is acked
 }
 
-func (r *read) handOver(number int) {
+// handOver notes that page number (pages are handed over in order) is
+// the engine's.
+func (r *read) handOver(number int, lastTag uint64) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.handedTags = append(r.handedTags[:number-1], lastTag)
 	r.handed = number
-	r.mu.Unlock()
 }
 
-// awaitAcks waits until every page handed over is acked, for at most d.
-func (r *read) awaitAcks(ctx context.Context, d time.Duration) {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for {
-		r.mu.Lock()
-		done := r.ackedUpTo >= r.handed
-		r.mu.Unlock()
-		if done {
-			return
+// takeBack undoes handOver for a page fn refused.
+func (r *read) takeBack(number int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.handedTags = r.handedTags[:number-1]
+	r.handed = number - 1
+}
+
+// lastHandedTag is the last delivery tag of the pages handed over.
+func (r *read) lastHandedTag() uint64 {
+	if r.handed == 0 {
+		return 0
+	}
+	return r.handedTags[r.handed-1]
+}
+
+// finish ends a read. Messages received but not handed over go back to
+// the queue at once (basic.nack with requeue). The channel stays open
+// until every handed page is acked, because the engine acks a page after
+// fn returned; pages not acked within AckWait (or by the system's Close)
+// go back when the channel closes.
+func (r *read) finish(ctx context.Context, tag string, deliveries <-chan amqp.Delivery) {
+	if ctx.Err() != nil || r.ch.IsClosed() {
+		r.close()
+		return
+	}
+	if err := r.ch.Cancel(tag, false); err != nil {
+		r.close()
+		return
+	}
+	for d := range deliveries { // closes once the cancelled consumer's buffer is empty
+		r.received(d.DeliveryTag)
+	}
+	r.mu.Lock()
+	from, to := r.lastHandedTag()+1, r.maxTag
+	rejected := r.rejected
+	all := r.ackedUpTo >= r.handed
+	r.mu.Unlock()
+	for t := from; t <= to; t++ {
+		if rejected[t] {
+			continue // already settled: a second nack would close the channel
 		}
-		select {
-		case <-r.settled:
-		case <-timer.C:
-			return
-		case <-ctx.Done():
+		if err := r.ch.Nack(t, false, true); err != nil {
+			r.close() // closing requeues them all the same
 			return
 		}
 	}
+	wait := r.src.AckWait
+	if all || wait <= 0 {
+		r.close()
+		return
+	}
+	go func() {
+		defer r.close()
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		for {
+			r.mu.Lock()
+			done := r.ackedUpTo >= r.handed
+			r.mu.Unlock()
+			if done {
+				return
+			}
+			select {
+			case <-r.settled:
+			case <-timer.C:
+				return
+			case <-r.src.sys.done:
+				return
+			}
+		}
+	}()
+}
+
+// received notes the highest delivery tag seen.
+func (r *read) received(tag uint64) {
+	r.mu.Lock()
+	r.maxTag = max(r.maxTag, tag)
+	r.mu.Unlock()
 }
 
 func (r *read) close() {
@@ -284,7 +345,7 @@ func (r *read) ack(ctx context.Context, number int, tags []uint64) error {
 		return nil
 	}
 	if r.done {
-		return fmt.Errorf("queue %s: ack messages %d-%d: the read has ended, so they went back to the queue and will be read again", q, tags[0], tags[len(tags)-1])
+		return fmt.Errorf("queue %s: ack messages %d-%d: too late, the read has ended (the ack wait is %s), so they went back to the queue and will be read again", q, tags[0], tags[len(tags)-1], r.src.AckWait)
 	}
 	var err error
 	if number == r.ackedUpTo+1 {
@@ -330,6 +391,7 @@ func randomTag() string {
 // take turns a delivery into a record of the page, or handles it as
 // invalid.
 func (r *read) take(p *readPage, d *amqp.Delivery) error {
+	r.received(d.DeliveryTag)
 	rec, reason := r.src.record(d)
 	if reason == "" {
 		p.records = append(p.records, rec)
@@ -348,6 +410,12 @@ func (r *read) take(p *readPage, d *amqp.Delivery) error {
 		if err := r.ch.Reject(d.DeliveryTag, false); err != nil {
 			return s.sys.redactf("%s: %s; rejecting it failed, so it stays in the queue: %s", where, reason, describeError(err))
 		}
+		r.mu.Lock()
+		if r.rejected == nil {
+			r.rejected = map[uint64]bool{}
+		}
+		r.rejected[d.DeliveryTag] = true
+		r.mu.Unlock()
 		verb := "dead-lettered"
 		if s.invalid == InvalidDrop {
 			verb = "dropped (invalid: drop)"

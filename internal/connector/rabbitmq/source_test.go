@@ -135,6 +135,39 @@ func TestAckAfterFnReturns(t *testing.T) {
 	}
 }
 
+// A read that is never acked (a dry run, a stop after two pages) returns
+// at once: what it received but did not hand over goes back to the queue
+// right away, the pages it handed over when the system closes (or after
+// AckWait).
+func TestUnackedReadReturnsAtOnce(t *testing.T) {
+	b := needBroker(t)
+	q := b.queue("ferry-test-dry", nil)
+	b.publishOrders(q, 1, 1000)
+	sys := newTestSystem(t, testURL())
+	src := newTestSource(t, sys, SourceConfig{Queue: q, Key: "id", PageSize: 100})
+	src.AckWait = time.Hour
+	ctx := testContext(t)
+	err := src.Read(ctx, connector.ReadRequest{}, func(_ context.Context, p connector.Page) error {
+		if p.Number == 2 {
+			return connector.ErrStop
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Prefetched messages beyond page 2 are back while pages 1-2 wait
+	// for acks that never come.
+	waitCount(t, b, q, 800)
+	if err := sys.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitCount(t, b, q, 1000)
+	if got := readAll(t, ctx, newTestSource(t, newTestSystem(t, testURL()), SourceConfig{Queue: q, Key: "id"})); len(got) != 1000 {
+		t.Errorf("read %d afterwards, want 1000", len(got))
+	}
+}
+
 // A read that ends without acking (fn fails) leaves every message.
 func TestReadErrorLeavesMessages(t *testing.T) {
 	b := needBroker(t)

@@ -29,6 +29,8 @@ type System struct {
 	secrets   *redact.Redactor
 	log       *slog.Logger
 
+	done chan struct{} // closed by Close: reads stop waiting for acks
+
 	mu     sync.Mutex
 	conn   *amqp.Connection
 	closed bool
@@ -66,6 +68,7 @@ func NewSystem(env connector.Env, name string, cfg *SystemConfig) (*System, erro
 		heartbeat: time.Duration(c.Heartbeat),
 		secrets:   redact.New(secrets...),
 		log:       log,
+		done:      make(chan struct{}),
 	}, nil
 }
 
@@ -199,6 +202,9 @@ func (s *System) Check(ctx context.Context) error {
 func (s *System) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.closed {
+		close(s.done)
+	}
 	s.closed = true
 	if s.conn == nil || s.conn.IsClosed() {
 		return nil
