@@ -31,6 +31,9 @@ type Page struct {
 	// broker's messages, a file moved to done/). The engine calls it only
 	// after every record of the page is durably queued (or settled as
 	// filtered or unchanged); input never acknowledged is read again.
+	// The engine queues one page behind the read, so the last pages may
+	// be acknowledged after Read has returned: keep what Ack needs (a
+	// broker channel) open until then or until the source is closed.
 	Ack func(ctx context.Context) error
 }
 
