@@ -117,18 +117,28 @@ func firstDiff(have, want []byte) string {
 			wl = w[i]
 		}
 		if hl != wl {
-			return fmt.Sprintf(" (line %d: has %q, the kinds give %q)", i+1, clip(hl), clip(wl))
+			col := 0
+			for col < len(hl) && col < len(wl) && hl[col] == wl[col] {
+				col++
+			}
+			return fmt.Sprintf(" (line %d column %d: has %q, the kinds give %q)", i+1, col+1, around(hl, col), around(wl, col))
 		}
 	}
 	return ""
 }
 
-func clip(s string) string {
-	const max = 80
-	if len(s) > max {
-		return s[:max] + "..."
+// around shows s near byte col, where two lines part.
+func around(s string, col int) string {
+	const before, after = 20, 60
+	start, end, out := max(0, col-before), min(len(s), col+after), ""
+	if start > 0 {
+		out = "..."
 	}
-	return s
+	out += strings.ToValidUTF8(s[start:end], "")
+	if end < len(s) {
+		out += "..."
+	}
+	return out
 }
 
 // orphans lists the generated .md files in dir that are not in pages.

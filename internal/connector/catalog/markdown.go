@@ -206,10 +206,27 @@ func code(s string) string {
 func Index(s *connector.Set) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%s\n\n# Connectors\n\n", generatedMarker)
-	b.WriteString("Each kind is written as its name, holding its options: `source: { http: {...} }`,\n" +
-		"`destinations: { default: { sql: {...} } }`, `systems: { erp: { postgres: {...} } }`.\n" +
-		"`ferry connectors` lists the kinds of your build; the pages below are generated\n" +
-		"from their config types, so they match what `ferry validate` accepts.\n\n")
+	// Examples of the holders with kinds this build has.
+	var uses []string
+	for _, u := range [...]struct {
+		role   connector.Role
+		format string
+	}{
+		{connector.RoleSource, "`source: { %s: {...} }`"},
+		{connector.RoleDestination, "`destinations: { default: { %s: {...} } }`"},
+		{connector.RoleSystem, "`systems: { NAME: { %s: {...} } }`"},
+	} {
+		if ks := s.For(u.role); len(ks) > 0 {
+			// A different kind in each example where the build has them.
+			uses = append(uses, fmt.Sprintf(u.format, ks[len(uses)%len(ks)].Name))
+		}
+	}
+	if len(uses) > 0 {
+		fmt.Fprintf(&b, "A kind is written as its name holding its options: %s.\n", strings.Join(uses, ", "))
+	}
+	b.WriteString("`ferry connectors` lists the kinds of your build and `ferry connectors KIND`\n" +
+		"prints one page; the pages are generated from the kinds' config types, so\n" +
+		"they match what `ferry validate` accepts.\n\n")
 	b.WriteString("| kind | roles | capabilities | summary |\n| --- | --- | --- | --- |\n")
 	for _, e := range Describe(s) {
 		roles := make([]string, len(e.Roles))
