@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/go-sql-driver/mysql" // the "mysql" database/sql driver, for the test's own statements
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for the test's own statements
 
 	"github.com/ferry-dev/ferry/internal/config"
@@ -97,6 +98,8 @@ func pgSchema(t *testing.T) (*sql.DB, string) {
 type sink struct {
 	mu  sync.Mutex
 	got map[string][]any
+	// hook, when set, runs once at the next request (before answering).
+	hook func()
 }
 
 func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -109,7 +112,12 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := strings.TrimPrefix(r.URL.Path, "/orders/")
 	s.mu.Lock()
 	s.got[key] = append(s.got[key], rec["total"])
+	hook := s.hook
+	s.hook = nil
 	s.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -207,7 +215,7 @@ routes:
 		}
 		return n
 	}
-	run := func(want string, wantDone int) {
+	run := func(want string, wantDone, wantPruned, wantLeft int) {
 		t.Helper()
 		res, err := eng.Run(ctx, "orders", engine.RunOptions{})
 		if err != nil {
@@ -216,17 +224,17 @@ routes:
 		if got := out.take(); got != want {
 			t.Errorf("delivered\n got %s\nwant %s", got, want)
 		}
-		if res.Done != wantDone {
-			t.Errorf("done %d, want %d", res.Done, wantDone)
+		if res.Done != wantDone || res.Pruned != wantPruned {
+			t.Errorf("done %d, pruned %d; want %d and %d", res.Done, res.Pruned, wantDone, wantPruned)
 		}
-		if n := pending(); n != 0 {
-			t.Errorf("%d changes left in the integration table after the run", n)
+		if n := pending(); n != wantLeft {
+			t.Errorf("%d changes left in the integration table after the run, want %d", n, wantLeft)
 		}
 	}
 
 	exec("INSERT INTO orders SELECT i, 'paid', i * 10 FROM generate_series(1, 7) i")
 	exec("INSERT INTO orders VALUES (8, 'draft', 80)") // not captured (when:)
-	run("1=[10] 2=[20] 3=[30] 4=[40] 5=[50] 6=[60] 7=[70]", 7)
+	run("1=[10] 2=[20] 3=[30] 4=[40] 5=[50] 6=[60] 7=[70]", 7, 0, 0)
 
 	exec("UPDATE orders SET total = 21 WHERE id = 2")
 	exec("UPDATE orders SET total = 51 WHERE id = 5")
@@ -234,7 +242,178 @@ routes:
 	exec("UPDATE orders SET note = 'called' WHERE id = 3") // not in the view: unchanged
 	exec("UPDATE orders SET status = 'paid' WHERE id = 8") // now captured
 	exec("INSERT INTO orders VALUES (9, 'paid', 90)")
-	run("2=[21] 5=[52] 8=[80] 9=[90]", 4)
+	run("2=[21] 5=[52] 8=[80] 9=[90]", 4, 0, 0)
 
-	run("", 0) // nothing changed: nothing read, nothing sent
+	run("", 0, 0, 0) // nothing changed: nothing read, nothing sent
+
+	// A row deleted after it was queued, before it is sent, is pruned:
+	// the first request of the run deletes order 12, which is in the
+	// next batch. Its delete is read by the next run and, as the route
+	// ignores deletes, counted pruned there.
+	exec("INSERT INTO orders SELECT i, 'paid', i * 10 FROM generate_series(10, 12) i")
+	out.mu.Lock()
+	out.hook = func() { exec("DELETE FROM orders WHERE id = 12") }
+	out.mu.Unlock()
+	run("10=[100] 11=[110]", 2, 1, 1) // the delete of 12 waits for the next run
+	run("", 0, 1, 0)
+}
+
+// mysqlDatabase creates a database of its own on the test MariaDB and
+// returns a DSN for it.
+func mysqlDatabase(t *testing.T) (*sql.DB, string) {
+	t.Helper()
+	server := os.Getenv("FERRY_TEST_MYSQL_DSN")
+	if server == "" {
+		server = "root@tcp(127.0.0.1:3306)/"
+	}
+	admin, err := sql.Open("mysql", server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := admin.PingContext(ctx); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("MariaDB does not answer (CI must have it): %v", err)
+		}
+		t.Skipf("MariaDB does not answer, skipping: %v", err)
+	}
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	name := "ferry_cap_" + hex.EncodeToString(b[:])
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Exec("DROP DATABASE " + name) })
+	db, err := sql.Open("mysql", server+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, server + name
+}
+
+// Replication with deletes: a MariaDB table captured into a PostgreSQL
+// replica through the engine with deletes: send. Inserts, updates, deletes
+// and a row inserted and deleted between two runs all end with the
+// replica equal to the source.
+func TestCaptureReplicatesDeletes(t *testing.T) {
+	src, srcDSN := mysqlDatabase(t)
+	dst, dstDSN := pgSchema(t)
+	for _, q := range []struct {
+		db *sql.DB
+		q  string
+	}{
+		{src, "CREATE TABLE items (sku VARCHAR(20) PRIMARY KEY, qty INT NOT NULL)"},
+		{dst, "CREATE TABLE items (sku text PRIMARY KEY, qty int NOT NULL)"},
+	} {
+		if _, err := q.db.Exec(q.q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	cfg, err := config.Parse([]byte(`
+systems:
+  shop: {mysql: {dsn: "`+srcDSN+`"}}
+  erp: {postgres: {dsn: "`+dstDSN+`"}}
+routes:
+  stock:
+    source:
+      sql:
+        system: shop
+        query: SELECT sku, qty FROM items
+        key: sku
+        page_size: 4
+        capture: {table: items, integration_table: stock_changes}
+    deletes: send
+    batch: 3
+    destinations:
+      default: {sql: {system: erp, table: items, key: sku}}
+`), filepath.Join(dir, "ferry.yaml"), kindsWithSQL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, cfg.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	reg, err := registry.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	source, err := reg.Source(cfg.Routes["stock"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := source.(sqlconn.CaptureInstaller).InstallCapture(ctx); err != nil {
+		t.Fatalf("install: %v\n%s", err, rep)
+	}
+	eng, err := engine.New(cfg, st, reg, engine.Options{RetryWait: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := func(db *sql.DB) string {
+		t.Helper()
+		rows, err := db.Query("SELECT sku, qty FROM items ORDER BY sku")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var b strings.Builder
+		for rows.Next() {
+			var sku string
+			var qty int
+			if err := rows.Scan(&sku, &qty); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "%s=%d ", sku, qty)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(b.String())
+	}
+	step := func(want string, stmts ...string) {
+		t.Helper()
+		for _, q := range stmts {
+			if _, err := src.Exec(q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		res, err := eng.Run(ctx, "stock", engine.RunOptions{})
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+		if res.Failed != 0 {
+			t.Errorf("%d records failed", res.Failed)
+		}
+		if got := table(dst); got != want {
+			t.Errorf("replica\n got %s\nwant %s", got, want)
+		}
+		if got := table(src); got != want {
+			t.Errorf("source %s, want %s", got, want)
+		}
+		var n int
+		if err := src.QueryRow("SELECT COUNT(*) FROM stock_changes").Scan(&n); err != nil || n != 0 {
+			t.Errorf("integration table holds %d changes after the run (%v)", n, err)
+		}
+	}
+	step("a=1 b=2 c=3 d=4 e=5",
+		"INSERT INTO items VALUES ('a', 1), ('b', 2), ('c', 3), ('d', 4), ('e', 5)")
+	step("a=1 b=20 d=4 f=6",
+		"UPDATE items SET qty = 20 WHERE sku = 'b'",
+		"DELETE FROM items WHERE sku IN ('c', 'e')",
+		"INSERT INTO items VALUES ('f', 6), ('g', 7)",
+		"DELETE FROM items WHERE sku = 'g'", // never seen by ferry: a delete of a row the replica lacks
+	)
+	step("b=20 d=4 f=6 h=8",
+		"DELETE FROM items WHERE sku = 'a'",
+		"INSERT INTO items VALUES ('h', 8)",
+	)
 }
