@@ -34,7 +34,7 @@ The option reference of each kind is docs/connectors/KIND.md, generated from
 the same config types ferry validate checks: --write-docs regenerates it,
 --check-docs fails when it is stale. The config does not need to exist.`,
 		Example: `  ferry connectors
-  ferry connectors sql                              # the options of the sql kind
+  ferry connectors http                             # the options of the http kind
   ferry connectors --json | jq -r '.[] | select(.roles | index("source")) | .name'
   ferry connectors --write-docs docs/connectors     # regenerate the reference pages
   ferry connectors --check-docs docs/connectors     # exit 1 when they are not current`,

@@ -93,7 +93,7 @@ func shorthandNote(k *connector.Kind) string {
 	if k.System == nil || !k.System.Shorthand {
 		return ""
 	}
-	return fmt.Sprintf("\n\nThe kind key may be left out: a system whose options stand right under its name\n(`NAME: { ... }`) is a `%s` system.", k.Name)
+	return fmt.Sprintf("\n\nThe kind key may be left out: a system whose options stand right under its name\n(`NAME: { ... }`) is of kind `%s`.", k.Name)
 }
 
 // Docs is the markdown of docs/connectors/<name>.md: title, summary, the

@@ -121,7 +121,7 @@ func TestSchemaSystemShorthand(t *testing.T) {
 		}
 	}
 	k := widgetKind()
-	if !strings.Contains(string(Docs(&k)), "is a `widget` system.") {
+	if !strings.Contains(string(Docs(&k)), "is of kind `widget`.") {
 		t.Error("the page does not mention the shorthand")
 	}
 }
