@@ -477,3 +477,47 @@ func TestDestinationPreview(t *testing.T) {
 		t.Fatal("a delete must not preview")
 	}
 }
+
+// TestRecoverTornStart: a run that died while writing its first bytes
+// (a torn CSV header, half the JSON opening) is repaired into a valid
+// empty file (empty: write) or removed (empty: skip).
+func TestRecoverTornStart(t *testing.T) {
+	cases := []struct{ format, part, want string }{
+		{"csv", "sku,na", "sku,name,price\n"},
+		{"csv", "", "sku,name,price\n"},
+		{"json", "[", "[\n]\n"},
+		{"json", "", "[\n]\n"},
+		{"ndjson", "{\"a\":", ""},
+	}
+	for _, tc := range cases {
+		for _, empty := range []string{"write", "skip"} {
+			t.Run(tc.format+" "+strconvQuote(tc.part)+" "+empty, func(t *testing.T) {
+				dir := t.TempDir()
+				writeFile(t, filepath.Join(dir, "orders-20261130T043839Z."+tc.format+".part"), tc.part)
+				cfg := destConfig(dir, tc.format)
+				cfg.Empty = empty
+				d := newDest(t, cfg)
+				if err := d.StartRun(context.Background(), run(2, t0.Add(time.Hour))); err != nil {
+					t.Fatal(err)
+				}
+				final := filepath.Join(dir, "orders-20261130T043839Z."+tc.format)
+				if empty == "skip" {
+					if exists(final) {
+						t.Fatalf("an empty recovered file was published: %v", names(t, dir))
+					}
+					return
+				}
+				if got := readFile(t, final); got != tc.want {
+					t.Fatalf("recovered %q, want %q", got, tc.want)
+				}
+			})
+		}
+	}
+}
+
+func strconvQuote(s string) string {
+	if s == "" {
+		return "empty"
+	}
+	return fmt.Sprintf("%q", s)
+}

@@ -84,8 +84,8 @@ name already there is kept, the new one becomes ` + "`name-2.csv`" + `) or delet
 between) is read again next time; its records are queued again by key,
 which makes that harmless.
 
-- **csv**: the first line names the columns (or ` + "`header: false`" + ` and
-  ` + "`columns:`" + `); every value is a string unless ` + "`types:`" + ` converts it
+- **csv**: the first line names the columns (spaces around the names are
+  trimmed), or ` + "`header: false`" + ` and ` + "`columns:`" + ` do; every value is a string unless ` + "`types:`" + ` converts it
   (` + "`number`" + `, ` + "`int`" + `, ` + "`bool`" + ` accepting true/false, yes/no, 1/0; an empty cell
   becomes null). A UTF-8 byte order mark is skipped.
 - **ndjson**: one JSON object per line; blank lines are skipped.

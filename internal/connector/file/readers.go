@@ -80,11 +80,13 @@ func newCSVReader(br *bufio.Reader, cfg *SourceConfig, limit int64) (*csvReader,
 			return nil, csvError(err, nil, 0)
 		}
 		c.line, c.end = 1, r.InputOffset()
-		c.cols = slices.Clone(head)
+		c.cols = make([]string, len(head))
 		seen := map[string]bool{}
-		for i, name := range c.cols {
+		for i, name := range head {
+			name = strings.TrimSpace(name) // "id, name": spaces after the commas
+			c.cols[i] = name
 			switch {
-			case strings.TrimSpace(name) == "":
+			case name == "":
 				return nil, lineError{1, fmt.Errorf("column %d of the header has no name", i+1)}
 			case seen[name]:
 				return nil, lineError{1, fmt.Errorf("the header names column %q twice", name)}

@@ -92,7 +92,7 @@ func names(t *testing.T, dir string) []string {
 func TestSourceCSVFolder(t *testing.T) {
 	base := t.TempDir()
 	in := filepath.Join(base, "in")
-	writeFile(t, filepath.Join(in, "orders-1.csv"), "id,total,qty,paid,note\n1,12.50,2,true,first\n2,7,1,no,\"two, quoted\"\n3,,3,1,\n")
+	writeFile(t, filepath.Join(in, "orders-1.csv"), "id, total, qty ,paid,note\n1,12.50,2,true,first\n2,7,1,no,\"two, quoted\"\n3,,3,1,\n")
 	writeFile(t, filepath.Join(in, "orders-2.csv"), "id,total,qty,paid,note\n4,1e3,9007199254740993,false,x\n")
 	writeFile(t, filepath.Join(in, "orders-3.csv"), "id,total,qty,paid,note\n5,0.1,5,yes,\"multi\nline\"\n6,2,6,0,y\n")
 	writeFile(t, filepath.Join(in, "notes.txt"), "not a csv")
