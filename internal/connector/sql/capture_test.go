@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferry-dev/ferry/internal/connector"
 )
@@ -217,8 +218,8 @@ func TestCapturePruneAndWhen(t *testing.T) {
 		for _, q := range []string{
 			"INSERT INTO " + o + " VALUES (1, 'paid', 10)",
 			"UPDATE " + o + " SET total = 11 WHERE id = 1",
-			"DELETE FROM " + o + " WHERE id = 1", // page 2: the row is gone by page 1's fetch
-			"INSERT INTO " + o + " VALUES (2, 'draft', 20)", // not captured
+			"DELETE FROM " + o + " WHERE id = 1",             // page 2: the row is gone by page 1's fetch
+			"INSERT INTO " + o + " VALUES (2, 'draft', 20)",  // not captured
 			"INSERT INTO " + o + " VALUES (3, 'paid', 5000)", // captured, outside the view: pruned
 		} {
 			db.exec(t, q)
@@ -347,4 +348,44 @@ func TestCaptureNames(t *testing.T) {
 	if len(long.function) > maxIdent || len(long.channel) > maxIdent || long.function == other.function {
 		t.Errorf("long names: %q (%d) vs %q", long.function, len(long.function), other.function)
 	}
+}
+
+// waitWake receives from a wake channel; the long limit only keeps a
+// broken LISTEN from hanging the suite (it is not a timing assertion).
+func waitWake(t *testing.T, ch <-chan struct{}, what string) bool {
+	t.Helper()
+	select {
+	case _, ok := <-ch:
+		return ok
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no wake %s", what)
+	}
+	return false
+}
+
+// On PostgreSQL a captured write wakes the route (LISTEN/NOTIFY); on
+// MariaDB the channel never fires and closes when the context ends.
+func TestCaptureWake(t *testing.T) {
+	captureDBs(t, func(t *testing.T, db *testDB) {
+		f := newCaptureFixture(t, db, 100, "", "")
+		f.install(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ch := f.src.Wake(ctx)
+		if db.DB.dialect.name == "postgres" {
+			if !waitWake(t, ch, "once listening") {
+				t.Fatal("the wake channel closed")
+			}
+			db.exec(t, "INSERT INTO "+f.orders+" VALUES (1, 'paid', 10)")
+			if !waitWake(t, ch, "after a captured insert") {
+				t.Fatal("the wake channel closed")
+			}
+		}
+		cancel()
+		for waitWake(t, ch, "closing the channel when the context ends") {
+			if db.DB.dialect.name != "postgres" {
+				t.Fatal("a MariaDB source woke")
+			}
+		}
+	})
 }

@@ -113,7 +113,7 @@ func Kinds() []connector.Kind {
 					Config:   func() any { return &SourceConfig{} },
 					Defaults: defaultSource,
 					Validate: validateSource,
-					Caps:     []connector.Capability{connector.CapCursor, connector.CapPrune, connector.CapAck, connector.CapDeletes},
+					Caps:     []connector.Capability{connector.CapCursor, connector.CapPrune, connector.CapAck, connector.CapDeletes, connector.CapWake},
 				},
 				Build: buildSource,
 			},
