@@ -28,7 +28,7 @@ func TestEngineFolderToFeed(t *testing.T) {
 	if err := os.MkdirAll(in, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	const files, rows = 3, 700 // two pages per file
+	const files, rows = 3, 450 // two pages per file
 	for f := range files {
 		var b strings.Builder
 		b.WriteString("sku,name,price\n")
@@ -50,8 +50,8 @@ store: ferry.db
 routes:
   prices:
     source:
-      file: { dir: in, glob: "prices-*.csv", format: csv, key: sku, types: { price: number }, page_size: 500 }
-    batch: 400
+      file: { dir: in, glob: "prices-*.csv", format: csv, key: sku, types: { price: number }, page_size: 300 }
+    batch: 200
     destinations:
       default:
         file: { dir: out, format: ndjson, name: "{route}-{run_id}.{ext}", latest: prices-latest.ndjson }
@@ -108,7 +108,7 @@ routes:
 	if n := bytes.Count(feed, []byte("\n")); n != files*rows {
 		t.Fatalf("feed has %d lines, want %d", n, files*rows)
 	}
-	if !bytes.Contains(feed, []byte(`{"name":"item 699","price":699.5,"sku":"S-2-699"}`+"\n")) {
+	if !bytes.Contains(feed, []byte(`{"name":"item 449","price":449.5,"sku":"S-2-449"}`+"\n")) {
 		t.Fatal("feed lacks the last record, typed")
 	}
 	if got := ls(out); strings.Join(got, " ") != "prices-1.ndjson prices-latest.ndjson" {
