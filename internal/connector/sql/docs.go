@@ -40,6 +40,16 @@ const sqlDoc = "Reads a query, writes a table, runs statements: on PostgreSQL, M
 	"capture are pruned before sending.\n\n" +
 	"```yaml\nsource:\n  sql:\n    system: erp\n    query: SELECT id, customer, total, updated_at FROM orders WHERE status = 'paid'\n" +
 	"    key: id\n    cursor: updated_at\n```\n\n" +
+	"**Change capture.** With a `capture:` block (PostgreSQL, MariaDB/MySQL) the\n" +
+	"source reads the keys that triggers on a watched table wrote into an\n" +
+	"integration table (`ferry capture install ROUTE` creates both), in order,\n" +
+	"a page at a time: the last change of each key wins, its current row comes\n" +
+	"from the query, a deleted row is reported as a delete (`deletes: send`),\n" +
+	"and a page's changes are cleared only after it is queued, so a crash in\n" +
+	"between loses nothing. On PostgreSQL the trigger also notifies the route.\n" +
+	"See [change capture](../capture.md).\n\n" +
+	"```yaml\nsource:\n  sql:\n    system: erp\n    query: SELECT id, status, total FROM orders\n    key: id\n" +
+	"    capture: { table: orders, when: \"NEW.status <> 'draft'\" }\n```\n\n" +
 	"**Destination.** `table:` upserts each batch in one transaction\n" +
 	"(`INSERT … ON CONFLICT (key) DO UPDATE` on PostgreSQL and SQLite,\n" +
 	"`ON DUPLICATE KEY UPDATE` on MariaDB/MySQL); the record's fields are the\n" +
