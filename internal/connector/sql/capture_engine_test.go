@@ -417,3 +417,48 @@ routes:
 		"INSERT INTO items VALUES ('h', 8)",
 	)
 }
+
+// A capture block is checked at load, each problem with its place.
+func TestCaptureConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, system, capture, extra string
+		want                         []string
+	}{
+		{"sqlite", "local", "{table: orders}", "", []string{`ferry.yaml:10:9: routes.orders.source.sql.capture: change capture needs a postgres or mysql system`}},
+		{"no table", "erp", "{key_column: id}", "", []string{"capture needs the watched table"}},
+		{"cursor", "erp", "{table: orders}", "cursor: updated_at", []string{"a source with capture reads the integration table, not by cursor: remove cursor"}},
+		{"when", "erp", `{table: orders, when: "NEW.a = 1; DROP TABLE x"}`, "", []string{"capture.when: the condition must be one SQL expression"}},
+		{"table name", "erp", "{table: a.b.c, integration_table: x.}", "", []string{`capture.table: "a.b.c" is not a table name`, `capture.integration_table: "x." is not a table name`}},
+		{"unknown field", "erp", "{table: orders, tabel: x}", "", []string{"tabel"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			extra := ""
+			if tc.extra != "" {
+				extra = "\n        " + tc.extra
+			}
+			_, err := config.Parse([]byte(`systems:
+  erp: {postgres: {dsn: "postgres://127.0.0.1:9/x"}}
+  local: {sqlite: {path: local.db}}
+  api: {url: "http://127.0.0.1:9"}
+routes:
+  orders:
+    source:
+      sql:
+        system: `+tc.system+`
+        capture: `+tc.capture+`
+        query: SELECT id, updated_at FROM orders
+        key: id`+extra+`
+    destinations:
+      default: {http: {system: api}}
+`), "ferry.yaml", kindsWithSQL(t))
+			if err == nil {
+				t.Fatal("the config loaded")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
