@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -182,4 +183,27 @@ func keys(d jsonschema.Definitions) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// A config of an unnamed struct type has no definition: its schema is
+// inlined in the holder.
+func TestSchemaUnnamedConfig(t *testing.T) {
+	bell := connector.Kind{
+		Name: "bell",
+		Operation: &connector.OperationPart{
+			Spec: connector.Spec{Config: func() any {
+				return &struct {
+					Tone string `yaml:"tone" jsonschema:"enum=high,enum=low"`
+				}{}
+			}},
+			Build: func(context.Context, connector.Env, any) (connector.Operation, error) { return nil, errNotBuilt },
+		},
+	}
+	sch := compile(t, Schema(testSet(t, bell, alphaKind()), connector.RoleOperation))
+	if err := validate(t, sch, `{"bell": {"tone": "high"}}`); err != nil {
+		t.Error(err)
+	}
+	if err := validate(t, sch, `{"bell": {"tone": "loud"}}`); err == nil {
+		t.Error("tone loud accepted")
+	}
 }
