@@ -178,8 +178,8 @@ func (s *Source) pageQuery(cols []column, keyI, curI int, pos position) (string,
 // never stops in the middle of a group of rows sharing one cursor value),
 // or everything in full mode.
 func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(context.Context, connector.Page) error) error {
-	if s.cfg.Capture != nil {
-		return s.readChanges(ctx, fn) // capture.go
+	if s.cfg.Capture != nil && !req.Full {
+		return s.readChanges(ctx, fn) // capture_read.go; a full read is the initial load of the whole view
 	}
 	cols, keyI, curI, err := s.describe(ctx)
 	if err != nil {
