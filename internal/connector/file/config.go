@@ -52,6 +52,7 @@ type DestinationConfig struct {
 	Columns   []string `yaml:"columns,omitempty" json:"columns,omitempty" jsonschema:"description=CSV (required): the header and the fields written\\, in order; a missing field is an empty cell"`
 	Delimiter string   `yaml:"delimiter,omitempty" json:"delimiter,omitempty" jsonschema:"description=CSV: the field separator\\, one character: a comma by default"`
 	Latest    string   `yaml:"latest,omitempty" json:"latest,omitempty" jsonschema:"description=A constant file name (e.g. orders-latest.csv) replaced atomically by each completed run's file"`
+	Keep      int      `yaml:"keep,omitempty" json:"keep,omitempty" jsonschema:"description=How many run files to keep: after each run the oldest beyond this number are removed (latest is not counted); default 0 keeps all. Only for names with {run}\\, {run_id} or {date}"`
 	Empty     string   `yaml:"empty,omitempty" json:"empty,omitempty" jsonschema:"enum=skip,enum=write,description=A run that wrote no record: skip (no file\\, latest unchanged; the default) or write (a CSV header only\\, an empty NDJSON file\\, [] for JSON)"`
 }
 
@@ -223,6 +224,12 @@ func (c *DestinationConfig) check() problems {
 		if err := plainName(c.Latest); err != nil {
 			ps.add("latest", "%v", err)
 		}
+	}
+	if c.Keep < 0 {
+		ps.add("keep", "%d is negative (0 keeps every run's file)", c.Keep)
+	}
+	if t, err := parseName(c.Name); err == nil && c.Keep > 0 && !t.perRun() {
+		ps.add("keep", "needs a name that differs per run ({run}, {run_id} or {date}); this name is replaced by each run")
 	}
 	if c.Empty != "skip" && c.Empty != "write" {
 		ps.add("empty", "%q is not a choice (expected skip or write)", c.Empty)

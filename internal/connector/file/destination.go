@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -191,9 +192,10 @@ func (d *Destination) Send(ctx context.Context, batch []Delivery) ([]connector.R
 	}
 	rf.size += n
 	rf.records += len(written)
+	response := "written to " + rf.final
 	for _, i := range written {
 		results[i].OK = true
-		results[i].Response = "written to " + rf.final
+		results[i].Response = response
 		results[i].Duration = took
 	}
 	return results, nil
@@ -254,10 +256,62 @@ func (d *Destination) finish(rf *runFile, completed bool) error {
 		return fmt.Errorf("file destination: close %s (left for the next run to recover): %w", part, err)
 	}
 	final, err := d.publish(rf.final, rf.records > 0)
-	if err != nil || final == "" || !completed || d.cfg.Latest == "" {
+	if err != nil || final == "" {
 		return err
 	}
-	return d.updateLatest(final)
+	if completed && d.cfg.Latest != "" {
+		if err := d.updateLatest(final); err != nil {
+			return err
+		}
+	}
+	return d.prune(rf.info.Route, final)
+}
+
+// prune removes the oldest run files of the route beyond keep (never
+// the one just published, nor latest, nor a .part).
+func (d *Destination) prune(route, current string) error {
+	if d.cfg.Keep <= 0 || !d.name.perRun() {
+		return nil
+	}
+	entries, err := os.ReadDir(d.dir)
+	if err != nil {
+		return fmt.Errorf("file destination: keep: %w", err)
+	}
+	match := d.name.matcher(route, d.enc.ext())
+	type published struct {
+		name string
+		mod  time.Time
+	}
+	var files []published
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || name == d.cfg.Latest || name == current || strings.HasSuffix(name, partSuffix) {
+			continue
+		}
+		if !match.MatchString(name) {
+			if plain, ok := unnumbered(name); !ok || !match.MatchString(plain) {
+				continue
+			}
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		files = append(files, published{name, info.ModTime()})
+	}
+	// Newest first: by time written, then by name ({run} sorts by time).
+	slices.SortFunc(files, func(a, b published) int {
+		if c := b.mod.Compare(a.mod); c != 0 {
+			return c
+		}
+		return strings.Compare(b.name, a.name)
+	})
+	for _, f := range files[min(len(files), d.cfg.Keep-1):] {
+		if err := os.Remove(filepath.Join(d.dir, f.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("file destination: keep: remove %s: %w", f.name, err)
+		}
+	}
+	return nil
 }
 
 // publish renames a closed <name>.part to its final name (or removes it

@@ -521,3 +521,29 @@ func strconvQuote(s string) string {
 	}
 	return fmt.Sprintf("%q", s)
 }
+
+// TestDestinationKeep: keep: 3 leaves the three newest run files (the
+// one just written among them) and latest.
+func TestDestinationKeep(t *testing.T) {
+	dir := t.TempDir()
+	cfg := destConfig(dir, "ndjson")
+	cfg.Keep = 3
+	cfg.Name = "{route}-{run_id}.{ext}"
+	writeFile(t, filepath.Join(dir, "stock-1.ndjson"), "{}\n") // another route's
+	d := newDest(t, cfg)
+	ctx := context.Background()
+	for id := int64(1); id <= 12; id++ {
+		d.StartRun(ctx, run(id, t0))
+		sendOK(t, d, deliveries(int(id), 1))
+		if err := d.EndRun(ctx, run(id, t0), true); err != nil {
+			t.Fatal(err)
+		}
+		// Distinct times even on coarse file system clocks.
+		at := t0.Add(time.Duration(id) * time.Minute)
+		os.Chtimes(filepath.Join(dir, fmt.Sprintf("orders-%d.ndjson", id)), at, at)
+	}
+	want := []string{"orders-10.ndjson", "orders-11.ndjson", "orders-12.ndjson", "orders-latest.ndjson", "stock-1.ndjson"}
+	if got := names(t, dir); !slices.Equal(got, want) {
+		t.Fatalf("files %v, want %v", got, want)
+	}
+}

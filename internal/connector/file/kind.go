@@ -143,6 +143,10 @@ share a folder and a name; several routes sharing a folder need
 - **ndjson**: one object per line.
 - **json**: one array, one object per line.
 
+` + "`keep: 30`" + ` removes the oldest run files of the route after each run,
+keeping the 30 newest (` + "`latest`" + ` is not counted; by default every file is
+kept).
+
 **A run without records** writes no file and leaves ` + "`latest`" + ` as it is
 (` + "`empty: skip`" + `, the default: a route polled every minute does not fill the
 folder with empty files). With ` + "`empty: write`" + ` it writes a file holding only

@@ -104,6 +104,10 @@ func TestValidate(t *testing.T) {
 			`name: "{run.json" has a { without its }`}},
 		{"destination others", nil, &DestinationConfig{Dir: "d", Format: "ndjson", Columns: []string{"a"}, Latest: "x.part", Empty: "never"}, []string{
 			"columns: is only for format: csv", `latest: "x.part" must not end in .part`, `empty: "never" is not a choice`}},
+		{"destination keep", nil, &DestinationConfig{Dir: "d", Format: "json", Name: "feed.json", Keep: 3}, []string{
+			"keep: needs a name that differs per run"}},
+		{"destination keep negative", nil, &DestinationConfig{Dir: "d", Format: "json", Keep: -1}, []string{
+			"keep: -1 is negative"}},
 		{"destination columns", nil, &DestinationConfig{Dir: "d", Format: "csv", Columns: []string{"a", "", "a"}}, []string{
 			"columns.1: a column needs a name", `columns.2: "a" is named twice`}},
 	}
