@@ -73,18 +73,34 @@ func describe(k *connector.Kind) Entry {
 }
 
 // roleTitle is the section title of a part, and where a user writes it.
-func roleTitle(role connector.Role, kind *connector.Kind) (title, where string) {
+func roleTitle(role connector.Role, kind *connector.Kind, opts []Option) (title, where string) {
+	body := skeleton(opts)
 	switch role {
 	case connector.RoleSystem:
-		return "System", fmt.Sprintf("Defined once under `systems:` and named by routes (`system: NAME`):\n\n```yaml\nsystems:\n  NAME:\n    %s: { ... }\n```", kind.Name) + shorthandNote(kind)
+		return "System", fmt.Sprintf("Defined once under `systems:` and named by routes (`system: NAME`):\n\n```yaml\nsystems:\n  NAME:\n    %s: %s\n```", kind.Name, body) + shorthandNote(kind)
 	case connector.RoleSource:
-		return "Source", fmt.Sprintf("Where a route's records come from:\n\n```yaml\nroutes:\n  NAME:\n    source:\n      %s: { ... }\n```", kind.Name)
+		return "Source", fmt.Sprintf("Where a route's records come from:\n\n```yaml\nroutes:\n  NAME:\n    source:\n      %s: %s\n```", kind.Name, body)
 	case connector.RoleDestination:
-		return "Destination", fmt.Sprintf("Where a route's records go (`default` or another name a `switch` sends to):\n\n```yaml\nroutes:\n  NAME:\n    destinations:\n      default:\n        %s: { ... }\n```", kind.Name)
+		return "Destination", fmt.Sprintf("Where a route's records go (`default` or another name a `switch` sends to):\n\n```yaml\nroutes:\n  NAME:\n    destinations:\n      default:\n        %s: %s\n```", kind.Name, body)
 	case connector.RoleOperation:
-		return "Operation", fmt.Sprintf("A follow-up call for each delivered record (`after:`) or each dead letter (`on_error:`):\n\n```yaml\nroutes:\n  NAME:\n    after:\n      - %s: { ... }\n```", kind.Name)
+		return "Operation", fmt.Sprintf("A follow-up call for each delivered record (`after:`) or each dead letter (`on_error:`):\n\n```yaml\nroutes:\n  NAME:\n    after:\n      - %s: %s\n```", kind.Name, body)
 	}
 	return string(role), ""
+}
+
+// skeleton is the smallest value of a part: its required options (those
+// of nested objects are in the table), "{ ... }" when none is required.
+func skeleton(opts []Option) string {
+	var req []string
+	for _, o := range opts {
+		if o.Required && !strings.ContainsAny(o.Path, ".[") {
+			req = append(req, o.Path+": ...")
+		}
+	}
+	if len(req) == 0 {
+		return "{ ... }"
+	}
+	return "{ " + strings.Join(req, ", ") + " }"
 }
 
 // shorthandNote says that a system of the shorthand kind may leave out
@@ -121,7 +137,7 @@ func Page(k *connector.Kind) []byte {
 		fmt.Fprintf(&b, "%s\n\n", d)
 	}
 	for _, p := range e.Parts {
-		title, where := roleTitle(p.Role, k)
+		title, where := roleTitle(p.Role, k, p.Options)
 		fmt.Fprintf(&b, "## %s\n\n%s\n\n", title, where)
 		writeOptions(&b, p.Options)
 		writeCaps(&b, p.Role, p.Capabilities)
