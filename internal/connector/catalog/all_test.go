@@ -97,3 +97,18 @@ func TestEveryOptionIsDescribed(t *testing.T) {
 		}
 	}
 }
+
+// Every table row of every page has its four cells: a description with a
+// | or a line break would shift or cut the row.
+func TestPageTablesHaveFourCells(t *testing.T) {
+	for name, page := range catalog.Pages(all.Set()) {
+		for i, line := range strings.Split(string(page), "\n") {
+			if !strings.HasPrefix(line, "| ") {
+				continue
+			}
+			if n := strings.Count(line, "|") - strings.Count(line, `\|`); n != 5 {
+				t.Errorf("%s line %d has %d cells: %s", name, i+1, n-1, line)
+			}
+		}
+	}
+}
