@@ -1,6 +1,7 @@
 package sqlconn_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -34,21 +36,42 @@ import (
 // internal/connector/all does not list them yet.
 func kindsWithSQL(t *testing.T) *connector.Set {
 	t.Helper()
-	kinds := all.Kinds()
-	have := map[string]bool{}
-	for _, k := range kinds {
-		have[k.Name] = true
-	}
-	for _, k := range sqlconn.Kinds() {
-		if !have[k.Name] {
-			kinds = append(kinds, k)
-		}
-	}
-	set, err := connector.NewSet(kinds...)
+	set, err := sqlKindSet(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return set
+}
+
+// sqlKindSet is every kind with the sql kinds (added when all does not
+// list them yet); wrap, when set, wraps every sql source built.
+func sqlKindSet(wrap func(connector.Source) connector.Source) (*connector.Set, error) {
+	var kinds []connector.Kind
+	sqlKinds := map[string]connector.Kind{}
+	for _, k := range sqlconn.Kinds() {
+		sqlKinds[k.Name] = k
+	}
+	for _, k := range all.Kinds() {
+		if _, ok := sqlKinds[k.Name]; !ok {
+			kinds = append(kinds, k)
+		}
+	}
+	for _, k := range sqlconn.Kinds() {
+		if k.Source != nil && wrap != nil {
+			part := *k.Source
+			build := part.Build
+			part.Build = func(ctx context.Context, env connector.Env, cfg any) (connector.Source, error) {
+				src, err := build(ctx, env, cfg)
+				if err != nil {
+					return nil, err
+				}
+				return wrap(src), nil
+			}
+			k.Source = &part
+		}
+		kinds = append(kinds, k)
+	}
+	return connector.NewSet(kinds...)
 }
 
 // pgSchema creates a schema of its own on the test PostgreSQL and returns
@@ -461,4 +484,168 @@ routes:
 			}
 		})
 	}
+}
+
+// captureChildEnv makes the test binary a ferry run that is killed after
+// queuing a page of changes and before clearing them.
+const captureChildEnv = "FERRY_CAPTURE_KILL_CHILD_CONFIG"
+
+// SIGKILL between queuing and clearing the integration table loses
+// nothing: a child process runs the route and is killed at the first
+// acknowledgement (its page durably queued, the integration table not
+// yet cleared); the next run delivers every key exactly once and clears
+// the table.
+func TestCaptureKillBetweenQueuingAndClearing(t *testing.T) {
+	if file := os.Getenv(captureChildEnv); file != "" {
+		captureChild(file)
+		return
+	}
+	db, dsn := pgSchema(t)
+	if _, err := db.Exec("CREATE TABLE orders (id int PRIMARY KEY, total int NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	out := &sink{got: map[string][]any{}}
+	srv := httptest.NewServer(out)
+	defer srv.Close()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "ferry.yaml")
+	yaml := `store: ferry.db
+systems:
+  erp: {postgres: {dsn: "` + dsn + `"}}
+  shop: {url: "` + srv.URL + `"}
+routes:
+  orders:
+    source:
+      sql: {system: erp, query: "SELECT id, total FROM orders", key: id, page_size: 4, capture: {table: orders}}
+    batch: 3
+    destinations:
+      default: {http: {system: shop, path: "/orders/${key}", method: PUT}}
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(file, kindsWithSQL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	reg, err := registry.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	src, err := reg.Source(cfg.Routes["orders"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := src.(sqlconn.CaptureInstaller).InstallCapture(ctx); err != nil {
+		t.Fatalf("install: %v\n%s", err, rep)
+	}
+	if _, err := db.Exec("INSERT INTO orders SELECT i, i * 10 FROM generate_series(1, 10) i"); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCaptureKillBetweenQueuingAndClearing$", "-test.count=1")
+	cmd.Env = append(os.Environ(), captureChildEnv+"="+file)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	queued := false
+	for lines.Scan() {
+		if strings.HasPrefix(lines.Text(), "QUEUED") {
+			queued = true
+			break
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL on Unix
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if !queued {
+		t.Fatalf("the child never reached the acknowledgement (scan error %v)", lines.Err())
+	}
+	var left int
+	if err := db.QueryRow("SELECT COUNT(*) FROM ferry_changes_orders").Scan(&left); err != nil || left != 10 {
+		t.Fatalf("after the kill the integration table holds %d changes (%v), want all 10", left, err)
+	}
+	if got := out.take(); got != "" {
+		t.Fatalf("the child sent %s before its acknowledgement", got)
+	}
+
+	st, err := sqlite.Open(ctx, cfg.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	eng, err := engine.New(cfg, st, reg, engine.Options{RetryWait: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Run(ctx, "orders", engine.RunOptions{})
+	if err != nil {
+		t.Fatalf("run after the kill: %v", err)
+	}
+	want := "1=[10] 10=[100] 2=[20] 3=[30] 4=[40] 5=[50] 6=[60] 7=[70] 8=[80] 9=[90]"
+	if got := out.take(); got != want {
+		t.Errorf("delivered after the kill\n got %s\nwant %s (each key once)", got, want)
+	}
+	if res.Done != 10 {
+		t.Errorf("done %d, want 10", res.Done)
+	}
+	if err := db.QueryRow("SELECT COUNT(*) FROM ferry_changes_orders").Scan(&left); err != nil || left != 0 {
+		t.Errorf("integration table holds %d changes after the run (%v)", left, err)
+	}
+}
+
+// holdAtAck is the child's source: its pages are queued by the engine,
+// which then calls Ack: the child says so and waits for its SIGKILL.
+type holdAtAck struct{ connector.Source }
+
+func (h holdAtAck) Read(ctx context.Context, req connector.ReadRequest, fn func(context.Context, connector.Page) error) error {
+	return h.Source.Read(ctx, req, func(ctx context.Context, p connector.Page) error {
+		p.Ack = func(context.Context) error {
+			fmt.Println("QUEUED", p.Number)
+			time.Sleep(time.Hour)
+			return nil
+		}
+		return fn(ctx, p)
+	})
+}
+
+// captureChild is the child side of TestCaptureKillBetweenQueuingAndClearing.
+func captureChild(file string) {
+	fail := func(err error) {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		os.Exit(2)
+	}
+	set, err := sqlKindSet(func(s connector.Source) connector.Source { return holdAtAck{s} })
+	if err != nil {
+		fail(err)
+	}
+	cfg, err := config.Load(file, set)
+	if err != nil {
+		fail(err)
+	}
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, cfg.Store)
+	if err != nil {
+		fail(err)
+	}
+	reg, err := registry.New(cfg)
+	if err != nil {
+		fail(err)
+	}
+	eng, err := engine.New(cfg, st, reg, engine.Options{RetryWait: -1})
+	if err != nil {
+		fail(err)
+	}
+	_, err = eng.Run(ctx, "orders", engine.RunOptions{})
+	fmt.Fprintln(os.Stderr, "child run ended without being killed:", err)
+	os.Exit(3)
 }
