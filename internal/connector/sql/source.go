@@ -169,9 +169,21 @@ func (s *Source) pageQuery(cols []column, keyI, curI int, pos position) (string,
 		}
 		order = c + ", " + k
 	}
-	q := "SELECT * FROM (" + s.query + ") q WHERE " + strings.Join(where, " AND ") +
+	sel := "*"
+	if s.rawCursor(cols, curI) {
+		sel = "q.*, CAST(q." + d.quote(cols[curI].name) + " AS TEXT)"
+	}
+	q := "SELECT " + sel + " FROM (" + s.query + ") q WHERE " + strings.Join(where, " AND ") +
 		" ORDER BY " + order + " LIMIT " + strconv.Itoa(s.cfg.PageSize)
 	return q, args
+}
+
+// rawCursor: the cursor is a SQLite date or time column. The driver
+// parses such text into a time, but SQLite compares the stored text, so
+// the page query also selects the cursor as text and pages continue from
+// (and SourceRecord.Cursor holds) the text exactly as stored.
+func (s *Source) rawCursor(cols []column, curI int) bool {
+	return curI >= 0 && s.db.dialect.name == "sqlite" && (cols[curI].kind == kTime || cols[curI].kind == kDate)
 }
 
 // Read reads every page after req.Cursor (strictly after: the engine
@@ -194,8 +206,12 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(co
 		}
 	}
 	numbers := s.cfg.Decimals == "number"
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
+	n := len(cols)
+	if s.rawCursor(cols, curI) {
+		n++ // the cursor as stored text, after the query's columns
+	}
+	vals := make([]any, n)
+	ptrs := make([]any, n)
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
@@ -233,8 +249,11 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(co
 			rec := connector.SourceRecord{Key: rawText(vals[keyI]), Data: data}
 			lastKey = vals[keyI]
 			if curI >= 0 {
-				rec.Cursor = rawText(vals[curI])
 				lastCur = vals[curI]
+				if len(vals) > len(cols) {
+					lastCur = vals[len(cols)]
+				}
+				rec.Cursor = rawText(lastCur)
 			}
 			records = append(records, rec)
 		}

@@ -123,7 +123,10 @@ func decode(col *column, v any, numbers bool) (any, error) {
 		case int64:
 			s = strconv.FormatInt(x, 10)
 		case float64: // SQLite stores a DECIMAL column's value as REAL when it fits
-			return floatValue(x), nil
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return floatValue(x), nil
+			}
+			s = strconv.FormatFloat(x, 'f', -1, 64)
 		default:
 			return nil, fmt.Errorf("unexpected %T for %s", v, col.dbType)
 		}
