@@ -35,37 +35,53 @@ func (s *Source) mysqlTableExists(ctx context.Context, schema, table string) (bo
 	return n > 0, nil
 }
 
-func (s *Source) mysqlTriggerExists(ctx context.Context, schema, name string) (bool, error) {
-	var n int
-	err := s.db.pool.QueryRowContext(ctx,
-		"SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? AND TRIGGER_NAME = ?", schema, name).Scan(&n)
-	if err != nil {
-		return false, s.db.errorf(err, "capture on %s: look up trigger %s", s.db.where, name)
-	}
-	return n > 0, nil
-}
-
-// mysqlTriggers are the three trigger statements (insert, update,
-// delete), each writing the changed keys into the integration table.
-func mysqlTriggers(d dialect, names [3]string, wSchema, watched, integ, key, when string) [3]string {
+// mysqlTriggerBodies are the bodies of the three triggers (insert,
+// update, delete), each writing the changed keys into the integration
+// table.
+func mysqlTriggerBodies(integ, key, when string) [3]string {
 	cond := "TRUE"
 	if strings.TrimSpace(when) != "" {
 		cond = "(" + when + ")"
 	}
 	ins := "INSERT INTO " + integ + " (`key`, op) VALUES "
-	head := func(i int, event string) string {
-		return "CREATE OR REPLACE TRIGGER " + d.quote(wSchema) + "." + d.quote(names[i]) +
-			" AFTER " + event + " ON " + watched + " FOR EACH ROW BEGIN "
-	}
 	return [3]string{
-		head(0, "INSERT") +
-			"IF NEW." + key + " IS NOT NULL AND " + cond + " THEN " + ins + "(CAST(NEW." + key + " AS CHAR), 'I'); END IF; END",
-		head(1, "UPDATE") +
-			"IF OLD." + key + " IS NOT NULL AND NOT (OLD." + key + " <=> NEW." + key + ") THEN " + ins + "(CAST(OLD." + key + " AS CHAR), 'D'); END IF; " +
+		"BEGIN IF NEW." + key + " IS NOT NULL AND " + cond + " THEN " + ins + "(CAST(NEW." + key + " AS CHAR), 'I'); END IF; END",
+		"BEGIN IF OLD." + key + " IS NOT NULL AND NOT (OLD." + key + " <=> NEW." + key + ") THEN " + ins + "(CAST(OLD." + key + " AS CHAR), 'D'); END IF; " +
 			"IF NEW." + key + " IS NOT NULL AND " + cond + " THEN " + ins + "(CAST(NEW." + key + " AS CHAR), 'U'); END IF; END",
-		head(2, "DELETE") +
-			"IF OLD." + key + " IS NOT NULL THEN " + ins + "(CAST(OLD." + key + " AS CHAR), 'D'); END IF; END",
+		"BEGIN IF OLD." + key + " IS NOT NULL THEN " + ins + "(CAST(OLD." + key + " AS CHAR), 'D'); END IF; END",
 	}
+}
+
+// mysqlTrigger is an existing trigger as information_schema shows it.
+type mysqlTrigger struct {
+	exists             bool
+	event, schema, tbl string
+	body               string
+}
+
+func (s *Source) mysqlTriggerOf(ctx context.Context, schema, name string) (mysqlTrigger, error) {
+	var tr mysqlTrigger
+	err := s.db.pool.QueryRowContext(ctx, `SELECT EVENT_MANIPULATION, EVENT_OBJECT_SCHEMA, EVENT_OBJECT_TABLE, ACTION_STATEMENT
+		FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? AND TRIGGER_NAME = ?`, schema, name).
+		Scan(&tr.event, &tr.schema, &tr.tbl, &tr.body)
+	switch {
+	case err == sql.ErrNoRows:
+		return tr, nil
+	case err != nil:
+		return tr, s.db.errorf(err, "capture on %s: look up trigger %s", s.db.where, name)
+	}
+	tr.exists = true
+	return tr, nil
+}
+
+// isMariaDB tells MariaDB (CREATE OR REPLACE TRIGGER, atomic) from MySQL
+// (drop, then create).
+func (s *Source) isMariaDB(ctx context.Context) (bool, error) {
+	var v string
+	if err := s.db.pool.QueryRowContext(ctx, "SELECT VERSION()").Scan(&v); err != nil {
+		return false, s.db.errorf(err, "capture on %s: server version", s.db.where)
+	}
+	return strings.Contains(strings.ToLower(v), "mariadb"), nil
 }
 
 var mysqlEvents = [3]string{"insert", "update", "delete"}
@@ -111,16 +127,36 @@ func (s *Source) installMySQL(ctx context.Context, c *CaptureConfig, n captureNa
 		}
 		rep.add("created integration table %s.%s", iSchema, iTable)
 	}
-	stmts := mysqlTriggers(d, n.mysqlTrig, wSchema, watched, integ, d.quote(c.KeyColumn), c.When)
-	for i, q := range stmts {
-		existed, err := s.mysqlTriggerExists(ctx, wSchema, n.mysqlTrig[i])
+	maria, err := s.isMariaDB(ctx)
+	if err != nil {
+		return err
+	}
+	bodies := mysqlTriggerBodies(integ, d.quote(c.KeyColumn), c.When)
+	for i, body := range bodies {
+		name := n.mysqlTrig[i]
+		cur, err := s.mysqlTriggerOf(ctx, wSchema, name)
 		if err != nil {
 			return err
 		}
-		if _, err := s.db.pool.ExecContext(ctx, q); err != nil {
-			return s.db.errorf(err, "capture on %s: create trigger %s on %s", s.db.where, n.mysqlTrig[i], c.Table)
+		if cur.exists && cur.body == body && strings.EqualFold(cur.event, mysqlEvents[i]) && cur.schema == wSchema && cur.tbl == wTable {
+			// Left alone: no moment without capture, and nothing to do.
+			rep.add("trigger %s.%s on %s.%s (after %s) is up to date", wSchema, name, wSchema, wTable, mysqlEvents[i])
+			continue
 		}
-		rep.add("%s trigger %s.%s on %s.%s (after %s)", createdOrReplaced(existed), wSchema, n.mysqlTrig[i], wSchema, wTable, mysqlEvents[i])
+		qname := d.quote(wSchema) + "." + d.quote(name)
+		create := "CREATE TRIGGER " + qname + " AFTER " + strings.ToUpper(mysqlEvents[i]) + " ON " + watched + " FOR EACH ROW " + body
+		stmts := []string{strings.Replace(create, "CREATE TRIGGER", "CREATE OR REPLACE TRIGGER", 1)}
+		if !maria {
+			// MySQL has no CREATE OR REPLACE TRIGGER: writes between
+			// the two statements are not captured.
+			stmts = []string{"DROP TRIGGER IF EXISTS " + qname, create}
+		}
+		for _, q := range stmts {
+			if _, err := s.db.pool.ExecContext(ctx, q); err != nil {
+				return s.db.errorf(err, "capture on %s: create trigger %s on %s", s.db.where, name, c.Table)
+			}
+		}
+		rep.add("%s trigger %s.%s on %s.%s (after %s)", createdOrReplaced(cur.exists), wSchema, name, wSchema, wTable, mysqlEvents[i])
 	}
 	return nil
 }
@@ -136,11 +172,11 @@ func (s *Source) uninstallMySQL(ctx context.Context, n captureNames, dropTable b
 		return err
 	}
 	for i, name := range n.mysqlTrig {
-		existed, err := s.mysqlTriggerExists(ctx, wSchema, name)
+		cur, err := s.mysqlTriggerOf(ctx, wSchema, name)
 		if err != nil {
 			return err
 		}
-		if !existed {
+		if !cur.exists {
 			rep.add("no trigger %s.%s on %s.%s: nothing to remove", wSchema, name, wSchema, wTable)
 			continue
 		}

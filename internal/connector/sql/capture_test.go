@@ -120,9 +120,20 @@ func TestCaptureInstallUninstallTwice(t *testing.T) {
 		}
 		db.exec(t, "INSERT INTO "+f.orders+" VALUES (1, 'paid', 10)")
 		second := f.install(t)
-		if !strings.Contains(second, "exists, kept") || !strings.Contains(second, "replaced trigger") || strings.Contains(second, "created") {
+		// PostgreSQL replaces function and trigger in one transaction;
+		// MariaDB leaves triggers that are already right alone.
+		again := map[string]string{"postgres": "replaced trigger", "mysql": "is up to date"}[db.DB.dialect.name]
+		if !strings.Contains(second, "exists, kept") || !strings.Contains(second, again) || strings.Contains(second, "created") {
 			t.Errorf("second install says:\n%s", second)
 		}
+		// A changed when: is applied by installing again.
+		f.src.cfg.Capture.When = "NEW.total < 100"
+		if third := f.install(t); !strings.Contains(third, "replaced trigger") {
+			t.Errorf("install with a new when: says:\n%s", third)
+		}
+		db.exec(t, "INSERT INTO "+f.orders+" VALUES (100, 'paid', 1000)") // not captured now
+		f.src.cfg.Capture.When = ""
+		f.install(t)
 		if got := f.changes(t); fmt.Sprint(got) != "[1 I]" {
 			t.Errorf("changes after a second install %v, want [1 I] (kept, one trigger only)", got)
 		}
