@@ -1,0 +1,216 @@
+package sqlconn
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ferry-dev/ferry/internal/connector"
+)
+
+func createOrders(t testing.TB, db *testDB) {
+	switch db.kind {
+	case "postgres":
+		db.exec(t, `CREATE TABLE orders (id bigint PRIMARY KEY, name varchar(20) NOT NULL, qty int NOT NULL CHECK (qty >= 0),
+			amount numeric(12,2), placed_at timestamptz, meta jsonb, status text)`)
+	case "mysql":
+		db.exec(t, `CREATE TABLE orders (id BIGINT PRIMARY KEY, name VARCHAR(20) NOT NULL, qty INT NOT NULL CHECK (qty >= 0),
+			amount DECIMAL(12,2), placed_at DATETIME(6), meta JSON, status VARCHAR(20))`)
+	case "sqlite":
+		db.exec(t, `CREATE TABLE orders (id INTEGER PRIMARY KEY, name TEXT NOT NULL CHECK (length(name) <= 20), qty INTEGER NOT NULL CHECK (qty >= 0),
+			amount DECIMAL(12,2), placed_at DATETIME, meta JSON, status TEXT)`)
+	}
+}
+
+func order(i int, name string) connector.Delivery {
+	return connector.Delivery{
+		EntryID: int64(i),
+		Key:     strconv.Itoa(i),
+		Record: map[string]any{
+			"id":        float64(i),
+			"name":      name,
+			"qty":       float64(i % 7),
+			"amount":    json.Number(fmt.Sprintf("%d.25", i)),
+			"placed_at": "2024-05-01T10:00:00.123456Z",
+			"meta":      map[string]any{"tags": []any{"a", float64(i)}},
+		},
+	}
+}
+
+func send(t testing.TB, d *Destination, batch []connector.Delivery) []connector.Result {
+	t.Helper()
+	res, err := d.Send(context.Background(), batch)
+	if err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	if len(res) != len(batch) {
+		t.Fatalf("%d results for %d deliveries", len(res), len(batch))
+	}
+	return res
+}
+
+// TestDestinationBadRow: one row the database refuses in a batch of 500
+// fails alone with the database's message; a replay changes nothing;
+// updates and deletes in a later batch.
+func TestDestinationBadRow(t *testing.T) {
+	refusal := map[string]string{
+		"postgres": "value too long for type character varying(20)",
+		"mysql":    "Data too long for column 'name'",
+		"sqlite":   "CHECK constraint failed",
+	}
+	eachDB(t, func(t *testing.T, db *testDB) {
+		createOrders(t, db)
+		dest, err := NewDestination(db.DB, DestinationConfig{Table: "orders", Key: "id"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !dest.OneRequestPerBatch() {
+			t.Fatal("a batch is one transaction")
+		}
+		var batch []connector.Delivery
+		for i := 1; i <= 500; i++ {
+			batch = append(batch, order(i, fmt.Sprintf("order-%d", i)))
+		}
+		batch[249].Record["name"] = strings.Repeat("x", 30)
+		delete(batch[10].Record, "id") // the record key fills the key column
+		check := func(res []connector.Result) {
+			t.Helper()
+			for i, r := range res {
+				if i == 249 {
+					if r.OK || r.Retryable || !strings.Contains(r.Error, refusal[db.kind]) {
+						t.Fatalf("bad row: %+v", r)
+					}
+					continue
+				}
+				if !r.OK {
+					t.Fatalf("row %d: %+v", i+1, r)
+				}
+			}
+		}
+		check(send(t, dest, batch))
+		const q = "SELECT id, name, qty, amount, placed_at, meta, status FROM orders ORDER BY id"
+		before := dump(t, db, q)
+		if n := strings.Count(before, "\n"); n != 499 {
+			t.Fatalf("%d rows, want 499", n)
+		}
+		for _, want := range []string{"1|order-1|1|1.25|", "11|order-11|4|11.25|"} {
+			if !strings.Contains(before, want) {
+				t.Fatalf("table lacks %q:\n%s", want, before[:300])
+			}
+		}
+		check(send(t, dest, batch))
+		if after := dump(t, db, q); after != before {
+			t.Fatal("replaying the batch changed the table")
+		}
+
+		// Updates, a delete, a field without a column, one key twice.
+		up := []connector.Delivery{order(1, "renamed"), {Key: "3", Record: map[string]any{"id": float64(3)}, Deleted: true},
+			order(4, "four"), order(5, "five"), order(4, "four again")}
+		up[3].Record["colour"] = "red"
+		res := send(t, dest, up)
+		if !res[0].OK || !res[1].OK || !res[2].OK || !res[4].OK {
+			t.Fatalf("results %+v", res)
+		}
+		if res[3].OK || res[3].Retryable || !strings.Contains(res[3].Error, `field "colour" has no column in table orders`) {
+			t.Fatalf("unknown column: %+v", res[3])
+		}
+		now := dump(t, db, q)
+		if !strings.Contains(now, "1|renamed|") || strings.Contains(now, "\n3|") || !strings.Contains(now, "4|four again|") {
+			t.Fatalf("after updates:\n%s", now[:400])
+		}
+	})
+}
+
+// TestDestinationStatement runs a user's statement per record; a refused
+// record fails alone, the ones before and after it are written.
+func TestDestinationStatement(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *testDB) {
+		db.exec(t, "CREATE TABLE notes (order_id VARCHAR(20) NOT NULL, note VARCHAR(50) NOT NULL, n INT)")
+		dest, err := NewDestination(db.DB, DestinationConfig{
+			Statement: "INSERT INTO notes (order_id, note, n) VALUES (:key, :info.note, :n) -- :not_a_param",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var batch []connector.Delivery
+		for i := 1; i <= 40; i++ {
+			batch = append(batch, connector.Delivery{Key: "o" + strconv.Itoa(i), Record: map[string]any{
+				"info": map[string]any{"note": "note " + strconv.Itoa(i)}, "n": float64(i)}})
+		}
+		batch[6].Record["info"] = map[string]any{"note": nil}
+		delete(batch[20].Record, "n")
+		res := send(t, dest, batch)
+		for i, r := range res {
+			switch i {
+			case 6:
+				if r.OK || r.Retryable || r.Error == "" {
+					t.Fatalf("NULL note: %+v", r)
+				}
+			case 20:
+				if r.OK || !strings.Contains(r.Error, `parameter :n: the record has no field "n"`) {
+					t.Fatalf("missing field: %+v", r)
+				}
+			default:
+				if !r.OK {
+					t.Fatalf("record %d: %+v", i, r)
+				}
+			}
+		}
+		if got := dump(t, db, "SELECT COUNT(*), SUM(n) FROM notes"); got != "38|792|\n" {
+			t.Fatalf("notes: %q", got)
+		}
+	})
+}
+
+// TestPreview renders without writing.
+func TestPreview(t *testing.T) {
+	db := newSQLite(t)
+	createOrders(t, db)
+	dest, _ := NewDestination(db.DB, DestinationConfig{Table: "orders", Key: "id", Columns: []string{"id", "name", "status"}})
+	p, err := dest.Preview(context.Background(), order(7, "seven"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Method != "UPSERT" || p.URL != "sqlite table orders" || string(p.Body) != `{"id":7,"name":"seven","status":null}` {
+		t.Fatalf("%+v %s", p, p.Body)
+	}
+	st, _ := NewDestination(db.DB, DestinationConfig{Statement: "UPDATE orders SET status = :s WHERE id = :key"})
+	p, err = st.Preview(context.Background(), connector.Delivery{Key: "7", Record: map[string]any{"s": "x"}})
+	if err != nil || p.Method != "EXEC" || string(p.Body) != `{"key":"7","s":"x"}` {
+		t.Fatalf("%+v %s %v", p, p.Body, err)
+	}
+	if got := dump(t, db, "SELECT COUNT(*) FROM orders"); got != "0|\n" {
+		t.Fatalf("preview wrote: %s", got)
+	}
+}
+
+// TestOperation runs its statement with the record's fields and vars.
+func TestOperation(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *testDB) {
+		createOrders(t, db)
+		db.exec(t, "INSERT INTO orders (id, name, qty) VALUES (7, 'seven', 1)")
+		op, err := NewOperation(db.DB, OperationConfig{Statement: "UPDATE orders SET status = :status, name = :error WHERE id = :key"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := connector.Delivery{Key: "7", Record: map[string]any{"status": "Delivered"}}
+		r := op.Do(context.Background(), d, map[string]any{"error": "was late"})
+		if !r.OK || r.Response != "1 rows affected" {
+			t.Fatalf("%+v", r)
+		}
+		if got := dump(t, db, "SELECT name, status FROM orders"); got != "was late|Delivered|\n" {
+			t.Fatalf("row: %q", got)
+		}
+		r = op.Do(context.Background(), connector.Delivery{Key: "7", Record: map[string]any{}}, nil)
+		if r.OK || !strings.Contains(r.Error, "no field \"status\"") {
+			t.Fatalf("missing field: %+v", r)
+		}
+		bad, _ := NewOperation(db.DB, OperationConfig{Statement: "UPDATE orders SET qty = -1 WHERE id = :key"})
+		if r = bad.Do(context.Background(), d, nil); r.OK || r.Retryable || r.Error == "" {
+			t.Fatalf("refused: %+v", r)
+		}
+	})
+}
