@@ -3,11 +3,11 @@ package config
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/invopop/jsonschema"
 
 	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/connector/catalog"
 )
 
 // SchemaID is the $id of the config file's JSON Schema.
@@ -30,9 +30,9 @@ func Schema(kinds *connector.Set) ([]byte, error) {
 	for name, role := range map[string]connector.Role{"Source": connector.RoleSource, "Destination": connector.RoleDestination,
 		"Operation": connector.RoleOperation, "System": connector.RoleSystem} {
 		if _, ok := s.Definitions[name]; ok {
-			p, err := partSchema(kinds, role, s.Definitions)
-			if err != nil {
-				return nil, err
+			p := catalog.Schema(kinds, role)
+			if err := catalog.MoveDefinitions(s, p); err != nil {
+				return nil, fmt.Errorf("schema of the %s kinds: %w", role, err)
 			}
 			s.Definitions[name] = p
 		}
@@ -51,8 +51,8 @@ func Schema(kinds *connector.Set) ([]byte, error) {
 func (Duration) JSONSchema() *jsonschema.Schema {
 	return &jsonschema.Schema{
 		Type:        "string",
-		Pattern:     `^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`,
-		Description: "A duration such as 500ms, 30s, 5m, 1h30m",
+		Pattern:     `^(forever|[0-9]+d|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$`,
+		Description: "A duration such as 500ms, 30s, 5m, 1h30m or 7d (whole days); forever only where the option says so (retention)",
 	}
 }
 
@@ -77,51 +77,4 @@ func (Route) JSONSchemaExtend(s *jsonschema.Schema) {
 // anchors shared by routes), so editors do not flag them.
 func (Config) JSONSchemaExtend(s *jsonschema.Schema) {
 	s.PatternProperties = map[string]*jsonschema.Schema{"^x-": {}}
-}
-
-// partSchema is the schema of a part of role: an object with exactly one
-// key, a kind's name, holding that kind's config (for systems, the
-// shorthand kind's options may also stand alone). The kinds' type
-// definitions go into defs, named <kind>.<Type> so two kinds never clash.
-func partSchema(kinds *connector.Set, role connector.Role, defs jsonschema.Definitions) (*jsonschema.Schema, error) {
-	out := &jsonschema.Schema{Type: "object", Description: fmt.Sprintf("One %s kind (ferry connectors lists them)", role)}
-	for _, k := range kinds.For(role) {
-		r := &jsonschema.Reflector{FieldNameTag: "yaml", AllowAdditionalProperties: false}
-		cfg, err := prefixed(r.Reflect(k.Spec(role).Config()), k.Name+".")
-		if err != nil {
-			return nil, fmt.Errorf("schema of kind %s: %w", k.Name, err)
-		}
-		for name, def := range cfg.Definitions {
-			defs[name] = def
-		}
-		ref := &jsonschema.Schema{Ref: cfg.Ref}
-		props := jsonschema.NewProperties()
-		props.Set(k.Name, ref)
-		out.OneOf = append(out.OneOf, &jsonschema.Schema{Type: "object", Properties: props, Required: []string{k.Name},
-			AdditionalProperties: jsonschema.FalseSchema, Description: k.Summary})
-		if role == connector.RoleSystem && k.System.Shorthand {
-			out.OneOf = append(out.OneOf, &jsonschema.Schema{Ref: cfg.Ref})
-		}
-	}
-	return out, nil
-}
-
-// prefixed renames the definitions of s (and every reference to them)
-// with prefix.
-func prefixed(s *jsonschema.Schema, prefix string) (*jsonschema.Schema, error) {
-	b, err := json.Marshal(s)
-	if err != nil {
-		return nil, err
-	}
-	text := strings.ReplaceAll(string(b), `"#/$defs/`, `"#/$defs/`+prefix)
-	var out jsonschema.Schema
-	if err := json.Unmarshal([]byte(text), &out); err != nil {
-		return nil, err
-	}
-	defs := jsonschema.Definitions{}
-	for name, def := range out.Definitions {
-		defs[prefix+name] = def
-	}
-	out.Definitions = defs
-	return &out, nil
 }
