@@ -9,15 +9,16 @@ import (
 	fileconn "github.com/ferry-dev/ferry/internal/connector/file"
 	httpconn "github.com/ferry-dev/ferry/internal/connector/http"
 	"github.com/ferry-dev/ferry/internal/connector/rabbitmq"
+	sqlconn "github.com/ferry-dev/ferry/internal/connector/sql"
 )
 
 // Kinds returns every kind, each built afresh.
 func Kinds() []connector.Kind {
-	return []connector.Kind{
+	return append([]connector.Kind{
 		fileconn.Kind(),
 		httpconn.Kind(),
 		rabbitmq.Kind(),
-	}
+	}, sqlconn.Kinds()...)
 }
 
 // Set returns the kinds as a Set. The list is fixed at build time, so an
