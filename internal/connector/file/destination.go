@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -460,18 +461,7 @@ func (d *Destination) recoverPart(name string) (string, error) {
 			hasRecords = !empty
 			break
 		}
-		cut, err := lastLineEnd(f, size)
-		if err != nil {
-			return fail(err)
-		}
-		if cut < int64(len(jsonOpen)) { // not even the opening line
-			if err := rewrite(f, jsonOpen); err != nil {
-				return fail(err)
-			}
-			cut = int64(len(jsonOpen))
-		}
-		hasRecords = cut > int64(len(jsonOpen))
-		if err := closeJSON(f, cut, hasRecords); err != nil {
+		if hasRecords, err = repairJSON(f, size); err != nil {
 			return fail(err)
 		}
 	case FormatCSV:
@@ -521,6 +511,58 @@ func lastLineEnd(f *os.File, size int64) (int64, error) {
 		end = start
 	}
 	return 0, nil
+}
+
+// repairJSON closes the array of a JSON run file cut anywhere that is
+// not closed yet: within a record's line (the partial line is cut off),
+// or within the close, which replaces the last ",\n" by "\n]\n". It
+// reports whether the array holds records.
+func repairJSON(f *os.File, size int64) (bool, error) {
+	cut, err := lastLineEnd(f, size)
+	if err != nil {
+		return false, err
+	}
+	if cut < int64(len(jsonOpen)) { // not even the opening line
+		return false, rewrite(f, jsonOpen+"]\n")
+	}
+	tail := make([]byte, size-cut) // a partial line: at most one record
+	if _, err := f.ReadAt(tail, cut); err != nil {
+		return false, err
+	}
+	start, err := lastLineEnd(f, cut-1)
+	if err != nil {
+		return false, err
+	}
+	last := make([]byte, cut-1-start) // the last whole line, without its \n
+	if _, err := f.ReadAt(last, start); err != nil {
+		return false, err
+	}
+	hasRecords := string(last) != "["
+	switch {
+	case string(tail) == "]": // the close's "]" came, its "\n" not
+		_, err = f.WriteAt([]byte("]\n"), cut)
+		return hasRecords, err
+	case len(tail) > 0 && json.Valid(bytes.TrimSuffix(tail, []byte(","))):
+		// A whole record without its "\n" or ",\n": the close removed
+		// them, or the write stopped right before. Kept (a record written
+		// twice is better than one lost).
+		end := cut + int64(len(bytes.TrimSuffix(tail, []byte(","))))
+		if err := f.Truncate(end); err != nil {
+			return false, err
+		}
+		_, err = f.WriteAt([]byte(jsonClose), end)
+		return true, err
+	}
+	if err := f.Truncate(cut); err != nil { // the partial line goes
+		return false, err
+	}
+	if bytes.HasSuffix(last, []byte(",")) {
+		return true, closeJSON(f, cut, true)
+	}
+	// "[" (no record), or the last record after the close had removed
+	// its comma and written the "\n".
+	_, err = f.WriteAt([]byte("]\n"), cut)
+	return hasRecords, err
 }
 
 // jsonClosed reports whether a JSON run file already ends with its "]"
