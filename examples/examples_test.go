@@ -31,6 +31,7 @@ var secretEnv = map[string]string{
 	"CRM_API_KEY": "test-crm-key",
 	"AMQP_URL":    "amqp://ferry:test-amqp-password@127.0.0.1:5672/shop",
 	"ERP_TOKEN":   "test-erp-token",
+	"ERP_DSN":     "postgres://ferry:test-erp-password@127.0.0.1:5432/erp",
 }
 
 // exampleFiles lists the route files; the folder must hold some.
