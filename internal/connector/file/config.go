@@ -33,6 +33,7 @@ type SourceConfig struct {
 	Dir       string            `yaml:"dir" json:"dir" jsonschema:"description=Folder the files are read from (relative to the config file)"`
 	Glob      string            `yaml:"glob,omitempty" json:"glob,omitempty" jsonschema:"description=Which files of the folder to read\\, e.g. orders-*.csv (default *.<format>); files whose name starts with a dot are never read"`
 	Format    string            `yaml:"format" json:"format" jsonschema:"enum=csv,enum=ndjson,enum=json,description=csv: a header line then one record per line; ndjson: one JSON object per line; json: one array of objects per file"`
+	Records   string            `yaml:"records,omitempty" json:"records,omitempty" jsonschema:"description=JSON: dotted path to the array of records when the file is an object around it\\, e.g. data for {\"data\": [...]}; default: the file is the array"`
 	Key       string            `yaml:"key" json:"key" jsonschema:"description=The field (CSV column) holding each record's business key; a dotted path reaches into JSON objects"`
 	Delimiter string            `yaml:"delimiter,omitempty" json:"delimiter,omitempty" jsonschema:"description=CSV: the field separator\\, one character: a comma by default; \";\" and a tab (\"\\t\") are common"`
 	Header    *bool             `yaml:"header,omitempty" json:"header,omitempty" jsonschema:"description=CSV: the first line names the columns (default true); with false\\, columns names them"`
@@ -148,6 +149,12 @@ func (c *SourceConfig) check() problems {
 		if set && c.Format != FormatCSV {
 			ps.add(field, "is only for format: csv")
 		}
+	}
+	if c.Records != "" && c.Format != FormatJSON {
+		ps.add("records", "is only for format: json")
+	}
+	if c.Records != "" && slices.Contains(strings.Split(c.Records, "."), "") {
+		ps.add("records", "%q is not a dotted path (an empty part)", c.Records)
 	}
 	csvOnly("delimiter", c.Delimiter != "")
 	csvOnly("header", c.Header != nil)

@@ -89,7 +89,9 @@ which makes that harmless.
   (` + "`number`" + `, ` + "`int`" + `, ` + "`bool`" + ` accepting true/false, yes/no, 1/0; an empty cell
   becomes null). A UTF-8 byte order mark is skipped.
 - **ndjson**: one JSON object per line; blank lines are skipped.
-- **json**: one array of objects per file.
+- **json**: one array of objects per file, or an object around it:
+  ` + "`records: data`" + ` reads ` + "`{\"data\": [...], \"meta\": {...}}`" + ` (the other fields are
+  skipped). Either way the array is streamed, not loaded whole.
 
 A malformed line or record fails the read with the file and line
 (` + "`orders-1.csv line 57: 3 fields, expected 4`" + `) and leaves that file in

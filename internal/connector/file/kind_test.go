@@ -87,6 +87,8 @@ func TestValidate(t *testing.T) {
 			"dir: the folder to read is required", `format: "" is not a format`, "key: the field holding"}},
 		{"source csv options", &SourceConfig{Dir: "d", Format: "ndjson", Key: "id", Delimiter: ";", Types: map[string]string{"a": "int"}}, nil, []string{
 			"delimiter: is only for format: csv", "types: is only for format: csv"}},
+		{"source records", &SourceConfig{Dir: "d", Format: "ndjson", Key: "id", Records: "a..b"}, nil, []string{
+			"records: is only for format: json", `records: "a..b" is not a dotted path`}},
 		{"source header false", &SourceConfig{Dir: "d", Format: "csv", Key: "id", Header: &f}, nil, []string{
 			"columns: a CSV file without a header line (header: false) needs columns"}},
 		{"source bad values", &SourceConfig{Dir: "d", Format: "csv", Key: "id", Glob: "in/*.csv", Delimiter: "ab",

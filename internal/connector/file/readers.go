@@ -257,27 +257,99 @@ func (n *ndjsonReader) readLine() ([]byte, error) {
 // jsonReader streams the objects of one JSON array with json.Decoder's
 // tokens, so a file larger than memory is read in bounded memory.
 type jsonReader struct {
-	lc   *lineCounter
-	dec  *json.Decoder
-	done bool
+	lc    *lineCounter
+	dec   *json.Decoder
+	depth int    // objects around the array (records: a.b is 2)
+	outer string // what the file holds, for messages
+	done  bool
 }
 
-func newJSONReader(r io.Reader, limit int64) (*jsonReader, error) {
+func newJSONReader(r io.Reader, limit int64, records string) (*jsonReader, error) {
 	g := &recordGuard{r: r, max: limit}
-	j := &jsonReader{lc: &lineCounter{r: g}}
+	j := &jsonReader{lc: &lineCounter{r: g}, outer: "JSON array"}
 	j.dec = json.NewDecoder(j.lc)
 	g.pos = j.dec.InputOffset
-	j.dec.UseNumber()
+	expected := "a JSON array of objects"
+	if records != "" {
+		expected = fmt.Sprintf("a JSON object with the array of records at %q", records)
+		j.outer = "JSON object"
+	}
 	tok, err := j.dec.Token()
 	switch {
 	case err == io.EOF:
-		return nil, lineError{1, errors.New("the file is empty (expected a JSON array of objects)")}
+		return nil, lineError{1, fmt.Errorf("the file is empty (expected %s)", expected)}
 	case err != nil:
 		return nil, lineError{j.errLine(err), err}
-	case tok != json.Delim('['):
-		return nil, lineError{j.lc.lineAt(j.dec.InputOffset()), fmt.Errorf("the file holds %v (expected a JSON array of objects)", tokenName(tok))}
+	}
+	// Down the path to the array: {"data": [...]} with records: data.
+	var path []string
+	if records != "" {
+		path = strings.Split(records, ".")
+	}
+	for i, field := range path {
+		if tok != json.Delim('{') {
+			return nil, j.tokenError(fmt.Sprintf("%s holds %s (expected %s)", at(path[:i]), tokenName(tok), expected))
+		}
+		j.depth++
+		for {
+			key, err := j.dec.Token()
+			if err != nil {
+				return nil, j.endError(err)
+			}
+			if key == json.Delim('}') {
+				return nil, j.tokenError(fmt.Sprintf("%s has no field %q (expected %s)", at(path[:i]), field, expected))
+			}
+			if key == field {
+				break
+			}
+			var skip json.RawMessage
+			if err := j.dec.Decode(&skip); err != nil {
+				return nil, j.endError(err)
+			}
+		}
+		if tok, err = j.dec.Token(); err != nil {
+			return nil, j.endError(err)
+		}
+	}
+	if tok != json.Delim('[') {
+		return nil, j.tokenError(fmt.Sprintf("%s holds %s (expected %s)", at(path), tokenName(tok), expected))
 	}
 	return j, nil
+}
+
+// at names a place in the file for messages.
+func at(path []string) string {
+	if len(path) == 0 {
+		return "the file"
+	}
+	return fmt.Sprintf("field %q", strings.Join(path, "."))
+}
+
+func (j *jsonReader) tokenError(msg string) error {
+	return lineError{j.lc.lineAt(j.dec.InputOffset()), errors.New(msg)}
+}
+
+// finish reads what follows the array: the rest of the objects around
+// it (other fields are skipped), then nothing.
+func (j *jsonReader) finish() error {
+	for j.depth > 0 {
+		tok, err := j.dec.Token()
+		if err != nil {
+			return j.endError(err)
+		}
+		if tok == json.Delim('}') {
+			j.depth--
+			continue
+		}
+		var skip json.RawMessage
+		if err := j.dec.Decode(&skip); err != nil {
+			return j.endError(err)
+		}
+	}
+	if _, err := j.dec.Token(); err != io.EOF {
+		return lineError{j.errLine(err), errors.New("data after the " + j.outer)}
+	}
+	return nil
 }
 
 func (j *jsonReader) next() (connector.Record, int, error) {
@@ -288,8 +360,8 @@ func (j *jsonReader) next() (connector.Record, int, error) {
 		if _, err := j.dec.Token(); err != nil { // the closing ]
 			return nil, 0, j.endError(err)
 		}
-		if _, err := j.dec.Token(); err != io.EOF {
-			return nil, 0, lineError{j.errLine(err), errors.New("data after the JSON array")}
+		if err := j.finish(); err != nil {
+			return nil, 0, err
 		}
 		j.done = true
 		return nil, 0, io.EOF
@@ -312,7 +384,7 @@ func (j *jsonReader) next() (connector.Record, int, error) {
 
 func (j *jsonReader) endError(err error) error {
 	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
-		return lineError{j.lc.lines(), errors.New("the file ends before the JSON array is closed (is it still being written?)")}
+		return lineError{j.lc.lines(), errors.New("the file ends before the " + j.outer + " is closed (is it still being written?)")}
 	}
 	return lineError{j.errLine(err), err}
 }

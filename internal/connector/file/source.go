@@ -380,7 +380,7 @@ func (s *Source) newReader(f io.Reader) (recordReader, error) {
 	case FormatNDJSON:
 		return &ndjsonReader{br: br, limit: s.maxRecord}, nil
 	default:
-		return newJSONReader(br, s.maxRecord)
+		return newJSONReader(br, s.maxRecord, s.cfg.Records)
 	}
 }
 

@@ -451,3 +451,40 @@ func TestSourceInvalidMove(t *testing.T) {
 		})
 	}
 }
+
+// TestSourceJSONRecordsPath: records: reaches an array inside objects,
+// skipping the fields around it, and names what is wrong otherwise.
+func TestSourceJSONRecordsPath(t *testing.T) {
+	good := `{"meta": {"count": 2, "list": [1, {"x": "]"}]},
+ "result": {"note": "}", "orders": [
+  {"id": 1},
+  {"id": 2}
+ ], "after": [3]},
+ "tail": null}
+`
+	cases := []struct{ name, content, records, want string }{
+		{"good", good, "result.orders", ""},
+		{"missing field", `{"result": {"items": []}}`, "result.orders", `a.json line 1: field "result" has no field "orders" (expected a JSON object with the array of records at "result.orders")`},
+		{"not an object", `[{"id": 1}]`, "result.orders", `a.json line 1: the file holds [ (expected a JSON object`},
+		{"not an array", `{"result": {"orders": {"id": 1}}}`, "result.orders", `a.json line 1: field "result.orders" holds an object`},
+		{"truncated after", "{\"result\": {\"orders\": [{\"id\": 1}],\n \"x\": ", "result.orders", "a.json line 2: the file ends before the JSON object is closed"},
+		{"data after", "{\"result\": {\"orders\": []}}\n{}", "result.orders", "a.json line 2: data after the JSON object"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			base := t.TempDir()
+			writeFile(t, filepath.Join(base, "a.json"), tc.content)
+			s := newSource(t, base, SourceConfig{Dir: ".", Format: "json", Key: "id", Records: tc.records})
+			pages, err := read(t, s, true)
+			if tc.want == "" {
+				if err != nil || !slices.Equal(keys(pages), []string{"1", "2"}) || !slices.Equal(urls(pages), []string{"file a.json lines 3-4"}) {
+					t.Fatalf("read %v %v: %v", keys(pages), urls(pages), err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
