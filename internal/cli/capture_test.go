@@ -87,10 +87,10 @@ routes:
 		args []string
 		want []string
 	}{
-		{[]string{"install", "orders"}, []string{"route orders:", "created integration table " + schema + ".ferry_changes_orders", "created trigger ferry_changes_orders_capture on " + schema + ".orders"}},
+		{[]string{"install", "orders"}, []string{"route orders:", "created integration table " + schema + ".ferry_changes_orders", "created trigger ferry_changes_orders_ins on " + schema + ".orders (after insert)", "created trigger ferry_changes_orders_del"}},
 		{[]string{"install", "orders"}, []string{"integration table " + schema + ".ferry_changes_orders exists, kept", "replaced function", "replaced trigger"}},
 		{[]string{"uninstall", "orders"}, []string{"removed trigger", "removed function", "kept integration table " + schema + ".ferry_changes_orders, 2 changes waiting"}},
-		{[]string{"uninstall", "orders"}, []string{"no trigger ferry_changes_orders_capture", "nothing to remove", "2 changes waiting"}},
+		{[]string{"uninstall", "orders"}, []string{"no trigger ferry_changes_orders_upd", "nothing to remove", "2 changes waiting"}},
 		{[]string{"uninstall", "orders", "--drop-table"}, []string{"dropped integration table " + schema + ".ferry_changes_orders"}},
 		{[]string{"uninstall", "orders", "--drop-table"}, []string{"no integration table"}},
 	} {

@@ -96,10 +96,9 @@ type captureNames struct {
 	watched     string // as configured
 	integration string // as configured (or defaulted)
 	keyColumn   string
-	channel     string // PostgreSQL NOTIFY channel
-	function    string // PostgreSQL trigger function (bare name)
-	trigger     string // PostgreSQL trigger (bare name)
-	mysqlTrig   [3]string
+	channel     string    // PostgreSQL NOTIFY channel
+	function    string    // PostgreSQL trigger function (bare name)
+	triggers    [3]string // on insert, update, delete (bare names)
 }
 
 func namesOf(c *CaptureConfig) captureNames {
@@ -110,8 +109,7 @@ func namesOf(c *CaptureConfig) captureNames {
 		keyColumn:   c.KeyColumn,
 		channel:     shortIdent("ferry_" + identPart(c.route)),
 		function:    shortIdent(base + "_fn"),
-		trigger:     shortIdent(base + "_capture"),
-		mysqlTrig: [3]string{
+		triggers: [3]string{
 			shortIdent(base + "_ins"), shortIdent(base + "_upd"), shortIdent(base + "_del"),
 		},
 	}

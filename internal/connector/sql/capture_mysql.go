@@ -84,7 +84,8 @@ func (s *Source) isMariaDB(ctx context.Context) (bool, error) {
 	return strings.Contains(strings.ToLower(v), "mariadb"), nil
 }
 
-var mysqlEvents = [3]string{"insert", "update", "delete"}
+// captureEvents are the events of captureNames.triggers, in order.
+var captureEvents = [3]string{"insert", "update", "delete"}
 
 // installMySQL: MariaDB's DDL is not transactional, so each step is
 // idempotent on its own (CREATE TABLE IF NOT EXISTS, CREATE OR REPLACE
@@ -133,18 +134,18 @@ func (s *Source) installMySQL(ctx context.Context, c *CaptureConfig, n captureNa
 	}
 	bodies := mysqlTriggerBodies(integ, d.quote(c.KeyColumn), c.When)
 	for i, body := range bodies {
-		name := n.mysqlTrig[i]
+		name := n.triggers[i]
 		cur, err := s.mysqlTriggerOf(ctx, wSchema, name)
 		if err != nil {
 			return err
 		}
-		if cur.exists && cur.body == body && strings.EqualFold(cur.event, mysqlEvents[i]) && cur.schema == wSchema && cur.tbl == wTable {
+		if cur.exists && cur.body == body && strings.EqualFold(cur.event, captureEvents[i]) && cur.schema == wSchema && cur.tbl == wTable {
 			// Left alone: no moment without capture, and nothing to do.
-			rep.add("trigger %s.%s on %s.%s (after %s) is up to date", wSchema, name, wSchema, wTable, mysqlEvents[i])
+			rep.add("trigger %s.%s on %s.%s (after %s) is up to date", wSchema, name, wSchema, wTable, captureEvents[i])
 			continue
 		}
 		qname := d.quote(wSchema) + "." + d.quote(name)
-		create := "CREATE TRIGGER " + qname + " AFTER " + strings.ToUpper(mysqlEvents[i]) + " ON " + watched + " FOR EACH ROW " + body
+		create := "CREATE TRIGGER " + qname + " AFTER " + strings.ToUpper(captureEvents[i]) + " ON " + watched + " FOR EACH ROW " + body
 		stmts := []string{strings.Replace(create, "CREATE TRIGGER", "CREATE OR REPLACE TRIGGER", 1)}
 		if !maria {
 			// MySQL has no CREATE OR REPLACE TRIGGER: writes between
@@ -156,7 +157,7 @@ func (s *Source) installMySQL(ctx context.Context, c *CaptureConfig, n captureNa
 				return s.db.errorf(err, "capture on %s: create trigger %s on %s", s.db.where, name, c.Table)
 			}
 		}
-		rep.add("%s trigger %s.%s on %s.%s (after %s)", createdOrReplaced(cur.exists), wSchema, name, wSchema, wTable, mysqlEvents[i])
+		rep.add("%s trigger %s.%s on %s.%s (after %s)", createdOrReplaced(cur.exists), wSchema, name, wSchema, wTable, captureEvents[i])
 	}
 	return nil
 }
@@ -171,7 +172,7 @@ func (s *Source) uninstallMySQL(ctx context.Context, n captureNames, dropTable b
 	if err != nil {
 		return err
 	}
-	for i, name := range n.mysqlTrig {
+	for i, name := range n.triggers {
 		cur, err := s.mysqlTriggerOf(ctx, wSchema, name)
 		if err != nil {
 			return err
@@ -183,7 +184,7 @@ func (s *Source) uninstallMySQL(ctx context.Context, n captureNames, dropTable b
 		if _, err := s.db.pool.ExecContext(ctx, "DROP TRIGGER IF EXISTS "+d.quote(wSchema)+"."+d.quote(name)); err != nil {
 			return s.db.errorf(err, "capture on %s: drop trigger %s", s.db.where, name)
 		}
-		rep.add("removed trigger %s.%s on %s.%s (after %s)", wSchema, name, wSchema, wTable, mysqlEvents[i])
+		rep.add("removed trigger %s.%s on %s.%s (after %s)", wSchema, name, wSchema, wTable, captureEvents[i])
 	}
 	exists, err := s.mysqlTableExists(ctx, iSchema, iTable)
 	if err != nil {

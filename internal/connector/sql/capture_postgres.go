@@ -71,7 +71,6 @@ func (s *Source) installPostgres(ctx context.Context, c *CaptureConfig, n captur
 	watched := d.quote(wSchema) + "." + d.quote(wTable)
 	integ := d.quote(iSchema) + "." + d.quote(iTable)
 	fn := d.quote(iSchema) + "." + d.quote(n.function)
-	trg := d.quote(n.trigger)
 
 	if iExists {
 		if err := s.checkIntegrationTable(ctx, tx, integ); err != nil {
@@ -100,21 +99,24 @@ func (s *Source) installPostgres(ctx context.Context, c *CaptureConfig, n captur
 	rep.add("%s function %s.%s() (writes %s's changed %s into %s.%s, notifies %s)",
 		createdOrReplaced(fnExists), iSchema, n.function, wTable, c.KeyColumn, iSchema, iTable, n.channel)
 
-	var trgExists bool
-	if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2)",
-		watched, n.trigger).Scan(&trgExists); err != nil {
-		return s.db.errorf(err, "capture on %s: look up trigger %s", s.db.where, n.trigger)
-	}
-	for _, q := range []string{
-		"DROP TRIGGER IF EXISTS " + trg + " ON " + watched,
-		"CREATE TRIGGER " + trg + " AFTER INSERT OR UPDATE OR DELETE ON " + watched +
-			" FOR EACH ROW EXECUTE FUNCTION " + fn + "()",
-	} {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return s.db.errorf(err, "capture on %s: create trigger %s on %s", s.db.where, n.trigger, c.Table)
+	for i, name := range n.triggers {
+		existed, err := pgTriggerExists(ctx, tx, watched, name)
+		if err != nil {
+			return s.db.errorf(err, "capture on %s: look up trigger %s", s.db.where, name)
 		}
+		ev := strings.ToUpper(captureEvents[i])
+		refs := map[string]string{"INSERT": "NEW TABLE AS ferry_new", "UPDATE": "OLD TABLE AS ferry_old NEW TABLE AS ferry_new", "DELETE": "OLD TABLE AS ferry_old"}[ev]
+		for _, q := range []string{
+			"DROP TRIGGER IF EXISTS " + d.quote(name) + " ON " + watched,
+			"CREATE TRIGGER " + d.quote(name) + " AFTER " + ev + " ON " + watched +
+				" REFERENCING " + refs + " FOR EACH STATEMENT EXECUTE FUNCTION " + fn + "()",
+		} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return s.db.errorf(err, "capture on %s: create trigger %s on %s", s.db.where, name, c.Table)
+			}
+		}
+		rep.add("%s trigger %s on %s.%s (after %s)", createdOrReplaced(existed), name, wSchema, wTable, captureEvents[i])
 	}
-	rep.add("%s trigger %s on %s.%s (after insert, update, delete)", createdOrReplaced(trgExists), n.trigger, wSchema, wTable)
 	if err := tx.Commit(); err != nil {
 		rep.lines = nil // nothing of it happened
 		return s.db.errorf(err, "capture on %s: commit", s.db.where)
@@ -129,33 +131,52 @@ func createdOrReplaced(existed bool) string {
 	return "created"
 }
 
-// pgFunction is the trigger function: one integration row per changed
-// key (a key changed by an update also deletes the old key), never
-// failing the application's write on a NULL key.
+// pgFunction is the function of the three statement-level triggers: one
+// INSERT ... SELECT per statement from its transition tables, however many
+// rows it changed (a row trigger costs several times more on bulk
+// writes). The new rows are aliased NEW, so when: reads as in a row
+// trigger; use_column makes NEW and OLD there the aliases, not PL/pgSQL's
+// (NULL) row variables. An update that changes a key writes a delete of
+// the old key. Rows whose key is NULL are not captured.
 func pgFunction(fn, integ, key, when, channel string) string {
 	cond := "TRUE"
 	if strings.TrimSpace(when) != "" {
 		cond = "(" + when + ")"
 	}
-	ins := "INSERT INTO " + integ + " (key, op) VALUES "
+	ins := "INSERT INTO " + integ + " (key, op) SELECT "
+	// count adds the rows the last INSERT wrote, so only a statement
+	// that captured something notifies.
+	const count = `
+    GET DIAGNOSTICS n = ROW_COUNT; captured := captured + n;`
 	return "CREATE OR REPLACE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql AS " + pgBodyTag + `
+#variable_conflict use_column
+DECLARE
+  n bigint;
+  captured bigint := 0;
 BEGIN
-  IF TG_OP = 'DELETE' THEN
-    IF OLD.` + key + ` IS NOT NULL THEN
-      ` + ins + `(OLD.` + key + `::text, 'D');
-    END IF;
+  IF TG_OP = 'INSERT' THEN
+    ` + ins + `NEW.` + key + `::text, 'I' FROM ferry_new AS NEW WHERE NEW.` + key + ` IS NOT NULL AND ` + cond + `;` + count + `
+  ELSIF TG_OP = 'UPDATE' THEN
+    ` + ins + `OLD.` + key + `::text, 'D' FROM ferry_old AS OLD WHERE OLD.` + key + ` IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM ferry_new AS k WHERE k.` + key + ` = OLD.` + key + `);` + count + `
+    ` + ins + `NEW.` + key + `::text, 'U' FROM ferry_new AS NEW WHERE NEW.` + key + ` IS NOT NULL AND ` + cond + `;` + count + `
   ELSE
-    IF TG_OP = 'UPDATE' AND OLD.` + key + ` IS NOT NULL AND OLD.` + key + ` IS DISTINCT FROM NEW.` + key + ` THEN
-      ` + ins + `(OLD.` + key + `::text, 'D');
-    END IF;
-    IF NEW.` + key + ` IS NOT NULL AND ` + cond + ` THEN
-      ` + ins + `(NEW.` + key + `::text, left(TG_OP, 1));
-    END IF;
+    ` + ins + `OLD.` + key + `::text, 'D' FROM ferry_old AS OLD WHERE OLD.` + key + ` IS NOT NULL;` + count + `
   END IF;
-  PERFORM pg_notify('` + channel + `', '');
+  IF captured > 0 THEN
+    PERFORM pg_notify('` + channel + `', '');
+  END IF;
   RETURN NULL;
 END
 ` + pgBodyTag
+}
+
+// pgTriggerExists reports whether table has a trigger of that name.
+func pgTriggerExists(ctx context.Context, q querier, table, name string) (bool, error) {
+	var ok bool
+	err := q.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2)",
+		table, name).Scan(&ok)
+	return ok, err
 }
 
 // checkIntegrationTable checks that an existing table has the columns
@@ -193,18 +214,19 @@ func (s *Source) uninstallPostgres(ctx context.Context, n captureNames, dropTabl
 	if !wExists {
 		rep.add("watched table %s does not exist: no trigger to remove", n.watched)
 	} else {
-		var trgExists bool
-		if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = $2)",
-			watched, n.trigger).Scan(&trgExists); err != nil {
-			return s.db.errorf(err, "capture on %s: look up trigger %s", s.db.where, n.trigger)
-		}
-		if trgExists {
-			if _, err := tx.ExecContext(ctx, "DROP TRIGGER IF EXISTS "+d.quote(n.trigger)+" ON "+watched); err != nil {
-				return s.db.errorf(err, "capture on %s: drop trigger %s", s.db.where, n.trigger)
+		for i, name := range n.triggers {
+			existed, err := pgTriggerExists(ctx, tx, watched, name)
+			if err != nil {
+				return s.db.errorf(err, "capture on %s: look up trigger %s", s.db.where, name)
 			}
-			rep.add("removed trigger %s on %s.%s", n.trigger, wSchema, wTable)
-		} else {
-			rep.add("no trigger %s on %s.%s: nothing to remove", n.trigger, wSchema, wTable)
+			if !existed {
+				rep.add("no trigger %s on %s.%s: nothing to remove", name, wSchema, wTable)
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, "DROP TRIGGER IF EXISTS "+d.quote(name)+" ON "+watched); err != nil {
+				return s.db.errorf(err, "capture on %s: drop trigger %s", s.db.where, name)
+			}
+			rep.add("removed trigger %s on %s.%s (after %s)", name, wSchema, wTable, captureEvents[i])
 		}
 	}
 
