@@ -81,7 +81,7 @@ func TestEngineRuns(t *testing.T) {
 		}
 		_ = c.ExchangeDelete(exchange, false, false)
 	})
-	const n = 1200
+	const n = 600
 	for _, q := range []string{in, in2} {
 		for i := 1; i <= n; i++ {
 			body, _ := json.Marshal(map[string]any{"id": i, "total": float64(i) / 4})
@@ -125,7 +125,7 @@ systems:
 routes:
   orders:
     source:
-      rabbitmq: { system: broker, queue: %s, key: id, page_size: 250, wait: 300ms }
+      rabbitmq: { system: broker, queue: %s, key: id, page_size: 150, wait: 300ms }
     batch: 200
     destinations:
       default:
@@ -172,6 +172,11 @@ routes:
 		}
 		if res.Done != n || res.Failed != 0 {
 			t.Errorf("run %s: delivered %d, failed %d; want %d and 0 (%+v)", route, res.Done, res.Failed, n, res.Run)
+			if as, err := st.RecentAttempts(ctx, route, 3); err == nil {
+				for _, a := range as {
+					t.Logf("attempt: %+v", a)
+				}
+			}
 		}
 	}
 	mu.Lock()

@@ -103,8 +103,9 @@ const kindDoc = "RabbitMQ (AMQP 0.9.1): consume a queue as a route's source, " +
 	"message or log line.\n\n" +
 	"**Source: acknowledged after queuing.** A read consumes the queue with manual " +
 	"acknowledgements, `page_size` messages a page. A page's messages are acknowledged only " +
-	"after the engine has queued its records durably; when the read ends, every message not " +
-	"acknowledged goes back to the queue (the channel is closed). If ferry dies between " +
+	"after the engine has queued its records durably. When the read ends, messages it " +
+	"received but did not page go back to the queue at once; a page that could not be " +
+	"queued goes back when its channel closes (at the latest 30s later). If ferry dies between " +
 	"queuing and acknowledging, RabbitMQ delivers those messages again and the record's key " +
 	"makes the repeat harmless (it replaces the pending entry or is found unchanged). A read " +
 	"ends when no message arrived for `wait` (1s): a run takes what is in the queue. While " +

@@ -100,7 +100,10 @@ func (s *Source) Read(ctx context.Context, _ connector.ReadRequest, fn func(cont
 		return err
 	}
 	tag := "ferry-" + randomTag()
-	deliveries, err := ch.ConsumeWithContext(ctx, s.queue, tag, false, false, false, false, nil)
+	// Not ConsumeWithContext: its goroutine cancels the consumer whenever
+	// ctx ends, even after the read, racing with the channel's close (two
+	// calls on one channel mix their answers). consume watches ctx itself.
+	deliveries, err := ch.Consume(s.queue, tag, false, false, false, false, nil)
 	if err != nil {
 		r.close()
 		return s.channelError("consume", err)

@@ -44,17 +44,16 @@ func TestPasswordNeverShown(t *testing.T) {
 	b := needBroker(t)
 	sys := newTestSystem(t, "amqp://guest:"+pw+"@127.0.0.1:5672/")
 	ctx := testContext(t)
-	err := sys.Check(ctx)
-	if err == nil {
-		t.Fatal("check with a wrong password passed")
-	}
-	if strings.Contains(err.Error(), pw) || !strings.Contains(err.Error(), "access refused") || !strings.Contains(err.Error(), "guest:REDACTED@127.0.0.1") {
-		t.Errorf("check error %q: want access refused, the user and no password", err)
-	}
+	// RabbitMQ answers a wrong password after a delay (3s by default), so
+	// the test dials twice only: a read and a send.
 	q := b.queue("ferry-test-pw", nil)
 	src := newTestSource(t, sys, SourceConfig{Queue: q, Key: "id"})
-	if err := src.Read(ctx, connector.ReadRequest{}, func(context.Context, connector.Page) error { return nil }); err == nil || strings.Contains(err.Error(), pw) {
-		t.Errorf("read error %v", err)
+	err := src.Read(ctx, connector.ReadRequest{}, func(context.Context, connector.Page) error { return nil })
+	if err == nil {
+		t.Fatal("read with a wrong password passed")
+	}
+	if strings.Contains(err.Error(), pw) || !strings.Contains(err.Error(), "access refused") || !strings.Contains(err.Error(), "guest:REDACTED@127.0.0.1") {
+		t.Errorf("read error %q: want access refused, the user and no password", err)
 	}
 	d := newTestDestination(t, sys, DestinationConfig{RoutingKey: q})
 	results, err := d.Send(ctx, orders(1, 2))
