@@ -32,6 +32,9 @@ var secretEnv = map[string]string{
 	"AMQP_URL":    "amqp://ferry:test-amqp-password@127.0.0.1:5672/shop",
 	"ERP_TOKEN":   "test-erp-token",
 	"ERP_DSN":     "postgres://ferry:test-erp-password@127.0.0.1:5432/erp",
+
+	// sql-capture.yaml's replica database.
+	"WAREHOUSE_DSN": "ferry:test-warehouse-password@tcp(127.0.0.1:3306)/warehouse",
 }
 
 // exampleFiles lists the route files; the folder must hold some.

@@ -649,3 +649,132 @@ func captureChild(file string) {
 	fmt.Fprintln(os.Stderr, "child run ended without being killed:", err)
 	os.Exit(3)
 }
+
+// examples/sql-capture.yaml works as its comments say, against the real
+// databases: the replica follows inserts, updates and deletes of
+// confirmed orders (drafts stay out), and every status change reaches the
+// shop.
+func TestCaptureExample(t *testing.T) {
+	erp, erpDSN := pgSchema(t)
+	wh, whDSN := mysqlDatabase(t)
+	for _, q := range []struct {
+		db *sql.DB
+		q  string
+	}{
+		{erp, "CREATE TABLE orders (id bigint PRIMARY KEY, number text NOT NULL, customer text, status text NOT NULL, total numeric(12,2), updated_at timestamptz NOT NULL DEFAULT now())"},
+		{wh, "CREATE TABLE orders (id BIGINT PRIMARY KEY, number VARCHAR(20) NOT NULL, customer VARCHAR(100), status VARCHAR(20) NOT NULL, total DECIMAL(12,2), updated_at DATETIME(6) NOT NULL)"},
+	} {
+		if _, err := q.db.Exec(q.q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type put struct{ key, status string }
+	var mu sync.Mutex
+	var puts []put
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || r.Method != http.MethodPut || r.Header.Get("Authorization") != "Bearer shop-token" {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		key := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/api/orders/"), "/status")
+		mu.Lock()
+		puts = append(puts, put{key, fmt.Sprint(body["status"])})
+		mu.Unlock()
+	}))
+	defer shop.Close()
+	t.Setenv("ERP_DSN", erpDSN)
+	t.Setenv("WAREHOUSE_DSN", whDSN)
+	t.Setenv("SHOP_URL", shop.URL+"/api")
+	t.Setenv("SHOP_TOKEN", "shop-token")
+
+	// A copy beside its own store, so the test writes nothing into examples/.
+	text, err := os.ReadFile("../../../examples/sql-capture.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "sql-capture.yaml")
+	if err := os.WriteFile(file, text, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(file, kindsWithSQL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	reg, err := registry.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	for _, route := range []string{"replica", "status"} {
+		src, err := reg.Source(cfg.Routes[route])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep, err := src.(sqlconn.CaptureInstaller).InstallCapture(ctx); err != nil {
+			t.Fatalf("install %s: %v\n%s", route, err, rep)
+		}
+	}
+	st, err := sqlite.Open(ctx, cfg.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	eng, err := engine.New(cfg, st, reg, engine.Options{RetryWait: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica := func() string {
+		t.Helper()
+		rows, err := wh.Query("SELECT id, status, total FROM orders ORDER BY id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var b strings.Builder
+		for rows.Next() {
+			var id int
+			var status, total string
+			if err := rows.Scan(&id, &status, &total); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "%d:%s:%s ", id, status, total)
+		}
+		return strings.TrimSpace(b.String())
+	}
+	step := func(wantReplica, wantPuts string, stmts ...string) {
+		t.Helper()
+		for _, q := range stmts {
+			if _, err := erp.Exec(q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		for _, route := range []string{"replica", "status"} {
+			res, err := eng.Run(ctx, route, engine.RunOptions{})
+			if err != nil {
+				t.Fatalf("run %s: %v", route, err)
+			}
+			if res.Failed != 0 {
+				t.Errorf("run %s: %d records failed", route, res.Failed)
+			}
+		}
+		if got := replica(); got != wantReplica {
+			t.Errorf("replica\n got %s\nwant %s", got, wantReplica)
+		}
+		mu.Lock()
+		sort.Slice(puts, func(i, j int) bool { return puts[i].key < puts[j].key })
+		got := fmt.Sprint(puts)
+		puts = nil
+		mu.Unlock()
+		if got != wantPuts {
+			t.Errorf("shop got %s, want %s", got, wantPuts)
+		}
+	}
+	step("1:paid:12.50 3:shipped:30.00", "[{1 paid} {2 draft} {3 shipped}]",
+		"INSERT INTO orders (id, number, customer, status, total) VALUES (1, 'SO-1', 'ann', 'paid', 12.5), (2, 'SO-2', 'bob', 'draft', 20), (3, 'SO-3', 'cy', 'shipped', 30)")
+	step("1:paid:13.00 2:paid:20.00", "[{2 paid}]",
+		"UPDATE orders SET total = 13 WHERE id = 1",      // the replica's total; the shop's status is unchanged
+		"UPDATE orders SET status = 'paid' WHERE id = 2", // no longer a draft
+		"DELETE FROM orders WHERE id = 3")                // deleted in the replica; the status route ignores deletes
+}
