@@ -3,6 +3,7 @@ package sqlconn
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"sort"
@@ -26,6 +27,8 @@ type Destination struct {
 	stmt  string   // rendered statement (statement mode)
 	order []int    // statement parameter -> index into named.names
 	named *named
+
+	noUnnest bool // PostgreSQL: VALUES lists instead of unnest (benchmark comparison)
 
 	mu    sync.Mutex
 	table map[string]*column // the table's columns by name, learnt at the first Send
@@ -342,7 +345,10 @@ func keyOf(o *op, keys []string) string {
 	var b strings.Builder
 	for i, c := range o.cols {
 		if slices.Contains(keys, c) {
-			fmt.Fprintf(&b, "%v\x00", o.args[i])
+			if t := pgText(o.args[i]); t != nil {
+				b.WriteString(*t)
+			}
+			b.WriteByte(0)
 		}
 	}
 	return b.String()
@@ -461,20 +467,39 @@ func (d *Destination) statement(ops []*op) (string, []any) {
 	for i, c := range cols {
 		quoted[i] = dl.quote(c)
 	}
-	b.WriteString("INSERT INTO " + table + " (" + strings.Join(quoted, ", ") + ") VALUES ")
-	for i, o := range ops {
-		if i > 0 {
-			b.WriteString(", ")
+	b.WriteString("INSERT INTO " + table + " (" + strings.Join(quoted, ", ") + ") ")
+	if casts, ok := d.pgCasts(cols); ok {
+		// PostgreSQL: one text[] parameter per column, unnested and cast
+		// to the column's type; far fewer parameters to bind and parse
+		// than one per value.
+		sel := make([]string, len(cols))
+		arrays := make([]string, len(cols))
+		for j := range cols {
+			sel[j] = "u." + quoted[j] + "::" + casts[j]
+			arrays[j] = next() + "::text[]"
+			col := make([]*string, len(ops))
+			for i, o := range ops {
+				col[i] = pgText(o.args[j])
+			}
+			args = append(args, col)
 		}
-		b.WriteString("(")
-		for j := range o.args {
-			if j > 0 {
+		b.WriteString("SELECT " + strings.Join(sel, ", ") + " FROM unnest(" + strings.Join(arrays, ", ") + ") AS u(" + strings.Join(quoted, ", ") + ")")
+	} else {
+		b.WriteString("VALUES ")
+		for i, o := range ops {
+			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString(next())
+			b.WriteString("(")
+			for j := range o.args {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(next())
+			}
+			b.WriteString(")")
+			args = append(args, o.args...)
 		}
-		b.WriteString(")")
-		args = append(args, o.args...)
 	}
 	var set []string
 	var keyCols []string
@@ -506,6 +531,48 @@ func (d *Destination) statement(ops []*op) (string, []any) {
 		b.WriteString(" ON CONFLICT (" + strings.Join(keyCols, ", ") + ") DO UPDATE SET " + strings.Join(set, ", "))
 	}
 	return b.String(), args
+}
+
+// pgCasts returns the PostgreSQL type name of each column, when every one
+// is a type name that can be written in a cast (not an enum or domain
+// pgx does not know, which it reports by number).
+func (d *Destination) pgCasts(cols []string) ([]string, bool) {
+	if !d.db.dialect.dollar || d.noUnnest {
+		return nil, false
+	}
+	casts := make([]string, len(cols))
+	for i, c := range cols {
+		col := d.table[c]
+		if col == nil || col.dbType == "" || !isIdentStart(col.dbType[0]) {
+			return nil, false
+		}
+		for j := 0; j < len(col.dbType); j++ {
+			if !isIdentChar(col.dbType[j]) {
+				return nil, false
+			}
+		}
+		casts[i] = col.dbType
+	}
+	return casts, true
+}
+
+// pgText is a PostgreSQL parameter as text (NULL as nil): param already
+// gives text for every PostgreSQL value but bytes and times.
+func pgText(v any) *string {
+	var s string
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case string:
+		s = x
+	case []byte:
+		s = "\\x" + hex.EncodeToString(x)
+	case time.Time:
+		s = x.Format(time.RFC3339Nano)
+	default:
+		s = fmt.Sprint(x)
+	}
+	return &s
 }
 
 // Preview renders what Send would write for one record: the row (or the

@@ -214,3 +214,33 @@ func TestOperation(t *testing.T) {
 		}
 	})
 }
+
+// TestDestinationPostgresTypes: an enum column (a type pgx knows only by
+// number) falls back from unnest to a VALUES list; bytes round-trip.
+func TestDestinationPostgresTypes(t *testing.T) {
+	db := newPostgres(t)
+	db.exec(t, "CREATE TYPE mood AS ENUM ('ok', 'sad')")
+	db.exec(t, "CREATE TABLE moods (id int PRIMARY KEY, m mood, b bytea)")
+	dest, err := NewDestination(db.DB, DestinationConfig{Table: "moods"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := send(t, dest, []connector.Delivery{
+		{Key: "1", Record: map[string]any{"id": float64(1), "m": "sad", "b": "AP8Q"}},
+		{Key: "2", Record: map[string]any{"id": float64(2), "m": "angry"}},
+	})
+	if !res[0].OK || res[1].OK || !strings.Contains(res[1].Error, "invalid input value for enum mood") {
+		t.Fatalf("%+v", res)
+	}
+	if got := dump(t, db, "SELECT id, m, encode(b, 'hex') FROM moods"); got != "1|sad|00ff10|\n" {
+		t.Fatalf("%q", got)
+	}
+	noEnum, _ := NewDestination(db.DB, DestinationConfig{Table: "orders2"})
+	db.exec(t, "CREATE TABLE orders2 (id int PRIMARY KEY, b bytea)")
+	if res := send(t, noEnum, []connector.Delivery{{Key: "3", Record: map[string]any{"b": "AP8Q"}}}); !res[0].OK {
+		t.Fatalf("%+v", res)
+	}
+	if got := dump(t, db, "SELECT id, encode(b, 'hex') FROM orders2"); got != "3|00ff10|\n" {
+		t.Fatalf("%q", got)
+	}
+}

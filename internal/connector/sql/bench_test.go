@@ -1,0 +1,110 @@
+package sqlconn
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"github.com/ferry-dev/ferry/internal/connector"
+)
+
+// benchRows is the table size of the source benchmarks (FERRY_BENCH_ROWS
+// to change it: 1000000 shows the peak heap does not grow with it).
+func benchRows() int {
+	if n, err := strconv.Atoi(os.Getenv("FERRY_BENCH_ROWS")); err == nil && n > 0 {
+		return n
+	}
+	return 200_000
+}
+
+// BenchmarkSourcePostgres reads a table of benchRows orders through the
+// source (keyset pages of 1000) and reports rows/s and the peak Go heap
+// seen between pages: it stays at a page's worth however many rows the
+// table has, since rows are streamed page by page.
+//
+//	go test -run '^$' -bench SourcePostgres -benchtime 1x ./internal/connector/sql/
+//	FERRY_BENCH_ROWS=1000000 go test -run '^$' -bench SourcePostgres -benchtime 1x ./internal/connector/sql/
+func BenchmarkSourcePostgres(b *testing.B) {
+	db := newPostgres(b)
+	n := benchRows()
+	db.exec(b, `CREATE TABLE orders (id bigint PRIMARY KEY, number text, email text, status text, total numeric(12,2),
+		currency text, country text, updated_at timestamptz NOT NULL)`)
+	db.exec(b, `INSERT INTO orders SELECT i, 'SO-' || i, 'customer' || (i % 5000) || '@example.com',
+		CASE WHEN i % 10 = 0 THEN 'cancelled' ELSE 'paid' END, 20 + (i % 500) + (10 + i % 90) / 100.0, 'EUR', 'DE',
+		timestamptz '2026-01-01 00:00:00+00' + (i / 7) * interval '1 millisecond' FROM generate_series(1, $1) i`, n)
+	db.exec(b, "CREATE INDEX orders_cursor ON orders (updated_at, id)")
+	db.exec(b, "ANALYZE orders")
+	src, err := NewSource(db.DB, SourceConfig{Query: "SELECT * FROM orders", Key: "id", Cursor: "updated_at", PageSize: 1000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var peak uint64
+	var ms runtime.MemStats
+	b.ResetTimer()
+	for b.Loop() {
+		rows := 0
+		err := src.Read(context.Background(), connector.ReadRequest{}, func(_ context.Context, p connector.Page) error {
+			rows += len(p.Records)
+			if p.Number%20 == 0 {
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapAlloc)
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rows != n {
+			b.Fatalf("read %d rows, want %d", rows, n)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+}
+
+// BenchmarkDestinationPostgres upserts batches of 500 orders (half of
+// them new, half updates of the batch before) and reports records/s.
+//
+//	go test -run '^$' -bench DestinationPostgres ./internal/connector/sql/
+func BenchmarkDestinationPostgres(b *testing.B) {
+	b.Run("unnest", func(b *testing.B) { benchDestination(b, false) })
+	b.Run("values", func(b *testing.B) { benchDestination(b, true) })
+}
+
+func benchDestination(b *testing.B, values bool) {
+	db := newPostgres(b)
+	db.exec(b, `CREATE TABLE orders (external_id bigint PRIMARY KEY, number text, email text, country text,
+		total_cents bigint, currency text)`)
+	dest, err := NewDestination(db.DB, DestinationConfig{Table: "orders", Key: "external_id"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dest.noUnnest = values
+	const size = 500
+	batch := make([]connector.Delivery, size)
+	next := 0
+	b.ResetTimer()
+	for b.Loop() {
+		for i := range batch {
+			id := next + i
+			batch[i] = connector.Delivery{Key: strconv.Itoa(id), Record: map[string]any{
+				"external_id": strconv.Itoa(id), "number": "SO-" + strconv.Itoa(id),
+				"email": "customer@example.com", "country": "DE", "total_cents": json.Number(strconv.Itoa(2000 + id%500)),
+				"currency": "EUR"}}
+		}
+		next += size / 2
+		res, err := dest.Send(context.Background(), batch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range res {
+			if !r.OK {
+				b.Fatalf("%+v", r)
+			}
+		}
+	}
+	b.ReportMetric(float64(size)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
