@@ -128,7 +128,28 @@ routes:
 		}
 	}
 
-	code, out, _ := ferry(t, "capture", "install", "--help")
+	// A database that does not answer fails the command (exit 1) with a
+	// message that names the system, never its DSN or password.
+	t.Setenv("FERRY_CAPTURE_TEST_DSN", "postgres://ferry:s3cret-capture-pw@127.0.0.1:1/erp?sslmode=disable")
+	down := filepath.Join(dir, "down.yaml")
+	if err := os.WriteFile(down, []byte(`systems:
+  erp: {postgres: {dsn: "${env:FERRY_CAPTURE_TEST_DSN}", connect_timeout: 2s}}
+  api: {url: "http://127.0.0.1:9"}
+routes:
+  orders:
+    source:
+      sql: {system: erp, query: "SELECT id FROM orders", key: id, capture: {table: orders}}
+    destinations:
+      default: {http: {system: api}}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := ferry(t, "-c", down, "capture", "install", "orders")
+	if code != ExitFailed || !strings.Contains(errOut, `postgres system "erp"`) || strings.Contains(out+errOut, "s3cret-capture-pw") {
+		t.Errorf("install on a database that does not answer: exit %d\n%s%s", code, out, errOut)
+	}
+
+	code, out, _ = ferry(t, "capture", "install", "--help")
 	if code != ExitOK || !strings.Contains(out, "ferry capture install orders") {
 		t.Errorf("capture install --help: exit %d\n%s", code, out)
 	}
