@@ -115,9 +115,9 @@ const kindDoc = "RabbitMQ (AMQP 0.9.1): consume a queue as a route's source, " +
 	"the body (`key: id`), the `message_id` property (`key_from: message_id`) or a header " +
 	"(`key_from: header`, `key: X-Order-Id`).\n\n" +
 	"**A message that is not a record** (not JSON, not an object, no key) is never lost " +
-	"silently. By default (`invalid: fail`) the read fails with `queue orders: message 17: " +
-	"not JSON: ...` and the message stays in the queue, so the route stops until it is " +
-	"removed or fixed. `invalid: dead_letter` rejects it to the queue's dead-letter exchange " +
+	"silently. By default (`invalid: fail`) the messages before it are queued, then the read " +
+	"fails with `queue orders: message 17: not JSON: ...` and the message stays in the queue, " +
+	"so the route stops there until it is removed or fixed. `invalid: dead_letter` rejects it to the queue's dead-letter exchange " +
 	"(the queue must have one: its `x-dead-letter-exchange` argument or a policy; with " +
 	"`declare: true` set `dead_letter_exchange`); `invalid: drop` rejects it without requeue " +
 	"and logs it. Both let the read go on.\n\n" +

@@ -129,6 +129,11 @@ func (s *Source) consume(ctx context.Context, r *read, deliveries <-chan amqp.De
 					return s.consumerGone(ctx, closed)
 				}
 				if err := r.take(page, &d); err != nil {
+					// The records before the bad message still go to the
+					// engine, so only the bad message is left in the queue.
+					if ferr := s.handOver(ctx, r, page, fn); ferr != nil && !errors.Is(ferr, connector.ErrStop) {
+						return ferr
+					}
 					return err
 				}
 			case <-timer.C:
@@ -138,20 +143,29 @@ func (s *Source) consume(ctx context.Context, r *read, deliveries <-chan amqp.De
 				return ctx.Err()
 			}
 		}
-		if len(page.records) > 0 {
-			r.handOver(number, page.tags[len(page.tags)-1])
-			if err := fn(ctx, page.page(s.queue)); err != nil {
-				if errors.Is(err, connector.ErrStop) {
-					return nil
-				}
-				r.takeBack(number) // a page fn refused is not the engine's
-				return err
+		if err := s.handOver(ctx, r, page, fn); err != nil {
+			if errors.Is(err, connector.ErrStop) {
+				return nil
 			}
+			return err
 		}
 		if idle {
 			return nil
 		}
 	}
+}
+
+// handOver passes a page that has records to fn.
+func (s *Source) handOver(ctx context.Context, r *read, page *readPage, fn func(context.Context, connector.Page) error) error {
+	if len(page.records) == 0 {
+		return nil
+	}
+	r.handOver(page.number, page.tags[len(page.tags)-1])
+	err := fn(ctx, page.page(s.queue))
+	if err != nil && !errors.Is(err, connector.ErrStop) {
+		r.takeBack(page.number) // a page fn refused is not the engine's
+	}
+	return err
 }
 
 // setup declares the queue (declare: true) or checks that it exists, and
