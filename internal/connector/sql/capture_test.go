@@ -428,3 +428,50 @@ func TestCaptureFullRead(t *testing.T) {
 		}
 	})
 }
+
+// Keys of the common types travel as text through the integration table
+// and find their rows again (and their deletes).
+func TestCaptureKeyTypes(t *testing.T) {
+	captureDBs(t, func(t *testing.T, db *testDB) {
+		types := map[string][]struct{ typ, a, b string }{
+			"postgres": {
+				{"bigint", "9007199254740993", "-7"},
+				{"text", "'SKU/1 ä'", "'sku-2'"},
+				{"uuid", "'6f1c8a4e-0d6b-4d7e-9b1a-2f3c4d5e6f70'", "'00000000-0000-0000-0000-000000000001'"},
+				{"numeric(10,2)", "10.50", "3"},
+			},
+			"mysql": {
+				{"BIGINT", "9007199254740993", "-7"},
+				{"VARCHAR(40)", "'SKU/1 ä'", "'sku-2'"},
+				{"DECIMAL(10,2)", "10.50", "3"},
+			},
+		}[db.DB.dialect.name]
+		for _, tc := range types {
+			t.Run(tc.typ, func(t *testing.T) {
+				table, integ := "k_"+suffix(t), "kc_"+suffix(t)
+				db.exec(t, "CREATE TABLE "+table+" (k "+tc.typ+" PRIMARY KEY, v INT NOT NULL)")
+				cp := (&CaptureConfig{Table: table, IntegrationTable: integ}).forRoute("keys", "k")
+				src, err := NewSource(db.DB, SourceConfig{System: "test", Query: "SELECT k, v FROM " + table, Key: "k", PageSize: 10, Capture: cp})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if out, err := src.InstallCapture(context.Background()); err != nil {
+					t.Fatalf("install: %v\n%s", err, out)
+				}
+				db.exec(t, "INSERT INTO "+table+" VALUES ("+tc.a+", 1), ("+tc.b+", 2)")
+				db.exec(t, "DELETE FROM "+table+" WHERE v = 2")
+				var recs []connector.SourceRecord
+				err = src.Read(context.Background(), connector.ReadRequest{}, func(_ context.Context, p connector.Page) error {
+					recs = append(recs, p.Records...)
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(recs) != 2 || recs[0].Deleted || fmt.Sprint(recs[0].Data["v"]) != "1" || !recs[1].Deleted {
+					t.Fatalf("records %+v: want the row of %s and a delete of %s", recs, tc.a, tc.b)
+				}
+			})
+		}
+	})
+}
