@@ -139,7 +139,7 @@ func (d *Destination) StartRun(ctx context.Context, run connector.RunInfo) error
 
 // Send appends the batch's records to the run's file and syncs it; a
 // record is OK only once its bytes are durable.
-func (d *Destination) Send(ctx context.Context, batch []Delivery) ([]connector.Result, error) {
+func (d *Destination) Send(ctx context.Context, batch []connector.Delivery) ([]connector.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -201,9 +201,6 @@ func (d *Destination) Send(ctx context.Context, batch []Delivery) ([]connector.R
 	}
 	return results, nil
 }
-
-// Delivery is connector.Delivery, short for the signatures here.
-type Delivery = connector.Delivery
 
 // undo cuts the file back to its last durable size after a failed write
 // (a full disk), so the records that failed are not half in the file.
