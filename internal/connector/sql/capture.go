@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/ferry-dev/ferry/internal/connector"
@@ -21,7 +22,16 @@ type CaptureConfig struct {
 	IntegrationTable string `yaml:"integration_table,omitempty" json:"integration_table,omitempty" jsonschema:"description=Table the triggers write the changed keys into (schema.table allowed; default ferry_changes_<route>); ferry capture install creates it"`
 	When             string `yaml:"when,omitempty" json:"when,omitempty" jsonschema:"description=SQL condition over the new row (NEW.column) that an insert or update must meet to be captured\\, checked in the trigger; deletes are always captured. ferry capture install checks it against the table"`
 
-	route string // the route's name, for the default table and the notify channel
+	route string       // the route's name, for the default table and the notify channel
+	log   *slog.Logger // for what Wake cannot return (a lost LISTEN connection); nil: none
+}
+
+// withLogger returns c with the logger Wake reports to (nil stays nil).
+func (c *CaptureConfig) withLogger(l *slog.Logger) *CaptureConfig {
+	if c != nil {
+		c.log = l
+	}
+	return c
 }
 
 // forRoute returns a copy with the defaults that depend on the route and

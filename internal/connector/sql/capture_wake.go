@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
@@ -32,19 +33,22 @@ func (s *Source) Wake(ctx context.Context) <-chan struct{} {
 		}()
 		return ch
 	}
-	go s.listen(ctx, namesOf(c).channel, ch)
+	go s.listen(ctx, namesOf(c).channel, c.log, ch)
 	return ch
 }
 
 // listen keeps a LISTEN going until ctx ends, reconnecting with a
 // growing pause (1 s to 30 s) when the connection breaks.
-func (s *Source) listen(ctx context.Context, channel string, ch chan struct{}) {
+func (s *Source) listen(ctx context.Context, channel string, log *slog.Logger, ch chan struct{}) {
 	defer close(ch)
 	pause := time.Second
 	for {
-		listening, _ := s.listenOnce(ctx, channel, ch)
+		listening, err := s.listenOnce(ctx, channel, ch)
 		if listening {
 			pause = time.Second
+		}
+		if err != nil && log != nil && ctx.Err() == nil {
+			log.Warn("listen for captured changes; trying again", "channel", channel, "in", pause, "err", err.Error()) // redacted by errorf
 		}
 		select {
 		case <-ctx.Done():

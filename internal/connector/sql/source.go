@@ -37,7 +37,7 @@ var (
 func buildSource(_ context.Context, env connector.Env, cfg any) (connector.Source, error) {
 	c := *cfg.(*SourceConfig)
 	defaultSource(&c)
-	c.Capture = c.Capture.forRoute(env.Route, c.Key)
+	c.Capture = c.Capture.forRoute(env.Route, c.Key).withLogger(env.Logger)
 	db, err := system(env, c.System)
 	if err != nil {
 		return nil, fmt.Errorf("sql source: %w", err)
