@@ -437,10 +437,10 @@ func (r *read) take(p *readPage, d *amqp.Delivery) error {
 		if s.invalid == InvalidDrop {
 			verb = "dropped (invalid: drop)"
 		}
-		s.log.Warn("rabbitmq: message "+verb, "queue", s.queue, "message", d.DeliveryTag, "message_id", d.MessageId, "reason", reason)
+		s.log.Warn("rabbitmq: message "+verb, "queue", s.queue, "message", d.DeliveryTag, "message_id", d.MessageId, "reason", s.sys.secrets.String(reason))
 		return nil
 	}
-	return fmt.Errorf("%s: %s (it stays in the queue; set invalid: dead_letter or drop to read past it)", where, reason)
+	return s.sys.redactf("%s: %s (it stays in the queue; set invalid: dead_letter or drop to read past it)", where, reason)
 }
 
 // record decodes a message body into a record and finds its key; the

@@ -141,3 +141,22 @@ func TestConfigProblems(t *testing.T) {
 		t.Errorf("destination with a broken template: %v", p)
 	}
 }
+
+// A config secret inside a message's body is redacted from the error
+// that quotes the body.
+func TestSecretInBadMessageRedacted(t *testing.T) {
+	b := needBroker(t)
+	const secret = "shop-token-8d7f6e"
+	q := b.queue("ferry-test-secret", nil)
+	b.publishRaw(q, []byte("token="+secret))
+	sys, err := NewSystem(connector.Env{Secrets: []string{secret}}, "broker", &SystemConfig{URL: testURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Close()
+	src := newTestSource(t, sys, SourceConfig{Queue: q, Key: "id"})
+	err = src.Read(testContext(t), connector.ReadRequest{}, func(context.Context, connector.Page) error { return nil })
+	if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "not JSON") {
+		t.Fatalf("read error %v: want not JSON, without the secret", err)
+	}
+}
