@@ -257,6 +257,17 @@ routes:
 
 	exec("INSERT INTO orders SELECT i, 'paid', i * 10 FROM generate_series(1, 7) i")
 	exec("INSERT INTO orders VALUES (8, 'draft', 80)") // not captured (when:)
+	// A dry run reads the changes and clears nothing.
+	var dry []string
+	if err := eng.DryRun(ctx, "orders", false, 0, func(r engine.DryRecord) error {
+		dry = append(dry, r.Key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(dry) != "[1 2 3 4 5 6 7]" || pending() != 7 {
+		t.Fatalf("dry run read %v and left %d changes, want 1..7 and all 7", dry, pending())
+	}
 	run("1=[10] 2=[20] 3=[30] 4=[40] 5=[50] 6=[60] 7=[70]", 7, 0, 0)
 
 	exec("UPDATE orders SET total = 21 WHERE id = 2")
