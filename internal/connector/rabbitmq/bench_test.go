@@ -15,21 +15,28 @@ import (
 //	go test -run '^$' -bench . -benchtime 20x ./internal/connector/rabbitmq/
 func BenchmarkPublish(b *testing.B) {
 	br := needBroker(b)
-	q := br.queue("ferry-bench-pub", nil)
-	d, err := NewDestination(newBenchSystem(b), &DestinationConfig{System: "broker", RoutingKey: q})
-	if err != nil {
-		b.Fatal(err)
-	}
-	batch := orders(1, 500)
-	ctx := context.Background()
-	b.ResetTimer()
-	for b.Loop() {
-		results, err := d.Send(ctx, batch)
-		if err != nil || !results[len(results)-1].OK {
-			b.Fatalf("send: %v %+v", err, results[len(results)-1])
+	for _, persistent := range []bool{true, false} {
+		name := "persistent"
+		if !persistent {
+			name = "transient"
 		}
+		b.Run(name, func(b *testing.B) {
+			q := br.queue("ferry-bench-pub", nil)
+			d, err := NewDestination(newBenchSystem(b), &DestinationConfig{System: "broker", RoutingKey: q, Persistent: &persistent})
+			if err != nil {
+				b.Fatal(err)
+			}
+			batch := orders(1, 500)
+			ctx := context.Background()
+			for b.Loop() {
+				results, err := d.Send(ctx, batch)
+				if err != nil || !results[len(results)-1].OK {
+					b.Fatalf("send: %v %+v", err, results[len(results)-1])
+				}
+			}
+			b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "records/s")
+		})
 	}
-	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "records/s")
 }
 
 // BenchmarkConsume reads 10,000 messages in pages of 500, acking each
