@@ -12,6 +12,8 @@
 //	go run ./bench -retention 1s            # store size before and after pruning
 //	go run ./bench -flat                    # RSS at 200k vs 1M (two child processes)
 //	go run ./bench -cpuprofile cpu.out      # then: go tool pprof -top cpu.out
+//	go run ./bench -source postgres         # a PostgreSQL table -> the HTTP sink
+//	go run ./bench -dest postgres           # the HTTP source -> a PostgreSQL upsert
 package main
 
 import (
@@ -50,6 +52,9 @@ func main() {
 	flag.BoolVar(&o.reread, "reread", false, "run the route a second time over the same records and measure that pass (nothing may reach the sink unless -resend)")
 	flag.DurationVar(&o.retention, "retention", 0, "a short retention (attempts, runs, delivered) applied at the end of the run; then wait for it to pass, prune with vacuum and report the store size before and after")
 	flag.BoolVar(&o.scatter, "scatter", false, "serve the orders in a scattered key order (as most real sources do) instead of by ascending id")
+	flag.StringVar(&o.source, "source", "http", "where the orders come from: http (the synthetic API) or postgres (a table of -records rows, read by the sql source)")
+	flag.StringVar(&o.dest, "dest", "http", "where the orders go: http (the counting sink) or postgres (an sql upsert into a table)")
+	flag.StringVar(&o.pgDSN, "pg", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "the PostgreSQL of -source/-dest postgres (a schema is created and dropped)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here (with -reread: of the second pass only)")
 	memprofile := flag.String("memprofile", "", "write an allocation profile here")
 	blockprofile := flag.String("blockprofile", "", "write a goroutine blocking profile here (where time is spent waiting)")
@@ -57,6 +62,10 @@ func main() {
 	alternate := flag.Int("alternate", 0, "run N pairs of child processes back to back, content hash on and off (-resend), and print both")
 	flag.Parse()
 	gctune.Apply() // as the ferry binary does
+	if o.source != "http" && o.source != "postgres" || o.dest != "http" && o.dest != "postgres" {
+		fmt.Fprintln(os.Stderr, "bench: -source and -dest take http or postgres")
+		os.Exit(2)
+	}
 	if o.reread && o.retention > 0 {
 		// A short retention forgets the delivered content the second
 		// pass would compare with.
@@ -125,6 +134,7 @@ type options struct {
 	scatter              bool          // keys in a scattered order instead of ascending
 	profile              *os.File      // with reread: the second pass's CPU profile
 	retention            time.Duration // 0: the default retention
+	source, dest, pgDSN  string        // -source/-dest postgres: see sqlbench.go
 }
 
 // childArgs are the flags given to this process that a child run needs
@@ -142,6 +152,9 @@ func childArgs() []string {
 }
 
 func run(o options) error {
+	if o.source == "postgres" || o.dest == "postgres" {
+		return runSQL(o)
+	}
 	ctx := context.Background()
 	if o.dir == "" {
 		d, err := os.MkdirTemp("", "ferry-bench-")

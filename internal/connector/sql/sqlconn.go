@@ -50,7 +50,7 @@ type SourceConfig struct {
 	Key      string   `yaml:"key" json:"key" jsonschema:"description=Column of the business key; unique among the query's rows"`
 	Cursor   string   `yaml:"cursor,omitempty" json:"cursor,omitempty" jsonschema:"description=Column of the incremental watermark (an updated_at or a growing id); a run reads only rows with a later value. Rows whose cursor is NULL are read by full reads only"`
 	PageSize int      `yaml:"page_size,omitempty" json:"page_size,omitempty" jsonschema:"description=Rows per page (one query each; default 1000)"`
-	Decimals string   `yaml:"decimals,omitempty" json:"decimals,omitempty" jsonschema:"enum=string,enum=number,description=NUMERIC/DECIMAL values as exact JSON strings (string\\, the default) or as exact JSON numbers (number); never through a float"`
+	Decimals string   `yaml:"decimals,omitempty" json:"decimals,omitempty" jsonschema:"enum=string,enum=number,description=NUMERIC/DECIMAL values as exact JSON strings (string\\, the default) or as JSON numbers (number): exact too\\, a float only where it holds the decimal exactly (so expressions can compute with it)\\, the digits as written otherwise"`
 	JSON     []string `yaml:"json,omitempty" json:"json,omitempty" jsonschema:"description=Columns holding JSON text to decode into JSON values (MariaDB's JSON and SQLite's text columns; PostgreSQL json/jsonb and MySQL JSON columns are decoded anyway)"`
 
 	// Capture turns the source into change capture (capture.go).

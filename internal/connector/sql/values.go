@@ -130,11 +130,15 @@ func decode(col *column, v any, numbers bool) (any, error) {
 		default:
 			return nil, fmt.Errorf("unexpected %T for %s", v, col.dbType)
 		}
-		if numbers {
-			if _, err := strconv.ParseFloat(s, 64); err == nil { // NaN is no JSON number
-				if !strings.ContainsAny(s, "nN") {
-					return json.Number(s), nil
+		if numbers && !strings.ContainsAny(s, "nN") { // NaN and Infinity are no JSON numbers
+			if f, err := strconv.ParseFloat(s, 64); err == nil {
+				// As ferry holds JSON numbers (see jsonx.Decode): a float64
+				// when it is exactly this decimal, so expressions compute
+				// with it; json.Number, passed through as written, when not.
+				if strconv.FormatFloat(f, 'f', -1, 64) == canonicalDecimal(s) {
+					return f, nil
 				}
+				return json.Number(s), nil
 			}
 		}
 		return s, nil
@@ -222,6 +226,24 @@ func decode(col *column, v any, numbers bool) (any, error) {
 		return string(x), nil
 	}
 	return fmt.Sprint(v), nil
+}
+
+// canonicalDecimal drops a plus sign, leading zeros and the zeros ending
+// a fraction: "+012.50" is "12.5", the way strconv writes the same value.
+func canonicalDecimal(s string) string {
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimLeft(s, "+-")
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	s = strings.TrimLeft(s, "0")
+	if s == "" || s[0] == '.' {
+		s = "0" + s
+	}
+	if neg && s != "0" {
+		s = "-" + s
+	}
+	return s
 }
 
 // sqliteTime converts SQLite's text timestamps to RFC 3339 (UTC when the
