@@ -244,3 +244,16 @@ func TestDestinationPostgresTypes(t *testing.T) {
 		t.Fatalf("%q", got)
 	}
 }
+
+// TestDestinationConstraintDetail: PostgreSQL's detail (which key exists,
+// the failing row) is part of the record's error.
+func TestDestinationConstraintDetail(t *testing.T) {
+	db := newPostgres(t)
+	db.exec(t, "CREATE TABLE people (id int PRIMARY KEY, email text UNIQUE)")
+	db.exec(t, "INSERT INTO people VALUES (1, 'ann@example.com')")
+	dest, _ := NewDestination(db.DB, DestinationConfig{Table: "people"})
+	res := send(t, dest, []connector.Delivery{{Key: "2", Record: map[string]any{"email": "ann@example.com"}}})
+	if res[0].OK || res[0].Retryable || !strings.Contains(res[0].Error, "Key (email)=(ann@example.com) already exists") {
+		t.Fatalf("%+v", res[0])
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/ferry-dev/ferry/internal/connector"
@@ -182,6 +183,10 @@ func (e *dbError) Is(target error) bool { return errors.Is(e.inner, target) }
 // errorf wraps err with context, redacting the DSN and the password.
 func (db *DB) errorf(err error, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...) + ": " + err.Error()
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Detail != "" {
+		msg += ": " + pe.Detail // which key already exists, the failing row
+	}
 	return &dbError{msg: db.red.String(msg), inner: err, retryable: db.dialect.retryable(err)}
 }
 
