@@ -76,7 +76,7 @@ func sqlKindSet(wrap func(connector.Source) connector.Source) (*connector.Set, e
 
 // pgSchema creates a schema of its own on the test PostgreSQL and returns
 // a DSN whose search_path is it.
-func pgSchema(t *testing.T) (*sql.DB, string) {
+func pgSchema(t testing.TB) (*sql.DB, string) {
 	t.Helper()
 	dsn := os.Getenv("FERRY_TEST_PG_DSN")
 	if dsn == "" {
@@ -788,4 +788,97 @@ func TestCaptureExample(t *testing.T) {
 		"UPDATE orders SET total = 13 WHERE id = 1",      // the replica's total; the shop's status is unchanged
 		"UPDATE orders SET status = 'paid' WHERE id = 2", // no longer a draft
 		"DELETE FROM orders WHERE id = 3")                // deleted in the replica; the status route ignores deletes
+}
+
+// BenchmarkCaptureEngine measures change capture end to end: 20,000
+// captured inserts on PostgreSQL read from the integration table, queued,
+// sent to an HTTP sink in batches of 500 (one request each) and cleared.
+// Reports records/s of the run (the inserts are not timed).
+func BenchmarkCaptureEngine(b *testing.B) {
+	const n = 20000
+	db, dsn := pgSchema(b)
+	if _, err := db.Exec("CREATE TABLE orders (id int PRIMARY KEY, status text NOT NULL, total int NOT NULL)"); err != nil {
+		b.Fatal(err)
+	}
+	var mu sync.Mutex
+	received := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var batch []map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&batch); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		received += len(batch)
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	set, err := sqlKindSet(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	var elapsed time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		dir := b.TempDir()
+		cfg, err := config.Parse([]byte(`
+systems:
+  erp: {postgres: {dsn: "`+dsn+`"}}
+  shop: {url: "`+srv.URL+`"}
+routes:
+  orders:
+    source:
+      sql: {system: erp, query: "SELECT id, status, total FROM orders", key: id, capture: {table: orders}}
+    batch: 500
+    destinations:
+      default: {http: {system: shop, path: /orders, body: array}}
+`), filepath.Join(dir, "ferry.yaml"), set)
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, err := sqlite.Open(ctx, cfg.Store)
+		if err != nil {
+			b.Fatal(err)
+		}
+		reg, err := registry.New(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		src, err := reg.Source(cfg.Routes["orders"])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := src.(sqlconn.CaptureInstaller).InstallCapture(ctx); err != nil {
+			b.Fatal(err)
+		}
+		for _, q := range []string{"DELETE FROM ferry_changes_orders", "DELETE FROM orders",
+			fmt.Sprintf("INSERT INTO orders SELECT i, 'paid', i FROM generate_series(1, %d) i", n)} {
+			if _, err := db.Exec(q); err != nil {
+				b.Fatal(err)
+			}
+		}
+		eng, err := engine.New(cfg, st, reg, engine.Options{RetryWait: -1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		mu.Lock()
+		received = 0
+		mu.Unlock()
+		b.StartTimer()
+		start := time.Now()
+		res, err := eng.Run(ctx, "orders", engine.RunOptions{})
+		elapsed += time.Since(start)
+		b.StopTimer()
+		if err != nil || res.Done != n {
+			b.Fatalf("run: done %d of %d (%v)", res.Done, n, err)
+		}
+		var left int
+		if err := db.QueryRow("SELECT COUNT(*) FROM ferry_changes_orders").Scan(&left); err != nil || left != 0 {
+			b.Fatalf("%d changes left (%v)", left, err)
+		}
+		reg.Close()
+		st.Close()
+	}
+	b.ReportMetric(float64(n*b.N)/elapsed.Seconds(), "records/s")
 }
