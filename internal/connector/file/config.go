@@ -31,7 +31,7 @@ const (
 // SourceConfig is the `file:` source of a route.
 type SourceConfig struct {
 	Dir       string            `yaml:"dir" json:"dir" jsonschema:"description=Folder the files are read from (relative to the config file)"`
-	Glob      string            `yaml:"glob,omitempty" json:"glob,omitempty" jsonschema:"description=Which files of the folder to read\\, e.g. orders-*.csv (default *.<format>); files whose name starts with a dot are never read"`
+	Glob      string            `yaml:"glob,omitempty" json:"glob,omitempty" jsonschema:"description=Which files of the folder to read\\, e.g. orders-*.csv (default *.<format>); files whose name starts with a dot are never read; a name ending in .gz is decompressed"`
 	Format    string            `yaml:"format" json:"format" jsonschema:"enum=csv,enum=ndjson,enum=json,description=csv: a header line then one record per line; ndjson: one JSON object per line; json: one array of objects per file"`
 	Records   string            `yaml:"records,omitempty" json:"records,omitempty" jsonschema:"description=JSON: dotted path to the array of records when the file is an object around it\\, e.g. data for {\"data\": [...]}; default: the file is the array"`
 	Key       string            `yaml:"key" json:"key" jsonschema:"description=The field (CSV column) holding each record's business key; a dotted path reaches into JSON objects"`

@@ -93,6 +93,9 @@ which makes that harmless.
   ` + "`records: data`" + ` reads ` + "`{\"data\": [...], \"meta\": {...}}`" + ` (the other fields are
   skipped). Either way the array is streamed, not loaded whole.
 
+A file whose name ends in ` + "`.gz`" + ` is decompressed as it is read
+(` + "`glob: \"orders-*.csv.gz\"`" + `).
+
 A malformed line or record fails the read with the file and line
 (` + "`orders-1.csv line 57: 3 fields, expected 4`" + `) and leaves that file in
 place, not acknowledged; the files after it wait, so files are always

@@ -119,9 +119,15 @@ func (c *csvReader) next() (connector.Record, int, error) {
 	if err == io.EOF {
 		return nil, 0, io.EOF
 	}
-	var tooLong recordTooLong
-	if errors.As(err, &tooLong) {
+	var (
+		tooLong recordTooLong
+		pe      *csv.ParseError
+	)
+	switch {
+	case errors.As(err, &tooLong):
 		return nil, 0, lineError{c.line + 1, tooLong}
+	case err != nil && !errors.As(err, &pe): // the file's reader failed (a broken gzip stream)
+		return nil, 0, lineError{c.line + 1, fmt.Errorf("read: %w", err)}
 	}
 	if err != nil {
 		return nil, 0, csvError(err, fields, len(c.cols))

@@ -2,6 +2,7 @@ package fileconn
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -175,7 +176,16 @@ func (s *Source) readFile(ctx context.Context, name string, pageNo *int, fn func
 	if err != nil {
 		return fmt.Errorf("file source: %w", err)
 	}
-	rr, err := s.newReader(f)
+	var in io.Reader = f
+	if strings.HasSuffix(name, ".gz") { // decompressed as it is read
+		zr, err := gzip.NewReader(bufio.NewReaderSize(f, 64<<10))
+		if err != nil {
+			return &invalidFile{name, lineError{1, fmt.Errorf("not a gzip file: %w", err)}}
+		}
+		defer zr.Close()
+		in = zr
+	}
+	rr, err := s.newReader(in)
 	if err != nil {
 		return &invalidFile{name, err}
 	}

@@ -1,6 +1,7 @@
 package fileconn
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -479,6 +480,43 @@ func TestSourceJSONRecordsPath(t *testing.T) {
 			if tc.want == "" {
 				if err != nil || !slices.Equal(keys(pages), []string{"1", "2"}) || !slices.Equal(urls(pages), []string{"file a.json lines 3-4"}) {
 					t.Fatalf("read %v %v: %v", keys(pages), urls(pages), err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestSourceGzip: .gz files are decompressed as they are read; a broken
+// one fails naming the file.
+func TestSourceGzip(t *testing.T) {
+	gz := func(s string) string {
+		var b strings.Builder
+		zw := gzip.NewWriter(&b)
+		zw.Write([]byte(s))
+		zw.Close()
+		return b.String()
+	}
+	csvGz := gz("id,name\n1,a\n2,b\n")
+	cases := []struct{ name, format, content, want string }{
+		{"a.csv.gz", "csv", csvGz, ""},
+		{"a.ndjson.gz", "ndjson", gz("{\"id\":1}\n{\"id\":2}\n"), ""},
+		{"a.json.gz", "json", gz(`[{"id":1},{"id":2}]`), ""},
+		{"b.csv.gz", "csv", "id,name\n1,a\n", "b.csv.gz line 1: not a gzip file"},
+		{"c.csv.gz", "csv", csvGz[:len(csvGz)-6], "c.csv.gz line 4: read: unexpected EOF"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			base := t.TempDir()
+			writeFile(t, filepath.Join(base, tc.name), tc.content)
+			s := newSource(t, base, SourceConfig{Dir: ".", Format: tc.format, Key: "id", Glob: "*.gz"})
+			pages, err := read(t, s, true)
+			if tc.want == "" {
+				if err != nil || !slices.Equal(keys(pages), []string{"1", "2"}) || !exists(filepath.Join(base, "done", tc.name)) {
+					t.Fatalf("read %v: %v", keys(pages), err)
 				}
 				return
 			}
