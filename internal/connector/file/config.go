@@ -39,6 +39,7 @@ type SourceConfig struct {
 	Header    *bool             `yaml:"header,omitempty" json:"header,omitempty" jsonschema:"description=CSV: the first line names the columns (default true); with false\\, columns names them"`
 	Columns   []string          `yaml:"columns,omitempty" json:"columns,omitempty" jsonschema:"description=CSV without a header line: the field names\\, in file order"`
 	Types     map[string]string `yaml:"types,omitempty" json:"types,omitempty" jsonschema:"description=CSV: convert a column's values (all are strings otherwise): string\\, number\\, int or bool; an empty cell becomes null"`
+	FileField string            `yaml:"file_field,omitempty" json:"file_field,omitempty" jsonschema:"description=Set this field of each record to the name of the file it came from (e.g. _file)\\, for steps that need it; default: not set"`
 	AfterRead string            `yaml:"after_read,omitempty" json:"after_read,omitempty" jsonschema:"enum=move,enum=delete,description=What happens to a file once all its records are queued: move (into done/ under dir\\, the default) or delete"`
 	Invalid   string            `yaml:"invalid,omitempty" json:"invalid,omitempty" jsonschema:"enum=fail,enum=move,description=A file with a malformed line or record: fail (the default) fails the read naming the file and line and leaves the file\\, so later files wait and the order of files is kept; move puts it into failed/ under dir with the reason in <name>.error and reads on"`
 	PageSize  int               `yaml:"page_size,omitempty" json:"page_size,omitempty" jsonschema:"description=Records per page (one queue transaction); default 1000"`
@@ -177,6 +178,9 @@ func (c *SourceConfig) check() problems {
 				ps.add("types."+col, "%q is not one of columns", col)
 			}
 		}
+	}
+	if c.FileField != "" && c.FileField == c.Key {
+		ps.add("file_field", "%q is the key field", c.FileField)
 	}
 	if c.AfterRead != "move" && c.AfterRead != "delete" {
 		ps.add("after_read", "%q is not an action (expected move or delete)", c.AfterRead)

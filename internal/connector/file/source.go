@@ -216,6 +216,9 @@ func (s *Source) readFile(ctx context.Context, name string, pageNo *int, fn func
 			if err != nil {
 				return &invalidFile{name, err}
 			}
+			if s.cfg.FileField != "" {
+				rec[s.cfg.FileField] = name
+			}
 			sr, err := s.sourceRecord(rec)
 			if err != nil {
 				return &invalidFile{name, lineError{line, err}}

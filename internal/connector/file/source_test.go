@@ -305,7 +305,7 @@ func TestSourceOptions(t *testing.T) {
 	writeFile(t, filepath.Join(base, "b.txt"), "")
 	f := false
 	s := newSource(t, base, SourceConfig{Dir: ".", Glob: "*.txt", Format: "csv", Key: "id", Header: &f,
-		Columns: []string{"id", "name"}, Delimiter: ";", AfterRead: "delete"})
+		Columns: []string{"id", "name"}, Delimiter: ";", AfterRead: "delete", FileField: "_file"})
 	pages, err := read(t, s, true)
 	if err != nil {
 		t.Fatal(err)
@@ -313,7 +313,7 @@ func TestSourceOptions(t *testing.T) {
 	if got := urls(pages); !slices.Equal(got, []string{"file a.txt lines 1-2", "file b.txt (no records)"}) {
 		t.Fatalf("URLs %q", got)
 	}
-	if got := pages[0].Records[1].Data; got["id"] != "2" || got["name"] != "y" {
+	if got := pages[0].Records[1].Data; got["id"] != "2" || got["name"] != "y" || got["_file"] != "a.txt" {
 		t.Fatalf("record %v", got)
 	}
 	if got := names(t, base); len(got) != 0 || exists(filepath.Join(base, "done")) {
