@@ -148,7 +148,13 @@ func pgFunction(fn, integ, key, when, channel string) string {
 	// that captured something notifies.
 	const count = `
     GET DIAGNOSTICS n = ROW_COUNT; captured := captured + n;`
-	return "CREATE OR REPLACE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql AS " + pgBodyTag + `
+	// SECURITY DEFINER: the triggers run in the application's sessions,
+	// whose user may write the watched table but not the integration
+	// table; the function writes it with the rights of its owner (who
+	// installed it). Its search_path is the one install checked when:
+	// with, not the application's.
+	return "CREATE OR REPLACE FUNCTION " + fn + "() RETURNS trigger LANGUAGE plpgsql" +
+		" SECURITY DEFINER SET search_path FROM CURRENT AS " + pgBodyTag + `
 #variable_conflict use_column
 DECLARE
   n bigint;

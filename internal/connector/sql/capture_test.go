@@ -2,10 +2,14 @@ package sqlconn
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/ferry-dev/ferry/internal/connector"
 )
@@ -472,6 +476,73 @@ func TestCaptureKeyTypes(t *testing.T) {
 					t.Fatalf("records %+v: want the row of %s and a delete of %s", recs, tc.a, tc.b)
 				}
 			})
+		}
+	})
+}
+
+// The application's database user may write the watched table without
+// any right on the integration table: its writes are still captured (the
+// PostgreSQL function runs with its owner's rights, MariaDB's triggers
+// with their definer's).
+func TestCaptureWritesOfAnotherUser(t *testing.T) {
+	captureDBs(t, func(t *testing.T, db *testDB) {
+		f := newCaptureFixture(t, db, 100, "NEW.total > 0", "")
+		f.install(t)
+		user := "ferry_app_" + suffix(t)
+		var app *sql.DB
+		var err error
+		switch db.DB.dialect.name {
+		case "postgres":
+			var schema string
+			if err := db.pool.QueryRow("SELECT current_schema()").Scan(&schema); err != nil {
+				t.Fatal(err)
+			}
+			db.exec(t, "CREATE ROLE "+user+" LOGIN")
+			t.Cleanup(func() {
+				db.pool.Exec("DROP OWNED BY " + user)
+				db.pool.Exec("DROP ROLE " + user)
+			})
+			db.exec(t, "GRANT USAGE ON SCHEMA "+schema+" TO "+user)
+			db.exec(t, "GRANT SELECT, INSERT, UPDATE, DELETE ON "+f.orders+" TO "+user)
+			u, _ := url.Parse(pgAdminDSN())
+			u.User = url.User(user)
+			q := u.Query()
+			q.Set("search_path", schema)
+			u.RawQuery = q.Encode()
+			app, err = sql.Open("pgx", u.String())
+		case "mysql":
+			var database string
+			if err := db.pool.QueryRow("SELECT DATABASE()").Scan(&database); err != nil {
+				t.Fatal(err)
+			}
+			db.exec(t, "CREATE USER '"+user+"'@'%'")
+			t.Cleanup(func() { db.pool.Exec("DROP USER '" + user + "'@'%'") })
+			db.exec(t, "GRANT SELECT, INSERT, UPDATE, DELETE ON "+database+"."+f.orders+" TO '"+user+"'@'%'")
+			cfg, perr := mysql.ParseDSN(mysqlServer() + database)
+			if perr != nil {
+				t.Fatal(perr)
+			}
+			cfg.User, cfg.Passwd = user, ""
+			app, err = sql.Open("mysql", cfg.FormatDSN())
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer app.Close()
+		for _, q := range []string{
+			"INSERT INTO " + f.orders + " VALUES (1, 'paid', 10)",
+			"UPDATE " + f.orders + " SET total = 11 WHERE id = 1",
+			"DELETE FROM " + f.orders + " WHERE id = 1",
+		} {
+			if _, err := app.Exec(q); err != nil {
+				t.Fatalf("the application's %s: %v", q, err)
+			}
+		}
+		if _, err := app.Exec("SELECT COUNT(*) FROM " + f.integ); err == nil {
+			t.Fatal("the application user can read the integration table: the test proves nothing")
+		}
+		if got := fmt.Sprint(f.changes(t)); got != "[1 I 1 U 1 D]" {
+			t.Errorf("changes %s, want [1 I 1 U 1 D]", got)
 		}
 	})
 }
