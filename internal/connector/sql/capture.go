@@ -150,6 +150,9 @@ func validateCapture(c connector.Checker, s *SourceConfig, sys any) {
 	if s.Cursor != "" {
 		c.Errorf("cursor", "a source with capture reads the integration table, not by cursor: remove cursor")
 	}
+	if cp.IntegrationTable != "" && strings.EqualFold(strings.TrimSpace(cp.IntegrationTable), strings.TrimSpace(cp.Table)) {
+		c.Errorf("capture.integration_table", "the integration table must differ from the watched table %q", cp.Table)
+	}
 	if strings.Contains(cp.When, ";") {
 		c.Errorf("capture.when", "the condition must be one SQL expression, without ';'")
 	}
@@ -173,6 +176,9 @@ func (s *Source) captureConfig() (*CaptureConfig, error) {
 	}
 	if strings.TrimSpace(c.Table) == "" {
 		return nil, fmt.Errorf("sql source on %s: capture needs the watched table", s.db.where)
+	}
+	if strings.EqualFold(strings.TrimSpace(c.Table), strings.TrimSpace(c.IntegrationTable)) {
+		return nil, fmt.Errorf("sql source on %s: the integration table must differ from the watched table %s", s.db.where, c.Table)
 	}
 	return c, nil
 }

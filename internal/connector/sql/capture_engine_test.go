@@ -464,6 +464,7 @@ func TestCaptureConfigErrors(t *testing.T) {
 		{"when", "erp", `{table: orders, when: "NEW.a = 1; DROP TABLE x"}`, "", []string{"capture.when: the condition must be one SQL expression"}},
 		{"table name", "erp", "{table: a.b.c, integration_table: x.}", "", []string{`capture.table: "a.b.c" is not a table name`, `capture.integration_table: "x." is not a table name`}},
 		{"unknown field", "erp", "{table: orders, tabel: x}", "", []string{"tabel"}},
+		{"same table", "erp", "{table: orders, integration_table: orders}", "", []string{"capture.integration_table: the integration table must differ from the watched table"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			extra := ""
