@@ -183,6 +183,11 @@ systems:
   sink: { url: "%s" }
 routes:
   orders:
+    # With a cursor the engine reads collect_limit records per iteration
+    # (default 10,000, at most max_iterations per run): read it all in one,
+    # as the HTTP source without a cursor is.
+    collect_limit: 1000000
+    max_iterations: 1000
     source:
       sql:
         system: erp
