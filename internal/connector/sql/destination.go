@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -39,6 +40,7 @@ var (
 	_ connector.Destination        = (*Destination)(nil)
 	_ connector.Previewer          = (*Destination)(nil)
 	_ connector.OneRequestPerBatch = (*Destination)(nil)
+	_ io.Closer                    = (*Destination)(nil)
 )
 
 func buildDestination(_ context.Context, env connector.Env, cfg any) (connector.Destination, error) {
@@ -147,6 +149,9 @@ func (d *Destination) prepare(table map[string]*column, names []string, i int, d
 	o := &op{i: i, del: dv.Deleted}
 	rec := dv.Record
 	if d.named != nil {
+		if dv.Deleted {
+			return nil, fmt.Errorf("delete of key %s: a statement destination does not apply deletes (table: deletes the key's row)", dv.Key)
+		}
 		for _, idx := range d.order {
 			v, err := lookup(d.named.names[idx], dv.Key, rec, dv.Vars)
 			if err != nil {

@@ -142,6 +142,7 @@ func TestDestinationStatement(t *testing.T) {
 		}
 		batch[6].Record["info"] = map[string]any{"note": nil}
 		delete(batch[20].Record, "n")
+		batch[30].Deleted = true
 		res := send(t, dest, batch)
 		for i, r := range res {
 			switch i {
@@ -153,13 +154,17 @@ func TestDestinationStatement(t *testing.T) {
 				if r.OK || !strings.Contains(r.Error, `parameter :n: the record has no field "n"`) {
 					t.Fatalf("missing field: %+v", r)
 				}
+			case 30:
+				if r.OK || r.Retryable || !strings.Contains(r.Error, "does not apply deletes") {
+					t.Fatalf("delete: %+v", r)
+				}
 			default:
 				if !r.OK {
 					t.Fatalf("record %d: %+v", i, r)
 				}
 			}
 		}
-		if got := dump(t, db, "SELECT COUNT(*), SUM(n) FROM notes"); got != "38|792|\n" {
+		if got := dump(t, db, "SELECT COUNT(*), SUM(n) FROM notes"); got != "37|761|\n" {
 			t.Fatalf("notes: %q", got)
 		}
 	})

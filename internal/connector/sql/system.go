@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -59,6 +60,7 @@ func (db *DB) Close() error { return db.pool.Close() }
 
 var (
 	_ connector.HealthChecker = (*DB)(nil)
+	_ io.Closer               = (*DB)(nil)
 )
 
 // openSystem builds the pool for one system config without touching the
