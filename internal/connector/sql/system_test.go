@@ -67,6 +67,7 @@ func TestDSNNeverShown(t *testing.T) {
 		cfg  any
 	}{
 		{"postgres", &PostgresConfig{DSN: "postgres://ferry:" + password + "@127.0.0.1:notaport/erp"}},
+		{"postgres", &PostgresConfig{DSN: "host=127.0.0.1 port=notaport user=ferry password=" + password}},
 		{"mysql", &MySQLConfig{DSN: "ferry:" + password + "@tcp(127.0.0.1:3306/erp"}},
 	} {
 		_, err := openSystem(connector.Env{}, c.kind, "erp", c.cfg)
