@@ -23,13 +23,40 @@ source (PostgreSQL or MariaDB/MySQL).
 
 install creates the integration table and the triggers; uninstall removes
 the triggers (and, with --drop-table, the integration table). Both can run
-any number of times and print what they did.`,
+any number of times and print what they did. status shows what is
+installed and how many changes wait.`,
 		Example: `  ferry capture install orders
+  ferry capture status orders
   ferry capture uninstall orders
   ferry capture uninstall orders --drop-table`,
 	}
-	cmd.AddCommand(a.captureInstallCommand(), a.captureUninstallCommand())
+	cmd.AddCommand(a.captureInstallCommand(), a.captureUninstallCommand(), a.captureStatusCommand())
 	return cmd
+}
+
+func (a *app) captureStatusCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "status ROUTE",
+		Short: "Show whether the route's capture is installed and how many changes wait",
+		Long: `Show the integration table of ROUTE's capture: block with the changes
+waiting in it (and when the oldest was captured), and whether each trigger
+(and on PostgreSQL the function) is installed. Exits 0 when everything is
+installed, 1 when something is missing.`,
+		Example: `  ferry capture status orders`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var installed bool
+			err := a.capture(cmd.Context(), args[0], func(ctx context.Context, c sqlconn.CaptureInstaller) (string, error) {
+				rep, ok, err := c.CaptureStatus(ctx)
+				installed = ok
+				return rep, err
+			})
+			if err == nil && !installed {
+				return withCode(ExitFailed, fmt.Errorf("route %q: capture is not fully installed (ferry capture install %s)", args[0], args[0]))
+			}
+			return err
+		},
+	}
 }
 
 func (a *app) captureInstallCommand() *cobra.Command {

@@ -89,6 +89,7 @@ routes:
 	}{
 		{[]string{"install", "orders"}, []string{"route orders:", "created integration table " + schema + ".ferry_changes_orders", "created trigger ferry_changes_orders_ins on " + schema + ".orders (after insert)", "created trigger ferry_changes_orders_del"}},
 		{[]string{"install", "orders"}, []string{"integration table " + schema + ".ferry_changes_orders exists, kept", "replaced function", "replaced trigger"}},
+		{[]string{"status", "orders"}, []string{"integration table " + schema + ".ferry_changes_orders: 2 changes waiting, the oldest captured 20", "trigger ferry_changes_orders_upd on " + schema + ".orders (after update): installed", "function " + schema + ".ferry_changes_orders_fn(): installed"}},
 		{[]string{"uninstall", "orders"}, []string{"removed trigger", "removed function", "kept integration table " + schema + ".ferry_changes_orders, 2 changes waiting"}},
 		{[]string{"uninstall", "orders"}, []string{"no trigger ferry_changes_orders_upd", "nothing to remove", "2 changes waiting"}},
 		{[]string{"uninstall", "orders", "--drop-table"}, []string{"dropped integration table " + schema + ".ferry_changes_orders"}},
@@ -117,6 +118,7 @@ routes:
 		code int
 		want string
 	}{
+		{[]string{"status", "orders"}, ExitFailed, `route "orders": capture is not fully installed`},
 		{[]string{"install", "plain"}, ExitUsage, `route "plain": its sql source has no capture: block`},
 		{[]string{"install", "web"}, ExitUsage, `route "web": its source is a http source`},
 		{[]string{"install", "nope"}, ExitUsage, `unknown route "nope"`},

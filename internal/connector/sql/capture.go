@@ -3,6 +3,7 @@ package sqlconn
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -59,6 +60,9 @@ type CaptureInstaller interface {
 	Capturing() bool
 	InstallCapture(ctx context.Context) (string, error)
 	UninstallCapture(ctx context.Context, dropTable bool) (string, error)
+	// CaptureStatus reports what is installed and what waits;
+	// installed is false when an object is missing.
+	CaptureStatus(ctx context.Context) (report string, installed bool, err error)
 }
 
 var _ CaptureInstaller = (*Source)(nil)
@@ -281,4 +285,127 @@ func (s *Source) checkWatched(ctx context.Context, c *CaptureConfig) error {
 	}
 	rows.Close()
 	return nil
+}
+
+// CaptureStatus reports what of the capture is installed and how many
+// changes wait in the integration table (and since when); installed is
+// false when an object is missing.
+func (s *Source) CaptureStatus(ctx context.Context) (rep string, installed bool, err error) {
+	c, err := s.captureConfig()
+	if err != nil {
+		return "", false, err
+	}
+	n := namesOf(c)
+	var r report
+	switch s.db.dialect.name {
+	case "postgres":
+		installed, err = s.statusPostgres(ctx, n, &r)
+	case "mysql":
+		installed, err = s.statusMySQL(ctx, n, &r)
+	default:
+		return "", false, fmt.Errorf("capture on %s: change capture needs PostgreSQL or MariaDB/MySQL", s.db.where)
+	}
+	return r.String(), installed, err
+}
+
+// waiting describes the changes in an existing integration table.
+func (s *Source) waiting(ctx context.Context, table string) (string, error) {
+	d := s.db.dialect
+	var n int64
+	var oldest sql.NullTime
+	q := "SELECT COUNT(*), MIN(" + d.quote("captured_at") + ") FROM " + table
+	if err := s.db.pool.QueryRowContext(ctx, q).Scan(&n, &oldest); err != nil {
+		return "", s.db.errorf(err, "capture on %s: count changes in %s", s.db.where, table)
+	}
+	switch {
+	case n == 0:
+		return "no changes waiting", nil
+	case n == 1:
+		return "1 change waiting, captured " + formatTime(oldest.Time), nil
+	}
+	return fmt.Sprintf("%d changes waiting, the oldest captured %s", n, formatTime(oldest.Time)), nil
+}
+
+func installedOr(ok bool, missing string) string {
+	if ok {
+		return "installed"
+	}
+	return missing
+}
+
+func (s *Source) statusPostgres(ctx context.Context, n captureNames, r *report) (bool, error) {
+	d := s.db.dialect
+	wSchema, wTable, wExists, err := s.pgQualified(ctx, s.db.pool, n.watched)
+	if err != nil {
+		return false, err
+	}
+	iSchema, iTable, iExists, err := s.pgQualified(ctx, s.db.pool, n.integration)
+	if err != nil {
+		return false, err
+	}
+	all := wExists && iExists
+	if iExists {
+		w, err := s.waiting(ctx, d.quote(iSchema)+"."+d.quote(iTable))
+		if err != nil {
+			return false, err
+		}
+		r.add("integration table %s.%s: %s", iSchema, iTable, w)
+	} else {
+		r.add("integration table %s.%s: missing", iSchema, iTable)
+	}
+	var fnExists bool
+	if err := s.db.pool.QueryRowContext(ctx, "SELECT to_regprocedure($1) IS NOT NULL",
+		d.quote(iSchema)+"."+d.quote(n.function)+"()").Scan(&fnExists); err != nil {
+		return false, s.db.errorf(err, "capture on %s: look up function %s", s.db.where, n.function)
+	}
+	r.add("function %s.%s(): %s", iSchema, n.function, installedOr(fnExists, "missing"))
+	all = all && fnExists
+	if !wExists {
+		r.add("watched table %s: missing", n.watched)
+		return false, nil
+	}
+	for i, name := range n.triggers {
+		ok, err := pgTriggerExists(ctx, s.db.pool, d.quote(wSchema)+"."+d.quote(wTable), name)
+		if err != nil {
+			return false, s.db.errorf(err, "capture on %s: look up trigger %s", s.db.where, name)
+		}
+		r.add("trigger %s on %s.%s (after %s): %s", name, wSchema, wTable, captureEvents[i], installedOr(ok, "missing"))
+		all = all && ok
+	}
+	return all, nil
+}
+
+func (s *Source) statusMySQL(ctx context.Context, n captureNames, r *report) (bool, error) {
+	d := s.db.dialect
+	wSchema, wTable, err := s.mysqlSchema(ctx, n.watched)
+	if err != nil {
+		return false, err
+	}
+	iSchema, iTable, err := s.mysqlSchema(ctx, n.integration)
+	if err != nil {
+		return false, err
+	}
+	all, err := s.mysqlTableExists(ctx, iSchema, iTable)
+	if err != nil {
+		return false, err
+	}
+	if all {
+		w, err := s.waiting(ctx, d.quote(iSchema)+"."+d.quote(iTable))
+		if err != nil {
+			return false, err
+		}
+		r.add("integration table %s.%s: %s", iSchema, iTable, w)
+	} else {
+		r.add("integration table %s.%s: missing", iSchema, iTable)
+	}
+	for i, name := range n.triggers {
+		tr, err := s.mysqlTriggerOf(ctx, wSchema, name)
+		if err != nil {
+			return false, err
+		}
+		ok := tr.exists && tr.tbl == wTable
+		r.add("trigger %s.%s on %s.%s (after %s): %s", wSchema, name, wSchema, wTable, captureEvents[i], installedOr(ok, "missing"))
+		all = all && ok
+	}
+	return all, nil
 }

@@ -123,6 +123,10 @@ func TestCaptureInstallUninstallTwice(t *testing.T) {
 			t.Errorf("first install says:\n%s", first)
 		}
 		db.exec(t, "INSERT INTO "+f.orders+" VALUES (1, 'paid', 10)")
+		status, installed, err := f.src.CaptureStatus(ctx)
+		if err != nil || !installed || !strings.Contains(status, "1 change waiting, captured 20") || strings.Count(status, ": installed") < 3 {
+			t.Errorf("status after install (installed %v, %v):\n%s", installed, err, status)
+		}
 		second := f.install(t)
 		// PostgreSQL replaces function and trigger in one transaction;
 		// MariaDB leaves triggers that are already right alone.
@@ -153,6 +157,10 @@ func TestCaptureInstallUninstallTwice(t *testing.T) {
 		t.Logf("uninstall:\n%s", out)
 		if !strings.Contains(out, "removed trigger") || !strings.Contains(out, "kept integration table") || !strings.Contains(out, "2 changes waiting") {
 			t.Errorf("first uninstall says:\n%s", out)
+		}
+		status, installed, err = f.src.CaptureStatus(ctx)
+		if err != nil || installed || strings.Contains(status, ": installed") || !strings.Contains(status, "2 changes waiting") {
+			t.Errorf("status after uninstall (installed %v, %v):\n%s", installed, err, status)
 		}
 		out, err = f.src.UninstallCapture(ctx, false)
 		if err != nil {
