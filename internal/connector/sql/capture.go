@@ -53,8 +53,9 @@ func (c *CaptureConfig) forRoute(route, key string) *CaptureConfig {
 }
 
 // CaptureInstaller is implemented by sources that capture changes with
-// triggers (`ferry capture install/uninstall ROUTE`). Both methods are
-// idempotent and return a report of what they did, one line per object.
+// triggers (`ferry capture install/uninstall/status ROUTE`). Install and
+// uninstall are idempotent; each method returns a report, one line per
+// object.
 type CaptureInstaller interface {
 	// Capturing reports whether the source has a capture block.
 	Capturing() bool
