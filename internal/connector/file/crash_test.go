@@ -16,11 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferry-dev/ferry/internal/config"
-	"github.com/ferry-dev/ferry/internal/connector/all"
-	"github.com/ferry-dev/ferry/internal/connector/registry"
 	"github.com/ferry-dev/ferry/internal/engine"
-	"github.com/ferry-dev/ferry/internal/store/sqlite"
 )
 
 // childConfig names the config a re-executed test binary runs (see
@@ -114,7 +110,7 @@ func TestFileCrash(t *testing.T) {
 			}
 
 			// To completion, in this process.
-			eng := newCrashEngine(t, cfgPath)
+			eng := newEngine(t, cfgPath)
 			for i := 0; ; i++ {
 				res, err := eng.Run(context.Background(), "prices", engine.RunOptions{})
 				if err != nil {
@@ -206,28 +202,6 @@ func feedKeys(format, path string) ([]string, error) {
 	return keys, nil
 }
 
-func newCrashEngine(t *testing.T, cfgPath string) *engine.Engine {
-	t.Helper()
-	cfg, err := config.Load(cfgPath, all.Set())
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(context.Background(), filepath.Join(filepath.Dir(cfgPath), "ferry.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	reg, err := registry.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(cfg, st, reg, engine.Options{RetryWait: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return eng
-}
-
 // TestCrashChild is the process TestFileCrash kills: it runs the route
 // until the input is consumed (or it is killed first).
 func TestCrashChild(t *testing.T) {
@@ -235,7 +209,7 @@ func TestCrashChild(t *testing.T) {
 	if cfgPath == "" {
 		t.Skip("run by TestFileCrash only")
 	}
-	eng := newCrashEngine(t, cfgPath)
+	eng := newEngine(t, cfgPath)
 	for range 20 {
 		res, err := eng.Run(context.Background(), "prices", engine.RunOptions{})
 		if err != nil {

@@ -59,23 +59,7 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(cfgPath, all.Set())
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(context.Background(), filepath.Join(base, "ferry.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	reg, err := registry.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(cfg, st, reg, engine.Options{RetryWait: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := newEngine(t, cfgPath)
 	ctx := context.Background()
 
 	res, err := eng.Run(ctx, "prices", engine.RunOptions{})
@@ -123,4 +107,73 @@ func ls(dir string) []string {
 		out = append(out, e.Name())
 	}
 	return out
+}
+
+// TestEngineMalformedFile: a malformed file among good ones fails the
+// run naming the file and line; the files before it are delivered and
+// consumed, it and the files after it stay for the next run.
+func TestEngineMalformedFile(t *testing.T) {
+	base := t.TempDir()
+	in := filepath.Join(base, "in")
+	os.MkdirAll(in, 0o755)
+	for name, content := range map[string]string{
+		"p-1.csv": "sku,price\nA,1\n",
+		"p-2.csv": "sku,price\nB,2\nC,oops\n",
+		"p-3.csv": "sku,price\nD,4\n",
+	} {
+		if err := os.WriteFile(filepath.Join(in, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfgPath := filepath.Join(base, "ferry.yaml")
+	err := os.WriteFile(cfgPath, []byte(`
+store: ferry.db
+routes:
+  prices:
+    source:
+      file: { dir: in, format: csv, key: sku, types: { price: number } }
+    destinations:
+      default:
+        file: { dir: out, format: ndjson, name: "{route}.{ext}" }
+`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := newEngine(t, cfgPath)
+	res, err := eng.Run(context.Background(), "prices", engine.RunOptions{})
+	if err == nil || !strings.Contains(err.Error(), `p-2.csv line 3: column "price": "oops" is not a number`) {
+		t.Fatalf("run error %v", err)
+	}
+	if res.Done != 1 {
+		t.Fatalf("done %d, want 1 (the file before the bad one)", res.Done)
+	}
+	if got := strings.Join(ls(in), " "); got != "done p-2.csv p-3.csv" {
+		t.Fatalf("inbox %s", got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(base, "out", "prices.ndjson")); string(b) != `{"price":1,"sku":"A"}`+"\n" {
+		t.Fatalf("feed %q", b)
+	}
+}
+
+// newEngine builds the engine of a config file on its SQLite store.
+func newEngine(t *testing.T, cfgPath string) *engine.Engine {
+	t.Helper()
+	cfg, err := config.Load(cfgPath, all.Set())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(context.Background(), filepath.Join(filepath.Dir(cfgPath), "ferry.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	reg, err := registry.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(cfg, st, reg, engine.Options{RetryWait: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng
 }
