@@ -47,7 +47,10 @@ type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-func (s *Source) installPostgres(ctx context.Context, c *CaptureConfig, n captureNames, rep *report) error {
+// installPostgres does everything in one transaction: on an error nothing
+// was changed, and the report says so.
+func (s *Source) installPostgres(ctx context.Context, c *CaptureConfig, n captureNames, rep *report) (err error) {
+	defer rolledBack(rep, &err)
 	if err := s.checkWatched(ctx, c); err != nil {
 		return err
 	}
@@ -118,10 +121,17 @@ func (s *Source) installPostgres(ctx context.Context, c *CaptureConfig, n captur
 		rep.add("%s trigger %s on %s.%s (after %s)", createdOrReplaced(existed), name, wSchema, wTable, captureEvents[i])
 	}
 	if err := tx.Commit(); err != nil {
-		rep.lines = nil // nothing of it happened
 		return s.db.errorf(err, "capture on %s: commit", s.db.where)
 	}
 	return nil
+}
+
+// rolledBack replaces the report of a failed transaction: none of its
+// lines happened.
+func rolledBack(rep *report, err *error) {
+	if *err != nil && len(rep.lines) > 0 {
+		rep.lines = []string{"nothing was changed (the transaction was rolled back)"}
+	}
 }
 
 func createdOrReplaced(existed bool) string {
@@ -198,7 +208,8 @@ func (s *Source) checkIntegrationTable(ctx context.Context, q querier, table str
 	return nil
 }
 
-func (s *Source) uninstallPostgres(ctx context.Context, n captureNames, dropTable bool, rep *report) error {
+func (s *Source) uninstallPostgres(ctx context.Context, n captureNames, dropTable bool, rep *report) (err error) {
+	defer rolledBack(rep, &err)
 	d := s.db.dialect
 	tx, err := s.db.pool.BeginTx(ctx, nil)
 	if err != nil {
@@ -261,7 +272,6 @@ func (s *Source) uninstallPostgres(ctx context.Context, n captureNames, dropTabl
 		rep.add("kept integration table %s.%s%s (--drop-table removes it)", iSchema, iTable, s.pendingNote(ctx, n.integration))
 	}
 	if err := tx.Commit(); err != nil {
-		rep.lines = nil
 		return s.db.errorf(err, "capture on %s: commit", s.db.where)
 	}
 	return nil

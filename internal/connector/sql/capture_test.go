@@ -333,6 +333,26 @@ func TestCaptureInstallChecks(t *testing.T) {
 		if _, err := missing.src.InstallCapture(context.Background()); err == nil || !strings.Contains(err.Error(), "watched table") {
 			t.Fatalf("install on a missing table: %v", err)
 		}
+
+		// A view takes no such trigger: found only when creating it. On
+		// PostgreSQL the whole install rolls back and says so; MariaDB's
+		// DDL is not transactional, so the report keeps what was done.
+		view := newCaptureFixture(t, db, 100, "", "")
+		db.exec(t, "CREATE VIEW v_"+view.orders+" AS SELECT * FROM "+view.orders)
+		view.src.cfg.Capture.Table = "v_" + view.orders
+		out, err := view.src.InstallCapture(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "create trigger") {
+			t.Fatalf("install on a view: %v\n%s", err, out)
+		}
+		exists, xerr := view.src.integrationExists(context.Background(), view.src.cfg.Capture)
+		switch {
+		case xerr != nil:
+			t.Fatal(xerr)
+		case db.DB.dialect.name == "postgres" && (exists || out != "nothing was changed (the transaction was rolled back)\n"):
+			t.Errorf("a failed install on PostgreSQL left the integration table (%v) or reports %q", exists, out)
+		case db.DB.dialect.name == "mysql" && (!exists || !strings.Contains(out, "created integration table")):
+			t.Errorf("a failed install on MariaDB: table exists %v, report %q", exists, out)
+		}
 	})
 }
 
