@@ -64,9 +64,10 @@ func (a *app) captureInstallCommand() *cobra.Command {
 		Use:   "install ROUTE",
 		Short: "Create the route's integration table and triggers",
 		Long: `Create the integration table of ROUTE's capture: block (unless it exists)
-and create or replace the triggers on the watched table (on PostgreSQL a
-plpgsql function and a trigger that also notifies the route; on MariaDB
-one trigger per insert, update and delete). The key column and the when:
+and create or replace the triggers on the watched table, one per insert,
+update and delete (on PostgreSQL statement-level, with one plpgsql
+function that also notifies the route; on MariaDB row-level). The key
+column and the when:
 condition are checked against the watched table first, so a mistake fails
 here, not in the application's writes. Running it again is harmless and
 applies a changed when: condition.`,
