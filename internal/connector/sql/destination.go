@@ -91,11 +91,12 @@ func (d *Destination) target() string {
 
 // op is one record ready to write.
 type op struct {
-	i    int // index in the batch
-	del  bool
-	cols []string // upsert columns (delete: the key columns)
-	args []any
-	sig  string // cols joined: ops with one signature share a statement
+	i      int // index in the batch
+	del    bool
+	fields []string // the record's fields in column order (nil: columns: or a delete)
+	cols   []string // upsert columns (delete: the key columns)
+	args   []any
+	sig    string // cols joined: ops with one signature share a statement
 }
 
 // columns learns the table's columns once.
@@ -145,7 +146,10 @@ func resolveColumn(table map[string]*column, name string) *column {
 
 // prepare turns one delivery into an op, or the reason it cannot be
 // written (a field without a column, a value of the wrong shape).
-func (d *Destination) prepare(table map[string]*column, names []string, i int, dv connector.Delivery) (*op, error) {
+//
+// prev is the record before it: records of one batch mostly have the same
+// fields, so its column list and statement signature are reused.
+func (d *Destination) prepare(table map[string]*column, i int, dv connector.Delivery, prev *op) (*op, error) {
 	o := &op{i: i, del: dv.Deleted}
 	rec := dv.Record
 	if d.named != nil {
@@ -180,6 +184,8 @@ func (d *Destination) prepare(table map[string]*column, names []string, i int, d
 		cols = d.keys
 	case len(d.cfg.Columns) > 0:
 		cols = d.cfg.Columns
+	case prev != nil && !prev.del && prev.fields != nil && sameFields(rec, prev.fields, d.keys):
+		return d.fill(o, table, prev.fields, prev, value)
 	default:
 		cols = make([]string, 0, len(rec)+1)
 		for f := range rec {
@@ -191,11 +197,36 @@ func (d *Destination) prepare(table map[string]*column, names []string, i int, d
 			}
 		}
 		sort.Strings(cols)
+		o.fields = cols
+	}
+	return d.fill(o, table, cols, nil, value)
+}
+
+// sameFields reports whether rec has exactly fields (the single key
+// column may be missing: the record key fills it).
+func sameFields(rec map[string]any, fields []string, keys []string) bool {
+	n := 0
+	for _, f := range fields {
+		if _, ok := rec[f]; ok {
+			n++
+		} else if len(keys) != 1 || f != keys[0] {
+			return false
+		}
+	}
+	return n == len(rec)
+}
+
+// fill resolves cols to the table's columns and converts their values;
+// like is an op with the same fields whose columns and signature it takes.
+func (d *Destination) fill(o *op, table map[string]*column, cols []string, like *op, value func(string) (any, bool)) (*op, error) {
+	o.args = make([]any, 0, len(cols))
+	if like != nil {
+		o.fields, o.cols, o.sig = like.fields, like.cols, like.sig
 	}
 	for _, name := range cols {
 		c := resolveColumn(table, name)
 		if c == nil {
-			return nil, fmt.Errorf("field %q has no column in table %s (its columns: %s)", name, d.cfg.Table, strings.Join(names, ", "))
+			return nil, fmt.Errorf("field %q has no column in table %s (its columns: %s)", name, d.cfg.Table, strings.Join(d.names, ", "))
 		}
 		v, ok := value(name)
 		if !ok && slices.Contains(d.keys, name) {
@@ -205,8 +236,13 @@ func (d *Destination) prepare(table map[string]*column, names []string, i int, d
 		if err != nil {
 			return nil, fmt.Errorf("field %q: %w", name, err)
 		}
-		o.cols = append(o.cols, c.name)
+		if like == nil {
+			o.cols = append(o.cols, c.name)
+		}
 		o.args = append(o.args, p)
+	}
+	if like != nil {
+		return o, nil
 	}
 	o.sig = strings.Join(o.cols, "\x00")
 	if o.del {
@@ -236,25 +272,26 @@ func (d *Destination) Send(ctx context.Context, batch []connector.Delivery) ([]c
 		return results, nil
 	}
 	var table map[string]*column
-	var names []string
 	if d.named == nil {
 		var err error
-		if table, names, err = d.columns(ctx); err != nil {
+		if table, _, err = d.columns(ctx); err != nil {
 			return failAll(err)
 		}
 	}
 	var ops []*op
+	var prev *op
 	for i, dv := range batch {
 		if d.named == nil && dv.Deleted && len(d.keys) > 1 && !hasAll(dv.Record, d.keys) {
 			fail(i, fmt.Errorf("delete of %s: the record lacks a key column (%s)", dv.Key, strings.Join(d.keys, ", ")), false)
 			continue
 		}
-		o, err := d.prepare(table, names, i, dv)
+		o, err := d.prepare(table, i, dv, prev)
 		if err != nil {
 			fail(i, fmt.Errorf("%s: %w", d.target(), err), false)
 			continue
 		}
 		ops = append(ops, o)
+		prev = o
 	}
 	if len(ops) > 0 {
 		tx, err := d.db.pool.BeginTx(ctx, nil)
@@ -603,14 +640,14 @@ func (d *Destination) Preview(ctx context.Context, dv connector.Delivery) (conne
 	if dv.Deleted {
 		p.Method = "DELETE"
 	}
-	table, names, err := d.columns(ctx)
+	table, _, err := d.columns(ctx)
 	if err != nil {
 		// Without the database a preview still shows the record.
 		body, jerr := jsonx.Marshal(dv.Record)
 		p.Body = body
 		return p, jerr
 	}
-	o, err := d.prepare(table, names, 0, dv)
+	o, err := d.prepare(table, 0, dv, nil)
 	if err != nil {
 		return p, err
 	}
