@@ -406,11 +406,15 @@ func waitWake(t *testing.T, ch <-chan struct{}, what string) bool {
 	return false
 }
 
-// On PostgreSQL a captured write wakes the route (LISTEN/NOTIFY); on
-// MariaDB the channel never fires and closes when the context ends.
+// On PostgreSQL a captured write wakes the route (LISTEN/NOTIFY), also
+// after the listening connection was cut; on MariaDB the channel never
+// fires and closes when the context ends.
 func TestCaptureWake(t *testing.T) {
 	captureDBs(t, func(t *testing.T, db *testDB) {
 		f := newCaptureFixture(t, db, 100, "", "")
+		// A channel of its own: other tests' triggers notify ferry_orders.
+		route := "wake_" + suffix(t)
+		f.src.cfg.Capture = f.src.cfg.Capture.forRoute(route, "id")
 		f.install(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -421,6 +425,22 @@ func TestCaptureWake(t *testing.T) {
 			}
 			db.exec(t, "INSERT INTO "+f.orders+" VALUES (1, 'paid', 10)")
 			if !waitWake(t, ch, "after a captured insert") {
+				t.Fatal("the wake channel closed")
+			}
+			// The database ends the listening session (a restart, a
+			// failover): the source listens again and wakes once for
+			// what it may have missed, then for new changes.
+			var killed bool
+			err := db.pool.QueryRow("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1",
+				`LISTEN "ferry_`+route+`"`).Scan(&killed)
+			if err != nil || !killed {
+				t.Fatalf("terminate the listening session: %v (%v)", killed, err)
+			}
+			if !waitWake(t, ch, "after listening again") {
+				t.Fatal("the wake channel closed")
+			}
+			db.exec(t, "INSERT INTO "+f.orders+" VALUES (2, 'paid', 20)")
+			if !waitWake(t, ch, "after a captured insert on the new connection") {
 				t.Fatal("the wake channel closed")
 			}
 		}
