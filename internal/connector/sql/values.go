@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/ferry-dev/ferry/internal/jsonx"
 )
 
 // kind is how a column's values become JSON.
@@ -193,7 +191,7 @@ func decode(col *column, v any, numbers bool) (any, error) {
 		default:
 			return v, nil
 		}
-		j, err := jsonx.Decode(text)
+		j, err := decodeJSON(text)
 		if err != nil {
 			return nil, fmt.Errorf("column %q holds no valid JSON: %w", col.name, err)
 		}
