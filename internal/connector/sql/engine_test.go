@@ -199,7 +199,7 @@ routes:
 				return out
 			}
 			run(ids(1, 500))
-			exec("UPDATE orders SET total = total + 1, updated_at = " + ph(1) + " WHERE id BETWEEN 150 AND 169 OR id BETWEEN 480 AND 489", base.Add(time.Hour))
+			exec("UPDATE orders SET total = total + 1, updated_at = "+ph(1)+" WHERE id BETWEEN 150 AND 169 OR id BETWEEN 480 AND 489", base.Add(time.Hour))
 			insert(501, 510, func(int) time.Time { return base.Add(time.Hour) })
 			run(append(append(ids(150, 169), ids(480, 489)...), ids(501, 510)...))
 			run(nil)
