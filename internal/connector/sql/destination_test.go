@@ -3,6 +3,7 @@ package sqlconn
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -260,5 +261,54 @@ func TestDestinationConstraintDetail(t *testing.T) {
 	res := send(t, dest, []connector.Delivery{{Key: "2", Record: map[string]any{"email": "ann@example.com"}}})
 	if res[0].OK || res[0].Retryable || !strings.Contains(res[0].Error, "Key (email)=(ann@example.com) already exists") {
 		t.Fatalf("%+v", res[0])
+	}
+}
+
+// TestDestinationCompositeKey upserts and deletes by a two-column key.
+func TestDestinationCompositeKey(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *testDB) {
+		db.exec(t, "CREATE TABLE order_lines (order_id INT NOT NULL, line_no INT NOT NULL, qty INT NOT NULL, PRIMARY KEY (order_id, line_no))")
+		dest, err := NewDestination(db.DB, DestinationConfig{Table: "order_lines", Key: "order_id, line_no"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		line := func(o, l, q int) connector.Delivery {
+			return connector.Delivery{Key: fmt.Sprintf("%d/%d", o, l), Record: map[string]any{"order_id": float64(o), "line_no": float64(l), "qty": float64(q)}}
+		}
+		batch := []connector.Delivery{line(1, 1, 5), line(1, 2, 6), line(2, 1, 7)}
+		for range 2 { // the replay changes nothing
+			for _, r := range send(t, dest, batch) {
+				if !r.OK {
+					t.Fatalf("%+v", r)
+				}
+			}
+		}
+		del := connector.Delivery{Key: "1/2", Record: map[string]any{"order_id": float64(1), "line_no": float64(2)}, Deleted: true}
+		noKey := connector.Delivery{Key: "2/1", Record: map[string]any{"order_id": float64(2)}, Deleted: true}
+		res := send(t, dest, []connector.Delivery{line(1, 1, 9), del, noKey})
+		if !res[0].OK || !res[1].OK || res[2].OK || !strings.Contains(res[2].Error, "lacks a key column") {
+			t.Fatalf("%+v", res)
+		}
+		if got := dump(t, db, "SELECT order_id, line_no, qty FROM order_lines ORDER BY order_id, line_no"); got != "1|1|9|\n2|1|7|\n" {
+			t.Fatalf("%q", got)
+		}
+	})
+}
+
+// TestDestinationCancelled: a cancelled context ends the batch; nothing
+// is written and every record may be retried.
+func TestDestinationCancelled(t *testing.T) {
+	db := newSQLite(t)
+	createOrders(t, db)
+	dest, _ := NewDestination(db.DB, DestinationConfig{Table: "orders"})
+	send(t, dest, []connector.Delivery{order(1, "one")}) // learns the columns
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res, err := dest.Send(ctx, []connector.Delivery{order(2, "two"), order(3, "three")})
+	if !errors.Is(err, context.Canceled) || len(res) != 2 || res[0].OK || !res[0].Retryable || res[1].OK {
+		t.Fatalf("%v %+v", err, res)
+	}
+	if got := dump(t, db, "SELECT COUNT(*) FROM orders"); got != "1|\n" {
+		t.Fatalf("%q", got)
 	}
 }
