@@ -253,7 +253,7 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(co
 				if len(vals) > len(cols) {
 					lastCur = vals[len(cols)]
 				}
-				rec.Cursor = rawText(lastCur)
+				rec.Cursor = cursorText(&cols[curI], lastCur)
 			}
 			records = append(records, rec)
 		}

@@ -291,6 +291,19 @@ func TestCursorRoundTrip(t *testing.T) {
 	eachDB(t, func(t *testing.T, db *testDB) {
 		createItems(t, db)
 		insertRows(t, db, "items", ids(1, 30), "n", func(id int) any { return stamp(time.Duration(id) * 1500 * time.Microsecond) })
+		if db.kind != "sqlite" { // a date cursor: six rows on one day
+			src, _ := NewSource(db.DB, SourceConfig{Query: "SELECT id, CAST(updated_at AS DATE) AS day FROM items WHERE id <= 3 OR id > 27", Key: "id", Cursor: "day", PageSize: 2})
+			all := readAll(t, src, connector.ReadRequest{})
+			if len(all) != 6 || all[0].Cursor != "2024-01-01" {
+				t.Fatalf("date cursor: %+v", all)
+			}
+			if rest := readAll(t, src, connector.ReadRequest{Cursor: "2024-01-01"}); len(rest) != 0 {
+				t.Fatalf("after the only day: %+v", rest)
+			}
+			if rest := readAll(t, src, connector.ReadRequest{Cursor: "2023-12-31"}); len(rest) != 6 {
+				t.Fatalf("after the day before: %+v", rest)
+			}
+		}
 		for _, cursor := range []string{"updated_at", "id", "name"} {
 			key := "id"
 			if cursor == "id" {

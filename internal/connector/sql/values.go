@@ -301,6 +301,15 @@ func rawText(v any) string {
 	return fmt.Sprint(v)
 }
 
+// cursorText is a cursor's value as text: rawText, but a DATE as
+// YYYY-MM-DD (the database reads it back as that date).
+func cursorText(col *column, v any) string {
+	if t, ok := v.(time.Time); ok && col.kind == kDate {
+		return t.Format(time.DateOnly)
+	}
+	return rawText(v)
+}
+
 // fromText turns a key or cursor given as text back into a parameter of
 // the column's type, so the database compares it as that type.
 func fromText(d dialect, col *column, s string) any {
