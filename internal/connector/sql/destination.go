@@ -31,9 +31,10 @@ type Destination struct {
 
 	noUnnest bool // PostgreSQL: VALUES lists instead of unnest (benchmark comparison)
 
-	mu    sync.Mutex
-	table map[string]*column // the table's columns by name, learnt at the first Send
-	names []string           // the table's column names, in table order
+	mu     sync.Mutex
+	loaded time.Time          // when table was read: it is read again after columnsTTL
+	table  map[string]*column // the table's columns by name, learnt at the first Send
+	names  []string           // the table's column names, in table order
 }
 
 var (
@@ -99,11 +100,15 @@ type op struct {
 	sig    string // cols joined: ops with one signature share a statement
 }
 
-// columns learns the table's columns once.
+// columnsTTL is how long the table's columns are trusted: a column added
+// while ferry runs is written after at most this long.
+const columnsTTL = time.Minute
+
+// columns learns the table's columns (again after columnsTTL).
 func (d *Destination) columns(ctx context.Context) (map[string]*column, []string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.table != nil {
+	if d.table != nil && time.Since(d.loaded) < columnsTTL {
 		return d.table, d.names, nil
 	}
 	rows, err := d.db.pool.QueryContext(ctx, "SELECT * FROM "+d.db.dialect.quoteTable(d.cfg.Table)+" WHERE 1=0")
@@ -127,8 +132,18 @@ func (d *Destination) columns(ctx context.Context) (map[string]*column, []string
 			return nil, nil, fmt.Errorf("%s: table %s has no key column %q (its columns: %s)", d.db.where, d.cfg.Table, k, strings.Join(names, ", "))
 		}
 	}
-	d.table, d.names = table, names
+	d.table, d.names, d.loaded = table, names, time.Now()
 	return table, names, nil
+}
+
+// columnNames lists a table's columns, sorted, for messages.
+func columnNames(table map[string]*column) []string {
+	names := make([]string, 0, len(table))
+	for n := range table {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // resolveColumn finds a column by exact name, else case-insensitively.
@@ -226,7 +241,7 @@ func (d *Destination) fill(o *op, table map[string]*column, cols []string, like 
 	for _, name := range cols {
 		c := resolveColumn(table, name)
 		if c == nil {
-			return nil, fmt.Errorf("field %q has no column in table %s (its columns: %s)", name, d.cfg.Table, strings.Join(d.names, ", "))
+			return nil, fmt.Errorf("field %q has no column in table %s (its columns: %s)", name, d.cfg.Table, strings.Join(columnNames(table), ", "))
 		}
 		v, ok := value(name)
 		if !ok && slices.Contains(d.keys, name) {
@@ -298,7 +313,7 @@ func (d *Destination) Send(ctx context.Context, batch []connector.Delivery) ([]c
 		if err != nil {
 			return failAll(d.db.errorf(err, "%s: begin", d.db.where))
 		}
-		w := &writer{d: d, tx: tx, failed: map[int]error{}}
+		w := &writer{d: d, tx: tx, table: table, failed: map[int]error{}}
 		for _, chunk := range d.chunks(ops) {
 			if err := w.isolate(ctx, chunk); err != nil {
 				_ = tx.Rollback()
@@ -400,7 +415,8 @@ func keyOf(o *op, keys []string) string {
 type writer struct {
 	d      *Destination
 	tx     *sql.Tx
-	failed map[int]error // batch index -> the database's refusal
+	table  map[string]*column // the table's columns (nil in statement mode)
+	failed map[int]error      // batch index -> the database's refusal
 }
 
 // isolate applies ops inside a savepoint. When the database refuses a
@@ -470,7 +486,7 @@ func (w *writer) exec(ctx context.Context, ops []*op) (int, error) {
 		}
 		return -1, nil
 	}
-	q, args := d.statement(ops)
+	q, args := d.statement(w.table, ops)
 	if _, err := w.tx.ExecContext(ctx, q, args...); err != nil {
 		return -1, d.db.errorf(err, "%s", d.target())
 	}
@@ -479,7 +495,7 @@ func (w *writer) exec(ctx context.Context, ops []*op) (int, error) {
 
 // statement builds the one statement of a chunk: a multi-row upsert or a
 // delete of its keys.
-func (d *Destination) statement(ops []*op) (string, []any) {
+func (d *Destination) statement(tableCols map[string]*column, ops []*op) (string, []any) {
 	dl := d.db.dialect
 	var b strings.Builder
 	var args []any
@@ -510,7 +526,7 @@ func (d *Destination) statement(ops []*op) (string, []any) {
 		quoted[i] = dl.quote(c)
 	}
 	b.WriteString("INSERT INTO " + table + " (" + strings.Join(quoted, ", ") + ") ")
-	if casts, ok := d.pgCasts(cols); ok {
+	if casts, ok := d.pgCasts(tableCols, cols); ok {
 		// PostgreSQL: one text[] parameter per column, unnested and cast
 		// to the column's type; far fewer parameters to bind and parse
 		// than one per value.
@@ -578,13 +594,13 @@ func (d *Destination) statement(ops []*op) (string, []any) {
 // pgCasts returns the PostgreSQL type name of each column, when every one
 // is a type name that can be written in a cast (not an enum or domain
 // pgx does not know, which it reports by number).
-func (d *Destination) pgCasts(cols []string) ([]string, bool) {
+func (d *Destination) pgCasts(table map[string]*column, cols []string) ([]string, bool) {
 	if !d.db.dialect.dollar || d.noUnnest {
 		return nil, false
 	}
 	casts := make([]string, len(cols))
 	for i, c := range cols {
-		col := d.table[c]
+		col := table[c]
 		if col == nil || col.dbType == "" || !isIdentStart(col.dbType[0]) {
 			return nil, false
 		}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferry-dev/ferry/internal/connector"
 )
@@ -310,5 +311,35 @@ func TestDestinationCancelled(t *testing.T) {
 	}
 	if got := dump(t, db, "SELECT COUNT(*) FROM orders"); got != "1|\n" {
 		t.Fatalf("%q", got)
+	}
+}
+
+// TestSchemaChange: a column added while ferry runs is read by the next
+// read and written once the destination's column list is stale.
+func TestSchemaChange(t *testing.T) {
+	db := newSQLite(t)
+	createOrders(t, db)
+	dest, _ := NewDestination(db.DB, DestinationConfig{Table: "orders"})
+	src, _ := NewSource(db.DB, SourceConfig{Query: "SELECT * FROM orders", Key: "id"})
+	send(t, dest, []connector.Delivery{order(1, "one")})
+	readAll(t, src, connector.ReadRequest{})
+	db.exec(t, "ALTER TABLE orders ADD COLUMN colour TEXT")
+	rec := order(2, "two")
+	rec.Record["colour"] = "red"
+	if res := send(t, dest, []connector.Delivery{rec}); res[0].OK {
+		t.Fatal("the column list is trusted for a minute")
+	}
+	dest.mu.Lock()
+	dest.loaded = time.Time{}
+	dest.mu.Unlock()
+	if res := send(t, dest, []connector.Delivery{rec}); !res[0].OK {
+		t.Fatalf("%+v", res[0])
+	}
+	recs := readAll(t, src, connector.ReadRequest{})
+	if len(recs) != 2 || recs[1].Data["colour"] != "red" || recs[0].Data["colour"] != nil {
+		t.Fatalf("%+v", recs)
+	}
+	if _, ok := recs[0].Data["colour"]; !ok {
+		t.Fatal("the new column is not read")
 	}
 }

@@ -193,6 +193,11 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(co
 	if s.cfg.Capture != nil && !req.Full {
 		return s.readChanges(ctx, fn) // capture_read.go; a full read is the initial load of the whole view
 	}
+	// Learn the columns afresh at each read: a column added or changed
+	// while ferry runs must not break the scan of every later page.
+	s.mu.Lock()
+	s.cols = nil
+	s.mu.Unlock()
 	cols, keyI, curI, err := s.describe(ctx)
 	if err != nil {
 		return err
