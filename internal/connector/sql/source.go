@@ -220,14 +220,13 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(co
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	page := 0
+	page := 0 // pages handed to fn (an empty query of the NULL phase is none)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		page++
 		q, args := s.pageQuery(cols, keyI, curI, pos)
-		where := fmt.Sprintf("%s: query page %d", s.db.where, page)
+		where := fmt.Sprintf("%s: query page %d", s.db.where, page+1)
 		rows, err := s.db.pool.QueryContext(ctx, q, args...)
 		if err != nil {
 			return s.db.errorf(err, "%s", where)
@@ -268,6 +267,7 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(co
 			return s.db.errorf(err, "%s", where)
 		}
 		if len(records) > 0 {
+			page++
 			err := fn(ctx, connector.Page{Number: page, URL: s.describePage(cols, curI, pos), Records: records})
 			if errors.Is(err, connector.ErrStop) {
 				return nil

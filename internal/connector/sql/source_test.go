@@ -182,8 +182,11 @@ func TestSourceWithoutCursor(t *testing.T) {
 		t.Fatalf("read %d records, first %v", len(recs), recs[0])
 	}
 	pages := 0
-	err = src.Read(context.Background(), connector.ReadRequest{}, func(context.Context, connector.Page) error {
+	err = src.Read(context.Background(), connector.ReadRequest{}, func(_ context.Context, p connector.Page) error {
 		pages++
+		if p.Number != 1 || !strings.Contains(p.URL, "from the start") {
+			t.Errorf("first page: %d %q", p.Number, p.URL)
+		}
 		return connector.ErrStop
 	})
 	if err != nil || pages != 1 {
