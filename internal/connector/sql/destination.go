@@ -401,7 +401,7 @@ func (d *Destination) chunks(ops []*op) [][]*op {
 func keyOf(o *op, keys []string) string {
 	var b strings.Builder
 	for i, c := range o.cols {
-		if slices.Contains(keys, c) {
+		if isKeyColumn(keys, c) {
 			if t := pgText(o.args[i]); t != nil {
 				b.WriteString(*t)
 			}
@@ -409,6 +409,17 @@ func keyOf(o *op, keys []string) string {
 		}
 	}
 	return b.String()
+}
+
+// isKeyColumn reports whether the table column c is one of the key
+// columns as written in the config (which may differ in case).
+func isKeyColumn(keys []string, c string) bool {
+	for _, k := range keys {
+		if strings.EqualFold(k, c) {
+			return true
+		}
+	}
+	return false
 }
 
 // writer runs one batch's statements in its transaction.
@@ -562,13 +573,7 @@ func (d *Destination) statement(tableCols map[string]*column, ops []*op) (string
 	var set []string
 	var keyCols []string
 	for i, c := range cols {
-		isKey := false
-		for _, k := range d.keys {
-			if strings.EqualFold(k, c) {
-				isKey = true
-			}
-		}
-		if isKey {
+		if isKeyColumn(d.keys, c) {
 			keyCols = append(keyCols, quoted[i])
 			continue
 		}
