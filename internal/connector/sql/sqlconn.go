@@ -11,6 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+
 	"github.com/ferry-dev/ferry/internal/connector"
 )
 
@@ -150,6 +153,8 @@ func validatePostgres(c connector.Checker, cfg any) {
 	p := cfg.(*PostgresConfig)
 	if strings.TrimSpace(p.DSN) == "" {
 		c.Errorf("dsn", "a postgres system needs a dsn (for example ${env:ERP_DSN})")
+	} else if _, err := pgx.ParseConfig(p.DSN); err != nil {
+		badDSN(c, "PostgreSQL", "postgres://user:password@host:5432/db or host=... dbname=...", err)
 	}
 	if p.MaxConnections < 0 {
 		c.Errorf("max_connections", "must be at least 1")
@@ -161,11 +166,23 @@ func validateMySQL(c connector.Checker, cfg any) {
 	p := cfg.(*MySQLConfig)
 	if strings.TrimSpace(p.DSN) == "" {
 		c.Errorf("dsn", "a mysql system needs a dsn (for example ${env:ERP_DSN})")
+	} else if _, err := mysql.ParseDSN(p.DSN); err != nil {
+		badDSN(c, "MySQL", "user:password@tcp(host:3306)/db", err)
 	}
 	if p.MaxConnections < 0 {
 		c.Errorf("max_connections", "must be at least 1")
 	}
 	validateDuration(c, "connect_timeout", p.ConnectTimeout)
+}
+
+// badDSN reports a DSN that does not parse; the driver's reason only when
+// the value is not a secret (it may quote part of the DSN).
+func badDSN(c connector.Checker, db, form string, err error) {
+	if c.Secret("dsn") {
+		c.Errorf("dsn", "not a %s connection string (%s)", db, form)
+		return
+	}
+	c.Errorf("dsn", "not a %s connection string (%s): %v", db, form, err)
 }
 
 func validateSQLite(c connector.Checker, cfg any) {

@@ -152,6 +152,14 @@ func TestKinds(t *testing.T) {
 	if len(ch.errs) != 2 {
 		t.Fatalf("postgres validation: %q", ch.errs)
 	}
+	ch = &checker{}
+	pg.System.Validate(ch, &PostgresConfig{DSN: "postgres://u:" + password + "@h:notaport/db"})
+	my, _ := set.Kind("mysql")
+	my.System.Validate(ch, &MySQLConfig{DSN: "u:" + password + "@tcp(h:3306/db"})
+	if len(ch.errs) != 2 || !strings.HasPrefix(ch.errs[0], "dsn: not a PostgreSQL connection string") ||
+		!strings.HasPrefix(ch.errs[1], "dsn: not a MySQL connection string") || strings.Contains(strings.Join(ch.errs, " "), password) {
+		t.Fatalf("bad DSNs: %q", ch.errs)
+	}
 
 	// Building needs no database: the pool opens at the first query.
 	ctx := context.Background()
