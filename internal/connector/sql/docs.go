@@ -35,7 +35,8 @@ const sqlDoc = "Reads a query, writes a table, runs statements: on PostgreSQL, M
 	"Values map to JSON faithfully: NUMERIC/DECIMAL exact (strings by default,\n" +
 	"numbers with `decimals: number`, never through a float), integers beyond\n" +
 	"2^53 exact, timestamps in RFC 3339 (UTC, full precision), DATE as\n" +
-	"YYYY-MM-DD, bytes as base64, json/jsonb as JSON values, NULL as null.\n" +
+	"YYYY-MM-DD, bytes as base64, json/jsonb as JSON values, PostgreSQL arrays as\n" +
+	"JSON arrays, NULL as null.\n" +
 	"The source can tell which keys still exist, so records deleted after\n" +
 	"capture are pruned before sending.\n\n" +
 	"```yaml\nsource:\n  sql:\n    system: erp\n    query: SELECT id, customer, total, updated_at FROM orders WHERE status = 'paid'\n" +

@@ -41,6 +41,10 @@ func param(d dialect, col *column, v any) (any, error) {
 			}
 			return b, nil
 		}
+	case kArray:
+		if a, ok := v.([]any); ok {
+			return pgArrayLiteral(col.elem, a)
+		}
 	case kTime, kDate:
 		if s, ok := v.(string); ok && d.name == "mysql" {
 			// MariaDB refuses RFC 3339's T and zone: send a time, which

@@ -25,6 +25,7 @@ const (
 	kBytes               // binary: base64
 	kText                // text
 	kJSON                // json/jsonb: decoded into JSON values
+	kArray               // PostgreSQL arrays: JSON arrays of their elements (pgarray.go)
 )
 
 // column is one column of a query's result.
@@ -32,6 +33,7 @@ type column struct {
 	name   string
 	dbType string // normalised: upper case, without (size)
 	kind   kind
+	elem   *column // kArray: the elements' column
 }
 
 // columnsOf describes a result's columns. jsonCols are columns the user
@@ -48,6 +50,11 @@ func columnsOf(d dialect, cts []*sql.ColumnType, jsonCols map[string]bool) []col
 			k = kJSON
 		}
 		cols[i] = column{name: ct.Name(), dbType: t, kind: k}
+		if d.name == "postgres" && k == kAny {
+			if elem, ok := pgArrayElem(&cols[i]); ok {
+				cols[i].kind, cols[i].elem = kArray, &elem
+			}
+		}
 	}
 	return cols
 }
@@ -199,6 +206,10 @@ func decode(col *column, v any, numbers bool) (any, error) {
 	case kText:
 		if b, ok := v.([]byte); ok {
 			return string(b), nil
+		}
+	case kArray:
+		if s, ok := v.(string); ok {
+			return decodePGArray(col.elem, s, numbers)
 		}
 	}
 	switch x := v.(type) {
