@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/ferry-dev/ferry/internal/connector"
@@ -37,6 +38,11 @@ func BenchmarkSourcePostgres(b *testing.B) {
 		timestamptz '2026-01-01 00:00:00+00' + (i / 7) * interval '1 millisecond' FROM generate_series(1, $1) i`, n)
 	db.exec(b, "CREATE INDEX orders_cursor ON orders (updated_at, id)")
 	db.exec(b, "ANALYZE orders")
+	benchRead(b, db, n)
+}
+
+// benchRead reads the orders table of n rows by keyset pages of 1000.
+func benchRead(b *testing.B, db *testDB, n int) {
 	src, err := NewSource(db.DB, SourceConfig{Query: "SELECT * FROM orders", Key: "id", Cursor: "updated_at", PageSize: 1000})
 	if err != nil {
 		b.Fatal(err)
@@ -75,14 +81,20 @@ func BenchmarkDestinationPostgres(b *testing.B) {
 }
 
 func benchDestination(b *testing.B, values bool) {
-	db := newPostgres(b)
-	db.exec(b, `CREATE TABLE orders (external_id bigint PRIMARY KEY, number text, email text, country text,
-		total_cents bigint, currency text)`)
+	benchUpsert(b, newPostgres(b), func(d *Destination) { d.noUnnest = values })
+}
+
+// benchUpsert upserts batches of 500 orders, half of them new.
+func benchUpsert(b *testing.B, db *testDB, tune ...func(*Destination)) {
+	db.exec(b, `CREATE TABLE orders (external_id bigint PRIMARY KEY, number varchar(20), email varchar(40), country varchar(2),
+		total_cents bigint, currency varchar(3))`)
 	dest, err := NewDestination(db.DB, DestinationConfig{Table: "orders", Key: "external_id"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	dest.noUnnest = values
+	for _, t := range tune {
+		t(dest)
+	}
 	const size = 500
 	batch := make([]connector.Delivery, size)
 	next := 0
@@ -107,4 +119,42 @@ func benchDestination(b *testing.B, values bool) {
 		}
 	}
 	b.ReportMetric(float64(size)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkSourceOthers is BenchmarkSourcePostgres on MariaDB and SQLite
+// (rows/s and peak heap).
+//
+//	go test -run '^$' -bench SourceOthers -benchtime 1x ./internal/connector/sql/
+func BenchmarkSourceOthers(b *testing.B) {
+	for _, d := range []struct {
+		name string
+		open func(testing.TB) *testDB
+		fill string
+	}{
+		{"mysql", newMySQL, `INSERT INTO orders SELECT seq, CONCAT('SO-', seq), CONCAT('customer', seq % 5000, '@example.com'),
+			IF(seq % 10 = 0, 'cancelled', 'paid'), 20 + (seq % 500) + (10 + seq % 90) / 100, 'EUR', 'DE',
+			TIMESTAMP '2026-01-01 00:00:00' + INTERVAL (seq DIV 7) * 1000 MICROSECOND FROM seq_1_to_{N}`},
+		{"sqlite", newSQLite, `WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < {N})
+			INSERT INTO orders SELECT i, 'SO-' || i, 'customer' || (i % 5000) || '@example.com',
+			CASE WHEN i % 10 = 0 THEN 'cancelled' ELSE 'paid' END, 20 + (i % 500) + (10 + i % 90) / 100.0, 'EUR', 'DE',
+			strftime('%Y-%m-%d %H:%M:%f', '2026-01-01', '+' || (i / 7) || ' seconds') FROM s`},
+	} {
+		b.Run(d.name, func(b *testing.B) {
+			db := d.open(b)
+			n := benchRows()
+			db.exec(b, `CREATE TABLE orders (id bigint PRIMARY KEY, number varchar(20), email varchar(40), status varchar(10),
+				total decimal(12,2), currency varchar(3), country varchar(2), updated_at datetime(6) NOT NULL)`)
+			db.exec(b, strings.ReplaceAll(d.fill, "{N}", strconv.Itoa(n)))
+			db.exec(b, "CREATE INDEX orders_cursor ON orders (updated_at, id)")
+			benchRead(b, db, n)
+		})
+	}
+}
+
+// BenchmarkDestinationOthers upserts batches of 500 on MariaDB and SQLite.
+//
+//	go test -run '^$' -bench DestinationOthers ./internal/connector/sql/
+func BenchmarkDestinationOthers(b *testing.B) {
+	b.Run("mysql", func(b *testing.B) { benchUpsert(b, newMySQL(b)) })
+	b.Run("sqlite", func(b *testing.B) { benchUpsert(b, newSQLite(b)) })
 }
