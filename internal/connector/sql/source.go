@@ -51,7 +51,9 @@ func NewSource(db *DB, c SourceConfig) (*Source, error) {
 	if trimQuery(c.Query) == "" || c.Key == "" {
 		return nil, fmt.Errorf("sql source on %s: query and key are required", db.where)
 	}
-	s := &Source{db: db, cfg: c, query: trimQuery(c.Query), jsonCols: map[string]bool{}, cur: -1}
+	// The query ends with a newline: wrapped as a subquery, a trailing
+	// -- comment must not swallow the closing parenthesis.
+	s := &Source{db: db, cfg: c, query: trimQuery(c.Query) + "\n", jsonCols: map[string]bool{}, cur: -1}
 	for _, j := range c.JSON {
 		s.jsonCols[j] = true
 	}

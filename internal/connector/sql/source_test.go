@@ -170,7 +170,7 @@ func TestSourceWithoutCursor(t *testing.T) {
 	db := newSQLite(t)
 	createItems(t, db)
 	insertRows(t, db, "items", ids(1, 1000), "x", func(int) any { return nil })
-	src, err := NewSource(db.DB, SourceConfig{Query: "SELECT * FROM items WHERE id % 2 = 0;", Key: "ID", PageSize: 100})
+	src, err := NewSource(db.DB, SourceConfig{Query: "SELECT * FROM items -- all of them\nWHERE id % 2 = 0 -- even ids only", Key: "ID", PageSize: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,6 +191,10 @@ func TestSourceWithoutCursor(t *testing.T) {
 	})
 	if err != nil || pages != 1 {
 		t.Fatalf("ErrStop: err %v after %d pages", err, pages)
+	}
+	semi, _ := NewSource(db.DB, SourceConfig{Query: "SELECT * FROM items WHERE id <= 10 ;\n", Key: "id"})
+	if n := len(readAll(t, semi, connector.ReadRequest{})); n != 10 {
+		t.Fatalf("a query ending with ;: %d records", n)
 	}
 	boom := errors.New("boom")
 	if err := src.Read(context.Background(), connector.ReadRequest{}, func(context.Context, connector.Page) error { return boom }); err != boom {
