@@ -58,7 +58,7 @@ type SystemPart struct {
 	// under its name) is of this kind. At most one kind of a Set has it
 	// (HTTP, so that `erp: {url: ...}` keeps working).
 	Shorthand bool
-	Build func(ctx context.Context, env Env, name string, cfg any) (System, error)
+	Build     func(ctx context.Context, env Env, name string, cfg any) (System, error)
 }
 
 // SourcePart builds a route's source.

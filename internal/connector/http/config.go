@@ -66,7 +66,7 @@ type Paginate struct {
 	// NextParam makes Next a token sent in this query parameter.
 	NextParam string `yaml:"next_param,omitempty" json:"next_param,omitempty" jsonschema:"description=With next: the value at next is a token sent in this query parameter (instead of a URL)"`
 	// Link follows the Link header's rel="next".
-	Link bool `yaml:"link,omitempty" json:"link,omitempty" jsonschema:"description=Follow the Link header's rel="next" URL"`
+	Link bool `yaml:"link,omitempty" json:"link,omitempty" jsonschema:"description=Follow the URL of the Link header's next relation (rel=next)"`
 }
 
 // PagePagination is page-number pagination.
