@@ -2,6 +2,7 @@ package sqlconn
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -86,7 +87,7 @@ func (s *Source) readChanges(ctx context.Context, fn func(context.Context, conne
 
 // readIntegration reads one page of changes after id.
 func (s *Source) readIntegration(ctx context.Context, c *CaptureConfig, q string, after int64, page int) ([]change, error) {
-	rows, err := s.db.pool.QueryContext(ctx, q, after)
+	rows, err := s.db.query(ctx, q, after)
 	if err != nil {
 		err = s.db.errorf(err, "%s: read integration table %s, page %d", s.db.where, c.IntegrationTable, page)
 		if ok, _ := s.integrationExists(ctx, c); !ok && ctx.Err() == nil {
@@ -176,11 +177,21 @@ func (s *Source) fetchRows(ctx context.Context, cols []column, keyI int, keys []
 	numbers := s.cfg.Decimals == "number"
 	out := make(map[string]map[string]any, len(keys))
 	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
+	ptrs := make([]any, len(cols)+1)
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
+	// Rows are matched to their changes by the key as the trigger wrote
+	// it (the same cast to text), not as the driver spells the value: a
+	// char(n), date, float or unsigned key reads back differently, and
+	// its changes would be taken for rows gone from the view.
+	var keyText sql.NullString
+	ptrs[len(cols)] = &keyText
 	kc := "q." + d.quote(cols[keyI].name)
+	keyCast := "CAST(" + kc + " AS CHAR)"
+	if d.name == "postgres" {
+		keyCast = "(" + kc + ")::text"
+	}
 	for start := 0; start < len(keys); start += existingChunk {
 		var args []any
 		var ph []string
@@ -188,7 +199,7 @@ func (s *Source) fetchRows(ctx context.Context, cols []column, keyI int, keys []
 			v := fromText(d, &cols[keyI], k)
 			if cols[keyI].kind == kInt {
 				if _, isInt := v.(int64); !isInt {
-					continue // no integer column holds it: its row is gone
+					v = k // beyond int64 (BIGINT UNSIGNED): the database compares the text
 				}
 			}
 			args = append(args, v)
@@ -197,9 +208,9 @@ func (s *Source) fetchRows(ctx context.Context, cols []column, keyI int, keys []
 		if len(args) == 0 {
 			continue
 		}
-		q := "SELECT * FROM (" + s.query + ") q WHERE " + kc + " IN (" + strings.Join(ph, ", ") + ")"
+		q := "SELECT q.*, " + keyCast + " FROM (" + s.query + ") q WHERE " + kc + " IN (" + strings.Join(ph, ", ") + ")"
 		where := fmt.Sprintf("%s: page %d: current rows of the changed keys", s.db.where, page)
-		rows, err := s.db.pool.QueryContext(ctx, q, args...)
+		rows, err := s.db.query(ctx, q, args...)
 		if err != nil {
 			return nil, s.db.errorf(err, "%s", where)
 		}
@@ -220,7 +231,7 @@ func (s *Source) fetchRows(ctx context.Context, cols []column, keyI int, keys []
 				}
 				data[cols[i].name] = v
 			}
-			out[rawText(vals[keyI])] = data
+			out[keyText.String] = data
 		}
 		err = rows.Err()
 		rows.Close()

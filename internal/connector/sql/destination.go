@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -111,7 +112,7 @@ func (d *Destination) columns(ctx context.Context) (map[string]*column, []string
 	if d.table != nil && time.Since(d.loaded) < columnsTTL {
 		return d.table, d.names, nil
 	}
-	rows, err := d.db.pool.QueryContext(ctx, "SELECT * FROM "+d.db.dialect.quoteTable(d.cfg.Table)+" WHERE 1=0")
+	rows, err := d.db.query(ctx, "SELECT * FROM "+d.db.dialect.quoteTable(d.cfg.Table)+" WHERE 1=0")
 	if err != nil {
 		return nil, nil, d.db.errorf(err, "%s: read the columns of %s", d.db.where, d.cfg.Table)
 	}
@@ -472,19 +473,40 @@ func (w *writer) isolate(ctx context.Context, ops []*op) error {
 func (w *writer) apply(ctx context.Context, ops []*op) (int, error) {
 	d := w.d
 	if _, err := w.tx.ExecContext(ctx, "SAVEPOINT ferry_batch"); err != nil {
-		return -1, d.db.errorf(err, "%s: savepoint", d.db.where)
+		return -1, retryableErr(d.db.errorf(err, "%s: savepoint", d.db.where))
 	}
 	bad, err := w.exec(ctx, ops)
 	if err != nil {
+		if isRetryable(err) {
+			// A deadlock or lock timeout may have rolled back the whole
+			// transaction (InnoDB does), not just the savepoint: nothing
+			// of the batch can be trusted, so it ends here, retryable.
+			return bad, err
+		}
 		if _, rerr := w.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT ferry_batch"); rerr != nil {
-			return -1, d.db.errorf(rerr, "%s: rollback to savepoint after %v", d.db.where, d.db.message(err))
+			// The savepoint is gone: the transaction was rolled back
+			// under us, and earlier chunks with it. Never go on (in
+			// autocommit) as if they were applied.
+			return -1, retryableErr(d.db.errorf(rerr, "%s: rollback to savepoint after %v", d.db.where, d.db.message(err)))
 		}
 		return bad, err
 	}
 	if _, err := w.tx.ExecContext(ctx, "RELEASE SAVEPOINT ferry_batch"); err != nil {
-		return -1, d.db.errorf(err, "%s: release savepoint", d.db.where)
+		return -1, retryableErr(d.db.errorf(err, "%s: release savepoint", d.db.where))
 	}
 	return -1, nil
+}
+
+// retryableErr marks err retryable: the batch's transaction is in doubt,
+// so the whole batch is sent again (the upsert makes that harmless).
+func retryableErr(err error) error {
+	var de *dbError
+	if errors.As(err, &de) {
+		c := *de
+		c.retryable = true
+		return &c
+	}
+	return err
 }
 
 func (w *writer) exec(ctx context.Context, ops []*op) (int, error) {

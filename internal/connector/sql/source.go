@@ -72,7 +72,7 @@ func (s *Source) describe(ctx context.Context) ([]column, int, int, error) {
 	if s.cols != nil {
 		return s.cols, s.key, s.cur, nil
 	}
-	rows, err := s.db.pool.QueryContext(ctx, "SELECT * FROM ("+s.query+") q WHERE 1=0")
+	rows, err := s.db.query(ctx, "SELECT * FROM ("+s.query+") q WHERE 1=0")
 	if err != nil {
 		return nil, 0, 0, s.db.errorf(err, "%s: query", s.db.where)
 	}
@@ -90,6 +90,19 @@ func (s *Source) describe(ctx context.Context) ([]column, int, int, error) {
 	if s.cfg.Cursor != "" {
 		if cur, err = findColumn(cols, s.cfg.Cursor, "cursor"); err != nil {
 			return nil, 0, 0, fmt.Errorf("%s: %w", s.db.where, err)
+		}
+		// The engine keeps the cursor's safe mark by comparing values
+		// (numbers as numbers, times as instants); text ordered by a
+		// collation ("10" < "9", case-insensitive) may disagree, and a
+		// read cut short would then skip the rest of a group (found by
+		// review). SQLite compares text byte by byte, as ferry does for
+		// text that is not a number or a time.
+		switch cols[cur].kind {
+		case kInt, kDecimal, kFloat, kDate, kTime:
+		default:
+			if s.db.dialect.name != "sqlite" {
+				return nil, 0, 0, fmt.Errorf("%s: cursor column %q is %s: the database orders it by its own rules (text by a collation), which ferry cannot follow; use a timestamp, date or number column (or cast it in the query, e.g. CAST(code AS INTEGER) AS code_n)", s.db.where, cols[cur].name, strings.ToLower(cols[cur].dbType))
+			}
 		}
 	}
 	for j := range s.cfg.JSON {
@@ -192,14 +205,15 @@ func (s *Source) rawCursor(cols []column, curI int) bool {
 // never stops in the middle of a group of rows sharing one cursor value),
 // or everything in full mode.
 func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(context.Context, connector.Page) error) error {
-	if s.cfg.Capture != nil && !req.Full {
-		return s.readChanges(ctx, fn) // capture_read.go; a full read is the initial load of the whole view
-	}
 	// Learn the columns afresh at each read: a column added or changed
-	// while ferry runs must not break the scan of every later page.
+	// while ferry runs must not break the scan of every later page (nor
+	// every capture read: found by review).
 	s.mu.Lock()
 	s.cols = nil
 	s.mu.Unlock()
+	if s.cfg.Capture != nil && !req.Full {
+		return s.readChanges(ctx, fn) // capture_read.go; a full read is the initial load of the whole view
+	}
 	cols, keyI, curI, err := s.describe(ctx)
 	if err != nil {
 		return err
@@ -229,7 +243,7 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(co
 		}
 		q, args := s.pageQuery(cols, keyI, curI, pos)
 		where := fmt.Sprintf("%s: query page %d", s.db.where, page+1)
-		rows, err := s.db.pool.QueryContext(ctx, q, args...)
+		rows, err := s.db.query(ctx, q, args...)
 		if err != nil {
 			return s.db.errorf(err, "%s", where)
 		}
@@ -348,7 +362,7 @@ func (s *Source) Existing(ctx context.Context, keys []string) (map[string]bool, 
 }
 
 func (s *Source) collectKeys(ctx context.Context, q string, args []any, out map[string]bool) error {
-	rows, err := s.db.pool.QueryContext(ctx, q, args...)
+	rows, err := s.db.query(ctx, q, args...)
 	if err != nil {
 		return s.db.errorf(err, "%s: look up existing keys", s.db.where)
 	}

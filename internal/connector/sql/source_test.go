@@ -311,7 +311,11 @@ func TestCursorRoundTrip(t *testing.T) {
 				t.Fatalf("after the day before: %+v", rest)
 			}
 		}
-		for _, cursor := range []string{"updated_at", "id", "name"} {
+		cursors := []string{"updated_at", "id"}
+		if db.kind == "sqlite" { // text cursors: SQLite only (see TestTextCursorRefused)
+			cursors = append(cursors, "name")
+		}
+		for _, cursor := range cursors {
 			key := "id"
 			if cursor == "id" {
 				key = "name"

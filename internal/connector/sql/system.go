@@ -211,3 +211,23 @@ func durationOr(s string, def time.Duration) time.Duration {
 	}
 	return def
 }
+
+// query runs q on the pool. PostgreSQL refuses a prepared statement once
+// a table it reads changed shape ("cached plan must not change result
+// type", after ALTER TABLE ... ADD COLUMN under a SELECT *); pgx drops
+// the statement from its cache with that error, so one retry runs it
+// afresh instead of failing every later read.
+func (db *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	rows, err := db.pool.QueryContext(ctx, q, args...)
+	if err != nil && planChanged(err) {
+		rows, err = db.pool.QueryContext(ctx, q, args...)
+	}
+	return rows, err
+}
+
+// planChanged tells PostgreSQL's error for a prepared statement whose
+// result type changed under it (SQLSTATE 0A000 with that message).
+func planChanged(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "0A000" && strings.Contains(pe.Message, "cached plan must not change result type")
+}
