@@ -206,8 +206,12 @@ type RunInfo struct {
 
 // KeyChecker is implemented by sources that can tell which keys still
 // exist in the route's source view: records of keys that no longer exist
-// are pruned before sending (counted as pruned, not sent).
+// are pruned before sending (counted as pruned, not sent). Prunes says
+// whether this configured source asks for it: a change-capture source
+// does; a query whose WHERE lets rows go over time (status = 'paid', the
+// last 7 days) must not silently prune a record waiting for a retry.
 type KeyChecker interface {
+	Prunes() bool
 	Existing(ctx context.Context, keys []string) (map[string]bool, error)
 }
 

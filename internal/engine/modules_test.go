@@ -249,6 +249,8 @@ func (s *delSource) Read(ctx context.Context, _ connector.ReadRequest, fn func(c
 	return fn(ctx, connector.Page{Number: 1, Records: recs})
 }
 
+func (s *delSource) Prunes() bool { return true }
+
 func (s *delSource) Existing(_ context.Context, keys []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, k := range keys {

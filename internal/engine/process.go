@@ -245,7 +245,7 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 // versions are not asked about.
 func (rs *runState) missing(ctx context.Context, batch []handed, newest map[string]int64) (map[string]bool, error) {
 	kc, ok := rs.r.source.(connector.KeyChecker)
-	if !ok {
+	if !ok || !kc.Prunes() {
 		return nil, nil
 	}
 	var keys []string

@@ -188,10 +188,7 @@ func (s *Source) fetchRows(ctx context.Context, cols []column, keyI int, keys []
 	var keyText sql.NullString
 	ptrs[len(cols)] = &keyText
 	kc := "q." + d.quote(cols[keyI].name)
-	keyCast := "CAST(" + kc + " AS CHAR)"
-	if d.name == "postgres" {
-		keyCast = "(" + kc + ")::text"
-	}
+	keyCast := keyTextCast(d, kc)
 	for start := 0; start < len(keys); start += existingChunk {
 		var args []any
 		var ph []string
@@ -199,6 +196,9 @@ func (s *Source) fetchRows(ctx context.Context, cols []column, keyI int, keys []
 			v := fromText(d, &cols[keyI], k)
 			if cols[keyI].kind == kInt {
 				if _, isInt := v.(int64); !isInt {
+					if !allDigits(k) {
+						continue // no integer column holds it
+					}
 					v = k // beyond int64 (BIGINT UNSIGNED): the database compares the text
 				}
 			}

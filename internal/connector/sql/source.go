@@ -2,6 +2,7 @@ package sqlconn
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -324,6 +325,15 @@ func (s *Source) describePage(cols []column, curI int, pos position) string {
 	return w + ", from the start"
 }
 
+// Prunes reports whether records are checked against the query before
+// sending: prune: as set, else on for capture sources only.
+func (s *Source) Prunes() bool {
+	if s.cfg.Prune != nil {
+		return *s.cfg.Prune
+	}
+	return s.cfg.Capture != nil
+}
+
 // existingChunk is how many keys one Existing query asks about.
 const existingChunk = 500
 
@@ -343,7 +353,10 @@ func (s *Source) Existing(ctx context.Context, keys []string) (map[string]bool, 
 			v := fromText(d, &cols[keyI], k)
 			if cols[keyI].kind == kInt {
 				if _, isInt := v.(int64); !isInt {
-					continue // no integer column holds it
+					if !allDigits(k) {
+						continue // no integer column holds it
+					}
+					v = k // beyond int64 (BIGINT UNSIGNED): the database compares the text
 				}
 			}
 			args = append(args, v)
@@ -353,7 +366,10 @@ func (s *Source) Existing(ctx context.Context, keys []string) (map[string]bool, 
 			continue
 		}
 		kc := "q." + d.quote(cols[keyI].name)
-		q := "SELECT " + kc + " FROM (" + s.query + ") q WHERE " + kc + " IN (" + strings.Join(ph, ", ") + ")"
+		// Both spellings of each key found: as the driver reads it (keys
+		// of plain reads) and cast to text as the capture trigger writes
+		// it (keys of capture reads: char(n), dates, floats differ).
+		q := "SELECT " + kc + ", " + keyTextCast(d, kc) + " FROM (" + s.query + ") q WHERE " + kc + " IN (" + strings.Join(ph, ", ") + ")"
 		if err := s.collectKeys(ctx, q, args, out); err != nil {
 			return nil, err
 		}
@@ -368,14 +384,40 @@ func (s *Source) collectKeys(ctx context.Context, q string, args []any, out map[
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var v any
-		if err := rows.Scan(&v); err != nil {
+		var (
+			v    any
+			text sql.NullString
+		)
+		if err := rows.Scan(&v, &text); err != nil {
 			return s.db.errorf(err, "%s: look up existing keys", s.db.where)
 		}
 		out[rawText(v)] = true
+		out[text.String] = true
 	}
 	if err := rows.Err(); err != nil {
 		return s.db.errorf(err, "%s: look up existing keys", s.db.where)
 	}
 	return nil
+}
+
+// keyTextCast is expr cast to text the way the capture triggers cast
+// keys into the integration table.
+func keyTextCast(d dialect, expr string) string {
+	switch d.name {
+	case "postgres":
+		return "(" + expr + ")::text"
+	case "sqlite":
+		return "CAST(" + expr + " AS TEXT)"
+	}
+	return "CAST(" + expr + " AS CHAR)"
+}
+
+// allDigits reports whether s is a non-empty run of decimal digits.
+func allDigits(s string) bool {
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

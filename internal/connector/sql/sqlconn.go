@@ -57,6 +57,7 @@ type SourceConfig struct {
 	JSON     []string `yaml:"json,omitempty" json:"json,omitempty" jsonschema:"description=Columns holding JSON text to decode into JSON values (MariaDB's JSON and SQLite's text columns; PostgreSQL json/jsonb and MySQL JSON columns are decoded anyway)"`
 
 	// Capture turns the source into change capture (capture.go).
+	Prune   *bool          `yaml:"prune,omitempty" json:"prune,omitempty" jsonschema:"description=Before sending\\, drop records whose key the query no longer returns (counted as pruned). Default: on with capture: (a row deleted after it was captured)\\, off otherwise (a row that left a filtered query is still sent)"`
 	Capture *CaptureConfig `yaml:"capture,omitempty" json:"capture,omitempty" jsonschema:"description=Change capture: read the keys that triggers wrote into an integration table instead of paging through the query (see ferry capture install)"`
 }
 

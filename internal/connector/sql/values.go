@@ -336,6 +336,8 @@ func fromText(d dialect, col *column, s string) any {
 		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 			return t
 		}
+	case kBytes:
+		return []byte(s) // a binary key as its bytes: text would be refused (not UTF-8)
 	}
 	return s
 }
