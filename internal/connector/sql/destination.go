@@ -36,6 +36,10 @@ type Destination struct {
 	loaded time.Time          // when table was read: it is read again after columnsTTL
 	table  map[string]*column // the table's columns by name, learnt at the first Send
 	names  []string           // the table's column names, in table order
+	// uniques are MySQL unique indexes other than the key (lower-case
+	// column names): ON DUPLICATE KEY UPDATE fires on any of them, so a
+	// record writing all their columns could overwrite another row.
+	uniques map[string][]string
 }
 
 var (
@@ -133,8 +137,168 @@ func (d *Destination) columns(ctx context.Context) (map[string]*column, []string
 			return nil, nil, fmt.Errorf("%s: table %s has no key column %q (its columns: %s)", d.db.where, d.cfg.Table, k, strings.Join(names, ", "))
 		}
 	}
+	if d.db.dialect.name == "mysql" {
+		if d.uniques, err = d.otherUniques(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
 	d.table, d.names, d.loaded = table, names, time.Now()
 	return table, names, nil
+}
+
+// otherUniques lists the table's unique indexes whose columns are not
+// exactly the key columns (MySQL/MariaDB).
+func (d *Destination) otherUniques(ctx context.Context) (map[string][]string, error) {
+	schema, table := "", d.cfg.Table
+	if i := strings.LastIndexByte(table, '.'); i >= 0 {
+		schema, table = table[:i], table[i+1:]
+	}
+	q := `SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = COALESCE(NULLIF(?, ''), DATABASE()) AND TABLE_NAME = ? AND NON_UNIQUE = 0
+		ORDER BY INDEX_NAME, SEQ_IN_INDEX`
+	rows, err := d.db.query(ctx, q, schema, table)
+	if err != nil {
+		return nil, d.db.errorf(err, "%s: read the unique indexes of %s", d.db.where, d.cfg.Table)
+	}
+	defer rows.Close()
+	idx := map[string][]string{}
+	for rows.Next() {
+		var name, col string
+		if err := rows.Scan(&name, &col); err != nil {
+			return nil, d.db.errorf(err, "%s: read the unique indexes of %s", d.db.where, d.cfg.Table)
+		}
+		idx[name] = append(idx[name], strings.ToLower(col))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, d.db.errorf(err, "%s: read the unique indexes of %s", d.db.where, d.cfg.Table)
+	}
+	keys := make([]string, len(d.keys))
+	for i, k := range d.keys {
+		keys[i] = strings.ToLower(k)
+	}
+	sort.Strings(keys)
+	for name, cols := range idx {
+		sorted := append([]string(nil), cols...)
+		sort.Strings(sorted)
+		if strings.Join(sorted, ",") == strings.Join(keys, ",") {
+			delete(idx, name)
+		}
+	}
+	return idx, nil
+}
+
+// uniqueClashes finds the ops that would overwrite another row through
+// a unique index other than the key (MySQL's ON DUPLICATE KEY UPDATE
+// fires on any unique index): those that write every column of such an
+// index with values another key's row already holds. It returns a reason
+// per batch index. One query per batch and index, only on MySQL tables
+// with such an index; a row committed by another writer between the
+// check and the upsert can still clash (the window is the batch's).
+func (d *Destination) uniqueClashes(ctx context.Context, ops []*op) (map[int]string, error) {
+	if len(d.uniques) == 0 {
+		return nil, nil
+	}
+	names := make([]string, 0, len(d.uniques))
+	for name := range d.uniques {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	out := map[int]string{}
+	q := d.db.dialect.quote
+	for _, name := range names {
+		ucols := d.uniques[name]
+		type probe struct {
+			o       *op
+			uvals   []any
+			key     string
+			uniqKey string
+		}
+		var probes []probe
+		for _, o := range ops {
+			if o.del {
+				continue
+			}
+			vals := make([]any, 0, len(ucols))
+			key := ""
+			for _, uc := range ucols {
+				for ci, c := range o.cols {
+					if strings.EqualFold(c, uc) {
+						vals = append(vals, o.args[ci])
+					}
+				}
+			}
+			if len(vals) != len(ucols) {
+				continue // the record does not write all of the index
+			}
+			for _, k := range d.keys {
+				for ci, c := range o.cols {
+					if strings.EqualFold(c, k) {
+						key += "\x00" + strings.ToLower(rawText(o.args[ci]))
+					}
+				}
+			}
+			uk := ""
+			for _, v := range vals {
+				uk += "\x00" + strings.ToLower(rawText(v))
+			}
+			probes = append(probes, probe{o, vals, key, uk})
+		}
+		for start := 0; start < len(probes); start += 200 {
+			chunk := probes[start:min(start+200, len(probes))]
+			var sel []string
+			for _, c := range ucols {
+				sel = append(sel, q(c))
+			}
+			tuple := "(" + strings.Repeat("?,", len(ucols)-1) + "?)"
+			var args []any
+			var tuples []string
+			for _, p := range chunk {
+				args = append(args, p.uvals...)
+				tuples = append(tuples, tuple)
+			}
+			keySel := make([]string, len(d.keys))
+			for i, k := range d.keys {
+				keySel[i] = q(k)
+			}
+			query := "SELECT " + strings.Join(sel, ", ") + ", " + strings.Join(keySel, ", ") + " FROM " + d.db.dialect.quoteTable(d.cfg.Table) +
+				" WHERE (" + strings.Join(sel, ", ") + ") IN (" + strings.Join(tuples, ", ") + ")"
+			rows, err := d.db.query(ctx, query, args...)
+			if err != nil {
+				return nil, d.db.errorf(err, "%s: look up unique index %s of %s", d.db.where, name, d.cfg.Table)
+			}
+			holder := map[string]string{} // unique values -> key of the row holding them
+			vals := make([]any, len(ucols)+len(d.keys))
+			ptrs := make([]any, len(vals))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			for rows.Next() {
+				if err := rows.Scan(ptrs...); err != nil {
+					rows.Close()
+					return nil, d.db.errorf(err, "%s: look up unique index %s of %s", d.db.where, name, d.cfg.Table)
+				}
+				uk, key := "", ""
+				for i := range ucols {
+					uk += "\x00" + strings.ToLower(rawText(vals[i]))
+				}
+				for i := range d.keys {
+					key += "\x00" + strings.ToLower(rawText(vals[len(ucols)+i]))
+				}
+				holder[uk] = key
+			}
+			err = rows.Err()
+			rows.Close()
+			if err != nil {
+				return nil, d.db.errorf(err, "%s: look up unique index %s of %s", d.db.where, name, d.cfg.Table)
+			}
+			for _, p := range chunk {
+				if k, ok := holder[p.uniqKey]; ok && k != p.key {
+					out[p.o.i] = name + " (" + strings.Join(ucols, ", ") + ")"
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 // columnNames lists a table's columns, sorted, for messages.
@@ -308,6 +472,21 @@ func (d *Destination) Send(ctx context.Context, batch []connector.Delivery) ([]c
 		}
 		ops = append(ops, o)
 		prev = o
+	}
+	if d.named == nil && len(d.uniques) > 0 {
+		clashes, err := d.uniqueClashes(ctx, ops)
+		if err != nil {
+			return failAll(err)
+		}
+		kept := ops[:0]
+		for _, o := range ops {
+			if u, ok := clashes[o.i]; ok {
+				fail(o.i, fmt.Errorf("%s: another row already holds this record's values of the unique index %s: MySQL's ON DUPLICATE KEY UPDATE would update that row instead of the row of key %s", d.target(), u, batch[o.i].Key), false)
+				continue
+			}
+			kept = append(kept, o)
+		}
+		ops = kept
 	}
 	if len(ops) > 0 {
 		tx, err := d.db.pool.BeginTx(ctx, nil)
