@@ -10,12 +10,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
 	"github.com/ferry-dev/ferry/internal/connector/all"
 	"github.com/ferry-dev/ferry/internal/connector/registry"
 	"github.com/ferry-dev/ferry/internal/engine"
+	"github.com/ferry-dev/ferry/internal/store"
 	"github.com/ferry-dev/ferry/internal/store/sqlite"
 )
 
@@ -165,13 +167,17 @@ routes:
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(cfg, st, reg, engine.Options{RetryWait: -1})
+	spy := &syncSpy{Store: st}
+	eng, err := engine.New(cfg, spy, reg, engine.Options{RetryWait: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	res, err := eng.Run(ctx, "mem", engine.RunOptions{})
 	if err != nil {
 		t.Fatalf("run: %v", err)
+	}
+	if spy.synced != 3 || spy.plain != 0 {
+		t.Errorf("pages queued durably %d, plainly %d: want all 3 durably (their input is acknowledged)", spy.synced, spy.plain)
 	}
 	if res.Done != 25 {
 		t.Errorf("done = %d, want 25", res.Done)
@@ -386,4 +392,19 @@ routes:
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
+}
+
+// syncSpy records whether pages were queued with durable commits.
+type syncSpy struct {
+	store.Store
+	synced, plain int
+}
+
+func (s *syncSpy) EnqueueLeased(ctx context.Context, route string, entries []store.NewEntry, cursor *string, now time.Time, owner string, until time.Time) ([]store.Entry, store.EnqueueResult, error) {
+	if store.SyncRequested(ctx) {
+		s.synced++
+	} else {
+		s.plain++
+	}
+	return s.Store.EnqueueLeased(ctx, route, entries, cursor, now, owner, until)
 }

@@ -633,7 +633,13 @@ func (rs *runState) collect(ctx context.Context, req connector.ReadRequest, page
 			cur = &next
 		}
 		now := rs.e.opts.Now()
-		leased, res, err := st.EnqueueLeased(ctx, cfg.Name, p.entries, cur, now, owner, now.Add(rs.e.opts.LeaseFor))
+		qctx := ctx
+		if p.ack != nil {
+			// The source forgets the page's input once acknowledged: the
+			// queue must hold it durably even through a power loss.
+			qctx = store.WithSync(ctx)
+		}
+		leased, res, err := st.EnqueueLeased(qctx, cfg.Name, p.entries, cur, now, owner, now.Add(rs.e.opts.LeaseFor))
 		if err != nil {
 			queueErr = fmt.Errorf("page %d: queue %d records: %w", p.number, len(p.entries), err)
 			stopReading()

@@ -538,3 +538,20 @@ type Store interface {
 	// Close releases the store.
 	Close() error
 }
+
+// syncKey marks a context whose write transactions must be durable
+// against power loss before they return.
+type syncKey struct{}
+
+// WithSync asks the store to make the write transactions made with ctx
+// durable against power loss (not only a crash of ferry) before they
+// return, whatever its usual setting. The engine uses it to queue a
+// page whose input the source forgets once acknowledged (a broker
+// message, a moved file, a cleared integration row).
+func WithSync(ctx context.Context) context.Context { return context.WithValue(ctx, syncKey{}, true) }
+
+// SyncRequested reports whether ctx asks for durable commits (WithSync).
+func SyncRequested(ctx context.Context) bool {
+	v, _ := ctx.Value(syncKey{}).(bool)
+	return v
+}

@@ -47,6 +47,11 @@ type Store struct {
 	// by shape, so the hot path neither rebuilds nor reallocates them.
 	textMu sync.Mutex
 	texts  map[textKey]string
+
+	// wal is the write-ahead log file; full tells that every commit
+	// waits for fsync already (synchronous=FULL).
+	wal  string
+	full bool
 }
 
 // textKey names the shape of a generated statement.
@@ -159,7 +164,7 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	write.SetConnMaxIdleTime(0)
 	write.SetConnMaxLifetime(0)
 
-	s := &Store{write: write, stmts: map[string]*sql.Stmt{}, texts: map[textKey]string{}}
+	s := &Store{write: write, stmts: map[string]*sql.Stmt{}, texts: map[textKey]string{}, wal: path + "-wal", full: opts.SynchronousFull}
 	// Migrate before the read pool opens, so the file is in WAL mode and
 	// has its schema before any reader sees it.
 	if err := migrate(ctx, write); err != nil {
@@ -348,6 +353,11 @@ func (s *Store) writeTx(ctx context.Context, what string, f func(tx *sql.Tx) err
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("%s: commit: %w", what, err)
 	}
+	if store.SyncRequested(ctx) && !s.full {
+		if err := s.syncWAL(); err != nil {
+			return fmt.Errorf("%s: make the commit durable: %w", what, err)
+		}
+	}
 	if s.hasWanted() {
 		s.prepareWanted(ctx)
 	}
@@ -371,4 +381,23 @@ func checkPath(path string) error {
 		return fmt.Errorf("store %s: %s is not a folder", path, dir)
 	}
 	return nil
+}
+
+// syncWAL makes the commits so far durable against power loss: with
+// synchronous=NORMAL SQLite syncs the write-ahead log only at
+// checkpoints, so a commit survives a crash of ferry but not of the
+// machine. fsync through another descriptor of the file flushes it all.
+func (s *Store) syncWAL() error {
+	f, err := os.OpenFile(s.wal, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // checkpointed and truncated: the database file is synced
+	}
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
