@@ -408,7 +408,9 @@ func TestFailingSourceStillDelivers(t *testing.T) {
 		}
 		return ""
 	}
-	h := newHarness(t, ordersRoute, urls(shop, erp))
+	// Attempts to spare: on a loaded machine the first run's error pass
+	// may retry order 7 several times, and it must not die of it.
+	h := newHarness(t, strings.Replace(ordersRoute, "attempts: 3,", "attempts: 50,", 1), urls(shop, erp))
 	if res := h.run("orders", false); res.Done != 29 {
 		t.Fatalf("first run: %+v", res.Run)
 	}

@@ -163,9 +163,10 @@ func TestFailingAfterIsRetriedOnItsOwn(t *testing.T) {
 	if res.Operations.Done != 3 || res.Operations.Failed != 2 || res.Status != store.RunSucceeded {
 		t.Errorf("operations %+v, status %s; want 3 done after 2 failed tries, succeeded", res.Operations, res.Status)
 	}
-	// Waiting for the operation's retries takes an iteration each, and
-	// the run ends once nothing is left waiting.
-	if res.Capped || res.Iterations > 3 || res.WaitIterations < 1 || res.WaitIterations >= res.Iterations {
+	// Waiting for the operation's retries takes an iteration each (none
+	// when a slow machine made them due within the first), and the run
+	// ends once nothing is left waiting.
+	if res.Capped || res.Iterations > 3 || (res.Iterations > 1 && res.WaitIterations >= res.Iterations) {
 		t.Errorf("iterations %d (%d waiting), capped %v; want at most 3 (1 or 2 waiting), not capped", res.Iterations, res.WaitIterations, res.Capped)
 	}
 	at, _ := h.store.KeyAttempts(t.Context(), "orders", "2", 20)
