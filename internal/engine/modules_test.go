@@ -17,6 +17,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/connector/all"
 	"github.com/ferry-dev/ferry/internal/connector/registry"
 	"github.com/ferry-dev/ferry/internal/engine"
+	"github.com/ferry-dev/ferry/internal/engine/enginetest"
 	"github.com/ferry-dev/ferry/internal/store"
 	"github.com/ferry-dev/ferry/internal/store/sqlite"
 )
@@ -334,20 +335,7 @@ routes:
 				t.Fatal(err)
 			}
 			ctx := context.Background()
-			st, err := sqlite.Open(ctx, cfg.Store)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			reg, err := registry.New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer reg.Close()
-			eng, err := engine.New(cfg, st, reg, engine.Options{RetryWait: -1})
-			if err != nil {
-				t.Fatal(err)
-			}
+			eng, st := enginetest.New(t, cfg, "", engine.Options{RetryWait: -1})
 			res, err := eng.Run(ctx, "del", engine.RunOptions{})
 			if err != nil {
 				t.Fatalf("run: %v", err)

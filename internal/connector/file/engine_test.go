@@ -11,9 +11,8 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector/all"
-	"github.com/ferry-dev/ferry/internal/connector/registry"
 	"github.com/ferry-dev/ferry/internal/engine"
-	"github.com/ferry-dev/ferry/internal/store/sqlite"
+	"github.com/ferry-dev/ferry/internal/engine/enginetest"
 )
 
 // TestEngineFolderToFeed runs the engine on a real SQLite store with a
@@ -162,18 +161,6 @@ func newEngine(t *testing.T, cfgPath string) *engine.Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(context.Background(), filepath.Join(filepath.Dir(cfgPath), "ferry.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	reg, err := registry.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(cfg, st, reg, engine.Options{RetryWait: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, _ := enginetest.New(t, cfg, filepath.Join(filepath.Dir(cfgPath), "ferry.db"), engine.Options{RetryWait: -1})
 	return eng
 }

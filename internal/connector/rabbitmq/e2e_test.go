@@ -19,9 +19,8 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector/all"
-	"github.com/ferry-dev/ferry/internal/connector/registry"
 	"github.com/ferry-dev/ferry/internal/engine"
-	"github.com/ferry-dev/ferry/internal/store/sqlite"
+	"github.com/ferry-dev/ferry/internal/engine/enginetest"
 )
 
 const e2eURL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -148,20 +147,7 @@ routes:
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "ferry.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	reg, err := registry.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
-	eng, err := engine.New(cfg, st, reg, engine.Options{RetryWait: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, st := enginetest.New(t, cfg, filepath.Join(dir, "ferry.db"), engine.Options{RetryWait: -1})
 
 	for _, route := range []string{"orders", "events"} {
 		start := time.Now()

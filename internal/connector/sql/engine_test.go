@@ -18,9 +18,8 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector/all"
-	"github.com/ferry-dev/ferry/internal/connector/registry"
 	"github.com/ferry-dev/ferry/internal/engine"
-	"github.com/ferry-dev/ferry/internal/store/sqlite"
+	"github.com/ferry-dev/ferry/internal/engine/enginetest"
 )
 
 // countingSink counts, per id, the records it gets in array bodies.
@@ -154,20 +153,7 @@ routes:
 				t.Fatal(err)
 			}
 			ctx := context.Background()
-			st, err := sqlite.Open(ctx, cfg.Store)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			reg, err := registry.New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer reg.Close()
-			eng, err := engine.New(cfg, st, reg, engine.Options{RetryWait: -1})
-			if err != nil {
-				t.Fatal(err)
-			}
+			eng, _ := enginetest.New(t, cfg, "", engine.Options{RetryWait: -1})
 			// run runs the route until it has no more to do (a run stops
 			// after max_iterations) and checks that want ids arrived once.
 			run := func(want []int) {
