@@ -3,7 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -36,7 +37,7 @@ messages. Exits 0 when every system answers, 1 when one does not.`,
 			}
 			for _, name := range args {
 				if cfg.Systems[name] == nil {
-					return withCode(ExitUsage, fmt.Errorf("unknown system %q (defined: %s)", name, strings.Join(sortedKeys(cfg.Systems), ", ")))
+					return withCode(ExitUsage, fmt.Errorf("unknown system %q (defined: %s)", name, strings.Join(slices.Sorted(maps.Keys(cfg.Systems)), ", ")))
 				}
 			}
 			reg, err := registry.New(cfg)
@@ -46,7 +47,7 @@ messages. Exits 0 when every system answers, 1 when one does not.`,
 			defer reg.Close()
 			names := args
 			if len(names) == 0 {
-				names = sortedKeys(cfg.Systems)
+				names = slices.Sorted(maps.Keys(cfg.Systems))
 			}
 			if len(names) == 0 {
 				fmt.Fprintln(a.stdout, "no systems are configured")
@@ -87,13 +88,4 @@ func checkSystem(ctx context.Context, sys connector.System, timeout time.Duratio
 		return "error: " + err.Error(), time.Since(start)
 	}
 	return "ok", time.Since(start)
-}
-
-func sortedKeys[T any](m map[string]T) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -1,10 +1,11 @@
 package config
 
 import (
-	"github.com/ferry-dev/ferry/internal/connector"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/ferry-dev/ferry/internal/connector"
 )
 
 // Defaults the engine relies on; Load fills them in, so a loaded Config

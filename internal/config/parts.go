@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sort"
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
@@ -348,13 +347,3 @@ func partDefaults(kinds *connector.Set, p *Part, role connector.Role) {
 
 // Kinds returns the connector kinds the config was loaded with.
 func (c *Config) Kinds() *connector.Set { return c.kinds }
-
-// sortedNames lists map keys, sorted.
-func sortedNames[T any](m map[string]T) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}

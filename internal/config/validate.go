@@ -1,7 +1,9 @@
 package config
 
 import (
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -179,7 +181,7 @@ func (v *validator) deletes(path string, r *Route) {
 	if s := r.Source.spec(v.cfg.kinds, connector.RoleSource); s != nil && !hasCap(s, connector.CapDeletes) {
 		v.doc.errorf(dp, "deletes: send, but a %s source never reports deletes (sources that do: %s)", r.Source.Kind, strings.Join(v.kindsWith(connector.RoleSource, connector.CapDeletes), ", "))
 	}
-	for _, name := range sortedKeys(r.Destinations) {
+	for _, name := range slices.Sorted(maps.Keys(r.Destinations)) {
 		d := r.Destinations[name]
 		if d == nil {
 			continue
@@ -238,20 +240,11 @@ func (v *validator) steps(path string, steps []Step, r *Route) {
 				v.doc.errorf(cp, "expected to: (a destination) or steps:, or both")
 			}
 			if c.To != "" && r.Destinations[c.To] == nil {
-				v.doc.errorf(joinPath(cp, "to"), "unknown destination %q (destinations of route %s: %s)", c.To, r.Name, strings.Join(sortedKeys(r.Destinations), ", "))
+				v.doc.errorf(joinPath(cp, "to"), "unknown destination %q (destinations of route %s: %s)", c.To, r.Name, strings.Join(slices.Sorted(maps.Keys(r.Destinations)), ", "))
 			}
 			v.steps(joinPath(cp, "steps"), c.Steps, r)
 		}
 	}
-}
-
-func sortedKeys[T any](m map[string]T) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func (v *validator) destinations(path string, r *Route) {
@@ -263,7 +256,7 @@ func (v *validator) destinations(path string, r *Route) {
 		v.doc.errorf(path, "expected at least one destination, named default")
 		return
 	case r.Destinations["default"] == nil && !v.has(joinPath(path, "default")):
-		v.doc.errorf(path, "missing the %q destination; it receives every record no switch sent elsewhere (defined: %s)", "default", strings.Join(sortedKeys(r.Destinations), ", "))
+		v.doc.errorf(path, "missing the %q destination; it receives every record no switch sent elsewhere (defined: %s)", "default", strings.Join(slices.Sorted(maps.Keys(r.Destinations)), ", "))
 	}
 	for _, name := range orderedKeys(v.doc.keys[path], r.Destinations) {
 		dp := joinPath(path, name)

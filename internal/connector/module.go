@@ -322,3 +322,21 @@ func (s *Set) For(role Role) []*Kind {
 	}
 	return out
 }
+
+// SystemAs returns the built system of that name as the type T a kind
+// builds, or an error naming what it needed (kinds, e.g. "an HTTP").
+func SystemAs[T any](env Env, name, kinds string) (T, error) {
+	var zero T
+	if env.System == nil {
+		return zero, fmt.Errorf("system %q: no systems are defined", name)
+	}
+	s, err := env.System(name)
+	if err != nil {
+		return zero, err
+	}
+	t, ok := s.(T)
+	if !ok {
+		return zero, fmt.Errorf("system %q is not %s system", name, kinds)
+	}
+	return t, nil
+}

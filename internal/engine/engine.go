@@ -68,7 +68,8 @@ type route struct {
 	// hashSeed is mixed into every content hash: a change of what the
 	// route sends (steps, destinations) makes every record count as
 	// changed once, so a fixed mapping is delivered without a resend.
-	hashSeed []byte
+	hashSeed   []byte
+	deleteSeed []byte // hashSeed for deletes (see deleteSeed)
 }
 
 type destination struct {
@@ -117,7 +118,8 @@ func New(cfg *config.Config, st store.Store, conns Connectors, opts Options) (*E
 }
 
 func compileRoute(rc *config.Route, conns Connectors) (*route, error) {
-	r := &route{cfg: rc, destinations: map[string]*destination{}, hashSeed: sendFingerprint(rc)}
+	seed := sendFingerprint(rc)
+	r := &route{cfg: rc, destinations: map[string]*destination{}, hashSeed: seed, deleteSeed: deleteSeed(seed)}
 	var err error
 	if r.source, err = conns.Source(rc); err != nil {
 		return nil, fmt.Errorf("source: %w", err)

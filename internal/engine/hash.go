@@ -31,13 +31,15 @@ func (r *route) enqueueHash(payload []byte, deleted bool) string {
 	return r.hashOf(payload, deleted)
 }
 
-// deleteSeed is mixed into the hash of a delete, so a delete never has
-// the hash of an upsert of the same payload.
-var deleteSeed = []byte("\x00ferry delete")
+// deleteSeed returns the seed of a delete's hash: the route's seed and a
+// mark, so a delete never has the hash of an upsert of the same payload.
+func deleteSeed(seed []byte) []byte {
+	return append(append([]byte(nil), seed...), "\x00ferry delete"...)
+}
 
 func (r *route) hashOf(payload []byte, deleted bool) string {
 	if deleted {
-		return contentHash(append(append([]byte(nil), r.hashSeed...), deleteSeed...), payload)
+		return contentHash(r.deleteSeed, payload)
 	}
 	return contentHash(r.hashSeed, payload)
 }

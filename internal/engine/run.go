@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -174,7 +175,7 @@ func (e *Engine) Run(ctx context.Context, name string, opts RunOptions) (Result,
 // startRunScoped tells destinations whose output belongs to one run (a
 // file per run) that the run starts.
 func (rs *runState) startRunScoped(ctx context.Context, info connector.RunInfo) error {
-	for _, name := range sortedNames(rs.r.destinations) {
+	for _, name := range slices.Sorted(maps.Keys(rs.r.destinations)) {
 		if rsd, ok := rs.r.destinations[name].conn.(connector.RunScoped); ok {
 			if err := rsd.StartRun(ctx, info); err != nil {
 				return fmt.Errorf("route %q: destination %q: start of run: %w", info.Route, name, err)
@@ -188,7 +189,7 @@ func (rs *runState) startRunScoped(ctx context.Context, info connector.RunInfo) 
 // output; completed tells whether the run ended without error.
 func (rs *runState) endRunScoped(ctx context.Context, info connector.RunInfo, completed bool) error {
 	var errs []error
-	for _, name := range sortedNames(rs.r.destinations) {
+	for _, name := range slices.Sorted(maps.Keys(rs.r.destinations)) {
 		if rsd, ok := rs.r.destinations[name].conn.(connector.RunScoped); ok {
 			if err := rsd.EndRun(ctx, info, completed); err != nil {
 				errs = append(errs, fmt.Errorf("route %q: destination %q: end of run: %w", info.Route, name, err))
@@ -196,15 +197,6 @@ func (rs *runState) endRunScoped(ctx context.Context, info connector.RunInfo, co
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func sortedNames[T any](m map[string]T) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // ErrRouteBusy is returned by Run when another run of the route holds its

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/ferry-dev/ferry/internal/connector"
@@ -33,7 +34,7 @@ func Write(dir string, s *connector.Set) error {
 		return fmt.Errorf("connector docs: create %s: %w", dir, err)
 	}
 	pages := Pages(s)
-	for _, name := range sortedNames(pages) {
+	for _, name := range slices.Sorted(maps.Keys(pages)) {
 		if err := writeFile(filepath.Join(dir, name), pages[name]); err != nil {
 			return fmt.Errorf("connector docs: %w", err)
 		}
@@ -78,7 +79,7 @@ func writeFile(path string, data []byte) error {
 func Check(dir string, s *connector.Set) error {
 	pages := Pages(s)
 	var problems []string
-	for _, name := range sortedNames(pages) {
+	for _, name := range slices.Sorted(maps.Keys(pages)) {
 		path := filepath.Join(dir, name)
 		have, err := os.ReadFile(path)
 		switch {
@@ -174,13 +175,4 @@ func isGenerated(path string) (bool, error) {
 		return false, fmt.Errorf("connector docs: read %s: %w", path, err)
 	}
 	return string(head[:n]) == generatedMarker, nil
-}
-
-func sortedNames(m map[string][]byte) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }

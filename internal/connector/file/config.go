@@ -3,6 +3,7 @@ package fileconn
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -170,7 +171,7 @@ func (c *SourceConfig) check() problems {
 			ps.add("columns", "is only for files without a header line (header: false); the header names the columns")
 		}
 		checkColumns(&ps, c.Columns)
-		for _, col := range sortedKeys(c.Types) {
+		for _, col := range slices.Sorted(maps.Keys(c.Types)) {
 			if !slices.Contains(columnTypes, c.Types[col]) {
 				ps.add("types."+col, "%q is not a type (expected string, number, int or bool)", c.Types[col])
 			}
@@ -283,13 +284,4 @@ func plainName(name string) error {
 		return fmt.Errorf("%q must not end in %s (the suffix of files being written)", name, partSuffix)
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -101,7 +102,7 @@ func newCSVReader(br *bufio.Reader, cfg *SourceConfig, limit int64) (*csvReader,
 		return nil, lineError{1, fmt.Errorf("no column %q (the key); the columns are %s", cfg.Key, strings.Join(c.cols, ", "))}
 	}
 	c.types = make([]string, len(c.cols))
-	for _, col := range sortedKeys(cfg.Types) {
+	for _, col := range slices.Sorted(maps.Keys(cfg.Types)) {
 		i := slices.Index(c.cols, col)
 		if i < 0 {
 			return nil, lineError{1, fmt.Errorf("types names column %q, which the file lacks; the columns are %s", col, strings.Join(c.cols, ", "))}

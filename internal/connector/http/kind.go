@@ -147,16 +147,9 @@ func destinationDefaults(d *DestinationConfig) {
 
 // systemsOf looks up the route's system and checks it is an HTTP one.
 func systemsOf(env connector.Env, name string) (*Systems, error) {
-	if env.System == nil {
-		return nil, fmt.Errorf("system %q: no systems are configured", name)
-	}
-	s, err := env.System(name)
+	sys, err := connector.SystemAs[*system](env, name, "an HTTP")
 	if err != nil {
 		return nil, err
-	}
-	sys, ok := s.(*system)
-	if !ok {
-		return nil, fmt.Errorf("system %q is not an HTTP system", name)
 	}
 	return &Systems{byName: map[string]*system{name: sys}}, nil
 }

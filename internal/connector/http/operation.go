@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/ferry-dev/ferry/internal/connector"
@@ -186,7 +188,7 @@ func compileBody(field string, v any) (bodyNode, error) {
 		return templateNode{field: field, t: t}, nil
 	case map[string]any:
 		n := mapNode{}
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			c, err := compileBody(field+"."+k, x[k])
 			if err != nil {
 				return nil, err

@@ -5,10 +5,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -514,7 +514,7 @@ func compileTemplates(field string, m map[string]string) (map[string]*expr.Templ
 		return nil, nil
 	}
 	out := make(map[string]*expr.Template, len(m))
-	for _, name := range sortedKeys(m) {
+	for _, name := range slices.Sorted(maps.Keys(m)) {
 		t, err := expr.CompileTemplate(m[name])
 		if err != nil {
 			return nil, fmt.Errorf("%s.%s: %w", field, name, err)
@@ -529,7 +529,7 @@ func renderTemplates(field string, m map[string]*expr.Template, env map[string]a
 		return nil, nil
 	}
 	out := make(map[string]string, len(m))
-	for _, name := range sortedKeys(m) {
+	for _, name := range slices.Sorted(maps.Keys(m)) {
 		v, err := m[name].Render(env)
 		if err != nil {
 			return nil, fmt.Errorf("%s.%s: %w", field, name, err)
@@ -537,15 +537,6 @@ func renderTemplates(field string, m map[string]*expr.Template, env map[string]a
 		out[name] = v
 	}
 	return out, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func orDefault(s, def string) string {

@@ -183,18 +183,7 @@ func Kind() connector.Kind {
 
 // system finds the named system and checks that it is a rabbitmq one.
 func system(env connector.Env, name string) (*System, error) {
-	if env.System == nil {
-		return nil, fmt.Errorf("system %q: no systems are defined", name)
-	}
-	s, err := env.System(name)
-	if err != nil {
-		return nil, err
-	}
-	sys, ok := s.(*System)
-	if !ok {
-		return nil, fmt.Errorf("system %q is not a rabbitmq system", name)
-	}
-	return sys, nil
+	return connector.SystemAs[*System](env, name, "a rabbitmq")
 }
 
 func systemDefaults(c *SystemConfig) {

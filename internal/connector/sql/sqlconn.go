@@ -307,16 +307,5 @@ func trimQuery(q string) string {
 
 // system resolves a part's system into a *DB.
 func system(env connector.Env, name string) (*DB, error) {
-	if env.System == nil {
-		return nil, fmt.Errorf("system %q: no systems are available", name)
-	}
-	s, err := env.System(name)
-	if err != nil {
-		return nil, err
-	}
-	db, ok := s.(*DB)
-	if !ok {
-		return nil, fmt.Errorf("system %q is not a postgres, mysql or sqlite system", name)
-	}
-	return db, nil
+	return connector.SystemAs[*DB](env, name, "a postgres, mysql or sqlite")
 }
