@@ -307,6 +307,19 @@ func routeConfig(o options, srcURL, sinkURL string) string {
 	return fmt.Sprintf(routeYAML, retention, srcURL, sinkURL, o.page, o.batch) + extra
 }
 
+// benchSteps are the route's steps in every mode (HTTP or PostgreSQL at
+// either end), so the modes transform the same records the same way.
+const benchSteps = `    steps:
+      - filter: status != "cancelled"
+      - map:
+          external_id: string(id)
+          number: number
+          email: email
+          country: customer.country
+          total_cents: int(total * 100)
+          currency: currency
+`
+
 const routeYAML = `
 store: ferry.db
 %ssystems:
@@ -321,16 +334,7 @@ routes:
         records: data
         key: id
         paginate: { page: { size: %d } }
-    steps:
-      - filter: status != "cancelled"
-      - map:
-          external_id: string(id)
-          number: number
-          email: email
-          country: customer.country
-          total_cents: int(total * 100)
-          currency: currency
-    batch: %d
+` + benchSteps + `    batch: %d
     destinations:
       default:
         http: { system: sink, path: /orders/batch, body: array, wrap: orders }

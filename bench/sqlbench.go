@@ -196,16 +196,7 @@ routes:
         cursor: updated_at
         decimals: number
         page_size: %d
-    steps:
-      - filter: status != "cancelled"
-      - map:
-          external_id: string(id)
-          number: number
-          email: email
-          country: customer.country
-          total_cents: int(total * 100)
-          currency: currency
-    batch: %d
+` + benchSteps + `    batch: %d
     destinations:
       default:
         http: { system: sink, path: /orders/batch, body: array, wrap: orders }
@@ -225,16 +216,7 @@ routes:
         records: data
         key: id
         paginate: { page: { size: %d } }
-    steps:
-      - filter: status != "cancelled"
-      - map:
-          external_id: string(id)
-          number: number
-          email: email
-          country: customer.country
-          total_cents: int(total * 100)
-          currency: currency
-    batch: %d
+` + benchSteps + `    batch: %d
     destinations:
       default:
         sql: { system: erp, table: orders_out, key: external_id }
