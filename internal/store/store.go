@@ -423,9 +423,11 @@ type Store interface {
 	// owners (dead workers). A released entry whose key got a newer entry
 	// meanwhile (queued, or leased or delivered with a higher ID) is
 	// dropped as superseded. It returns how many
-	// were released or dropped. A zero now releases by owner only.
+	// were released or dropped. A zero now releases by owner only. Route
+	// "" covers every route (the rescuer).
 	ReleaseLeases(ctx context.Context, route string, now time.Time, owners []string) (int, error)
-	// LeaseOwners lists the distinct owners of leased entries of route.
+	// LeaseOwners lists the distinct owners of leased entries of route
+	// ("" = of every route).
 	LeaseOwners(ctx context.Context, route string) ([]string, error)
 
 	// Entries lists entries by filter, ordered by ID (all routes when
@@ -496,6 +498,7 @@ type Store interface {
 	Outbox(ctx context.Context, route string, limit int) ([]OutboxItem, error)
 	// ReleaseOutbox releases outbox leases held by owners (dead workers),
 	// or all expired ones when now is not zero. It returns how many.
+	// Route "" covers every route.
 	ReleaseOutbox(ctx context.Context, route string, now time.Time, owners []string) (int, error)
 	// ReplayOutbox makes the dead (given up) outbox items of route (of key
 	// only, when not "") due at now with their attempts reset to 0, and
@@ -535,8 +538,116 @@ type Store interface {
 	// GetRun returns one run.
 	GetRun(ctx context.Context, id int64) (Run, error)
 
+	// ListRuns lists runs by filter, newest first (paging with BeforeID).
+	ListRuns(ctx context.Context, f RunFilter) ([]Run, error)
+
+	// Accept queues the records pushed to routes (webhooks): each push
+	// like EnqueuePage (same coalescing and hash rules, no cursor), all
+	// pushes in one transaction (a group commit: many webhook calls, one
+	// commit; durable before it returns when ctx asks WithSync). It
+	// returns, per push and per record in order, the entry the record is
+	// queued as. Duplicate keys within one push map to the one entry
+	// that holds the last of them.
+	Accept(ctx context.Context, pushes []Push, now time.Time) ([][]Accepted, error)
+
+	// ExtendLeases moves the lease expiry of the given entries to until,
+	// for those still leased by owner, and returns how many those are.
+	// A worker calls it while a batch is in flight so a slow destination
+	// does not make its lease expire under it.
+	ExtendLeases(ctx context.Context, owner string, ids []int64, until time.Time) (int, error)
+
+	// Lead takes or extends the leadership of role (e.g. "scheduler")
+	// for owner until until. It succeeds when nobody holds role, the
+	// holder's term ended before now, owner holds it already, or the
+	// holder is takeOver (known dead; "" for none). Otherwise ok is false
+	// and holder names who leads. Whatever must happen once among several
+	// processes (schedules, the rescuer) runs only in the leader.
+	Lead(ctx context.Context, role, owner string, now, until time.Time, takeOver string) (holder string, ok bool, err error)
+	// Resign gives up owner's leadership of role (no error when it holds none).
+	Resign(ctx context.Context, role, owner string) error
+
+	// Beat records that a ferry process is alive (insert or update by
+	// ID); a process whose Until passed is dead for the rescuer.
+	Beat(ctx context.Context, p Process) error
+	// Processes lists the processes that beat, newest first.
+	Processes(ctx context.Context) ([]Process, error)
+	// ForgetProcess removes a process's row (it stopped cleanly, or the
+	// rescuer closed what it left).
+	ForgetProcess(ctx context.Context, id string) error
+
+	// Ticks lists the scheduler's stored state of every scheduled route.
+	Ticks(ctx context.Context) ([]Tick, error)
+	// ClaimTick moves a route's next tick from c.Prev to c.Next if it is
+	// still at c.Prev (a zero Prev: the route has no tick stored yet),
+	// and records the outcome; false when another scheduler moved it
+	// first (then the caller does nothing for that tick).
+	ClaimTick(ctx context.Context, c TickClaim) (bool, error)
+
 	// Close releases the store.
 	Close() error
+}
+
+// RunFilter selects runs to list.
+type RunFilter struct {
+	Route    string    // "" = all routes
+	Status   RunStatus // "" = any
+	BeforeID int64     // paging: runs with ID < BeforeID (0 = from the newest)
+	Limit    int       // 0 = 50
+}
+
+// Push is the records pushed to one route in one call (a webhook body).
+type Push struct {
+	Route   string
+	Entries []NewEntry
+}
+
+// Accepted is the entry a pushed record is queued as.
+type Accepted struct {
+	EntryID int64 `json:"entry_id"`
+	Version int64 `json:"version"`
+	// Unchanged: the record's content is already queued, in flight,
+	// delivered or dead (see NewEntry.Hash); EntryID names that entry.
+	Unchanged bool `json:"unchanged,omitempty"`
+}
+
+// Process is one ferry process that shares the store.
+type Process struct {
+	ID        string    `json:"id"` // the owner string of its leases: host:pid:nonce
+	Host      string    `json:"host"`
+	PID       int       `json:"pid"`
+	Version   string    `json:"version"`
+	Listen    string    `json:"listen,omitempty"` // its API address, "" for ferry run
+	StartedAt time.Time `json:"started_at"`
+	SeenAt    time.Time `json:"seen_at"`
+	Until     time.Time `json:"until"` // dead when this passes without a new beat
+}
+
+// TickOutcome is what became of a scheduled tick.
+type TickOutcome string
+
+const (
+	TickFired   TickOutcome = "fired"   // a run was started for it
+	TickSkipped TickOutcome = "skipped" // the route was still running: counted, not run
+	TickReset   TickOutcome = "reset"   // the schedule changed (or was first seen): only Next moves
+)
+
+// Tick is the scheduler's stored state of one route.
+type Tick struct {
+	Route     string    `json:"route"`
+	Spec      string    `json:"spec"` // the schedule Next was computed from
+	Next      time.Time `json:"next"`
+	LastFired time.Time `json:"last_fired"` // zero: never
+	Skipped   int64     `json:"skipped"`    // ticks skipped because a run was still going
+}
+
+// TickClaim moves one route's tick (see Store.ClaimTick).
+type TickClaim struct {
+	Route   string
+	Spec    string
+	Prev    time.Time // the Next the caller read (zero: none stored)
+	Next    time.Time
+	Outcome TickOutcome
+	At      time.Time // when it was claimed (LastFired for TickFired)
 }
 
 // syncKey marks a context whose write transactions must be durable
