@@ -547,7 +547,9 @@ type Store interface {
 	// commit; durable before it returns when ctx asks WithSync). It
 	// returns, per push and per record in order, the entry the record is
 	// queued as. Duplicate keys within one push map to the one entry
-	// that holds the last of them.
+	// that holds the last of them. Pushes to one route apply in order: a
+	// key pushed again in a later push replaces the earlier content as a
+	// second EnqueuePage would.
 	Accept(ctx context.Context, pushes []Push, now time.Time) ([][]Accepted, error)
 
 	// ExtendLeases moves the lease expiry of the given entries to until,
@@ -569,7 +571,8 @@ type Store interface {
 	// Beat records that a ferry process is alive (insert or update by
 	// ID); a process whose Until passed is dead for the rescuer.
 	Beat(ctx context.Context, p Process) error
-	// Processes lists the processes that beat, newest first.
+	// Processes lists the processes that beat, the last started first
+	// (dead ones too, until forgotten).
 	Processes(ctx context.Context) ([]Process, error)
 	// ForgetProcess removes a process's row (it stopped cleanly, or the
 	// rescuer closed what it left).
@@ -580,7 +583,10 @@ type Store interface {
 	// ClaimTick moves a route's next tick from c.Prev to c.Next if it is
 	// still at c.Prev (a zero Prev: the route has no tick stored yet),
 	// and records the outcome; false when another scheduler moved it
-	// first (then the caller does nothing for that tick).
+	// first (then the caller does nothing for that tick). It always
+	// stores c.Spec; TickFired sets LastFired to c.At, TickSkipped adds
+	// one to Skipped, TickReset changes nothing else. Times are kept to
+	// the millisecond, so Prev is best the Next that Ticks returned.
 	ClaimTick(ctx context.Context, c TickClaim) (bool, error)
 
 	// Close releases the store.

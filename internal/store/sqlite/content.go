@@ -55,8 +55,8 @@ type knownContent struct {
 
 // leasedRef is a key's newest leased entry.
 type leasedRef struct {
-	id   int64
-	hash string
+	id, version int64
+	hash        string
 }
 
 // verdict is what becomes of one record with a hash.
@@ -187,8 +187,9 @@ func (s *Store) loadChunkContent(ctx context.Context, tx *sql.Tx, route string, 
 			kind, key, hash string
 			id, version     int64
 			payload         []byte
+			deleted         bool
 		)
-		if err := rows.Scan(&kind, &key, &id, &payload, &hash, &version); err != nil {
+		if err := rows.Scan(&kind, &key, &id, &payload, &hash, &version, &deleted); err != nil {
 			return err
 		}
 		switch kind {
@@ -196,13 +197,13 @@ func (s *Store) loadChunkContent(ctx context.Context, tx *sql.Tx, route string, 
 			if queued == nil {
 				queued = map[string]queuedContent{}
 			}
-			queued[key] = queuedContent{payload: payload, hash: hash, deleted: version != 0} // 'Q' rows give deleted in the version column
+			queued[key] = queuedContent{id: id, version: version, payload: payload, hash: hash, deleted: deleted}
 		case "L":
 			if k.leased == nil {
 				k.leased = map[string]leasedRef{}
 			}
 			if id > k.leased[key].id {
-				k.leased[key] = leasedRef{id: id, hash: hash}
+				k.leased[key] = leasedRef{id: id, version: version, hash: hash}
 			}
 		case "D":
 			if k.delivered == nil {
@@ -248,8 +249,8 @@ func (s *Store) loadDead(ctx context.Context, tx *sql.Tx, route string, keys []s
 // chunkContentSQL looks up, in one statement, what the store holds of n
 // keys (?2...) of route ?1: their queued (P/E) entries with payload and
 // hash (kind 'Q'), their leased entries (kind 'L') and their last
-// delivered content (kind 'D'); the last column is the version ('D') or
-// whether the entry is a delete ('Q'). One statement binds the keys once, where
+// delivered content (kind 'D'), with their entry's ID and version; the
+// last column tells a queued delete. One statement binds the keys once, where
 // three IN lists bound and sorted them three times per chunk. CROSS JOIN
 // keeps the keys the outer loop: with no statistics SQLite would rather
 // scan the leased index and probe the keys for each leased row.
@@ -263,8 +264,8 @@ func chunkContentSQL(n int) string {
 		b.WriteString("(?)")
 	}
 	b.WriteString(`)
-	SELECT 'Q', e.key, e.id, e.payload, e.hash, e.deleted FROM k CROSS JOIN entries e ON e.route = ?1 AND e.key = k.key AND e.status IN ('P', 'E')
-	UNION ALL SELECT 'L', e.key, e.id, NULL, e.hash, 0 FROM k CROSS JOIN entries e ON e.route = ?1 AND e.key = k.key AND e.status = 'L'
-	UNION ALL SELECT 'D', d.key, d.entry_id, NULL, d.hash, d.version FROM k CROSS JOIN delivered d ON d.route = ?1 AND d.key = k.key`)
+	SELECT 'Q', e.key, e.id, e.payload, e.hash, e.version, e.deleted FROM k CROSS JOIN entries e ON e.route = ?1 AND e.key = k.key AND e.status IN ('P', 'E')
+	UNION ALL SELECT 'L', e.key, e.id, NULL, e.hash, e.version, 0 FROM k CROSS JOIN entries e ON e.route = ?1 AND e.key = k.key AND e.status = 'L'
+	UNION ALL SELECT 'D', d.key, d.entry_id, NULL, d.hash, d.version, 0 FROM k CROSS JOIN delivered d ON d.route = ?1 AND d.key = k.key`)
 	return b.String()
 }

@@ -95,9 +95,10 @@ func leasedEntries(route string, entries []store.NewEntry, now time.Time, owner 
 // queuedContent is a queued (P/E) entry's content, to tell a record read
 // again unchanged.
 type queuedContent struct {
-	payload []byte
-	hash    string
-	deleted bool
+	id, version int64
+	payload     []byte
+	hash        string
+	deleted     bool
 }
 
 // leaseQueued sorts chunk out against what the store holds of its keys.

@@ -263,6 +263,39 @@ func (s *Store) Runs(ctx context.Context, route string, limit int) ([]store.Run,
 	return out, rows.Err()
 }
 
+// defaultRunLimit is ListRuns' page size when the filter gives none.
+const defaultRunLimit = 50
+
+// ListRuns lists runs by filter, newest first; BeforeID pages back.
+func (s *Store) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultRunLimit
+	}
+	where, args := routeKeyWhere(f.Route, "")
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, string(f.Status))
+	}
+	if f.BeforeID > 0 {
+		where, args = append(where, "id < ?"), append(args, f.BeforeID)
+	}
+	where = append(where, "1")
+	rows, err := s.read.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list runs (route %q, status %q): %w", f.Route, f.Status, err)
+	}
+	defer rows.Close()
+	var out []store.Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list runs (route %q, status %q): %w", f.Route, f.Status, err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 // GetRun returns one run (store.ErrNotFound if missing).
 func (s *Store) GetRun(ctx context.Context, id int64) (store.Run, error) {
 	r, err := scanRun(s.read.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))

@@ -125,15 +125,8 @@ func (s *Store) upsert(ctx context.Context, tx *sql.Tx, route string, entries []
 	if len(entries) == 0 {
 		return nil
 	}
-	args := make([]any, 0, upsertCols*len(entries))
-	for _, e := range entries {
-		payload := []byte(e.Payload)
-		if payload == nil {
-			payload = []byte("null")
-		}
-		args = append(args, route, e.Key, payload, e.Priority, e.Hash, nowMS, nowMS, nowMS, e.Deleted)
-	}
-	q := s.text(textKey{"upsert", 0, len(entries)}, func() string { return upsertSQL(len(entries)) })
+	args := upsertArgs(route, entries, nowMS)
+	q := s.text(textKey{"upsert", 0, len(entries)}, func() string { return upsertSQL(len(entries), "version") })
 	rows, err := s.query(ctx, tx, q, args...)
 	if err != nil {
 		return err
@@ -159,12 +152,30 @@ func (s *Store) upsert(ctx context.Context, tx *sql.Tx, route string, entries []
 	return nil
 }
 
+// upsertArgs binds entries to upsertSQL's parameters.
+func upsertArgs(route string, entries []store.NewEntry, nowMS int64) []any {
+	args := make([]any, 0, upsertCols*len(entries))
+	for _, e := range entries {
+		args = append(args, route, e.Key, nullPayload(e.Payload), e.Priority, e.Hash, nowMS, nowMS, nowMS, e.Deleted)
+	}
+	return args
+}
+
+// nullPayload is the payload as stored: a record without one is JSON null.
+func nullPayload(p []byte) []byte {
+	if p == nil {
+		return []byte("null")
+	}
+	return p
+}
+
 // upsertCols is the parameters per upserted row. Plain '?' only: the
 // driver looks numbered ones (?NNN) up by a linear scan per parameter.
 const upsertCols = 9
 
-// upsertSQL is the multi-row upsert for n entries.
-func upsertSQL(n int) string {
+// upsertSQL is the multi-row upsert for n entries, returning the given
+// columns of each row inserted or replaced.
+func upsertSQL(n int, returning string) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO entries (route, key, payload, priority, hash, next_attempt_at, created_at, updated_at, deleted, status, version) VALUES `)
 	for i := range n {
@@ -181,7 +192,8 @@ func upsertSQL(n int) string {
 		status = 'P', next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at,
 		attempts = 0, last_error = '', batch = '', deleted = excluded.deleted
 		WHERE NOT ((entries.payload = excluded.payload AND entries.deleted = excluded.deleted) OR (excluded.hash != '' AND entries.hash = excluded.hash))
-		RETURNING version`)
+		RETURNING `)
+	b.WriteString(returning)
 	return b.String()
 }
 
@@ -615,9 +627,47 @@ func (s *Store) ReleaseLeases(ctx context.Context, route string, now time.Time, 
 	return released, err
 }
 
-// LeaseOwners lists the distinct owners of leased entries of route.
+// ExtendLeases moves the lease expiry of those of ids still leased by
+// owner to until, in chunked UPDATEs of one transaction.
+func (s *Store) ExtendLeases(ctx context.Context, owner string, ids []int64, until time.Time) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	if owner == "" {
+		return 0, errors.New("extend leases: empty owner")
+	}
+	var extended int64
+	err := s.writeTx(ctx, fmt.Sprintf("extend %d leases of %q", len(ids), owner), func(tx *sql.Tx) error {
+		for chunk := range slices.Chunk(ids, idChunk) {
+			args := make([]any, 0, len(chunk)+2)
+			args = append(args, ms(until), owner)
+			for _, id := range chunk {
+				args = append(args, id)
+			}
+			res, err := s.exec(ctx, tx, `UPDATE entries SET lease_until = ? WHERE status = 'L' AND lease_owner = ? AND id IN (`+
+				placeholders(len(chunk))+`)`, args...)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			extended += n
+		}
+		return nil
+	})
+	return int(extended), err
+}
+
+// LeaseOwners lists the distinct owners of leased entries of route (of
+// every route when "").
 func (s *Store) LeaseOwners(ctx context.Context, route string) ([]string, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT lease_owner FROM entries WHERE route = ? AND status = 'L' ORDER BY lease_owner`, route)
+	q, args := `SELECT DISTINCT lease_owner FROM entries WHERE route = ? AND status = 'L' ORDER BY lease_owner`, []any{route}
+	if route == "" {
+		q, args = `SELECT DISTINCT lease_owner FROM entries WHERE status = 'L' ORDER BY lease_owner`, nil
+	}
+	rows, err := s.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("lease owners of route %q: %w", route, err)
 	}
