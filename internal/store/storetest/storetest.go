@@ -90,6 +90,19 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Runs/Abandon", testAbandonRuns},
 		{"ID", testID},
 		{"NotFound", testNotFound},
+		{"Accept/InOrder", testAcceptInOrder},
+		{"Accept/Duplicates", testAcceptDuplicates},
+		{"Accept/SeveralPushes", testAcceptSeveralPushes},
+		{"ExtendLeases", testExtendLeases},
+		{"Lead", testLead},
+		{"Processes", testProcesses},
+		{"ClaimTick", testClaimTick},
+		{"ClaimTick/Race", testClaimTickRace},
+		{"ListRuns", testListRuns},
+		{"AllRoutes/Leases", testAllRoutesLeases},
+		{"AllRoutes/Outbox", testAllRoutesOutbox},
+		{"Lease/Race", testLeaseRace},
+		{"Replay/WhileLeased", testReplayWhileLeased},
 	}
 	t.Run("Enqueue/Unchanged", func(t *testing.T) {
 		t.Parallel()
@@ -102,6 +115,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Discard", func(t *testing.T) {
 		t.Parallel()
 		testDiscard(t, open)
+	})
+	t.Run("Accept/Unchanged", func(t *testing.T) {
+		t.Parallel()
+		testAcceptUnchanged(t, open)
+	})
+	t.Run("Settle/AfterTakeOver", func(t *testing.T) {
+		t.Parallel()
+		testSettleAfterTakeOver(t, open)
 	})
 	t.Run("Replay/Superseded", func(t *testing.T) {
 		t.Parallel()
