@@ -39,6 +39,9 @@ func (e *Engine) DryRun(ctx context.Context, name string, full bool, limit int, 
 	if err != nil {
 		return err
 	}
+	if r.source == nil {
+		return fmt.Errorf("route %q has no source to read: its records come from its webhook", name)
+	}
 	req := connector.ReadRequest{Full: full}
 	if !full {
 		if req.Cursor, err = e.store.Cursor(ctx, name); err != nil {

@@ -15,6 +15,8 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/events"
+	"github.com/ferry-dev/ferry/internal/expr"
 	"github.com/ferry-dev/ferry/internal/store"
 	"github.com/ferry-dev/ferry/internal/transform"
 )
@@ -42,6 +44,11 @@ type Options struct {
 	LockFor time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Events receives run and entry events (nil: none are published).
+	Events *events.Bus
+	// FlushEvery is how often a running run's counters are written to
+	// the store (default 2s).
+	FlushEvery time.Duration
 }
 
 // Engine runs the routes of one config against one store.
@@ -65,11 +72,14 @@ type route struct {
 	destinations map[string]*destination
 	after        []connector.Operation
 	onError      []connector.Operation
+	onStale      []connector.Operation // fresh_within incidents (see Notify)
 	// hashSeed is mixed into every content hash: a change of what the
 	// route sends (steps, destinations) makes every record count as
 	// changed once, so a fixed mapping is delivered without a resend.
 	hashSeed   []byte
 	deleteSeed []byte // hashSeed for deletes (see deleteSeed)
+	// entryPriority computes an entry's priority (nil: the route's).
+	entryPriority *expr.Program
 }
 
 type destination struct {
@@ -106,6 +116,9 @@ func New(cfg *config.Config, st store.Store, conns Connectors, opts Options) (*E
 	if opts.LockFor <= 0 {
 		opts.LockFor = time.Minute
 	}
+	if opts.FlushEvery <= 0 {
+		opts.FlushEvery = 2 * time.Second
+	}
 	e := &Engine{cfg: cfg, store: st, storeID: st.ID(), routes: map[string]*route{}, opts: opts, log: opts.Logger}
 	for _, name := range cfg.RouteNames() {
 		r, err := compileRoute(cfg.Routes[name], conns)
@@ -121,8 +134,16 @@ func compileRoute(rc *config.Route, conns Connectors) (*route, error) {
 	seed := sendFingerprint(rc)
 	r := &route{cfg: rc, destinations: map[string]*destination{}, hashSeed: seed, deleteSeed: deleteSeed(seed)}
 	var err error
-	if r.source, err = conns.Source(rc); err != nil {
-		return nil, fmt.Errorf("source: %w", err)
+	// A route fed only by its webhook has no source to read.
+	if rc.Source.Kind != "" {
+		if r.source, err = conns.Source(rc); err != nil {
+			return nil, fmt.Errorf("source: %w", err)
+		}
+	}
+	if rc.EntryPriority != "" {
+		if r.entryPriority, err = expr.Compile(rc.EntryPriority); err != nil {
+			return nil, fmt.Errorf("entry_priority: %w", err)
+		}
 	}
 	if r.steps, err = transform.Compile(rc.Steps); err != nil {
 		return nil, fmt.Errorf("steps: %w", err)
@@ -152,6 +173,13 @@ func compileRoute(rc *config.Route, conns Connectors) (*route, error) {
 			return nil, fmt.Errorf("on_error[%d]: %w", i, err)
 		}
 		r.onError = append(r.onError, op)
+	}
+	for i := range rc.OnStale {
+		op, err := conns.Operation(rc, &rc.OnStale[i])
+		if err != nil {
+			return nil, fmt.Errorf("on_stale[%d]: %w", i, err)
+		}
+		r.onStale = append(r.onStale, op)
 	}
 	return r, nil
 }

@@ -33,6 +33,16 @@ type work struct {
 // settled is a delivered batch's outcome, ready to be committed.
 type settled struct {
 	settlements []store.Settlement
+	// sent tells, by entry ID, where a sent entry went and (for routes
+	// whose webhook callers wait for the answer) the destination's whole
+	// answer, longer than the attempt's excerpt.
+	sent map[int64]sentInfo
+}
+
+// sentInfo is what the events of a sent entry carry beyond its attempt.
+type sentInfo struct {
+	dest     string
+	response string
 }
 
 // process sends one leased batch and settles every entry on its own. It
@@ -62,6 +72,10 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 	var err error
 	settlements := make([]store.Settlement, 0, len(batch))
 	groups := map[[2]string]*sendGroup{}
+	var sent map[int64]sentInfo
+	if rs.e.opts.Events != nil {
+		sent = make(map[int64]sentInfo, len(batch))
+	}
 	now := rs.e.opts.Now()
 	// fail settles a record that failed before or during delivery; a new
 	// dead letter carries its on_error operations.
@@ -204,6 +218,13 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 		allRetryAfter := time.Duration(0)
 		for i, w := range works {
 			res := results[i]
+			if sent != nil {
+				info := sentInfo{dest: g.dest}
+				if r.answersCaller() {
+					info.response = rs.e.cfg.Redactor().String(truncate(res.Response, callerAnswerLimit))
+				}
+				sent[w.entry.ID] = info
+			}
 			switch {
 			case sendErr != nil && !res.OK && !res.Skipped:
 				// Cancelled mid-send: settle what was delivered; the rest
@@ -237,7 +258,7 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 			break
 		}
 	}
-	return settled{settlements: settlements}, pause, nil
+	return settled{settlements: settlements, sent: sent}, pause, nil
 }
 
 // missing asks the source, when it can tell (connector.KeyChecker),
@@ -331,6 +352,8 @@ func (rs *runState) commit(ctx context.Context, s settled) error {
 		return fmt.Errorf("route %q: settle %d entries: %w", rs.r.cfg.Name, len(s.settlements), err)
 	}
 	rs.tally(s.settlements)
+	rs.live.release(s.settlements)
+	rs.publishSettled(s)
 	return nil
 }
 

@@ -13,7 +13,9 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/events"
 	"github.com/ferry-dev/ferry/internal/jsonx"
+	"github.com/ferry-dev/ferry/internal/liveness"
 	"github.com/ferry-dev/ferry/internal/store"
 )
 
@@ -26,6 +28,8 @@ type RunOptions struct {
 	// Progress, when set, receives snapshots at most every 100ms and at
 	// phase changes. It is called from the run's goroutines one at a time.
 	Progress func(Progress)
+	// Started, when set, is called once the run is recorded (its ID known).
+	Started func(store.Run)
 }
 
 // Progress is a snapshot of a running run.
@@ -132,6 +136,11 @@ func (e *Engine) Run(ctx context.Context, name string, opts RunOptions) (Result,
 	}
 	rs.runID = rs.run.ID
 	e.log.Info("run started", "route", name, "run", rs.run.ID, "mode", mode, "trigger", opts.Trigger)
+	if opts.Started != nil {
+		opts.Started(rs.run)
+	}
+	rs.publish(events.RunStarted)
+	lv := rs.startLive(runCtx)
 
 	info := connector.RunInfo{ID: rs.run.ID, Route: name, Started: rs.started}
 	runErr := rs.startRunScoped(runCtx, info)
@@ -162,7 +171,9 @@ func (e *Engine) Run(ctx context.Context, name string, opts RunOptions) (Result,
 	if err := rs.endRunScoped(bg, info, runErr == nil); err != nil && runErr == nil {
 		runErr = err
 	}
+	lv.end() // no counter flush may land after the outcome
 	res := rs.finish(bg, runErr)
+	rs.publish(events.RunFinished)
 	e.log.Info("run finished", "route", name, "run", res.ID, "status", res.Status,
 		"collected", res.Collected, "unchanged", res.Unchanged, "done", res.Done, "failed", res.Failed, "dead", res.Dead, "skipped", res.Skipped)
 	e.prune(bg)
@@ -280,7 +291,22 @@ func (e *Engine) lockRoute(ctx context.Context, name string, lost func(error)) (
 // Run calls it at its start; commands that open the store may call it
 // too. log may be nil.
 func CloseAbandonedRuns(ctx context.Context, st store.Store, now time.Time, log *slog.Logger) ([]store.Run, error) {
-	runs, err := st.AbandonRuns(ctx, now, ownerDead)
+	return CloseRunsOf(ctx, st, now, log, ownerDead)
+}
+
+// CloseRunsOf is CloseAbandonedRuns with the caller's judgement of which
+// lease owners (host:pid:nonce) are dead, e.g. from heartbeats that ran
+// out on other hosts; owners dead on this host count too.
+func CloseRunsOf(ctx context.Context, st store.Store, now time.Time, log *slog.Logger, dead func(leaseOwner string) bool) ([]store.Run, error) {
+	runDead := func(runOwner string) bool {
+		if liveness.Dead(runOwner) {
+			return true
+		}
+		// A run's owner is its worker's lease owner plus one nonce.
+		i := strings.LastIndexByte(runOwner, ':')
+		return i > 0 && dead(runOwner[:i])
+	}
+	runs, err := st.AbandonRuns(ctx, now, runDead)
 	if err != nil {
 		return nil, fmt.Errorf("close abandoned runs: %w", err)
 	}
@@ -291,7 +317,7 @@ func CloseAbandonedRuns(ctx context.Context, st store.Store, now time.Time, log 
 		// The run lock owner is the lease owner plus one nonce. Only a
 		// dead worker's leases are released: one that merely lost its
 		// lock may still be sending, and its leases expire on their own.
-		if !ownerDead(r.Owner) {
+		if !runDead(r.Owner) {
 			continue
 		}
 		i := strings.LastIndexByte(r.Owner, ':')
@@ -315,6 +341,7 @@ type runState struct {
 	e    *Engine
 	r    *route
 	opts RunOptions
+	live *live // set before any goroutine starts
 
 	mu           sync.Mutex
 	run          store.Run
@@ -371,7 +398,7 @@ func (rs *runState) execute(ctx context.Context) error {
 
 		// After a source failure the run reads no more, but still sends
 		// what is queued and retries what falls due.
-		readSource := rs.sourceErr == nil && (it == 1 || (cursorBased && (more || advanced)))
+		readSource := rs.r.source != nil && rs.sourceErr == nil && (it == 1 || (cursorBased && (more || advanced)))
 		var err error
 		if readSource {
 			advanced, more, err = rs.collectAndSend(ctx, it == 1 && rs.opts.Full)
@@ -637,6 +664,7 @@ func (rs *runState) collect(ctx context.Context, req connector.ReadRequest, page
 			stopReading()
 			continue
 		}
+		rs.live.hold(leased)
 		if cur != nil {
 			stored = *cur
 		}
@@ -735,7 +763,12 @@ func (rs *runState) read(ctx context.Context, req connector.ReadRequest, out cha
 				return fmt.Errorf("page %d: record %q: encode: %w", page.Number, rec.Key, err)
 			}
 			hash := rs.r.enqueueHash(payload, rec.Deleted)
-			p.entries = append(p.entries, store.NewEntry{Key: rec.Key, Payload: payload, Priority: cfg.Priority, Hash: hash, Deleted: rec.Deleted})
+			prio, err := rs.r.priorityOf(rec.Data)
+			if err != nil {
+				// A priority is no reason to hold a record back.
+				rs.e.log.Warn("entry priority: using the route's", "route", cfg.Name, "key", rec.Key, "err", err)
+			}
+			p.entries = append(p.entries, store.NewEntry{Key: rec.Key, Payload: payload, Priority: prio, Hash: hash, Deleted: rec.Deleted})
 			p.records[rec.Key] = rec.Data
 			p.hashes[rec.Key] = hash
 		}
@@ -801,6 +834,7 @@ func (rs *runState) sendPass(ctx context.Context, mode store.LeaseMode) error {
 		if len(entries) == 0 {
 			return nil
 		}
+		rs.live.hold(entries)
 		if err := rs.waitBackOff(ctx); err != nil {
 			return err
 		}
@@ -860,7 +894,8 @@ func (rs *runState) count(f func(*store.Run)) {
 }
 
 func (rs *runState) progress(force bool) {
-	if rs.opts.Progress == nil {
+	bus := rs.e.opts.Events
+	if rs.opts.Progress == nil && bus == nil {
 		return
 	}
 	rs.mu.Lock()
@@ -870,9 +905,14 @@ func (rs *runState) progress(force bool) {
 		return
 	}
 	rs.lastProgress = now
-	p := rs.snapshot(now)
-	// Called under mu so snapshots reach the callback in order, one at a time.
-	rs.opts.Progress(p)
+	if rs.opts.Progress != nil {
+		// Called under mu so snapshots reach the callback in order, one at a time.
+		rs.opts.Progress(rs.snapshot(now))
+	}
+	if bus != nil && rs.run.ID != 0 {
+		run := rs.run
+		bus.Publish(events.Event{Type: events.RunProgress, At: now, Route: run.Route, RunID: run.ID, Run: &run, Phase: rs.phase})
+	}
 	rs.mu.Unlock()
 }
 

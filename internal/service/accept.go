@@ -1,0 +1,263 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/events"
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+// maxGroup caps the pushes committed in one transaction.
+const maxGroup = 256
+
+// acceptor queues webhook pushes with group commits: while one commit is
+// being made durable, the pushes that arrive wait and go together in the
+// next one, so many callers share one fsync.
+type acceptor struct {
+	st   store.Store
+	now  func() time.Time
+	in   chan *pushCall
+	done chan struct{}
+}
+
+type pushCall struct {
+	ctx    context.Context
+	push   store.Push
+	result chan pushResult
+}
+
+type pushResult struct {
+	accepted []store.Accepted
+	err      error
+}
+
+func newAcceptor(st store.Store, now func() time.Time) *acceptor {
+	return &acceptor{st: st, now: now, in: make(chan *pushCall, maxGroup), done: make(chan struct{})}
+}
+
+// start runs the committer until ctx ends; pushes already handed in are
+// still committed.
+func (a *acceptor) start(ctx context.Context) {
+	go func() {
+		defer close(a.done)
+		for {
+			select {
+			case <-ctx.Done():
+				a.drain()
+				return
+			case c := <-a.in:
+				a.commit(c)
+			}
+		}
+	}()
+}
+
+// wait returns once the committer has stopped.
+func (a *acceptor) wait() { <-a.done }
+
+func (a *acceptor) drain() {
+	for {
+		select {
+		case c := <-a.in:
+			a.commit(c)
+		default:
+			return
+		}
+	}
+}
+
+// commit commits first and whatever else waits, up to maxGroup, in one
+// durable transaction.
+func (a *acceptor) commit(first *pushCall) {
+	calls := []*pushCall{first}
+	for len(calls) < maxGroup {
+		select {
+		case c := <-a.in:
+			calls = append(calls, c)
+			continue
+		default:
+		}
+		break
+	}
+	// Callers that gave up before their turn are left out.
+	live := calls[:0]
+	for _, c := range calls {
+		if c.ctx.Err() != nil {
+			c.result <- pushResult{err: c.ctx.Err()}
+			continue
+		}
+		live = append(live, c)
+	}
+	if len(live) == 0 {
+		return
+	}
+	pushes := make([]store.Push, len(live))
+	for i, c := range live {
+		pushes[i] = c.push
+	}
+	// The caller forgets the records once it has its 202: they must
+	// survive a power loss, not only a crash.
+	res, err := a.st.Accept(store.WithSync(context.Background()), pushes, a.now())
+	for i, c := range live {
+		if err != nil {
+			c.result <- pushResult{err: err}
+			continue
+		}
+		c.result <- pushResult{accepted: res[i]}
+	}
+}
+
+// add hands a push to the committer and waits for its commit.
+func (a *acceptor) add(ctx context.Context, p store.Push) ([]store.Accepted, error) {
+	c := &pushCall{ctx: ctx, push: p, result: make(chan pushResult, 1)}
+	select {
+	case a.in <- c:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-a.done:
+		return nil, ErrStopping
+	}
+	// Once handed in, the push is committed or refused: wait for which,
+	// even if the caller gives up, so a 202 never misses a record.
+	r := <-c.result
+	return r.accepted, r.err
+}
+
+// Accept queues records pushed to a webhook route durably and asks for a
+// run of the route to send them. All records are checked first: one that
+// cannot be queued (no key) refuses the whole call (ErrBadRecord), and
+// nothing is queued. With wait, the result's Wait waits for the first
+// attempt of each record.
+func (s *Service) Accept(ctx context.Context, route string, records []map[string]any, wait bool) (Accepted, error) {
+	s.mu.Lock()
+	stopping, gen := s.stopping, s.gen
+	s.mu.Unlock()
+	if stopping {
+		return Accepted{}, ErrStopping
+	}
+	rc := gen.cfg.Routes[route]
+	switch {
+	case rc == nil:
+		return Accepted{}, fmt.Errorf("%w: %q", ErrUnknownRoute, route)
+	case rc.Webhook == nil:
+		return Accepted{}, fmt.Errorf("%w: %q", ErrNotWebhook, route)
+	}
+	entries, err := gen.eng.Push(route, records)
+	if err != nil {
+		return Accepted{}, fmt.Errorf("%w: %v", ErrBadRecord, err)
+	}
+	var sub *events.Subscription
+	if wait {
+		// Subscribe before queuing, so no settlement is missed.
+		sub = s.bus.Subscribe(4*len(records)+64, func(ev events.Event) bool {
+			return ev.Type == events.EntrySettled && ev.Route == route
+		})
+	}
+	accepted, err := s.acceptor.add(ctx, store.Push{Route: route, Entries: entries})
+	if err != nil {
+		if sub != nil {
+			sub.Close()
+		}
+		return Accepted{}, fmt.Errorf("route %q: queue %d records: %w", route, len(records), err)
+	}
+	ids := make([]int64, len(accepted))
+	for i, a := range accepted {
+		ids[i] = a.EntryID
+	}
+	s.bus.Publish(events.Event{Type: events.EntriesQueued, At: s.now(), Route: route, EntryIDs: ids})
+	s.wakeRoute(route, "webhook")
+	out := Accepted{Entries: accepted}
+	if wait {
+		w := &waiter{s: s, sub: sub, accepted: accepted, since: s.now()}
+		out.Wait = w.wait
+	}
+	return out, nil
+}
+
+// waiter collects the first attempts of accepted entries.
+type waiter struct {
+	s        *Service
+	sub      *events.Subscription
+	accepted []store.Accepted
+	since    time.Time
+	once     sync.Once
+}
+
+// wait returns one Delivery per accepted record, in order. Records whose
+// content was delivered already are answered at once (unchanged). When
+// ctx ends first, it looks the missing ones up in the attempt history
+// (an event may have been dropped) and returns what it has with ctx's
+// error.
+func (w *waiter) wait(ctx context.Context) ([]Delivery, error) {
+	defer w.once.Do(w.sub.Close)
+	out := make([]Delivery, len(w.accepted))
+	missing := map[int64][]int{} // entry ID -> indexes in out
+	for i, a := range w.accepted {
+		out[i].EntryID = a.EntryID
+		if a.Unchanged && !w.queued(ctx, a.EntryID) {
+			out[i].Outcome = store.OutcomeUnchanged
+			continue
+		}
+		missing[a.EntryID] = append(missing[a.EntryID], i)
+	}
+	for len(missing) > 0 {
+		select {
+		case ev, ok := <-w.sub.C:
+			if !ok {
+				return out, ErrStopping
+			}
+			if idx, want := missing[ev.Attempt.EntryID]; want {
+				for _, i := range idx {
+					out[i] = deliveryOf(*ev.Attempt)
+				}
+				delete(missing, ev.Attempt.EntryID)
+			}
+		case <-ctx.Done():
+			w.fromHistory(out, missing)
+			if len(missing) == 0 {
+				return out, nil
+			}
+			return out, ctx.Err()
+		}
+	}
+	return out, nil
+}
+
+// queued reports whether the entry waits in the queue (its delivery is
+// still to come).
+func (w *waiter) queued(ctx context.Context, id int64) bool {
+	_, err := w.s.opts.Store.Entry(ctx, id)
+	return err == nil
+}
+
+// fromHistory fills deliveries whose events were missed from the store.
+func (w *waiter) fromHistory(out []Delivery, missing map[int64][]int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for id, idx := range missing {
+		atts, err := w.s.opts.Store.Attempts(ctx, id)
+		if err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				w.s.log.Warn("webhook: read attempts", "entry", id, "err", err)
+			}
+			continue
+		}
+		for _, a := range atts {
+			if a.Op == "" && !a.At.Before(w.since) && a.Outcome != store.OutcomeUnchanged {
+				for _, i := range idx {
+					out[i] = deliveryOf(a)
+				}
+				delete(missing, id)
+				break
+			}
+		}
+	}
+}
+
+func deliveryOf(a store.Attempt) Delivery {
+	return Delivery{EntryID: a.EntryID, Outcome: a.Outcome, StatusCode: a.StatusCode, Response: a.Response, Error: a.Error}
+}

@@ -1,0 +1,327 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/engine"
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+// agingStep is how long a waiting request takes to gain one priority
+// point, so lower priorities are not starved when workers are scarce.
+const agingStep = 30 * time.Second
+
+// dispatcher is the queue of run requests and the runs going on. It is
+// guarded by Service.mu.
+type dispatcher struct {
+	waiting []*request
+	running map[string]*activeRun // by route
+	byRunID map[int64]*activeRun
+	serial  bool // a non-concurrent route is running
+	busy    int  // runs going on (bounded by workers)
+	nextID  int64
+	cycles  int64
+}
+
+func (d *dispatcher) init() {
+	d.running = map[string]*activeRun{}
+	d.byRunID = map[int64]*activeRun{}
+}
+
+// request is one run asked for and not started yet.
+type request struct {
+	id      int64
+	route   string
+	full    bool
+	trigger string
+	cycle   *cycle
+	queued  time.Time
+}
+
+// cycle is the set of routes triggered together (one tick instant, one
+// API call): depends_on orders routes within it, and a route whose
+// dependency failed in it is skipped.
+type cycle struct {
+	id     int64
+	routes map[string]bool // routes of the cycle
+	ended  map[string]bool // routes of the cycle whose run ended
+	failed map[string]bool // ... and failed (or read only part of their source)
+}
+
+// activeRun is a run going on in this process.
+type activeRun struct {
+	req      *request
+	gen      *generation
+	cancel   context.CancelFunc
+	runID    int64
+	started  time.Time
+	progress engine.Progress
+	hasProg  bool
+}
+
+// dropWaiting forgets every waiting request (stopping).
+func (d *dispatcher) dropWaiting() { d.waiting = nil }
+
+// forgetRemoved drops waiting requests of routes a reload removed.
+func (d *dispatcher) forgetRemoved(cfg *config.Config) {
+	d.waiting = slices.DeleteFunc(d.waiting, func(r *request) bool { return cfg.Routes[r.route] == nil })
+}
+
+// waitingFor returns the waiting request of route in the given mode.
+func (d *dispatcher) waitingFor(route string, full bool) *request {
+	for _, r := range d.waiting {
+		if r.route == route && r.full == full {
+			return r
+		}
+	}
+	return nil
+}
+
+// Trigger asks for runs of the routes, together as one cycle. A route
+// with a request of the same mode already waiting is merged into it; a
+// route that is running gets a request that waits behind its run.
+func (s *Service) Trigger(ctx context.Context, req StartRequest) ([]Ticket, error) {
+	if req.Trigger == "" {
+		req.Trigger = "api"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return nil, ErrStopping
+	}
+	cfg := s.gen.cfg
+	for _, name := range req.Routes {
+		if cfg.Routes[name] == nil {
+			return nil, fmt.Errorf("%w: %q", ErrUnknownRoute, name)
+		}
+	}
+	tickets := s.enqueueLocked(req.Routes, req.Full, req.Trigger)
+	s.poke()
+	return tickets, nil
+}
+
+// enqueueLocked adds requests for routes as one cycle (s.mu held).
+func (s *Service) enqueueLocked(routes []string, full bool, trigger string) []Ticket {
+	d := &s.d
+	d.cycles++
+	c := &cycle{id: d.cycles, routes: map[string]bool{}, ended: map[string]bool{}, failed: map[string]bool{}}
+	for _, r := range routes {
+		c.routes[r] = true
+	}
+	now := s.now()
+	tickets := make([]Ticket, 0, len(routes))
+	for _, name := range routes {
+		if w := d.waitingFor(name, full); w != nil {
+			tickets = append(tickets, Ticket{Route: name, State: "merged", Request: w.id})
+			continue
+		}
+		d.nextID++
+		r := &request{id: d.nextID, route: name, full: full, trigger: trigger, cycle: c, queued: now}
+		d.waiting = append(d.waiting, r)
+		tickets = append(tickets, Ticket{Route: name, State: "queued", Request: r.id})
+	}
+	return tickets
+}
+
+// dispatchLoop starts waiting requests whenever something changed.
+func (s *Service) dispatchLoop(ctx context.Context) {
+	// Aging changes the order over time, so look now and then too.
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		s.dispatch()
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// dispatch starts as many waiting requests as the rules allow: a route
+// never runs twice at once; at most one non-concurrent route runs at a
+// time; a route waits for the routes it depends on in its cycle (and is
+// skipped when one failed); at most `workers` runs go on. Among those
+// that may start, the highest priority goes first, a point higher for
+// every agingStep waited; then concurrent routes without dependencies;
+// then the oldest.
+func (s *Service) dispatch() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return
+	}
+	d := &s.d
+	cfg := s.gen.cfg
+	now := s.now()
+	workers := max(cfg.Workers, 1)
+	d.waiting = slices.DeleteFunc(d.waiting, func(r *request) bool { return s.skipIfDependencyFailed(r, cfg) })
+	order := slices.Clone(d.waiting)
+	rank := func(r *request) int {
+		return cfg.Routes[r.route].Priority + int(now.Sub(r.queued)/agingStep)
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		a, b := order[i], order[j]
+		if ra, rb := rank(a), rank(b); ra != rb {
+			return ra > rb
+		}
+		if fa, fb := s.free(a, cfg), s.free(b, cfg); fa != fb {
+			return fa
+		}
+		return a.id < b.id
+	})
+	for _, r := range order {
+		if d.busy >= workers {
+			return
+		}
+		rc := cfg.Routes[r.route]
+		if d.running[r.route] != nil || (!rc.IsConcurrent() && d.serial) || s.waitsForDependency(r, rc) {
+			continue
+		}
+		s.startLocked(r, rc)
+	}
+}
+
+// free reports whether a request's route runs beside anything: marked
+// concurrent and without dependencies.
+func (s *Service) free(r *request, cfg *config.Config) bool {
+	rc := cfg.Routes[r.route]
+	return rc.IsConcurrent() && len(rc.DependsOn) == 0
+}
+
+// waitsForDependency reports whether a route of the request's cycle that
+// the route depends on has not ended yet.
+func (s *Service) waitsForDependency(r *request, rc *config.Route) bool {
+	for _, dep := range rc.DependsOn {
+		if r.cycle.routes[dep] && !r.cycle.ended[dep] {
+			return true
+		}
+	}
+	return false
+}
+
+// skipIfDependencyFailed drops a request whose dependency failed in its
+// cycle: orders are not sent for customers that are not there yet.
+func (s *Service) skipIfDependencyFailed(r *request, cfg *config.Config) bool {
+	for _, dep := range cfg.Routes[r.route].DependsOn {
+		if r.cycle.failed[dep] {
+			s.log.Warn("run skipped: a route it depends on failed in the same cycle", "route", r.route, "dependency", dep)
+			r.cycle.ended[r.route] = true
+			r.cycle.failed[r.route] = true // what depends on it waits too
+			return true
+		}
+	}
+	return false
+}
+
+// startLocked starts a run for r on a new goroutine (s.mu held).
+func (s *Service) startLocked(r *request, rc *config.Route) {
+	d := &s.d
+	d.waiting = slices.DeleteFunc(d.waiting, func(w *request) bool { return w == r })
+	ctx, cancel := context.WithCancel(s.runsCtx)
+	ar := &activeRun{req: r, gen: s.gen, cancel: cancel, started: s.now()}
+	ar.gen.users++
+	d.running[r.route] = ar
+	d.busy++
+	serial := !rc.IsConcurrent()
+	if serial {
+		d.serial = true
+	}
+	s.runs.Add(1)
+	go func() {
+		defer s.runs.Done()
+		defer cancel()
+		res, err := s.execute(ctx, ar)
+		s.finished(ar, serial, res, err)
+	}()
+}
+
+// execute runs one request on its generation's engine.
+func (s *Service) execute(ctx context.Context, ar *activeRun) (engine.Result, error) {
+	r := ar.req
+	return ar.gen.eng.Run(ctx, r.route, engine.RunOptions{
+		Full: r.full, Trigger: r.trigger,
+		Started: func(run store.Run) {
+			s.mu.Lock()
+			ar.runID = run.ID
+			s.d.byRunID[run.ID] = ar
+			s.mu.Unlock()
+		},
+		Progress: func(p engine.Progress) {
+			s.mu.Lock()
+			ar.progress, ar.hasProg = p, true
+			s.mu.Unlock()
+		},
+	})
+}
+
+// finished records a run's end and lets the dispatcher go on.
+func (s *Service) finished(ar *activeRun, serial bool, res engine.Result, err error) {
+	r := ar.req
+	busy := errors.Is(err, engine.ErrRouteBusy)
+	switch {
+	case busy:
+		// Another process runs the route: this request is done; its
+		// run picks up what is queued.
+		s.log.Info("route is running in another process; request dropped", "route", r.route, "trigger", r.trigger)
+	case err != nil && res.ID == 0:
+		s.log.Error("run could not start", "route", r.route, "err", err)
+	}
+	failed := res.Status == store.RunFailed || res.Status == store.RunCancelled || res.SourceError != "" || (err != nil && res.ID == 0 && !busy)
+	var closeGen *generation
+	s.mu.Lock()
+	d := &s.d
+	delete(d.running, r.route)
+	delete(d.byRunID, ar.runID)
+	d.busy--
+	if serial {
+		d.serial = false
+	}
+	r.cycle.ended[r.route] = true
+	if failed {
+		r.cycle.failed[r.route] = true
+	}
+	ar.gen.users--
+	if ar.gen.retired && ar.gen.users == 0 {
+		closeGen = ar.gen
+	}
+	s.mu.Unlock()
+	if closeGen != nil {
+		if err := closeGen.reg.Close(); err != nil {
+			s.log.Warn("close the connectors of the old config", "err", err)
+		}
+	}
+	s.poke()
+}
+
+// Cancel cancels a run going on in this process (ErrNotRunning when it
+// is not running here). The run releases its leases and records itself
+// cancelled.
+func (s *Service) Cancel(ctx context.Context, runID int64) error {
+	s.mu.Lock()
+	ar := s.d.byRunID[runID]
+	s.mu.Unlock()
+	if ar == nil {
+		return fmt.Errorf("%w: run %d", ErrNotRunning, runID)
+	}
+	ar.cancel()
+	return nil
+}
+
+// Wake asks for a run of route triggered by trigger unless one of the
+// same mode already waits (webhooks use it after queuing records).
+func (s *Service) wakeRoute(route, trigger string) {
+	s.mu.Lock()
+	if !s.stopping && s.d.waitingFor(route, false) == nil {
+		s.enqueueLocked([]string{route}, false, trigger)
+	}
+	s.mu.Unlock()
+	s.poke()
+}

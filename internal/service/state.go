@@ -1,0 +1,115 @@
+package service
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+// Routes returns the state of every route, in config order.
+func (s *Service) Routes(ctx context.Context) ([]RouteState, error) {
+	cfg := s.config()
+	ticks, err := s.ticks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]RouteState, 0, len(cfg.Routes))
+	for _, name := range cfg.RouteNames() {
+		st, err := s.routeState(ctx, cfg, name, ticks)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// Route returns one route's state (ErrUnknownRoute).
+func (s *Service) Route(ctx context.Context, name string) (RouteState, error) {
+	cfg := s.config()
+	if cfg.Routes[name] == nil {
+		return RouteState{}, fmt.Errorf("%w: %q", ErrUnknownRoute, name)
+	}
+	ticks, err := s.ticks(ctx)
+	if err != nil {
+		return RouteState{}, err
+	}
+	return s.routeState(ctx, cfg, name, ticks)
+}
+
+func (s *Service) ticks(ctx context.Context) (map[string]store.Tick, error) {
+	list, err := s.opts.Store.Ticks(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read schedules: %w", err)
+	}
+	m := make(map[string]store.Tick, len(list))
+	for _, t := range list {
+		m[t.Route] = t
+	}
+	return m, nil
+}
+
+func (s *Service) routeState(ctx context.Context, cfg *config.Config, name string, ticks map[string]store.Tick) (RouteState, error) {
+	rc := cfg.Routes[name]
+	st := RouteState{
+		Name: name, Description: rc.Description, Priority: rc.Priority, DependsOn: rc.DependsOn,
+		Concurrent: rc.IsConcurrent(), Webhook: rc.Webhook != nil, FreshWithin: rc.FreshWithin.D(),
+	}
+	if sched, ok := rc.Trigger(); ok {
+		st.Schedule = sched.String()
+		if t, ok := ticks[name]; ok && t.Spec == st.Schedule {
+			st.NextRun, st.SkippedTicks = t.Next, t.Skipped
+		}
+	}
+	var err error
+	if st.Queue, err = s.opts.Store.Counts(ctx, name); err != nil {
+		return st, fmt.Errorf("route %q: queue: %w", name, err)
+	}
+	runs, err := s.opts.Store.ListRuns(ctx, store.RunFilter{Route: name, Limit: 2})
+	if err != nil {
+		return st, fmt.Errorf("route %q: runs: %w", name, err)
+	}
+	for i := range runs {
+		r := runs[i]
+		if r.Status == store.RunRunning {
+			if st.Running == nil {
+				st.Running = &r // flushed counters: a run of any process
+			}
+			continue
+		}
+		if st.LastRun == nil {
+			st.LastRun = &r
+		}
+	}
+	if st.LastSuccess, err = s.lastSuccess(ctx, name); err != nil {
+		return st, fmt.Errorf("route %q: last success: %w", name, err)
+	}
+	st.Stale = s.isStale(st.FreshWithin, st.LastSuccess, s.now())
+
+	s.mu.Lock()
+	ar := s.d.running[name]
+	waiting := s.d.waitingFor(name, false) != nil || s.d.waitingFor(name, true) != nil
+	if ar != nil && ar.hasProg && st.Running != nil && st.Running.ID == ar.runID {
+		live := *st.Running // this process has fresher counters than the store
+		p := ar.progress
+		live.Iterations, live.Collected, live.Sent, live.Done = p.Iteration, p.Collected, p.Sent, p.Done
+		live.Failed, live.Dead, live.Skipped, live.Unchanged, live.Pruned = p.Failed, p.Dead, p.Skipped, p.Unchanged, p.Pruned
+		st.Running = &live
+	}
+	s.mu.Unlock()
+
+	switch {
+	case ar != nil || st.Running != nil:
+		st.State = StateRunning
+	case waiting:
+		st.State = StateQueued
+	case st.LastRun != nil && (st.LastRun.Status == store.RunFailed || st.LastRun.Status == store.RunPartiallyFailed),
+		st.Queue.Error > 0 || st.Queue.Dead > 0:
+		st.State = StateFailing
+	default:
+		st.State = StateIdle
+	}
+	return st, nil
+}
