@@ -27,6 +27,8 @@ const (
 	// maxPageSize keeps a page (held in memory, queued in one
 	// transaction) bounded.
 	maxPageSize = 100_000
+	// minPublicToken is the shortest public_token accepted.
+	minPublicToken = 16
 )
 
 // SourceConfig is the `file:` source of a route.
@@ -57,6 +59,8 @@ type DestinationConfig struct {
 	Latest    string   `yaml:"latest,omitempty" json:"latest,omitempty" jsonschema:"description=A constant file name (e.g. orders-latest.csv) replaced atomically by each completed run's file"`
 	Keep      int      `yaml:"keep,omitempty" json:"keep,omitempty" jsonschema:"description=How many run files to keep: after each run the oldest beyond this number are removed (latest is not counted); default 0 keeps all. Only for names with {run}\\, {run_id} or {date}"`
 	Empty     string   `yaml:"empty,omitempty" json:"empty,omitempty" jsonschema:"enum=skip,enum=write,description=A run that wrote no record: skip (no file\\, latest unchanged; the default) or write (a CSV header only\\, an empty NDJSON file\\, [] for JSON)"`
+	// PublicToken is a secret: write it as ${env:NAME} or ${file:PATH}.
+	PublicToken string `yaml:"public_token,omitempty" json:"public_token,omitempty" jsonschema:"description=Makes the feed downloadable without an API token by whoever knows this token: /feeds/<route>/latest?token=<it> (ferry serve); at least 16 characters; write it as ${env:NAME} or ${file:PATH}"`
 }
 
 // Duration is a time.Duration written as "30s", "5m", "1h".
@@ -245,6 +249,10 @@ func (c *DestinationConfig) check() problems {
 	}
 	if c.Empty != "skip" && c.Empty != "write" {
 		ps.add("empty", "%q is not a choice (expected skip or write)", c.Empty)
+	}
+	// Never quoted: it is a secret.
+	if c.PublicToken != "" && len(c.PublicToken) < minPublicToken {
+		ps.add("public_token", "is too short: a token anyone may try in a URL needs at least %d characters (e.g. openssl rand -hex 24)", minPublicToken)
 	}
 	return ps
 }

@@ -34,6 +34,12 @@ type Destination struct {
 	mu      sync.Mutex
 	run     *runFile // nil between runs
 	scratch []byte
+
+	// mmu guards the feed manifest (taken after mu, or alone by Feed, so
+	// listing the feed does not wait for a batch's fsync).
+	mmu     sync.Mutex
+	man     *manifest // nil until loaded
+	manPath string
 }
 
 // runFile is the file of the run in progress.
@@ -53,6 +59,7 @@ var (
 	_ connector.RunScoped          = (*Destination)(nil)
 	_ connector.Previewer          = (*Destination)(nil)
 	_ connector.OneRequestPerBatch = (*Destination)(nil)
+	_ connector.FeedPublisher      = (*Destination)(nil)
 )
 
 // NewDestination builds a destination from a config (defaults are applied
@@ -70,10 +77,12 @@ func NewDestination(env connector.Env, cfg DestinationConfig) (*Destination, err
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Destination{
+	d := &Destination{
 		cfg: cfg, dir: resolve(env.Dir, cfg.Dir), name: name, enc: newEncoder(&cfg),
 		route: env.Route, logger: logger,
-	}, nil
+	}
+	d.manPath = filepath.Join(d.dir, d.manifestFileName())
+	return d, nil
 }
 
 // OneRequestPerBatch is false: every record is written on its own, and
@@ -99,6 +108,12 @@ func (d *Destination) StartRun(ctx context.Context, run connector.RunInfo) error
 	}
 	if err := os.MkdirAll(d.dir, 0o755); err != nil {
 		return fmt.Errorf("file destination: create %s: %w", d.dir, err)
+	}
+	d.mmu.Lock()
+	err := d.loadManifest()
+	d.mmu.Unlock()
+	if err != nil {
+		return err
 	}
 	if err := d.recoverParts(run.Route); err != nil {
 		return err
@@ -131,6 +146,16 @@ func (d *Destination) StartRun(ctx context.Context, run connector.RunInfo) error
 	}
 	if err := syncDir(d.dir); err != nil {
 		f.Close()
+		return err
+	}
+	// Recorded so that a recovered .part keeps its run id.
+	err = d.updateManifest(func(m *manifest) {
+		m.part(final) // a stale entry of a .part that is gone
+		m.Parts = append(m.Parts, manifestFile{RunID: run.ID, Name: final, Started: run.Started.UTC()})
+	})
+	if err != nil {
+		f.Close()
+		os.Remove(path)
 		return err
 	}
 	d.run = rf
@@ -254,26 +279,51 @@ func (d *Destination) finish(rf *runFile, completed bool) error {
 		return fmt.Errorf("file destination: close %s (left for the next run to recover): %w", part, err)
 	}
 	final, err := d.publish(rf.final, rf.records > 0)
-	if err != nil || final == "" {
+	if err != nil {
 		return err
 	}
-	if completed && d.cfg.Latest != "" {
-		if err := d.updateLatest(final); err != nil {
-			return err
-		}
+	if final == "" { // no records, empty: skip
+		return d.updateManifest(func(m *manifest) { m.part(rf.final) })
 	}
-	return d.prune(rf.info.Route, final)
+	entry := manifestFile{
+		RunID: rf.info.ID, Name: final, Records: rf.records, Complete: completed,
+		Started: rf.info.Started.UTC(), Published: time.Now().UTC(),
+	}
+	if info, err := os.Stat(filepath.Join(d.dir, final)); err == nil {
+		entry.Size = info.Size()
+	}
+	var latestErr, pruneErr error
+	latest := false
+	if completed && d.cfg.Latest != "" {
+		latestErr = d.updateLatest(final)
+		latest = latestErr == nil
+	}
+	var removed []string
+	if latestErr == nil {
+		removed, pruneErr = d.prune(rf.info.Route, final)
+	}
+	err = d.updateManifest(func(m *manifest) {
+		m.part(rf.final)
+		m.add(entry)
+		if latest {
+			l := entry
+			m.Latest = &l
+		}
+		m.remove(removed...)
+	})
+	return errors.Join(latestErr, pruneErr, err)
 }
 
 // prune removes the oldest run files of the route beyond keep (never
-// the one just published, nor latest, nor a .part).
-func (d *Destination) prune(route, current string) error {
+// the one just published, nor latest, nor a .part) and returns their
+// names.
+func (d *Destination) prune(route, current string) ([]string, error) {
 	if d.cfg.Keep <= 0 || !d.name.perRun() {
-		return nil
+		return nil, nil
 	}
 	entries, err := os.ReadDir(d.dir)
 	if err != nil {
-		return fmt.Errorf("file destination: keep: %w", err)
+		return nil, fmt.Errorf("file destination: keep: %w", err)
 	}
 	match := d.name.matcher(route, d.enc.ext())
 	type published struct {
@@ -283,7 +333,7 @@ func (d *Destination) prune(route, current string) error {
 	var files []published
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || name == d.cfg.Latest || name == current || strings.HasSuffix(name, partSuffix) {
+		if e.IsDir() || name == d.cfg.Latest || name == current || strings.HasSuffix(name, partSuffix) || strings.HasPrefix(name, ".") {
 			continue
 		}
 		if !match.MatchString(name) {
@@ -304,12 +354,14 @@ func (d *Destination) prune(route, current string) error {
 		}
 		return strings.Compare(b.name, a.name)
 	})
+	var removed []string
 	for _, f := range files[min(len(files), d.cfg.Keep-1):] {
 		if err := os.Remove(filepath.Join(d.dir, f.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("file destination: keep: remove %s: %w", f.name, err)
+			return removed, fmt.Errorf("file destination: keep: remove %s: %w", f.name, err)
 		}
+		removed = append(removed, f.name)
 	}
-	return nil
+	return removed, nil
 }
 
 // publish renames a closed <name>.part to its final name (or removes it
@@ -401,6 +453,29 @@ func (d *Destination) recoverParts(route string) error {
 		return fmt.Errorf("file destination: list %s: %w", d.dir, err)
 	}
 	match := d.name.matcher(route, d.enc.ext())
+	type recovered struct{ part, published string }
+	var done []recovered
+	defer func() {
+		if len(done) == 0 {
+			return
+		}
+		// Recorded as not complete: the run did not end.
+		err := d.updateManifest(func(m *manifest) {
+			for _, r := range done {
+				f, _ := m.part(r.part)
+				if r.published == "" {
+					continue
+				}
+				f.Name, f.Recovered, f.Complete = r.published, true, false
+				f.Size, f.Records, _ = d.describe(filepath.Join(d.dir, r.published))
+				f.Published = time.Now().UTC()
+				m.add(f)
+			}
+		})
+		if err != nil {
+			d.logger.Warn("file destination: recovered files are not in the feed manifest", "error", err)
+		}
+	}()
 	for _, e := range entries {
 		base, ok := strings.CutSuffix(e.Name(), partSuffix)
 		if !ok || e.IsDir() {
@@ -415,6 +490,7 @@ func (d *Destination) recoverParts(route string) error {
 		if err != nil {
 			return err
 		}
+		done = append(done, recovered{base, published})
 		d.logger.Warn("file destination: finished the file of a run that did not end", "file", base+partSuffix, "published", published)
 	}
 	return nil

@@ -102,6 +102,19 @@ func expected(format string, from, n int) string {
 	return b.String()
 }
 
+// outNames lists a destination's folder without dot files (its feed
+// manifest).
+func outNames(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	for _, n := range names(t, dir) {
+		if !strings.HasPrefix(n, ".") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 func destConfig(dir, format string) DestinationConfig {
 	cfg := DestinationConfig{Dir: dir, Format: format, Latest: "orders-latest." + format}
 	if format == "csv" {
@@ -123,7 +136,7 @@ func TestDestinationFormats(t *testing.T) {
 			}
 			part := filepath.Join(dir, "orders-20261130T043839Z."+format+".part")
 			if !exists(part) {
-				t.Fatalf("no %s: %v", part, names(t, dir))
+				t.Fatalf("no %s: %v", part, outNames(t, dir))
 			}
 			sendOK(t, d, deliveries(1, 2))
 			sendOK(t, d, deliveries(3, 3))
@@ -143,7 +156,7 @@ func TestDestinationFormats(t *testing.T) {
 					t.Fatalf("not a JSON array of 5: %v", err)
 				}
 			}
-			if got := names(t, dir); len(got) != 2 {
+			if got := outNames(t, dir); len(got) != 2 {
 				t.Fatalf("files left: %v", got)
 			}
 		})
@@ -211,8 +224,8 @@ func TestDestinationReaderNeverSeesPartial(t *testing.T) {
 				t.Fatal(err)
 			default:
 			}
-			if got := len(names(t, dir)); got != runs+1 {
-				t.Fatalf("%d files, want %d runs and latest: %v", got, runs, names(t, dir))
+			if got := len(outNames(t, dir)); got != runs+1 {
+				t.Fatalf("%d files, want %d runs and latest: %v", got, runs, outNames(t, dir))
 			}
 			if seen.Load() == 0 {
 				t.Fatal("the reader checked no file")
@@ -332,7 +345,7 @@ func TestDestinationRecoveryOtherRoutes(t *testing.T) {
 		t.Fatal("another route's .part was taken")
 	}
 	if exists(numberedPart) || readFile(t, filepath.Join(dir, "orders-20261130T043839Z-2.ndjson")) != "{\"a\":2}\n" {
-		t.Fatalf("this route's numbered .part not recovered: %v", names(t, dir))
+		t.Fatalf("this route's numbered .part not recovered: %v", outNames(t, dir))
 	}
 }
 
@@ -348,7 +361,7 @@ func TestDestinationRunOutcomes(t *testing.T) {
 		if err := d.EndRun(ctx, run(1, t0), true); err != nil {
 			t.Fatal(err)
 		}
-		if got := names(t, dir); !slices.Equal(got, []string{"orders-latest.csv"}) || readFile(t, filepath.Join(dir, "orders-latest.csv")) != "old\n" {
+		if got := outNames(t, dir); !slices.Equal(got, []string{"orders-latest.csv"}) || readFile(t, filepath.Join(dir, "orders-latest.csv")) != "old\n" {
 			t.Fatalf("files %v", got)
 		}
 	})
@@ -378,7 +391,7 @@ func TestDestinationRunOutcomes(t *testing.T) {
 		if err := d.EndRun(ctx, run(1, t0), false); err != nil {
 			t.Fatal(err)
 		}
-		if got := names(t, dir); !slices.Equal(got, []string{"orders-20261130T043839Z.ndjson"}) {
+		if got := outNames(t, dir); !slices.Equal(got, []string{"orders-20261130T043839Z.ndjson"}) {
 			t.Fatalf("files %v (latest must not change)", got)
 		}
 	})
@@ -393,7 +406,7 @@ func TestDestinationRunOutcomes(t *testing.T) {
 			}
 		}
 		want := []string{"orders-20261130T043839Z-2.ndjson", "orders-20261130T043839Z-3.ndjson", "orders-20261130T043839Z.ndjson"}
-		if got := names(t, dir); !slices.Equal(got, want) {
+		if got := outNames(t, dir); !slices.Equal(got, want) {
 			t.Fatalf("files %v, want %v", got, want)
 		}
 	})
@@ -503,7 +516,7 @@ func TestRecoverTornStart(t *testing.T) {
 				final := filepath.Join(dir, "orders-20261130T043839Z."+tc.format)
 				if empty == "skip" {
 					if exists(final) {
-						t.Fatalf("an empty recovered file was published: %v", names(t, dir))
+						t.Fatalf("an empty recovered file was published: %v", outNames(t, dir))
 					}
 					return
 				}
@@ -543,7 +556,7 @@ func TestDestinationKeep(t *testing.T) {
 		os.Chtimes(filepath.Join(dir, fmt.Sprintf("orders-%d.ndjson", id)), at, at)
 	}
 	want := []string{"orders-10.ndjson", "orders-11.ndjson", "orders-12.ndjson", "orders-latest.ndjson", "stock-1.ndjson"}
-	if got := names(t, dir); !slices.Equal(got, want) {
+	if got := outNames(t, dir); !slices.Equal(got, want) {
 		t.Fatalf("files %v, want %v", got, want)
 	}
 }

@@ -103,7 +103,9 @@ func ls(dir string) []string {
 	entries, _ := os.ReadDir(dir)
 	var out []string
 	for _, e := range entries {
-		out = append(out, e.Name())
+		if !strings.HasPrefix(e.Name(), ".") { // the feed manifest
+			out = append(out, e.Name())
+		}
 	}
 	return out
 }

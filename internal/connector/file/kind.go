@@ -152,6 +152,14 @@ share a folder and a name; several routes sharing a folder need
 keeping the 30 newest (` + "`latest`" + ` is not counted; by default every file is
 kept).
 
+**The feed manifest.** Beside the files the destination keeps
+` + "`.<name>.feed.json`" + ` (e.g. ` + "`.orders-{run}.csv.feed.json`" + `): which run wrote
+each published file, its size and records, and whether the run
+completed. ` + "`ferry serve`" + ` lists and serves the files from it at
+` + "`/feeds/<route>`" + ` (see [Feeds](../feeds.md)); ` + "`public_token`" + ` lets a shop
+download them without an API token. Readers of the folder skip dot
+files as they skip ` + "`.part`" + `s.
+
 **A run without records** writes no file and leaves ` + "`latest`" + ` as it is
 (` + "`empty: skip`" + `, the default: a route polled every minute does not fill the
 folder with empty files). With ` + "`empty: write`" + ` it writes a file holding only

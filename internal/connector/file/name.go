@@ -156,3 +156,23 @@ func unnumbered(name string) (string, bool) {
 	}
 	return stem[:loc[0]] + ext, true
 }
+
+// pattern renders {route} and {ext} and keeps the per-run placeholders
+// as written: orders-{run}.ndjson. It names what a destination's files
+// have in common (its manifest is named after it).
+func (t *nameTemplate) pattern(route, ext string) string {
+	var b strings.Builder
+	for _, p := range t.parts {
+		switch {
+		case !p.placeholder:
+			b.WriteString(p.text)
+		case p.text == "route":
+			b.WriteString(route)
+		case p.text == "ext":
+			b.WriteString(ext)
+		default:
+			b.WriteString("{" + p.text + "}")
+		}
+	}
+	return b.String()
+}
