@@ -381,8 +381,11 @@ func TestSchema(t *testing.T) {
 			t.Errorf("schema of a route lacks %q", f)
 		}
 	}
-	if req := route["required"]; !reflect.DeepEqual(req, []any{"source", "destinations"}) {
+	if req := route["required"]; !reflect.DeepEqual(req, []any{"destinations"}) {
 		t.Errorf("route required = %v", req)
+	}
+	if anyOf := route["anyOf"]; !reflect.DeepEqual(anyOf, []any{map[string]any{"required": []any{"source"}}, map[string]any{"required": []any{"webhook"}}}) {
+		t.Errorf("route anyOf = %v, want source or webhook", anyOf)
 	}
 
 	// Every key of the full example must be known to the schema.

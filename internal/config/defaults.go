@@ -42,6 +42,15 @@ func applyDefaults(cfg *Config, baseDir string) {
 	if cfg.Retention.Delivered == 0 {
 		cfg.Retention.Delivered = Forever
 	}
+	if cfg.Workers == 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.Server.Listen == "" {
+		cfg.Server.Listen = DefaultListen
+	}
+	if cfg.Server.ShutdownTimeout == 0 {
+		cfg.Server.ShutdownTimeout = DefaultShutdownTimeout
+	}
 	for name, s := range cfg.Systems {
 		if s == nil {
 			continue
@@ -80,13 +89,16 @@ func applyDefaults(cfg *Config, baseDir string) {
 		if r.Deletes == "" {
 			r.Deletes = DeletesIgnore
 		}
+		if w := r.Webhook; w != nil {
+			webhookDefaults(w)
+		}
 		partDefaults(cfg.kinds, &r.Source.Part, connector.RoleSource)
 		for _, d := range r.Destinations {
 			if d != nil {
 				partDefaults(cfg.kinds, &d.Part, connector.RoleDestination)
 			}
 		}
-		for _, ops := range [][]Operation{r.After, r.OnError} {
+		for _, ops := range [][]Operation{r.After, r.OnError, r.OnStale} {
 			for i := range ops {
 				partDefaults(cfg.kinds, &ops[i].Part, connector.RoleOperation)
 			}
@@ -105,4 +117,19 @@ func resolveStore(store, baseDir string) string {
 		return store
 	}
 	return filepath.Join(baseDir, store)
+}
+
+func webhookDefaults(w *Webhook) {
+	if w.Respond == "" {
+		w.Respond = RespondAsync
+	}
+	if w.Timeout == 0 {
+		w.Timeout = DefaultWebhookTimeout
+	}
+	if w.MaxBody == 0 {
+		w.MaxBody = DefaultMaxBody
+	}
+	if w.Signature != nil && w.Signature.Encoding == "" {
+		w.Signature.Encoding = EncodingHex
+	}
 }

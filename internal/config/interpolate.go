@@ -103,6 +103,9 @@ func (in *interpolator) value(v reflect.Value, path string, tmpl bool) {
 				in.addresses[fp] = true
 			}
 			in.value(v.Field(i), fp, f.Tag.Get("ferry") == "template")
+			if f.Tag.Get("ferry") == "secret" {
+				in.secret(v.Field(i), fp)
+			}
 		}
 	case reflect.Map:
 		if v.IsNil() {
@@ -135,6 +138,25 @@ func (in *interpolator) value(v reflect.Value, path string, tmpl bool) {
 	case reflect.Interface:
 		if v.CanSet() && !v.IsNil() {
 			v.Set(reflect.ValueOf(in.any(v.Interface(), path, tmpl)))
+		}
+	}
+}
+
+// secret marks the value of a field tagged ferry:"secret" (a token, an
+// HMAC key) as a secret even when it is written in the file: such a value
+// only ever serves to authenticate, so it never belongs in output.
+func (in *interpolator) secret(v reflect.Value, path string) {
+	switch v.Kind() {
+	case reflect.String:
+		if s := v.String(); s != "" {
+			in.secrets[path] = true
+			if len(s) >= minSecretLen {
+				in.values = append(in.values, s)
+			}
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			in.secret(v.Index(i), indexPath(path, i))
 		}
 	}
 }

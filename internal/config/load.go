@@ -68,6 +68,7 @@ func Parse(data []byte, file string, kinds *connector.Set) (*Config, error) {
 	cfg.secretValues = values
 	cfg.redactor = redact.New(values...)
 	checkRetention(cfg, d) // before defaults, which cannot tell 0 from unset
+	checkServeZeros(cfg, d)
 	applyDefaults(cfg, baseDir)
 	validate(cfg, d, secrets)
 	if len(d.errs) > 0 {

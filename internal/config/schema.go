@@ -66,10 +66,25 @@ func oneOfRequired(s *jsonschema.Schema, names ...string) {
 // JSONSchemaExtend requires exactly one step kind.
 func (Step) JSONSchemaExtend(s *jsonschema.Schema) { oneOfRequired(s, stepKinds...) }
 
-// JSONSchemaExtend requires a default destination.
+// JSONSchemaExtend requires a default destination, a source or a webhook
+// (or both), and not both schedule and every.
 func (Route) JSONSchemaExtend(s *jsonschema.Schema) {
 	if p, ok := s.Properties.Get("destinations"); ok {
 		p.Required = append(p.Required, "default")
+	}
+	s.AnyOf = append(s.AnyOf, &jsonschema.Schema{Required: []string{"source"}}, &jsonschema.Schema{Required: []string{"webhook"}})
+	s.Not = &jsonschema.Schema{Required: []string{"schedule", "every"}}
+}
+
+// JSONSchemaExtend requires exactly one of token and signature.
+func (Webhook) JSONSchemaExtend(s *jsonschema.Schema) { oneOfRequired(s, "token", "signature") }
+
+// JSONSchema describes a ByteSize as text.
+func (ByteSize) JSONSchema() *jsonschema.Schema {
+	return &jsonschema.Schema{
+		Type:        "string",
+		Pattern:     `^\s*[0-9]+\s*([bB]|[kKmMgG][bB])$`,
+		Description: "A size such as 512KB or 1MB (units B, KB, MB, GB of 1024)",
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/connector"
 	"github.com/ferry-dev/ferry/internal/redact"
+	"github.com/ferry-dev/ferry/internal/schedule"
 )
 
 // Config is one loaded ferry.yaml.
@@ -24,6 +25,10 @@ type Config struct {
 	Routes  map[string]*Route  `yaml:"routes" json:"routes" jsonschema:"description=The pipelines\\, one per entity or workflow"`
 	// Retention bounds the history kept in the store (see docs/configuration.md).
 	Retention Retention `yaml:"retention,omitempty" json:"retention,omitempty"`
+	// Workers bounds the runs ferry serve executes side by side (default 4).
+	Workers int `yaml:"workers,omitempty" json:"workers,omitempty" jsonschema:"minimum=1,maximum=256,description=Runs ferry serve executes side by side (default 4\\, at most 256)"`
+	// Server configures ferry serve's listener.
+	Server Server `yaml:"server,omitempty" json:"server,omitempty"`
 
 	// File is the path the config was loaded from ("" when loaded from bytes).
 	File string `yaml:"-" json:"-"`
@@ -40,7 +45,9 @@ type Config struct {
 
 // SecretValues lists every value the config took from ${env:...} or
 // ${file:...}, wherever it went (auth, a header, a query, a path, a body
-// template): none of them may appear in output, logs or the store. Not
+// template), and the values of options that are secrets by nature (API
+// and webhook tokens, signature keys) even when written in the file: none
+// of them may appear in output, logs or the store. Not
 // listed: defaults written in the file (${env:X:-default}), values shorter
 // than 4 characters, and a value that is a system's whole url (an
 // address; the connector redacts a password in it).
@@ -56,7 +63,21 @@ type Route struct {
 	Priority    int      `yaml:"priority,omitempty" json:"priority,omitempty" jsonschema:"description=Higher is served first (default 0)"`
 	DependsOn   []string `yaml:"depends_on,omitempty" json:"depends_on,omitempty" jsonschema:"description=Routes that must run before this one"`
 
-	Source       Source                  `yaml:"source" json:"source"`
+	// Schedule, Timezone and Every say when ferry serve runs the route on
+	// its own (see Trigger).
+	Schedule string   `yaml:"schedule,omitempty" json:"schedule,omitempty" jsonschema:"description=Cron expression (5 fields\\, or @hourly @daily @weekly @monthly @yearly) in timezone; ferry serve runs the route then"`
+	Timezone string   `yaml:"timezone,omitempty" json:"timezone,omitempty" jsonschema:"description=IANA time zone of schedule (default UTC)\\, e.g. Europe/Berlin"`
+	Every    Duration `yaml:"every,omitempty" json:"every,omitempty" jsonschema:"description=Run every this long (at least 1s; not together with schedule)"`
+	// Concurrent: nil means the default (see IsConcurrent).
+	Concurrent *bool `yaml:"concurrent,omitempty" json:"concurrent,omitempty" jsonschema:"description=May run beside other routes (default false; true for webhook routes)"`
+	// EntryPriority orders the entries within the route's queue (an int
+	// per record; default the route's priority).
+	EntryPriority string      `yaml:"entry_priority,omitempty" json:"entry_priority,omitempty" jsonschema:"description=Expression giving each record's priority (an integer; default the route's priority)" ferry:"expr"`
+	FreshWithin   Duration    `yaml:"fresh_within,omitempty" json:"fresh_within,omitempty" jsonschema:"description=The route is stale when its last successful run is older than this (at least 1m)"`
+	OnStale       []Operation `yaml:"on_stale,omitempty" json:"on_stale,omitempty" jsonschema:"description=Calls made once when the route goes stale and once when it is fresh again"`
+	Webhook       *Webhook    `yaml:"webhook,omitempty" json:"webhook,omitempty" jsonschema:"description=Accept records posted to /hooks/{route}"`
+
+	Source       Source                  `yaml:"source,omitempty" json:"source,omitempty" jsonschema:"description=Where records are read from (a route needs a source\\, a webhook\\, or both)"`
 	Steps        []Step                  `yaml:"steps,omitempty" json:"steps,omitempty"`
 	Batch        int                     `yaml:"batch,omitempty" json:"batch,omitempty" jsonschema:"description=Entries per delivery batch (default 100)"`
 	ErrorBatch   int                     `yaml:"error_batch,omitempty" json:"error_batch,omitempty" jsonschema:"description=Entries per batch in the error pass (default batch/10\\, at least 1)"`
@@ -77,6 +98,8 @@ type Route struct {
 	Deletes string `yaml:"deletes,omitempty" json:"deletes,omitempty" jsonschema:"enum=ignore,enum=send,description=Records the source reports deleted: ignore (default; counted as pruned) or send (delivered as deletes)"`
 
 	Name string `yaml:"-" json:"-"`
+	// trigger is the schedule parsed by Load (see Trigger).
+	trigger schedule.Schedule
 }
 
 // Forever is the Retention value that keeps a kind of history for ever.

@@ -44,6 +44,7 @@ func validate(cfg *Config, d *document, secrets map[string]bool) {
 	for _, name := range cfg.RouteOrder {
 		v.route(joinPath("routes", name), cfg.Routes[name])
 	}
+	v.server()
 	v.cycles()
 	v.compile(reflect.ValueOf(cfg).Elem(), "", "")
 }
@@ -129,7 +130,7 @@ func (v *validator) notForever(path string, d Duration) {
 
 func (v *validator) route(path string, r *Route) {
 	if r == nil {
-		v.doc.errorf(path, "expected a mapping with source: and destinations:")
+		v.doc.errorf(path, "expected a mapping with source: (or webhook:) and destinations:")
 		return
 	}
 	for i, dep := range r.DependsOn {
@@ -141,7 +142,12 @@ func (v *validator) route(path string, r *Route) {
 			v.doc.errorf(dp, "unknown route %q (defined routes: %s)", dep, strings.Join(v.routes, ", "))
 		}
 	}
-	v.source(joinPath(path, "source"), &r.Source)
+	if v.hasSource(path, r) {
+		v.source(joinPath(path, "source"), &r.Source)
+	}
+	v.trigger(path, r)
+	v.webhook(joinPath(path, "webhook"), r.Webhook)
+	v.freshness(path, r)
 	v.steps(joinPath(path, "steps"), r.Steps, r)
 	for _, n := range []struct {
 		field string
