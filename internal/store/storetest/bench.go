@@ -27,6 +27,10 @@ func Bench(b *testing.B, open func(b *testing.B) store.Store) {
 	b.Run("HandOffHash", func(b *testing.B) { benchHandOffHash(b, open(b)) })
 	b.Run("HandOffScattered", func(b *testing.B) { benchHandOffScattered(b, open(b)) })
 	b.Run("Unchanged", func(b *testing.B) { benchUnchanged(b, open(b)) })
+	for _, group := range []int{1, 16, 128} {
+		b.Run(fmt.Sprintf("Accept/%d", group), func(b *testing.B) { benchAccept(b, open(b), group, false) })
+	}
+	b.Run("Accept/128/sync", func(b *testing.B) { benchAccept(b, open(b), 128, true) })
 }
 
 const (
@@ -325,4 +329,31 @@ func benchHandOffScattered(b *testing.B, s store.Store) {
 		n += benchPage
 	}
 	report(b, n)
+}
+
+// benchAccept is the webhook path: single-record pushes (hashed, as the
+// engine queues them) to one route, group of them per Accept call (one
+// group commit). It reports pushes/s; sync asks for commits durable
+// against power loss (WithSync).
+func benchAccept(b *testing.B, s store.Store, group int, sync bool) {
+	closeAfter(b, s)
+	ctx := context.Background()
+	if sync {
+		ctx = store.WithSync(ctx)
+	}
+	n := 0
+	pushes := make([]store.Push, group)
+	for b.Loop() {
+		b.StopTimer()
+		for i := range pushes {
+			pushes[i] = store.Push{Route: "orders", Entries: hashed(benchEntries(n+i, 1))}
+		}
+		b.StartTimer()
+		got, err := s.Accept(ctx, pushes, t0)
+		if err != nil || len(got) != group {
+			b.Fatalf("accept: %d results, %v", len(got), err)
+		}
+		n += group
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "pushes/s")
 }
