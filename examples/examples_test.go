@@ -35,6 +35,10 @@ var secretEnv = map[string]string{
 
 	// sql-capture.yaml's replica database.
 	"WAREHOUSE_DSN": "ferry:test-warehouse-password@tcp(127.0.0.1:3306)/warehouse",
+
+	// serve-shop.yaml's API token and webhook signature key.
+	"FERRY_API_TOKEN":  "test-api-token",
+	"SHOP_HOOK_SECRET": "test-shop-hook-secret",
 }
 
 // exampleFiles lists the route files; the folder must hold some.
@@ -222,6 +226,14 @@ func TestExamplesDryRun(t *testing.T) {
 		]`}},
 		requests: []string{"/rest/v1/products?channel=webshop&limit=100&locale=de_DE", "/rest/v1/products?page_token=p2"},
 		want:     map[string]string{"A-17": "-> default", "B-2": "skip", "C-3": "-> default", "D-4": "error: product D-4 has no price"},
+	}, {
+		file: "serve-shop.yaml", route: "customers", urlEnv: "SHOP_URL", base: "/api",
+		pages: []page{{body: `{"data": [
+			{"id": 7, "email": " Ann@Example.com ", "first_name": "Ann", "last_name": "Lee", "country": "de", "updated_at": "2026-11-30T06:00:00Z"},
+			{"id": 8, "email": "bo@example.com", "first_name": "Bo", "updated_at": "2026-11-30T06:01:00Z"}
+		]}`}},
+		requests: []string{"/api/customers?page=1&size=100"},
+		want:     map[string]string{"7": "-> default", "8": "-> default"},
 	}}
 	for _, tc := range cases {
 		t.Run(tc.file+"/"+tc.route, func(t *testing.T) {
