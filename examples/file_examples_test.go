@@ -130,7 +130,7 @@ func TestFileHTTPToNDJSON(t *testing.T) {
 		for !stop.Load() {
 			entries, _ := os.ReadDir(out)
 			for _, e := range entries {
-				if strings.HasSuffix(e.Name(), ".part") {
+				if strings.HasSuffix(e.Name(), ".part") || strings.HasPrefix(e.Name(), ".") { // .part, the feed manifest
 					continue
 				}
 				b, err := os.ReadFile(filepath.Join(out, e.Name()))
@@ -160,7 +160,7 @@ func TestFileHTTPToNDJSON(t *testing.T) {
 		t.Fatal(err)
 	default:
 	}
-	files, _ := filepath.Glob(filepath.Join(out, "*"))
+	files, _ := filepath.Glob(filepath.Join(out, "[^.]*")) // not the feed manifest
 	slices.Sort(files)
 	if len(files) != 2 || !strings.HasSuffix(files[1], "orders-latest.ndjson") || !strings.HasPrefix(filepath.Base(files[0]), "orders-2") {
 		t.Fatalf("files %v, want the run's file and latest", files)
@@ -197,7 +197,7 @@ func TestFileHTTPToNDJSON(t *testing.T) {
 	if res, err := eng.Run(context.Background(), "orders-export", engine.RunOptions{}); err != nil || res.Done != 0 {
 		t.Fatalf("second run: done %d, %v", res.Done, err)
 	}
-	if again, _ := filepath.Glob(filepath.Join(out, "*")); len(again) != 2 {
+	if again, _ := filepath.Glob(filepath.Join(out, "[^.]*")); len(again) != 2 {
 		t.Fatalf("files after an empty run: %v", again)
 	}
 }
