@@ -123,6 +123,7 @@ keeps the history of every attempt.`,
 	root.PersistentFlags().StringVar(&a.logFormat, "log-format", envOr("FERRY_LOG_FORMAT", "text"), "log format: text or json (env FERRY_LOG_FORMAT)")
 	root.AddCommand(
 		a.runCommand(),
+		a.serveCommand(),
 		a.validateCommand(),
 		a.checkCommand(),
 		a.captureCommand(),
