@@ -168,6 +168,8 @@ var serveErrorCases = []errorCase{
 		want: "ferry.yaml:6:15: routes.orders.schedule: cron schedule \"@every 5m\": write intervals as every: (e.g. every: 30s) instead of schedule: @every"},
 	{name: "unknown time zone", src: sys + "routes:\n  orders:\n    schedule: '0 2 * * *'\n    timezone: Europe/Berln\n" + okRoute,
 		want: "ferry.yaml:7:15: routes.orders.timezone: unknown time zone \"Europe/Berln\" (expected an IANA name such as Europe/Berlin, America/New_York or UTC)"},
+	{name: "timezone Local", src: sys + "routes:\n  orders:\n    schedule: '0 2 * * *'\n    timezone: Local\n" + okRoute,
+		want: "ferry.yaml:7:15: routes.orders.timezone: Local depends on the machine ferry runs on: name the zone (e.g. Europe/Berlin)"},
 	{name: "timezone without schedule", src: sys + "routes:\n  orders:\n    every: 1m\n    timezone: Europe/Berlin\n" + okRoute,
 		want: "ferry.yaml:7:15: routes.orders.timezone: timezone only applies to schedule: (a cron expression); every: intervals do not depend on a zone"},
 	{name: "every below a second", src: sys + "routes:\n  orders:\n    every: 500ms\n" + okRoute,

@@ -80,6 +80,9 @@ func (v *validator) trigger(path string, r *Route) {
 	if v.has(tp) {
 		if !hasSchedule {
 			v.doc.errorf(tp, "timezone only applies to schedule: (a cron expression); every: intervals do not depend on a zone")
+		} else if r.Timezone == "Local" {
+			v.doc.errorf(tp, "Local depends on the machine ferry runs on: name the zone (e.g. Europe/Berlin)")
+			return
 		} else if _, err := time.LoadLocation(r.Timezone); err != nil || r.Timezone == "" {
 			v.doc.errorf(tp, "unknown time zone %q (expected an IANA name such as Europe/Berlin, America/New_York or UTC)", r.Timezone)
 			return

@@ -37,6 +37,10 @@ func ParseCron(spec, timezone string) (Schedule, error) {
 		return nil, fmt.Errorf("cron schedule %q: write intervals as every: (e.g. every: 30s) instead of schedule: @every", spec)
 	}
 	loc := time.UTC
+	if timezone == "Local" {
+		// Machines sharing a store may not agree on their local zone.
+		return nil, errors.New("time zone Local depends on the machine ferry runs on: name the zone (e.g. Europe/Berlin)")
+	}
 	if timezone != "" {
 		var err error
 		if loc, err = time.LoadLocation(timezone); err != nil {
@@ -131,11 +135,16 @@ func (c *cronSchedule) Next(after time.Time) time.Time {
 		if !best.IsZero() && day.Add(-15*time.Hour).After(best) {
 			break // no wall time of this day or later can come earlier
 		}
-		if c.dayMatches(day) {
+		// UTC-12 is the lowest offset: a day whose wall times all lie 12h
+		// before after cannot hold the next instant.
+		if c.dayMatches(day) && day.Add(36*time.Hour).After(after) {
 			z := zoneAround(c.loc, day)
 			for h := range 24 {
 				if c.bits.Hour&(1<<h) == 0 {
 					continue
+				}
+				if !day.Add(time.Duration(h+1) * time.Hour).Add(-z.minOff).After(after) {
+					continue // the whole hour maps to instants not after after
 				}
 				for mi := range 60 {
 					if c.bits.Minute&(1<<mi) == 0 {

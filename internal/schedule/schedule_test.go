@@ -151,6 +151,7 @@ func TestParseCronErrors(t *testing.T) {
 		{"0 0 31 2 *", "", `cron schedule "0 0 31 2 *" never fires`},
 		{"0 0 31 2,4,6 *", "", "never fires"},
 		{"0 2 * * *", "Europe/Berln", `unknown time zone "Europe/Berln" (expected an IANA name such as Europe/Berlin`},
+		{"0 2 * * *", "Local", "time zone Local depends on the machine ferry runs on: name the zone"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.spec, func(t *testing.T) {
