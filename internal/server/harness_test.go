@@ -191,7 +191,9 @@ type fixture struct {
 	covered map[string]bool // "METHOD /path/{template}" of the document
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture builds the fixture; mods change the server's options
+// (API token apiToken by default).
+func newFixture(t *testing.T, mods ...func(*server.Options)) *fixture {
 	t.Helper()
 	f := &fixture{t: t, dir: t.TempDir(), sys: newSystems(t), covered: map[string]bool{}}
 	f.yaml = fmt.Sprintf("store: ferry.db\nsystems:\n  sys: { url: %q }\nroutes:%s", f.sys.srv.URL,
@@ -219,7 +221,11 @@ func newFixture(t *testing.T) *fixture {
 		defer cancel()
 		_ = svc.Stop(ctx)
 	})
-	f.srv = server.New(svc, server.Options{Tokens: []string{apiToken}})
+	opts := server.Options{Tokens: []string{apiToken}}
+	for _, m := range mods {
+		m(&opts)
+	}
+	f.srv = server.New(svc, opts)
 	f.ts = httptest.NewServer(f.srv.Handler())
 	t.Cleanup(func() {
 		f.ts.Close()
