@@ -49,6 +49,10 @@ type Options struct {
 	// FlushEvery is how often a running run's counters are written to
 	// the store (default 2s).
 	FlushEvery time.Duration
+	// RetentionByCaller: runs do not apply the retention when they end;
+	// the caller calls ApplyRetention on its own clock (ferry serve's
+	// leader, so many short webhook runs do not each prune).
+	RetentionByCaller bool
 }
 
 // Engine runs the routes of one config against one store.
@@ -200,6 +204,9 @@ func (e *Engine) route(name string) (*route, error) {
 	}
 	return r, nil
 }
+
+// ApplyRetention applies the config's retention (see prune).
+func (e *Engine) ApplyRetention(ctx context.Context) { e.prune(ctx) }
 
 // prune applies the config's retention after a run. Space is reclaimed
 // (SQLite incremental vacuum) at most once an hour per engine; failures

@@ -176,7 +176,9 @@ func (e *Engine) Run(ctx context.Context, name string, opts RunOptions) (Result,
 	rs.publish(events.RunFinished)
 	e.log.Info("run finished", "route", name, "run", res.ID, "status", res.Status,
 		"collected", res.Collected, "unchanged", res.Unchanged, "done", res.Done, "failed", res.Failed, "dead", res.Dead, "skipped", res.Skipped)
-	e.prune(bg)
+	if !e.opts.RetentionByCaller {
+		e.prune(bg)
+	}
 	if runErr == nil && rs.sourceErr != nil {
 		runErr = rs.sourceErr
 	}

@@ -67,3 +67,17 @@ func (s *Service) RescuePass(ctx context.Context) error {
 	}
 	return nil
 }
+
+// RetentionPass applies the config's retention (leader only): one
+// process prunes the history for all, on its own clock, instead of every
+// run pruning when it ends.
+func (s *Service) RetentionPass(ctx context.Context) error {
+	if !s.isLeader() {
+		return nil
+	}
+	s.mu.Lock()
+	gen := s.gen
+	s.mu.Unlock()
+	gen.eng.ApplyRetention(ctx)
+	return nil
+}

@@ -46,6 +46,7 @@ type Periods struct {
 	Schedule  time.Duration // scheduler pass (default 1s)
 	Lead      time.Duration // leadership renewal and heartbeat (default 3s)
 	Rescue    time.Duration // rescuer pass (default 10s)
+	Retain    time.Duration // retention (default 5m)
 	Freshness time.Duration // freshness check (default 15s)
 }
 
@@ -115,6 +116,7 @@ func New(opts Options) (*Service, error) {
 	p.Schedule = cmp(p.Schedule, time.Second)
 	p.Lead = cmp(p.Lead, 3*time.Second)
 	p.Rescue = cmp(p.Rescue, 10*time.Second)
+	p.Retain = cmp(p.Retain, 5*time.Minute)
 	p.Freshness = cmp(p.Freshness, 15*time.Second)
 	s := &Service{
 		opts: opts, bus: events.NewBus(), log: opts.Logger, owner: opts.Owner, now: opts.Now,
@@ -147,6 +149,7 @@ func (s *Service) build(cfg *config.Config) (*generation, error) {
 	}
 	eo := s.opts.Engine
 	eo.Logger, eo.Owner, eo.Now, eo.Events = s.log, s.owner, s.now, s.bus
+	eo.RetentionByCaller = true // the leader's rescuer pass applies it
 	eng, err := engine.New(cfg, s.opts.Store, reg, eo)
 	if err != nil {
 		_ = reg.Close()
@@ -179,6 +182,7 @@ func (s *Service) Start(ctx context.Context) error {
 	})
 	s.loop(bg, func(ctx context.Context) { s.every(ctx, s.opts.Every.Schedule, s.SchedulePass) })
 	s.loop(bg, func(ctx context.Context) { s.every(ctx, s.opts.Every.Rescue, s.RescuePass) })
+	s.loop(bg, func(ctx context.Context) { s.every(ctx, s.opts.Every.Retain, s.RetentionPass) })
 	s.loop(bg, func(ctx context.Context) { s.every(ctx, s.opts.Every.Freshness, s.FreshnessPass) })
 	s.log.Info("ferry service started", "owner", s.owner, "routes", len(s.config().Routes), "workers", s.config().Workers)
 	return nil
