@@ -563,7 +563,8 @@ type Store interface {
 	// holder's term ended before now, owner holds it already, or the
 	// holder is takeOver (known dead; "" for none). Otherwise ok is false
 	// and holder names who leads. Whatever must happen once among several
-	// processes (schedules, the rescuer) runs only in the leader.
+	// processes (schedules, the rescuer) runs only in the leader. Roles
+	// and the run locks of LockRoute are apart, even under one name.
 	Lead(ctx context.Context, role, owner string, now, until time.Time, takeOver string) (holder string, ok bool, err error)
 	// Resign gives up owner's leadership of role (no error when it holds none).
 	Resign(ctx context.Context, role, owner string) error
