@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/engine"
+	"github.com/ferry-dev/ferry/internal/feeds"
 )
 
 // TestFileCSVToHTTP runs file-csv-to-http.yaml end to end: a folder of
@@ -199,5 +200,74 @@ func TestFileHTTPToNDJSON(t *testing.T) {
 	}
 	if again, _ := filepath.Glob(filepath.Join(out, "[^.]*")); len(again) != 2 {
 		t.Fatalf("files after an empty run: %v", again)
+	}
+}
+
+// TestFeedProducts runs feed-products.yaml: two runs of a fake shop's
+// catalogue each write the whole catalogue (resend_unchanged), and a
+// puller with the feed token downloads the last one at the latest URL.
+func TestFeedProducts(t *testing.T) {
+	const products, size = 600, 250
+	price := func(i int) float64 { return float64(i % 50) } // every 50th is 0: filtered
+	changed := atomic.Bool{}
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/products" || r.URL.Query().Get("status") != "active" || r.Header.Get("Authorization") != "Bearer test-shop-token" {
+			http.Error(w, "unexpected "+r.URL.String(), http.StatusBadRequest)
+			return
+		}
+		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+		data := []map[string]any{}
+		for i := (page-1)*size + 1; i <= min(page*size, products); i++ {
+			p := map[string]any{"sku": fmt.Sprintf("SKU-%d", i), "name": fmt.Sprintf(" Product %d ", i), "price": price(i), "stock": i % 3}
+			if i == 7 && changed.Load() {
+				p["price"] = 8.5
+			}
+			data = append(data, p)
+		}
+		json.NewEncoder(w).Encode(map[string]any{"data": data})
+	}))
+	t.Cleanup(shop.Close)
+	t.Setenv("SHOP_URL", shop.URL)
+	t.Setenv("FEED_DIR", t.TempDir())
+	want := products - products/50
+
+	eng := newEngine(t, load(t, "feed-products.yaml"))
+	ctx := context.Background()
+	for run := 1; run <= 2; run++ {
+		res, err := eng.Run(ctx, "products-feed", engine.RunOptions{})
+		if err != nil || res.Done != want {
+			t.Fatalf("run %d: done %d, %v; want %d", run, res.Done, err, want)
+		}
+		changed.Store(true)
+	}
+	fs, err := eng.Feeds(ctx, "products-feed")
+	if err != nil || len(fs) != 1 || len(fs[0].Files) != 2 || fs[0].Latest == nil || fs[0].Latest.Name != "products.csv" || fs[0].Latest.RunID != fs[0].Files[0].RunID {
+		t.Fatalf("feeds %+v, %v", fs, err)
+	}
+
+	token, err := os.ReadFile(filepath.Join("secrets", "feed-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(feeds.Handler(eng, feeds.Options{Authorized: func(*http.Request) bool { return false }}))
+	t.Cleanup(srv.Close)
+	res, err := http.Get(srv.URL + "/feeds/products-feed/latest?token=" + strings.TrimSpace(string(token)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/csv; charset=utf-8" || res.Header.Get("ETag") == "" {
+		t.Fatalf("latest: %d %v", res.StatusCode, res.Header)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
+	if len(lines) != want+1 || lines[0] != "id,title,link,price,availability,gtin" {
+		t.Fatalf("feed: %d lines, header %q; want %d products", len(lines), lines[0], want)
+	}
+	if !slices.Contains(lines, "SKU-7,Product 7,https://shop.example.com/p/SKU-7,8.5 EUR,in stock,") {
+		t.Fatalf("SKU-7 not in the feed with its new price: %v", lines[:8])
+	}
+	if res, err := http.Get(srv.URL + "/feeds/products-feed/latest"); err != nil || res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("without a token: %v %v", res.StatusCode, err)
 	}
 }
