@@ -10,8 +10,7 @@ import (
 )
 
 func (s *Server) listEntries(w http.ResponseWriter, r *http.Request) {
-	rc, ok := s.routeConfig(w, r)
-	if !ok {
+	if _, ok := s.routeConfig(w, r); !ok {
 		return
 	}
 	q := r.URL.Query()
@@ -23,10 +22,7 @@ func (s *Server) listEntries(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f := store.EntryFilter{Route: rc.Name, Key: q.Get("key"), AfterID: after, Limit: limit + 1}
-	if f.Route == "" {
-		f.Route = r.PathValue("route")
-	}
+	f := store.EntryFilter{Route: r.PathValue("route"), Key: q.Get("key"), AfterID: after, Limit: limit + 1}
 	if st := q.Get("status"); st != "" {
 		code, ok := statusNames[st]
 		if !ok {

@@ -337,6 +337,29 @@ func TestAPIMatchesOpenAPI(t *testing.T) {
 		if r.StatusCode != 401 {
 			t.Errorf("unknown API path without token: %d", r.StatusCode)
 		}
+		for _, c := range []struct {
+			method, path string
+			code         int
+			allow        string
+		}{
+			{"GET", "/api/v1/nothing", 404, ""},
+			{"DELETE", "/api/v1/routes/orders", 405, "GET"},
+			{"POST", "/api/v1/routes", 405, "GET"},
+			{"GET", "/api/v1/reload", 405, "POST"},
+			{"GET", "/hooks/hook", 405, "POST"},
+			{"GET", "/nothing", 404, ""},
+		} {
+			hr, _ := http.NewRequest(c.method, f.ts.URL+c.path, nil)
+			hr.Header.Set("Authorization", "Bearer "+apiToken)
+			r, err := http.DefaultClient.Do(hr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Body.Close()
+			if r.StatusCode != c.code || r.Header.Get("Allow") != c.allow || r.Header.Get("Content-Type") != "application/problem+json" {
+				t.Errorf("%s %s: %d, Allow %q, %s", c.method, c.path, r.StatusCode, r.Header.Get("Allow"), r.Header.Get("Content-Type"))
+			}
+		}
 	})
 
 	t.Run("stopping", func(t *testing.T) {

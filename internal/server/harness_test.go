@@ -48,7 +48,7 @@ type systems struct {
 	holds    map[string]chan struct{}
 }
 
-func newSystems(t *testing.T) *systems {
+func newSystems(t testing.TB) *systems {
 	s := &systems{records: map[string][]map[string]any{}, received: map[string]int{}, holds: map[string]chan struct{}{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(func() {
@@ -176,7 +176,7 @@ const testRoutes = `
 // fixture is a real service on a real SQLite store behind a real server,
 // with an OpenAPI router to check every call against the document.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	sys    *systems
 	store  *sqlite.Store
@@ -193,7 +193,7 @@ type fixture struct {
 
 // newFixture builds the fixture; mods change the server's options
 // (API token apiToken by default).
-func newFixture(t *testing.T, mods ...func(*server.Options)) *fixture {
+func newFixture(t testing.TB, mods ...func(*server.Options)) *fixture {
 	t.Helper()
 	f := &fixture{t: t, dir: t.TempDir(), sys: newSystems(t), covered: map[string]bool{}}
 	f.yaml = fmt.Sprintf("store: ferry.db\nsystems:\n  sys: { url: %q }\nroutes:%s", f.sys.srv.URL,

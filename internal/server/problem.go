@@ -22,6 +22,7 @@ const (
 	probNotReady      = "urn:ferry:problem:not-ready"
 	probInternal      = "urn:ferry:problem:internal"
 	probBadGateway    = "urn:ferry:problem:bad-gateway"
+	probNotAllowed    = "urn:ferry:problem:method-not-allowed"
 )
 
 // Problem is an RFC 9457 problem document. Parameter, Errors and

@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +58,7 @@ type Server struct {
 	handler http.Handler
 	metrics *metrics
 	auth    func(*http.Request) bool
+	mux     *http.ServeMux
 
 	// done ends long-lived responses (event streams) at Close.
 	done      chan struct{}
@@ -79,7 +81,8 @@ func New(svc Service, opts Options) *Server {
 		done: make(chan struct{}),
 	}
 	s.metrics = newMetrics(svc, s.log)
-	s.handler = s.logRequests(s.routes())
+	s.mux = s.routes()
+	s.handler = s.logRequests(s.mux)
 	return s
 }
 
@@ -133,6 +136,25 @@ func (s *Server) routes() *http.ServeMux {
 	return mux
 }
 
+// notFound answers paths no pattern serves: 405 with Allow when the path
+// exists for other methods (the catch-all patterns keep the mux from
+// saying so itself), else 404.
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "/api/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeProblem(w, r, http.StatusMethodNotAllowed, probNotAllowed, r.Method+" is not allowed on "+r.URL.Path+"; use "+strings.Join(allow, " or "))
+		return
+	}
 	writeProblem(w, r, http.StatusNotFound, probNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 }
