@@ -80,7 +80,7 @@ func TestAPIMatchesOpenAPI(t *testing.T) {
 			}
 		}
 		f.do(t, req{method: "GET", path: "/api/v1/routes", want: 200}).json(t, reset(&list))
-		if len(list.Items) != 7 || list.Items[0].Name != "orders" || list.Items[0].Queue.Error != 1 || list.Items[0].Queue.Dead != 1 {
+		if len(list.Items) != 8 || list.Items[0].Name != "orders" || list.Items[0].Queue.Error != 1 || list.Items[0].Queue.Dead != 1 {
 			t.Errorf("routes: %+v", list.Items)
 		}
 		var detail struct {
@@ -325,6 +325,7 @@ func TestAPIMatchesOpenAPI(t *testing.T) {
 		f.do(t, req{method: "GET", path: "/api/v1/routes/orders", want: 200})
 	})
 
+	t.Run("feeds", func(t *testing.T) { testFeeds(t, f) })
 	t.Run("events", func(t *testing.T) { testEvents(t, f) })
 	t.Run("webhooks", func(t *testing.T) { testWebhookStatuses(t, f) })
 	t.Run("metrics", func(t *testing.T) { testMetrics(t, f) })

@@ -20,6 +20,10 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/engine"
+	"github.com/ferry-dev/ferry/internal/engine/enginetest"
+	"github.com/ferry-dev/ferry/internal/feeds"
 	"github.com/ferry-dev/ferry/internal/connector/all"
 	"github.com/ferry-dev/ferry/internal/events"
 	"github.com/ferry-dev/ferry/internal/server"
@@ -32,6 +36,7 @@ const (
 	apiToken   = "api-token-0123456789"
 	hookToken  = "hook-token-0123456789"
 	shopSecret = "shop-secret-0123456789"
+	feedToken  = "feed-token-0123456789"
 )
 
 // systems is a loopback HTTP server playing the source and the
@@ -171,6 +176,10 @@ const testRoutes = `
   syncslow:
     webhook: { key: id, token: %q, respond: sync, timeout: 100ms }
     destinations: { default: { http: { system: sys, method: POST, path: /dst/syncslow, body: each } } }
+  catalog:
+    source: { http: { system: sys, path: /src/catalog, records: data, key: id } }
+    resend_unchanged: true
+    destinations: { default: { file: { dir: %q, name: "catalog-{run_id}.{ext}", format: ndjson, public_token: %q } } }
 `
 
 // fixture is a real service on a real SQLite store behind a real server,
@@ -197,7 +206,7 @@ func newFixture(t testing.TB, mods ...func(*server.Options)) *fixture {
 	t.Helper()
 	f := &fixture{t: t, dir: t.TempDir(), sys: newSystems(t), covered: map[string]bool{}}
 	f.yaml = fmt.Sprintf("store: ferry.db\nsystems:\n  sys: { url: %q }\nroutes:%s", f.sys.srv.URL,
-		fmt.Sprintf(testRoutes, hookToken, shopSecret, hookToken, hookToken))
+		fmt.Sprintf(testRoutes, hookToken, shopSecret, hookToken, hookToken, filepath.Join(f.dir, "feeds"), feedToken))
 	cfg, err := f.load(context.Background())
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -222,6 +231,7 @@ func newFixture(t testing.TB, mods ...func(*server.Options)) *fixture {
 		_ = svc.Stop(ctx)
 	})
 	opts := server.Options{Tokens: []string{apiToken}}
+	opts.Feeds = feeds.Handler(f.feedSource(t, cfg), feeds.Options{Authorized: server.Authorized(opts.Tokens)})
 	for _, m := range mods {
 		m(&opts)
 	}
@@ -245,6 +255,29 @@ func newFixture(t testing.TB, mods ...func(*server.Options)) *fixture {
 		t.Fatalf("router: %v", err)
 	}
 	return f
+}
+
+// feedSource is the service when it lists feeds itself, else an engine
+// of its own over the same config and store (the file destination's
+// manifest on disk is what both read).
+func (f *fixture) feedSource(t testing.TB, cfg *config.Config) feeds.Source {
+	if src, ok := any(f.svc).(feeds.Source); ok {
+		return src
+	}
+	eng, _ := enginetest.New(t, cfg, filepath.Join(f.dir, "ferry.db"), engine.Options{})
+	return engineFeeds{cfg: cfg, eng: eng}
+}
+
+type engineFeeds struct {
+	cfg *config.Config
+	eng *engine.Engine
+}
+
+func (e engineFeeds) Feeds(ctx context.Context, route string) ([]connector.Feed, error) {
+	if e.cfg.Routes[route] == nil {
+		return nil, fmt.Errorf("route %q: %w", route, feeds.ErrUnknownRoute)
+	}
+	return e.eng.Feeds(ctx, route)
 }
 
 func (f *fixture) load(context.Context) (*config.Config, error) {
