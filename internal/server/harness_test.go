@@ -21,11 +21,11 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/connector/all"
 	"github.com/ferry-dev/ferry/internal/engine"
 	"github.com/ferry-dev/ferry/internal/engine/enginetest"
-	"github.com/ferry-dev/ferry/internal/feeds"
-	"github.com/ferry-dev/ferry/internal/connector/all"
 	"github.com/ferry-dev/ferry/internal/events"
+	"github.com/ferry-dev/ferry/internal/feeds"
 	"github.com/ferry-dev/ferry/internal/server"
 	"github.com/ferry-dev/ferry/internal/service"
 	"github.com/ferry-dev/ferry/internal/store"
