@@ -30,6 +30,12 @@ type RunOptions struct {
 	Progress func(Progress)
 	// Started, when set, is called once the run is recorded (its ID known).
 	Started func(store.Run)
+	// Wake, when set, says that records were pushed to the route (a
+	// webhook): instead of ending when nothing is left, the run waits up
+	// to Linger (default 1s) for a wake and goes on with another
+	// iteration, so a stream of pushes is sent by one run.
+	Wake   <-chan struct{}
+	Linger time.Duration
 }
 
 // Progress is a snapshot of a running run.
@@ -97,6 +103,9 @@ func (e *Engine) Run(ctx context.Context, name string, opts RunOptions) (Result,
 	}
 	if opts.Trigger == "" {
 		opts.Trigger = "manual"
+	}
+	if opts.Linger <= 0 {
+		opts.Linger = time.Second
 	}
 	mode := "incremental"
 	if opts.Full {
@@ -438,20 +447,50 @@ func (rs *runState) execute(ctx context.Context) error {
 			at, ok = next, true
 		}
 		wait := at.Sub(rs.e.opts.Now())
-		if !ok || rs.e.opts.RetryWait < 0 || wait > rs.e.opts.RetryWait {
+		retrySoon := ok && rs.e.opts.RetryWait >= 0 && wait <= rs.e.opts.RetryWait
+		if !retrySoon && rs.opts.Wake == nil {
 			return nil
 		}
 		if it == cfg.MaxIterations {
-			rs.capped = true
+			rs.capped = retrySoon
 			return nil
+		}
+		if !retrySoon {
+			// Records are pushed to the route (webhooks): wait a little
+			// for more instead of ending, so a stream of pushes is one
+			// run, not one run per push.
+			woken, err := rs.linger(ctx, rs.opts.Linger)
+			if err != nil || !woken {
+				return err
+			}
+			continue
 		}
 		rs.waitIterations++
 		rs.setPhase("waiting")
-		if err := sleep(ctx, wait); err != nil {
+		if _, err := rs.linger(ctx, wait); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// linger waits up to d, or until records are pushed to the route
+// (RunOptions.Wake): woken says which.
+func (rs *runState) linger(ctx context.Context, d time.Duration) (woken bool, err error) {
+	if rs.opts.Wake == nil {
+		return false, sleep(ctx, d)
+	}
+	rs.setPhase("waiting")
+	t := time.NewTimer(max(d, 0))
+	defer t.Stop()
+	select {
+	case <-rs.opts.Wake:
+		return true, nil
+	case <-t.C:
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
 }
 
 // releaseDeadLeases returns to the queue the entries leased by workers of

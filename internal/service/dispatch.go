@@ -63,6 +63,9 @@ type activeRun struct {
 	started  time.Time
 	progress engine.Progress
 	hasProg  bool
+	// wake tells the run of a webhook route that records were pushed
+	// (buffered 1; nil for other routes).
+	wake chan struct{}
 }
 
 // dropWaiting forgets every waiting request (stopping).
@@ -227,6 +230,9 @@ func (s *Service) startLocked(r *request, rc *config.Route) {
 	d.waiting = slices.DeleteFunc(d.waiting, func(w *request) bool { return w == r })
 	ctx, cancel := context.WithCancel(s.runsCtx)
 	ar := &activeRun{req: r, gen: s.gen, cancel: cancel, started: s.now()}
+	if rc.Webhook != nil {
+		ar.wake = make(chan struct{}, 1)
+	}
 	ar.gen.users++
 	d.running[r.route] = ar
 	d.busy++
@@ -246,7 +252,7 @@ func (s *Service) startLocked(r *request, rc *config.Route) {
 // execute runs one request on its generation's engine.
 func (s *Service) execute(ctx context.Context, ar *activeRun) (engine.Result, error) {
 	r := ar.req
-	return ar.gen.eng.Run(ctx, r.route, engine.RunOptions{
+	opts := engine.RunOptions{
 		Full: r.full, Trigger: r.trigger,
 		Started: func(run store.Run) {
 			s.mu.Lock()
@@ -259,7 +265,11 @@ func (s *Service) execute(ctx context.Context, ar *activeRun) (engine.Result, er
 			ar.progress, ar.hasProg = p, true
 			s.mu.Unlock()
 		},
-	})
+	}
+	if ar.wake != nil {
+		opts.Wake, opts.Linger = ar.wake, s.opts.Linger
+	}
+	return ar.gen.eng.Run(ctx, r.route, opts)
 }
 
 // finished records a run's end and lets the dispatcher go on.
@@ -288,6 +298,10 @@ func (s *Service) finished(ar *activeRun, serial bool, res engine.Result, err er
 	if failed {
 		r.cycle.failed[r.route] = true
 	}
+	if len(ar.wake) > 0 && !s.stopping && d.waitingFor(r.route, false) == nil {
+		// Records were pushed after the run stopped waiting for them.
+		s.enqueueLocked([]string{r.route}, false, "webhook")
+	}
 	ar.gen.users--
 	if ar.gen.retired && ar.gen.users == 0 {
 		closeGen = ar.gen
@@ -315,11 +329,17 @@ func (s *Service) Cancel(ctx context.Context, runID int64) error {
 	return nil
 }
 
-// Wake asks for a run of route triggered by trigger unless one of the
-// same mode already waits (webhooks use it after queuing records).
+// wakeRoute tells the route that records were pushed: its run going on
+// in this process sends them (it waits for them a moment before ending),
+// otherwise a run is asked for unless one already waits.
 func (s *Service) wakeRoute(route, trigger string) {
 	s.mu.Lock()
-	if !s.stopping && s.d.waitingFor(route, false) == nil {
+	if ar := s.d.running[route]; ar != nil && ar.wake != nil {
+		select {
+		case ar.wake <- struct{}{}:
+		default:
+		}
+	} else if !s.stopping && s.d.waitingFor(route, false) == nil {
 		s.enqueueLocked([]string{route}, false, trigger)
 	}
 	s.mu.Unlock()

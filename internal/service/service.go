@@ -39,6 +39,9 @@ type Options struct {
 	Engine engine.Options
 	// Every sets the period of the background passes (zero: defaults).
 	Every Periods
+	// Linger is how long the run of a webhook route waits for more
+	// pushed records before it ends (default 1s).
+	Linger time.Duration
 }
 
 // Periods are how often the background passes run.
