@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -132,10 +133,14 @@ func readBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	if len(data) == 0 {
 		return true
 	}
-	dec := json.NewDecoder(bytesReader(data))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		writeProblem(w, r, http.StatusBadRequest, probBadBody, "the body must be a JSON object: "+describeJSONError(data, err))
+		return false
+	}
+	if rest := bytes.TrimSpace(data[dec.InputOffset():]); len(rest) > 0 {
+		writeProblem(w, r, http.StatusBadRequest, probBadBody, "the body must be one JSON object: data after it at "+position(data, dec.InputOffset()))
 		return false
 	}
 	return true

@@ -107,6 +107,7 @@ func TestAPIMatchesOpenAPI(t *testing.T) {
 			{method: "POST", path: "/api/v1/routes/orders/runs", body: map[string]string{"mode": "sideways"}, want: 400},
 			{method: "POST", path: "/api/v1/routes/orders/runs", body: `{"mode":`, want: 400},
 			{method: "POST", path: "/api/v1/routes/orders/runs", body: `{"modus":"full"}`, want: 400},
+			{method: "POST", path: "/api/v1/routes/orders/runs", body: `{"mode":"full"} {"mode":"full"}`, want: 400},
 			{method: "POST", path: "/api/v1/routes/nope/runs", want: 404},
 			{method: "POST", path: "/api/v1/routes/orders/runs", body: strings.Repeat(" ", 70<<10), want: 413},
 		} {

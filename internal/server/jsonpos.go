@@ -8,8 +8,6 @@ import (
 	"io"
 )
 
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
-
 // describeJSONError says what is wrong with data and where (line,
 // column and byte offset), for a decoding error err.
 func describeJSONError(data []byte, err error) string {
