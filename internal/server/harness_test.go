@@ -182,6 +182,13 @@ const testRoutes = `
     destinations: { default: { file: { dir: %q, name: "catalog-{run_id}.{ext}", format: ndjson, public_token: %q } } }
 `
 
+// testYAML is the config of the test routes against the systems at
+// sysURL, with the store and the feeds in dir.
+func testYAML(sysURL, dir string) string {
+	return fmt.Sprintf("store: ferry.db\nsystems:\n  sys: { url: %q }\nroutes:%s", sysURL,
+		fmt.Sprintf(testRoutes, hookToken, shopSecret, hookToken, hookToken, filepath.Join(dir, "feeds"), feedToken))
+}
+
 // fixture is a real service on a real SQLite store behind a real server,
 // with an OpenAPI router to check every call against the document.
 type fixture struct {
@@ -205,8 +212,7 @@ type fixture struct {
 func newFixture(t testing.TB, mods ...func(*server.Options)) *fixture {
 	t.Helper()
 	f := &fixture{t: t, dir: t.TempDir(), sys: newSystems(t), covered: map[string]bool{}}
-	f.yaml = fmt.Sprintf("store: ferry.db\nsystems:\n  sys: { url: %q }\nroutes:%s", f.sys.srv.URL,
-		fmt.Sprintf(testRoutes, hookToken, shopSecret, hookToken, hookToken, filepath.Join(f.dir, "feeds"), feedToken))
+	f.yaml = testYAML(f.sys.srv.URL, f.dir)
 	cfg, err := f.load(context.Background())
 	if err != nil {
 		t.Fatalf("config: %v", err)
