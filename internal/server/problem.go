@@ -74,7 +74,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, service.ErrStopping):
 		w.Header().Set("Retry-After", "5")
 		writeProblem(w, r, http.StatusServiceUnavailable, probStopping, err.Error())
-	case errors.Is(err, r.Context().Err()) && r.Context().Err() != nil:
+	case r.Context().Err() != nil:
 		// The caller went away; nobody reads the answer.
 		writeProblem(w, r, http.StatusServiceUnavailable, probInternal, "request cancelled")
 	default:
