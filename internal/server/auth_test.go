@@ -1,8 +1,11 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
+	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -56,5 +59,26 @@ func TestTokensNeverLogged(t *testing.T) {
 		if strings.Contains(out, secret) {
 			t.Errorf("the log shows %q:\n%s", secret, out)
 		}
+	}
+}
+
+// TestCloseEndsEventStreams: Close ends open event streams, which
+// http.Server.Shutdown would otherwise wait for.
+func TestCloseEndsEventStreams(t *testing.T) {
+	f := newFixture(t)
+	hr, _ := http.NewRequest("GET", f.ts.URL+"/api/v1/events", nil)
+	hr.Header.Set("Authorization", "Bearer "+apiToken)
+	res, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	rd := bufio.NewReader(res.Body)
+	if _, err := rd.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	f.srv.Close()
+	if _, err := io.Copy(io.Discard, rd); err != nil {
+		t.Fatalf("the stream did not end cleanly: %v", err)
 	}
 }
