@@ -118,8 +118,6 @@ func (a *acceptor) add(ctx context.Context, p store.Push) ([]store.Accepted, err
 	case a.in <- c:
 	case <-ctx.Done():
 		return nil, ctx.Err()
-	case <-a.done:
-		return nil, ErrStopping
 	}
 	// Once handed in, the push is committed or refused: wait for which,
 	// even if the caller gives up, so a 202 never misses a record.
@@ -134,11 +132,16 @@ func (a *acceptor) add(ctx context.Context, p store.Push) ([]store.Accepted, err
 // attempt of each record.
 func (s *Service) Accept(ctx context.Context, route string, records []map[string]any, wait bool) (Accepted, error) {
 	s.mu.Lock()
-	stopping, gen := s.stopping, s.gen
-	s.mu.Unlock()
-	if stopping {
-		return Accepted{}, ErrStopping
+	if s.stopping || !s.started {
+		s.mu.Unlock()
+		return Accepted{}, ErrStopping // before Start too: nothing would commit
 	}
+	gen := s.gen
+	// Stop waits for the calls that got this far before it stops the
+	// committer, so no push is left behind in its queue.
+	s.accepting.Add(1)
+	s.mu.Unlock()
+	defer s.accepting.Done()
 	rc := gen.cfg.Routes[route]
 	switch {
 	case rc == nil:

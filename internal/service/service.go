@@ -89,6 +89,9 @@ type Service struct {
 	runsCtx context.Context // parent of every run; cancelled at the stop deadline
 	cancel  context.CancelFunc
 	runs    sync.WaitGroup
+	// accepting counts webhook calls between their check of stopping and
+	// the commit of their records.
+	accepting sync.WaitGroup
 }
 
 // generation is one loaded config with its connectors and engine. A
@@ -242,6 +245,7 @@ func (s *Service) Stop(ctx context.Context) error {
 		err = fmt.Errorf("stop: runs cancelled at the deadline: %w", ctx.Err())
 	}
 	s.cancel()
+	s.accepting.Wait() // their records are committed before the committer stops
 	if s.stopBG != nil {
 		s.stopBG()
 	}
