@@ -124,7 +124,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, latest bool, cho
 			writeProblem(w, p.status, p.problem)
 			return
 		}
-		f, err := os.Open(p.file.Path)
+		f, err := open(p.file.Path)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
