@@ -249,3 +249,17 @@ func TestPublicTokenNotContent(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestFeedManifestOnlyItsFolder: names in the manifest that are not plain
+// file names of the folder are dropped, so no download reaches outside.
+func TestFeedManifestOnlyItsFolder(t *testing.T) {
+	dir := t.TempDir()
+	d := newDest(t, destConfig(dir, "ndjson"))
+	writeFile(t, filepath.Join(dir, "ok.ndjson"), "{}\n")
+	writeFile(t, d.manPath, `{"version": 1, "route": "orders", "files": [
+		{"run_id": 3, "name": "../../etc/passwd"}, {"run_id": 2, "name": ".hidden"}, {"run_id": 1, "name": "ok.ndjson", "complete": true}],
+		"latest": {"run_id": 9, "name": "/etc/passwd"}}`)
+	if f := feedOf(t, d); !slices.Equal(runIDs(f), []int64{1}) || f.Latest != nil {
+		t.Fatalf("feed %+v", f)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -77,8 +78,17 @@ func (d *Destination) loadManifest() error {
 			m = &manifest{Version: manifestVersion, Route: d.route}
 		}
 	}
+	// Only plain names of this folder: a manifest edited by hand must
+	// not make Feed (and so a download) reach outside it.
+	bad := func(f manifestFile) bool { return plainName(f.Name) != nil || strings.HasPrefix(f.Name, ".") }
+	n := len(m.Files) + len(m.Parts)
+	m.Files, m.Parts = slices.DeleteFunc(m.Files, bad), slices.DeleteFunc(m.Parts, bad)
+	dropped := n != len(m.Files)+len(m.Parts)
+	if m.Latest != nil && bad(*m.Latest) {
+		m.Latest, dropped = nil, true
+	}
 	d.man = m
-	if d.reconcile() {
+	if d.reconcile() || dropped {
 		return d.saveManifest()
 	}
 	return nil
