@@ -60,7 +60,10 @@ address is taken, 2 bad usage, an invalid config or a refused address.`,
 			sigs := make(chan os.Signal, 4)
 			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 			defer signal.Stop(sigs)
-			return a.serve(cmd.Context(), serveOptions{listen: listen, signals: sigs})
+			// The signals come through sigs alone: the command's context
+			// ends on the same SIGINT/SIGTERM, and watching both would take
+			// one signal for two.
+			return a.serve(context.WithoutCancel(cmd.Context()), serveOptions{listen: listen, signals: sigs})
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "host:port to listen on (default: server.listen in the config, else "+config.DefaultListen+")")
@@ -70,7 +73,9 @@ address is taken, 2 bad usage, an invalid config or a refused address.`,
 // serveOptions are what serve takes besides the app's flags.
 type serveOptions struct {
 	listen  string           // --listen; "" takes the config's
-	signals <-chan os.Signal // SIGINT/SIGTERM stop, SIGHUP reloads
+	// signals: SIGINT/SIGTERM stop, SIGHUP reloads. When nil, the end of
+	// ctx stops the server (the demo, tests).
+	signals <-chan os.Signal
 	// ready, when set, is called with the address once the server listens.
 	ready func(addr string)
 }
@@ -150,6 +155,10 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		o.ready(addr)
 	}
 
+	var ctxDone <-chan struct{}
+	if o.signals == nil {
+		ctxDone = ctx.Done()
+	}
 	var why string
 	for why == "" {
 		select {
@@ -159,7 +168,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 				continue
 			}
 			why = signalName(sig)
-		case <-ctx.Done():
+		case <-ctxDone:
 			why = "interrupted"
 		case err := <-served:
 			// The listener broke: stop the runs cleanly and say why.
