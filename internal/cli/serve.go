@@ -72,7 +72,7 @@ address is taken, 2 bad usage, an invalid config or a refused address.`,
 
 // serveOptions are what serve takes besides the app's flags.
 type serveOptions struct {
-	listen  string           // --listen; "" takes the config's
+	listen string // --listen; "" takes the config's
 	// signals: SIGINT/SIGTERM stop, SIGHUP reloads. When nil, the end of
 	// ctx stops the server (the demo, tests).
 	signals <-chan os.Signal
