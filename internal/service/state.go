@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/feeds"
 	"github.com/ferry-dev/ferry/internal/store"
 )
 
@@ -112,4 +114,17 @@ func (s *Service) routeState(ctx context.Context, cfg *config.Config, name strin
 		st.State = StateIdle
 	}
 	return st, nil
+}
+
+// Feeds lists the file feeds of a route (for internal/feeds): the files
+// its file destinations published per run. An unknown route wraps
+// feeds.ErrUnknownRoute.
+func (s *Service) Feeds(ctx context.Context, route string) ([]connector.Feed, error) {
+	s.mu.Lock()
+	gen := s.gen
+	s.mu.Unlock()
+	if gen.cfg.Routes[route] == nil {
+		return nil, fmt.Errorf("%w: %q", feeds.ErrUnknownRoute, route)
+	}
+	return gen.eng.Feeds(ctx, route)
 }
