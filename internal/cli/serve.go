@@ -62,8 +62,8 @@ address is taken, 2 bad usage, an invalid config or a refused address.`,
 			defer signal.Stop(sigs)
 			// The signals come through sigs alone: the command's context
 			// ends on the same SIGINT/SIGTERM, and watching both would take
-			// one signal for two.
-			return a.serve(context.WithoutCancel(cmd.Context()), serveOptions{listen: listen, signals: sigs})
+			// one signal for two (serve ignores ctx when given signals).
+			return a.serve(cmd.Context(), serveOptions{listen: listen, signals: sigs})
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "host:port to listen on (default: server.listen in the config, else "+config.DefaultListen+")")
@@ -74,7 +74,7 @@ address is taken, 2 bad usage, an invalid config or a refused address.`,
 type serveOptions struct {
 	listen string // --listen; "" takes the config's
 	// signals: SIGINT/SIGTERM stop, SIGHUP reloads. When nil, the end of
-	// ctx stops the server (the demo, tests).
+	// ctx stops the server (the demo, tests); else ctx's end is ignored.
 	signals <-chan os.Signal
 	// ready, when set, is called with the address once the server listens.
 	ready func(addr string)
@@ -92,6 +92,12 @@ const (
 // serve runs the service and its HTTP server until a stop signal (or ctx
 // ends), then shuts both down within the config's shutdown timeout.
 func (a *app) serve(ctx context.Context, o serveOptions) error {
+	var ctxDone <-chan struct{}
+	if o.signals == nil {
+		ctxDone = ctx.Done()
+	}
+	// From here on ctx only carries values: the stop is ours to order.
+	ctx = context.WithoutCancel(ctx)
 	log, err := a.logger()
 	if err != nil {
 		return err
@@ -155,10 +161,6 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		o.ready(addr)
 	}
 
-	var ctxDone <-chan struct{}
-	if o.signals == nil {
-		ctxDone = ctx.Done()
-	}
 	var why string
 	for why == "" {
 		select {
