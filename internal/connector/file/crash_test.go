@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/connector"
+	fileconn "github.com/ferry-dev/ferry/internal/connector/file"
 	"github.com/ferry-dev/ferry/internal/engine"
 )
 
@@ -165,8 +167,40 @@ func TestFileCrash(t *testing.T) {
 			if len(done) < files {
 				t.Errorf("%d files in done/, want %d", len(done), files)
 			}
+			checkManifest(t, out, format)
 			t.Logf("%d kills landed of %d; %d feed files; %d records written twice (delivered, then killed before settling)", landed, kills, len(entries)-1, dup)
 		})
+	}
+}
+
+// checkManifest: after the kills the feed lists exactly the published
+// run files, each with the records it holds, and latest.
+func checkManifest(t *testing.T, out, format string) {
+	t.Helper()
+	d, err := fileconn.NewDestination(connector.Env{Route: "prices"}, fileconn.DestinationConfig{Dir: out, Format: format, Name: "{route}-{run_id}.{ext}", Latest: "latest." + format})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed, err := d.Feed(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, f := range feed.Files {
+		keys, err := feedKeys(format, f.Path)
+		if err != nil || len(keys) != f.Records {
+			t.Errorf("listed %s: %d records, the file holds %d (%v)", f.Name, f.Records, len(keys), err)
+		}
+		listed[f.Name] = true
+	}
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		if name := e.Name(); !strings.HasPrefix(name, ".") && !strings.HasPrefix(name, "latest.") && !listed[name] {
+			t.Errorf("%s is published but not in the feed %v", name, listed)
+		}
+	}
+	if len(listed) != len(feed.Files) || feed.Latest == nil {
+		t.Errorf("feed lists a file twice or has no latest: %+v", feed)
 	}
 }
 

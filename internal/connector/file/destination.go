@@ -38,7 +38,7 @@ type Destination struct {
 	// mmu guards the feed manifest (taken after mu, or alone by Feed, so
 	// listing the feed does not wait for a batch's fsync).
 	mmu     sync.Mutex
-	man     *manifest // nil until loaded
+	man     *manifest // as last read (loadManifest)
 	manPath string
 }
 
@@ -462,9 +462,12 @@ func (d *Destination) recoverParts(route string) error {
 		// Recorded as not complete: the run did not end.
 		err := d.updateManifest(func(m *manifest) {
 			for _, r := range done {
-				f, _ := m.part(r.part)
+				f, ok := m.part(r.part)
 				if r.published == "" {
 					continue
+				}
+				if e := m.entry(r.published); !ok && e != nil {
+					f = *e // loading the manifest took it in already
 				}
 				f.Name, f.Recovered, f.Complete = r.published, true, false
 				f.Size, f.Records, _ = d.describe(filepath.Join(d.dir, r.published))

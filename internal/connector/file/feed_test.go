@@ -159,14 +159,12 @@ func TestFeedManifestLags(t *testing.T) {
 	if err := d.updateLatest(name); err != nil {
 		t.Fatal(err)
 	}
-	// This process's view: run 3 not recorded yet. Run 1's file is
-	// removed by hand.
-	f := feedOf(t, d)
-	if err := os.Remove(filepath.Join(dir, f.Files[1].Name)); err != nil {
+	// Run 1's file is removed by hand.
+	if err := os.Remove(filepath.Join(dir, "orders-20261130T043840Z.ndjson")); err != nil {
 		t.Fatal(err)
 	}
 
-	f = feedOf(t, newDest(t, destConfig(dir, "ndjson")))
+	f := feedOf(t, newDest(t, destConfig(dir, "ndjson")))
 	if !slices.Equal(runIDs(f), []int64{3, 2}) || f.Files[0].Complete || f.Files[0].Records != 3 {
 		t.Fatalf("feed %+v", f)
 	}
@@ -261,5 +259,29 @@ func TestFeedManifestOnlyItsFolder(t *testing.T) {
 		"latest": {"run_id": 9, "name": "/etc/passwd"}}`)
 	if f := feedOf(t, d); !slices.Equal(runIDs(f), []int64{1}) || f.Latest != nil {
 		t.Fatalf("feed %+v", f)
+	}
+}
+
+// TestFeedTwoValues: after a config reload the old destination value
+// may finish its run while the new one answers Feed: the new one sees
+// the file the old one published.
+func TestFeedTwoValues(t *testing.T) {
+	dir := t.TempDir()
+	old := newDest(t, destConfig(dir, "ndjson"))
+	oneRun(t, old, 1, 1, true)
+	ctx := context.Background()
+	if err := old.StartRun(ctx, run(2, t0.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	sendOK(t, old, deliveries(1, 2))
+	reloaded := newDest(t, destConfig(dir, "ndjson"))
+	if f := feedOf(t, reloaded); !slices.Equal(runIDs(f), []int64{1}) {
+		t.Fatalf("feed during run 2: %+v", f)
+	}
+	if err := old.EndRun(ctx, run(2, t0.Add(time.Hour)), true); err != nil {
+		t.Fatal(err)
+	}
+	if f := feedOf(t, reloaded); !slices.Equal(runIDs(f), []int64{2, 1}) || !f.Files[0].Complete || f.Latest.RunID != 2 {
+		t.Fatalf("feed after run 2: %+v", f)
 	}
 }

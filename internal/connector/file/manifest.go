@@ -58,16 +58,17 @@ func (d *Destination) manifestFileName() string {
 	return "." + d.name.pattern(d.route, d.enc.ext()) + ".feed.json"
 }
 
-// loadManifest reads the manifest once (the caller holds d.mmu) and
-// reconciles it with the folder. A missing manifest is an empty one; an
-// unreadable one is logged and rebuilt from what runs publish next: it
-// is an index, the files themselves are intact.
+// loadManifest reads the manifest into d.man (the caller holds d.mmu)
+// and reconciles it with the folder. It is read each time, not kept:
+// after a config reload two destination values of one folder may exist
+// (the old one finishing its run), and each must see what the other
+// wrote. A missing manifest is an empty one; an unreadable one is logged
+// and rebuilt from what runs publish next: it is an index, the files
+// themselves are intact.
 func (d *Destination) loadManifest() error {
-	if d.man != nil {
-		return nil
-	}
 	m := &manifest{Version: manifestVersion, Route: d.route}
 	b, err := os.ReadFile(d.manPath)
+	dropped := false
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
@@ -75,7 +76,7 @@ func (d *Destination) loadManifest() error {
 	default:
 		if err := json.Unmarshal(b, m); err != nil || m.Version != manifestVersion {
 			d.logger.Warn("file destination: the feed manifest is unreadable; it lists the files published from now on", "file", d.manPath, "error", err)
-			m = &manifest{Version: manifestVersion, Route: d.route}
+			m, dropped = &manifest{Version: manifestVersion, Route: d.route}, true
 		}
 	}
 	// Only plain names of this folder: a manifest edited by hand must
@@ -83,7 +84,7 @@ func (d *Destination) loadManifest() error {
 	bad := func(f manifestFile) bool { return plainName(f.Name) != nil || strings.HasPrefix(f.Name, ".") }
 	n := len(m.Files) + len(m.Parts)
 	m.Files, m.Parts = slices.DeleteFunc(m.Files, bad), slices.DeleteFunc(m.Parts, bad)
-	dropped := n != len(m.Files)+len(m.Parts)
+	dropped = dropped || n != len(m.Files)+len(m.Parts)
 	if m.Latest != nil && bad(*m.Latest) {
 		m.Latest, dropped = nil, true
 	}
