@@ -9,8 +9,9 @@ import (
 	"github.com/ferry-dev/ferry/internal/connector"
 )
 
-// Feed lists the published run files, newest first, from the manifest;
-// a listed file removed since (by hand) is left out. Latest is the
+// Feed lists the published run files, newest first, from the manifest
+// (read and reconciled with the folder: a file removed by hand is left
+// out). Latest is the
 // `latest` file when the destination has one, else the newest file of a
 // completed run. A .part is never listed.
 func (d *Destination) Feed(ctx context.Context) (connector.Feed, error) {
@@ -23,11 +24,8 @@ func (d *Destination) Feed(ctx context.Context) (connector.Feed, error) {
 		return connector.Feed{}, err
 	}
 	feed := connector.Feed{Route: d.route, Format: d.cfg.Format, PublicToken: d.cfg.PublicToken}
-	for _, f := range d.man.Files {
-		path := filepath.Join(d.dir, f.Name)
-		if exists(path) {
-			feed.Files = append(feed.Files, f.feedFile(path))
-		}
+	for _, f := range d.man.Files { // loading dropped those that vanished
+		feed.Files = append(feed.Files, f.feedFile(filepath.Join(d.dir, f.Name)))
 	}
 	if d.cfg.Latest == "" {
 		for _, f := range feed.Files {

@@ -141,8 +141,15 @@ func (d *Destination) reconcile() bool {
 	// latest is a hard link to its run's file where the file system has
 	// them: find which run it is now (a kill may have come between
 	// replacing latest and recording it).
+	same := func(name string) bool {
+		fi, err := os.Stat(filepath.Join(d.dir, name))
+		return err == nil && os.SameFile(info, fi)
+	}
+	if m.Latest != nil && same(m.Latest.Name) {
+		return changed
+	}
 	for _, f := range m.Files {
-		if fi, err := os.Stat(filepath.Join(d.dir, f.Name)); err == nil && os.SameFile(info, fi) {
+		if same(f.Name) {
 			if m.Latest == nil || m.Latest.RunID != f.RunID || m.Latest.Name != f.Name {
 				f := f
 				m.Latest, changed = &f, true
