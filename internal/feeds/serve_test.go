@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/connector"
 	fileconn "github.com/ferry-dev/ferry/internal/connector/file"
+	"github.com/ferry-dev/ferry/internal/feeds"
 )
 
 // destSource serves the feed of file destinations built in the test
@@ -294,4 +296,47 @@ func TestReplacedDuringDownload(t *testing.T) {
 	if r := get(t, "GET", url+"/feeds/products/latest", api); r.header.Get("X-Ferry-Run-Id") != "2" {
 		t.Fatalf("latest after run 2: run %s", r.header.Get("X-Ferry-Run-Id"))
 	}
+}
+
+// TestPrefix: mounted elsewhere, the handler answers there and its links
+// say so; a custom NotFound decides what an unknown route is.
+func TestPrefix(t *testing.T) {
+	dir := t.TempDir()
+	d := newDestination(t, fileconn.DestinationConfig{Dir: dir, Format: "json", Name: "{route}-{run_id}.{ext}"})
+	ctx := context.Background()
+	if err := d.StartRun(ctx, info(5)); err != nil {
+		t.Fatal(err)
+	}
+	sendAll(t, d, records(5, 3))
+	if err := d.EndRun(ctx, info(5), true); err != nil {
+		t.Fatal(err)
+	}
+	errMissing := fmt.Errorf("no such route")
+	src := sourceFunc(func(ctx context.Context, route string) ([]connector.Feed, error) {
+		if route != "products" {
+			return nil, errMissing
+		}
+		return destSource{"default": d}.Feeds(ctx, route)
+	})
+	srv := httptest.NewServer(feeds.Handler(src, feeds.Options{
+		Prefix:     "/api/v1/feeds/",
+		Authorized: func(*http.Request) bool { return true },
+		NotFound:   func(err error) bool { return err == errMissing },
+	}))
+	t.Cleanup(srv.Close)
+	r := get(t, "GET", srv.URL+"/api/v1/feeds/products", nil)
+	if r.status != 200 || !strings.Contains(r.body, `"latest_url": "/api/v1/feeds/products/latest"`) || !strings.Contains(r.body, `"url": "/api/v1/feeds/products/runs/5"`) {
+		t.Fatalf("list: %d %s", r.status, r.body)
+	}
+	if r := get(t, "GET", srv.URL+"/api/v1/feeds/products/runs/5", nil); r.status != 200 || r.header.Get("Content-Type") != "application/json" || r.header.Get("Content-Disposition") != "attachment; filename=products-5.json" {
+		t.Fatalf("run 5: %d %v", r.status, r.header)
+	}
+	problem(t, get(t, "GET", srv.URL+"/api/v1/feeds/other", nil), 404)
+	problem(t, get(t, "GET", srv.URL+"/api/v1/feeds/products/runs/5/x", nil), 404)
+}
+
+type sourceFunc func(ctx context.Context, route string) ([]connector.Feed, error)
+
+func (f sourceFunc) Feeds(ctx context.Context, route string) ([]connector.Feed, error) {
+	return f(ctx, route)
 }
