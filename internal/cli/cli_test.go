@@ -226,7 +226,7 @@ func TestDemo(t *testing.T) {
 		t.Skip("the demo waits for its retries")
 	}
 	dir := t.TempDir()
-	code, out, errOut := ferry(t, "demo", "--dir", dir, "--no-progress")
+	code, out, errOut := ferry(t, "demo", "--dir", dir, "--no-progress", "--once")
 	if code != 0 {
 		t.Fatalf("demo exit %d:\n%s%s", code, out, errOut)
 	}

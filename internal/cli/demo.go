@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +21,9 @@ import (
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector/all"
 	"github.com/ferry-dev/ferry/internal/demo"
+	"github.com/ferry-dev/ferry/internal/events"
+	"github.com/ferry-dev/ferry/internal/server"
+	"github.com/ferry-dev/ferry/internal/service"
 	"github.com/ferry-dev/ferry/internal/store"
 )
 
@@ -29,9 +33,9 @@ import (
 const DefaultServePort = 8401
 
 func (a *app) demoCommand() *cobra.Command {
-	var dir string
+	var dir, listen string
 	var orders, port int
-	var noProgress, serve bool
+	var noProgress, serve, once bool
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the demo (a mock shop and ERP, two routes, errors and retries), or --serve the mock systems for a first route",
@@ -49,6 +53,13 @@ are read (incremental sync). The summary says why the dead letters died
 and how many deliveries needed a retry. Needs no network beyond loopback
 and no set-up.
 
+Then ferry serves the demo until Ctrl-C, as 'ferry serve' would, on
+127.0.0.1:8080 (--listen): orders and stock run every 30s while the shop
+takes a new order every 20s, a third route takes orders the shop pushes
+to ferry's webhook (the demo prints a curl for it), and the REST API and
+/metrics answer. What ferry does is listed as it happens. --once stops
+after the first runs instead.
+
 With --dir the files stay for you to explore. The demo never overwrites a
 file you changed: it keeps the checksums of what it wrote in
 .ferry-demo.sha256 and rewrites only files that still match (a changed
@@ -59,6 +70,8 @@ ferry.yaml is kept and the demo writes demo.yaml and demo.db instead).
 file for them to edit (ferry-sandbox/ferry.yaml, or in --dir), and lists
 every request they receive: write a first route against something real.`,
 		Example: `  go run ./cmd/ferry demo
+  ferry demo --once           # the first runs and their story, then exit
+  ferry demo --listen 127.0.0.1:9000
   ferry demo --dir ./demo     # keep ferry.yaml and ferry.db to explore:
   ferry -c ./demo/ferry.yaml history orders --dead
   ferry demo --serve          # mock shop and ERP until Ctrl-C, and a route file to edit`,
@@ -67,8 +80,12 @@ every request they receive: write a first route against something real.`,
 			if err := firstErr(
 				nonNegative(cmd, "port"),
 				exclusive(cmd, "--serve runs no routes and shows no progress", "serve", "no-progress"),
+				exclusive(cmd, "--serve runs no routes, --once runs them once", "serve", "once"),
 			); err != nil {
 				return err
+			}
+			if cmd.Flags().Changed("listen") && (serve || once) {
+				return withCode(ExitUsage, errors.New("--listen only applies without --once and --serve (it is where ferry serves the demo)"))
 			}
 			if !serve && cmd.Flags().Changed("port") {
 				return withCode(ExitUsage, errors.New("--port only applies with --serve (the demo run uses free ports)"))
@@ -82,7 +99,10 @@ every request they receive: write a first route against something real.`,
 				}
 				return a.serveDemo(cmd.Context(), dir, port, orders)
 			}
-			return a.runDemo(cmd, dir, orders, noProgress)
+			if once {
+				listen = ""
+			}
+			return a.runDemo(cmd, dir, orders, noProgress, listen)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "keep the demo's files in this folder (default: a temporary folder, removed; with --serve: ferry-sandbox)")
@@ -90,6 +110,8 @@ every request they receive: write a first route against something real.`,
 	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "plain progress lines (every 2 s, on stderr) instead of a bar, even on a terminal")
 	cmd.Flags().BoolVar(&serve, "serve", false, "keep the mock shop and ERP running until Ctrl-C and write a route file to edit")
 	cmd.Flags().IntVar(&port, "port", DefaultServePort, "with --serve: the mock shop's port on 127.0.0.1, the ERP's is the next (0: free ports)")
+	cmd.Flags().BoolVar(&once, "once", false, "run the routes once and exit, without serving them")
+	cmd.Flags().StringVar(&listen, "listen", config.DefaultListen, "where ferry serves the demo after its first runs (port 0: a free one)")
 	return cmd
 }
 
@@ -118,8 +140,23 @@ func demoFiles(f *demo.Folder) (cfgName, dbName string, kept []string, err error
 	return "", "", kept, withCode(ExitUsage, fmt.Errorf("%s: holds a ferry.yaml/ferry.db and a demo.yaml/demo.db the demo did not write or that were changed since; the demo overwrites none of them: use another --dir", f.Dir))
 }
 
-func (a *app) runDemo(cmd *cobra.Command, dir string, orders int, noProgress bool) error {
+// runDemo runs the demo's routes once and tells their story; then, with
+// a listen address, serves the demo until ctx ends.
+func (a *app) runDemo(cmd *cobra.Command, dir string, orders int, noProgress bool, listen string) error {
 	ctx := cmd.Context()
+	var ln net.Listener
+	if listen != "" {
+		// Listen first: a taken port fails before the runs, not after.
+		if err := server.CheckListen(listen, nil); err != nil {
+			return withCode(ExitUsage, fmt.Errorf("--listen: %w", err))
+		}
+		var lc net.ListenConfig
+		var err error
+		if ln, err = lc.Listen(ctx, "tcp", listen); err != nil {
+			return withCode(ExitFailed, fmt.Errorf("listen on %s: %w (another ferry? use --listen 127.0.0.1:0 for a free port, or --once)", listen, err))
+		}
+		defer ln.Close()
+	}
 	shop := demo.NewShop(orders, 1)
 	erp := demo.NewERP(1)
 	shopURL, stopShop, err := demo.Start(ctx, shop)
@@ -168,18 +205,52 @@ func (a *app) runDemo(cmd *cobra.Command, dir string, orders int, noProgress boo
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-
 	fmt.Fprintf(a.stdout, "ferry demo: mock shop at %s, mock ERP at %s\n", shopURL, erpURL)
 	fmt.Fprintf(a.stdout, "config %s, queue %s\n\n", path, cfg.Store)
+	err = a.demoRuns(cmd, s, shop, erp, orders, noProgress)
+	// The server opens the store again on its own.
+	if cerr := s.Close(); err == nil && cerr != nil {
+		err = withCode(ExitFailed, cerr)
+	}
+	if err != nil {
+		return err
+	}
+
+	switch {
+	case ln != nil && keep:
+		fmt.Fprintf(a.stdout, "\nExplore what happened (in another terminal; after Ctrl-C the queue stays):\n")
+	case ln != nil:
+		fmt.Fprintf(a.stdout, "\nExplore what happened in another terminal (the demo's folder goes at Ctrl-C; ferry demo --dir ./demo keeps it):\n")
+	case keep:
+		fmt.Fprintf(a.stdout, "\nExplore what happened (the mock systems are gone, the queue stays):\n")
+	default:
+		fmt.Fprintf(a.stdout, "\nTo keep the queue and explore it, run: ferry demo --dir ./demo, then:\n")
+		path = "./demo/ferry.yaml"
+	}
+	fmt.Fprintf(a.stdout, "  ferry -c %s history orders\n  ferry -c %s history orders --dead\n  ferry -c %s queue orders --status error\n", path, path, path)
+	fmt.Fprintf(a.stdout, "\nWrite your own first route against the mock systems: ferry demo --serve\n")
+	if ln == nil {
+		return nil
+	}
+	a.configPath = path
+	return a.serveDemoRoutes(ctx, ln, shop)
+}
+
+// demoRuns runs the demo's routes once, lets a few orders change and runs
+// orders again, then tells the story.
+func (a *app) demoRuns(cmd *cobra.Command, s *session, shop *demo.Shop, erp *demo.ERP, orders int, noProgress bool) error {
+	ctx := cmd.Context()
 	// The ERP is overloaded at first: two 503s with Retry-After.
 	erp.FailNext(2, 503, time.Second)
 
-	names, err := cfg.Order(cfg.RouteNames())
+	names, err := s.cfg.Order(s.cfg.RouteNames())
 	if err != nil {
 		return withCode(ExitFailed, err)
 	}
 	for _, name := range names {
+		if s.cfg.Routes[name].Source.Kind == "" {
+			continue // a webhook route: it has nothing to read
+		}
 		if code, _ := a.runOne(cmd, s, name, false, noProgress); code == ExitCancelled || code == ExitFailed {
 			return withCode(code, fmt.Errorf("demo route %s did not finish", name))
 		}
@@ -202,14 +273,6 @@ func (a *app) runDemo(cmd *cobra.Command, dir string, orders int, noProgress boo
 	if err := a.demoStory(ctx, s.store, "orders"); err != nil {
 		return withCode(ExitFailed, err)
 	}
-	if keep {
-		fmt.Fprintf(a.stdout, "\nExplore what happened (the mock systems are gone, the queue stays):\n")
-	} else {
-		fmt.Fprintf(a.stdout, "\nTo keep the queue and explore it, run: ferry demo --dir ./demo, then:\n")
-		path = "./demo/ferry.yaml"
-	}
-	fmt.Fprintf(a.stdout, "  ferry -c %s history orders\n  ferry -c %s history orders --dead\n  ferry -c %s queue orders --status error\n", path, path, path)
-	fmt.Fprintf(a.stdout, "\nWrite your own first route against the mock systems: ferry demo --serve\n")
 	return nil
 }
 
@@ -375,4 +438,82 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// demoNewOrderEvery is how often the shop takes a new order while ferry
+// serves the demo, so the scheduled runs have something to carry.
+const demoNewOrderEvery = 20 * time.Second
+
+// serveDemoRoutes serves the demo's config (a.configPath) on ln until ctx
+// ends, as ferry serve would, and lists what ferry does as it happens.
+func (a *app) serveDemoRoutes(ctx context.Context, ln net.Listener, shop *demo.Shop) error {
+	out := &lockedWriter{w: a.stdout}
+	return a.serve(ctx, serveOptions{listener: ln, ready: func(svc *service.Service, addr string) {
+		base := "http://" + addr
+		fmt.Fprintf(out, `
+ferry serves the demo on %[1]s until Ctrl-C, as 'ferry serve' would:
+  orders and stock run every 30s; the shop takes a new order every %[2]s
+  routes    curl %[1]s/api/v1/routes
+  run now   curl -X POST %[1]s/api/v1/routes/orders/runs
+  runs      curl %[1]s/api/v1/runs
+  metrics   curl %[1]s/metrics
+  webhook   the shop pushes an order; ferry answers with the ERP's reply:
+    curl -X POST %[1]s/hooks/%[3]s \
+      -H 'Authorization: Bearer %[4]s' -H 'Content-Type: application/json' \
+      -d '%[5]s'
+    (with "country": "%[6]s" the ERP refuses it, and the caller hears why)
+
+What ferry does:
+`, base, demoNewOrderEvery, demo.HookRoute, demo.HookToken, demoHookBody, demo.RareCountry)
+		go demoActivity(ctx, svc, shop, out)
+	}})
+}
+
+// demoHookBody is an order as the shop would push it.
+const demoHookBody = `{"id": 9001, "number": "SO-9001", "email": "ada@example.com", "customer": {"name": "Ada Lovelace", "country": "DE"}, "total": 19.8, "currency": "EUR", "lines": [{"sku": "MUG-001", "qty": 2, "price": 9.9}]}`
+
+// demoActivity adds an order to the shop now and then and prints what
+// ferry does (runs ending, pushed orders delivered), until ctx ends.
+func demoActivity(ctx context.Context, svc *service.Service, shop *demo.Shop, w io.Writer) {
+	sub := svc.Events().Subscribe(256, func(ev events.Event) bool {
+		switch ev.Type {
+		case events.RunFinished, events.TickSkipped, events.RouteStale, events.RouteFresh:
+			return true
+		case events.EntrySettled:
+			return ev.Route == demo.HookRoute && ev.Attempt != nil && ev.Attempt.Op == ""
+		}
+		return false
+	})
+	defer sub.Close()
+	tick := time.NewTicker(demoNewOrderEvery)
+	defer tick.Stop()
+	stamp := func(t time.Time) string { return t.Local().Format("15:04:05") }
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			shop.AddOrders(1)
+			fmt.Fprintf(w, "%s shop: a new order, SO-%d\n", stamp(time.Now()), 1000+shop.Len())
+		case ev := <-sub.C:
+			switch {
+			case ev.Type == events.RunFinished && ev.Run != nil:
+				r := ev.Run
+				fmt.Fprintf(w, "%s %s: run #%d (%s) %s: collected %d, delivered %d, failed %d\n",
+					stamp(ev.At), ev.Route, r.ID, r.Trigger, strings.ReplaceAll(string(r.Status), "_", " "), r.Collected, r.Done, r.Failed)
+			case ev.Type == events.EntrySettled:
+				at := ev.Attempt
+				what := string(at.Outcome)
+				if at.StatusCode != 0 {
+					what += fmt.Sprintf(" (%d)", at.StatusCode)
+				}
+				if at.Error != "" {
+					what += ": " + oneLine(at.Error, 100)
+				}
+				fmt.Fprintf(w, "%s %s: pushed order %s: %s\n", stamp(ev.At), ev.Route, at.Key, what)
+			default:
+				fmt.Fprintf(w, "%s %s: %s\n", stamp(ev.At), ev.Route, ev.Message)
+			}
+		}
+	}
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/ferry-dev/ferry/internal/demo"
 )
@@ -27,7 +30,7 @@ func TestDemoKeepsTheUsersFiles(t *testing.T) {
 	mine := []byte("# my own routes\nroutes: {}\n")
 	os.WriteFile(filepath.Join(dir, "ferry.yaml"), mine, 0o644)
 	os.WriteFile(filepath.Join(dir, "ferry.db"), []byte("my queue"), 0o644)
-	code, out, errOut := ferry(t, "demo", "--dir", dir, "--no-progress", "--orders", "10")
+	code, out, errOut := ferry(t, "demo", "--dir", dir, "--no-progress", "--orders", "10", "--once")
 	if code != 0 {
 		t.Fatalf("demo exit %d:\n%s%s", code, out, errOut)
 	}
@@ -233,5 +236,118 @@ func TestDemoServeBusyPort(t *testing.T) {
 	err = a.serveDemo(context.Background(), t.TempDir(), port, 10)
 	if err == nil || !strings.Contains(err.Error(), "--port 0 for free ports") {
 		t.Fatalf("serve on a busy port: %v", err)
+	}
+}
+
+// After its first runs the demo serves its routes like ferry serve: the
+// webhook route answers a pushed order with the ERP's reply, a run starts
+// over the API and is listed as it ends, and Ctrl-C (the context) stops
+// it cleanly.
+func TestDemoServesItsRoutes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the demo waits for its retries")
+	}
+	out := &syncBuffer{}
+	a := &app{stdout: out, stderr: out, logLevel: "warn", logFormat: "text"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := &cobra.Command{}
+	cmd.SetContext(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.runDemo(cmd, t.TempDir(), 20, true, "127.0.0.1:0") }()
+
+	var base string
+	waitFor(t, "the demo to serve", func() bool {
+		m := regexp.MustCompile(`ferry serves the demo on (http://\S+) until Ctrl-C`).FindStringSubmatch(out.String())
+		if m != nil {
+			base = m[1]
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the demo ended before serving: %v\n%s", err, out)
+		default:
+		}
+		return m != nil && strings.Contains(out.String(), "What ferry does:")
+	})
+	if !strings.Contains(out.String(), "The ERP holds ") {
+		t.Errorf("the first runs' story is missing:\n%s", out)
+	}
+
+	// The curl the demo prints, as Go: the caller gets the ERP's answer.
+	for _, c := range []struct {
+		country string
+		status  int
+		body    string
+	}{
+		{"DE", http.StatusCreated, `"status":"in_review"`},
+		{demo.RareCountry, http.StatusUnprocessableEntity, "unknown country " + demo.RareCountry},
+	} {
+		body := strings.Replace(demoHookBody, `"country": "DE"`, `"country": "`+c.country+`"`, 1)
+		body = strings.Replace(body, `"id": 9001`, `"id": "900`+c.country+`"`, 1)
+		req, _ := http.NewRequest("POST", base+"/hooks/"+demo.HookRoute, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+demo.HookToken)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != c.status || !strings.Contains(string(b), c.body) {
+			t.Errorf("pushed order to %s: %d %s; want %d with %q", c.country, res.StatusCode, b, c.status, c.body)
+		}
+	}
+
+	res, err := http.Post(base+"/api/v1/routes/orders/runs", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusAccepted {
+		t.Fatalf("start a run over the API: %d", res.StatusCode)
+	}
+	waitFor(t, "the API run and the pushed orders in the listing", func() bool {
+		s := out.String()
+		return regexp.MustCompile(`orders: run #\d+ \(api\) succeeded`).MatchString(s) &&
+			strings.Contains(s, "pushed order 900DE: done (201)") && strings.Contains(s, "pushed order 900"+demo.RareCountry+": dead (422)")
+	})
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("the demo after Ctrl-C: %v\n%s", err, out)
+	}
+	if !strings.Contains(out.String(), "ferry stopped") {
+		t.Errorf("the demo did not stop cleanly:\n%s", out)
+	}
+}
+
+// The demo's flags that do not go together are refused.
+func TestDemoFlagConflicts(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"demo", "--serve", "--once"}, "--serve and --once cannot be used together"},
+		{[]string{"demo", "--once", "--listen", "127.0.0.1:0"}, "--listen only applies without --once and --serve"},
+		{[]string{"demo", "--serve", "--listen", "127.0.0.1:0"}, "--listen only applies without --once and --serve"},
+		{[]string{"demo", "--listen", "0.0.0.0:0"}, "is not loopback"},
+	} {
+		code, out, errOut := ferry(t, c.args...)
+		if code != ExitUsage || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, want %d with %q:\n%s%s", c.args, code, ExitUsage, c.want, out, errOut)
+		}
+	}
+}
+
+// A taken --listen port fails before the demo runs anything.
+func TestDemoBusyListen(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	code, out, errOut := ferry(t, "demo", "--listen", ln.Addr().String())
+	if code != ExitFailed || !strings.Contains(errOut, "--listen 127.0.0.1:0 for a free port") || strings.Contains(out, "collected") {
+		t.Fatalf("demo on a taken port: exit %d:\n%s%s", code, out, errOut)
 	}
 }

@@ -76,8 +76,11 @@ type serveOptions struct {
 	// signals: SIGINT/SIGTERM stop, SIGHUP reloads. When nil, the end of
 	// ctx stops the server (the demo, tests); else ctx's end is ignored.
 	signals <-chan os.Signal
-	// ready, when set, is called with the address once the server listens.
-	ready func(addr string)
+	// listener, when set, is listened on instead of the address (the demo
+	// opens it before its first runs, so a taken port fails early).
+	listener net.Listener
+	// ready, when set, is called once the server listens.
+	ready func(svc *service.Service, addr string)
 }
 
 // httpTimeouts bound what a slow or idle client may hold. There is no
@@ -107,6 +110,9 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	addr := listenAddress(o.listen, cfg)
+	if o.listener != nil {
+		addr = o.listener.Addr().String()
+	}
 	if err := server.CheckListen(addr, cfg.Server.Tokens); err != nil {
 		return withCode(ExitUsage, err)
 	}
@@ -123,10 +129,12 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		}
 	}()
 
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", addr)
-	if err != nil {
-		return withCode(ExitFailed, fmt.Errorf("listen on %s: %w (another ferry serve? choose another address with --listen)", addr, err))
+	ln := o.listener
+	if ln == nil {
+		var lc net.ListenConfig
+		if ln, err = lc.Listen(ctx, "tcp", addr); err != nil {
+			return withCode(ExitFailed, fmt.Errorf("listen on %s: %w (another ferry serve? choose another address with --listen)", addr, err))
+		}
 	}
 	defer ln.Close()
 	addr = ln.Addr().String() // the real port when asked for :0
@@ -158,7 +166,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 
 	a.notice("ferry serving on http://"+addr, "listen", addr, "routes", len(cfg.Routes), "workers", cfg.Workers, "version", Version)
 	if o.ready != nil {
-		o.ready(addr)
+		o.ready(svc, addr)
 	}
 
 	var why string

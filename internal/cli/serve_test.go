@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/service"
 )
 
 // serveYAML is a config with one webhook route and the given extra
@@ -125,7 +126,7 @@ func startServeApp(t *testing.T, cfg, listen string) *servedApp {
 	ready := make(chan string, 1)
 	a := &app{stdout: s.out, stderr: s.out, configPath: cfg, logLevel: "warn", logFormat: "text"}
 	go func() {
-		s.done <- a.serve(context.Background(), serveOptions{listen: listen, signals: s.sigs, ready: func(addr string) { ready <- addr }})
+		s.done <- a.serve(context.Background(), serveOptions{listen: listen, signals: s.sigs, ready: func(_ *service.Service, addr string) { ready <- addr }})
 	}()
 	select {
 	case s.addr = <-ready:
@@ -214,7 +215,7 @@ func TestServeJSONNotices(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- a.serve(ctx, serveOptions{listen: "127.0.0.1:0", ready: func(string) { cancel() }})
+		done <- a.serve(ctx, serveOptions{listen: "127.0.0.1:0", ready: func(*service.Service, string) { cancel() }})
 	}()
 	if err := <-done; err != nil {
 		t.Fatalf("serve: %v\n%s", err, out)

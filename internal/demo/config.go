@@ -33,3 +33,10 @@ func fill(tmpl []byte, shopURL, erpURL string) []byte {
 	out := bytes.ReplaceAll(tmpl, []byte("__SHOP_URL__"), []byte(strings.TrimRight(shopURL, "/")))
 	return bytes.ReplaceAll(out, []byte("__ERP_URL__"), []byte(strings.TrimRight(erpURL, "/")))
 }
+
+// HookRoute and HookToken are the demo config's webhook route and its
+// bearer token (ferry demo prints a curl for it).
+const (
+	HookRoute = "pushed_orders"
+	HookToken = "demo-hook-token"
+)

@@ -34,7 +34,7 @@ func TestConfigLoads(t *testing.T) {
 	if a := cfg.Systems["erp"].Config.(*httpconn.SystemConfig).Auth; a == nil || a.Basic == nil || a.Basic.User != ERPUser || a.Basic.Password != ERPPassword {
 		t.Errorf("erp auth = %+v", a)
 	}
-	if got := strings.Join(cfg.RouteOrder, ","); got != "orders,stock" {
+	if got := strings.Join(cfg.RouteOrder, ","); got != "orders,stock,pushed_orders" {
 		t.Errorf("routes = %s", got)
 	}
 }
@@ -94,6 +94,24 @@ func TestConfigStepsOverShopOrders(t *testing.T) {
 	for _, k := range []string{"skipped", "invalid", "large", "batch"} {
 		if counts[k] == 0 {
 			t.Errorf("no demo order is %s", k)
+		}
+	}
+}
+
+// ferry demo prints a curl with HookRoute and HookToken: they must be the
+// config's webhook route and its token.
+func TestConfigHookRoute(t *testing.T) {
+	cfg, err := config.Parse(Config("http://a", "http://b"), "", all.Set())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := cfg.Routes[HookRoute]
+	if rc == nil || rc.Webhook == nil || rc.Webhook.Token != HookToken || rc.Webhook.Respond != config.RespondSync {
+		t.Fatalf("route %s: %+v", HookRoute, rc)
+	}
+	for _, name := range []string{"orders", "stock"} {
+		if _, ok := cfg.Routes[name].Trigger(); !ok {
+			t.Errorf("route %s has no schedule", name)
 		}
 	}
 }
