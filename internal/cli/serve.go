@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector/all"
+	"github.com/ferry-dev/ferry/internal/feeds"
 	"github.com/ferry-dev/ferry/internal/server"
 	"github.com/ferry-dev/ferry/internal/service"
 )
@@ -153,7 +154,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if err := svc.Start(ctx); err != nil {
 		return withCode(ExitFailed, err)
 	}
-	srv := server.New(svc, server.Options{Tokens: cfg.Server.Tokens, Logger: log})
+	srv := server.New(svc, server.Options{Tokens: cfg.Server.Tokens, Logger: log, Feeds: feedsHandler(svc, cfg.Server.Tokens, log)})
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -299,4 +300,20 @@ func signalName(sig os.Signal) string {
 		return "SIGHUP"
 	}
 	return sig.String()
+}
+
+// feedsHandler serves /feeds/ when the service lists feeds (it asks the
+// engine of the config in force); nil leaves /feeds/ answering 404.
+func feedsHandler(svc *service.Service, tokens []string, log *slog.Logger) http.Handler {
+	src, ok := any(svc).(feeds.Source)
+	if !ok {
+		return nil
+	}
+	return feeds.Handler(src, feeds.Options{
+		Authorized: server.Authorized(tokens),
+		NotFound: func(err error) bool {
+			return errors.Is(err, service.ErrUnknownRoute) || errors.Is(err, feeds.ErrUnknownRoute)
+		},
+		Logger: log,
+	})
 }
