@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -61,20 +62,25 @@ routes:
 
 const hookToken = "hook-token-e2e"
 
-// serveWorld is a source of n orders, a sink with the given delay per
-// request, and a config for them in a temporary folder.
+// serveWorld is a source of n orders, a sink slowed down by a delay per
+// request (which the test can lift), and a config for them in a
+// temporary folder.
 type serveWorld struct {
 	dir, cfg string
 	sink     *sink
+	delay    atomic.Int64 // nanoseconds each request to the sink waits
 }
 
 func newServeWorld(t *testing.T, n int, delay time.Duration, workers int, shutdown string) *serveWorld {
 	t.Helper()
 	src := source(t, n)
-	snk := &sink{keys: map[string][]string{}, delay: delay}
-	dst := httptest.NewServer(snk)
+	w := &serveWorld{dir: t.TempDir(), sink: &sink{keys: map[string][]string{}}}
+	w.delay.Store(int64(delay))
+	dst := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Duration(w.delay.Load()))
+		w.sink.ServeHTTP(rw, r)
+	}))
 	t.Cleanup(dst.Close)
-	w := &serveWorld{dir: t.TempDir(), sink: snk}
 	w.cfg = filepath.Join(w.dir, "ferry.yaml")
 	w.write(t, fmt.Sprintf(serveConfig, workers, shutdown, src.URL, dst.URL))
 	return w
@@ -340,7 +346,9 @@ func TestServeSmoke(t *testing.T) {
 // later run delivers the rest: nothing is lost.
 func TestServeSIGTERMDuringBusyRunLosesNothing(t *testing.T) {
 	const n = 300
-	w := newServeWorld(t, n, 20*time.Millisecond, 2, "1s")
+	// 4 requests at a time (the HTTP destination's body: each) of 100ms
+	// each: the run needs several seconds, the deadline is 1s.
+	w := newServeWorld(t, n, 100*time.Millisecond, 2, "1s")
 	s := startServe(t, w.cfg)
 	startRun(t, s, "orders")
 	eventually(t, "the destination to receive orders", func() bool { recs, _ := w.sink.count(); return recs >= 5 })
@@ -375,6 +383,7 @@ func TestServeSIGTERMDuringBusyRunLosesNothing(t *testing.T) {
 
 	// What was collected waits in the queue; what was not is still at
 	// the source: a run to the end delivers every order.
+	w.delay.Store(0)
 	if out, err := exec.Command(ferryBin, "-c", w.cfg, "run", "orders", "--no-progress").CombinedOutput(); err != nil {
 		t.Fatalf("ferry run after the stop: %v\n%s", err, out)
 	}
@@ -387,7 +396,7 @@ func TestServeSIGTERMDuringBusyRunLosesNothing(t *testing.T) {
 // left go back to the queue with the next command.
 func TestServeSecondInterruptExitsAtOnce(t *testing.T) {
 	const n = 300
-	w := newServeWorld(t, n, 50*time.Millisecond, 2, "10m")
+	w := newServeWorld(t, n, 100*time.Millisecond, 2, "10m")
 	s := startServe(t, w.cfg)
 	startRun(t, s, "orders")
 	eventually(t, "the destination to receive orders", func() bool { recs, _ := w.sink.count(); return recs >= 2 })
@@ -397,6 +406,7 @@ func TestServeSecondInterruptExitsAtOnce(t *testing.T) {
 	if code := s.exit(t); code != 130 {
 		t.Fatalf("exit %d after a second SIGINT, want 130:\n%s", code, s.log)
 	}
+	w.delay.Store(0)
 	if out, err := exec.Command(ferryBin, "-c", w.cfg, "run", "orders", "--no-progress").CombinedOutput(); err != nil {
 		t.Fatalf("ferry run after the hard stop: %v\n%s", err, out)
 	}
@@ -409,7 +419,7 @@ func TestServeSecondInterruptExitsAtOnce(t *testing.T) {
 // the answer, and the entry is in the store, pending. The only worker is
 // busy with a slow run, so the entry cannot have been sent yet.
 func TestServeWebhookDurableAcrossKill(t *testing.T) {
-	w := newServeWorld(t, 300, 50*time.Millisecond, 1, "10s")
+	w := newServeWorld(t, 300, 100*time.Millisecond, 1, "10s")
 	s := startServe(t, w.cfg)
 	startRun(t, s, "orders")
 	eventually(t, "the orders run to hold the worker", func() bool { recs, _ := w.sink.count(); return recs >= 1 })
