@@ -40,13 +40,15 @@ Signals:
   SIGTERM, SIGINT  stop taking requests and new runs; runs going on finish
                    within server.shutdown_timeout (default 30s), else they
                    are cancelled and their entries go back to the queue; exit 0
-  second SIGINT    exit at once (130); what was leased goes back to the queue
-                   when another ferry (or the next start) finds this one gone
+  another SIGINT   (or SIGTERM) while stopping: exit at once (130); what was
+                   leased goes back to the queue when another ferry (or the
+                   next start) finds this one gone
   SIGHUP           reload the config file; an invalid one is refused with its
                    errors and the old one stays
 
 Exit codes: 0 stopped by a signal, 1 the store cannot be opened or the
-address is taken, 2 bad usage, an invalid config or a refused address.`,
+address is taken, 2 bad usage, an invalid config or a refused address,
+130 a second signal while stopping.`,
 		Example: `  ferry serve                                    # 127.0.0.1:8080
   ferry serve --listen 127.0.0.1:9000
   FERRY_API_TOKEN=... ferry -c /etc/ferry/ferry.yaml serve --listen 0.0.0.0:8080 --log-format json
