@@ -6,6 +6,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -542,5 +545,115 @@ func TestDockerfile(t *testing.T) {
 	}
 	if out, err := exec.Command(bin, "version").CombinedOutput(); err != nil {
 		t.Fatalf("the static binary does not run: %v\n%s", err, out)
+	}
+}
+
+// examples/serve-shop.yaml as a user runs it, its systems played by one
+// server on loopback: the API wants the token, scheduled routes run when
+// asked over the API (orders after customers), the shop's signed webhook
+// gets the ERP's answer, a bad signature is refused, metrics count it.
+func TestServeExampleConfig(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]int{} // "METHOD path" -> requests
+	systems := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got[r.Method+" "+r.URL.Path]++
+		mu.Unlock()
+		first := r.URL.Query().Get("page") <= "1" && r.URL.Query().Get("offset") <= "0"
+		page := func(field string, recs ...map[string]any) {
+			if !first {
+				recs = nil
+			}
+			json.NewEncoder(w).Encode(map[string]any{field: recs})
+		}
+		switch r.Method + " " + r.URL.Path {
+		case "GET /customers":
+			page("data", map[string]any{"id": "c1", "email": " Ada@Example.com ", "first_name": "Ada", "last_name": "Lovelace", "country": "gb", "updated_at": "2026-11-30T08:00:00Z"})
+		case "GET /orders":
+			page("data", map[string]any{"id": "o1", "customer_id": "c1", "total": 12.5, "items": []any{map[string]any{"sku": "MUG", "quantity": 2}}, "updated_at": "2026-11-30T08:01:00Z"})
+		case "GET /v1/stock":
+			page("items", map[string]any{"sku": "MUG", "on_hand": 5, "reserved": 1, "changed_at": "2026-11-30T08:02:00Z"})
+		case "POST /api/v2/sales-orders":
+			w.WriteHeader(http.StatusCreated)
+			io.WriteString(w, `{"erp_id":"SO-77"}`)
+		default: // the batch endpoints, the inventory PATCH, the chat hook
+			io.WriteString(w, `{}`)
+		}
+	}))
+	t.Cleanup(systems.Close)
+
+	dir := t.TempDir()
+	example, err := os.ReadFile(filepath.Join("..", "..", "examples", "serve-shop.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "serve-shop.yaml") // its store goes beside it
+	if err := os.WriteFile(cfg, example, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const apiToken, hookSecret = "api-token-e2e-example", "hook-secret-e2e-example"
+	for k, v := range map[string]string{
+		"SHOP_URL": systems.URL, "ERP_URL": systems.URL, "WMS_URL": systems.URL, "CHAT_URL": systems.URL,
+		"SHOP_TOKEN": "shop-token-e2e", "ERP_TOKEN": "erp-token-e2e", "WMS_TOKEN": "wms-token-e2e",
+		"SHOP_HOOK_SECRET": hookSecret, "FERRY_API_TOKEN": apiToken,
+	} {
+		t.Setenv(k, v)
+	}
+	s := startServe(t, cfg)
+	auth := []string{"Authorization", "Bearer " + apiToken}
+
+	if code, _ := s.call(t, "GET", "/healthz", ""); code != 200 {
+		t.Fatalf("/healthz: %d", code)
+	}
+	if code, _ := s.call(t, "GET", "/api/v1/routes", ""); code != http.StatusUnauthorized {
+		t.Fatalf("/api/v1/routes without the token: %d, want 401", code)
+	}
+	code, body := s.call(t, "GET", "/api/v1/routes", "", auth...)
+	for _, name := range []string{"customers", "orders", "shop-orders", "stock"} {
+		if code != 200 || !bytes.Contains(body, []byte(`"name":"`+name+`"`)) {
+			t.Fatalf("/api/v1/routes: %d, route %s missing: %s", code, name, body)
+		}
+	}
+
+	for _, route := range []string{"customers", "orders"} {
+		if code, body := s.call(t, "POST", "/api/v1/routes/"+route+"/runs", "", auth...); code != 202 {
+			t.Fatalf("start %s: %d %s", route, code, body)
+		}
+	}
+	eventually(t, "the orders run to succeed", func() bool {
+		_, body := s.call(t, "GET", "/api/v1/runs?route=orders", "", auth...)
+		return bytes.Contains(body, []byte(`"status":"succeeded"`))
+	})
+	mu.Lock()
+	batches := got["POST /api/v2/customers/batch"] + got["POST /api/v2/sales-orders/batch"]
+	mu.Unlock()
+	if batches != 2 {
+		t.Errorf("the ERP got %d batches, want one of customers and one of orders", batches)
+	}
+
+	order := `{"id": "o2", "customer_id": "c1", "total": 99.99, "items": [{"sku": "MUG", "quantity": 1}]}`
+	mac := hmac.New(sha256.New, []byte(hookSecret))
+	mac.Write([]byte(order))
+	sig := base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	code, body = s.call(t, "POST", "/hooks/shop-orders", order, "X-Shop-Hmac-Sha256", sig)
+	if code != http.StatusCreated || !strings.Contains(string(body), "SO-77") {
+		t.Fatalf("signed webhook: %d %s; want the ERP's 201 and body", code, body)
+	}
+	if code, body := s.call(t, "POST", "/hooks/shop-orders", order, "X-Shop-Hmac-Sha256", "bm90IGl0"); code != http.StatusUnauthorized {
+		t.Fatalf("badly signed webhook: %d %s; want 401", code, body)
+	}
+
+	code, metrics := s.call(t, "GET", "/metrics", "", auth...)
+	if code != 200 || !bytes.Contains(metrics, []byte(`ferry_webhook_requests_total{code="201",route="shop-orders"} 1`)) ||
+		!bytes.Contains(metrics, []byte(`ferry_webhook_requests_total{code="401",route="shop-orders"} 1`)) {
+		t.Errorf("/metrics does not count the webhook calls:\n%s", metrics)
+	}
+
+	s.signal(t, syscall.SIGTERM)
+	if code := s.exit(t); code != 0 {
+		t.Fatalf("exit %d after SIGTERM, want 0:\n%s", code, s.log)
+	}
+	if strings.Contains(s.log.String(), apiToken) || strings.Contains(s.log.String(), hookSecret) {
+		t.Errorf("a secret is in the log:\n%s", s.log)
 	}
 }
