@@ -304,18 +304,9 @@ func signalName(sig os.Signal) string {
 	return sig.String()
 }
 
-// feedsHandler serves /feeds/ when the service lists feeds (it asks the
-// engine of the config in force); nil leaves /feeds/ answering 404.
-func feedsHandler(svc *service.Service, tokens []string, log *slog.Logger) http.Handler {
-	src, ok := any(svc).(feeds.Source)
-	if !ok {
-		return nil
-	}
-	return feeds.Handler(src, feeds.Options{
-		Authorized: server.Authorized(tokens),
-		NotFound: func(err error) bool {
-			return errors.Is(err, service.ErrUnknownRoute) || errors.Is(err, feeds.ErrUnknownRoute)
-		},
-		Logger: log,
-	})
+// feedsHandler serves /feeds/: the files that destinations publish, from
+// the engine of the config in force; API tokens see every feed, a feed's
+// public token its own.
+func feedsHandler(svc feeds.Source, tokens []string, log *slog.Logger) http.Handler {
+	return feeds.Handler(svc, feeds.Options{Authorized: server.Authorized(tokens), Logger: log})
 }

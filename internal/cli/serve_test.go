@@ -248,3 +248,18 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// /feeds/ is served by the feeds handler: a route without feeds lists
+// none, an unknown route is 404.
+func TestServeMountsFeeds(t *testing.T) {
+	s := startServeApp(t, serveYAML(t, ""), "127.0.0.1:0")
+	if code, body := s.get(t, "/feeds/hook"); code != 200 || !strings.Contains(body, `"feeds": []`) {
+		t.Errorf("/feeds/hook: %d %s; want an empty list", code, body)
+	}
+	if code, body := s.get(t, "/feeds/nosuch/latest"); code != 404 || !strings.Contains(body, `unknown route`) {
+		t.Errorf("/feeds/nosuch/latest: %d %s; want 404 unknown route", code, body)
+	}
+	if err := s.stop(t, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+}
