@@ -30,6 +30,9 @@ type RunOptions struct {
 	Progress func(Progress)
 	// Started, when set, is called once the run is recorded (its ID known).
 	Started func(store.Run)
+	// SendOnly: send what is queued, do not read the source (a run woken
+	// by pushed records, or asked to deliver what waits).
+	SendOnly bool
 	// Wake, when set, says that records were pushed to the route (a
 	// webhook): instead of ending when nothing is left, the run waits up
 	// to Linger (default 1s) for a wake and goes on with another
@@ -409,7 +412,7 @@ func (rs *runState) execute(ctx context.Context) error {
 
 		// After a source failure the run reads no more, but still sends
 		// what is queued and retries what falls due.
-		readSource := rs.r.source != nil && rs.sourceErr == nil && (it == 1 || (cursorBased && (more || advanced)))
+		readSource := rs.r.source != nil && !rs.opts.SendOnly && rs.sourceErr == nil && (it == 1 || (cursorBased && (more || advanced)))
 		var err error
 		if readSource {
 			advanced, more, err = rs.collectAndSend(ctx, it == 1 && rs.opts.Full)
@@ -727,6 +730,10 @@ func (rs *runState) collect(ctx context.Context, req connector.ReadRequest, page
 				en.Hash = p.hashes[en.Key]
 			}
 			out[i] = handed{entry: en, record: p.records[en.Key]}
+		}
+		if rs.r.entryPriority != nil {
+			// A page goes to the sender as read; entry_priority orders it.
+			slices.SortStableFunc(out, func(a, b handed) int { return b.entry.Priority - a.entry.Priority })
 		}
 		select {
 		case pages <- out:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/events"
@@ -154,10 +155,18 @@ func (s *Service) Accept(ctx context.Context, route string, records []map[string
 		return Accepted{}, fmt.Errorf("%w: %v", ErrBadRecord, err)
 	}
 	var sub *events.Subscription
+	var mine atomic.Pointer[map[int64]bool] // the accepted entries, once known
 	if wait {
-		// Subscribe before queuing, so no settlement is missed.
+		// Subscribe before queuing, so no settlement is missed; until the
+		// entry IDs are known every settlement of the route is taken,
+		// then only the caller's (other entries of a busy route would
+		// fill the buffer and push the caller's out).
 		sub = s.bus.Subscribe(4*len(records)+64, func(ev events.Event) bool {
-			return ev.Type == events.EntrySettled && ev.Route == route
+			if ev.Type != events.EntrySettled || ev.Route != route {
+				return false
+			}
+			ids := mine.Load()
+			return ids == nil || (*ids)[ev.Attempt.EntryID]
 		})
 	}
 	accepted, err := s.acceptor.add(ctx, store.Push{Route: route, Entries: entries})
@@ -168,9 +177,12 @@ func (s *Service) Accept(ctx context.Context, route string, records []map[string
 		return Accepted{}, fmt.Errorf("route %q: queue %d records: %w", route, len(records), err)
 	}
 	ids := make([]int64, len(accepted))
+	set := make(map[int64]bool, len(accepted))
 	for i, a := range accepted {
 		ids[i] = a.EntryID
+		set[a.EntryID] = true
 	}
+	mine.Store(&set)
 	s.bus.Publish(events.Event{Type: events.EntriesQueued, At: s.now(), Route: route, EntryIDs: ids})
 	s.wakeRoute(route, "webhook")
 	out := Accepted{Entries: accepted}
@@ -188,6 +200,7 @@ type waiter struct {
 	accepted []store.Accepted
 	since    time.Time
 	once     sync.Once
+	dropped  bool // the subscription lost events: poll the history
 }
 
 // wait returns one Delivery per accepted record, in order. Records whose
@@ -207,8 +220,18 @@ func (w *waiter) wait(ctx context.Context) ([]Delivery, error) {
 		}
 		missing[a.EntryID] = append(missing[a.EntryID], i)
 	}
+	// Events lost to a full buffer are looked up in the history.
+	poll := time.NewTicker(250 * time.Millisecond)
+	defer poll.Stop()
 	for len(missing) > 0 {
 		select {
+		case <-poll.C:
+			if w.sub.Dropped() > 0 {
+				w.dropped = true
+			}
+			if w.dropped {
+				w.fromHistory(out, missing)
+			}
 		case ev, ok := <-w.sub.C:
 			if !ok {
 				return out, ErrStopping

@@ -40,8 +40,26 @@ type request struct {
 	route   string
 	full    bool
 	trigger string
-	cycle   *cycle
-	queued  time.Time
+	// sendOnly: the run sends what is queued and does not read the
+	// source (webhook pushes, the sweep of queued work).
+	sendOnly bool
+	// cycles are the cycles the request was asked in: a request merged
+	// into a waiting one joins its cycle too, so dependents of either
+	// cycle see it end.
+	cycles []*cycle
+	queued time.Time
+	// tick is the schedule tick the request fired for (zero: none): put
+	// back when the request is dropped at Stop, so it fires after the
+	// restart.
+	tick time.Time
+}
+
+// ask says how routes are asked for.
+type ask struct {
+	full     bool
+	trigger  string
+	sendOnly bool
+	tick     time.Time
 }
 
 // cycle is the set of routes triggered together (one tick instant, one
@@ -104,13 +122,16 @@ func (s *Service) Trigger(ctx context.Context, req StartRequest) ([]Ticket, erro
 			return nil, fmt.Errorf("%w: %q", ErrUnknownRoute, name)
 		}
 	}
-	tickets := s.enqueueLocked(req.Routes, req.Full, req.Trigger)
+	tickets := s.enqueueLocked(req.Routes, ask{full: req.Full, trigger: req.Trigger})
 	s.poke()
 	return tickets, nil
 }
 
 // enqueueLocked adds requests for routes as one cycle (s.mu held).
-func (s *Service) enqueueLocked(routes []string, full bool, trigger string) []Ticket {
+// Routes the config in force does not have (a reload removed them) are
+// left out. A route with a request of the same mode waiting is merged
+// into it: that request joins this cycle too.
+func (s *Service) enqueueLocked(routes []string, a ask) []Ticket {
 	d := &s.d
 	d.cycles++
 	c := &cycle{id: d.cycles, routes: map[string]bool{}, ended: map[string]bool{}, failed: map[string]bool{}}
@@ -118,14 +139,21 @@ func (s *Service) enqueueLocked(routes []string, full bool, trigger string) []Ti
 		c.routes[r] = true
 	}
 	now := s.now()
+	cfg := s.gen.cfg
 	tickets := make([]Ticket, 0, len(routes))
 	for _, name := range routes {
-		if w := d.waitingFor(name, full); w != nil {
+		if cfg.Routes[name] == nil {
+			c.ended[name] = true
+			continue
+		}
+		if w := d.waitingFor(name, a.full); w != nil {
+			w.cycles = append(w.cycles, c)
+			w.sendOnly = w.sendOnly && a.sendOnly // a full request reads the source
 			tickets = append(tickets, Ticket{Route: name, State: "merged", Request: w.id})
 			continue
 		}
 		d.nextID++
-		r := &request{id: d.nextID, route: name, full: full, trigger: trigger, cycle: c, queued: now}
+		r := &request{id: d.nextID, route: name, full: a.full, trigger: a.trigger, sendOnly: a.sendOnly, cycles: []*cycle{c}, queued: now, tick: a.tick}
 		d.waiting = append(d.waiting, r)
 		tickets = append(tickets, Ticket{Route: name, State: "queued", Request: r.id})
 	}
@@ -165,7 +193,13 @@ func (s *Service) dispatch() {
 	cfg := s.gen.cfg
 	now := s.now()
 	workers := max(cfg.Workers, 1)
-	d.waiting = slices.DeleteFunc(d.waiting, func(r *request) bool { return s.skipIfDependencyFailed(r, cfg) })
+	d.waiting = slices.DeleteFunc(d.waiting, func(r *request) bool {
+		if cfg.Routes[r.route] == nil { // removed by a reload
+			r.end(false)
+			return true
+		}
+		return s.skipIfDependencyFailed(r, cfg)
+	})
 	order := slices.Clone(d.waiting)
 	rank := func(r *request) int {
 		return cfg.Routes[r.route].Priority + int(now.Sub(r.queued)/agingStep)
@@ -199,29 +233,42 @@ func (s *Service) free(r *request, cfg *config.Config) bool {
 	return rc.IsConcurrent() && len(rc.DependsOn) == 0
 }
 
-// waitsForDependency reports whether a route of the request's cycle that
-// the route depends on has not ended yet.
+// waitsForDependency reports whether a route the request's route depends
+// on, asked for in one of its cycles, has not ended yet.
 func (s *Service) waitsForDependency(r *request, rc *config.Route) bool {
 	for _, dep := range rc.DependsOn {
-		if r.cycle.routes[dep] && !r.cycle.ended[dep] {
-			return true
+		for _, c := range r.cycles {
+			if c.routes[dep] && !c.ended[dep] {
+				return true
+			}
 		}
 	}
 	return false
 }
 
-// skipIfDependencyFailed drops a request whose dependency failed in its
-// cycle: orders are not sent for customers that are not there yet.
+// skipIfDependencyFailed drops a request whose dependency failed in one
+// of its cycles: orders are not sent for customers that are not there yet.
 func (s *Service) skipIfDependencyFailed(r *request, cfg *config.Config) bool {
 	for _, dep := range cfg.Routes[r.route].DependsOn {
-		if r.cycle.failed[dep] {
-			s.log.Warn("run skipped: a route it depends on failed in the same cycle", "route", r.route, "dependency", dep)
-			r.cycle.ended[r.route] = true
-			r.cycle.failed[r.route] = true // what depends on it waits too
-			return true
+		for _, c := range r.cycles {
+			if c.failed[dep] {
+				s.log.Warn("run skipped: a route it depends on failed in the same cycle", "route", r.route, "dependency", dep)
+				r.end(true) // what depends on it waits too
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// end marks the request's route ended (and failed) in its cycles.
+func (r *request) end(failed bool) {
+	for _, c := range r.cycles {
+		c.ended[r.route] = true
+		if failed {
+			c.failed[r.route] = true
+		}
+	}
 }
 
 // startLocked starts a run for r on a new goroutine (s.mu held).
@@ -253,7 +300,7 @@ func (s *Service) startLocked(r *request, rc *config.Route) {
 func (s *Service) execute(ctx context.Context, ar *activeRun) (engine.Result, error) {
 	r := ar.req
 	opts := engine.RunOptions{
-		Full: r.full, Trigger: r.trigger,
+		Full: r.full, Trigger: r.trigger, SendOnly: r.sendOnly,
 		Started: func(run store.Run) {
 			s.mu.Lock()
 			ar.runID = run.ID
@@ -285,7 +332,6 @@ func (s *Service) finished(ar *activeRun, serial bool, res engine.Result, err er
 		s.log.Error("run could not start", "route", r.route, "err", err)
 	}
 	failed := res.Status == store.RunFailed || res.Status == store.RunCancelled || res.SourceError != "" || (err != nil && res.ID == 0 && !busy)
-	var closeGen *generation
 	s.mu.Lock()
 	d := &s.d
 	delete(d.running, r.route)
@@ -294,24 +340,13 @@ func (s *Service) finished(ar *activeRun, serial bool, res engine.Result, err er
 	if serial {
 		d.serial = false
 	}
-	r.cycle.ended[r.route] = true
-	if failed {
-		r.cycle.failed[r.route] = true
-	}
+	r.end(failed)
 	if len(ar.wake) > 0 && !s.stopping && d.waitingFor(r.route, false) == nil {
 		// Records were pushed after the run stopped waiting for them.
-		s.enqueueLocked([]string{r.route}, false, "webhook")
-	}
-	ar.gen.users--
-	if ar.gen.retired && ar.gen.users == 0 {
-		closeGen = ar.gen
+		s.enqueueLocked([]string{r.route}, ask{trigger: "webhook", sendOnly: true})
 	}
 	s.mu.Unlock()
-	if closeGen != nil {
-		if err := closeGen.reg.Close(); err != nil {
-			s.log.Warn("close the connectors of the old config", "err", err)
-		}
-	}
+	s.release(ar.gen)
 	s.poke()
 }
 
@@ -340,7 +375,7 @@ func (s *Service) wakeRoute(route, trigger string) {
 		default:
 		}
 	} else if !s.stopping && s.d.waitingFor(route, false) == nil {
-		s.enqueueLocked([]string{route}, false, trigger)
+		s.enqueueLocked([]string{route}, ask{trigger: trigger, sendOnly: true})
 	}
 	s.mu.Unlock()
 	s.poke()

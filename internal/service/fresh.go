@@ -38,9 +38,8 @@ func (s *Service) FreshnessPass(ctx context.Context) error {
 	if !s.isLeader() {
 		return nil
 	}
-	s.mu.Lock()
-	gen := s.gen
-	s.mu.Unlock()
+	gen := s.acquire()
+	defer s.release(gen)
 	now := s.now()
 	for _, name := range gen.cfg.RouteNames() {
 		rc := gen.cfg.Routes[name]

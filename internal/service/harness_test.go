@@ -201,7 +201,7 @@ func (h *harness) build(st store.Store, owner string) *service.Service {
 		},
 		// The passes are driven by the test through the fake clock;
 		// the background loops wait "for ever".
-		Every: service.Periods{Schedule: time.Hour, Lead: time.Hour, Rescue: time.Hour, Retain: time.Hour, Freshness: time.Hour},
+		Every: service.Periods{Schedule: time.Hour, Lead: time.Hour, Rescue: time.Hour, Retain: time.Hour, Sweep: time.Hour, Freshness: time.Hour},
 	})
 	if err != nil {
 		h.t.Fatalf("service: %v", err)

@@ -3,9 +3,12 @@ package service
 import (
 	"context"
 	"fmt"
+	"os"
+	"time"
 
 	"github.com/ferry-dev/ferry/internal/engine"
 	"github.com/ferry-dev/ferry/internal/liveness"
+	"github.com/ferry-dev/ferry/internal/store"
 )
 
 // RescuePass puts back what dead workers left (leader only): runs of
@@ -24,9 +27,20 @@ func (s *Service) RescuePass(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("rescuer: list processes: %w", err)
 	}
+	host, _ := os.Hostname()
 	gone := map[string]bool{}
 	for _, p := range procs {
-		if p.ID != s.owner && (p.Until.Before(now) || liveness.Dead(p.ID)) {
+		if p.ID == s.owner {
+			continue
+		}
+		// On this host the pid says whether a process lives (a heartbeat
+		// can be late under load while it still sends); on others only
+		// the heartbeat can.
+		dead := p.Until.Before(now)
+		if p.Host == host && p.Host != "" {
+			dead = liveness.Dead(p.ID)
+		}
+		if dead {
 			gone[p.ID] = true
 		}
 	}
@@ -53,7 +67,9 @@ func (s *Service) RescuePass(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("rescuer: release leases: %w", err)
 	}
-	m, err := st.ReleaseOutbox(ctx, "", now, deadOwners)
+	// Operations are released by owner only: their leases are not
+	// extended while they run, so an expired one may still be in flight.
+	m, err := st.ReleaseOutbox(ctx, "", time.Time{}, deadOwners)
 	if err != nil {
 		return fmt.Errorf("rescuer: release operations: %w", err)
 	}
@@ -75,9 +91,73 @@ func (s *Service) RetentionPass(ctx context.Context) error {
 	if !s.isLeader() {
 		return nil
 	}
-	s.mu.Lock()
-	gen := s.gen
-	s.mu.Unlock()
+	gen := s.acquire()
+	defer s.release(gen)
 	gen.eng.ApplyRetention(ctx)
 	return nil
+}
+
+// SweepPass asks for a send-only run of every webhook route that has
+// work waiting and no run (leader only): entries pushed before a crash,
+// put back by the rescuer, or pushed to another process while this
+// one's run was ending; errors whose retry is due; operations owed.
+// Routes with a source get their retries from their own runs.
+func (s *Service) SweepPass(ctx context.Context) error {
+	if !s.isLeader() || s.isStopping() {
+		return nil
+	}
+	cfg := s.config()
+	st := s.opts.Store
+	now := s.now()
+	for _, name := range cfg.RouteNames() {
+		if cfg.Routes[name].Webhook == nil || s.busy(name) {
+			continue
+		}
+		due, err := s.workWaiting(ctx, st, name, now)
+		if err != nil {
+			return fmt.Errorf("sweep: route %q: %w", name, err)
+		}
+		if due {
+			s.mu.Lock()
+			if !s.stopping && s.d.running[name] == nil && s.d.waitingFor(name, false) == nil {
+				s.enqueueLocked([]string{name}, ask{trigger: "retry", sendOnly: true})
+			}
+			s.mu.Unlock()
+			s.poke()
+		}
+	}
+	return nil
+}
+
+// workWaiting reports whether route has entries to send now: pending
+// ones, errors whose retry is due, or operations due.
+func (s *Service) workWaiting(ctx context.Context, st store.Store, route string, now time.Time) (bool, error) {
+	c, err := st.Counts(ctx, route)
+	if err != nil {
+		return false, err
+	}
+	if c.Pending > 0 {
+		return true, nil
+	}
+	if c.Error > 0 {
+		at, ok, err := st.NextDue(ctx, route)
+		if err != nil {
+			return false, err
+		}
+		if ok && !at.After(now) {
+			return true, nil
+		}
+	}
+	if c.Outbox > 0 {
+		items, err := st.Outbox(ctx, route, 100)
+		if err != nil {
+			return false, err
+		}
+		for _, it := range items {
+			if !it.Dead && !it.NextAttemptAt.After(now) && (it.LeaseOwner == "" || it.LeaseUntil.Before(now)) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }

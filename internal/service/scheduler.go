@@ -60,8 +60,8 @@ func (s *Service) isLeader() bool {
 // whose ticks fall on the same instant form one cycle: depends_on orders
 // them.
 func (s *Service) SchedulePass(ctx context.Context) error {
-	if !s.isLeader() {
-		return nil
+	if !s.isLeader() || s.isStopping() {
+		return nil // a tick claimed now would be dropped by Stop
 	}
 	cfg := s.config()
 	st := s.opts.Store
@@ -117,15 +117,56 @@ func (s *Service) SchedulePass(ctx context.Context) error {
 		instants = append(instants, at)
 	}
 	sort.Slice(instants, func(i, j int) bool { return instants[i].Before(instants[j]) })
+	var back []tickBack
 	s.mu.Lock()
 	for _, at := range instants {
-		if !s.stopping {
-			s.enqueueLocked(due[at], false, "schedule")
+		if s.stopping {
+			for _, r := range due[at] {
+				back = append(back, tickBack{route: r, tick: at})
+			}
+			continue
 		}
+		s.enqueueLocked(due[at], ask{trigger: "schedule", tick: at})
 	}
 	s.mu.Unlock()
 	if len(instants) > 0 {
 		s.poke()
+	}
+	return s.restoreTicks(ctx, back)
+}
+
+// tickBack is a fired tick whose run will not happen in this process.
+type tickBack struct {
+	route string
+	tick  time.Time
+}
+
+// restoreTicks moves the next tick of routes back to a tick that fired
+// but was not run (Stop came first), so it fires after the restart
+// instead of being lost.
+func (s *Service) restoreTicks(ctx context.Context, back []tickBack) error {
+	if len(back) == 0 {
+		return nil
+	}
+	st := s.opts.Store
+	ticks, err := st.Ticks(ctx)
+	if err != nil {
+		return fmt.Errorf("put back %d ticks: %w", len(back), err)
+	}
+	stored := make(map[string]store.Tick, len(ticks))
+	for _, t := range ticks {
+		stored[t.Route] = t
+	}
+	now := s.now()
+	for _, b := range back {
+		t, ok := stored[b.route]
+		if !ok || !t.Next.After(b.tick) {
+			continue
+		}
+		if _, err := st.ClaimTick(ctx, store.TickClaim{Route: b.route, Spec: t.Spec, Prev: t.Next, Next: b.tick, Outcome: store.TickReset, At: now}); err != nil {
+			return fmt.Errorf("route %q: put back the tick of %s: %w", b.route, b.tick.Format(time.RFC3339), err)
+		}
+		s.log.Info("scheduled run not started before the stop: it runs after the restart", "route", b.route, "tick", b.tick)
 	}
 	return nil
 }
@@ -143,4 +184,11 @@ func (s *Service) busy(route string) bool {
 		}
 	}
 	return false
+}
+
+// isStopping reports whether Stop was called.
+func (s *Service) isStopping() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopping
 }

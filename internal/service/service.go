@@ -50,6 +50,7 @@ type Periods struct {
 	Lead      time.Duration // leadership renewal and heartbeat (default 3s)
 	Rescue    time.Duration // rescuer pass (default 10s)
 	Retain    time.Duration // retention (default 5m)
+	Sweep     time.Duration // runs for webhook routes with work waiting (default 5s)
 	Freshness time.Duration // freshness check (default 15s)
 }
 
@@ -123,6 +124,7 @@ func New(opts Options) (*Service, error) {
 	p.Lead = cmp(p.Lead, 3*time.Second)
 	p.Rescue = cmp(p.Rescue, 10*time.Second)
 	p.Retain = cmp(p.Retain, 5*time.Minute)
+	p.Sweep = cmp(p.Sweep, 5*time.Second)
 	p.Freshness = cmp(p.Freshness, 15*time.Second)
 	s := &Service{
 		opts: opts, bus: events.NewBus(), log: opts.Logger, owner: opts.Owner, now: opts.Now,
@@ -177,6 +179,9 @@ func (s *Service) Start(ctx context.Context) error {
 	// Heartbeat and leadership first, so a leader schedules from its
 	// first pass.
 	if err := s.leadPass(ctx); err != nil {
+		s.mu.Lock()
+		s.started = false // Stop has nothing to stop
+		s.mu.Unlock()
 		return fmt.Errorf("service: %w", err)
 	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -189,6 +194,7 @@ func (s *Service) Start(ctx context.Context) error {
 	s.loop(bg, func(ctx context.Context) { s.every(ctx, s.opts.Every.Schedule, s.SchedulePass) })
 	s.loop(bg, func(ctx context.Context) { s.every(ctx, s.opts.Every.Rescue, s.RescuePass) })
 	s.loop(bg, func(ctx context.Context) { s.every(ctx, s.opts.Every.Retain, s.RetentionPass) })
+	s.loop(bg, func(ctx context.Context) { s.every(ctx, s.opts.Every.Sweep, s.SweepPass) })
 	s.loop(bg, func(ctx context.Context) { s.every(ctx, s.opts.Every.Freshness, s.FreshnessPass) })
 	s.log.Info("ferry service started", "owner", s.owner, "routes", len(s.config().Routes), "workers", s.config().Workers)
 	return nil
@@ -229,9 +235,22 @@ func (s *Service) Stop(ctx context.Context) error {
 		return nil
 	}
 	s.stopping = true
+	started := s.started
+	var back []tickBack
+	for _, r := range s.d.waiting {
+		if !r.tick.IsZero() {
+			back = append(back, tickBack{route: r.route, tick: r.tick})
+		}
+	}
 	s.d.dropWaiting() // queued requests are not started any more
 	s.mu.Unlock()
+	if !started {
+		return s.gen.reg.Close()
+	}
 	s.poke()
+	if err := s.restoreTicks(context.WithoutCancel(ctx), back); err != nil {
+		s.log.Warn("scheduled runs dropped by the stop", "err", err)
+	}
 
 	done := make(chan struct{})
 	go func() { s.runs.Wait(); close(done) }()
@@ -350,4 +369,26 @@ func (s *Service) beat(ctx context.Context) error {
 		ID: s.owner, Host: host, PID: os.Getpid(), Version: s.opts.Version, Listen: s.opts.Listen,
 		StartedAt: s.startTime, SeenAt: now, Until: now.Add(beatTerm),
 	})
+}
+
+// acquire returns the generation in force and counts the caller as its
+// user, so a reload does not close its connectors under it; release it.
+func (s *Service) acquire() *generation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen.users++
+	return s.gen
+}
+
+// release ends a use of gen begun by acquire (or by a run).
+func (s *Service) release(gen *generation) {
+	s.mu.Lock()
+	gen.users--
+	closeIt := gen.retired && gen.users == 0
+	s.mu.Unlock()
+	if closeIt {
+		if err := gen.reg.Close(); err != nil {
+			s.log.Warn("close the connectors of the old config", "err", err)
+		}
+	}
 }

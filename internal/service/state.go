@@ -120,9 +120,8 @@ func (s *Service) routeState(ctx context.Context, cfg *config.Config, name strin
 // its file destinations published per run. An unknown route wraps
 // feeds.ErrUnknownRoute.
 func (s *Service) Feeds(ctx context.Context, route string) ([]connector.Feed, error) {
-	s.mu.Lock()
-	gen := s.gen
-	s.mu.Unlock()
+	gen := s.acquire()
+	defer s.release(gen)
 	if gen.cfg.Routes[route] == nil {
 		return nil, fmt.Errorf("%w: %q", feeds.ErrUnknownRoute, route)
 	}
