@@ -21,7 +21,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/config"
@@ -139,11 +138,4 @@ func run(n int, every time.Duration, periods, workers int) error {
 		cpu.Seconds(), (time.Duration(periods) * every), 100*cpu.Seconds()/(time.Duration(periods)*every).Seconds(),
 		1000*cpu.Seconds()/float64(max(len(late), 1)))
 	return nil
-}
-
-// cpuTime is the process's user+system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

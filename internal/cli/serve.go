@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"slices"
 	"syscall"
 	"time"
 
@@ -144,7 +143,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 
 	svc, err := service.New(service.Options{
 		Config:  cfg,
-		Load:    a.reloadConfig(cfg),
+		Load:    a.reloadConfig(cfg, addr),
 		Store:   st,
 		Logger:  log,
 		Version: Version,
@@ -156,7 +155,8 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	if err := svc.Start(ctx); err != nil {
 		return withCode(ExitFailed, err)
 	}
-	srv := server.New(svc, server.Options{Tokens: cfg.Server.Tokens, Logger: log, Feeds: feedsHandler(svc, cfg.Server.Tokens, log)})
+	tokens := func() []string { return svc.Config().Server.Tokens } // rotated by a reload
+	srv := server.New(svc, server.Options{TokensFrom: tokens, Logger: log, Feeds: feedsHandler(svc, tokens, log)})
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -223,20 +223,24 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	}
 }
 
-// shutdown stops the HTTP side first (no new requests; event streams end;
-// requests going on, such as respond: sync webhooks, finish), then the
-// service: runs finish or, at the deadline, are cancelled and release
-// their leases.
+// shutdown stops the HTTP side (no new requests; event streams end;
+// requests going on, such as respond: sync webhooks, finish) and the
+// service (no new runs; runs finish or, at the deadline, are cancelled
+// and release their leases) at the same time, within one deadline: a
+// sync webhook caller needs the runs to go on, and the runs must not
+// wait for the HTTP side to be done before their grace time starts.
 func (a *app) shutdown(ctx context.Context, hs *http.Server, srv *server.Server, svc *service.Service, timeout time.Duration) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	_ = srv.Close() // ends event streams, which Shutdown would wait for
+	stopped := make(chan error, 1)
+	go func() { stopped <- svc.Stop(sctx) }()
 	var herr error
 	if err := hs.Shutdown(sctx); err != nil {
 		_ = hs.Close()
 		herr = fmt.Errorf("HTTP requests still going on at the deadline were cut: %w", err)
 	}
-	return errors.Join(herr, svc.Stop(sctx))
+	return errors.Join(herr, <-stopped)
 }
 
 // reload applies the config file again (SIGHUP); a refused one is logged
@@ -251,7 +255,7 @@ func (a *app) reload(ctx context.Context, svc *service.Service) {
 
 // reloadConfig loads the config file again for the service. What only a
 // restart can change is refused (the store) or reported (the listener).
-func (a *app) reloadConfig(first *config.Config) func(context.Context) (*config.Config, error) {
+func (a *app) reloadConfig(first *config.Config, addr string) func(context.Context) (*config.Config, error) {
 	return func(ctx context.Context) (*config.Config, error) {
 		cfg, err := config.Load(a.configPath, all.Set())
 		if err != nil {
@@ -260,8 +264,13 @@ func (a *app) reloadConfig(first *config.Config) func(context.Context) (*config.
 		if cfg.Store != first.Store {
 			return nil, fmt.Errorf("%s: store: changed from %q to %q: a new store needs a restart of ferry serve", a.configPath, first.Store, cfg.Store)
 		}
-		if cfg.Server.Listen != first.Server.Listen || !slices.Equal(cfg.Server.Tokens, first.Server.Tokens) {
-			a.notice("ferry: server.listen and server.tokens changes apply at the next start, not on reload")
+		// Tokens apply at once; a config without tokens on a listener
+		// beyond loopback would open the API, so it is refused.
+		if err := server.CheckListen(addr, cfg.Server.Tokens); err != nil {
+			return nil, fmt.Errorf("%s: server.tokens: %w", a.configPath, err)
+		}
+		if cfg.Server.Listen != first.Server.Listen {
+			a.notice("ferry: a server.listen change applies at the next start, not on reload")
 		}
 		return cfg, nil
 	}
@@ -307,6 +316,6 @@ func signalName(sig os.Signal) string {
 // feedsHandler serves /feeds/: the files that destinations publish, from
 // the engine of the config in force; API tokens see every feed, a feed's
 // public token its own.
-func feedsHandler(svc feeds.Source, tokens []string, log *slog.Logger) http.Handler {
-	return feeds.Handler(svc, feeds.Options{Authorized: server.Authorized(tokens), Logger: log})
+func feedsHandler(svc feeds.Source, tokens func() []string, log *slog.Logger) http.Handler {
+	return feeds.Handler(svc, feeds.Options{Authorized: server.AuthorizedFrom(tokens), Logger: log})
 }

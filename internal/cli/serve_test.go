@@ -263,3 +263,41 @@ func TestServeMountsFeeds(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A reload rotates the API tokens at once; one that would leave an API
+// beyond loopback without a token is refused and the old tokens stay.
+func TestServeReloadRotatesTokens(t *testing.T) {
+	cfg := serveYAML(t, `server: { tokens: ["first-token-unit"] }`)
+	s := startServeApp(t, cfg, "0.0.0.0:0")
+	_, port, _ := net.SplitHostPort(s.addr)
+	status := func(token string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:"+port+"/api/v1/routes", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if status("first-token-unit") != http.StatusOK {
+		t.Fatal("the first token is refused")
+	}
+	good, _ := os.ReadFile(cfg)
+	reload := func(n int, yaml string) {
+		t.Helper()
+		os.WriteFile(cfg, []byte(yaml), 0o644)
+		s.sigs <- syscall.SIGHUP
+		waitFor(t, "reload", func() bool { return strings.Count(s.out.String(), "ferry: config reload") == n })
+	}
+	reload(1, strings.Replace(string(good), "first-token-unit", "second-token-unit", 1))
+	if status("second-token-unit") != http.StatusOK || status("first-token-unit") != http.StatusUnauthorized {
+		t.Fatalf("after the rotation: second %d, first %d", status("second-token-unit"), status("first-token-unit"))
+	}
+	reload(2, strings.Replace(string(good), `server: { tokens: ["first-token-unit"] }`, "", 1))
+	if !strings.Contains(s.out.String(), "server.tokens") || status("second-token-unit") != http.StatusOK || status("") != http.StatusUnauthorized {
+		t.Fatalf("a reload without tokens on 0.0.0.0 was not refused:\n%s", s.out)
+	}
+	s.stop(t, syscall.SIGTERM)
+}

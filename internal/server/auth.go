@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
+	"sync/atomic"
 )
 
 // Authorized returns a check that a request carries one of tokens as
@@ -25,6 +27,26 @@ func Authorized(tokens []string) func(*http.Request) bool {
 	return func(r *http.Request) bool {
 		got, ok := bearer(r)
 		return ok && matchAny(sums, got)
+	}
+}
+
+// AuthorizedFrom is Authorized over tokens that may change (a config
+// reload rotates them): tokens is asked on every request, and the check
+// is rebuilt when its answer changed.
+func AuthorizedFrom(tokens func() []string) func(*http.Request) bool {
+	type built struct {
+		tokens []string
+		check  func(*http.Request) bool
+	}
+	var cur atomic.Pointer[built]
+	return func(r *http.Request) bool {
+		t := tokens()
+		b := cur.Load()
+		if b == nil || !slices.Equal(b.tokens, t) {
+			b = &built{tokens: slices.Clone(t), check: Authorized(t)}
+			cur.Store(b)
+		}
+		return b.check(r)
 	}
 }
 

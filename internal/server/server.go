@@ -39,6 +39,9 @@ type Options struct {
 	// Tokens are the bearer API tokens; none leaves /api and /metrics
 	// open (CheckListen then allows loopback only).
 	Tokens []string
+	// TokensFrom, when set, is asked for the tokens on every request
+	// instead of Tokens, so a config reload rotates them.
+	TokensFrom func() []string
 	// Feeds serves /feeds/ (internal/feeds); nil answers 404 there. It
 	// does its own access checks (public feed tokens): build it with
 	// Authorized(Tokens).
@@ -79,6 +82,9 @@ func New(svc Service, opts Options) *Server {
 		log:  opts.Logger,
 		auth: Authorized(opts.Tokens),
 		done: make(chan struct{}),
+	}
+	if opts.TokensFrom != nil {
+		s.auth = AuthorizedFrom(opts.TokensFrom)
 	}
 	s.metrics = newMetrics(svc, s.log)
 	s.mux = s.routes()
