@@ -112,6 +112,7 @@ keeps the history of every attempt.`,
   ferry validate                  # check ferry.yaml
   ferry run orders                # run one route
   ferry run orders --dry-run      # show what would be sent
+  ferry serve                     # schedules, webhooks, REST API on 127.0.0.1:8080
   ferry queue orders --status error
   ferry retry orders --dead
   ferry discard orders --key 1042 --reason "booked by hand"`,
