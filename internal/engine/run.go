@@ -39,6 +39,11 @@ type RunOptions struct {
 	// iteration, so a stream of pushes is sent by one run.
 	Wake   <-chan struct{}
 	Linger time.Duration
+	// Coalesce, when set, is how long the main pass waits after sending a
+	// batch less than half full before it leases the next: records pushed
+	// one by one are sent in fuller batches (webhook routes whose callers
+	// do not wait for the delivery).
+	Coalesce time.Duration
 }
 
 // Progress is a snapshot of a running run.
@@ -896,6 +901,13 @@ func (rs *runState) sendPass(ctx context.Context, mode store.LeaseMode) error {
 			return err
 		}
 		rs.noteBackOff(pause)
+		if rs.opts.Coalesce > 0 && mode == store.LeasePending && len(entries) < limit/2 {
+			// Pushed records trickle in: let a batch gather instead of
+			// paying a lease and a settle for a handful.
+			if err := sleep(ctx, rs.opts.Coalesce); err != nil {
+				return err
+			}
+		}
 	}
 }
 

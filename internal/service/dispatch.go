@@ -13,6 +13,11 @@ import (
 	"github.com/ferry-dev/ferry/internal/store"
 )
 
+// coalesce is how long a webhook route's run lets pushed records gather
+// before it leases a batch that would be less than half full (not for
+// respond: sync routes, whose callers wait).
+const coalesce = 20 * time.Millisecond
+
 // agingStep is how long a waiting request takes to gain one priority
 // point, so lower priorities are not starved when workers are scarce.
 const agingStep = 30 * time.Second
@@ -315,6 +320,9 @@ func (s *Service) execute(ctx context.Context, ar *activeRun) (engine.Result, er
 	}
 	if ar.wake != nil {
 		opts.Wake, opts.Linger = ar.wake, s.opts.Linger
+		if rc := ar.gen.cfg.Routes[r.route]; rc != nil && rc.Webhook.Respond != config.RespondSync {
+			opts.Coalesce = coalesce
+		}
 	}
 	return ar.gen.eng.Run(ctx, r.route, opts)
 }
