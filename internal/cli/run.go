@@ -16,8 +16,9 @@ import (
 )
 
 func (a *app) runCommand() *cobra.Command {
-	var full, dryRun, all, noProgress bool
+	var full, dryRun, all, noProgress, cancelOnInterrupt bool
 	var limit int
+	var server, tokenFile string
 	cmd := &cobra.Command{
 		Use:   "run [ROUTE...]",
 		Short: "Run routes once: collect, send, settle, retry",
@@ -28,12 +29,19 @@ queues the records durably, sends them in batches, settles every record on
 its own from the destination's answer, and retries errors that fall due.
 On a terminal it shows a progress bar; otherwise it prints plain lines.
 
+With --server (or FERRY_SERVER) the routes run on that ferry serve instead:
+the requests queue behind or beside its runs by its rules, and this command
+waits for them with the same progress and summary. The API token comes from
+--token-file or FERRY_API_TOKEN. Ctrl-C stops waiting; the run goes on on
+the server unless --cancel-on-interrupt.
+
 Exit codes: 0 all delivered, 1 a run failed, 2 bad usage or config,
 3 some records failed (see 'ferry queue ROUTE --status error'), 130 interrupted.`,
 		Example: `  ferry run orders
   ferry run orders --full            # ignore the cursor, read everything
   ferry run orders --dry-run         # show what would be sent; send nothing
   ferry run --all                    # every route, in dependency order
+  ferry run orders --server http://127.0.0.1:8080 --token-file ~/.ferry-token
   ferry -c /etc/ferry/ferry.yaml run stock`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 && !all {
@@ -41,6 +49,12 @@ Exit codes: 0 all delivered, 1 a run failed, 2 bad usage or config,
 			}
 			if err := runFlags(cmd, args, all, dryRun); err != nil {
 				return err
+			}
+			if err := serverFlags(cmd, server, dryRun); err != nil {
+				return err
+			}
+			if server != "" {
+				return a.runRemote(cmd, args, all, remoteOptions{server: server, tokenFile: tokenFile, full: full, noProgress: noProgress, cancelOnInterrupt: cancelOnInterrupt})
 			}
 			s, err := a.open(cmd.Context())
 			if err != nil {
@@ -100,6 +114,9 @@ Exit codes: 0 all delivered, 1 a run failed, 2 bad usage or config,
 	cmd.Flags().BoolVar(&all, "all", false, "run every route")
 	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "plain progress lines (every 2 s, on stderr) instead of a bar, even on a terminal")
 	cmd.Flags().IntVar(&limit, "limit", 0, "with --dry-run: records to show (default the route's collect_limit)")
+	cmd.Flags().StringVar(&server, "server", envOr("FERRY_SERVER", ""), "run on this ferry serve (http://HOST:PORT) and wait for the runs (env FERRY_SERVER; \"\" runs here)")
+	cmd.Flags().StringVar(&tokenFile, "token-file", "", "with --server: file holding the API token (else env FERRY_API_TOKEN)")
+	cmd.Flags().BoolVar(&cancelOnInterrupt, "cancel-on-interrupt", false, "with --server: Ctrl-C cancels the run on the server (default: stop waiting, the run goes on)")
 	return cmd
 }
 
