@@ -472,6 +472,12 @@ func (a *app) runRemoteOne(ctx context.Context, c *apiClient, route string, o re
 	evCtx, stopEvents := context.WithCancel(ctx)
 	defer stopEvents()
 	evs, err := c.events(evCtx, route)
+	var pe *problemError
+	if errors.As(err, &pe) && (pe.Status == http.StatusNotFound || pe.Status == http.StatusMethodNotAllowed) {
+		// A server (or a proxy in front of it) without the event
+		// stream: the poll alone finds the run, only later.
+		evs, err = nil, nil
+	}
 	if err != nil {
 		return 0, false, err
 	}

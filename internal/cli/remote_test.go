@@ -8,13 +8,17 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
+	"github.com/ferry-dev/ferry/internal/service"
 	"github.com/ferry-dev/ferry/internal/store"
 )
 
@@ -25,6 +29,7 @@ const remoteToken = "api-token-remote-unit"
 // customers. The ERP answers 503 for rejected keys and, while held,
 // keeps every request waiting.
 type remoteWorld struct {
+	cfg       string
 	srv       *servedApp
 	url       string
 	tokenFile string
@@ -36,6 +41,12 @@ type remoteWorld struct {
 }
 
 func newRemoteWorld(t *testing.T) *remoteWorld {
+	t.Helper()
+	return newRemoteWorldLog(t, "warn")
+}
+
+// newRemoteWorldLog is newRemoteWorld with the server's log level.
+func newRemoteWorldLog(t *testing.T, level string) *remoteWorld {
 	t.Helper()
 	// The machine's environment must not choose the server or the token.
 	t.Setenv("FERRY_SERVER", "")
@@ -101,9 +112,31 @@ routes:
 		t.Fatal(err)
 	}
 	w.tokenFile = writeFile(t, "token", remoteToken+"\n")
-	w.srv = startServeApp(t, cfg, "127.0.0.1:0")
+	w.cfg = cfg
+	w.srv = startServeLog(t, cfg, level)
 	w.url = "http://" + w.srv.addr
 	return w
+}
+
+// startServeLog is startServeApp on 127.0.0.1:0 with a log level.
+func startServeLog(t *testing.T, cfg, level string) *servedApp {
+	t.Helper()
+	s := &servedApp{out: &syncBuffer{}, sigs: make(chan os.Signal, 2), done: make(chan error, 1)}
+	ready := make(chan string, 1)
+	a := &app{stdout: s.out, stderr: s.out, configPath: cfg, logLevel: level, logFormat: "text"}
+	go func() {
+		s.done <- a.serve(context.Background(), serveOptions{listen: "127.0.0.1:0", signals: s.sigs, ready: func(_ *service.Service, addr string) { ready <- addr }})
+	}()
+	select {
+	case s.addr = <-ready:
+	case err := <-s.done:
+		t.Fatalf("serve ended before listening: %v\n%s", err, s.out)
+	}
+	t.Cleanup(func() {
+		s.sigs <- syscall.SIGTERM
+		<-s.done
+	})
+	return s
 }
 
 func writeFile(t *testing.T, name, content string) string {
@@ -168,7 +201,11 @@ func startCLI(ctx context.Context, args ...string) *cliRun {
 		root.SetArgs(args)
 		root.SetOut(c.out)
 		root.SetErr(c.errOut)
-		c.done <- cliExitCode(ctx, root.ExecuteContext(ctx))
+		err := root.ExecuteContext(ctx)
+		if err != nil && err.Error() != "" {
+			fmt.Fprintln(c.errOut, "ferry:", err)
+		}
+		c.done <- cliExitCode(ctx, err)
 	}()
 	return c
 }
@@ -371,5 +408,47 @@ func TestRunServerFromEnv(t *testing.T) {
 	code, out, errOut := ferry(t, "run", "customers")
 	if code != ExitOK || !strings.Contains(out, "customers: succeeded") {
 		t.Fatalf("exit %d:\n%s%s", code, out, errOut)
+	}
+}
+
+// Without the event stream (a proxy that does not pass it, say), the
+// command finds its run and its end by polling the API.
+func TestRunServerWithoutEvents(t *testing.T) {
+	w := newRemoteWorld(t)
+	target, _ := url.Parse(w.url)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v1/events" {
+			http.NotFound(rw, r)
+			return
+		}
+		proxy.ServeHTTP(rw, r)
+	}))
+	defer front.Close()
+	code, out, errOut := ferry(t, "run", "customers", "--server", front.URL, "--token-file", w.tokenFile)
+	if code != ExitOK || !strings.Contains(out, "customers: succeeded") || !strings.Contains(out, "(run #1, ") ||
+		!strings.Contains(errOut, "customers: run #1 started on "+front.URL) {
+		t.Fatalf("exit %d:\n%s%s", code, out, errOut)
+	}
+}
+
+// A request the server drops without a run (the route was being run by
+// another process) ends the command with exit 1 and says so, rather
+// than waiting for ever.
+func TestRunServerRequestDropped(t *testing.T) {
+	w := newRemoteWorldLog(t, "info")
+	w.holdERP()
+	local := startCLI(context.Background(), "-c", w.cfg, "run", "customers")
+	<-w.arrived // the local run holds the route
+	remote := startCLI(context.Background(), w.args("customers")...)
+	waitFor(t, "the server to drop the request", func() bool {
+		return strings.Contains(w.srv.out.String(), "request dropped")
+	})
+	w.release()
+	if code := local.wait(t); code != ExitOK {
+		t.Fatalf("the local run: exit %d", code)
+	}
+	if code := remote.wait(t); code != ExitFailed || !strings.Contains(remote.errOut.String(), "the server ended request 1 without a run") {
+		t.Fatalf("remote: exit %d, want %d with the reason", code, ExitFailed)
 	}
 }
