@@ -67,7 +67,7 @@ func newAPIClient(server, tokenFile string) (*apiClient, error) {
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		// A token in the URL would show in ps and in messages.
-		return nil, withCode(ExitUsage, fmt.Errorf("--server: expected scheme://host:port[/prefix] without user, query or fragment; give the API token with --token-file or FERRY_API_TOKEN"))
+		return nil, withCode(ExitUsage, errors.New("--server: expected scheme://host:port[/prefix] without user, query or fragment; give the API token with --token-file or FERRY_API_TOKEN"))
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	c := &apiClient{base: u, http: &http.Client{}}
@@ -506,6 +506,9 @@ func (a *app) runRemoteOne(ctx context.Context, c *apiClient, route string, o re
 		a.interrupted(ctx, w, o.cancelOnInterrupt)
 		return ExitCancelled, false, nil
 	}
+	if err != nil && w.id != 0 {
+		return 0, false, fmt.Errorf("waiting for run #%d of %s: %w", w.id, route, err)
+	}
 	if err != nil {
 		return 0, false, err
 	}
@@ -590,6 +593,9 @@ type remoteWait struct {
 	base   int64 // the newest run of the route before the request
 	ticket service.Ticket
 	id     int64 // the run, once known
+	// failingSince is when polls began to fail to connect (zero: they
+	// do not).
+	failingSince time.Time
 }
 
 func (w *remoteWait) ours(r store.Run) bool {
@@ -631,7 +637,7 @@ func (w *remoteWait) wait(ctx context.Context, evs <-chan events.Event, started 
 			}
 		case <-tick.C:
 			r, err := w.poll(ctx)
-			if err != nil {
+			if err != nil && !w.tolerate(err, at) {
 				return store.Run{}, err
 			}
 			seen = r
@@ -658,9 +664,36 @@ func finalStatus(st store.RunStatus) store.RunStatus {
 	return st
 }
 
+// tolerate reports whether a failed poll may be retried: a connection
+// that fails, or a gateway that answers 502, 503 or 504 (a network blip,
+// a proxy restarting), for less than apiTimeout in a row; not another
+// answer of the server.
+func (w *remoteWait) tolerate(err error, now time.Time) bool {
+	var pe *problemError
+	if errors.Is(err, errRequestEnded) || (errors.As(err, &pe) && pe.Status != http.StatusBadGateway &&
+		pe.Status != http.StatusServiceUnavailable && pe.Status != http.StatusGatewayTimeout) {
+		return false
+	}
+	if w.failingSince.IsZero() {
+		w.failingSince = now
+	}
+	return now.Sub(w.failingSince) < apiTimeout
+}
+
+// errRequestEnded: the server ended the request without a run.
+var errRequestEnded = errors.New("the server ended the request without a run")
+
 // poll looks the run up over the API: found (and its state) once it
 // started, or an error when the server ended the request without a run.
 func (w *remoteWait) poll(ctx context.Context) (*store.Run, error) {
+	r, err := w.pollOnce(ctx)
+	if err == nil {
+		w.failingSince = time.Time{}
+	}
+	return r, err
+}
+
+func (w *remoteWait) pollOnce(ctx context.Context) (*store.Run, error) {
 	if w.id != 0 {
 		r, err := w.c.run(ctx, w.id)
 		if err != nil {
@@ -685,7 +718,7 @@ func (w *remoteWait) poll(ctx context.Context) (*store.Run, error) {
 		}
 	}
 	if rt.State != service.StateQueued && rt.State != service.StateRunning {
-		return nil, fmt.Errorf("route %q: the server ended request %d without a run (another process was running the route, a route it depends on failed, or a reload removed it; see the server's log)", w.route, w.ticket.Request)
+		return nil, fmt.Errorf("route %q: %w: request %d (another process was running the route, a route it depends on failed, or a reload removed it; see the server's log)", w.route, errRequestEnded, w.ticket.Request)
 	}
 	return nil, nil
 }

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -448,7 +449,38 @@ func TestRunServerRequestDropped(t *testing.T) {
 	if code := local.wait(t); code != ExitOK {
 		t.Fatalf("the local run: exit %d", code)
 	}
-	if code := remote.wait(t); code != ExitFailed || !strings.Contains(remote.errOut.String(), "the server ended request 1 without a run") {
+	if code := remote.wait(t); code != ExitFailed || !strings.Contains(remote.errOut.String(), "the server ended the request without a run: request 1 (another process") {
 		t.Fatalf("remote: exit %d, want %d with the reason", code, ExitFailed)
+	}
+}
+
+// A gateway that fails for a moment while the command waits (a proxy
+// restarting) does not end the wait.
+func TestRunServerOutlivesAGatewayBlip(t *testing.T) {
+	w := newRemoteWorld(t)
+	target, _ := url.Parse(w.url)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var down atomic.Bool
+	var refused atomic.Int64
+	front := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			refused.Add(1)
+			http.Error(rw, "<html>502 Bad Gateway</html>", http.StatusBadGateway)
+			return
+		}
+		proxy.ServeHTTP(rw, r)
+	}))
+	defer front.Close()
+	defer front.CloseClientConnections() // the event stream it passes on
+	w.holdERP()
+	run := startCLI(context.Background(), "run", "customers", "--server", front.URL, "--token-file", w.tokenFile)
+	waitFor(t, "the run to start", func() bool { return strings.Contains(run.errOut.String(), "customers: run #1 started") })
+	down.Store(true)
+	front.CloseClientConnections() // the event stream breaks too
+	waitFor(t, "a refused poll", func() bool { return refused.Load() > 0 })
+	down.Store(false)
+	w.release()
+	if code := run.wait(t); code != ExitOK || !strings.Contains(run.out.String(), "customers: succeeded") {
+		t.Fatalf("exit %d", code)
 	}
 }
