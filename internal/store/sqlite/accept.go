@@ -102,9 +102,10 @@ func groupPushes(pushes []store.Push) ([]acceptGroup, [][]slot, error) {
 func (s *Store) acceptRecords(ctx context.Context, tx *sql.Tx, route string, records []store.NewEntry, nowMS int64) ([]store.Accepted, error) {
 	out := make([]store.Accepted, len(records))
 	var unchanged []store.Attempt
-	for start := 0; start < len(records); start += enqueueChunk {
-		chunk := records[start:min(start+enqueueChunk, len(records))]
+	start := 0
+	for chunk := range chunks(records, enqueueChunk) {
 		acc := out[start : start+len(chunk)]
+		start += len(chunk)
 		args := make([]any, 0, len(chunk)+1)
 		args = append(args, route)
 		var hashed []string

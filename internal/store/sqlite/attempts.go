@@ -41,7 +41,7 @@ var attemptTable = [...]attemptColumn{
 // run, time, outcome, status, empty error and request), so a column
 // whose value is the same in every row of a chunk is bound once.
 func (s *Store) insertAttempts(ctx context.Context, tx *sql.Tx, attempts []store.Attempt) error {
-	for chunk := range slices.Chunk(attempts, attemptChunk) {
+	for chunk := range chunks(attempts, attemptChunk) {
 		var (
 			shared, perRow []int  // column indexes
 			mask           uint32 // bit c set when column c is shared

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -31,7 +30,7 @@ const deliveredChunk = 250
 // holds: a late settlement of an old version must not hide the newer
 // content the destination has. It runs before the entries are deleted.
 func (s *Store) upsertDelivered(ctx context.Context, tx *sql.Tx, owner string, rows []deliveredRow) error {
-	for chunk := range slices.Chunk(rows, deliveredChunk) {
+	for chunk := range chunks(rows, deliveredChunk) {
 		args := make([]any, 0, 3*len(chunk)+1)
 		for _, r := range chunk {
 			args = append(args, r.id, r.hash, r.atMS)

@@ -43,7 +43,7 @@ func (s *Store) EnqueueLeased(ctx context.Context, route string, entries []store
 	someUnchanged := false
 	err := s.writeTx(ctx, fmt.Sprintf("enqueue %d leased entries of route %q", len(entries), route), func(tx *sql.Tx) error {
 		var unchanged []store.Attempt
-		for chunk := range slices.Chunk(out, leasedChunk) {
+		for chunk := range chunks(out, leasedChunk) {
 			fresh, replaced, skipped, err := s.leaseQueued(ctx, tx, chunk, nowMS, untilMS, &unchanged)
 			if err != nil {
 				return err
@@ -196,7 +196,7 @@ func (s *Store) insertLeased(ctx context.Context, tx *sql.Tx, route string, fres
 	}
 	// Deletes are rare: marked after the insert, so the hot path binds
 	// no extra parameter per row.
-	for chunk := range slices.Chunk(deletes, idChunk) {
+	for chunk := range chunks(deletes, idChunk) {
 		if _, err := s.exec(ctx, tx, `UPDATE entries SET deleted = 1 WHERE id IN (`+placeholders(len(chunk))+`)`, int64Args(chunk)...); err != nil {
 			return fmt.Errorf("mark deletes: %w", err)
 		}

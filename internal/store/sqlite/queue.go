@@ -60,7 +60,7 @@ func (s *Store) EnqueuePage(ctx context.Context, route string, entries []store.N
 	res.Replaced = dups
 	err := s.writeTx(ctx, fmt.Sprintf("enqueue %d entries of route %q", len(entries), route), func(tx *sql.Tx) error {
 		var unchanged []store.Attempt
-		for chunk := range slices.Chunk(kept, enqueueChunk) {
+		for chunk := range chunks(kept, enqueueChunk) {
 			queued, known, err := s.loadHashedContent(ctx, tx, route, chunk)
 			if err != nil {
 				return err
@@ -436,7 +436,7 @@ func (s *Store) lookupUnsettled(ctx context.Context, tx *sql.Tx, settlements []s
 			ids = append(ids, st.EntryID)
 		}
 	}
-	for chunk := range slices.Chunk(ids, idChunk) {
+	for chunk := range chunks(ids, idChunk) {
 		rows, err := tx.QueryContext(ctx, `SELECT id, route, key, version FROM entries WHERE id IN (`+placeholders(len(chunk))+`)`, int64Args(chunk)...)
 		if err != nil {
 			return fmt.Errorf("look up entries: %w", err)
@@ -471,7 +471,7 @@ func bare(a store.Attempt) bool {
 
 // deleteLeased deletes the entries of ids still leased by owner.
 func (s *Store) deleteLeased(ctx context.Context, tx *sql.Tx, owner string, ids []int64) error {
-	for chunk := range slices.Chunk(ids, idChunk) {
+	for chunk := range chunks(ids, idChunk) {
 		args := make([]any, 0, len(chunk)+1)
 		args = append(args, owner)
 		for _, id := range chunk {
@@ -488,7 +488,7 @@ func (s *Store) deleteLeased(ctx context.Context, tx *sql.Tx, owner string, ids 
 // deleteLeasedReturning is deleteLeased that adds the deleted entries to
 // settled, for attempts that lack their route, key or version.
 func (s *Store) deleteLeasedReturning(ctx context.Context, tx *sql.Tx, owner string, ids []int64, settled map[int64]settledEntry) error {
-	for chunk := range slices.Chunk(ids, idChunk) {
+	for chunk := range chunks(ids, idChunk) {
 		args := append(make([]any, 0, len(chunk)+1), owner)
 		for _, id := range chunk {
 			args = append(args, id)
@@ -638,7 +638,7 @@ func (s *Store) ExtendLeases(ctx context.Context, owner string, ids []int64, unt
 	}
 	var extended int64
 	err := s.writeTx(ctx, fmt.Sprintf("extend %d leases of %q", len(ids), owner), func(tx *sql.Tx) error {
-		for chunk := range slices.Chunk(ids, idChunk) {
+		for chunk := range chunks(ids, idChunk) {
 			args := make([]any, 0, len(chunk)+2)
 			args = append(args, ms(until), owner)
 			for _, id := range chunk {
