@@ -46,6 +46,8 @@ type remoteOptions struct {
 	tokenFile         string
 	full, noProgress  bool
 	cancelOnInterrupt bool
+	// tty: draw a progress bar (one route, on a terminal).
+	tty bool
 }
 
 // apiClient calls the REST API of one ferry serve.
@@ -380,10 +382,12 @@ func readSSE(ctx context.Context, r io.Reader, ch chan<- events.Event) {
 	}
 }
 
-// runRemote is ferry run --server: the routes, dependencies first, one
-// after the other like a local run (the API starts one route per call,
-// so the order is kept here: a route starts once the routes it depends
-// on ended, and is skipped when one failed).
+// runRemote is ferry run --server. The API starts one route per call,
+// so the command keeps the order of a cycle itself: every named route
+// whose dependencies (among those named) ended is asked for at once, so
+// the server runs them by its rules (side by side when concurrent, one
+// after the other otherwise); a route waits until the routes it depends
+// on ended, and is skipped when one failed, as in a local run.
 func (a *app) runRemote(cmd *cobra.Command, args []string, all bool, o remoteOptions) error {
 	ctx := cmd.Context()
 	c, err := newAPIClient(o.server, o.tokenFile)
@@ -394,34 +398,94 @@ func (a *app) runRemote(cmd *cobra.Command, args []string, all bool, o remoteOpt
 	if err != nil {
 		return remoteError(err)
 	}
-	worst := ExitOK
-	failed := map[string]bool{}
-	for _, rt := range ordered {
-		if ctx.Err() != nil {
-			return withCode(ExitCancelled, errors.New("interrupted"))
-		}
-		if dep := failedDependency(rt.DependsOn, failed); dep != "" {
-			fmt.Fprintf(a.stdout, "%s: skipped, because %s (which it depends on) failed or could not read its whole source\n", rt.Name, dep)
-			failed[rt.Name] = true
-			worst = worse(worst, ExitFailed)
-			continue
-		}
-		code, readAll, err := a.runRemoteOne(ctx, c, rt.Name, o)
-		if err != nil {
-			return remoteError(err)
-		}
-		if code == ExitCancelled {
-			return withCode(code, errors.New(""))
-		}
-		if code == ExitFailed || !readAll {
-			failed[rt.Name] = true
-		}
-		worst = worse(worst, code)
+	// Runs going on side by side share the output: one line (or one
+	// summary) at a time, and a bar only for a single route.
+	o.tty = len(ordered) == 1 && !o.noProgress && isTerminal(a.stderr)
+	out := *a
+	out.stdout = &lockedWriter{w: a.stdout}
+	out.stderr = out.stdout
+	if a.stderr != a.stdout {
+		out.stderr = &lockedWriter{w: a.stderr}
 	}
-	if worst != ExitOK {
+
+	type result struct {
+		route   string
+		code    int
+		readAll bool
+		err     error
+	}
+	results := make(chan result)
+	ended, failed, asked := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	running, worst := 0, ExitOK
+	var firstErr error
+	stop := false // no new requests: interrupted, cancelled or an API error
+	for {
+		for progress := true; progress && !stop; {
+			progress = false
+			for _, rt := range ordered {
+				if asked[rt.Name] || !depsEnded(rt.DependsOn, ordered, ended) {
+					continue
+				}
+				asked[rt.Name], progress = true, true
+				if dep := failedDependency(rt.DependsOn, failed); dep != "" {
+					fmt.Fprintf(out.stdout, "%s: skipped, because %s (which it depends on) failed or could not read its whole source\n", rt.Name, dep)
+					ended[rt.Name], failed[rt.Name] = true, true
+					worst = worse(worst, ExitFailed)
+					continue
+				}
+				running++
+				go func(name string) {
+					code, readAll, err := out.runRemoteOne(ctx, c, name, o)
+					results <- result{name, code, readAll, err}
+				}(rt.Name)
+			}
+		}
+		if running == 0 {
+			break
+		}
+		r := <-results
+		running--
+		ended[r.route] = true
+		switch {
+		case r.err != nil:
+			if firstErr == nil {
+				firstErr = r.err
+			}
+			failed[r.route], stop = true, true
+		case r.code == ExitCancelled:
+			worst, stop = ExitCancelled, true
+		default:
+			if r.code == ExitFailed || !r.readAll {
+				failed[r.route] = true
+			}
+			worst = worse(worst, r.code)
+		}
+		if ctx.Err() != nil {
+			stop = true
+		}
+	}
+	switch {
+	case firstErr != nil:
+		return remoteError(firstErr)
+	case worst == ExitCancelled || ctx.Err() != nil:
+		return withCode(ExitCancelled, errors.New(""))
+	case worst != ExitOK:
 		return withCode(worst, errors.New(""))
 	}
 	return nil
+}
+
+// depsEnded reports whether every route of deps that is among routes
+// has ended.
+func depsEnded(deps []string, routes []apiRoute, ended map[string]bool) bool {
+	for _, d := range deps {
+		for _, r := range routes {
+			if r.Name == d && !ended[d] {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // remoteOrder asks the server for its routes and orders the named ones
@@ -497,7 +561,7 @@ func (a *app) runRemoteOne(ctx context.Context, c *apiClient, route string, o re
 	}
 	a.sayQueued(ctx, w)
 
-	p := &remoteProgress{w: a.stderr, tty: !o.noProgress && isTerminal(a.stderr)}
+	p := &remoteProgress{w: a.stderr, tty: o.tty}
 	run, err := w.wait(ctx, evs, func(id int64) {
 		fmt.Fprintf(a.stderr, "%s: run #%d started on %s\n", route, id, c.base)
 	}, p.update)
@@ -518,7 +582,9 @@ func (a *app) runRemoteOne(ctx context.Context, c *apiClient, route string, o re
 	} else {
 		res.StoreError = "the queue's counts could not be read from the server: " + err.Error()
 	}
-	printSummary(a.stdout, res)
+	var summary bytes.Buffer // one write: other routes' lines stay out of it
+	printSummary(&summary, res)
+	_, _ = a.stdout.Write(summary.Bytes())
 	// The API does not say apart a source that broke off from other
 	// notes of a partly failed run: its dependents wait, to be safe.
 	readAll = !(run.Status == store.RunPartiallyFailed && run.Error != "")

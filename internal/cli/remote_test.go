@@ -39,20 +39,22 @@ type remoteWorld struct {
 	reject  map[string]bool
 	hold    chan struct{} // non-nil: requests wait until it is closed
 	arrived chan struct{} // a request reached the held ERP
+	held    map[string]bool
 }
 
 func newRemoteWorld(t *testing.T) *remoteWorld {
 	t.Helper()
-	return newRemoteWorldLog(t, "warn")
+	return newRemoteWorldWith(t, "warn", "")
 }
 
-// newRemoteWorldLog is newRemoteWorld with the server's log level.
-func newRemoteWorldLog(t *testing.T, level string) *remoteWorld {
+// newRemoteWorldWith is newRemoteWorld with the server's log level and
+// more routes (YAML under routes:).
+func newRemoteWorldWith(t *testing.T, level, routes string) *remoteWorld {
 	t.Helper()
 	// The machine's environment must not choose the server or the token.
 	t.Setenv("FERRY_SERVER", "")
 	t.Setenv("FERRY_API_TOKEN", "")
-	w := &remoteWorld{reject: map[string]bool{}, arrived: make(chan struct{}, 1)}
+	w := &remoteWorld{reject: map[string]bool{}, arrived: make(chan struct{}, 1), held: map[string]bool{}}
 	shop := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		var data []map[string]any
 		for i := 1; i <= 3; i++ {
@@ -64,6 +66,9 @@ func newRemoteWorldLog(t *testing.T, level string) *remoteWorld {
 	erp := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		w.mu.Lock()
 		hold, reject := w.hold, w.reject[strings.TrimPrefix(r.URL.Path, "/customers/")]
+		if hold != nil {
+			w.held[strings.Split(r.URL.Path, "/")[1]] = true
+		}
 		w.mu.Unlock()
 		if hold != nil {
 			select {
@@ -108,7 +113,7 @@ routes:
     destinations:
       default:
         http: { system: erp, method: PUT, path: "/orders/${key}" }
-`, filepath.Join(dir, "ferry.db"), remoteToken, shop.URL, erp.URL)
+%s`, filepath.Join(dir, "ferry.db"), remoteToken, shop.URL, erp.URL, routes)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -437,7 +442,7 @@ func TestRunServerWithoutEvents(t *testing.T) {
 // another process) ends the command with exit 1 and says so, rather
 // than waiting for ever.
 func TestRunServerRequestDropped(t *testing.T) {
-	w := newRemoteWorldLog(t, "info")
+	w := newRemoteWorldWith(t, "info", "")
 	w.holdERP()
 	local := startCLI(context.Background(), "-c", w.cfg, "run", "customers")
 	<-w.arrived // the local run holds the route
@@ -482,5 +487,45 @@ func TestRunServerOutlivesAGatewayBlip(t *testing.T) {
 	w.release()
 	if code := run.wait(t); code != ExitOK || !strings.Contains(run.out.String(), "customers: succeeded") {
 		t.Fatalf("exit %d", code)
+	}
+}
+
+// heldRoutes returns how many routes' requests the held ERP keeps.
+func (w *remoteWorld) heldRoutes() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.held)
+}
+
+// Routes named together that may run side by side (concurrent: true)
+// are asked for at once, and the server runs them alongside.
+func TestRunServerConcurrentRoutes(t *testing.T) {
+	w := newRemoteWorldWith(t, "warn", `
+  stock:
+    concurrent: true
+    source:
+      http: { system: shop, path: /stock, records: data, key: id }
+    destinations:
+      default:
+        http: { system: erp, method: PUT, path: "/stock/${key}" }
+  prices:
+    concurrent: true
+    source:
+      http: { system: shop, path: /prices, records: data, key: id }
+    destinations:
+      default:
+        http: { system: erp, method: PUT, path: "/prices/${key}" }
+`)
+	w.holdERP()
+	run := startCLI(context.Background(), w.args("stock", "prices")...)
+	waitFor(t, "both routes at the ERP at once", func() bool { return w.heldRoutes() == 2 })
+	w.release()
+	if code := run.wait(t); code != ExitOK {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"stock: succeeded", "prices: succeeded", "collected 3   delivered 3"} {
+		if !strings.Contains(run.out.String(), want) {
+			t.Errorf("the output lacks %q", want)
+		}
 	}
 }
