@@ -416,7 +416,7 @@ func (a *app) runRemote(cmd *cobra.Command, args []string, all bool, o remoteOpt
 	}
 	results := make(chan result)
 	ended, failed, asked := map[string]bool{}, map[string]bool{}, map[string]bool{}
-	running, worst := 0, ExitOK
+	running, worst, cancelled := 0, ExitOK, false
 	var firstErr error
 	stop := false // no new requests: interrupted, cancelled or an API error
 	for {
@@ -453,7 +453,7 @@ func (a *app) runRemote(cmd *cobra.Command, args []string, all bool, o remoteOpt
 			}
 			failed[r.route], stop = true, true
 		case r.code == ExitCancelled:
-			worst, stop = ExitCancelled, true
+			cancelled, stop = true, true
 		default:
 			if r.code == ExitFailed || !r.readAll {
 				failed[r.route] = true
@@ -467,7 +467,7 @@ func (a *app) runRemote(cmd *cobra.Command, args []string, all bool, o remoteOpt
 	switch {
 	case firstErr != nil:
 		return remoteError(firstErr)
-	case worst == ExitCancelled || ctx.Err() != nil:
+	case cancelled || ctx.Err() != nil:
 		return withCode(ExitCancelled, errors.New(""))
 	case worst != ExitOK:
 		return withCode(worst, errors.New(""))

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/ferry-dev/ferry/internal/events"
 	"github.com/ferry-dev/ferry/internal/service"
 	"github.com/ferry-dev/ferry/internal/store"
 )
@@ -527,5 +528,63 @@ func TestRunServerConcurrentRoutes(t *testing.T) {
 		if !strings.Contains(run.out.String(), want) {
 			t.Errorf("the output lacks %q", want)
 		}
+	}
+}
+
+// The run answering a request: the route's first run newer than the
+// request, in the mode asked, started by the API unless the request
+// joined one already waiting (whose trigger the run keeps).
+func TestRemoteWaitRecognisesItsRun(t *testing.T) {
+	run := func(id int64, route, mode, trigger string) store.Run {
+		return store.Run{ID: id, Route: route, Mode: mode, Trigger: trigger}
+	}
+	for _, c := range []struct {
+		name  string
+		state string // the ticket's
+		run   store.Run
+		ours  bool
+	}{
+		{"api run after the request", "queued", run(8, "orders", "incremental", "api"), true},
+		{"the run going on before", "queued", run(7, "orders", "incremental", "api"), false},
+		{"another route", "queued", run(8, "stock", "incremental", "api"), false},
+		{"another mode", "queued", run(8, "orders", "full", "api"), false},
+		{"a scheduled run", "queued", run(8, "orders", "incremental", "schedule"), false},
+		{"merged into a scheduled request", "merged", run(8, "orders", "incremental", "schedule"), true},
+		{"merged, another mode", "merged", run(8, "orders", "full", "schedule"), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := &remoteWait{route: "orders", mode: "incremental", base: 7}
+			w.ticket.State = c.state
+			if got := w.ours(c.run); got != c.ours {
+				t.Errorf("ours(%+v) = %v, want %v", c.run, got, c.ours)
+			}
+		})
+	}
+}
+
+// Server-sent events: comments skipped, data lines joined, a dropped
+// notice passed on, what cannot be read left to the poll.
+func TestReadSSE(t *testing.T) {
+	stream := ": ferry events\n\n" +
+		"event: run.started\ndata: {\"type\":\"run.started\",\"route\":\"orders\",\"run_id\":8,\n" +
+		"data: \"run\":{\"id\":8,\"route\":\"orders\",\"status\":\"running\"}}\n\n" +
+		": ping\n\n" +
+		"event: dropped\ndata: {\"dropped\": 3}\n\n" +
+		"event: run.progress\ndata: {not json\n\n" +
+		"event: run.finished\ndata: {\"type\":\"run.finished\",\"route\":\"orders\",\"run_id\":8,\"run\":{\"id\":8,\"status\":\"succeeded\"}}\n\n"
+	ch := make(chan events.Event, 10)
+	readSSE(context.Background(), strings.NewReader(stream), ch)
+	close(ch)
+	var got []string
+	for ev := range ch {
+		s := string(ev.Type)
+		if ev.Run != nil {
+			s += fmt.Sprintf(" #%d %s", ev.Run.ID, ev.Run.Status)
+		}
+		got = append(got, s)
+	}
+	want := []string{"run.started #8 running", "dropped", "run.finished #8 succeeded"}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("events %q, want %q", got, want)
 	}
 }
