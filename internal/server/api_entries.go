@@ -84,6 +84,13 @@ func (s *Server) errorEntry(w http.ResponseWriter, r *http.Request, what string)
 			fmt.Sprintf("entry %d is %s, not in error: only entries in error can be %s", id, statusName(e.Status), what))
 		return store.Entry{}, false
 	}
+	if e.Key == "" {
+		// The store selects by key, and an empty key selects every key:
+		// this one entry cannot be picked out.
+		writeProblem(w, r, http.StatusConflict, probConflict,
+			fmt.Sprintf("entry %d has an empty key, so it cannot be %s on its own; use the route's bulk operation", id, what))
+		return store.Entry{}, false
+	}
 	return e, true
 }
 

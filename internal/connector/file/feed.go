@@ -20,7 +20,7 @@ func (d *Destination) Feed(ctx context.Context) (connector.Feed, error) {
 	}
 	d.mmu.Lock()
 	defer d.mmu.Unlock()
-	if err := d.loadManifest(); err != nil {
+	if err := d.readManifest(false); err != nil {
 		return connector.Feed{}, err
 	}
 	feed := connector.Feed{Route: d.route, Format: d.cfg.Format, PublicToken: d.cfg.PublicToken}

@@ -65,7 +65,13 @@ func (d *Destination) manifestFileName() string {
 // wrote. A missing manifest is an empty one; an unreadable one is logged
 // and rebuilt from what runs publish next: it is an index, the files
 // themselves are intact.
-func (d *Destination) loadManifest() error {
+func (d *Destination) loadManifest() error { return d.readManifest(true) }
+
+// readManifest reads the manifest into d.man and reconciles it with the
+// folder; save writes the reconciled one back. Readers (Feed) do not
+// save: only a run writes the manifest, so two values of one folder never
+// undo each other's update.
+func (d *Destination) readManifest(save bool) error {
 	m := &manifest{Version: manifestVersion, Route: d.route}
 	b, err := os.ReadFile(d.manPath)
 	dropped := false
@@ -90,7 +96,9 @@ func (d *Destination) loadManifest() error {
 	}
 	d.man = m
 	if d.reconcile() || dropped {
-		return d.saveManifest()
+		if save {
+			return d.saveManifest()
+		}
 	}
 	return nil
 }
@@ -216,13 +224,20 @@ func (d *Destination) saveManifest() error {
 	if err != nil {
 		return fmt.Errorf("file destination: feed manifest: %w", err)
 	}
-	tmp := d.manPath + ".tmp"
+	// A temporary name of its own: another destination value of this
+	// folder (the old config's during a reload, a ferry run beside ferry
+	// serve) may be saving at the same time.
+	f, err := os.CreateTemp(d.dir, filepath.Base(d.manPath)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("file destination: write the feed manifest %s: %w", d.manPath, err)
+	}
+	tmp := f.Name()
 	fail := func(err error) error {
 		os.Remove(tmp)
 		return fmt.Errorf("file destination: write the feed manifest %s: %w", d.manPath, err)
 	}
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
 		return fail(err)
 	}
 	_, err = f.Write(append(b, '\n'))

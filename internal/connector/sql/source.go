@@ -268,6 +268,12 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(co
 				data[cols[i].name] = v
 			}
 			rec := connector.SourceRecord{Key: rawText(vals[keyI]), Data: data}
+			if rec.Key == "" {
+				// A queue entry needs a key: a NULL or empty one would be
+				// one entry for every such row, each replacing the last.
+				rows.Close()
+				return fmt.Errorf("%s: a row has an empty key in column %q (the key must identify the row)", where, s.cfg.Key)
+			}
 			lastKey = vals[keyI]
 			if curI >= 0 {
 				lastCur = vals[curI]

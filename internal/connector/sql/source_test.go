@@ -364,3 +364,16 @@ func TestDecimalNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceEmptyKey refuses a row with an empty key, naming the column: an
+// empty key would make every such row one queue entry.
+func TestSourceEmptyKey(t *testing.T) {
+	db := newSQLite(t)
+	createItems(t, db)
+	src, _ := NewSource(db.DB, SourceConfig{Query: "SELECT '' AS ref, name FROM items", Key: "ref"})
+	insertRows(t, db, "items", ids(1, 3), "x", func(int) any { return nil })
+	err := src.Read(context.Background(), connector.ReadRequest{}, func(context.Context, connector.Page) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), `an empty key in column "ref"`) {
+		t.Fatalf("got %v", err)
+	}
+}
