@@ -10,7 +10,7 @@ import (
 )
 
 // An entry with an empty key (a SQL source row whose key column is NULL
-// or '') : retry/discard of that one entry acts on every entry in error of
+// or ”) : retry/discard of that one entry acts on every entry in error of
 // the route, since the store reads Key "" as "any key"; it is refused.
 func TestAnEntryWithAnEmptyKeyIsNotRetriedOrDiscardedOnItsOwn(t *testing.T) {
 	f := newFixture(t)
