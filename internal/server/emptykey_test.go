@@ -9,9 +9,9 @@ import (
 	"github.com/ferry-dev/ferry/internal/store"
 )
 
-// An entry with an empty key (a SQL source row whose key column is NULL
-// or ”) : retry/discard of that one entry acts on every entry in error of
-// the route, since the store reads Key "" as "any key"; it is refused.
+// An entry with an empty key (a source row whose key column is empty):
+// retry/discard of that one entry acted on every entry in error of the
+// route, since the store reads Key "" as "any key"; it is refused.
 func TestAnEntryWithAnEmptyKeyIsNotRetriedOrDiscardedOnItsOwn(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
