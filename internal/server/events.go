@@ -47,25 +47,38 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) {
 		case <-s.done:
 			return
 		case <-tick.C:
-			_, err = fmt.Fprint(w, ": ping\n\n")
+			err = writeWithin(rc, func() error { _, err := fmt.Fprint(w, ": ping\n\n"); return err })
 		case ev, ok := <-sub.C:
 			if !ok {
 				return
 			}
-			if n := sub.Dropped(); n > 0 {
-				if err = writeSSE(w, "dropped", map[string]int{"dropped": n}); err != nil {
-					return
+			err = writeWithin(rc, func() error {
+				if n := sub.Dropped(); n > 0 {
+					if err := writeSSE(w, "dropped", map[string]int{"dropped": n}); err != nil {
+						return err
+					}
 				}
-			}
-			err = writeSSE(w, string(ev.Type), ev)
+				return writeSSE(w, string(ev.Type), ev)
+			})
 		}
 		if err != nil {
 			return
 		}
-		if err := rc.Flush(); err != nil {
-			return
-		}
 	}
+}
+
+// sseWriteTimeout bounds one write of the stream: a client that stops
+// reading is dropped instead of holding the handler (and a shutdown).
+const sseWriteTimeout = 10 * time.Second
+
+// writeWithin writes and flushes under a write deadline, then lifts it.
+func writeWithin(rc *http.ResponseController, write func() error) error {
+	_ = rc.SetWriteDeadline(time.Now().Add(sseWriteTimeout))
+	defer rc.SetWriteDeadline(time.Time{})
+	if err := write(); err != nil {
+		return err
+	}
+	return rc.Flush()
 }
 
 func writeSSE(w http.ResponseWriter, typ string, v any) error {

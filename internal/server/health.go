@@ -21,7 +21,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := s.svc.Ready(ctx); err != nil {
 		w.Header().Set("Retry-After", "5")
-		writeProblem(w, r, http.StatusServiceUnavailable, probNotReady, err.Error())
+		detail := err.Error()
+		if !s.auth(r) {
+			// /readyz is open: a store error may name a host or a user.
+			s.log.Warn("not ready", "err", err)
+			detail = "not ready: the reason is in the log, and here with an API token"
+		}
+		writeProblem(w, r, http.StatusServiceUnavailable, probNotReady, detail)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

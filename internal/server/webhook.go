@@ -31,6 +31,9 @@ type policy struct {
 	maxBody int64
 }
 
+// bodyReadTimeout bounds how long reading a webhook body may take.
+const bodyReadTimeout = 30 * time.Second
+
 func hookPolicy(wh *config.Webhook) policy {
 	p := policy{auth: "token", respond: wh.Respond, timeout: wh.Timeout.D(), maxBody: int64(wh.MaxBody)}
 	if wh.Signature != nil {
@@ -92,6 +95,15 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request, name strin
 		unauthorized(w, r, "a valid webhook token is required: Authorization: Bearer TOKEN")
 		return true
 	}
+	if sig := wh.Signature; sig != nil && r.Header.Get(sig.Header) == "" {
+		// Refused before the body is read: a caller without a signature
+		// does not get to make the server hold max_body for it.
+		unauthorized(w, r, fmt.Sprintf("the signature header %s is missing", sig.Header))
+		return true
+	}
+	// A caller that sends its body slowly does not hold a goroutine and
+	// a buffer for ever.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyReadTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, p.maxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError

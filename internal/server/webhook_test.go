@@ -65,6 +65,8 @@ func testWebhookStatuses(t *testing.T, f *fixture) {
 			header: map[string]string{"X-Shop-Hmac-Sha256": server.Sign(shopSig, []byte(`{"id":2}`))}, want: 401}, "does not match"},
 		{"signature without prefix", req{method: "POST", path: "/hooks/signed", token: "-", body: `{"id":1}`,
 			header: map[string]string{"X-Shop-Hmac-Sha256": strings.TrimPrefix(server.Sign(shopSig, []byte(`{"id":1}`)), "sha256=")}, want: 401}, "sha256="},
+		// Refused before the body is read: 401, not 413.
+		{"oversize without signature", req{method: "POST", path: "/hooks/signed", token: "-", body: bigBody, want: 401}, "missing"},
 		{"oversize", req{method: "POST", path: "/hooks/signed", token: "-", body: bigBody,
 			header: map[string]string{"X-Shop-Hmac-Sha256": server.Sign(shopSig, []byte(bigBody))}, want: 413}, "1024"},
 	}

@@ -12,6 +12,10 @@ import (
 	"github.com/ferry-dev/ferry/internal/store"
 )
 
+// MaxSyncRecords caps the records of one call that waits for its
+// deliveries (respond: sync): the caller's wait holds a slot for each.
+const MaxSyncRecords = 1000
+
 // maxGroup caps the pushes committed in one transaction.
 const maxGroup = 256
 
@@ -150,6 +154,9 @@ func (s *Service) Accept(ctx context.Context, route string, records []map[string
 	case rc.Webhook == nil:
 		return Accepted{}, fmt.Errorf("%w: %q", ErrNotWebhook, route)
 	}
+	if wait && len(records) > MaxSyncRecords {
+		return Accepted{}, fmt.Errorf("%w: respond: sync takes at most %d records a call (this one has %d): split it, or use respond: async", ErrBadRecord, MaxSyncRecords, len(records))
+	}
 	entries, err := gen.eng.Push(route, records)
 	if err != nil {
 		return Accepted{}, fmt.Errorf("%w: %v", ErrBadRecord, err)
@@ -161,7 +168,7 @@ func (s *Service) Accept(ctx context.Context, route string, records []map[string
 		// entry IDs are known every settlement of the route is taken,
 		// then only the caller's (other entries of a busy route would
 		// fill the buffer and push the caller's out).
-		sub = s.bus.Subscribe(4*len(records)+64, func(ev events.Event) bool {
+		sub = s.bus.Subscribe(2*len(records)+64, func(ev events.Event) bool {
 			if ev.Type != events.EntrySettled || ev.Route != route {
 				return false
 			}

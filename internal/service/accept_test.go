@@ -91,6 +91,14 @@ func TestAcceptRefusesBadRecordsAndQueuesNothing(t *testing.T) {
 		{"unknown route", "nope", []map[string]any{{"order": map[string]any{"id": 1}}}, service.ErrUnknownRoute},
 		{"route without webhook", "pulled", []map[string]any{{"id": 1}}, service.ErrNotWebhook},
 	}
+	// A caller that waits holds a slot for each record: capped.
+	many := make([]map[string]any, service.MaxSyncRecords+1)
+	for i := range many {
+		many[i] = map[string]any{"order": map[string]any{"id": i}}
+	}
+	if _, err := h.svc.Accept(ctx, "hook", many, true); !errors.Is(err, service.ErrBadRecord) {
+		t.Fatalf("a sync call of %d records: %v", len(many), err)
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if _, err := h.svc.Accept(ctx, c.route, c.records, false); !errors.Is(err, c.want) {
