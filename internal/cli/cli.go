@@ -178,6 +178,9 @@ func (a *app) loadConfig() (*config.Config, error) {
 // (killed, crashed) or lost its run lock, so no command ever shows such
 // a run as running for ever.
 func (a *app) openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	if config.StoreIsPostgres(cfg.Store) {
+		return nil, withCode(ExitUsage, errors.New("store: a PostgreSQL store is not in this build yet (it is being built); use the path of a SQLite file, e.g. store: ferry.db"))
+	}
 	st, err := sqlite.Open(ctx, cfg.Store)
 	if err != nil {
 		return nil, withCode(ExitFailed, fmt.Errorf("open the queue: %w", err))

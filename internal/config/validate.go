@@ -45,6 +45,7 @@ func validate(cfg *Config, d *document, secrets map[string]bool) {
 		v.route(joinPath("routes", name), cfg.Routes[name])
 	}
 	v.server()
+	v.store()
 	v.cycles()
 	v.compile(reflect.ValueOf(cfg).Elem(), "", "")
 }
