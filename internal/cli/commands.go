@@ -82,10 +82,24 @@ func (a *app) routesCommand() *cobra.Command {
 				return err
 			}
 			defer st.Close()
+			ticks, err := st.Ticks(cmd.Context())
+			if err != nil {
+				return withCode(ExitFailed, err)
+			}
+			next := map[string]store.Tick{}
+			for _, t := range ticks {
+				next[t.Route] = t
+			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ROUTE\tPRIORITY\tDEPENDS ON\tPENDING\tERROR\tDEAD\tOWED\tOPS DEAD\tCURSOR\tLAST RUN")
+			fmt.Fprintln(tw, "ROUTE\tPRIORITY\tDEPENDS ON\tTRIGGER\tNEXT RUN\tPENDING\tERROR\tDEAD\tOWED\tOPS DEAD\tCURSOR\tLAST RUN")
 			for _, name := range cfg.RouteNames() {
 				r := cfg.Routes[name]
+				trigger, nextRun := triggerOf(r), "-"
+				if sched, ok := r.Trigger(); ok {
+					if t, ok := next[name]; ok && t.Spec == sched.String() {
+						nextRun = t.Next.Local().Format("2006-01-02 15:04:05") // set by ferry serve
+					}
+				}
 				c, err := st.Counts(cmd.Context(), name)
 				if err != nil {
 					return withCode(ExitFailed, err)
@@ -98,8 +112,8 @@ func (a *app) routesCommand() *cobra.Command {
 				if runs, err := st.Runs(cmd.Context(), name, 1); err == nil && len(runs) > 0 {
 					last = fmt.Sprintf("%s %s", runs[0].StartedAt.Local().Format("2006-01-02 15:04"), runs[0].Status)
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", name, r.Priority, dash(strings.Join(r.DependsOn, ",")),
-					c.Pending+c.Leased, c.Error, c.Dead, c.Outbox, c.OutboxDead, dash(cur), last)
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", name, r.Priority, dash(strings.Join(r.DependsOn, ",")),
+					trigger, nextRun, c.Pending+c.Leased, c.Error, c.Dead, c.Outbox, c.OutboxDead, dash(cur), last)
 			}
 			return tw.Flush()
 		},
@@ -528,4 +542,17 @@ func oneLine(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
+}
+
+// triggerOf says what starts a route under ferry serve besides a manual
+// run: its schedule, its webhook, or both ("-": manual only).
+func triggerOf(r *config.Route) string {
+	var parts []string
+	if sched, ok := r.Trigger(); ok {
+		parts = append(parts, sched.String())
+	}
+	if r.Webhook != nil {
+		parts = append(parts, "webhook")
+	}
+	return dash(strings.Join(parts, " + "))
 }

@@ -228,7 +228,33 @@ func TestRoutesShowsQueuesAndOwedOperations(t *testing.T) {
 	}
 	code, out, errOut := ferry(t, "-c", w.cfg, "routes")
 	if code != 0 || !strings.Contains(out, "PENDING  ERROR  DEAD  OWED  OPS DEAD  CURSOR") ||
-		!regexp.MustCompile(`(?m)^customers\s+0\s+-\s+0\s+0\s+1\s+0\s+0\s+-\s+\d{4}-\d\d-\d\d \d\d:\d\d partially_failed$`).MatchString(out) {
+		!regexp.MustCompile(`(?m)^customers\s+0\s+-\s+-\s+-\s+0\s+0\s+1\s+0\s+0\s+-\s+\d{4}-\d\d-\d\d \d\d:\d\d partially_failed$`).MatchString(out) {
+		t.Fatalf("routes exit %d:\n%s%s", code, out, errOut)
+	}
+}
+
+// routes shows what starts each route: its schedule, its webhook, or
+// nothing but a manual run.
+func TestRoutesShowsTriggers(t *testing.T) {
+	cfg := serveYAML(t, "")
+	f, err := os.OpenFile(cfg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(`  stock:
+    every: 30s
+    source: { http: { system: erp, path: /stock, records: data, key: id } }
+    destinations: { default: { http: { system: erp, method: PUT, path: "/s/${key}" } } }
+  manual:
+    source: { http: { system: erp, path: /m, records: data, key: id } }
+    destinations: { default: { http: { system: erp, method: PUT, path: "/m/${key}" } } }
+`)
+	f.Close()
+	code, out, errOut := ferry(t, "-c", cfg, "routes")
+	if code != 0 || !strings.Contains(out, "TRIGGER") ||
+		!regexp.MustCompile(`(?m)^hook\s+0\s+-\s+webhook\s+-\s`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^stock\s+0\s+-\s+every 30s\s+-\s`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^manual\s+0\s+-\s+-\s+-\s`).MatchString(out) {
 		t.Fatalf("routes exit %d:\n%s%s", code, out, errOut)
 	}
 }
