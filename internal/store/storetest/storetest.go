@@ -21,6 +21,20 @@ var t0 = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 // Run runs the conformance suite. open must return a fresh, empty store;
 // Run closes it.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	RunSkipping(t, open, nil)
+}
+
+// RunSkipping is Run with the cases named in skip (by their name under
+// the suite, e.g. "Settle/Retry") skipped, each with its reason: for an
+// implementation that does not pass everything yet. A name that is no
+// case of the suite fails the test, so the list cannot go stale.
+func RunSkipping(t *testing.T, open func(t *testing.T) store.Store, skip map[string]string) {
+	skipped := func(t *testing.T, name string) {
+		t.Helper()
+		if why, ok := skip[name]; ok {
+			t.Skip(why)
+		}
+	}
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, s store.Store)
@@ -105,31 +119,48 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Replay/WhileLeased", testReplayWhileLeased},
 	}
 	t.Run("Enqueue/Unchanged", func(t *testing.T) {
+		skipped(t, "Enqueue/Unchanged")
 		t.Parallel()
 		testEnqueueUnchanged(t, open)
 	})
 	t.Run("Prune", func(t *testing.T) {
+		skipped(t, "Prune")
 		t.Parallel()
 		testPrune(t, open)
 	})
 	t.Run("Discard", func(t *testing.T) {
+		skipped(t, "Discard")
 		t.Parallel()
 		testDiscard(t, open)
 	})
 	t.Run("Accept/Unchanged", func(t *testing.T) {
+		skipped(t, "Accept/Unchanged")
 		t.Parallel()
 		testAcceptUnchanged(t, open)
 	})
 	t.Run("Settle/AfterTakeOver", func(t *testing.T) {
+		skipped(t, "Settle/AfterTakeOver")
 		t.Parallel()
 		testSettleAfterTakeOver(t, open)
 	})
 	t.Run("Replay/Superseded", func(t *testing.T) {
+		skipped(t, "Replay/Superseded")
 		t.Parallel()
 		testReplaySuperseded(t, open)
 	})
+	known := map[string]bool{"Enqueue/Unchanged": true, "Prune": true, "Discard": true,
+		"Accept/Unchanged": true, "Settle/AfterTakeOver": true, "Replay/Superseded": true}
+	for _, tc := range tests {
+		known[tc.name] = true
+	}
+	for name := range skip {
+		if !known[name] {
+			t.Errorf("skip list: %q is no case of the conformance suite", name)
+		}
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			skipped(t, tc.name)
 			t.Parallel()
 			s := open(t)
 			t.Cleanup(func() {

@@ -1,0 +1,180 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+// insertLeasedSQL inserts fresh entries leased by $3 until $4, from
+// parallel arrays, returning each ID with its key (the keys are distinct).
+const insertLeasedSQL = `INSERT INTO entries (route, created_at, updated_at, next_attempt_at, lease_owner, lease_until,
+		key, payload, priority, hash, deleted, status, version)
+	SELECT $1, $2, $2, $2, $3, $4, u.key, u.payload, u.priority, u.hash, u.deleted, 'L', 1
+	FROM unnest($5::text[], $6::bytea[], $7::integer[], $8::text[], $9::boolean[]) AS u(key, payload, priority, hash, deleted)
+	RETURNING id, key`
+
+// EnqueueLeased queues the page leased by owner in one transaction: the
+// page's keys are looked up once; queued (P/E) entries with another
+// payload are replaced and leased in place, records judged unchanged are
+// left out, and the rest go in one insert.
+func (s *Store) EnqueueLeased(ctx context.Context, route string, entries []store.NewEntry, cursor *string, now time.Time, owner string, until time.Time) ([]store.Entry, store.EnqueueResult, error) {
+	if route == "" {
+		return nil, store.EnqueueResult{}, errors.New("enqueue leased: empty route")
+	}
+	if owner == "" {
+		return nil, store.EnqueueResult{}, fmt.Errorf("enqueue leased to route %q: empty owner", route)
+	}
+	nowMS, untilMS := ms(now), ms(until)
+	kept, dups := lastOfKeys(entries)
+	var (
+		out []store.Entry
+		res store.EnqueueResult
+	)
+	err := s.tx(ctx, fmt.Sprintf("enqueue %d leased entries of route %q", len(entries), route), func(tx pgx.Tx) error {
+		res = store.EnqueueResult{Replaced: dups}
+		out = leasedEntries(route, kept, fromMS(nowMS), owner, fromMS(untilMS))
+		keys := make([]string, len(kept))
+		for i, e := range kept {
+			keys[i] = e.Key
+		}
+		known, err := loadContent(ctx, tx, route, keys)
+		if err != nil {
+			return err
+		}
+		var (
+			unchanged []store.Attempt
+			fresh     []*store.Entry
+		)
+		for i := range out {
+			e := &out[i]
+			switch v, ref := known.judge(e.Key, e.Hash); v {
+			case inFlight:
+				res.Unchanged++
+				continue
+			case alreadyDelivered:
+				res.Unchanged++
+				unchanged = append(unchanged, unchangedAttempt(route, e.Key, ref, fromMS(nowMS)))
+				continue
+			}
+			q, ok := known.queued[e.Key]
+			if !ok {
+				fresh = append(fresh, e)
+				continue
+			}
+			if (bytes.Equal(q.payload, e.Payload) && q.deleted == e.Deleted) || (e.Hash != "" && q.hash == e.Hash) {
+				res.Unchanged++ // stays queued as it is, for the normal passes
+				continue
+			}
+			if err := replaceLeased(ctx, tx, e, nowMS, untilMS); err != nil {
+				return err
+			}
+			res.Replaced++
+		}
+		if err := insertLeased(ctx, tx, route, fresh, nowMS, owner, untilMS); err != nil {
+			return err
+		}
+		res.Inserted += len(fresh)
+		if err := inRunningRun(ctx, tx, route, unchanged); err != nil {
+			return err
+		}
+		if err := insertAttempts(ctx, tx, unchanged); err != nil {
+			return err
+		}
+		if cursor != nil {
+			return setCursor(ctx, tx, route, *cursor, nowMS)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, store.EnqueueResult{}, err
+	}
+	// Records not queued kept ID 0.
+	out = slices.DeleteFunc(out, func(e store.Entry) bool { return e.ID == 0 })
+	return out, res, nil
+}
+
+// leasedEntries builds the entries EnqueueLeased returns, in page order.
+func leasedEntries(route string, entries []store.NewEntry, now time.Time, owner string, until time.Time) []store.Entry {
+	out := make([]store.Entry, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, store.Entry{
+			Route: route, Key: e.Key, Version: 1, Payload: nullPayload(e.Payload), Status: store.StatusLeased, Priority: e.Priority,
+			Hash: e.Hash, Deleted: e.Deleted, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now, LeaseOwner: owner, LeaseUntil: until,
+		})
+	}
+	return out
+}
+
+// replaceLeased replaces the queued (P/E) entry of e's key with e's
+// content, leased, and fills e's ID, Version, Attempts, LastError and
+// CreatedAt from it.
+func replaceLeased(ctx context.Context, tx pgx.Tx, e *store.Entry, nowMS, untilMS int64) error {
+	var (
+		created  int64
+		attempts int32
+	)
+	err := tx.QueryRow(ctx, `UPDATE entries SET status = 'L', payload = $1, priority = $2, hash = $3, version = version + 1,
+		attempts = 0, last_error = '', batch = '', next_attempt_at = $4, updated_at = $4, lease_owner = $5, lease_until = $6, deleted = $7
+		WHERE route = $8 AND key = $9 AND status IN ('P', 'E')
+		RETURNING id, version, attempts, last_error, created_at`,
+		[]byte(e.Payload), int32(e.Priority), e.Hash, nowMS, e.LeaseOwner, untilMS, e.Deleted, e.Route, e.Key).
+		Scan(&e.ID, &e.Version, &attempts, &e.LastError, &created)
+	if err != nil {
+		return fmt.Errorf("replace queued entry %q: %w", e.Key, err)
+	}
+	e.Attempts, e.CreatedAt = int(attempts), fromMS(created)
+	return nil
+}
+
+// insertLeased inserts fresh entries leased and sets their IDs.
+func insertLeased(ctx context.Context, tx pgx.Tx, route string, fresh []*store.Entry, nowMS int64, owner string, untilMS int64) error {
+	if len(fresh) == 0 {
+		return nil
+	}
+	n := len(fresh)
+	var (
+		keys, hashes = make([]string, n), make([]string, n)
+		payloads     = make([][]byte, n)
+		prios        = make([]int32, n)
+		deleted      = make([]bool, n)
+		byKey        = make(map[string]*store.Entry, n)
+	)
+	for i, e := range fresh {
+		keys[i], payloads[i], prios[i], hashes[i], deleted[i] = e.Key, e.Payload, int32(e.Priority), e.Hash, e.Deleted
+		byKey[e.Key] = e
+	}
+	rows, err := tx.Query(ctx, insertLeasedSQL, route, nowMS, owner, untilMS, keys, payloads, prios, hashes, deleted)
+	if err != nil {
+		return fmt.Errorf("insert leased entries: %w", err)
+	}
+	defer rows.Close()
+	got := 0
+	for rows.Next() {
+		var (
+			id  int64
+			key string
+		)
+		if err := rows.Scan(&id, &key); err != nil {
+			return fmt.Errorf("insert leased entries: %w", err)
+		}
+		if e := byKey[key]; e != nil {
+			e.ID = id
+			got++
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("insert leased entries: %w", err)
+	}
+	if got != n {
+		return fmt.Errorf("insert leased entries: %d rows inserted of %d", got, n)
+	}
+	return nil
+}

@@ -1,0 +1,194 @@
+// Package postgres is the store.Store for several ferry processes sharing
+// one PostgreSQL database: a pgx pool, every table in its own schema
+// (Options.Schema, "ferry" by default) so it can share a database, and
+// migrations applied at Open under an advisory lock, so processes that
+// start together migrate once.
+//
+// Workers lease entries with FOR UPDATE SKIP LOCKED, highest priority
+// first, so the workers of all processes share one queue without waiting
+// for each other. Times are unix milliseconds (bigint), as in the SQLite
+// store, taken from the caller as the Store contract says.
+//
+// Implemented: Open, ID, Close; the queue (EnqueuePage, EnqueueLeased,
+// Lease, Settle with delivered content, dead letters, attempts and outbox
+// items, ReleaseLeases, ExtendLeases, LeaseOwners, Cursor, SetCursor); the
+// read side (Entries, Entry, Attempts, RecentAttempts, KeyAttempts, Counts,
+// NextDue, DeadLetters, LastDelivered); the user's commands (Replay,
+// Discard, Resend); the outbox (LeaseOutbox, SettleOutbox, Outbox,
+// ReleaseOutbox, ReplayOutbox); runs (CreateRun, UpdateRun, GetRun, Runs,
+// ListRuns, AbandonRuns); LockRoute, UnlockRoute, Lead, Resign, Beat,
+// Processes, ForgetProcess, Ticks, ClaimTick.
+//
+// Not implemented yet (they return an error wrapping errors.ErrUnsupported
+// with the method's name): Accept and Prune.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// DefaultSchema is the schema the store's tables live in when
+// Options.Schema is empty.
+const DefaultSchema = "ferry"
+
+// Options tune Open. The zero value is the default.
+type Options struct {
+	// Schema holds the store's tables; default "ferry". Created when
+	// missing. A lower-case identifier: letters, digits, '_'.
+	Schema string
+	// MaxConns bounds the pool; 0 keeps pgx's default (the larger of 4
+	// and the number of CPUs), or pool_max_conns in the DSN.
+	MaxConns int32
+}
+
+// Store is a store.Store backed by a PostgreSQL database.
+type Store struct {
+	pool   *pgxpool.Pool
+	schema string
+	id     string // the store's identity, read once at Open
+	where  string // the database, for errors: user@host:port/db, never the password
+}
+
+// schemaName is the form Options.Schema must have: no quoting needed.
+var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// Open connects to the database at dsn (a postgres:// URL or key=value
+// DSN), creates the schema when missing and applies pending migrations.
+// The DSN's password never appears in an error.
+func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	if opts.Schema == "" {
+		opts.Schema = DefaultSchema
+	}
+	if !schemaName.MatchString(opts.Schema) {
+		return nil, fmt.Errorf("open postgres store: schema %q: expected a lower-case name of letters, digits and '_' (at most 63)", opts.Schema)
+	}
+	// pgx's parse errors redact the password themselves.
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres store: %w", err)
+	}
+	where := fmt.Sprintf("%s@%s:%d/%s", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	// Every connection resolves unqualified names in the store's schema
+	// (only there: a table of the same name elsewhere is never touched).
+	cfg.ConnConfig.RuntimeParams["search_path"] = opts.Schema
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres store %s: %w", where, err)
+	}
+	s := &Store{pool: pool, schema: opts.Schema, where: where}
+	if err := migrate(ctx, pool, opts.Schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres store %s schema %s: %w", where, opts.Schema, err)
+	}
+	if err := pool.QueryRow(ctx, `SELECT value FROM meta WHERE key = 'store_id'`).Scan(&s.id); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres store %s schema %s: read store identity: %w", where, opts.Schema, err)
+	}
+	return s, nil
+}
+
+// ID is the store's identity (32 hex digits), created once with the store.
+func (s *Store) ID() string { return s.id }
+
+// Schema is the schema the store's tables live in.
+func (s *Store) Schema() string { return s.schema }
+
+// Close closes the pool, waiting for connections in use to be returned.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// ms stores a time as unix milliseconds; the zero time is 0.
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// fromMS is the inverse of ms, in UTC.
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+// maxTries bounds how often a transaction is run again after a deadlock
+// or serialization failure, which PostgreSQL may report under contention
+// and which leave nothing behind.
+const maxTries = 5
+
+// tx runs f in one read-committed transaction, again when PostgreSQL
+// aborts it for a deadlock or a serialization failure. With
+// store.WithSync the commit waits for the WAL flush whatever the server's
+// synchronous_commit.
+func (s *Store) tx(ctx context.Context, what string, f func(tx pgx.Tx) error) error {
+	var err error
+	for range maxTries {
+		err = s.tryTx(ctx, f)
+		if !retryable(err) {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+func (s *Store) tryTx(ctx context.Context, f func(tx pgx.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after Commit
+	if store.SyncRequested(ctx) {
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = on`); err != nil {
+			return err
+		}
+	}
+	if err := f(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// retryable tells a deadlock or serialization failure.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// collect reads every row of rows with scan.
+func collect[T any](rows pgx.Rows, scan func(pgx.Rows) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,294 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+// settledEntry is what Settle learns of an entry as it settles it, to
+// fill in attempts and outbox items the caller left bare.
+type settledEntry struct {
+	route, key string
+	version    int64
+}
+
+// Settle applies the settlements in one transaction. Every statement is
+// guarded by status = 'L' AND lease_owner = owner, so settlements of
+// entries not leased by owner change nothing in the queue; their attempts
+// are still recorded: the delivery did happen. Done and skipped entries
+// leave in one DELETE; retries and dead letters go one by one (rare).
+func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Settlement) error {
+	if len(settlements) == 0 {
+		return nil
+	}
+	return s.tx(ctx, fmt.Sprintf("settle %d entries", len(settlements)), func(tx pgx.Tx) error {
+		settled := make(map[int64]settledEntry, len(settlements))
+		var (
+			gone           []int64 // done and skipped
+			delIDs, delAts []int64 // done: their content becomes the key's delivered content
+			delHashes      []string
+		)
+		for _, st := range settlements {
+			inc := 0
+			if st.CountAttempt {
+				inc = 1
+			}
+			var (
+				e   settledEntry
+				ok  bool
+				err error
+			)
+			switch st.Outcome {
+			case store.OutcomeDone, store.OutcomeSkipped:
+				if st.Outcome == store.OutcomeDone {
+					delIDs, delHashes, delAts = append(delIDs, st.EntryID), append(delHashes, st.Hash), append(delAts, ms(attemptAt(st)))
+				}
+				gone = append(gone, st.EntryID)
+				continue
+			case store.OutcomeRetry:
+				e, ok, err = settleRetry(ctx, tx, owner, st, inc, ms(attemptAt(st)))
+			case store.OutcomeDead:
+				e, ok, err = settleDead(ctx, tx, owner, st, inc, ms(attemptAt(st)))
+			default:
+				return fmt.Errorf("entry %d: unknown outcome %q: expected done, skipped, error or dead", st.EntryID, st.Outcome)
+			}
+			if err != nil {
+				return err
+			}
+			if ok {
+				settled[st.EntryID] = e
+			}
+		}
+		if err := upsertDelivered(ctx, tx, owner, delIDs, delHashes, delAts); err != nil {
+			return err
+		}
+		if err := deleteLeased(ctx, tx, owner, gone, settled); err != nil {
+			return err
+		}
+		if err := insertOutbox(ctx, tx, settlements, settled); err != nil {
+			return err
+		}
+		if len(settled) < len(settlements) {
+			// Fill bare attempts of entries that were not ours, if they exist.
+			if err := lookupUnsettled(ctx, tx, settlements, settled); err != nil {
+				return err
+			}
+		}
+		attempts := make([]store.Attempt, 0, len(settlements))
+		now := time.Now()
+		for _, st := range settlements {
+			a := st.Attempt
+			if a.EntryID == 0 {
+				a.EntryID = st.EntryID
+			}
+			if e, ok := settled[st.EntryID]; ok {
+				if a.Route == "" {
+					a.Route = e.route
+				}
+				if a.Key == "" {
+					a.Key = e.key
+				}
+				if a.Version == 0 {
+					a.Version = e.version
+				}
+			}
+			if a.At.IsZero() {
+				a.At = now
+			}
+			if a.Outcome == "" {
+				a.Outcome = st.Outcome
+			}
+			if a.Route != "" { // an unknown entry's bare attempt has nowhere to go
+				attempts = append(attempts, a)
+			}
+		}
+		return insertAttempts(ctx, tx, attempts)
+	})
+}
+
+// bare reports whether a lacks what Settle can fill in from its entry.
+func bare(a store.Attempt) bool {
+	return a.Route == "" || a.Key == "" || a.Version == 0
+}
+
+// scanSettled reads (id, route, key, version) rows into m.
+func scanSettled(rows pgx.Rows, m map[int64]settledEntry) error {
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id int64
+			e  settledEntry
+		)
+		if err := rows.Scan(&id, &e.route, &e.key, &e.version); err != nil {
+			return err
+		}
+		m[id] = e
+	}
+	return rows.Err()
+}
+
+// lookupUnsettled adds what is known of entries Settle did not settle
+// whose attempts are bare.
+func lookupUnsettled(ctx context.Context, tx pgx.Tx, settlements []store.Settlement, settled map[int64]settledEntry) error {
+	var ids []int64
+	for _, st := range settlements {
+		if _, ok := settled[st.EntryID]; !ok && bare(st.Attempt) {
+			ids = append(ids, st.EntryID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT id, route, key, version FROM entries WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return fmt.Errorf("look up entries: %w", err)
+	}
+	if err := scanSettled(rows, settled); err != nil {
+		return fmt.Errorf("look up entries: %w", err)
+	}
+	return nil
+}
+
+// deleteLeased deletes the entries of ids still leased by owner and adds
+// them to settled.
+func deleteLeased(ctx context.Context, tx pgx.Tx, owner string, ids []int64, settled map[int64]settledEntry) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `DELETE FROM entries WHERE status = 'L' AND lease_owner = $1 AND id = ANY($2)
+		RETURNING id, route, key, version`, owner, ids)
+	if err != nil {
+		return fmt.Errorf("delete settled entries: %w", err)
+	}
+	if err := scanSettled(rows, settled); err != nil {
+		return fmt.Errorf("delete settled entries: %w", err)
+	}
+	return nil
+}
+
+// upsertDeliveredSQL stores the content of the entries $1 still leased by
+// owner $4 as their keys' last delivered content, never over a newer
+// entry (a higher ID): a late settlement of an old version must not hide
+// the newer content the destination has. Of two entries of one key the
+// newer goes in (one row may be changed once per statement).
+const upsertDeliveredSQL = `INSERT INTO delivered (route, key, entry_id, version, hash, payload, delivered_at, deleted)
+	SELECT DISTINCT ON (e.route, e.key) e.route, e.key, e.id, e.version, s.hash, e.payload, s.at, e.deleted
+	FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS s(id, hash, at) JOIN entries e ON e.id = s.id
+	WHERE e.status = 'L' AND e.lease_owner = $4
+	ORDER BY e.route, e.key, e.id DESC
+	ON CONFLICT (route, key) DO UPDATE SET entry_id = excluded.entry_id, version = excluded.version,
+		hash = excluded.hash, payload = excluded.payload, delivered_at = excluded.delivered_at, deleted = excluded.deleted
+	WHERE excluded.entry_id >= delivered.entry_id`
+
+// upsertDelivered runs upsertDeliveredSQL; it must run before the entries
+// are deleted.
+func upsertDelivered(ctx context.Context, tx pgx.Tx, owner string, ids []int64, hashes []string, ats []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, upsertDeliveredSQL, ids, hashes, ats, owner); err != nil {
+		return fmt.Errorf("record delivered content: %w", err)
+	}
+	return nil
+}
+
+// settleRetry puts the entry back as E (in st.Batch), unless its key has
+// newer data (see supersededSQL): then it is dropped, so an old version is
+// never retried over a newer one. ok is false when the entry is not
+// leased by owner.
+func settleRetry(ctx context.Context, tx pgx.Tx, owner string, st store.Settlement, inc int, atMS int64) (e settledEntry, ok bool, err error) {
+	err = tx.QueryRow(ctx, `UPDATE entries e SET status = 'E', attempts = e.attempts + $1, last_error = $2,
+		next_attempt_at = $3, updated_at = $4, lease_owner = '', lease_until = 0, batch = $5
+		WHERE e.id = $6 AND e.status = 'L' AND e.lease_owner = $7 AND NOT `+supersededSQL+`
+		RETURNING e.route, e.key, e.version`,
+		inc, st.Error, ms(st.NextAttemptAt), atMS, st.Batch, st.EntryID, owner).Scan(&e.route, &e.key, &e.version)
+	if err == nil {
+		return e, true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return e, false, fmt.Errorf("entry %d: retry: %w", st.EntryID, err)
+	}
+	err = tx.QueryRow(ctx, `DELETE FROM entries WHERE id = $1 AND status = 'L' AND lease_owner = $2 RETURNING route, key, version`,
+		st.EntryID, owner).Scan(&e.route, &e.key, &e.version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return e, false, nil
+	}
+	if err != nil {
+		return e, false, fmt.Errorf("entry %d: drop superseded: %w", st.EntryID, err)
+	}
+	return e, true, nil
+}
+
+// settleDead moves the entry to the dead letters, keeping its entry ID,
+// in one statement.
+func settleDead(ctx context.Context, tx pgx.Tx, owner string, st store.Settlement, inc int, atMS int64) (e settledEntry, ok bool, err error) {
+	err = tx.QueryRow(ctx, `WITH d AS (DELETE FROM entries WHERE id = $4 AND status = 'L' AND lease_owner = $5
+			RETURNING id, route, key, version, payload, priority, attempts, created_at, hash, deleted)
+		INSERT INTO dead_letters (entry_id, route, key, version, payload, priority, attempts, last_error, created_at, died_at, hash, deleted)
+		SELECT id, route, key, version, payload, priority, attempts + $1, $2, created_at, $3, hash, deleted FROM d
+		RETURNING route, key, version`,
+		inc, st.Error, atMS, st.EntryID, owner).Scan(&e.route, &e.key, &e.version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return e, false, nil
+	}
+	if err != nil {
+		return e, false, fmt.Errorf("entry %d: dead letter: %w", st.EntryID, err)
+	}
+	return e, true, nil
+}
+
+// insertOutbox stores the outbox items of settlements that took effect
+// (their entry is in settled), filling what they leave out from the entry.
+func insertOutbox(ctx context.Context, tx pgx.Tx, settlements []store.Settlement, settled map[int64]settledEntry) error {
+	for _, st := range settlements {
+		if len(st.Outbox) == 0 {
+			continue
+		}
+		e, ok := settled[st.EntryID]
+		if !ok {
+			continue // not ours any more: the operations are owed by whoever settles it
+		}
+		at := attemptAt(st)
+		for _, o := range st.Outbox {
+			if o.Route == "" {
+				o.Route = e.route
+			}
+			if o.Key == "" {
+				o.Key = e.key
+			}
+			if o.Version == 0 {
+				o.Version = e.version
+			}
+			if o.EntryID == 0 {
+				o.EntryID = st.EntryID
+			}
+			if o.CreatedAt.IsZero() {
+				o.CreatedAt = at
+			}
+			if o.NextAttemptAt.IsZero() {
+				o.NextAttemptAt = o.CreatedAt
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO outbox (route, entry_id, key, version, op, record, vars, idempotency_key,
+				attempts, last_error, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+				o.Route, o.EntryID, o.Key, o.Version, o.Op, blob(o.Record), blob(o.Vars), o.IdempotencyKey,
+				int32(o.Attempts), o.LastError, ms(o.NextAttemptAt), ms(o.CreatedAt)); err != nil {
+				return fmt.Errorf("entry %d: store outbox item %s: %w", st.EntryID, o.Op, err)
+			}
+		}
+	}
+	return nil
+}
+
+// blob is a JSON value as stored: never NULL.
+func blob(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
