@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"os"
 	"strings"
 	"sync"
@@ -81,14 +80,7 @@ func openT(t testing.TB, schema string) *postgres.Store {
 
 // notYet lists the conformance cases the PostgreSQL store does not pass
 // yet, each with why. It must shrink to nothing.
-var notYet = map[string]string{
-	"Accept/InOrder":              "not implemented yet",
-	"Accept/Duplicates":           "not implemented yet",
-	"Accept/SeveralPushes":        "not implemented yet",
-	"Accept/Unchanged":            "not implemented yet",
-	"Prune":                       "not implemented yet",
-	"Prune/UnchangedOfDeadLetter": "not implemented yet",
-}
+var notYet = map[string]string{}
 
 func TestConformance(t *testing.T) {
 	needPostgres(t)
@@ -199,16 +191,5 @@ func TestOpenErrors(t *testing.T) {
 				t.Errorf("error %q shows the password", err)
 			}
 		})
-	}
-}
-
-// Methods not implemented say so, with errors.ErrUnsupported.
-func TestUnsupported(t *testing.T) {
-	needPostgres(t)
-	s := openT(t, freshSchema(t))
-	defer s.Close()
-	_, err := s.Prune(context.Background(), store.PruneRequest{})
-	if !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), "Prune") {
-		t.Errorf("Prune: %v; want errors.ErrUnsupported naming Prune", err)
 	}
 }

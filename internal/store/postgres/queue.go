@@ -43,10 +43,12 @@ func scanEntry(row pgx.Row) (store.Entry, error) {
 func scanEntryRows(rows pgx.Rows) (store.Entry, error) { return scanEntry(rows) }
 
 // upsertSQL queues a page of distinct keys from parallel arrays in one
-// statement. A fresh entry has version 1, so RETURNING version tells
-// inserts from replacements; a record whose payload (or non-empty hash)
-// equals the queued one's is left out by the WHERE and returns no row.
-const upsertSQL = `INSERT INTO entries AS e (route, key, payload, priority, hash, deleted, status, version,
+// statement, returning the given columns of each row inserted or
+// replaced. A fresh entry has version 1, so the version tells inserts
+// from replacements; a record whose payload (or non-empty hash) equals
+// the queued one's is left out by the WHERE and returns no row.
+func upsertSQL(returning string) string {
+	return `INSERT INTO entries AS e (route, key, payload, priority, hash, deleted, status, version,
 		next_attempt_at, created_at, updated_at)
 	SELECT $1, u.key, u.payload, u.priority, u.hash, u.deleted, 'P', 1, $2, $2, $2
 	FROM unnest($3::text[], $4::bytea[], $5::integer[], $6::text[], $7::boolean[]) AS u(key, payload, priority, hash, deleted)
@@ -55,7 +57,28 @@ const upsertSQL = `INSERT INTO entries AS e (route, key, payload, priority, hash
 		status = 'P', next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at,
 		attempts = 0, last_error = '', batch = '', deleted = excluded.deleted
 	WHERE NOT ((e.payload = excluded.payload AND e.deleted = excluded.deleted) OR (excluded.hash <> '' AND e.hash = excluded.hash))
-	RETURNING e.version`
+	RETURNING ` + returning
+}
+
+var (
+	upsertVersionSQL = upsertSQL("e.version")
+	upsertIDsSQL     = upsertSQL("e.key, e.id, e.version")
+)
+
+// upsertArgs binds entries (keys distinct) to upsertSQL's parameters.
+func upsertArgs(route string, entries []store.NewEntry, nowMS int64) []any {
+	var (
+		keys     = make([]string, len(entries))
+		payloads = make([][]byte, len(entries))
+		prios    = make([]int32, len(entries))
+		hashes   = make([]string, len(entries))
+		deleted  = make([]bool, len(entries))
+	)
+	for i, e := range entries {
+		keys[i], payloads[i], prios[i], hashes[i], deleted[i] = e.Key, nullPayload(e.Payload), int32(e.Priority), e.Hash, e.Deleted
+	}
+	return []any{route, nowMS, keys, payloads, prios, hashes, deleted}
+}
 
 // EnqueuePage queues the page in one transaction: records with a hash are
 // first judged against what the store holds of their keys (one look-up),
@@ -120,17 +143,7 @@ func upsert(ctx context.Context, tx pgx.Tx, route string, entries []store.NewEnt
 	if len(entries) == 0 {
 		return nil
 	}
-	var (
-		keys     = make([]string, len(entries))
-		payloads = make([][]byte, len(entries))
-		prios    = make([]int32, len(entries))
-		hashes   = make([]string, len(entries))
-		deleted  = make([]bool, len(entries))
-	)
-	for i, e := range entries {
-		keys[i], payloads[i], prios[i], hashes[i], deleted[i] = e.Key, nullPayload(e.Payload), int32(e.Priority), e.Hash, e.Deleted
-	}
-	rows, err := tx.Query(ctx, upsertSQL, route, nowMS, keys, payloads, prios, hashes, deleted)
+	rows, err := tx.Query(ctx, upsertVersionSQL, upsertArgs(route, entries, nowMS)...)
 	if err != nil {
 		return fmt.Errorf("upsert: %w", err)
 	}
