@@ -123,9 +123,9 @@ func fromMS(v int64) time.Time {
 	return time.UnixMilli(v).UTC()
 }
 
-// maxTries bounds how often a transaction is run again after a deadlock
-// or serialization failure, which PostgreSQL may report under contention
-// and which leave nothing behind.
+// maxTries bounds how often a transaction is run again after a conflict
+// with a concurrent one (see retryable); the conflict leaves nothing
+// behind, and a second run sees what the other committed.
 const maxTries = 5
 
 // tx runs f in one read-committed transaction, again when PostgreSQL
@@ -166,10 +166,20 @@ func (s *Store) tryTx(ctx context.Context, f func(tx pgx.Tx) error) error {
 	return nil
 }
 
-// retryable tells a deadlock or serialization failure.
+// retryable tells a conflict with a concurrent transaction: a deadlock, a
+// serialization failure, or a second queued (P/E) entry of one key. The
+// last is SQLite's single writer missing here: a statement that turns a
+// leased entry back into P or E (Settle's retry, ReleaseLeases, Replay)
+// checks for a queued entry of its key in its snapshot, and another
+// process may queue one and commit before the row is written; run again,
+// the transaction sees it and drops the older version, as the contract
+// says.
 func retryable(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+	if !errors.As(err, &pe) {
+		return false
+	}
+	return pe.Code == "40001" || pe.Code == "40P01" || (pe.Code == "23505" && pe.ConstraintName == "entries_queued_key")
 }
 
 // collect reads every row of rows with scan.
