@@ -73,8 +73,13 @@ func (s *Store) EnqueueLeased(ctx context.Context, route string, entries []store
 				res.Unchanged++ // stays queued as it is, for the normal passes
 				continue
 			}
-			if err := replaceLeased(ctx, tx, e, nowMS, untilMS); err != nil {
+			replaced, err := replaceLeased(ctx, tx, e, nowMS, untilMS)
+			if err != nil {
 				return err
+			}
+			if !replaced { // leased by another worker since the look-up: queued beside it
+				fresh = append(fresh, e)
+				continue
 			}
 			res.Replaced++
 		}
@@ -115,8 +120,9 @@ func leasedEntries(route string, entries []store.NewEntry, now time.Time, owner 
 
 // replaceLeased replaces the queued (P/E) entry of e's key with e's
 // content, leased, and fills e's ID, Version, Attempts, LastError and
-// CreatedAt from it.
-func replaceLeased(ctx context.Context, tx pgx.Tx, e *store.Entry, nowMS, untilMS int64) error {
+// CreatedAt from it. It reports false when the key has no queued entry
+// any more: a worker of another process leased it after the look-up.
+func replaceLeased(ctx context.Context, tx pgx.Tx, e *store.Entry, nowMS, untilMS int64) (bool, error) {
 	var (
 		created  int64
 		attempts int32
@@ -127,11 +133,14 @@ func replaceLeased(ctx context.Context, tx pgx.Tx, e *store.Entry, nowMS, untilM
 		RETURNING id, version, attempts, last_error, created_at`,
 		[]byte(e.Payload), int32(e.Priority), e.Hash, nowMS, e.LeaseOwner, untilMS, e.Deleted, e.Route, e.Key).
 		Scan(&e.ID, &e.Version, &attempts, &e.LastError, &created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
 	if err != nil {
-		return fmt.Errorf("replace queued entry %q: %w", e.Key, err)
+		return false, fmt.Errorf("replace queued entry %q: %w", e.Key, err)
 	}
 	e.Attempts, e.CreatedAt = int(attempts), fromMS(created)
-	return nil
+	return true, nil
 }
 
 // insertLeased inserts fresh entries leased and sets their IDs.
