@@ -1,19 +1,28 @@
 // Package postgres is the store.Store for several ferry processes sharing
 // one PostgreSQL database: a pgx pool, every table in its own schema
-// (Options.Schema, "ferry" by default) so it can share a database, and
-// migrations applied at Open under an advisory lock, so processes that
-// start together migrate once.
+// (Options.Schema, "ferry" by default; search_path is set per connection)
+// so it can share a database, and migrations applied at Open under a
+// transaction-scoped advisory lock, so processes that start together
+// migrate once.
 //
 // Workers lease entries with FOR UPDATE SKIP LOCKED, highest priority
 // first, so the workers of all processes share one queue without waiting
-// for each other. Times are unix milliseconds (bigint), as in the SQLite
-// store, taken from the caller as the Store contract says.
+// for each other. Pages go in as one statement over unnest arrays. Times
+// are unix milliseconds (bigint, 0 for none) as in the SQLite store, taken
+// from the caller as the Store contract says.
 //
-// Every method of store.Store is implemented and the package passes the
-// conformance suite (storetest) unchanged. Not here yet (issue 9): store
-// selection by DSN in store.Open and the config, the leader and live
-// events across processes (LISTEN/NOTIFY), `ferry store` commands, and
-// the multi-process crash test and benchmarks.
+// Unlike SQLite's single writer, transactions here run side by side in
+// READ COMMITTED. Where a check and a write of one transaction can race
+// with another process (a leased entry put back to P or E while the key is
+// queued anew, an entry replaced by EnqueueLeased while another worker
+// leases it), the transaction runs again or takes the contract's other
+// branch; race_test.go holds those cases.
+//
+// Every method of store.Store is implemented, and the package passes the
+// conformance suite (storetest) unchanged. Not here yet (issue 9): the
+// choice of store by DSN (store.Open, config, ferry validate), time from
+// the database's clock, LISTEN/NOTIFY for live events, the `ferry store`
+// commands, the multi-process crash test and its benchmarks.
 package postgres
 
 import (

@@ -177,6 +177,8 @@ func TestOpenErrors(t *testing.T) {
 		{"bad schema", "postgres://u:s3cret@127.0.0.1:1/db", "Ferry-1", `schema "Ferry-1"`},
 		{"bad dsn", "postgres://u:s3cret@127.0.0.1:notaport/db", "", "open postgres store"},
 		{"unreachable", "postgres://u:s3cret@127.0.0.1:1/db?connect_timeout=2", "", "u@127.0.0.1:1/db"},
+		{"bad key=value dsn", "host=127.0.0.1 user=u password=s3cret port=notaport", "", "open postgres store"},
+		{"unreachable key=value", "host=127.0.0.1 port=1 user=u password=s3cret dbname=db connect_timeout=2", "", "u@127.0.0.1:1/db"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
