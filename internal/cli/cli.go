@@ -20,7 +20,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/connector/registry"
 	"github.com/ferry-dev/ferry/internal/engine"
 	"github.com/ferry-dev/ferry/internal/store"
-	"github.com/ferry-dev/ferry/internal/store/sqlite"
+	"github.com/ferry-dev/ferry/internal/store/storeopen"
 )
 
 // Exit codes scripts can rely on.
@@ -178,10 +178,7 @@ func (a *app) loadConfig() (*config.Config, error) {
 // (killed, crashed) or lost its run lock, so no command ever shows such
 // a run as running for ever.
 func (a *app) openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
-	if config.StoreIsPostgres(cfg.Store) {
-		return nil, withCode(ExitUsage, errors.New("store: a PostgreSQL store is not in this build yet (it is being built); use the path of a SQLite file, e.g. store: ferry.db"))
-	}
-	st, err := sqlite.Open(ctx, cfg.Store)
+	st, err := storeopen.Open(ctx, cfg.Store)
 	if err != nil {
 		return nil, withCode(ExitFailed, fmt.Errorf("open the queue: %w", err))
 	}

@@ -301,16 +301,3 @@ func TestServeReloadRotatesTokens(t *testing.T) {
 	}
 	s.stop(t, syscall.SIGTERM)
 }
-
-// A PostgreSQL store is checked by validate but cannot be opened by this
-// build: a clear message (exit 2), not "folder does not exist".
-func TestPostgresStoreIsNotOpenedYet(t *testing.T) {
-	cfg := serveYAML(t, "store: postgres://ferry@127.0.0.1:5432/ferry\n")
-	if code, out, errOut := ferry(t, "-c", cfg, "validate"); code != ExitOK {
-		t.Fatalf("validate: exit %d\n%s%s", code, out, errOut)
-	}
-	code, out, errOut := ferry(t, "-c", cfg, "queue", "hook")
-	if code != ExitUsage || !strings.Contains(errOut, "PostgreSQL store is not in this build yet") {
-		t.Fatalf("queue on a postgres store: exit %d\n%s%s", code, out, errOut)
-	}
-}

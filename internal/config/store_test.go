@@ -21,6 +21,8 @@ func TestStoreForms(t *testing.T) {
 		{"no database", "store: postgres://ferry@db:5432\n", "names no database"},
 		{"no host", "store: postgres:///ferry\n", "has no host"},
 		{"unknown scheme", "store: mysql://root@db/ferry\n", `unknown store scheme "mysql"`},
+		{"schema", "store: postgres://ferry@db/ferry?schema=ferry_prod\n", ""},
+		{"bad schema", "store: postgres://ferry@db/ferry?schema=Prod-1\n", `schema="Prod-1": expected a lower-case name`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

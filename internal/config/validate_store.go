@@ -2,8 +2,12 @@ package config
 
 import (
 	"net/url"
+	"regexp"
 	"strings"
 )
+
+// storeSchema is the form of a store URL's schema=NAME.
+var storeSchema = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // storeSchemes are the URL schemes store: takes besides a file path.
 var storeSchemes = []string{"postgres", "postgresql"}
@@ -31,6 +35,9 @@ func (v *validator) store() {
 	}
 	if strings.Trim(u.Path, "/") == "" {
 		v.doc.errorf("store", "the PostgreSQL URL names no database (expected postgres://user@host:5432/db)")
+	}
+	if schema := u.Query().Get("schema"); u.Query().Has("schema") && !storeSchema.MatchString(schema) {
+		v.doc.errorf("store", "schema=%q: expected a lower-case name of letters, digits and '_' (at most 63 characters), the PostgreSQL schema holding ferry's tables (default ferry)", schema)
 	}
 	if _, hasPassword := u.User.Password(); hasPassword && !v.secrets["store"] {
 		v.doc.errorf("store", "the PostgreSQL password is written in the file: take it from the environment or a file, e.g. store: \"postgres://ferry:${env:FERRY_DB_PASSWORD}@db:5432/ferry\"")
