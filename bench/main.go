@@ -14,6 +14,7 @@
 //	go run ./bench -cpuprofile cpu.out      # then: go tool pprof -top cpu.out
 //	go run ./bench -source postgres         # a PostgreSQL table -> the HTTP sink
 //	go run ./bench -dest postgres           # the HTTP source -> a PostgreSQL upsert
+//	go run ./bench -store postgres          # the queue in PostgreSQL (a fresh schema, dropped at the end)
 package main
 
 import (
@@ -39,6 +40,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/connector/registry"
 	"github.com/ferry-dev/ferry/internal/engine"
 	"github.com/ferry-dev/ferry/internal/gctune"
+	"github.com/ferry-dev/ferry/internal/store"
 	"github.com/ferry-dev/ferry/internal/store/sqlite"
 )
 
@@ -54,7 +56,8 @@ func main() {
 	flag.BoolVar(&o.scatter, "scatter", false, "serve the orders in a scattered key order (as most real sources do) instead of by ascending id")
 	flag.StringVar(&o.source, "source", "http", "where the orders come from: http (the synthetic API) or postgres (a table of -records rows, read by the sql source)")
 	flag.StringVar(&o.dest, "dest", "http", "where the orders go: http (the counting sink) or postgres (an sql upsert into a table)")
-	flag.StringVar(&o.pgDSN, "pg", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "the PostgreSQL of -source/-dest postgres (a schema is created and dropped)")
+	flag.StringVar(&o.store, "store", "sqlite", "where the queue lives: sqlite (a file in -dir) or postgres (a fresh schema in -pg's database, dropped at the end)")
+	flag.StringVar(&o.pgDSN, "pg", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "the PostgreSQL of -source/-dest/-store postgres (a schema is created and dropped)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here (with -reread: of the second pass only)")
 	memprofile := flag.String("memprofile", "", "write an allocation profile here")
 	blockprofile := flag.String("blockprofile", "", "write a goroutine blocking profile here (where time is spent waiting)")
@@ -64,6 +67,16 @@ func main() {
 	gctune.Apply() // as the ferry binary does
 	if o.source != "http" && o.source != "postgres" || o.dest != "http" && o.dest != "postgres" {
 		fmt.Fprintln(os.Stderr, "bench: -source and -dest take http or postgres")
+		os.Exit(2)
+	}
+	if o.store != "sqlite" && o.store != "postgres" {
+		fmt.Fprintln(os.Stderr, "bench: -store takes sqlite or postgres")
+		os.Exit(2)
+	}
+	if o.store == "postgres" && (o.source != "http" || o.dest != "http" || o.retention > 0 || *flat) {
+		// Those modes measure the SQLite file (its size, its pruning) or
+		// keep the queue in SQLite beside a PostgreSQL end.
+		fmt.Fprintln(os.Stderr, "bench: -store postgres goes with the HTTP source and sink, without -retention or -flat")
 		os.Exit(2)
 	}
 	if o.reread && o.retention > 0 {
@@ -135,6 +148,7 @@ type options struct {
 	profile              *os.File      // with reread: the second pass's CPU profile
 	retention            time.Duration // 0: the default retention
 	source, dest, pgDSN  string        // -source/-dest postgres: see sqlbench.go
+	store                string        // sqlite or postgres: where the queue lives
 }
 
 // childArgs are the flags given to this process that a child run needs
@@ -180,11 +194,23 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	st, err := sqlite.Open(ctx, cfg.Store)
-	if err != nil {
-		return err
+	var st store.Store
+	if o.store == "postgres" {
+		pg, schema, drop, err := openPostgresStore(ctx, o.pgDSN)
+		if err != nil {
+			return err
+		}
+		defer drop()
+		st = pg
+		fmt.Printf("store          postgres, schema %s (dropped at the end)\n", schema)
+	} else {
+		lite, err := sqlite.Open(ctx, cfg.Store)
+		if err != nil {
+			return err
+		}
+		defer lite.Close()
+		st = lite
 	}
-	defer st.Close()
 	reg, err := registry.New(cfg)
 	if err != nil {
 		return err
@@ -202,11 +228,11 @@ func run(o options) error {
 		}
 	}
 	size := watchSize(cfg.Store)
-	cpu0, written0 := cpuSeconds(), writtenBytes()
+	cpu0, written0, busy0 := cpuSeconds(), writtenBytes(), machineBusy()
 	start := time.Now()
 	res, err := eng.Run(ctx, "orders", engine.RunOptions{})
 	elapsed := time.Since(start)
-	cpu, written := cpuSeconds()-cpu0, writtenBytes()-written0
+	cpu, written, busy := cpuSeconds()-cpu0, writtenBytes()-written0, machineBusy()-busy0
 	peakStore := size.stop()
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
@@ -226,12 +252,16 @@ func run(o options) error {
 	fmt.Printf("delivered      %.0f records/s\n", float64(res.Done)/elapsed.Seconds())
 	fmt.Printf("batches        %d requests to the sink\n", sk.requests.Load())
 	printCPU(cpu, o.records)
+	if o.store == "postgres" && busy > 0 {
+		// The database's work is in its own processes: count the machine.
+		fmt.Printf("machine_cpu_us %.1f CPU microseconds per source record, all processes of the machine (PostgreSQL's too, and anything else running)\n", busy*1e6/float64(o.records))
+	}
 	if last := sk.last.Load(); last > 0 {
 		// After the last delivery the run settles its last batch,
 		// records its end and applies the retention (with a vacuum).
 		fmt.Printf("run_tail_ms    %.0f from the sink's last answer to the end of the run (last settle, retention, vacuum)\n", float64(start.Add(elapsed).UnixNano()-last)/1e6)
 	}
-	if written > 0 {
+	if written > 0 && o.store == "sqlite" {
 		fmt.Printf("disk_kb        %.1f KiB written to disk per source record (%.0f MB: the store's WAL and checkpoints)\n", float64(written)/1024/float64(o.records), mb(written))
 	}
 	if got != want || res.Done != want || sk.idSum.Load() != wantSum {
@@ -239,7 +269,7 @@ func run(o options) error {
 	}
 	fmt.Printf("check          ok: the sink got all %d records\n", want)
 	if o.retention > 0 {
-		if err := pruneAfter(ctx, st, cfg.Store, o.retention, peakStore); err != nil {
+		if err := pruneAfter(ctx, st.(*sqlite.Store), cfg.Store, o.retention, peakStore); err != nil {
 			return err
 		}
 	}
