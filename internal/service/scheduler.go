@@ -19,6 +19,9 @@ const leaderRole = "scheduler"
 // leadership. A leader that dies is replaced within leaderTerm; one on
 // this host whose process is gone is replaced at once.
 func (s *Service) leadPass(ctx context.Context) error {
+	if err := s.syncClock(ctx); err != nil {
+		return fmt.Errorf("read the store's clock: %w", err)
+	}
 	if err := s.beat(ctx); err != nil {
 		return fmt.Errorf("heartbeat: %w", err)
 	}
