@@ -50,6 +50,20 @@ type Event struct {
 	EntryIDs []int64 `json:"entry_ids,omitempty"`
 	// Message is a human-readable note (tick.skipped, route.stale).
 	Message string `json:"message,omitempty"`
+	// Origin names the process the event came from when another process
+	// sharing the store published it ("" for this process's own events).
+	Origin string `json:"origin,omitempty"`
+}
+
+// Shared reports whether an event of type t is passed to the other
+// processes sharing the store (runs and routes; entry events are many
+// and only of use where they happen).
+func Shared(t Type) bool {
+	switch t {
+	case RunStarted, RunProgress, RunFinished, TickSkipped, RouteStale, RouteFresh:
+		return true
+	}
+	return false
 }
 
 // Bus fans events out to subscribers. The zero value is not usable; use

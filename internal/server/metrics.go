@@ -71,7 +71,9 @@ func newMetrics(svc Service, log *slog.Logger) *metrics {
 		&stateCollector{svc: svc, log: log},
 	)
 	m.sub = svc.Events().Subscribe(4096, func(ev events.Event) bool {
-		return ev.Type == events.EntrySettled || ev.Type == events.RunFinished
+		// Each process counts its own runs: another process's events
+		// (Origin set) are counted by that process's /metrics.
+		return ev.Origin == "" && (ev.Type == events.EntrySettled || ev.Type == events.RunFinished)
 	})
 	m.wg.Add(1)
 	go m.consume()

@@ -196,6 +196,9 @@ func (s *Service) Start(ctx context.Context) error {
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopBG = stop
 	s.acceptor.start(bg)
+	if b, ok := s.opts.Store.(store.Broadcaster); ok {
+		s.bridge(bg, b)
+	}
 	s.loop(bg, s.dispatchLoop)
 	s.loop(bg, func(ctx context.Context) {
 		s.every(ctx, s.opts.Every.Lead, s.leadPass)
