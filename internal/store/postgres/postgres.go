@@ -19,10 +19,11 @@
 // branch; race_test.go holds those cases.
 //
 // Every method of store.Store is implemented, and the package passes the
-// conformance suite (storetest) unchanged. Not here yet (issue 9): the
-// choice of store by DSN (store.Open, config, ferry validate), time from
-// the database's clock, LISTEN/NOTIFY for live events, the `ferry store`
-// commands, the multi-process crash test and its benchmarks.
+// conformance suite (storetest) unchanged. Beyond it, the store tells the
+// database's time (store.Clock: ferry serve takes its clock from it) and
+// carries events between processes (store.Broadcaster: NOTIFY/LISTEN on
+// a channel of its schema). internal/store/storeopen opens it for a
+// store: postgres://... value.
 package postgres
 
 import (
