@@ -31,6 +31,7 @@ type overlapSink struct {
 	byKey    map[string][]delivery
 	overlaps []string // "key: when", for the failure message
 	requests int
+	starts   []time.Time // when each request came in
 }
 
 func newOverlapSink(delay time.Duration) *overlapSink {
@@ -49,6 +50,7 @@ func (s *overlapSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	s.mu.Lock()
+	s.starts = append(s.starts, start)
 	for _, k := range keys {
 		if s.inFlight[k] > 0 {
 			s.overlaps = append(s.overlaps, fmt.Sprintf("%s at %s", k, start.Format("15:04:05.000")))
@@ -77,6 +79,18 @@ func (s *overlapSink) stats() (keys, deliveries int, overlaps []string) {
 		deliveries += len(d)
 	}
 	return len(s.byKey), deliveries, append([]string(nil), s.overlaps...)
+}
+
+// firstAfter is when the first request after t came in (zero for none).
+func (s *overlapSink) firstAfter(t time.Time) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, at := range s.starts {
+		if at.After(t) {
+			return at
+		}
+	}
+	return time.Time{}
 }
 
 // readLog notes when a source was read: each read is one run of its
