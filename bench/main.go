@@ -195,13 +195,14 @@ func run(o options) error {
 		return err
 	}
 	var st store.Store
+	var pgSchema string
 	if o.store == "postgres" {
 		pg, schema, drop, err := openPostgresStore(ctx, o.pgDSN)
 		if err != nil {
 			return err
 		}
 		defer drop()
-		st = pg
+		st, pgSchema = pg, schema
 		fmt.Printf("store          postgres, schema %s (dropped at the end)\n", schema)
 	} else {
 		lite, err := sqlite.Open(ctx, cfg.Store)
@@ -233,6 +234,10 @@ func run(o options) error {
 	res, err := eng.Run(ctx, "orders", engine.RunOptions{})
 	elapsed := time.Since(start)
 	cpu, written, busy := cpuSeconds()-cpu0, writtenBytes()-written0, machineBusy()-busy0
+	var dbCPU float64
+	if o.store == "postgres" {
+		dbCPU = backendCPU(ctx, o.pgDSN, pgSchema)
+	}
 	peakStore := size.stop()
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
@@ -252,6 +257,10 @@ func run(o options) error {
 	fmt.Printf("delivered      %.0f records/s\n", float64(res.Done)/elapsed.Seconds())
 	fmt.Printf("batches        %d requests to the sink\n", sk.requests.Load())
 	printCPU(cpu, o.records)
+	if dbCPU > 0 {
+		fmt.Printf("db_cpu_us      %.1f CPU microseconds per source record in the PostgreSQL server processes of the store's connections (%.2f s; with cpu_us, 2 cores would allow %.0f records/s)\n",
+			dbCPU*1e6/float64(o.records), dbCPU, 2*float64(o.records)/(cpu+dbCPU))
+	}
 	if o.store == "postgres" && busy > 0 {
 		// The database's work is in its own processes: count the machine.
 		fmt.Printf("machine_cpu_us %.1f CPU microseconds per source record, all processes of the machine (PostgreSQL's too, and anything else running)\n", busy*1e6/float64(o.records))
@@ -526,20 +535,24 @@ func printCPU(seconds float64, records int) {
 // cpuSeconds is the CPU time (user + system) this process has used, read
 // from /proc on Linux (0 elsewhere). The kernel counts it in ticks of
 // 1/100 s.
-func cpuSeconds() float64 {
-	b, err := os.ReadFile("/proc/self/stat")
+func cpuSeconds() float64 { return max(processCPU("/proc/self/stat"), 0) }
+
+// processCPU reads user + system CPU seconds from a /proc/PID/stat file;
+// -1 when it cannot.
+func processCPU(path string) float64 {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return 0
+		return -1
 	}
 	// The command name (field 2) may hold spaces; fields count from
 	// after its closing parenthesis.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0
+		return -1
 	}
 	f := strings.Fields(string(b[i+1:]))
 	if len(f) < 13 {
-		return 0
+		return -1
 	}
 	utime, _ := strconv.ParseFloat(f[11], 64)
 	stime, _ := strconv.ParseFloat(f[12], 64)

@@ -29,7 +29,9 @@ func openPostgresStore(ctx context.Context, dsn string) (st store.Store, schema 
 	if strings.Contains(dsn, "?") {
 		sep = "&"
 	}
-	st, err = storeopen.Open(ctx, dsn+sep+"schema="+schema)
+	// The application name marks the store's connections, so that
+	// backendCPU can find their server processes.
+	st, err = storeopen.Open(ctx, dsn+sep+"schema="+schema+"&application_name="+schema)
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("-store postgres (-pg): %w", err)
 	}
@@ -48,6 +50,37 @@ func openPostgresStore(ctx context.Context, dsn string) (st store.Store, schema 
 		}
 	}
 	return st, schema, drop, nil
+}
+
+// backendCPU is the CPU time the database server's processes serving
+// the store's connections (application_name = schema) have used since they
+// started, read from /proc: only when the database runs on this machine
+// and its processes are readable (0 otherwise). The pool opens its
+// connections for the run, so this is the server's share of the run (and
+// of the migrations at Open). Call it before the store closes.
+func backendCPU(ctx context.Context, dsn, schema string) float64 {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return 0
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, schema)
+	if err != nil {
+		return 0
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return 0
+	}
+	var total float64
+	for _, pid := range pids {
+		cpu := processCPU(fmt.Sprintf("/proc/%d/stat", pid))
+		if cpu < 0 {
+			return 0 // not on this machine, or not readable
+		}
+		total += cpu
+	}
+	return total
 }
 
 // machineBusy is the CPU time all processes of the machine have used
