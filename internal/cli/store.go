@@ -389,6 +389,9 @@ copies anyway). Then point store: at TO.`,
 			if err != nil {
 				return err
 			}
+			if chunk <= 0 {
+				return withCode(ExitUsage, fmt.Errorf("--chunk %d: expected a positive number of rows", chunk))
+			}
 			if from == to {
 				return withCode(ExitUsage, errors.New("FROM and TO are the same store"))
 			}

@@ -27,8 +27,6 @@ type Options struct {
 	// ProgressEvery is how many rows of a table pass between progress
 	// lines; default 100,000.
 	ProgressEvery int64
-	// Now is the time leases are judged by (default time.Now()).
-	Now time.Time
 }
 
 // Result says what Copy did.
@@ -62,14 +60,12 @@ func Copy(ctx context.Context, from, to store.Store, opts Options) (Result, erro
 	if opts.ProgressEvery <= 0 {
 		opts.ProgressEvery = 100_000
 	}
-	if opts.Now.IsZero() {
-		opts.Now = time.Now()
-	}
 	imp, err := im.BeginImport(ctx)
 	if err != nil {
 		return Result{}, fmt.Errorf("copy: %w", err)
 	}
-	defer imp.Rollback(ctx) //nolint:errcheck // no-op after Commit
+	// Roll back even when ctx was cancelled (no-op after Commit).
+	defer imp.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // the copy's error says more
 	var (
 		res    Result
 		owners []string

@@ -345,3 +345,102 @@ func TestCopySQLiteToSQLite(t *testing.T) {
 	dst.Close()
 	compare(t, "sqlite copy", read(t, openSQLite(t, filepath.Join(dir, "dst.db"))), want)
 }
+
+// A store larger than a chunk streams through in chunks, with progress,
+// into either kind of store.
+func TestCopyInChunks(t *testing.T) {
+	const n = 2500
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			ctx := context.Background()
+			src := openSQLite(t, filepath.Join(t.TempDir(), "src.db"))
+			page := make([]store.NewEntry, 0, n)
+			for i := range n {
+				k := fmt.Sprintf("k%05d", i)
+				page = append(page, store.NewEntry{Key: k, Payload: payload(k, i)})
+			}
+			if _, err := src.EnqueuePage(ctx, "orders", page, nil, t0); err != nil {
+				t.Fatal(err)
+			}
+			var dst store.Store
+			if kind == "postgres" {
+				pgtest.Need(t)
+				dst = openPG(t)
+			} else {
+				dst = openSQLite(t, filepath.Join(t.TempDir(), "dst.db"))
+			}
+			var progress bytes.Buffer
+			res, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Chunk: 100, Progress: &progress, ProgressEvery: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Counts[store.TableEntries] != n {
+				t.Errorf("copied %v", res.Counts)
+			}
+			for _, want := range []string{"copy: entries: 1000 rows so far\n", "copy: entries: 2000 rows so far\n", "copy: entries: 2500 rows\n"} {
+				if !strings.Contains(progress.String(), want) {
+					t.Errorf("progress lacks %q:\n%s", want, progress.String())
+				}
+			}
+			got, err := dst.Entries(ctx, store.EntryFilter{Route: "orders", Limit: n + 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := src.Entries(ctx, store.EntryFilter{Route: "orders", Limit: n + 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("entries differ after the copy (%d vs %d)", len(got), len(want))
+			}
+		})
+	}
+}
+
+// cancelOn cancels a context when a progress line holds a word.
+type cancelOn struct {
+	word   string
+	cancel context.CancelFunc
+}
+
+func (c cancelOn) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), c.word) {
+		c.cancel()
+	}
+	return len(p), nil
+}
+
+// A copy broken off halfway leaves the target empty, ready for another.
+func TestCopyBrokenOffLeavesTheTargetEmpty(t *testing.T) {
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			dir := t.TempDir()
+			src := openSQLite(t, filepath.Join(dir, "src.db"))
+			fill(t, src)
+			var dst store.Store
+			if kind == "postgres" {
+				pgtest.Need(t)
+				dst = openPG(t)
+			} else {
+				dst = openSQLite(t, filepath.Join(dir, "dst.db"))
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			// Cancelled once the entries are in: the next table fails.
+			_, err := storecopy.Copy(ctx, src, dst, storecopy.Options{Progress: cancelOn{"copy: entries:", cancel}})
+			if err == nil || !strings.Contains(err.Error(), "nothing was written to the target") {
+				t.Fatalf("broken-off copy: %v", err)
+			}
+			counts, err := dst.(store.Inspector).TableCounts(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h := storecopy.Holdings(counts); h != "nothing" {
+				t.Fatalf("target holds %s after a broken-off copy", h)
+			}
+			if _, err := storecopy.Copy(context.Background(), src, dst, storecopy.Options{}); err != nil {
+				t.Fatalf("copy again: %v", err)
+			}
+		})
+	}
+}
