@@ -69,8 +69,10 @@ func Copy(ctx context.Context, from, to store.Store, opts Options) (Result, erro
 	var (
 		res    Result
 		owners []string
-		table  string
-		n      int64
+		// Owners of leased outbox items: their operations are owed again.
+		outboxOwners []string
+		table        string
+		n            int64
 	)
 	progress := func(format string, args ...any) {
 		if opts.Progress != nil {
@@ -90,6 +92,11 @@ func Copy(ctx context.Context, from, to store.Store, opts Options) (Result, erro
 				if !slices.Contains(owners, e.LeaseOwner) {
 					owners = append(owners, e.LeaseOwner)
 				}
+			}
+		}
+		for _, o := range r.Outbox {
+			if o.LeaseOwner != "" && !slices.Contains(outboxOwners, o.LeaseOwner) {
+				outboxOwners = append(outboxOwners, o.LeaseOwner)
 			}
 		}
 		if err := imp.Add(ctx, r); err != nil {
@@ -120,6 +127,11 @@ func Copy(ctx context.Context, from, to store.Store, opts Options) (Result, erro
 			return res, fmt.Errorf("copy: the copy is complete, but its %d leased entries could not be put back into the queue (ferry serve's rescuer does it when their leases expire): %w", res.Leased, err)
 		}
 		res.Released = released
+	}
+	if len(outboxOwners) > 0 {
+		if _, err := to.ReleaseOutbox(ctx, "", time.Time{}, outboxOwners); err != nil {
+			return res, fmt.Errorf("copy: the copy is complete, but its leased after/on_error operations could not be put back (ferry serve's rescuer does it when their leases expire): %w", err)
+		}
 	}
 	return res, nil
 }

@@ -147,6 +147,10 @@ func fill(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One owed operation in flight.
+	if items, err := s.LeaseOutbox(ctx, "orders", "w3", 1, t0.Add(2*time.Second), t0.Add(time.Minute)); err != nil || len(items) != 1 {
+		t.Fatalf("lease outbox: %v %v", items, err)
+	}
 	// One more leased, by another worker, and one delivered with the
 	// highest ID of all.
 	if _, err := s.Lease(ctx, store.LeaseRequest{Route: "orders", Owner: "w2", Limit: 1, Now: t0, Until: t0.Add(time.Minute)}); err != nil {
@@ -184,8 +188,8 @@ func fill(t *testing.T, s store.Store) {
 	}
 }
 
-// released is what a copy holds of src's entries: leased ones put back
-// as the rescuer does (pending when never attempted).
+// released is what a copy holds of src: leased entries and outbox items
+// put back as the rescuer does (entries pending when never attempted).
 func released(sn snapshot) snapshot {
 	out := sn
 	out.Entries = nil
@@ -197,6 +201,11 @@ func released(sn snapshot) snapshot {
 			}
 		}
 		out.Entries = append(out.Entries, e)
+	}
+	out.Outbox = nil
+	for _, o := range sn.Outbox {
+		o.LeaseOwner, o.LeaseUntil = "", time.Time{}
+		out.Outbox = append(out.Outbox, o)
 	}
 	return out
 }
