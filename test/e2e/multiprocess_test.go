@@ -157,11 +157,14 @@ func killOneOfThree(t *testing.T, hosts bool) {
 		return !after.IsZero()
 	})
 	before, after := ticks.around(killedAt)
-	gap := after.Sub(before)
-	t.Logf("schedule: last tick run before the kill %s, first after %s: gap %s (%s after the kill)",
-		before.Format("15:04:05.000"), after.Format("15:04:05.000"), gap.Round(time.Millisecond), after.Sub(killedAt).Round(time.Millisecond))
-	if gap > takeover {
-		t.Errorf("the survivors took the schedule over %s after the last tick run (want within %s)", gap.Round(time.Millisecond), takeover)
+	// Issue 9: another process takes over within 10 s of the leader's
+	// death. The gap between tick runs is logged too.
+	gap, late := after.Sub(before), after.Sub(killedAt)
+	t.Logf("schedule: last tick run before the kill %s, first after %s: gap %s, %s after the kill",
+		before.Format("15:04:05.000"), after.Format("15:04:05.000"), gap.Round(time.Millisecond), late.Round(time.Millisecond))
+	if late > takeover {
+		t.Errorf("the survivors ran the schedule again %s after the kill (gap between tick runs %s); want within %s",
+			late.Round(time.Millisecond), gap.Round(time.Millisecond), takeover)
 	}
 	if owner := leaderOwner(t, db, schema); procByOwner(t, survivors, owner) == nil {
 		t.Errorf("leader after the kill is %s, not a survivor", owner)
