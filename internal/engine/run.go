@@ -350,6 +350,11 @@ func CloseRunsOf(ctx context.Context, st store.Store, now time.Time, log *slog.L
 		if _, err := st.ReleaseOutbox(ctx, r.Route, time.Time{}, leaseOwner); err != nil {
 			return runs, fmt.Errorf("route %q: release operations of %s: %w", r.Route, leaseOwner[0], err)
 		}
+		// Its run lock too: a worker on another host is not seen dead by
+		// the next run's lock, which would wait for the lock to expire.
+		if err := st.UnlockRoute(ctx, r.Route, r.Owner); err != nil {
+			return runs, fmt.Errorf("route %q: release the run lock of %s: %w", r.Route, r.Owner, err)
+		}
 	}
 	return runs, nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector/all"
@@ -102,6 +103,11 @@ func TestRescuerReturnsTheLeasesOfAKilledWorkerAndClosesItsRunWithoutANewRun(t *
 	}
 	if len(runs) != 1 || runs[0].Status != store.RunAbandoned || runs[0].EndedAt.IsZero() {
 		t.Fatalf("after the rescue: runs %+v; want the one run, abandoned with an end", runs)
+	}
+	// Its run lock is free at once (not after it expires), so the next
+	// run of orders on any host starts without waiting for it.
+	if holder, ok, err := h.store.LockRoute(ctx, "orders", "checker", time.Now(), time.Now().Add(time.Minute), ""); err != nil || !ok {
+		t.Fatalf("the dead worker's run lock is still held by %q (%v)", holder, err)
 	}
 	procs, err := h.store.Processes(ctx)
 	if err != nil {

@@ -49,7 +49,7 @@ type Options struct {
 type Periods struct {
 	Schedule  time.Duration // scheduler pass (default 1s)
 	Lead      time.Duration // leadership renewal, heartbeat and clock sync (default 2s)
-	Rescue    time.Duration // rescuer pass (default 10s)
+	Rescue    time.Duration // rescuer pass (default 5s)
 	Retain    time.Duration // retention (default 5m)
 	Sweep     time.Duration // runs for webhook routes with work waiting (default 5s)
 	Freshness time.Duration // freshness check (default 15s)
@@ -62,7 +62,7 @@ type Periods struct {
 const leaderTerm = 6 * time.Second
 
 // beatTerm is how long a heartbeat keeps a process alive.
-const beatTerm = 15 * time.Second
+const beatTerm = 10 * time.Second
 
 // Service is the long-running engine. Its methods are safe for
 // concurrent use.
@@ -128,7 +128,7 @@ func New(opts Options) (*Service, error) {
 	p := &opts.Every
 	p.Schedule = cmp(p.Schedule, time.Second)
 	p.Lead = cmp(p.Lead, 2*time.Second)
-	p.Rescue = cmp(p.Rescue, 10*time.Second)
+	p.Rescue = cmp(p.Rescue, 5*time.Second)
 	p.Retain = cmp(p.Retain, 5*time.Minute)
 	p.Sweep = cmp(p.Sweep, 5*time.Second)
 	p.Freshness = cmp(p.Freshness, 15*time.Second)
