@@ -1,46 +1,33 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
-
-// acceptGroup is records of one route from one or more pushes, their keys
-// distinct, queued together: single-record webhook pushes to one route
-// become one upsert instead of one each.
-type acceptGroup struct {
-	route   string
-	records []store.NewEntry
-	keys    map[string]int // key -> index in records
-}
-
-// slot names where a pushed record's entry is found: a record of a group.
-type slot struct{ group, record int }
 
 // Accept queues the pushes in one transaction (see store.Store). Pushes
 // to one route are merged into groups while their keys stay distinct; a
 // key pushed again starts a new group, so a later push replaces an
 // earlier one's content exactly as two EnqueuePage calls would.
 func (s *Store) Accept(ctx context.Context, pushes []store.Push, now time.Time) ([][]store.Accepted, error) {
-	groups, slots, err := groupPushes(pushes)
+	groups, slots, err := rules.GroupPushes(pushes)
 	if err != nil {
 		return nil, err
 	}
 	nowMS := ms(now)
 	accepted := make([][]store.Accepted, len(groups))
-	if slices.ContainsFunc(groups, func(g acceptGroup) bool { return len(g.records) > 0 }) {
+	if rules.AnyRecords(groups) {
 		err = s.tx(ctx, fmt.Sprintf("accept %d pushes", len(pushes)), func(tx pgx.Tx) error {
 			for i, g := range groups {
-				acc, err := acceptRecords(ctx, tx, g.route, g.records, nowMS)
+				acc, err := acceptRecords(ctx, tx, g.Route, g.Records, nowMS)
 				if err != nil {
-					return fmt.Errorf("route %q: %w", g.route, err)
+					return fmt.Errorf("route %q: %w", g.Route, err)
 				}
 				accepted[i] = acc
 			}
@@ -50,48 +37,7 @@ func (s *Store) Accept(ctx context.Context, pushes []store.Push, now time.Time) 
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]store.Accepted, len(pushes))
-	for i, ss := range slots {
-		out[i] = make([]store.Accepted, len(ss))
-		for j, sl := range ss {
-			out[i][j] = accepted[sl.group][sl.record]
-		}
-	}
-	return out, nil
-}
-
-// groupPushes merges the pushes into groups by route (see Accept) and
-// says, per push and record, which group record holds it: a key repeated
-// within a push maps to its last record.
-func groupPushes(pushes []store.Push) ([]acceptGroup, [][]slot, error) {
-	var groups []acceptGroup
-	open := map[string]int{} // route -> its group still taking records
-	slots := make([][]slot, len(pushes))
-	for i, p := range pushes {
-		if p.Route == "" {
-			return nil, nil, fmt.Errorf("accept: push %d: empty route", i)
-		}
-		kept, _ := lastOfKeys(p.Entries)
-		g, ok := open[p.Route]
-		if ok && slices.ContainsFunc(kept, func(e store.NewEntry) bool { _, dup := groups[g].keys[e.Key]; return dup }) {
-			ok = false
-		}
-		if !ok {
-			g = len(groups)
-			groups = append(groups, acceptGroup{route: p.Route, keys: make(map[string]int, len(kept))})
-			open[p.Route] = g
-		}
-		grp := &groups[g]
-		for _, e := range kept {
-			grp.keys[e.Key] = len(grp.records)
-			grp.records = append(grp.records, e)
-		}
-		slots[i] = make([]slot, len(p.Entries))
-		for j, e := range p.Entries {
-			slots[i][j] = slot{g, grp.keys[e.Key]}
-		}
-	}
-	return groups, slots, nil
+	return rules.Spread(slots, accepted), nil
 }
 
 // acceptRecords queues records of route (keys distinct) by EnqueuePage's
@@ -112,19 +58,15 @@ func acceptRecords(ctx context.Context, tx pgx.Tx, route string, records []store
 	queue := make([]store.NewEntry, 0, len(records))
 	at := make(map[string]int, len(records)) // key -> index in records, of the records upserted
 	for i, e := range records {
-		q, isQueued := known.queued[e.Key]
-		switch v, ref := known.judge(e.Key, e.Hash); {
-		case v == inFlight:
-			l := known.leased[e.Key]
-			acc[i] = store.Accepted{EntryID: l.id, Version: l.version, Unchanged: true}
-		case v == alreadyDelivered:
-			acc[i] = store.Accepted{EntryID: ref.entryID, Version: ref.version, Unchanged: true}
-			unchanged = append(unchanged, unchangedAttempt(route, e.Key, ref, fromMS(nowMS)))
-		case isQueued && sameQueued(q, e):
-			acc[i] = store.Accepted{EntryID: q.id, Version: q.version, Unchanged: true}
-		default:
+		a, attempt, settled := known.Accept(route, e, fromMS(nowMS))
+		if !settled {
 			at[e.Key] = i
 			queue = append(queue, e)
+			continue
+		}
+		acc[i] = a
+		if attempt != nil {
+			unchanged = append(unchanged, *attempt)
 		}
 	}
 	if len(queue) > 0 {
@@ -165,10 +107,4 @@ func acceptRecords(ctx context.Context, tx pgx.Tx, route string, records []store
 		return nil, err
 	}
 	return acc, nil
-}
-
-// sameQueued is the upsert's test of a record that changes nothing of
-// the queued entry q: the same payload and delete flag, or the same hash.
-func sameQueued(q queuedContent, e store.NewEntry) bool {
-	return (bytes.Equal(q.payload, nullPayload(e.Payload)) && q.deleted == e.Deleted) || (e.Hash != "" && q.hash == e.Hash)
 }

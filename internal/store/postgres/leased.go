@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 // insertLeasedSQL inserts fresh entries leased by $3 until $4, from
@@ -33,7 +33,7 @@ func (s *Store) EnqueueLeased(ctx context.Context, route string, entries []store
 		return nil, store.EnqueueResult{}, fmt.Errorf("enqueue leased to route %q: empty owner", route)
 	}
 	nowMS, untilMS := ms(now), ms(until)
-	kept, dups := lastOfKeys(entries)
+	kept, dups := rules.LastOfKeys(entries)
 	var (
 		out []store.Entry
 		res store.EnqueueResult
@@ -55,22 +55,16 @@ func (s *Store) EnqueueLeased(ctx context.Context, route string, entries []store
 		)
 		for i := range out {
 			e := &out[i]
-			switch v, ref := known.judge(e.Key, e.Hash); v {
-			case inFlight:
-				res.Unchanged++
-				continue
-			case alreadyDelivered:
-				res.Unchanged++
-				unchanged = append(unchanged, unchangedAttempt(route, e.Key, ref, fromMS(nowMS)))
-				continue
+			action, attempt := known.Lease(route, e, fromMS(nowMS))
+			if attempt != nil {
+				unchanged = append(unchanged, *attempt)
 			}
-			q, ok := known.queued[e.Key]
-			if !ok {
+			switch action {
+			case rules.LeaseKeep:
+				res.Unchanged++ // a queued one stays queued as it is, for the normal passes
+				continue
+			case rules.LeaseInsert:
 				fresh = append(fresh, e)
-				continue
-			}
-			if (bytes.Equal(q.payload, e.Payload) && q.deleted == e.Deleted) || (e.Hash != "" && q.hash == e.Hash) {
-				res.Unchanged++ // stays queued as it is, for the normal passes
 				continue
 			}
 			replaced, err := replaceLeased(ctx, tx, e, nowMS, untilMS)
@@ -111,7 +105,7 @@ func leasedEntries(route string, entries []store.NewEntry, now time.Time, owner 
 	out := make([]store.Entry, 0, len(entries))
 	for _, e := range entries {
 		out = append(out, store.Entry{
-			Route: route, Key: e.Key, Version: 1, Payload: nullPayload(e.Payload), Status: store.StatusLeased, Priority: e.Priority,
+			Route: route, Key: e.Key, Version: 1, Payload: rules.NullPayload(e.Payload), Status: store.StatusLeased, Priority: e.Priority,
 			Hash: e.Hash, Deleted: e.Deleted, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now, LeaseOwner: owner, LeaseUntil: until,
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 // entryColumns is the column list scanEntry reads, in order.
@@ -75,7 +76,7 @@ func upsertArgs(route string, entries []store.NewEntry, nowMS int64) []any {
 		deleted  = make([]bool, len(entries))
 	)
 	for i, e := range entries {
-		keys[i], payloads[i], prios[i], hashes[i], deleted[i] = e.Key, nullPayload(e.Payload), int32(e.Priority), e.Hash, e.Deleted
+		keys[i], payloads[i], prios[i], hashes[i], deleted[i] = e.Key, rules.NullPayload(e.Payload), int32(e.Priority), e.Hash, e.Deleted
 	}
 	return []any{route, nowMS, keys, payloads, prios, hashes, deleted}
 }
@@ -88,7 +89,7 @@ func (s *Store) EnqueuePage(ctx context.Context, route string, entries []store.N
 		return store.EnqueueResult{}, errors.New("enqueue: empty route")
 	}
 	nowMS := ms(now)
-	kept, dups := lastOfKeys(entries)
+	kept, dups := rules.LastOfKeys(entries)
 	var res store.EnqueueResult
 	err := s.tx(ctx, fmt.Sprintf("enqueue %d entries of route %q", len(entries), route), func(tx pgx.Tx) error {
 		res = store.EnqueueResult{Replaced: dups}
@@ -102,22 +103,7 @@ func (s *Store) EnqueuePage(ctx context.Context, route string, entries []store.N
 		if err != nil {
 			return err
 		}
-		queue := kept
-		var unchanged []store.Attempt
-		if known.leased != nil || known.delivered != nil || known.dead != nil {
-			queue = make([]store.NewEntry, 0, len(kept))
-			for _, e := range kept {
-				switch v, ref := known.judge(e.Key, e.Hash); v {
-				case inFlight:
-					res.Unchanged++
-				case alreadyDelivered:
-					res.Unchanged++
-					unchanged = append(unchanged, unchangedAttempt(route, e.Key, ref, fromMS(nowMS)))
-				default:
-					queue = append(queue, e)
-				}
-			}
-		}
+		queue, unchanged := known.Sift(route, kept, fromMS(nowMS), &res, nil)
 		if err := upsert(ctx, tx, route, queue, nowMS, &res); err != nil {
 			return err
 		}

@@ -6,116 +6,27 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
-
-// lastOfKeys keeps the last record of each key, in page order: an earlier
-// record of a key is replaced within the page before it reaches the store.
-// dups counts the dropped ones. It returns entries itself when no key
-// repeats.
-func lastOfKeys(entries []store.NewEntry) (kept []store.NewEntry, dups int) {
-	seen := make(map[string]int, len(entries)) // key -> index of its last record
-	for i, e := range entries {
-		if _, ok := seen[e.Key]; ok {
-			dups++
-		}
-		seen[e.Key] = i
-	}
-	if dups == 0 {
-		return entries, 0
-	}
-	kept = make([]store.NewEntry, 0, len(entries)-dups)
-	for i, e := range entries {
-		if seen[e.Key] == i {
-			kept = append(kept, e)
-		}
-	}
-	return kept, dups
-}
-
-// contentRef is what a record read again is compared with when its key
-// has no entry: the key's last delivered content or its newest dead
-// letter.
-type contentRef struct {
-	hash    string
-	entryID int64
-	version int64
-}
-
-// knownContent is what the store holds of a chunk's keys that have a hash:
-// the hash of each key's newest leased entry, and their last delivered
-// content and newest dead letter.
-type knownContent struct {
-	leased    map[string]leasedRef
-	delivered map[string]contentRef
-	dead      map[string]contentRef
-}
-
-// leasedRef is a key's newest leased entry.
-type leasedRef struct {
-	id, version int64
-	hash        string
-}
-
-// verdict is what becomes of one record with a hash.
-type verdict int
-
-const (
-	queueIt          verdict = iota // not known: queued as usual (the queued-entry rules apply)
-	inFlight                        // the same content is leased: nothing to do
-	alreadyDelivered                // no entry, and the newest delivered or dead content is this one: record it
-)
-
-// judge decides what becomes of a record of key with hash; queued says
-// whether the key has a P/E entry. The comparison with the delivered or
-// dead content applies only to a key with no entry at all: a queued or
-// leased entry may have reached the destination (an unknown outcome, a
-// crash mid-send), so the destination is not known to hold the delivered
-// content any more (it would be the ABA of A delivered, B timed out, A
-// read again). ref is the content the record matched, for its attempt.
-func (k knownContent) judge(key, hash string, queued bool) (verdict, contentRef) {
-	if hash == "" || queued {
-		return queueIt, contentRef{}
-	}
-	if l, ok := k.leased[key]; ok {
-		if l.hash == hash {
-			return inFlight, contentRef{}
-		}
-		return queueIt, contentRef{}
-	}
-	newest, ok := k.delivered[key]
-	if d, dok := k.dead[key]; dok && (!ok || d.entryID > newest.entryID) {
-		newest, ok = d, true
-	}
-	if ok && newest.hash == hash {
-		return alreadyDelivered, newest
-	}
-	return queueIt, contentRef{}
-}
 
 // loadRefs reads (key, hash, entry ID, version) rows, keeping the highest
 // entry ID of each key; nil when there are none.
-func (s *Store) loadRefs(ctx context.Context, tx *sql.Tx, q string, args []any) (map[string]contentRef, error) {
-	var m map[string]contentRef
+func (s *Store) loadRefs(ctx context.Context, tx *sql.Tx, q string, args []any) (map[string]rules.Ref, error) {
+	var c rules.Content
 	err := s.scanKeys(ctx, tx, q, args, func(rows *sql.Rows) error {
 		var (
 			key string
-			r   contentRef
+			r   rules.Ref
 		)
-		if err := rows.Scan(&key, &r.hash, &r.entryID, &r.version); err != nil {
+		if err := rows.Scan(&key, &r.Hash, &r.EntryID, &r.Version); err != nil {
 			return err
 		}
-		if m == nil {
-			m = map[string]contentRef{}
-		}
-		if r.entryID >= m[key].entryID {
-			m[key] = r
-		}
+		c.Add(rules.KindDead, key, r.EntryID, r.Version, nil, r.Hash, false)
 		return nil
 	})
-	return m, err
+	return c.Dead, err
 }
 
 // scanKeys runs q in tx and calls scan for each row.
@@ -141,13 +52,6 @@ func closeRows(rows *sql.Rows) error {
 	return rows.Err()
 }
 
-// unchangedAttempt records that key was read again with the content last
-// delivered (or that died), under that entry, so the key's history shows
-// it.
-func unchangedAttempt(route, key string, d contentRef, now time.Time) store.Attempt {
-	return store.Attempt{EntryID: d.entryID, Route: route, Key: key, Version: d.version, At: now, Outcome: store.OutcomeUnchanged}
-}
-
 // inRunningRun sets the run ID of unchanged attempts to the route's
 // running run (one run of a route at a time, under its run lock), so the
 // history tells which run read the record again; 0 when none runs (an
@@ -171,16 +75,13 @@ func (s *Store) inRunningRun(ctx context.Context, tx *sql.Tx, route string, atte
 	return nil
 }
 
-// loadChunkContent is what EnqueuePage and EnqueueLeased need to know of a chunk's keys
-// (args: the route, then the keys): their queued entries' content and,
-// for the keys in hashed, knownContent (leased, delivered, dead). The
-// leased and delivered content of keys without a hash is read too, and
-// ignored by judge.
-func (s *Store) loadChunkContent(ctx context.Context, tx *sql.Tx, route string, args []any, hashed []string) (map[string]queuedContent, knownContent, error) {
-	var (
-		queued map[string]queuedContent
-		k      knownContent
-	)
+// loadChunkContent is what EnqueuePage, EnqueueLeased and Accept need
+// to know of a chunk's keys (args: the route, then the keys): their
+// queued entries' content and, for the keys in hashed, their leased,
+// delivered and dead content. The leased and delivered content of keys
+// without a hash is read too, and ignored by rules.Content.Judge.
+func (s *Store) loadChunkContent(ctx context.Context, tx *sql.Tx, route string, args []any, hashed []string) (rules.Content, error) {
+	var c rules.Content
 	q := s.text(textKey{"chunkContent", 0, len(args) - 1}, func() string { return chunkContentSQL(len(args) - 1) })
 	err := s.scanKeys(ctx, tx, q, args, func(rows *sql.Rows) error {
 		var (
@@ -192,40 +93,22 @@ func (s *Store) loadChunkContent(ctx context.Context, tx *sql.Tx, route string, 
 		if err := rows.Scan(&kind, &key, &id, &payload, &hash, &version, &deleted); err != nil {
 			return err
 		}
-		switch kind {
-		case "Q":
-			if queued == nil {
-				queued = map[string]queuedContent{}
-			}
-			queued[key] = queuedContent{id: id, version: version, payload: payload, hash: hash, deleted: deleted}
-		case "L":
-			if k.leased == nil {
-				k.leased = map[string]leasedRef{}
-			}
-			if id > k.leased[key].id {
-				k.leased[key] = leasedRef{id: id, version: version, hash: hash}
-			}
-		case "D":
-			if k.delivered == nil {
-				k.delivered = map[string]contentRef{}
-			}
-			k.delivered[key] = contentRef{hash: hash, entryID: id, version: version}
-		}
+		c.Add(kind, key, id, version, payload, hash, deleted)
 		return nil
 	})
 	if err != nil {
-		return nil, k, fmt.Errorf("look up queued, leased and delivered keys: %w", err)
+		return rules.Content{}, fmt.Errorf("look up queued, leased and delivered keys: %w", err)
 	}
 	if len(hashed) == 0 {
-		return queued, knownContent{}, nil
+		return rules.Content{Queued: c.Queued}, nil
 	}
-	k.dead, err = s.loadDead(ctx, tx, route, hashed)
-	return queued, k, err
+	c.Dead, err = s.loadDead(ctx, tx, route, hashed)
+	return c, err
 }
 
 // loadDead reads the newest dead letter of each of keys; nil when there
 // are none.
-func (s *Store) loadDead(ctx context.Context, tx *sql.Tx, route string, keys []string) (map[string]contentRef, error) {
+func (s *Store) loadDead(ctx context.Context, tx *sql.Tx, route string, keys []string) (map[string]rules.Ref, error) {
 	// Most routes have no dead letters: one probe spares binding every key.
 	var anyDead bool
 	if err := s.queryRow(ctx, tx, `SELECT EXISTS (SELECT 1 FROM dead_letters WHERE route = ?)`, []any{route}, &anyDead); err != nil {

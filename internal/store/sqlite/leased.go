@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 // leasedChunk is the rows per multi-row insert of EnqueueLeased.
@@ -37,7 +37,7 @@ func (s *Store) EnqueueLeased(ctx context.Context, route string, entries []store
 		return nil, res, fmt.Errorf("enqueue leased to route %q: empty owner", route)
 	}
 	nowMS, untilMS := ms(now), ms(until)
-	kept, dups := lastOfKeys(entries)
+	kept, dups := rules.LastOfKeys(entries)
 	out := leasedEntries(route, kept, fromMS(nowMS), owner, fromMS(untilMS))
 	res.Replaced = dups
 	someUnchanged := false
@@ -92,15 +92,6 @@ func leasedEntries(route string, entries []store.NewEntry, now time.Time, owner 
 	return out
 }
 
-// queuedContent is a queued (P/E) entry's content, to tell a record read
-// again unchanged.
-type queuedContent struct {
-	id, version int64
-	payload     []byte
-	hash        string
-	deleted     bool
-}
-
 // leaseQueued sorts chunk out against what the store holds of its keys.
 // Records not to be queued (unchanged: the same content leased, delivered
 // or queued) are counted in skipped and keep ID 0; attempts of records
@@ -119,29 +110,23 @@ func (s *Store) leaseQueued(ctx context.Context, tx *sql.Tx, chunk []store.Entry
 			hashed = append(hashed, chunk[i].Key)
 		}
 	}
-	queued, known, err := s.loadChunkContent(ctx, tx, route, args, hashed)
+	known, err := s.loadChunkContent(ctx, tx, route, args, hashed)
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	fresh = make([]*store.Entry, 0, len(chunk)-len(queued))
+	fresh = make([]*store.Entry, 0, len(chunk)-len(known.Queued))
 	for i := range chunk {
 		e := &chunk[i]
-		q, ok := queued[e.Key]
-		switch v, ref := known.judge(e.Key, e.Hash, ok); v {
-		case inFlight:
-			skipped++
-			continue
-		case alreadyDelivered:
-			skipped++
-			*unchanged = append(*unchanged, unchangedAttempt(route, e.Key, ref, fromMS(nowMS)))
-			continue
+		action, attempt := known.Lease(route, e, fromMS(nowMS))
+		if attempt != nil {
+			*unchanged = append(*unchanged, *attempt)
 		}
-		if !ok {
+		switch action {
+		case rules.LeaseKeep:
+			skipped++ // a queued one stays queued as it is, for the normal passes
+			continue
+		case rules.LeaseInsert:
 			fresh = append(fresh, e)
-			continue
-		}
-		if (bytes.Equal(q.payload, e.Payload) && q.deleted == e.Deleted) || (e.Hash != "" && q.hash == e.Hash) {
-			skipped++ // stays queued as it is, for the normal passes
 			continue
 		}
 		var created int64

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 // SQLite allows 32766 bound parameters per statement; chunks stay far
@@ -56,31 +57,17 @@ func (s *Store) EnqueuePage(ctx context.Context, route string, entries []store.N
 		return res, errors.New("enqueue: empty route")
 	}
 	nowMS := ms(now)
-	kept, dups := lastOfKeys(entries)
+	kept, dups := rules.LastOfKeys(entries)
 	res.Replaced = dups
 	err := s.writeTx(ctx, fmt.Sprintf("enqueue %d entries of route %q", len(entries), route), func(tx *sql.Tx) error {
 		var unchanged []store.Attempt
 		for chunk := range chunks(kept, enqueueChunk) {
-			queued, known, err := s.loadHashedContent(ctx, tx, route, chunk)
+			known, err := s.loadHashedContent(ctx, tx, route, chunk)
 			if err != nil {
 				return err
 			}
-			queue := chunk
-			if known.leased != nil || known.delivered != nil || known.dead != nil {
-				queue = make([]store.NewEntry, 0, len(chunk))
-				for _, e := range chunk {
-					_, isQueued := queued[e.Key]
-					switch v, ref := known.judge(e.Key, e.Hash, isQueued); v {
-					case inFlight:
-						res.Unchanged++
-					case alreadyDelivered:
-						res.Unchanged++
-						unchanged = append(unchanged, unchangedAttempt(route, e.Key, ref, fromMS(nowMS)))
-					default:
-						queue = append(queue, e)
-					}
-				}
-			}
+			var queue []store.NewEntry
+			queue, unchanged = known.Sift(route, chunk, fromMS(nowMS), &res, unchanged)
 			if err := s.upsert(ctx, tx, route, queue, nowMS, &res); err != nil {
 				return err
 			}
@@ -105,7 +92,7 @@ func (s *Store) EnqueuePage(ctx context.Context, route string, entries []store.N
 // loadHashedContent is loadChunkContent for the records of chunk that
 // carry a hash (the others are queued as usual); no look-up when none
 // does.
-func (s *Store) loadHashedContent(ctx context.Context, tx *sql.Tx, route string, chunk []store.NewEntry) (map[string]queuedContent, knownContent, error) {
+func (s *Store) loadHashedContent(ctx context.Context, tx *sql.Tx, route string, chunk []store.NewEntry) (rules.Content, error) {
 	var keys []string
 	args := []any{route}
 	for _, e := range chunk {
@@ -114,7 +101,7 @@ func (s *Store) loadHashedContent(ctx context.Context, tx *sql.Tx, route string,
 		}
 	}
 	if len(keys) == 0 {
-		return nil, knownContent{}, nil
+		return rules.Content{}, nil
 	}
 	return s.loadChunkContent(ctx, tx, route, args, keys)
 }
@@ -156,17 +143,9 @@ func (s *Store) upsert(ctx context.Context, tx *sql.Tx, route string, entries []
 func upsertArgs(route string, entries []store.NewEntry, nowMS int64) []any {
 	args := make([]any, 0, upsertCols*len(entries))
 	for _, e := range entries {
-		args = append(args, route, e.Key, nullPayload(e.Payload), e.Priority, e.Hash, nowMS, nowMS, nowMS, e.Deleted)
+		args = append(args, route, e.Key, rules.NullPayload(e.Payload), e.Priority, e.Hash, nowMS, nowMS, nowMS, e.Deleted)
 	}
 	return args
-}
-
-// nullPayload is the payload as stored: a record without one is JSON null.
-func nullPayload(p []byte) []byte {
-	if p == nil {
-		return []byte("null")
-	}
-	return p
 }
 
 // upsertCols is the parameters per upserted row. Plain '?' only: the
