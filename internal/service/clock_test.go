@@ -24,7 +24,7 @@ func TestServiceTakesTheStoresClock(t *testing.T) {
 	h := newHarness(t, "", routeYAML("r", ""))
 	skewed := func() time.Time { return time.Now().Add(-time.Hour) }
 	svc, err := service.New(service.Options{Config: h.config(), Store: st, Now: skewed,
-		Every: service.Periods{Schedule: time.Hour, Lead: time.Hour, Rescue: time.Hour, Retain: time.Hour, Sweep: time.Hour, Freshness: time.Hour}})
+		Every: service.Periods{Schedule: -1, Lead: -1, Rescue: -1, Retain: -1, Sweep: -1, Freshness: -1}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,6 +38,10 @@ func (s *Service) FreshnessPass(ctx context.Context) error {
 	if !s.isLeader() {
 		return nil
 	}
+	// One pass at a time: two passes with different clocks would each
+	// see a transition of the other's and alert twice.
+	s.freshMu.Lock()
+	defer s.freshMu.Unlock()
 	gen := s.acquire()
 	defer s.release(gen)
 	now := s.now()

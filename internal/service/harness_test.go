@@ -200,8 +200,8 @@ func (h *harness) build(st store.Store, owner string) *service.Service {
 			return config.Parse([]byte(h.yaml), filepath.Join(h.dir, "ferry.yaml"), all.Set())
 		},
 		// The passes are driven by the test through the fake clock;
-		// the background loops wait "for ever".
-		Every: service.Periods{Schedule: time.Hour, Lead: time.Hour, Rescue: time.Hour, Retain: time.Hour, Sweep: time.Hour, Freshness: time.Hour},
+		// the background loops never run.
+		Every: service.Periods{Schedule: -1, Lead: -1, Rescue: -1, Retain: -1, Sweep: -1, Freshness: -1},
 	})
 	if err != nil {
 		h.t.Fatalf("service: %v", err)

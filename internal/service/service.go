@@ -38,7 +38,8 @@ type Options struct {
 	// Engine tunes the engines the service builds (Logger, Owner, Now
 	// and Events are set by the service).
 	Engine engine.Options
-	// Every sets the period of the background passes (zero: defaults).
+	// Every sets the period of the background passes (zero: defaults;
+	// negative: never, for tests that drive the passes).
 	Every Periods
 	// Linger is how long the run of a webhook route waits for more
 	// pushed records before it ends (default 1s).
@@ -87,6 +88,7 @@ type Service struct {
 	// rescuer and freshness run here).
 	leader   bool
 	stale    map[string]bool // routes flagged stale (leader only)
+	freshMu  sync.Mutex      // one FreshnessPass at a time
 	stopping bool
 	started  bool
 
@@ -152,7 +154,7 @@ func New(opts Options) (*Service, error) {
 }
 
 func cmp(d, def time.Duration) time.Duration {
-	if d <= 0 {
+	if d == 0 {
 		return def
 	}
 	return d
@@ -221,8 +223,12 @@ func (s *Service) loop(ctx context.Context, f func(context.Context)) {
 }
 
 // every runs pass now and then every d until ctx ends. A failing pass is
-// logged and tried again at the next period.
+// logged and tried again at the next period. A negative d never runs it
+// (tests drive the passes themselves).
 func (s *Service) every(ctx context.Context, d time.Duration, pass func(context.Context) error) {
+	if d < 0 {
+		return
+	}
 	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
