@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 var _ store.Inspector = (*Store)(nil)
@@ -20,9 +21,7 @@ func (s *Store) SchemaVersion(ctx context.Context) (applied, known int, err erro
 	if err != nil {
 		return 0, 0, fmt.Errorf("schema version: %w", err)
 	}
-	if len(ms) > 0 {
-		known = ms[len(ms)-1].version
-	}
+	known = rules.Known(ms)
 	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&applied); err != nil {
 		return 0, known, fmt.Errorf("schema version: %w", err)
 	}
@@ -35,13 +34,7 @@ func (s *Store) Leaders(ctx context.Context) ([]store.Leader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("leaders: %w", err)
 	}
-	out, err := collect(rows, func(r pgx.Rows) (store.Leader, error) {
-		var l store.Leader
-		var until int64
-		err := r.Scan(&l.Role, &l.Owner, &until)
-		l.Until = fromMS(until)
-		return l, err
-	})
+	out, err := collect(rows, func(r pgx.Rows) (store.Leader, error) { return rules.ScanLeader(r) })
 	if err != nil {
 		return nil, fmt.Errorf("leaders: %w", err)
 	}
@@ -55,13 +48,7 @@ func (s *Store) LeaseCounts(ctx context.Context) ([]store.LeaseCount, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lease counts: %w", err)
 	}
-	out, err := collect(rows, func(r pgx.Rows) (store.LeaseCount, error) {
-		var c store.LeaseCount
-		var until int64
-		err := r.Scan(&c.Route, &c.Owner, &c.Entries, &until)
-		c.Until = fromMS(until)
-		return c, err
-	})
+	out, err := collect(rows, func(r pgx.Rows) (store.LeaseCount, error) { return rules.ScanLeaseCount(r) })
 	if err != nil {
 		return nil, fmt.Errorf("lease counts: %w", err)
 	}

@@ -38,6 +38,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 var _ store.Store = (*Store)(nil)
@@ -117,21 +118,10 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// ms stores a time as unix milliseconds; the zero time is 0.
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
+// ms and fromMS keep times as rules.MS and rules.FromMS do.
+func ms(t time.Time) int64 { return rules.MS(t) }
 
-// fromMS is the inverse of ms, in UTC.
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
-}
+func fromMS(v int64) time.Time { return rules.FromMS(v) }
 
 // maxTries bounds how often a transaction is run again after a conflict
 // with a concurrent one (see retryable); the conflict leaves nothing

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 // pruneChunk is the rows one prune transaction deletes at most: a prune
@@ -26,42 +27,21 @@ const keptByEntry = `(EXISTS (SELECT 1 FROM entries e WHERE e.id = attempts.entr
 // does the same on its own); the files do not shrink, which would take
 // VACUUM FULL and an exclusive lock of the queue.
 func (s *Store) Prune(ctx context.Context, req store.PruneRequest) (store.PruneResult, error) {
-	var res store.PruneResult
-	if !req.DeadBefore.IsZero() {
-		n, attempts, err := s.pruneDead(ctx, ms(req.DeadBefore))
-		res.DeadLetters, res.Attempts = n, attempts
-		if err != nil {
-			return res, err
-		}
-	}
-	if !req.AttemptsBefore.IsZero() {
-		n, err := s.pruneAttempts(ctx, ms(req.AttemptsBefore))
-		res.Attempts += n
-		if err != nil {
-			return res, err
-		}
-	}
-	if !req.RunsBefore.IsZero() {
-		n, err := s.pruneChunks(ctx, "prune runs", `DELETE FROM runs WHERE id IN (SELECT id FROM runs
-			WHERE status <> 'running' AND (CASE WHEN ended_at > 0 THEN ended_at ELSE started_at END) < $1 LIMIT $2)`, ms(req.RunsBefore))
-		res.Runs = n
-		if err != nil {
-			return res, err
-		}
-	}
-	if !req.DeliveredBefore.IsZero() {
-		n, err := s.pruneDelivered(ctx, ms(req.DeliveredBefore))
-		res.Delivered = n
-		if err != nil {
-			return res, err
-		}
-	}
-	if req.Vacuum {
-		if _, err := s.pool.Exec(ctx, `VACUUM entries, attempts, dead_letters, delivered, outbox, runs`); err != nil {
-			return res, fmt.Errorf("vacuum: %w", err)
-		}
-	}
-	return res, nil
+	return rules.PruneSteps{
+		Dead:     s.pruneDead,
+		Attempts: s.pruneAttempts,
+		Runs: func(ctx context.Context, cutoff int64) (int, error) {
+			return s.pruneChunks(ctx, "prune runs", `DELETE FROM runs WHERE id IN (SELECT id FROM runs
+			WHERE status <> 'running' AND (CASE WHEN ended_at > 0 THEN ended_at ELSE started_at END) < $1 LIMIT $2)`, cutoff)
+		},
+		Delivered: s.pruneDelivered,
+		Vacuum: func(ctx context.Context) error {
+			if _, err := s.pool.Exec(ctx, `VACUUM entries, attempts, dead_letters, delivered, outbox, runs`); err != nil {
+				return fmt.Errorf("vacuum: %w", err)
+			}
+			return nil
+		},
+	}.Run(ctx, req)
 }
 
 // pruneChunks runs q (a DELETE with the cutoff $1 and the chunk size $2)

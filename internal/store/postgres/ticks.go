@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 // Ticks lists the stored tick of every scheduled route, by route.
@@ -16,15 +17,7 @@ func (s *Store) Ticks(ctx context.Context) ([]store.Tick, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list ticks: %w", err)
 	}
-	out, err := collect(rows, func(r pgx.Rows) (store.Tick, error) {
-		var (
-			t           store.Tick
-			next, fired int64
-		)
-		err := r.Scan(&t.Route, &t.Spec, &next, &fired, &t.Skipped)
-		t.Next, t.LastFired = fromMS(next), fromMS(fired)
-		return t, err
-	})
+	out, err := collect(rows, func(r pgx.Rows) (store.Tick, error) { return rules.ScanTick(r) })
 	if err != nil {
 		return nil, fmt.Errorf("list ticks: %w", err)
 	}
@@ -37,26 +30,11 @@ func (s *Store) Ticks(ctx context.Context) ([]store.Tick, error) {
 // the row lock; the second re-reads next, finds it moved and changes
 // nothing.
 func (s *Store) ClaimTick(ctx context.Context, c store.TickClaim) (bool, error) {
-	if c.Route == "" {
-		return false, fmt.Errorf("claim tick: empty route")
+	fired, skipped, err := rules.TickColumns(c)
+	if err != nil {
+		return false, err
 	}
-	if c.Next.IsZero() {
-		return false, fmt.Errorf("claim tick of route %q: zero next", c.Route)
-	}
-	var fired, skipped int64
-	switch c.Outcome {
-	case store.TickFired:
-		fired = ms(c.At)
-	case store.TickSkipped:
-		skipped = 1
-	case store.TickReset:
-	default:
-		return false, fmt.Errorf("claim tick of route %q: unknown outcome %q: expected fired, skipped or reset", c.Route, c.Outcome)
-	}
-	var (
-		tag pgconn.CommandTag
-		err error
-	)
+	var tag pgconn.CommandTag
 	if c.Prev.IsZero() {
 		tag, err = s.pool.Exec(ctx, `INSERT INTO ticks (route, spec, next, last_fired, skipped) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (route) DO NOTHING`, c.Route, c.Spec, ms(c.Next), fired, skipped)

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 var _ store.Inspector = (*Store)(nil)
@@ -22,9 +23,7 @@ func (s *Store) SchemaVersion(ctx context.Context) (applied, known int, err erro
 	if err != nil {
 		return 0, 0, fmt.Errorf("schema version: %w", err)
 	}
-	if len(ms) > 0 {
-		known = ms[len(ms)-1].version
-	}
+	known = rules.Known(ms)
 	if err := s.read.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&applied); err != nil {
 		return 0, known, fmt.Errorf("schema version: %w", err)
 	}
@@ -37,18 +36,8 @@ func (s *Store) Leaders(ctx context.Context) ([]store.Leader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("leaders: %w", err)
 	}
-	defer rows.Close()
-	var out []store.Leader
-	for rows.Next() {
-		var l store.Leader
-		var until int64
-		if err := rows.Scan(&l.Role, &l.Owner, &until); err != nil {
-			return nil, fmt.Errorf("leaders: %w", err)
-		}
-		l.Until = fromMS(until)
-		out = append(out, l)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collectRows(rows, rules.ScanLeader)
+	if err != nil {
 		return nil, fmt.Errorf("leaders: %w", err)
 	}
 	return out, nil
@@ -61,18 +50,8 @@ func (s *Store) LeaseCounts(ctx context.Context) ([]store.LeaseCount, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lease counts: %w", err)
 	}
-	defer rows.Close()
-	var out []store.LeaseCount
-	for rows.Next() {
-		var c store.LeaseCount
-		var until int64
-		if err := rows.Scan(&c.Route, &c.Owner, &c.Entries, &until); err != nil {
-			return nil, fmt.Errorf("lease counts: %w", err)
-		}
-		c.Until = fromMS(until)
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collectRows(rows, rules.ScanLeaseCount)
+	if err != nil {
 		return nil, fmt.Errorf("lease counts: %w", err)
 	}
 	return out, nil

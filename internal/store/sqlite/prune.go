@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 // pruneChunk is the rows one prune transaction looks at: small enough that
@@ -23,42 +24,16 @@ const keptByEntry = `(EXISTS (SELECT 1 FROM entries e WHERE e.id = attempts.entr
 // Prune applies a retention pass in chunked transactions, then reclaims
 // the freed space when asked.
 func (s *Store) Prune(ctx context.Context, req store.PruneRequest) (store.PruneResult, error) {
-	var res store.PruneResult
-	if !req.DeadBefore.IsZero() {
-		n, attempts, err := s.pruneDead(ctx, ms(req.DeadBefore))
-		res.DeadLetters, res.Attempts = n, attempts
-		if err != nil {
-			return res, err
-		}
-	}
-	if !req.AttemptsBefore.IsZero() {
-		n, err := s.pruneAttempts(ctx, ms(req.AttemptsBefore))
-		res.Attempts += n
-		if err != nil {
-			return res, err
-		}
-	}
-	if !req.RunsBefore.IsZero() {
-		n, err := s.pruneChunks(ctx, "prune runs", `DELETE FROM runs WHERE id IN (SELECT id FROM runs
-			WHERE status != 'running' AND (CASE WHEN ended_at > 0 THEN ended_at ELSE started_at END) < ? LIMIT ?)`, ms(req.RunsBefore))
-		res.Runs = n
-		if err != nil {
-			return res, err
-		}
-	}
-	if !req.DeliveredBefore.IsZero() {
-		n, err := s.pruneDelivered(ctx, ms(req.DeliveredBefore))
-		res.Delivered = n
-		if err != nil {
-			return res, err
-		}
-	}
-	if req.Vacuum {
-		if err := s.vacuum(ctx); err != nil {
-			return res, err
-		}
-	}
-	return res, nil
+	return rules.PruneSteps{
+		Dead:     s.pruneDead,
+		Attempts: s.pruneAttempts,
+		Runs: func(ctx context.Context, cutoff int64) (int, error) {
+			return s.pruneChunks(ctx, "prune runs", `DELETE FROM runs WHERE id IN (SELECT id FROM runs
+			WHERE status != 'running' AND (CASE WHEN ended_at > 0 THEN ended_at ELSE started_at END) < ? LIMIT ?)`, cutoff)
+		},
+		Delivered: s.pruneDelivered,
+		Vacuum:    s.vacuum,
+	}.Run(ctx, req)
 }
 
 // pruneChunks runs q (a DELETE whose last two parameters are the cutoff

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -324,21 +325,10 @@ func cloneValues(v url.Values) url.Values {
 	return c
 }
 
-// ms stores a time as unix milliseconds; the zero time is 0.
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
+// ms and fromMS keep times as rules.MS and rules.FromMS do.
+func ms(t time.Time) int64 { return rules.MS(t) }
 
-// fromMS is the inverse of ms, in UTC.
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
-}
+func fromMS(v int64) time.Time { return rules.FromMS(v) }
 
 // writeTx runs f in one write transaction (BEGIN IMMEDIATE).
 func (s *Store) writeTx(ctx context.Context, what string, f func(tx *sql.Tx) error) error {

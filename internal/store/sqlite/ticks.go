@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 // Ticks lists the stored tick of every scheduled route, by route.
@@ -14,20 +15,8 @@ func (s *Store) Ticks(ctx context.Context) ([]store.Tick, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list ticks: %w", err)
 	}
-	defer rows.Close()
-	var out []store.Tick
-	for rows.Next() {
-		var (
-			t           store.Tick
-			next, fired int64
-		)
-		if err := rows.Scan(&t.Route, &t.Spec, &next, &fired, &t.Skipped); err != nil {
-			return nil, fmt.Errorf("list ticks: %w", err)
-		}
-		t.Next, t.LastFired = fromMS(next), fromMS(fired)
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collectRows(rows, rules.ScanTick)
+	if err != nil {
 		return nil, fmt.Errorf("list ticks: %w", err)
 	}
 	return out, nil
@@ -38,24 +27,12 @@ func (s *Store) Ticks(ctx context.Context) ([]store.Tick, error) {
 // guarded by next = Prev. Two schedulers claiming one tick serialize on
 // the write lock; the second finds next moved and changes nothing.
 func (s *Store) ClaimTick(ctx context.Context, c store.TickClaim) (bool, error) {
-	if c.Route == "" {
-		return false, fmt.Errorf("claim tick: empty route")
-	}
-	if c.Next.IsZero() {
-		return false, fmt.Errorf("claim tick of route %q: zero next", c.Route)
-	}
-	var fired, skipped int64
-	switch c.Outcome {
-	case store.TickFired:
-		fired = ms(c.At)
-	case store.TickSkipped:
-		skipped = 1
-	case store.TickReset:
-	default:
-		return false, fmt.Errorf("claim tick of route %q: unknown outcome %q: expected fired, skipped or reset", c.Route, c.Outcome)
+	fired, skipped, err := rules.TickColumns(c)
+	if err != nil {
+		return false, err
 	}
 	var n int64
-	err := s.writeTx(ctx, fmt.Sprintf("claim tick of route %q", c.Route), func(tx *sql.Tx) error {
+	err = s.writeTx(ctx, fmt.Sprintf("claim tick of route %q", c.Route), func(tx *sql.Tx) error {
 		var (
 			res sql.Result
 			err error
