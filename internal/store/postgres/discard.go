@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 // Discard removes the selected error entries, dead letters and/or dead
@@ -20,17 +21,7 @@ func (s *Store) Discard(ctx context.Context, sel store.DiscardSelector) (int, er
 	if !sel.Dead && !sel.Errors && !sel.Operations {
 		return 0, nil
 	}
-	now := sel.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	why := "discarded by " + sel.Who
-	if sel.Who == "" {
-		why = "discarded"
-	}
-	if sel.Why != "" {
-		why += ": " + sel.Why
-	}
+	now, why := rules.Now(sel.Now), rules.DiscardWhy(sel)
 	args := []any{sel.Route, sel.Key, ms(now)}
 	var discarded []store.Attempt
 	err := s.tx(ctx, fmt.Sprintf("discard in route %q", sel.Route), func(tx pgx.Tx) error {
@@ -59,17 +50,13 @@ func (s *Store) Discard(ctx context.Context, sel store.DiscardSelector) (int, er
 			slicesSortByEntry(a)
 			discarded = append(discarded, a...)
 		}
-		for i := range discarded {
-			discarded[i].At, discarded[i].Outcome, discarded[i].Op, discarded[i].Error = now, store.OutcomeDiscarded, "discard", why
-		}
+		rules.MarkDiscarded(discarded, now, why)
 		if sel.Operations {
 			ops, err := attemptRefs(ctx, tx, `DELETE FROM outbox WHERE dead AND `+routeKeyCond+` RETURNING entry_id, route, key, version, op`, args[:2], true)
 			if err != nil {
 				return fmt.Errorf("discard dead operations: %w", err)
 			}
-			for i := range ops {
-				ops[i].At, ops[i].Outcome, ops[i].Error = now, store.OutcomeDiscarded, why
-			}
+			rules.MarkDiscardedOps(ops, now, why)
 			discarded = append(discarded, ops...)
 		}
 		return insertAttempts(ctx, tx, discarded)
@@ -107,9 +94,7 @@ func slicesSortByEntry(a []store.Attempt) {
 // Resend queues the key's last delivered payload again as a new pending
 // entry, unless an entry of the key is queued, in error or leased.
 func (s *Store) Resend(ctx context.Context, route, key, who string, now time.Time) (store.Entry, error) {
-	if now.IsZero() {
-		now = time.Now()
-	}
+	now = rules.Now(now)
 	nowMS := ms(now)
 	var e store.Entry
 	err := s.tx(ctx, fmt.Sprintf("resend key %q of route %q", key, route), func(tx pgx.Tx) error {
@@ -134,12 +119,7 @@ func (s *Store) Resend(ctx context.Context, route, key, who string, now time.Tim
 		if err != nil {
 			return fmt.Errorf("queue: %w", err)
 		}
-		why := "resent by " + who
-		if who == "" {
-			why = "resent"
-		}
-		return insertAttempts(ctx, tx, []store.Attempt{{EntryID: e.ID, Route: route, Key: key, Version: e.Version,
-			At: now, Outcome: store.OutcomeReplayed, Op: "resend", Error: why}})
+		return insertAttempts(ctx, tx, []store.Attempt{rules.ResendAttempt(e, who, now)})
 	})
 	if err != nil {
 		return store.Entry{}, err

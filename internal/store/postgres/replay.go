@@ -3,11 +3,11 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 // routeKeyCond selects rows of route $1 and key $2, either "" for any.
@@ -30,10 +30,7 @@ func (s *Store) Replay(ctx context.Context, sel store.ReplaySelector) (store.Rep
 	if !sel.Dead && !sel.Errors {
 		return res, nil
 	}
-	now := sel.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
+	now := rules.Now(sel.Now)
 	nowMS := ms(now)
 	err := s.tx(ctx, fmt.Sprintf("replay route %q", sel.Route), func(tx pgx.Tx) error {
 		res = store.ReplayResult{}
@@ -52,9 +49,7 @@ func (s *Store) Replay(ctx context.Context, sel store.ReplaySelector) (store.Rep
 			}
 			replayed, res.Superseded = append(replayed, r...), append(res.Superseded, superseded...)
 		}
-		for i := range replayed {
-			replayed[i].At, replayed[i].Outcome, replayed[i].Op = now, store.OutcomeReplayed, "retry"
-		}
+		rules.MarkReplayed(replayed, now)
 		res.Replayed = len(replayed)
 		return insertAttempts(ctx, tx, replayed)
 	})
@@ -62,13 +57,6 @@ func (s *Store) Replay(ctx context.Context, sel store.ReplaySelector) (store.Rep
 		return store.ReplayResult{}, err
 	}
 	return res, nil
-}
-
-// deadRef names one dead letter.
-type deadRef struct {
-	id, entryID int64
-	route, key  string
-	version     int64
 }
 
 // replayDead requeues the newest dead letter of each selected key that
@@ -79,50 +67,41 @@ func replayDead(ctx context.Context, tx pgx.Tx, route, key string, nowMS int64) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("select dead letters: %w", err)
 	}
-	all, err := collect(rows, func(r pgx.Rows) (deadRef, error) {
-		var d deadRef
-		return d, r.Scan(&d.id, &d.entryID, &d.route, &d.key, &d.version)
+	all, err := collect(rows, func(r pgx.Rows) (rules.DeadLetter, error) {
+		var d rules.DeadLetter
+		return d, r.Scan(&d.ID, &d.EntryID, &d.Route, &d.Key, &d.Version)
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("select dead letters: %w", err)
-	}
-	var newest []deadRef
-	seen := map[[2]string]bool{}
-	for _, d := range all {
-		if rk := [2]string{d.route, d.key}; !seen[rk] {
-			seen[rk] = true
-			newest = append(newest, d)
-		}
 	}
 	var (
 		replayed   []store.Attempt
 		superseded []string
 	)
-	for i := len(newest) - 1; i >= 0; i-- { // in the order they died
-		d := newest[i]
+	for _, d := range rules.NewestPerKey(all) { // in the order they died
 		var newer bool
-		if err := tx.QueryRow(ctx, newerSQL, d.route, d.key, d.entryID).Scan(&newer); err != nil {
-			return nil, nil, fmt.Errorf("dead letter %d: look for newer data: %w", d.id, err)
+		if err := tx.QueryRow(ctx, newerSQL, d.Route, d.Key, d.EntryID).Scan(&newer); err != nil {
+			return nil, nil, fmt.Errorf("dead letter %d: look for newer data: %w", d.ID, err)
 		}
 		if newer {
-			superseded = append(superseded, d.key)
+			superseded = append(superseded, d.Key)
 			continue
 		}
 		// An older version of the key still queued gives way to it, as
 		// on enqueue.
-		if _, err := tx.Exec(ctx, `DELETE FROM entries WHERE route = $1 AND key = $2 AND status IN ('P', 'E')`, d.route, d.key); err != nil {
-			return nil, nil, fmt.Errorf("dead letter %d: drop older queued entry: %w", d.id, err)
+		if _, err := tx.Exec(ctx, `DELETE FROM entries WHERE route = $1 AND key = $2 AND status IN ('P', 'E')`, d.Route, d.Key); err != nil {
+			return nil, nil, fmt.Errorf("dead letter %d: drop older queued entry: %w", d.ID, err)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO entries (id, route, key, version, payload, status, priority,
 			attempts, last_error, next_attempt_at, created_at, updated_at, hash, deleted)
 			SELECT entry_id, route, key, version, payload, 'P', priority, 0, last_error, $1, created_at, $1, hash, deleted
-			FROM dead_letters WHERE id = $2`, nowMS, d.id); err != nil {
-			return nil, nil, fmt.Errorf("dead letter %d: requeue: %w", d.id, err)
+			FROM dead_letters WHERE id = $2`, nowMS, d.ID); err != nil {
+			return nil, nil, fmt.Errorf("dead letter %d: requeue: %w", d.ID, err)
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM dead_letters WHERE route = $1 AND key = $2 AND id <= $3`, d.route, d.key, d.id); err != nil {
-			return nil, nil, fmt.Errorf("dead letter %d: remove: %w", d.id, err)
+		if _, err := tx.Exec(ctx, `DELETE FROM dead_letters WHERE route = $1 AND key = $2 AND id <= $3`, d.Route, d.Key, d.ID); err != nil {
+			return nil, nil, fmt.Errorf("dead letter %d: remove: %w", d.ID, err)
 		}
-		replayed = append(replayed, store.Attempt{EntryID: d.entryID, Route: d.route, Key: d.key, Version: d.version})
+		replayed = append(replayed, d.Replayed())
 	}
 	return replayed, superseded, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 // deliveredRow is one entry settled done: its content becomes its key's
@@ -85,9 +86,7 @@ func (s *Store) LastDelivered(ctx context.Context, route, key string) (store.Del
 // Resend queues the key's last delivered payload again as a new pending
 // entry, unless an entry of the key is queued, in error or leased.
 func (s *Store) Resend(ctx context.Context, route, key, who string, now time.Time) (store.Entry, error) {
-	if now.IsZero() {
-		now = time.Now()
-	}
+	now = rules.Now(now)
 	nowMS := ms(now)
 	var e store.Entry
 	err := s.writeTx(ctx, fmt.Sprintf("resend key %q of route %q", key, route), func(tx *sql.Tx) error {
@@ -114,12 +113,7 @@ func (s *Store) Resend(ctx context.Context, route, key, who string, now time.Tim
 		if err != nil {
 			return fmt.Errorf("queue: %w", err)
 		}
-		why := "resent by " + who
-		if who == "" {
-			why = "resent"
-		}
-		return s.insertAttempts(ctx, tx, []store.Attempt{{EntryID: e.ID, Route: route, Key: key, Version: e.Version,
-			At: now, Outcome: store.OutcomeReplayed, Op: "resend", Error: why}})
+		return s.insertAttempts(ctx, tx, []store.Attempt{rules.ResendAttempt(e, who, now)})
 	})
 	if err != nil {
 		return store.Entry{}, err

@@ -5,9 +5,9 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 // Discard removes the selected error entries, dead letters and/or dead
@@ -20,17 +20,7 @@ func (s *Store) Discard(ctx context.Context, sel store.DiscardSelector) (int, er
 	if !sel.Dead && !sel.Errors && !sel.Operations {
 		return 0, nil
 	}
-	now := sel.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	why := "discarded by " + sel.Who
-	if sel.Who == "" {
-		why = "discarded"
-	}
-	if sel.Why != "" {
-		why += ": " + sel.Why
-	}
+	now, why := rules.Now(sel.Now), rules.DiscardWhy(sel)
 	where, args := routeKeyWhere(sel.Route, sel.Key)
 	where = append(where, "1")
 	cond := strings.Join(where, " AND ")
@@ -64,17 +54,13 @@ func (s *Store) Discard(ctx context.Context, sel store.DiscardSelector) (int, er
 			}
 			discarded = append(discarded, a...)
 		}
-		for i := range discarded {
-			discarded[i].At, discarded[i].Outcome, discarded[i].Op, discarded[i].Error = now, store.OutcomeDiscarded, "discard", why
-		}
+		rules.MarkDiscarded(discarded, now, why)
 		if sel.Operations {
 			ops, err := attemptRefs(ctx, tx, `DELETE FROM outbox WHERE dead = 1 AND `+cond+` RETURNING entry_id, route, key, version, op`, args, true)
 			if err != nil {
 				return fmt.Errorf("discard dead operations: %w", err)
 			}
-			for i := range ops {
-				ops[i].At, ops[i].Outcome, ops[i].Error = now, store.OutcomeDiscarded, why
-			}
+			rules.MarkDiscardedOps(ops, now, why)
 			discarded = append(discarded, ops...)
 		}
 		return s.insertAttempts(ctx, tx, discarded)

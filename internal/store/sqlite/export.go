@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 	"github.com/ferry-dev/ferry/internal/store/storecopy"
 )
 
@@ -77,30 +78,5 @@ func exportTable(ctx context.Context, tx *sql.Tx, table string, chunk int, sink 
 		return 0, err
 	}
 	defer rows.Close()
-	var (
-		n   int64
-		buf store.Rows
-	)
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return n, err
-		}
-		add(&buf)
-		n++
-		if buf.Len() >= chunk {
-			if err := sink(buf); err != nil {
-				return n, err
-			}
-			buf = store.Rows{}
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return n, err
-	}
-	if buf.Len() > 0 {
-		if err := sink(buf); err != nil {
-			return n, err
-		}
-	}
-	return n, nil
+	return rules.ExportRows(rows, dest, add, chunk, sink)
 }

@@ -5,9 +5,9 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 // newerSQL tells whether the key of a replay candidate has newer data: an
@@ -29,10 +29,7 @@ func (s *Store) Replay(ctx context.Context, sel store.ReplaySelector) (store.Rep
 	if !sel.Dead && !sel.Errors {
 		return res, nil
 	}
-	now := sel.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
+	now := rules.Now(sel.Now)
 	nowMS := ms(now)
 	where, args := routeKeyWhere(sel.Route, sel.Key)
 	where = append(where, "1")
@@ -53,9 +50,7 @@ func (s *Store) Replay(ctx context.Context, sel store.ReplaySelector) (store.Rep
 			}
 			replayed, res.Superseded = append(replayed, r...), append(res.Superseded, superseded...)
 		}
-		for i := range replayed {
-			replayed[i].At, replayed[i].Outcome, replayed[i].Op = now, store.OutcomeReplayed, "retry"
-		}
+		rules.MarkReplayed(replayed, now)
 		res.Replayed = len(replayed)
 		return s.insertAttempts(ctx, tx, replayed)
 	})
@@ -63,13 +58,6 @@ func (s *Store) Replay(ctx context.Context, sel store.ReplaySelector) (store.Rep
 		return store.ReplayResult{}, err
 	}
 	return res, nil
-}
-
-// deadRef names one dead letter.
-type deadRef struct {
-	id, entryID int64
-	route, key  string
-	version     int64
 }
 
 // replayDead requeues the newest dead letter of each selected key that
@@ -80,51 +68,41 @@ func (s *Store) replayDead(ctx context.Context, tx *sql.Tx, cond string, args []
 	if err != nil {
 		return nil, nil, fmt.Errorf("select dead letters: %w", err)
 	}
-	var newest []deadRef
-	seen := map[[2]string]bool{}
-	for rows.Next() {
-		var d deadRef
-		if err := rows.Scan(&d.id, &d.entryID, &d.route, &d.key, &d.version); err != nil {
-			rows.Close()
-			return nil, nil, fmt.Errorf("select dead letters: %w", err)
-		}
-		if rk := [2]string{d.route, d.key}; !seen[rk] {
-			seen[rk] = true
-			newest = append(newest, d)
-		}
-	}
-	if err := closeRows(rows); err != nil {
+	all, err := collectRows(rows, func(r rules.Scanner) (rules.DeadLetter, error) {
+		var d rules.DeadLetter
+		return d, r.Scan(&d.ID, &d.EntryID, &d.Route, &d.Key, &d.Version)
+	})
+	if err != nil {
 		return nil, nil, fmt.Errorf("select dead letters: %w", err)
 	}
 	var (
 		replayed   []store.Attempt
 		superseded []string
 	)
-	for i := len(newest) - 1; i >= 0; i-- { // in the order they died
-		d := newest[i]
+	for _, d := range rules.NewestPerKey(all) { // in the order they died
 		var newer bool
-		if err := tx.QueryRowContext(ctx, newerSQL, d.route, d.key, d.entryID).Scan(&newer); err != nil {
-			return nil, nil, fmt.Errorf("dead letter %d: look for newer data: %w", d.id, err)
+		if err := tx.QueryRowContext(ctx, newerSQL, d.Route, d.Key, d.EntryID).Scan(&newer); err != nil {
+			return nil, nil, fmt.Errorf("dead letter %d: look for newer data: %w", d.ID, err)
 		}
 		if newer {
-			superseded = append(superseded, d.key)
+			superseded = append(superseded, d.Key)
 			continue
 		}
 		// An older version of the key still queued (released back after
 		// this one died) gives way to it, as on enqueue.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE route = ? AND key = ? AND status IN ('P', 'E')`, d.route, d.key); err != nil {
-			return nil, nil, fmt.Errorf("dead letter %d: drop older queued entry: %w", d.id, err)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM entries WHERE route = ? AND key = ? AND status IN ('P', 'E')`, d.Route, d.Key); err != nil {
+			return nil, nil, fmt.Errorf("dead letter %d: drop older queued entry: %w", d.ID, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO entries (id, route, key, version, payload, status, priority,
 			attempts, last_error, next_attempt_at, created_at, updated_at, hash, deleted)
 			SELECT entry_id, route, key, version, payload, 'P', priority, 0, last_error, ?, created_at, ?, hash, deleted
-			FROM dead_letters WHERE id = ?`, nowMS, nowMS, d.id); err != nil {
-			return nil, nil, fmt.Errorf("dead letter %d: requeue: %w", d.id, err)
+			FROM dead_letters WHERE id = ?`, nowMS, nowMS, d.ID); err != nil {
+			return nil, nil, fmt.Errorf("dead letter %d: requeue: %w", d.ID, err)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM dead_letters WHERE route = ? AND key = ? AND id <= ?`, d.route, d.key, d.id); err != nil {
-			return nil, nil, fmt.Errorf("dead letter %d: remove: %w", d.id, err)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM dead_letters WHERE route = ? AND key = ? AND id <= ?`, d.Route, d.Key, d.ID); err != nil {
+			return nil, nil, fmt.Errorf("dead letter %d: remove: %w", d.ID, err)
 		}
-		replayed = append(replayed, store.Attempt{EntryID: d.entryID, Route: d.route, Key: d.key, Version: d.version})
+		replayed = append(replayed, d.Replayed())
 	}
 	return replayed, superseded, nil
 }

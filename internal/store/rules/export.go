@@ -1,0 +1,42 @@
+package rules
+
+import "github.com/ferry-dev/ferry/internal/store"
+
+// Rows is a result being read: *sql.Rows and pgx.Rows both are one.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ExportRows reads every row of rows into dest (storecopy.Scanner's),
+// adds each with add and hands them to sink in chunks of at most chunk
+// rows. It returns how many rows it read; the caller closes rows.
+func ExportRows(rows Rows, dest []any, add func(*store.Rows), chunk int, sink func(store.Rows) error) (int64, error) {
+	var (
+		n   int64
+		buf store.Rows
+	)
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return n, err
+		}
+		add(&buf)
+		n++
+		if buf.Len() >= chunk {
+			if err := sink(buf); err != nil {
+				return n, err
+			}
+			buf = store.Rows{}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return n, err
+	}
+	if buf.Len() > 0 {
+		if err := sink(buf); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
