@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -102,12 +101,4 @@ func (s *Store) KeyAttempts(ctx context.Context, route, key string, limit int) (
 		return nil, fmt.Errorf("attempts of key %q in route %q: %w", key, route, err)
 	}
 	return out, nil
-}
-
-// attemptAt is when a settlement's attempt happened (now when unset).
-func attemptAt(st store.Settlement) time.Time {
-	if st.Attempt.At.IsZero() {
-		return time.Now()
-	}
-	return st.Attempt.At
 }

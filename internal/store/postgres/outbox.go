@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 const outboxColumns = `id, route, entry_id, key, version, op, record, vars, idempotency_key, attempts, last_error,
@@ -107,35 +108,14 @@ func (s *Store) SettleOutbox(ctx context.Context, owner string, settlements []st
 			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 				return fmt.Errorf("outbox item %d: %w", st.ID, err)
 			}
-			if !found && (bare(a) || a.EntryID == 0 || a.Op == "") {
+			if rules.OutboxLookup(a, found) {
 				err := tx.QueryRow(ctx, `SELECT route, entry_id, key, version, op FROM outbox WHERE id = $1`, st.ID).
 					Scan(&o.Route, &o.EntryID, &o.Key, &o.Version, &o.Op)
 				if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 					return fmt.Errorf("outbox item %d: look up: %w", st.ID, err)
 				}
 			}
-			if a.Route == "" {
-				a.Route = o.Route
-			}
-			if a.Key == "" {
-				a.Key = o.Key
-			}
-			if a.Version == 0 {
-				a.Version = o.Version
-			}
-			if a.EntryID == 0 {
-				a.EntryID = o.EntryID
-			}
-			if a.Op == "" {
-				a.Op = o.Op
-			}
-			if a.Outcome == "" {
-				a.Outcome = st.Outcome
-			}
-			if a.At.IsZero() {
-				a.At = now
-			}
-			if a.Route != "" { // an unknown item's bare attempt has nowhere to go
+			if a, ok := rules.OutboxAttempt(st, o, now); ok {
 				attempts = append(attempts, a)
 			}
 		}

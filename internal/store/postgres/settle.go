@@ -9,14 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
-
-// settledEntry is what Settle learns of an entry as it settles it, to
-// fill in attempts and outbox items the caller left bare.
-type settledEntry struct {
-	route, key string
-	version    int64
-}
 
 // Settle applies the settlements in one transaction. Every statement is
 // guarded by status = 'L' AND lease_owner = owner, so settlements of
@@ -28,7 +22,7 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 		return nil
 	}
 	return s.tx(ctx, fmt.Sprintf("settle %d entries", len(settlements)), func(tx pgx.Tx) error {
-		settled := make(map[int64]settledEntry, len(settlements))
+		settled := make(map[int64]rules.Settled, len(settlements))
 		var (
 			gone           []int64 // done and skipped
 			delIDs, delAts []int64 // done: their content becomes the key's delivered content
@@ -40,21 +34,21 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 				inc = 1
 			}
 			var (
-				e   settledEntry
+				e   rules.Settled
 				ok  bool
 				err error
 			)
 			switch st.Outcome {
 			case store.OutcomeDone, store.OutcomeSkipped:
 				if st.Outcome == store.OutcomeDone {
-					delIDs, delHashes, delAts = append(delIDs, st.EntryID), append(delHashes, st.Hash), append(delAts, ms(attemptAt(st)))
+					delIDs, delHashes, delAts = append(delIDs, st.EntryID), append(delHashes, st.Hash), append(delAts, ms(rules.AttemptAt(st)))
 				}
 				gone = append(gone, st.EntryID)
 				continue
 			case store.OutcomeRetry:
-				e, ok, err = settleRetry(ctx, tx, owner, st, inc, ms(attemptAt(st)))
+				e, ok, err = settleRetry(ctx, tx, owner, st, inc, ms(rules.AttemptAt(st)))
 			case store.OutcomeDead:
-				e, ok, err = settleDead(ctx, tx, owner, st, inc, ms(attemptAt(st)))
+				e, ok, err = settleDead(ctx, tx, owner, st, inc, ms(rules.AttemptAt(st)))
 			default:
 				return fmt.Errorf("entry %d: unknown outcome %q: expected done, skipped, error or dead", st.EntryID, st.Outcome)
 			}
@@ -80,52 +74,19 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 				return err
 			}
 		}
-		attempts := make([]store.Attempt, 0, len(settlements))
-		now := time.Now()
-		for _, st := range settlements {
-			a := st.Attempt
-			if a.EntryID == 0 {
-				a.EntryID = st.EntryID
-			}
-			if e, ok := settled[st.EntryID]; ok {
-				if a.Route == "" {
-					a.Route = e.route
-				}
-				if a.Key == "" {
-					a.Key = e.key
-				}
-				if a.Version == 0 {
-					a.Version = e.version
-				}
-			}
-			if a.At.IsZero() {
-				a.At = now
-			}
-			if a.Outcome == "" {
-				a.Outcome = st.Outcome
-			}
-			if a.Route != "" { // an unknown entry's bare attempt has nowhere to go
-				attempts = append(attempts, a)
-			}
-		}
-		return insertAttempts(ctx, tx, attempts)
+		return insertAttempts(ctx, tx, rules.SettleAttempts(settlements, settled, time.Now()))
 	})
 }
 
-// bare reports whether a lacks what Settle can fill in from its entry.
-func bare(a store.Attempt) bool {
-	return a.Route == "" || a.Key == "" || a.Version == 0
-}
-
 // scanSettled reads (id, route, key, version) rows into m.
-func scanSettled(rows pgx.Rows, m map[int64]settledEntry) error {
+func scanSettled(rows pgx.Rows, m map[int64]rules.Settled) error {
 	defer rows.Close()
 	for rows.Next() {
 		var (
 			id int64
-			e  settledEntry
+			e  rules.Settled
 		)
-		if err := rows.Scan(&id, &e.route, &e.key, &e.version); err != nil {
+		if err := rows.Scan(&id, &e.Route, &e.Key, &e.Version); err != nil {
 			return err
 		}
 		m[id] = e
@@ -135,13 +96,8 @@ func scanSettled(rows pgx.Rows, m map[int64]settledEntry) error {
 
 // lookupUnsettled adds what is known of entries Settle did not settle
 // whose attempts are bare.
-func lookupUnsettled(ctx context.Context, tx pgx.Tx, settlements []store.Settlement, settled map[int64]settledEntry) error {
-	var ids []int64
-	for _, st := range settlements {
-		if _, ok := settled[st.EntryID]; !ok && bare(st.Attempt) {
-			ids = append(ids, st.EntryID)
-		}
-	}
+func lookupUnsettled(ctx context.Context, tx pgx.Tx, settlements []store.Settlement, settled map[int64]rules.Settled) error {
+	ids := rules.Unsettled(settlements, settled)
 	if len(ids) == 0 {
 		return nil
 	}
@@ -157,7 +113,7 @@ func lookupUnsettled(ctx context.Context, tx pgx.Tx, settlements []store.Settlem
 
 // deleteLeased deletes the entries of ids still leased by owner and adds
 // them to settled.
-func deleteLeased(ctx context.Context, tx pgx.Tx, owner string, ids []int64, settled map[int64]settledEntry) error {
+func deleteLeased(ctx context.Context, tx pgx.Tx, owner string, ids []int64, settled map[int64]rules.Settled) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -207,12 +163,12 @@ func upsertDelivered(ctx context.Context, tx pgx.Tx, owner string, ids []int64, 
 // newer data (see supersededSQL): then it is dropped, so an old version is
 // never retried over a newer one. ok is false when the entry is not
 // leased by owner.
-func settleRetry(ctx context.Context, tx pgx.Tx, owner string, st store.Settlement, inc int, atMS int64) (e settledEntry, ok bool, err error) {
+func settleRetry(ctx context.Context, tx pgx.Tx, owner string, st store.Settlement, inc int, atMS int64) (e rules.Settled, ok bool, err error) {
 	err = tx.QueryRow(ctx, `UPDATE entries e SET status = 'E', attempts = e.attempts + $1, last_error = $2,
 		next_attempt_at = $3, updated_at = $4, lease_owner = '', lease_until = 0, batch = $5
 		WHERE e.id = $6 AND e.status = 'L' AND e.lease_owner = $7 AND NOT `+supersededSQL+`
 		RETURNING e.route, e.key, e.version`,
-		inc, st.Error, ms(st.NextAttemptAt), atMS, st.Batch, st.EntryID, owner).Scan(&e.route, &e.key, &e.version)
+		inc, st.Error, ms(st.NextAttemptAt), atMS, st.Batch, st.EntryID, owner).Scan(&e.Route, &e.Key, &e.Version)
 	if err == nil {
 		return e, true, nil
 	}
@@ -220,7 +176,7 @@ func settleRetry(ctx context.Context, tx pgx.Tx, owner string, st store.Settleme
 		return e, false, fmt.Errorf("entry %d: retry: %w", st.EntryID, err)
 	}
 	err = tx.QueryRow(ctx, `DELETE FROM entries WHERE id = $1 AND status = 'L' AND lease_owner = $2 RETURNING route, key, version`,
-		st.EntryID, owner).Scan(&e.route, &e.key, &e.version)
+		st.EntryID, owner).Scan(&e.Route, &e.Key, &e.Version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, false, nil
 	}
@@ -232,13 +188,13 @@ func settleRetry(ctx context.Context, tx pgx.Tx, owner string, st store.Settleme
 
 // settleDead moves the entry to the dead letters, keeping its entry ID,
 // in one statement.
-func settleDead(ctx context.Context, tx pgx.Tx, owner string, st store.Settlement, inc int, atMS int64) (e settledEntry, ok bool, err error) {
+func settleDead(ctx context.Context, tx pgx.Tx, owner string, st store.Settlement, inc int, atMS int64) (e rules.Settled, ok bool, err error) {
 	err = tx.QueryRow(ctx, `WITH d AS (DELETE FROM entries WHERE id = $4 AND status = 'L' AND lease_owner = $5
 			RETURNING id, route, key, version, payload, priority, attempts, created_at, hash, deleted)
 		INSERT INTO dead_letters (entry_id, route, key, version, payload, priority, attempts, last_error, created_at, died_at, hash, deleted)
 		SELECT id, route, key, version, payload, priority, attempts + $1, $2, created_at, $3, hash, deleted FROM d
 		RETURNING route, key, version`,
-		inc, st.Error, atMS, st.EntryID, owner).Scan(&e.route, &e.key, &e.version)
+		inc, st.Error, atMS, st.EntryID, owner).Scan(&e.Route, &e.Key, &e.Version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, false, nil
 	}
@@ -250,41 +206,14 @@ func settleDead(ctx context.Context, tx pgx.Tx, owner string, st store.Settlemen
 
 // insertOutbox stores the outbox items of settlements that took effect
 // (their entry is in settled), filling what they leave out from the entry.
-func insertOutbox(ctx context.Context, tx pgx.Tx, settlements []store.Settlement, settled map[int64]settledEntry) error {
-	for _, st := range settlements {
-		if len(st.Outbox) == 0 {
-			continue
-		}
-		e, ok := settled[st.EntryID]
-		if !ok {
-			continue // not ours any more: the operations are owed by whoever settles it
-		}
-		at := attemptAt(st)
-		for _, o := range st.Outbox {
-			if o.Route == "" {
-				o.Route = e.route
-			}
-			if o.Key == "" {
-				o.Key = e.key
-			}
-			if o.Version == 0 {
-				o.Version = e.version
-			}
-			if o.EntryID == 0 {
-				o.EntryID = st.EntryID
-			}
-			if o.CreatedAt.IsZero() {
-				o.CreatedAt = at
-			}
-			if o.NextAttemptAt.IsZero() {
-				o.NextAttemptAt = o.CreatedAt
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO outbox (route, entry_id, key, version, op, record, vars, idempotency_key,
-				attempts, last_error, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-				o.Route, o.EntryID, o.Key, o.Version, o.Op, blob(o.Record), blob(o.Vars), o.IdempotencyKey,
-				int32(o.Attempts), o.LastError, ms(o.NextAttemptAt), ms(o.CreatedAt)); err != nil {
-				return fmt.Errorf("entry %d: store outbox item %s: %w", st.EntryID, o.Op, err)
-			}
+func insertOutbox(ctx context.Context, tx pgx.Tx, settlements []store.Settlement, settled map[int64]rules.Settled) error {
+	for _, ow := range rules.OwedOutbox(settlements, settled) {
+		o := ow.Item
+		if _, err := tx.Exec(ctx, `INSERT INTO outbox (route, entry_id, key, version, op, record, vars, idempotency_key,
+			attempts, last_error, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			o.Route, o.EntryID, o.Key, o.Version, o.Op, blob(o.Record), blob(o.Vars), o.IdempotencyKey,
+			int32(o.Attempts), o.LastError, ms(o.NextAttemptAt), ms(o.CreatedAt)); err != nil {
+			return fmt.Errorf("entry %d: store outbox item %s: %w", ow.EntryID, o.Op, err)
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 const outboxColumns = `id, route, entry_id, key, version, op, record, vars, idempotency_key, attempts, last_error,
@@ -38,41 +39,14 @@ func scanOutbox(row scanner) (store.OutboxItem, error) {
 
 // insertOutbox stores the outbox items of settlements that took effect
 // (their entry is in settled), filling what they leave out from the entry.
-func (s *Store) insertOutbox(ctx context.Context, tx *sql.Tx, settlements []store.Settlement, settled map[int64]settledEntry) error {
-	for _, st := range settlements {
-		if len(st.Outbox) == 0 {
-			continue
-		}
-		e, ok := settled[st.EntryID]
-		if !ok {
-			continue // not ours any more: the operations are owed by whoever settles it
-		}
-		at := attemptAt(st)
-		for _, o := range st.Outbox {
-			if o.Route == "" {
-				o.Route = e.route
-			}
-			if o.Key == "" {
-				o.Key = e.key
-			}
-			if o.Version == 0 {
-				o.Version = e.version
-			}
-			if o.EntryID == 0 {
-				o.EntryID = st.EntryID
-			}
-			if o.CreatedAt.IsZero() {
-				o.CreatedAt = at
-			}
-			if o.NextAttemptAt.IsZero() {
-				o.NextAttemptAt = o.CreatedAt
-			}
-			if _, err := s.exec(ctx, tx, `INSERT INTO outbox (route, entry_id, key, version, op, record, vars, idempotency_key,
-				attempts, last_error, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				o.Route, o.EntryID, o.Key, o.Version, o.Op, blob(o.Record), blob(o.Vars), o.IdempotencyKey,
-				o.Attempts, o.LastError, ms(o.NextAttemptAt), ms(o.CreatedAt)); err != nil {
-				return fmt.Errorf("entry %d: store outbox item %s: %w", st.EntryID, o.Op, err)
-			}
+func (s *Store) insertOutbox(ctx context.Context, tx *sql.Tx, settlements []store.Settlement, settled map[int64]rules.Settled) error {
+	for _, ow := range rules.OwedOutbox(settlements, settled) {
+		o := ow.Item
+		if _, err := s.exec(ctx, tx, `INSERT INTO outbox (route, entry_id, key, version, op, record, vars, idempotency_key,
+			attempts, last_error, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			o.Route, o.EntryID, o.Key, o.Version, o.Op, blob(o.Record), blob(o.Vars), o.IdempotencyKey,
+			o.Attempts, o.LastError, ms(o.NextAttemptAt), ms(o.CreatedAt)); err != nil {
+			return fmt.Errorf("entry %d: store outbox item %s: %w", ow.EntryID, o.Op, err)
 		}
 	}
 	return nil
@@ -160,35 +134,14 @@ func (s *Store) SettleOutbox(ctx context.Context, owner string, settlements []st
 				return fmt.Errorf("outbox item %d: %w", st.ID, err)
 			}
 			a := st.Attempt
-			if !found && (bare(a) || a.EntryID == 0 || a.Op == "") {
+			if rules.OutboxLookup(a, found) {
 				err := tx.QueryRowContext(ctx, `SELECT route, entry_id, key, version, op FROM outbox WHERE id = ?`, st.ID).
 					Scan(&o.Route, &o.EntryID, &o.Key, &o.Version, &o.Op)
 				if err != nil && !errors.Is(err, sql.ErrNoRows) {
 					return fmt.Errorf("outbox item %d: look up: %w", st.ID, err)
 				}
 			}
-			if a.Route == "" {
-				a.Route = o.Route
-			}
-			if a.Key == "" {
-				a.Key = o.Key
-			}
-			if a.Version == 0 {
-				a.Version = o.Version
-			}
-			if a.EntryID == 0 {
-				a.EntryID = o.EntryID
-			}
-			if a.Op == "" {
-				a.Op = o.Op
-			}
-			if a.Outcome == "" {
-				a.Outcome = st.Outcome
-			}
-			if a.At.IsZero() {
-				a.At = now
-			}
-			if a.Route != "" { // an unknown item's bare attempt has nowhere to go
+			if a, ok := rules.OutboxAttempt(st, o, now); ok {
 				attempts = append(attempts, a)
 			}
 		}

@@ -293,13 +293,6 @@ func (s *Store) Lease(ctx context.Context, req store.LeaseRequest) ([]store.Entr
 	return out, nil
 }
 
-// settledEntry is what Settle learns of an entry as it settles it, to
-// fill in attempts the caller left bare.
-type settledEntry struct {
-	route, key string
-	version    int64
-}
-
 // Settle applies the settlements in one transaction. Every statement is
 // guarded by status = 'L' AND lease_owner = owner, so settlements of
 // entries not leased by owner change nothing in the queue; their attempts
@@ -310,7 +303,7 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 		return nil
 	}
 	return s.writeTx(ctx, fmt.Sprintf("settle %d entries", len(settlements)), func(tx *sql.Tx) error {
-		settled := make(map[int64]settledEntry, len(settlements))
+		settled := make(map[int64]rules.Settled, len(settlements))
 		var gone, goneBare []int64 // done, skipped; goneBare's attempts need the entry's route, key, version
 		var delivered []deliveredRow
 		for _, st := range settlements {
@@ -319,27 +312,27 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 				inc = 1
 			}
 			var (
-				e   settledEntry
+				e   rules.Settled
 				ok  bool
 				err error
 			)
 			switch st.Outcome {
 			case store.OutcomeDone, store.OutcomeSkipped:
 				if st.Outcome == store.OutcomeDone {
-					delivered = append(delivered, deliveredRow{st.EntryID, st.Hash, ms(attemptAt(st))})
+					delivered = append(delivered, deliveredRow{st.EntryID, st.Hash, ms(rules.AttemptAt(st))})
 				}
 				// Outbox items are owed only if the settlement takes
 				// effect: the returning delete tells.
-				if bare(st.Attempt) || len(st.Outbox) > 0 {
+				if rules.Bare(st.Attempt) || len(st.Outbox) > 0 {
 					goneBare = append(goneBare, st.EntryID)
 				} else {
 					gone = append(gone, st.EntryID)
 				}
 				continue
 			case store.OutcomeRetry:
-				e, ok, err = s.settleRetry(ctx, tx, owner, st, inc, ms(attemptAt(st)))
+				e, ok, err = s.settleRetry(ctx, tx, owner, st, inc, ms(rules.AttemptAt(st)))
 			case store.OutcomeDead:
-				e, ok, err = s.settleDead(ctx, tx, owner, st, inc, ms(attemptAt(st)))
+				e, ok, err = s.settleDead(ctx, tx, owner, st, inc, ms(rules.AttemptAt(st)))
 			default:
 				return fmt.Errorf("entry %d: unknown outcome %q: expected done, skipped, error or dead", st.EntryID, st.Outcome)
 			}
@@ -368,53 +361,13 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 				return err
 			}
 		}
-		attempts := make([]store.Attempt, 0, len(settlements))
-		now := time.Now()
-		for _, st := range settlements {
-			a := st.Attempt
-			if a.EntryID == 0 {
-				a.EntryID = st.EntryID
-			}
-			if e, ok := settled[st.EntryID]; ok {
-				if a.Route == "" {
-					a.Route = e.route
-				}
-				if a.Key == "" {
-					a.Key = e.key
-				}
-				if a.Version == 0 {
-					a.Version = e.version
-				}
-			}
-			if a.At.IsZero() {
-				a.At = now
-			}
-			if a.Outcome == "" {
-				a.Outcome = st.Outcome
-			}
-			if a.Route != "" { // an unknown entry's bare attempt has nowhere to go
-				attempts = append(attempts, a)
-			}
-		}
-		return s.insertAttempts(ctx, tx, attempts)
+		return s.insertAttempts(ctx, tx, rules.SettleAttempts(settlements, settled, time.Now()))
 	})
 }
 
-func attemptAt(st store.Settlement) time.Time {
-	if st.Attempt.At.IsZero() {
-		return time.Now()
-	}
-	return st.Attempt.At
-}
-
 // lookupUnsettled adds what is known of entries Settle did not settle.
-func (s *Store) lookupUnsettled(ctx context.Context, tx *sql.Tx, settlements []store.Settlement, settled map[int64]settledEntry) error {
-	var ids []int64
-	for _, st := range settlements {
-		if _, ok := settled[st.EntryID]; !ok && bare(st.Attempt) {
-			ids = append(ids, st.EntryID)
-		}
-	}
+func (s *Store) lookupUnsettled(ctx context.Context, tx *sql.Tx, settlements []store.Settlement, settled map[int64]rules.Settled) error {
+	ids := rules.Unsettled(settlements, settled)
 	for chunk := range chunks(ids, idChunk) {
 		rows, err := tx.QueryContext(ctx, `SELECT id, route, key, version FROM entries WHERE id IN (`+placeholders(len(chunk))+`)`, int64Args(chunk)...)
 		if err != nil {
@@ -428,24 +381,19 @@ func (s *Store) lookupUnsettled(ctx context.Context, tx *sql.Tx, settlements []s
 }
 
 // scanSettled reads (id, route, key, version) rows into m and closes rows.
-func scanSettled(rows *sql.Rows, m map[int64]settledEntry) error {
+func scanSettled(rows *sql.Rows, m map[int64]rules.Settled) error {
 	defer rows.Close()
 	for rows.Next() {
 		var (
 			id int64
-			e  settledEntry
+			e  rules.Settled
 		)
-		if err := rows.Scan(&id, &e.route, &e.key, &e.version); err != nil {
+		if err := rows.Scan(&id, &e.Route, &e.Key, &e.Version); err != nil {
 			return err
 		}
 		m[id] = e
 	}
 	return rows.Err()
-}
-
-// bare reports whether a lacks what Settle can fill in from its entry.
-func bare(a store.Attempt) bool {
-	return a.Route == "" || a.Key == "" || a.Version == 0
 }
 
 // deleteLeased deletes the entries of ids still leased by owner.
@@ -466,7 +414,7 @@ func (s *Store) deleteLeased(ctx context.Context, tx *sql.Tx, owner string, ids 
 
 // deleteLeasedReturning is deleteLeased that adds the deleted entries to
 // settled, for attempts that lack their route, key or version.
-func (s *Store) deleteLeasedReturning(ctx context.Context, tx *sql.Tx, owner string, ids []int64, settled map[int64]settledEntry) error {
+func (s *Store) deleteLeasedReturning(ctx context.Context, tx *sql.Tx, owner string, ids []int64, settled map[int64]rules.Settled) error {
 	for chunk := range chunks(ids, idChunk) {
 		args := append(make([]any, 0, len(chunk)+1), owner)
 		for _, id := range chunk {
@@ -489,7 +437,7 @@ func (s *Store) deleteLeasedReturning(ctx context.Context, tx *sql.Tx, owner str
 // delivered already): then this one is superseded and dropped, so an old
 // version is never retried over a newer one. ok is false when the entry is
 // not leased by owner.
-func (s *Store) settleRetry(ctx context.Context, tx *sql.Tx, owner string, st store.Settlement, inc int, atMS int64) (e settledEntry, ok bool, err error) {
+func (s *Store) settleRetry(ctx context.Context, tx *sql.Tx, owner string, st store.Settlement, inc int, atMS int64) (e rules.Settled, ok bool, err error) {
 	err = s.one(ctx, tx, &e, `UPDATE entries SET status = 'E', attempts = attempts + ?, last_error = ?,
 		next_attempt_at = ?, updated_at = ?, lease_owner = '', lease_until = 0, batch = ?
 		WHERE id = ? AND status = 'L' AND lease_owner = ? AND NOT EXISTS (SELECT 1 FROM entries n
@@ -517,7 +465,7 @@ func (s *Store) settleRetry(ctx context.Context, tx *sql.Tx, owner string, st st
 }
 
 // settleDead moves the entry to the dead letters, keeping its entry ID.
-func (s *Store) settleDead(ctx context.Context, tx *sql.Tx, owner string, st store.Settlement, inc int, atMS int64) (e settledEntry, ok bool, err error) {
+func (s *Store) settleDead(ctx context.Context, tx *sql.Tx, owner string, st store.Settlement, inc int, atMS int64) (e rules.Settled, ok bool, err error) {
 	err = s.one(ctx, tx, &e, `INSERT INTO dead_letters
 		(entry_id, route, key, version, payload, priority, attempts, last_error, created_at, died_at, hash, deleted)
 		SELECT id, route, key, version, payload, priority, attempts + ?, ?, created_at, ?, hash, deleted
@@ -537,7 +485,7 @@ func (s *Store) settleDead(ctx context.Context, tx *sql.Tx, owner string, st sto
 }
 
 // one runs a statement returning (route, key, version) of at most one row.
-func (s *Store) one(ctx context.Context, tx *sql.Tx, e *settledEntry, q string, args ...any) error {
+func (s *Store) one(ctx context.Context, tx *sql.Tx, e *rules.Settled, q string, args ...any) error {
 	rows, err := s.query(ctx, tx, q, args...)
 	if err != nil {
 		return err
@@ -549,7 +497,7 @@ func (s *Store) one(ctx context.Context, tx *sql.Tx, e *settledEntry, q string, 
 		}
 		return sql.ErrNoRows
 	}
-	if err := rows.Scan(&e.route, &e.key, &e.version); err != nil {
+	if err := rows.Scan(&e.Route, &e.Key, &e.Version); err != nil {
 		return err
 	}
 	for rows.Next() { // drain, so the statement completes before the next
