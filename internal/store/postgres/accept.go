@@ -16,28 +16,11 @@ import (
 // key pushed again starts a new group, so a later push replaces an
 // earlier one's content exactly as two EnqueuePage calls would.
 func (s *Store) Accept(ctx context.Context, pushes []store.Push, now time.Time) ([][]store.Accepted, error) {
-	groups, slots, err := rules.GroupPushes(pushes)
-	if err != nil {
-		return nil, err
-	}
 	nowMS := ms(now)
-	accepted := make([][]store.Accepted, len(groups))
-	if rules.AnyRecords(groups) {
-		err = s.tx(ctx, fmt.Sprintf("accept %d pushes", len(pushes)), func(tx pgx.Tx) error {
-			for i, g := range groups {
-				acc, err := acceptRecords(ctx, tx, g.Route, g.Records, nowMS)
-				if err != nil {
-					return fmt.Errorf("route %q: %w", g.Route, err)
-				}
-				accepted[i] = acc
-			}
-			return nil
+	return rules.Accept(pushes, func(what string, f func(pgx.Tx) error) error { return s.tx(ctx, what, f) },
+		func(tx pgx.Tx, g rules.Group) ([]store.Accepted, error) {
+			return acceptRecords(ctx, tx, g.Route, g.Records, nowMS)
 		})
-	}
-	if err != nil {
-		return nil, err
-	}
-	return rules.Spread(slots, accepted), nil
 }
 
 // acceptRecords queues records of route (keys distinct) by EnqueuePage's

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 // insertAttemptsSQL records attempts from parallel arrays, one statement
@@ -43,20 +44,7 @@ func insertAttempts(ctx context.Context, tx pgx.Tx, attempts []store.Attempt) er
 const attemptColumns = `id, entry_id, route, key, version, run_id, at, outcome, status_code, error,
 	request, response, duration_ms, idempotency_key, op`
 
-func scanAttempt(row pgx.Rows) (store.Attempt, error) {
-	var (
-		a       store.Attempt
-		at      int64
-		outcome string
-		code    int32
-	)
-	if err := row.Scan(&a.ID, &a.EntryID, &a.Route, &a.Key, &a.Version, &a.RunID, &at, &outcome,
-		&code, &a.Error, &a.Request, &a.Response, &a.DurationMillis, &a.IdempotencyKey, &a.Op); err != nil {
-		return a, err
-	}
-	a.At, a.Outcome, a.StatusCode = fromMS(at), store.Outcome(outcome), int(code)
-	return a, nil
-}
+func scanAttempt(row pgx.Rows) (store.Attempt, error) { return rules.ScanAttempt(row) }
 
 func (s *Store) queryAttempts(ctx context.Context, q string, args ...any) ([]store.Attempt, error) {
 	rows, err := s.pool.Query(ctx, q, args...)

@@ -103,11 +103,8 @@ func (s *Store) Resend(ctx context.Context, route, key, who string, now time.Tim
 			EXISTS (SELECT 1 FROM delivered WHERE route = $1 AND key = $2)`, route, key).Scan(&busy, &found); err != nil {
 			return err
 		}
-		switch {
-		case !found:
-			return fmt.Errorf("no delivered content is kept: %w", store.ErrNotFound)
-		case busy:
-			return store.ErrNewerQueued
+		if err := rules.ResendBlocked(found, busy); err != nil {
+			return err
 		}
 		var err error
 		e, err = scanEntry(tx.QueryRow(ctx, `INSERT INTO entries (route, key, version, payload, status, priority,

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 	"github.com/ferry-dev/ferry/internal/store/storecopy"
 )
 
@@ -87,15 +87,11 @@ func (im *importTx) finish(ctx context.Context, info store.ExportInfo) error {
 	if _, err := im.tx.Exec(ctx, `UPDATE meta SET value = $1 WHERE key = 'store_id'`, info.ID); err != nil {
 		return fmt.Errorf("import: set the store identity: %w", err)
 	}
-	tables := make([]string, 0, len(info.Sequences))
-	for t := range info.Sequences {
-		tables = append(tables, t)
+	tables, err := rules.SequenceTables(info)
+	if err != nil {
+		return err
 	}
-	sort.Strings(tables)
 	for _, t := range tables {
-		if !storecopy.HasID(t) {
-			return fmt.Errorf("import: sequence of unknown table %q", t)
-		}
 		// Explicit IDs do not move an identity's sequence: set it to the
 		// highest ID the source ever handed out (or copied, if higher).
 		var max int64

@@ -185,13 +185,5 @@ func retryable(err error) bool {
 // collect reads every row of rows with scan.
 func collect[T any](rows pgx.Rows, scan func(pgx.Rows) (T, error)) ([]T, error) {
 	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return rules.Collect(rows, scan)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 // Beat inserts or updates the process's row by ID. StartedAt is kept
@@ -34,16 +35,7 @@ func (s *Store) Processes(ctx context.Context) ([]store.Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}
-	out, err := collect(rows, func(r pgx.Rows) (store.Process, error) {
-		var (
-			p                    store.Process
-			pid                  int32
-			started, seen, until int64
-		)
-		err := r.Scan(&p.ID, &p.Host, &pid, &p.Version, &p.Listen, &started, &seen, &until)
-		p.PID, p.StartedAt, p.SeenAt, p.Until = int(pid), fromMS(started), fromMS(seen), fromMS(until)
-		return p, err
-	})
+	out, err := collect(rows, func(r pgx.Rows) (store.Process, error) { return rules.ScanProcess(r) })
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 // conds builds a WHERE clause with numbered parameters.
@@ -151,19 +152,13 @@ func (s *Store) DeadLetters(ctx context.Context, f store.DeadFilter) ([]store.De
 
 // LastDelivered returns the last delivered content of key.
 func (s *Store) LastDelivered(ctx context.Context, route, key string) (store.Delivered, error) {
-	d := store.Delivered{Route: route, Key: key}
-	var (
-		payload []byte
-		at      int64
-	)
-	err := s.pool.QueryRow(ctx, `SELECT entry_id, version, hash, payload, delivered_at, deleted
-		FROM delivered WHERE route = $1 AND key = $2`, route, key).Scan(&d.EntryID, &d.Version, &d.Hash, &payload, &at, &d.Deleted)
+	d, err := rules.ScanDelivered(s.pool.QueryRow(ctx, `SELECT entry_id, version, hash, payload, delivered_at, deleted
+		FROM delivered WHERE route = $1 AND key = $2`, route, key), route, key)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, fmt.Errorf("last delivered content of key %q in route %q: %w", key, route, store.ErrNotFound)
 	}
 	if err != nil {
 		return d, fmt.Errorf("last delivered content of key %q in route %q: %w", key, route, err)
 	}
-	d.Payload, d.DeliveredAt = payload, fromMS(at)
 	return d, nil
 }

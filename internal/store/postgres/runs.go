@@ -9,26 +9,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 const runColumns = `id, route, trigger, mode, status, started_at, ended_at, iterations, collected, sent, done, failed,
 	dead, skipped, unchanged, error, owner, pruned`
 
-func scanRun(row pgx.Row) (store.Run, error) {
-	var (
-		r                                                        store.Run
-		status                                                   string
-		started, ended                                           int64
-		iterations, collected, sent, done, failed, dead, skipped int32
-		unchanged, pruned                                        int32
-	)
-	err := row.Scan(&r.ID, &r.Route, &r.Trigger, &r.Mode, &status, &started, &ended, &iterations,
-		&collected, &sent, &done, &failed, &dead, &skipped, &unchanged, &r.Error, &r.Owner, &pruned)
-	r.Status, r.StartedAt, r.EndedAt = store.RunStatus(status), fromMS(started), fromMS(ended)
-	r.Iterations, r.Collected, r.Sent, r.Done, r.Failed = int(iterations), int(collected), int(sent), int(done), int(failed)
-	r.Dead, r.Skipped, r.Unchanged, r.Pruned = int(dead), int(skipped), int(unchanged), int(pruned)
-	return r, err
-}
+func scanRun(row pgx.Row) (store.Run, error) { return rules.ScanRun(row) }
 
 func scanRunRows(rows pgx.Rows) (store.Run, error) { return scanRun(rows) }
 
@@ -142,36 +129,28 @@ func (s *Store) AbandonRuns(ctx context.Context, now time.Time, dead func(owner 
 	var closed []store.Run
 	err := s.tx(ctx, "abandon runs of dead workers", func(tx pgx.Tx) error {
 		closed = nil
-		type candidate struct {
-			id                int64
-			owner, lockHolder string
-			lockLive          bool
-		}
 		rows, err := tx.Query(ctx, `SELECT r.id, r.owner, coalesce(l.owner, ''), coalesce(l.until >= $1, false)
 			FROM runs r LEFT JOIN route_locks l ON l.route = r.route WHERE r.status = 'running' ORDER BY r.id
 			FOR SHARE OF r`, nowMS)
 		if err != nil {
 			return fmt.Errorf("find running runs: %w", err)
 		}
-		cands, err := collect(rows, func(r pgx.Rows) (candidate, error) {
-			var c candidate
-			return c, r.Scan(&c.id, &c.owner, &c.lockHolder, &c.lockLive)
-		})
+		cands, err := collect(rows, func(r pgx.Rows) (rules.RunCandidate, error) { return rules.ScanRunCandidate(r) })
 		if err != nil {
 			return fmt.Errorf("find running runs: %w", err)
 		}
 		for _, c := range cands {
-			why := abandonReason(c.owner, c.lockHolder, c.lockLive, dead)
+			why := c.AbandonReason(dead)
 			if why == "" {
 				continue
 			}
 			r, err := scanRun(tx.QueryRow(ctx, `UPDATE runs SET status = $1, ended_at = $2, error = $3
-				WHERE id = $4 AND status = 'running' RETURNING `+runColumns, string(store.RunAbandoned), nowMS, why, c.id))
+				WHERE id = $4 AND status = 'running' RETURNING `+runColumns, string(store.RunAbandoned), nowMS, why, c.ID))
 			if errors.Is(err, pgx.ErrNoRows) {
 				continue // it ended meanwhile
 			}
 			if err != nil {
-				return fmt.Errorf("abandon run %d: %w", c.id, err)
+				return fmt.Errorf("abandon run %d: %w", c.ID, err)
 			}
 			closed = append(closed, r)
 		}
@@ -181,20 +160,4 @@ func (s *Store) AbandonRuns(ctx context.Context, now time.Time, dead func(owner 
 		return nil, err
 	}
 	return closed, nil
-}
-
-// abandonReason says why a running run is abandoned, or "" when its
-// worker is alive.
-func abandonReason(owner, lockHolder string, lockLive bool, dead func(string) bool) string {
-	switch {
-	case owner == "" && lockLive:
-		return "" // an old run: someone runs the route, perhaps this one
-	case owner == "":
-		return "its worker is gone (no run lock is held)"
-	case dead != nil && dead(owner):
-		return fmt.Sprintf("worker %s died", owner)
-	case !lockLive || lockHolder != owner:
-		return fmt.Sprintf("worker %s lost its run lock", owner)
-	}
-	return ""
 }

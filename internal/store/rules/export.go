@@ -1,6 +1,12 @@
 package rules
 
-import "github.com/ferry-dev/ferry/internal/store"
+import (
+	"fmt"
+	"sort"
+
+	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/storecopy"
+)
 
 // Rows is a result being read: *sql.Rows and pgx.Rows both are one.
 type Rows interface {
@@ -39,4 +45,20 @@ func ExportRows(rows Rows, dest []any, add func(*store.Rows), chunk int, sink fu
 		}
 	}
 	return n, nil
+}
+
+// SequenceTables lists the tables of an export's sequences, sorted; a
+// table without IDs is an error.
+func SequenceTables(info store.ExportInfo) ([]string, error) {
+	tables := make([]string, 0, len(info.Sequences))
+	for t := range info.Sequences {
+		tables = append(tables, t)
+	}
+	sort.Strings(tables)
+	for _, t := range tables {
+		if !storecopy.HasID(t) {
+			return nil, fmt.Errorf("import: sequence of unknown table %q", t)
+		}
+	}
+	return tables, nil
 }

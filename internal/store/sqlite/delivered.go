@@ -65,21 +65,15 @@ func upsertDeliveredSQL(n int) string {
 
 // LastDelivered returns the last delivered content of key.
 func (s *Store) LastDelivered(ctx context.Context, route, key string) (store.Delivered, error) {
-	d := store.Delivered{Route: route, Key: key}
-	var (
-		payload []byte
-		at      int64
-	)
-	err := s.read.QueryRowContext(ctx, `SELECT d.entry_id, d.version, d.hash, p.payload, d.delivered_at, d.deleted
+	d, err := rules.ScanDelivered(s.read.QueryRowContext(ctx, `SELECT d.entry_id, d.version, d.hash, p.payload, d.delivered_at, d.deleted
 		FROM delivered d JOIN delivered_payloads p ON p.entry_id = d.entry_id
-		WHERE d.route = ? AND d.key = ?`, route, key).Scan(&d.EntryID, &d.Version, &d.Hash, &payload, &at, &d.Deleted)
+		WHERE d.route = ? AND d.key = ?`, route, key), route, key)
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, fmt.Errorf("last delivered content of key %q in route %q: %w", key, route, store.ErrNotFound)
 	}
 	if err != nil {
 		return d, fmt.Errorf("last delivered content of key %q in route %q: %w", key, route, err)
 	}
-	d.Payload, d.DeliveredAt = payload, fromMS(at)
 	return d, nil
 }
 
@@ -99,11 +93,8 @@ func (s *Store) Resend(ctx context.Context, route, key, who string, now time.Tim
 		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM delivered WHERE route = ? AND key = ?)`, route, key).Scan(&found); err != nil {
 			return err
 		}
-		switch {
-		case !found:
-			return fmt.Errorf("no delivered content is kept: %w", store.ErrNotFound)
-		case busy:
-			return store.ErrNewerQueued
+		if err := rules.ResendBlocked(found, busy); err != nil {
+			return err
 		}
 		var err error
 		e, err = scanEntry(tx.QueryRowContext(ctx, `INSERT INTO entries (route, key, version, payload, status, priority,

@@ -4,10 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 	"github.com/ferry-dev/ferry/internal/store/storecopy"
 )
 
@@ -108,15 +108,11 @@ func (im *importTx) Commit(ctx context.Context, info store.ExportInfo) error {
 	if _, err := im.tx.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'store_id'`, info.ID); err != nil {
 		return fmt.Errorf("import: set the store identity: %w", err)
 	}
-	tables := make([]string, 0, len(info.Sequences))
-	for t := range info.Sequences {
-		tables = append(tables, t)
+	tables, err := rules.SequenceTables(info)
+	if err != nil {
+		return err
 	}
-	sort.Strings(tables)
 	for _, t := range tables {
-		if !storecopy.HasID(t) {
-			return fmt.Errorf("import: sequence of unknown table %q", t)
-		}
 		// Explicit IDs moved sqlite_sequence up to the highest copied;
 		// raise it to the highest ever handed out.
 		res, err := im.tx.ExecContext(ctx, `UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?`, info.Sequences[t], t)

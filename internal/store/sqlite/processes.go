@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 // Beat inserts or updates the process's row by ID. StartedAt is kept
@@ -32,20 +33,8 @@ func (s *Store) Processes(ctx context.Context) ([]store.Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}
-	defer rows.Close()
-	var out []store.Process
-	for rows.Next() {
-		var (
-			p                    store.Process
-			started, seen, until int64
-		)
-		if err := rows.Scan(&p.ID, &p.Host, &p.PID, &p.Version, &p.Listen, &started, &seen, &until); err != nil {
-			return nil, fmt.Errorf("list processes: %w", err)
-		}
-		p.StartedAt, p.SeenAt, p.Until = fromMS(started), fromMS(seen), fromMS(until)
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collectRows(rows, rules.ScanProcess)
+	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}
 	return out, nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 const defaultLimit = 100
@@ -75,22 +76,7 @@ func (s *Store) queryAttempts(ctx context.Context, q string, args ...any) ([]sto
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []store.Attempt
-	for rows.Next() {
-		var (
-			a       store.Attempt
-			at      int64
-			outcome string
-		)
-		if err := rows.Scan(&a.ID, &a.EntryID, &a.Route, &a.Key, &a.Version, &a.RunID, &at, &outcome,
-			&a.StatusCode, &a.Error, &a.Request, &a.Response, &a.DurationMillis, &a.IdempotencyKey, &a.Op); err != nil {
-			return nil, err
-		}
-		a.At, a.Outcome = fromMS(at), store.Outcome(outcome)
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return collectRows(rows, rules.ScanAttempt)
 }
 
 // Attempts lists the attempts of an entry ID, oldest first.
@@ -228,17 +214,7 @@ func (s *Store) UpdateRun(ctx context.Context, r store.Run) error {
 const runColumns = `id, route, trigger, mode, status, started_at, ended_at, iterations, collected, sent, done, failed,
 	dead, skipped, unchanged, error, owner, pruned`
 
-func scanRun(row scanner) (store.Run, error) {
-	var (
-		r              store.Run
-		status         string
-		started, ended int64
-	)
-	err := row.Scan(&r.ID, &r.Route, &r.Trigger, &r.Mode, &status, &started, &ended, &r.Iterations,
-		&r.Collected, &r.Sent, &r.Done, &r.Failed, &r.Dead, &r.Skipped, &r.Unchanged, &r.Error, &r.Owner, &r.Pruned)
-	r.Status, r.StartedAt, r.EndedAt = store.RunStatus(status), fromMS(started), fromMS(ended)
-	return r, err
-}
+func scanRun(row scanner) (store.Run, error) { return rules.ScanRun(row) }
 
 // Runs lists the newest runs of route (all routes when ""), newest first.
 func (s *Store) Runs(ctx context.Context, route string, limit int) ([]store.Run, error) {

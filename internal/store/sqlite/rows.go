@@ -9,13 +9,5 @@ import (
 // collectRows reads every row of rows with scan, then closes them.
 func collectRows[T any](rows *sql.Rows, scan func(rules.Scanner) (T, error)) ([]T, error) {
 	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return rules.Collect(rows, func(r *sql.Rows) (T, error) { return scan(r) })
 }

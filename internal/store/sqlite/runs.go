@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/rules"
 )
 
 // AbandonRuns closes running runs whose worker is gone: its owner is dead,
@@ -22,37 +23,24 @@ func (s *Store) AbandonRuns(ctx context.Context, now time.Time, dead func(owner 
 	nowMS := ms(now)
 	var closed []store.Run
 	err := s.writeTx(ctx, "abandon runs of dead workers", func(tx *sql.Tx) error {
-		type candidate struct {
-			id                int64
-			owner, lockHolder string
-			lockLive          bool
-		}
 		rows, err := tx.QueryContext(ctx, `SELECT r.id, r.owner, coalesce(l.owner, ''), coalesce(l.until >= ?, 0)
 			FROM runs r LEFT JOIN route_locks l ON l.route = r.route WHERE r.status = 'running' ORDER BY r.id`, nowMS)
 		if err != nil {
 			return fmt.Errorf("find running runs: %w", err)
 		}
-		var cands []candidate
-		for rows.Next() {
-			var c candidate
-			if err := rows.Scan(&c.id, &c.owner, &c.lockHolder, &c.lockLive); err != nil {
-				rows.Close()
-				return fmt.Errorf("find running runs: %w", err)
-			}
-			cands = append(cands, c)
-		}
-		if err := closeRows(rows); err != nil {
+		cands, err := collectRows(rows, rules.ScanRunCandidate)
+		if err != nil {
 			return fmt.Errorf("find running runs: %w", err)
 		}
 		for _, c := range cands {
-			why := abandonReason(c.owner, c.lockHolder, c.lockLive, dead)
+			why := c.AbandonReason(dead)
 			if why == "" {
 				continue
 			}
 			r, err := scanRun(tx.QueryRowContext(ctx, `UPDATE runs SET status = ?, ended_at = ?, error = ?
-				WHERE id = ? AND status = 'running' RETURNING `+runColumns, string(store.RunAbandoned), nowMS, why, c.id))
+				WHERE id = ? AND status = 'running' RETURNING `+runColumns, string(store.RunAbandoned), nowMS, why, c.ID))
 			if err != nil {
-				return fmt.Errorf("abandon run %d: %w", c.id, err)
+				return fmt.Errorf("abandon run %d: %w", c.ID, err)
 			}
 			closed = append(closed, r)
 		}
@@ -62,20 +50,4 @@ func (s *Store) AbandonRuns(ctx context.Context, now time.Time, dead func(owner 
 		return nil, err
 	}
 	return closed, nil
-}
-
-// abandonReason says why a running run is abandoned, or "" when its
-// worker is alive.
-func abandonReason(owner, lockHolder string, lockLive bool, dead func(string) bool) string {
-	switch {
-	case owner == "" && lockLive:
-		return "" // an old run: someone runs the route, perhaps this one
-	case owner == "":
-		return "its worker is gone (no run lock is held)"
-	case dead != nil && dead(owner):
-		return fmt.Sprintf("worker %s died", owner)
-	case !lockLive || lockHolder != owner:
-		return fmt.Sprintf("worker %s lost its run lock", owner)
-	}
-	return ""
 }
