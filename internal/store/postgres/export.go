@@ -18,10 +18,7 @@ var _ store.Exporter = (*Store)(nil)
 // transaction (one snapshot for all tables), streaming rows to sink in
 // chunks: pgx reads a result from the network as it is scanned.
 func (s *Store) Export(ctx context.Context, chunk int, sink func(store.Rows) error) (store.ExportInfo, error) {
-	if chunk <= 0 {
-		chunk = 1000
-	}
-	info := store.ExportInfo{Sequences: map[string]int64{}, Counts: map[string]int64{}}
+	chunk, info := rules.NewExport(chunk)
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return info, fmt.Errorf("export: begin: %w", err)

@@ -42,15 +42,10 @@ func scanOutbox(row pgx.Rows) (store.OutboxItem, error) {
 // LeaseOutbox leases up to limit due outbox items of route, oldest
 // first, passing over items another worker is leasing (SKIP LOCKED).
 func (s *Store) LeaseOutbox(ctx context.Context, route, owner string, limit int, now, until time.Time) ([]store.OutboxItem, error) {
-	if limit <= 0 {
-		return nil, nil
+	if none, err := rules.CheckOutboxLease(route, owner, limit); none || err != nil {
+		return nil, err
 	}
-	if owner == "" {
-		return nil, fmt.Errorf("lease outbox of route %q: empty owner", route)
-	}
-	if now.IsZero() {
-		now = time.Now()
-	}
+	now = rules.Now(now)
 	var out []store.OutboxItem
 	err := s.tx(ctx, fmt.Sprintf("lease outbox of route %q", route), func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `WITH c AS (SELECT id FROM outbox WHERE route = $3 AND NOT dead AND next_attempt_at <= $4

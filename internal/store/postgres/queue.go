@@ -318,11 +318,8 @@ func (s *Store) ReleaseLeases(ctx context.Context, route string, now time.Time, 
 // ExtendLeases moves the lease expiry of those of ids still leased by
 // owner to until.
 func (s *Store) ExtendLeases(ctx context.Context, owner string, ids []int64, until time.Time) (int, error) {
-	if len(ids) == 0 {
-		return 0, nil
-	}
-	if owner == "" {
-		return 0, errors.New("extend leases: empty owner")
+	if none, err := rules.CheckExtend(owner, ids); none || err != nil {
+		return 0, err
 	}
 	var n int64
 	err := s.tx(ctx, fmt.Sprintf("extend %d leases of %q", len(ids), owner), func(tx pgx.Tx) error {

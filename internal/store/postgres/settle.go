@@ -29,10 +29,7 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 			delHashes      []string
 		)
 		for _, st := range settlements {
-			inc := 0
-			if st.CountAttempt {
-				inc = 1
-			}
+			inc := rules.AttemptIncrement(st)
 			var (
 				e   rules.Settled
 				ok  bool

@@ -99,3 +99,24 @@ func TestMigrations(t *testing.T) {
 		}
 	}
 }
+
+func TestChecks(t *testing.T) {
+	if none, err := CheckExtend("", nil); !none || err != nil {
+		t.Errorf("no ids: %v, %v", none, err)
+	}
+	if _, err := CheckExtend("", []int64{1}); err == nil {
+		t.Error("an empty owner extended leases")
+	}
+	if none, err := CheckOutboxLease("r", "", 0); !none || err != nil {
+		t.Errorf("no limit: %v, %v", none, err)
+	}
+	if _, err := CheckOutboxLease("r", "", 1); err == nil || !strings.Contains(err.Error(), `"r"`) {
+		t.Errorf("empty owner: %v", err)
+	}
+	if n, info := NewExport(0); n != 1000 || info.Counts == nil || info.Sequences == nil {
+		t.Errorf("NewExport(0) = %d, %+v", n, info)
+	}
+	if AttemptIncrement(store.Settlement{CountAttempt: true}) != 1 || AttemptIncrement(store.Settlement{}) != 0 {
+		t.Error("AttemptIncrement")
+	}
+}

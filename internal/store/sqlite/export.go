@@ -27,10 +27,7 @@ func exportSelect(table string) string {
 // Export reads every copied table in one read transaction (in WAL mode a
 // snapshot that writers do not disturb), streaming rows to sink in chunks.
 func (s *Store) Export(ctx context.Context, chunk int, sink func(store.Rows) error) (store.ExportInfo, error) {
-	if chunk <= 0 {
-		chunk = 1000
-	}
-	info := store.ExportInfo{Sequences: map[string]int64{}, Counts: map[string]int64{}}
+	chunk, info := rules.NewExport(chunk)
 	tx, err := s.read.BeginTx(ctx, nil)
 	if err != nil {
 		return info, fmt.Errorf("export: begin: %w", err)

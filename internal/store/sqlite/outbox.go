@@ -54,15 +54,10 @@ func (s *Store) insertOutbox(ctx context.Context, tx *sql.Tx, settlements []stor
 
 // LeaseOutbox leases up to limit due outbox items of route, oldest first.
 func (s *Store) LeaseOutbox(ctx context.Context, route, owner string, limit int, now, until time.Time) ([]store.OutboxItem, error) {
-	if limit <= 0 {
-		return nil, nil
+	if none, err := rules.CheckOutboxLease(route, owner, limit); none || err != nil {
+		return nil, err
 	}
-	if owner == "" {
-		return nil, fmt.Errorf("lease outbox of route %q: empty owner", route)
-	}
-	if now.IsZero() {
-		now = time.Now()
-	}
+	now = rules.Now(now)
 	var out []store.OutboxItem
 	err := s.writeTx(ctx, fmt.Sprintf("lease outbox of route %q", route), func(tx *sql.Tx) error {
 		rows, err := s.query(ctx, tx, `UPDATE outbox SET lease_owner = ?1, lease_until = ?2

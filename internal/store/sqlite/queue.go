@@ -307,10 +307,7 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 		var gone, goneBare []int64 // done, skipped; goneBare's attempts need the entry's route, key, version
 		var delivered []deliveredRow
 		for _, st := range settlements {
-			inc := 0
-			if st.CountAttempt {
-				inc = 1
-			}
+			inc := rules.AttemptIncrement(st)
 			var (
 				e   rules.Settled
 				ok  bool
@@ -557,11 +554,8 @@ func (s *Store) ReleaseLeases(ctx context.Context, route string, now time.Time, 
 // ExtendLeases moves the lease expiry of those of ids still leased by
 // owner to until, in chunked UPDATEs of one transaction.
 func (s *Store) ExtendLeases(ctx context.Context, owner string, ids []int64, until time.Time) (int, error) {
-	if len(ids) == 0 {
-		return 0, nil
-	}
-	if owner == "" {
-		return 0, errors.New("extend leases: empty owner")
+	if none, err := rules.CheckExtend(owner, ids); none || err != nil {
+		return 0, err
 	}
 	var extended int64
 	err := s.writeTx(ctx, fmt.Sprintf("extend %d leases of %q", len(ids), owner), func(tx *sql.Tx) error {
