@@ -71,8 +71,6 @@ func inRunningRun(ctx context.Context, tx pgx.Tx, route string, attempts []store
 	if err != nil {
 		return fmt.Errorf("look up the running run: %w", err)
 	}
-	for i := range attempts {
-		attempts[i].RunID = id
-	}
+	rules.InRun(attempts, id)
 	return nil
 }

@@ -215,16 +215,10 @@ const (
 // Lease takes up to req.Limit entries in one transaction (see the
 // statements above for the error pass and its batches).
 func (s *Store) Lease(ctx context.Context, req store.LeaseRequest) ([]store.Entry, error) {
-	if req.Limit <= 0 {
-		return nil, nil
+	if none, err := rules.CheckLease(req); none || err != nil {
+		return nil, err
 	}
-	if req.Owner == "" {
-		return nil, fmt.Errorf("lease route %q: empty owner", req.Route)
-	}
-	now := req.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
+	now := rules.Now(req.Now)
 	var (
 		out   []store.Entry
 		batch string

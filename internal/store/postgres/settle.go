@@ -78,17 +78,7 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 // scanSettled reads (id, route, key, version) rows into m.
 func scanSettled(rows pgx.Rows, m map[int64]rules.Settled) error {
 	defer rows.Close()
-	for rows.Next() {
-		var (
-			id int64
-			e  rules.Settled
-		)
-		if err := rows.Scan(&id, &e.Route, &e.Key, &e.Version); err != nil {
-			return err
-		}
-		m[id] = e
-	}
-	return rows.Err()
+	return rules.AddSettled(rows, m)
 }
 
 // lookupUnsettled adds what is known of entries Settle did not settle

@@ -48,3 +48,23 @@ func NewExport(chunk int) (int, store.ExportInfo) {
 	}
 	return chunk, store.ExportInfo{Sequences: map[string]int64{}, Counts: map[string]int64{}}
 }
+
+// CheckLease checks a Lease request: none says there is nothing to lease
+// (no limit); an empty owner is an error.
+func CheckLease(req store.LeaseRequest) (none bool, err error) {
+	if req.Limit <= 0 {
+		return true, nil
+	}
+	if req.Owner == "" {
+		return false, fmt.Errorf("lease route %q: empty owner", req.Route)
+	}
+	return false, nil
+}
+
+// InRun sets the run ID of attempts (the route's running run, see the
+// stores' inRunningRun), so the history tells which run read the records.
+func InRun(attempts []store.Attempt, runID int64) {
+	for i := range attempts {
+		attempts[i].RunID = runID
+	}
+}

@@ -120,3 +120,20 @@ func TestChecks(t *testing.T) {
 		t.Error("AttemptIncrement")
 	}
 }
+
+func TestCheckLeaseAndInRun(t *testing.T) {
+	if none, err := CheckLease(store.LeaseRequest{Route: "r"}); !none || err != nil {
+		t.Errorf("no limit: %v, %v", none, err)
+	}
+	if _, err := CheckLease(store.LeaseRequest{Route: "r", Limit: 1}); err == nil {
+		t.Error("an empty owner leased")
+	}
+	if none, err := CheckLease(store.LeaseRequest{Route: "r", Limit: 1, Owner: "w"}); none || err != nil {
+		t.Errorf("a good request: %v, %v", none, err)
+	}
+	a := []store.Attempt{{}, {}}
+	InRun(a, 7)
+	if a[0].RunID != 7 || a[1].RunID != 7 {
+		t.Errorf("attempts = %+v", a)
+	}
+}

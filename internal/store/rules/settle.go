@@ -154,3 +154,19 @@ func OutboxAttempt(st store.OutboxSettlement, o store.OutboxItem, now time.Time)
 	}
 	return a, a.Route != ""
 }
+
+// AddSettled reads (id, route, key, version) rows into m; the caller
+// closes rows.
+func AddSettled(rows Rows, m map[int64]Settled) error {
+	for rows.Next() {
+		var (
+			id int64
+			e  Settled
+		)
+		if err := rows.Scan(&id, &e.Route, &e.Key, &e.Version); err != nil {
+			return err
+		}
+		m[id] = e
+	}
+	return rows.Err()
+}

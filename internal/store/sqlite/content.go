@@ -69,9 +69,7 @@ func (s *Store) inRunningRun(ctx context.Context, tx *sql.Tx, route string, atte
 	if err != nil {
 		return fmt.Errorf("look up the running run: %w", err)
 	}
-	for i := range attempts {
-		attempts[i].RunID = id
-	}
+	rules.InRun(attempts, id)
 	return nil
 }
 

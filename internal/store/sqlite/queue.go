@@ -232,16 +232,10 @@ const leaseBatchSQL = `UPDATE entries SET status = 'L', lease_owner = ?1, lease_
 // retry repeats the same request; otherwise up to req.Limit due errors in
 // no batch.
 func (s *Store) Lease(ctx context.Context, req store.LeaseRequest) ([]store.Entry, error) {
-	if req.Limit <= 0 {
-		return nil, nil
+	if none, err := rules.CheckLease(req); none || err != nil {
+		return nil, err
 	}
-	if req.Owner == "" {
-		return nil, fmt.Errorf("lease route %q: empty owner", req.Route)
-	}
-	now := req.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
+	now := rules.Now(req.Now)
 	var (
 		out   []store.Entry
 		batch string
@@ -380,17 +374,7 @@ func (s *Store) lookupUnsettled(ctx context.Context, tx *sql.Tx, settlements []s
 // scanSettled reads (id, route, key, version) rows into m and closes rows.
 func scanSettled(rows *sql.Rows, m map[int64]rules.Settled) error {
 	defer rows.Close()
-	for rows.Next() {
-		var (
-			id int64
-			e  rules.Settled
-		)
-		if err := rows.Scan(&id, &e.Route, &e.Key, &e.Version); err != nil {
-			return err
-		}
-		m[id] = e
-	}
-	return rows.Err()
+	return rules.AddSettled(rows, m)
 }
 
 // deleteLeased deletes the entries of ids still leased by owner.
