@@ -18,20 +18,20 @@ func (h *handler) feeds(w http.ResponseWriter, r *http.Request) ([]connector.Fee
 	authorized := h.opts.Authorized(r)
 	token := r.URL.Query().Get("token")
 	if !authorized && token == "" {
-		unauthorized(w)
+		unauthorized(w, r)
 		return nil, false
 	}
 	all, err := h.src.Feeds(r.Context(), route)
 	switch {
 	case err != nil && h.opts.NotFound(err) && authorized:
-		writeProblem(w, http.StatusNotFound, err.Error())
+		writeProblem(w, r, http.StatusNotFound, err.Error())
 		return nil, false
 	case err != nil && h.opts.NotFound(err):
-		unauthorized(w)
+		unauthorized(w, r)
 		return nil, false
 	case err != nil:
 		h.log.Error("feeds: list the route's feeds", "route", route, "error", err)
-		writeProblem(w, http.StatusInternalServerError, "the route's feeds cannot be listed; the server log has the reason")
+		writeProblem(w, r, http.StatusInternalServerError, "the route's feeds cannot be listed; the server log has the reason")
 		return nil, false
 	case authorized:
 		return all, true
@@ -43,13 +43,13 @@ func (h *handler) feeds(w http.ResponseWriter, r *http.Request) ([]connector.Fee
 		}
 	}
 	if len(allowed) == 0 {
-		unauthorized(w)
+		unauthorized(w, r)
 		return nil, false
 	}
 	return allowed, true
 }
 
-func unauthorized(w http.ResponseWriter) {
+func unauthorized(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="ferry"`)
-	writeProblem(w, http.StatusUnauthorized, "an API token (Authorization: Bearer ...) or the feed's public token (?token=...) is required")
+	writeProblem(w, r, http.StatusUnauthorized, "an API token (Authorization: Bearer ...) or the feed's public token (?token=...) is required")
 }

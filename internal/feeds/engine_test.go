@@ -199,3 +199,31 @@ func TestUnknownRouteDefault(t *testing.T) {
 type errSource struct{ err error }
 
 func (s errSource) Feeds(context.Context, string) ([]connector.Feed, error) { return nil, s.err }
+
+// Feeds answer with the REST API's problem documents (docs/api.md): its
+// problem types and the request path as instance; a feed URL asked with
+// another method than GET or HEAD is 405 with Allow.
+func TestProblemsAreTheAPIs(t *testing.T) {
+	url := serve(t, errSource{fmt.Errorf("service: %w", feeds.ErrUnknownRoute)})
+	cases := []struct {
+		method, path string
+		status       int
+		typ          string
+	}{
+		{"GET", "/feeds/x/latest", 404, "urn:ferry:problem:not-found"},
+		{"GET", "/feeds/x/runs/abc", 400, "urn:ferry:problem:bad-parameter"},
+		{"POST", "/feeds/x/latest", 405, "urn:ferry:problem:method-not-allowed"},
+		{"DELETE", "/feeds/x/runs/3", 405, "urn:ferry:problem:method-not-allowed"},
+		{"POST", "/feeds/x/nothing/here", 404, "urn:ferry:problem:not-found"},
+	}
+	for _, c := range cases {
+		r := get(t, c.method, url+c.path, api)
+		p := problem(t, r, c.status)
+		if p.Type != c.typ || p.Instance != c.path {
+			t.Errorf("%s %s: type %q instance %q, want %q and the path", c.method, c.path, p.Type, p.Instance, c.typ)
+		}
+		if c.status == 405 && r.header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("%s %s: Allow %q", c.method, c.path, r.header.Get("Allow"))
+		}
+	}
+}

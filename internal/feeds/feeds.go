@@ -80,9 +80,29 @@ func Handler(src Source, opts Options) http.Handler {
 	h.mux.HandleFunc("GET "+opts.Prefix+"/{route}/latest", h.latest)
 	h.mux.HandleFunc("GET "+opts.Prefix+"/{route}/runs/{id}", h.run)
 	h.mux.HandleFunc(opts.Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, http.StatusNotFound, "no such feed URL: expected "+opts.Prefix+"/{route}, "+opts.Prefix+"/{route}/latest or "+opts.Prefix+"/{route}/runs/{id}")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && feedPath(strings.TrimPrefix(r.URL.Path, opts.Prefix+"/")) {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeProblem(w, r, http.StatusMethodNotAllowed, "feeds are read only: GET or HEAD")
+			return
+		}
+		writeProblem(w, r, http.StatusNotFound, "no such feed URL: expected "+opts.Prefix+"/{route}, "+opts.Prefix+"/{route}/latest or "+opts.Prefix+"/{route}/runs/{id}")
 	})
 	return h
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// feedPath reports whether rest (the path after the prefix) is one of the
+// feed URLs: {route}, {route}/latest or {route}/runs/{id}.
+func feedPath(rest string) bool {
+	parts := strings.Split(rest, "/")
+	switch {
+	case len(parts) == 1:
+		return parts[0] != ""
+	case len(parts) == 2:
+		return parts[0] != "" && parts[1] == "latest"
+	case len(parts) == 3:
+		return parts[0] != "" && parts[1] == "runs" && parts[2] != ""
+	}
+	return false
+}

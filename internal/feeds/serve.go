@@ -50,7 +50,7 @@ func (h *handler) latest(w http.ResponseWriter, r *http.Request) {
 func (h *handler) run(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
-		writeProblem(w, http.StatusBadRequest, fmt.Sprintf("%q is not a run id (a positive number)", r.PathValue("id")))
+		writeProblem(w, r, http.StatusBadRequest, fmt.Sprintf("%q is not a run id (a positive number)", r.PathValue("id")))
 		return
 	}
 	h.serve(w, r, false, func(feeds []connector.Feed) pick {
@@ -121,7 +121,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, latest bool, cho
 		}
 		p := choose(feeds)
 		if p.status != 0 {
-			writeProblem(w, p.status, p.problem)
+			writeProblem(w, r, p.status, p.problem)
 			return
 		}
 		f, err := open(p.file.Path)
@@ -130,7 +130,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, latest bool, cho
 		}
 		if err != nil {
 			h.log.Error("feeds: open a published file", "route", p.feed.Route, "file", p.file.Name, "error", err)
-			writeProblem(w, http.StatusInternalServerError, "the file cannot be read; the server log has the reason")
+			writeProblem(w, r, http.StatusInternalServerError, "the file cannot be read; the server log has the reason")
 			return
 		}
 		info, err := f.Stat()
@@ -143,7 +143,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, latest bool, cho
 		return
 	}
 	w.Header().Set("Retry-After", "1")
-	writeProblem(w, http.StatusServiceUnavailable, "the file changed while it was opened (a run just published); try again")
+	writeProblem(w, r, http.StatusServiceUnavailable, "the file changed while it was opened (a run just published); try again")
 }
 
 // send serves an opened file with http.ServeContent: ETag and
