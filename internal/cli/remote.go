@@ -691,7 +691,9 @@ func (w *remoteWait) wait(ctx context.Context, evs <-chan events.Event, started 
 			if ev.Run == nil {
 				continue
 			}
-			if w.id == 0 && ev.Type == events.RunStarted && w.ours(*ev.Run) {
+			if w.id == 0 && ev.Type == events.RunStarted && (ev.Request == w.ticket.Request || ev.Request == 0 && w.ours(*ev.Run)) {
+				// The request number names our run exactly; servers
+				// that do not send it are matched by route, mode and time.
 				w.id = ev.Run.ID
 			}
 			if w.id == 0 || ev.Run.ID != w.id {

@@ -111,7 +111,7 @@ func (rs *runState) publish(t events.Type) {
 	run := rs.run
 	phase := rs.phase
 	rs.mu.Unlock()
-	rs.e.opts.Events.Publish(events.Event{Type: t, At: rs.e.opts.Now(), Route: run.Route, RunID: run.ID, Run: &run, Phase: phase})
+	rs.e.opts.Events.Publish(events.Event{Type: t, At: rs.e.opts.Now(), Route: run.Route, RunID: run.ID, Run: &run, Phase: phase, Request: rs.opts.Request})
 }
 
 // publishSettled tells listeners (metrics, webhook callers waiting for

@@ -30,6 +30,9 @@ type RunOptions struct {
 	Progress func(Progress)
 	// Started, when set, is called once the run is recorded (its ID known).
 	Started func(store.Run)
+	// Request is carried in the run's events (the service's request
+	// number; 0 for none).
+	Request int64
 	// SendOnly: send what is queued, do not read the source (a run woken
 	// by pushed records, or asked to deliver what waits).
 	SendOnly bool
@@ -976,7 +979,7 @@ func (rs *runState) progress(force bool) {
 	}
 	if bus != nil && rs.run.ID != 0 {
 		run := rs.run
-		bus.Publish(events.Event{Type: events.RunProgress, At: now, Route: run.Route, RunID: run.ID, Run: &run, Phase: rs.phase})
+		bus.Publish(events.Event{Type: events.RunProgress, At: now, Route: run.Route, RunID: run.ID, Run: &run, Phase: rs.phase, Request: rs.opts.Request})
 	}
 	rs.mu.Unlock()
 }

@@ -50,6 +50,10 @@ type Event struct {
 	EntryIDs []int64 `json:"entry_ids,omitempty"`
 	// Message is a human-readable note (tick.skipped, route.stale).
 	Message string `json:"message,omitempty"`
+	// Request is the service's request a run answers (run events of
+	// ferry serve; 0 otherwise), so a client that asked for a run knows
+	// it from another client's run of the same route.
+	Request int64 `json:"request,omitempty"`
 	// Origin names the process the event came from when another process
 	// sharing the store published it ("" for this process's own events).
 	Origin string `json:"origin,omitempty"`

@@ -305,7 +305,7 @@ func (s *Service) startLocked(r *request, rc *config.Route) {
 func (s *Service) execute(ctx context.Context, ar *activeRun) (engine.Result, error) {
 	r := ar.req
 	opts := engine.RunOptions{
-		Full: r.full, Trigger: r.trigger, SendOnly: r.sendOnly,
+		Full: r.full, Trigger: r.trigger, SendOnly: r.sendOnly, Request: r.id,
 		Started: func(run store.Run) {
 			s.mu.Lock()
 			ar.runID = run.ID

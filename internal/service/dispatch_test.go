@@ -181,3 +181,23 @@ func TestARouteNeverRunsTwiceAtOnceAndManualRequestsQueueBehind(t *testing.T) {
 		t.Fatalf("runs overlapped: %+v and %+v", runs[0], runs[1])
 	}
 }
+
+// Run events carry the request they answer, so a client (ferry run
+// --server) knows its run from another client's run of the same route.
+func TestRunEventsNameTheirRequest(t *testing.T) {
+	h := newHarness(t, "", routeYAML("r", ""))
+	h.sys.serveRecords("r", 1)
+	st := h.started()
+	fin := h.finished()
+	h.start()
+	tk := trigger(t, h.svc, "r")
+	select {
+	case ev := <-st.C:
+		if ev.Request != tk[0].Request || ev.Request == 0 {
+			t.Fatalf("run.started names request %d, the ticket %d", ev.Request, tk[0].Request)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no run started")
+	}
+	waitRuns(t, fin, 1)
+}
