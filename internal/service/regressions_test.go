@@ -101,14 +101,8 @@ func TestATickDuringStopFiresAfterTheRestart(t *testing.T) {
 // when no other push comes: nothing asks for a run of the route.
 func TestWebhookRouteErrorsAreRetriedWhenDue(t *testing.T) {
 	t.Setenv("HOOK_TOKEN", "x")
-	h := newHarness(t, "", `
-  hook:
-    webhook: { key: id, token: "${env:HOOK_TOKEN}" }
-    destinations:
-      default:
-        http: { system: sys, method: POST, path: /dst/hook, body: each }
-    retry: { attempts: 5, backoff: 30s, max_backoff: 30s }
-`)
+	h := newHarness(t, "", webhookRoute("", `    retry: { attempts: 5, backoff: 30s, max_backoff: 30s }
+`))
 	h.sys.mu.Lock()
 	h.sys.status["hook"] = http.StatusServiceUnavailable
 	h.sys.mu.Unlock()
@@ -159,13 +153,7 @@ func (g *gatedStore) Accept(ctx context.Context, p []store.Push, now time.Time) 
 // has and the dispatcher dereferences a nil *config.Route.
 func TestReloadRemovingAWebhookRouteDuringAPushIsSafe(t *testing.T) {
 	t.Setenv("HOOK_TOKEN", "x")
-	h := newHarness(t, "", `
-  hook:
-    webhook: { key: id, token: "${env:HOOK_TOKEN}" }
-    destinations:
-      default:
-        http: { system: sys, method: POST, path: /dst/hook, body: each }
-`+routeYAML("other", ""))
+	h := newHarness(t, "", webhookRoute("", "")+routeYAML("other", ""))
 	gs := &gatedStore{Store: h.store, entered: make(chan struct{}), gate: make(chan struct{})}
 	h.svc = h.build(gs, "")
 	h.start()
@@ -229,14 +217,8 @@ func TestASlowAfterOperationIsNotReleasedWhileInFlight(t *testing.T) {
 // whole timeout.
 func TestSyncCallersGetTheirAnswerUnderLoad(t *testing.T) {
 	t.Setenv("HOOK_TOKEN", "x")
-	h := newHarness(t, "", `
-  hook:
-    webhook: { key: id, token: "${env:HOOK_TOKEN}", respond: sync }
-    batch: 400
-    destinations:
-      default:
-        http: { system: sys, method: POST, path: /dst/hook, body: each }
-`)
+	h := newHarness(t, "", webhookRoute(", respond: sync", `    batch: 400
+`))
 	release, in := h.sys.hold("hook")
 	h.start()
 	ctx := context.Background()
@@ -291,13 +273,7 @@ func TestSyncCallersGetTheirAnswerUnderLoad(t *testing.T) {
 // of the other never sees it.
 func TestAPushToTheProcessNotRunningTheRouteIsDelivered(t *testing.T) {
 	t.Setenv("HOOK_TOKEN", "x")
-	h := newHarness(t, "", `
-  hook:
-    webhook: { key: id, token: "${env:HOOK_TOKEN}" }
-    destinations:
-      default:
-        http: { system: sys, method: POST, path: /dst/hook, body: each }
-`)
+	h := newHarness(t, "", webhookRoute("", ""))
 	ctx := context.Background()
 	mk := func(linger time.Duration) *service.Service {
 		st2, err := sqlite.Open(ctx, filepath.Join(h.dir, "ferry.db"))
@@ -348,14 +324,8 @@ func TestAPushToTheProcessNotRunningTheRouteIsDelivered(t *testing.T) {
 // R6b: one sync caller among many async pushes on the same route.
 func TestOneSyncCallerAmongManyAsyncPushesGetsItsAnswer(t *testing.T) {
 	t.Setenv("HOOK_TOKEN", "x")
-	h := newHarness(t, "", `
-  hook:
-    webhook: { key: id, token: "${env:HOOK_TOKEN}", respond: sync }
-    batch: 1000
-    destinations:
-      default:
-        http: { system: sys, method: POST, path: /dst/hook, body: each }
-`)
+	h := newHarness(t, "", webhookRoute(", respond: sync", `    batch: 1000
+`))
 	release, in := h.sys.hold("hook")
 	h.start()
 	ctx := context.Background()
@@ -486,13 +456,7 @@ func TestStopWithoutStartReturns(t *testing.T) {
 // pending) are not delivered after the restart until another push.
 func TestPendingWebhookEntriesAreDeliveredAfterARestart(t *testing.T) {
 	t.Setenv("HOOK_TOKEN", "x")
-	h := newHarness(t, "", `
-  hook:
-    webhook: { key: id, token: "${env:HOOK_TOKEN}" }
-    destinations:
-      default:
-        http: { system: sys, method: POST, path: /dst/hook, body: each }
-`)
+	h := newHarness(t, "", webhookRoute("", ""))
 	ctx := context.Background()
 	// what a process SIGKILLed right after its 202 leaves behind
 	if _, err := h.store.Accept(ctx, []store.Push{{Route: "hook", Entries: []store.NewEntry{{Key: "1", Payload: []byte(`{"id":1}`)}}}}, h.clock.Now()); err != nil {
@@ -513,4 +477,17 @@ func TestPendingWebhookEntriesAreDeliveredAfterARestart(t *testing.T) {
 	}
 	c, _ := h.store.Counts(ctx, "hook")
 	t.Fatalf("accepted record not delivered after restart: %+v", c)
+}
+
+// webhookRoute is the route "hook": records posted with the token of
+// HOOK_TOKEN, delivered one by one to /dst/hook. opts are more webhook
+// options (", respond: sync"), extra more route lines (indented 4).
+func webhookRoute(opts, extra string) string {
+	return `
+  hook:
+    webhook: { key: id, token: "${env:HOOK_TOKEN}"` + opts + ` }
+` + extra + `    destinations:
+      default:
+        http: { system: sys, method: POST, path: /dst/hook, body: each }
+`
 }

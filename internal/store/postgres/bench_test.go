@@ -9,14 +9,15 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/pgtest"
 	"github.com/ferry-dev/ferry/internal/store/storetest"
 )
 
 // go test -run '^$' -bench . ./internal/store/postgres
 func BenchmarkStore(b *testing.B) {
-	needPostgres(b)
+	pgtest.Need(b)
 	storetest.Bench(b, func(b *testing.B) store.Store {
-		return openT(b, freshSchema(b))
+		return openT(b, pgtest.FreshSchema(b))
 	})
 }
 
@@ -27,12 +28,12 @@ func BenchmarkStore(b *testing.B) {
 //
 // go test -run '^$' -bench Workers ./internal/store/postgres
 func BenchmarkWorkers(b *testing.B) {
-	needPostgres(b)
+	pgtest.Need(b)
 	const records, batch = 20000, 500
 	t0 := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 	for _, workers := range []int{1, 2, 4} {
 		b.Run(fmt.Sprintf("%d", workers), func(b *testing.B) {
-			schema := freshSchema(b)
+			schema := pgtest.FreshSchema(b)
 			filler := openT(b, schema)
 			defer filler.Close()
 			stores := make([]store.Store, workers)

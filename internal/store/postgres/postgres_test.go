@@ -2,9 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -13,65 +10,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/pgtest"
 	"github.com/ferry-dev/ferry/internal/store/postgres"
 	"github.com/ferry-dev/ferry/internal/store/storetest"
 )
 
-// testDSN is the machine's PostgreSQL (FERRY_TEST_POSTGRES overrides it).
-func testDSN() string {
-	if dsn := os.Getenv("FERRY_TEST_POSTGRES"); dsn != "" {
-		return dsn
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
-// needPostgres skips the test when PostgreSQL does not answer, unless
-// CI=true: there a missing database fails.
-func needPostgres(t testing.TB) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, testDSN())
-	if err == nil {
-		err = conn.Ping(ctx)
-		conn.Close(ctx)
-	}
-	if err == nil {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("PostgreSQL at %s: %v", "127.0.0.1:5432", err)
-	}
-	t.Skipf("PostgreSQL does not answer (%v); set CI=true to fail instead", err)
-}
-
-// freshSchema returns a random schema name, dropped when t ends.
-func freshSchema(t testing.TB) string {
-	t.Helper()
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	schema := "ferry_test_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, testDSN())
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return schema
-}
-
 func openT(t testing.TB, schema string) *postgres.Store {
 	t.Helper()
-	s, err := postgres.Open(context.Background(), testDSN(), postgres.Options{Schema: schema, MaxConns: 4})
+	s, err := postgres.Open(context.Background(), pgtest.DSN(), postgres.Options{Schema: schema, MaxConns: 4})
 	if err != nil {
 		t.Fatalf("Open(schema %s): %v", schema, err)
 	}
@@ -83,17 +29,17 @@ func openT(t testing.TB, schema string) *postgres.Store {
 var notYet = map[string]string{}
 
 func TestConformance(t *testing.T) {
-	needPostgres(t)
+	pgtest.Need(t)
 	storetest.RunSkipping(t, func(t *testing.T) store.Store {
-		return openT(t, freshSchema(t))
+		return openT(t, pgtest.FreshSchema(t))
 	}, notYet)
 }
 
 // Two processes starting at once on an empty schema: both open, the
 // migrations ran once, and both see the one store identity.
 func TestOpenConcurrentMigratesOnce(t *testing.T) {
-	needPostgres(t)
-	schema := freshSchema(t)
+	pgtest.Need(t)
+	schema := pgtest.FreshSchema(t)
 	const n = 4
 	var (
 		wg     sync.WaitGroup
@@ -102,7 +48,7 @@ func TestOpenConcurrentMigratesOnce(t *testing.T) {
 	)
 	for i := range n {
 		wg.Go(func() {
-			stores[i], errs[i] = postgres.Open(context.Background(), testDSN(), postgres.Options{Schema: schema, MaxConns: 2})
+			stores[i], errs[i] = postgres.Open(context.Background(), pgtest.DSN(), postgres.Options{Schema: schema, MaxConns: 2})
 		})
 	}
 	wg.Wait()
@@ -118,7 +64,7 @@ func TestOpenConcurrentMigratesOnce(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, testDSN())
+	conn, err := pgx.Connect(ctx, pgtest.DSN())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,9 +81,9 @@ func TestOpenConcurrentMigratesOnce(t *testing.T) {
 // The schema keeps stores apart in one database, and data outlives a
 // reopen.
 func TestSchemasAreSeparate(t *testing.T) {
-	needPostgres(t)
+	pgtest.Need(t)
 	ctx := context.Background()
-	a, b := freshSchema(t), freshSchema(t)
+	a, b := pgtest.FreshSchema(t), pgtest.FreshSchema(t)
 	sa, sb := openT(t, a), openT(t, b)
 	defer sb.Close()
 	if sa.ID() == sb.ID() {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/pgtest"
 )
 
 // Races that SQLite's single writer never sees: two connections of
@@ -42,8 +43,8 @@ func TestRaceBackToQueueAgainstEnqueue(t *testing.T) {
 }
 
 func raceBackToQueue(t *testing.T, now time.Time, back func(ctx context.Context, s store.Store, leased []store.Entry) error) {
-	needPostgres(t)
-	s := openT(t, freshSchema(t))
+	pgtest.Need(t)
+	s := openT(t, pgtest.FreshSchema(t))
 	defer s.Close()
 	ctx := context.Background()
 	const rounds = 200
@@ -106,8 +107,8 @@ func raceBackToQueue(t *testing.T, now time.Time, back func(ctx context.Context,
 // process may lease one of them first. The collector then queues its
 // version beside the leased one instead of failing the page.
 func TestRaceEnqueueLeasedAgainstLease(t *testing.T) {
-	needPostgres(t)
-	s := openT(t, freshSchema(t))
+	pgtest.Need(t)
+	s := openT(t, pgtest.FreshSchema(t))
 	defer s.Close()
 	ctx := context.Background()
 	now := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -165,8 +166,8 @@ func TestRaceEnqueueLeasedAgainstLease(t *testing.T) {
 // Two processes (two stores, two pools) lease one route's entries at
 // once: no entry is leased by both, and every entry is leased.
 func TestTwoProcessesNeverShareEntries(t *testing.T) {
-	needPostgres(t)
-	schema := freshSchema(t)
+	pgtest.Need(t)
+	schema := pgtest.FreshSchema(t)
 	a, b := openT(t, schema), openT(t, schema)
 	defer a.Close()
 	defer b.Close()
