@@ -249,7 +249,8 @@ shrink.`,
 				num(res.Runs), plural(res.Runs), keptText(rt.Runs),
 				num(res.DeadLetters), plural(res.DeadLetters), keptText(rt.DeadLetters),
 				num(res.Delivered), plural(res.Delivered), keptText(rt.Delivered))
-			line := fmt.Sprintf("store %s: %s before, %s after", cfg.Store, byteSize(sizeBefore), byteSize(storeSize(cfg.Store)))
+			// A PostgreSQL URL may hold a password from ${env:}: redacted.
+			line := fmt.Sprintf("store %s: %s before, %s after", cfg.Redactor().String(cfg.Store), byteSize(sizeBefore), byteSize(storeSize(cfg.Store)))
 			if !vacuum {
 				line += " (--vacuum gives the freed space back to the file system)"
 			}

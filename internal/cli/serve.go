@@ -262,7 +262,8 @@ func (a *app) reloadConfig(first *config.Config, addr string) func(context.Conte
 			return nil, err
 		}
 		if cfg.Store != first.Store {
-			return nil, fmt.Errorf("%s: store: changed from %q to %q: a new store needs a restart of ferry serve", a.configPath, first.Store, cfg.Store)
+			// The values are not quoted: a PostgreSQL URL may hold a password.
+			return nil, fmt.Errorf("%s: store: changed: a new store needs a restart of ferry serve", a.configPath)
 		}
 		// Tokens apply at once; a config without tokens on a listener
 		// beyond loopback would open the API, so it is refused.

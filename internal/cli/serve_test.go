@@ -170,6 +170,7 @@ func (s *servedApp) get(t *testing.T, path string) (int, string) {
 // a changed store is refused; a valid config applies. SIGTERM ends serve
 // cleanly (nil: exit 0).
 func TestServeSignals(t *testing.T) {
+	t.Setenv("FERRY_TEST_STORE_PW", "reload-store-secret")
 	cfg := serveYAML(t, "")
 	good, _ := os.ReadFile(cfg)
 	s := startServeApp(t, cfg, "127.0.0.1:0")
@@ -182,6 +183,7 @@ func TestServeSignals(t *testing.T) {
 	}{
 		{"broken", string(good) + "  bad: {}\n", "routes.bad"},
 		{"other store", "store: other.db\n" + string(good), "a new store needs a restart"},
+		{"store with a password", "store: \"postgres://ferry:${env:FERRY_TEST_STORE_PW}@127.0.0.1:5432/x\"\n" + string(good), "a new store needs a restart"},
 		{"valid", string(good) + "  more:\n    webhook: { key: id, token: other-token-unit }\n    destinations:\n      default:\n        http: { system: erp, method: PUT, path: \"/m/${key}\" }\n", "config reloaded (2 routes)"},
 	} {
 		os.WriteFile(cfg, []byte(c.yaml), 0o644)
@@ -193,6 +195,9 @@ func TestServeSignals(t *testing.T) {
 		if code, body := s.get(t, "/readyz"); code != 200 {
 			t.Fatalf("%s: /readyz %d %s", c.name, code, body)
 		}
+	}
+	if strings.Contains(s.out.String(), "reload-store-secret") {
+		t.Fatalf("a refused store shows its password:\n%s", s.out)
 	}
 	if _, body := s.get(t, "/api/v1/routes"); !strings.Contains(body, `"name":"more"`) {
 		t.Fatalf("the reloaded route is not served: %s", body)
