@@ -165,3 +165,18 @@ func (r *route) dryDelete(ctx context.Context, rec connector.SourceRecord, vars 
 	}
 	return dr
 }
+
+// Preview is what the route's steps and destination would make of one
+// queued record now: the dashboard shows it as the record "as
+// transformed". It sends nothing and writes nothing.
+func (e *Engine) Preview(ctx context.Context, name string, en store.Entry) (DryRecord, error) {
+	r, err := e.route(name)
+	if err != nil {
+		return DryRecord{}, err
+	}
+	data, err := jsonx.DecodeObject(en.Payload)
+	if err != nil {
+		return DryRecord{Key: en.Key, Error: fmt.Sprintf("decode the queued record: %v", err)}, nil
+	}
+	return e.cleanDry(r.dryRecord(ctx, connector.SourceRecord{Key: en.Key, Data: data, Deleted: en.Deleted})), nil
+}

@@ -46,6 +46,10 @@ type Options struct {
 	// does its own access checks (public feed tokens): build it with
 	// Authorized(Tokens).
 	Feeds http.Handler
+	// Dashboard serves every path the API, webhooks, feeds, health and
+	// metrics do not (internal/dashboard), under its own login; nil
+	// answers 404 problem documents there.
+	Dashboard http.Handler
 	// Logger gets one line per request (path and status, never headers
 	// nor the query string, which may carry a feed token).
 	Logger *slog.Logger
@@ -138,7 +142,11 @@ func (s *Server) routes() *http.ServeMux {
 	if s.opts.Feeds != nil {
 		mux.Handle("/feeds/", s.opts.Feeds)
 	}
-	mux.HandleFunc("/", s.notFound)
+	if s.opts.Dashboard != nil {
+		mux.Handle("/", s.opts.Dashboard)
+	} else {
+		mux.HandleFunc("/", s.notFound)
+	}
 	return mux
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/engine"
 	"github.com/ferry-dev/ferry/internal/feeds"
 	"github.com/ferry-dev/ferry/internal/store"
 )
@@ -126,4 +127,16 @@ func (s *Service) Feeds(ctx context.Context, route string) ([]connector.Feed, er
 		return nil, fmt.Errorf("%w: %q", feeds.ErrUnknownRoute, route)
 	}
 	return gen.eng.Feeds(ctx, route)
+}
+
+// Preview is what the route's steps and destination would make of a
+// queued record now (see engine.Engine.Preview). An unknown route wraps
+// ErrUnknownRoute.
+func (s *Service) Preview(ctx context.Context, route string, en store.Entry) (engine.DryRecord, error) {
+	gen := s.acquire()
+	defer s.release(gen)
+	if gen.cfg.Routes[route] == nil {
+		return engine.DryRecord{}, fmt.Errorf("%w: %q", ErrUnknownRoute, route)
+	}
+	return gen.eng.Preview(ctx, route, en)
 }

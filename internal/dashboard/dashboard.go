@@ -1,0 +1,148 @@
+// Package dashboard is ferry's web dashboard, served at / on the ferry
+// serve listener: server-rendered html/template pages with htmx and
+// server-sent events, every asset embedded, so the binary is the whole
+// of it. It reads through the service and the store like the REST API
+// does, and holds no state of its own beyond its templates.
+package dashboard
+
+import (
+	"context"
+	"embed"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/engine"
+	"github.com/ferry-dev/ferry/internal/events"
+	"github.com/ferry-dev/ferry/internal/service"
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+// Service is what the dashboard needs of the engine service
+// (*service.Service implements it).
+type Service interface {
+	Config() *config.Config
+	Store() store.Store
+	Events() *events.Bus
+	Routes(ctx context.Context) ([]service.RouteState, error)
+	Route(ctx context.Context, name string) (service.RouteState, error)
+	Trigger(ctx context.Context, req service.StartRequest) ([]service.Ticket, error)
+	Cancel(ctx context.Context, runID int64) error
+	Feeds(ctx context.Context, route string) ([]connector.Feed, error)
+	Preview(ctx context.Context, route string, en store.Entry) (engine.DryRecord, error)
+}
+
+// Options configure the dashboard.
+type Options struct {
+	// Login returns the login settings in force (asked on every request,
+	// so a config reload changes the password). nil, or a zero Login:
+	// no password, and the dashboard answers loopback clients only.
+	Login func() Login
+	// Logger gets server-side failures. Default: discarded.
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// FeedsPrefix is where file feeds are served (default "/feeds").
+	FeedsPrefix string
+	// Who is recorded in the history of user actions (retry, discard)
+	// with the client's address (default "dashboard").
+	Who string
+}
+
+// Dashboard serves the pages. It is an http.Handler.
+type Dashboard struct {
+	svc   Service
+	opts  Options
+	log   *slog.Logger
+	pages *pages
+	mux   *http.ServeMux
+	auth  *authenticator
+}
+
+// New builds the dashboard for svc.
+func New(svc Service, opts Options) (*Dashboard, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.FeedsPrefix == "" {
+		opts.FeedsPrefix = "/feeds"
+	}
+	if opts.Who == "" {
+		opts.Who = "dashboard"
+	}
+	if opts.Login == nil {
+		opts.Login = func() Login { return Login{} }
+	}
+	p, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	d := &Dashboard{svc: svc, opts: opts, log: opts.Logger, pages: p}
+	d.auth = newAuthenticator(opts.Login, opts.Now)
+	d.mux = d.routes()
+	return d, nil
+}
+
+// ServeHTTP serves a dashboard request.
+func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) { d.mux.ServeHTTP(w, r) }
+
+// Paths lists the patterns the dashboard serves, for the server to mount
+// each of them beside its API (the API's own paths win).
+func (d *Dashboard) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	static, _ := fs.Sub(staticFiles, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", cacheForever(http.FileServerFS(static))))
+
+	mux.HandleFunc("GET /login", d.loginPage)
+	mux.HandleFunc("POST /login", d.login)
+	mux.Handle("POST /logout", d.auth.guard(http.HandlerFunc(d.logout)))
+
+	page := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, d.auth.guard(h)) }
+	page("GET /{$}", d.overview)
+	page("GET /overview/table", d.overviewTable)
+	page("GET /routes/{route}", d.routePage)
+	page("GET /routes/{route}/live", d.routeLive)
+	page("POST /routes/{route}/run", d.runNow)
+	page("POST /runs/{id}/cancel", d.cancelRun)
+	page("GET /routes/{route}/queue", d.queuePage)
+	page("POST /routes/{route}/queue/retry", d.queueRetry)
+	page("POST /routes/{route}/queue/discard", d.queueDiscard)
+	page("POST /routes/{route}/queue/resend", d.queueResend)
+	page("GET /routes/{route}/keys/{key}", d.ledgerPage)
+	page("GET /entries/{id}", d.entryPage)
+	page("POST /entries/{id}/retry", d.entryRetry)
+	page("POST /entries/{id}/discard", d.entryDiscard)
+	page("GET /search", d.search)
+	page("GET /errors", d.errorsPage)
+	page("POST /errors/replay", d.errorsReplay)
+	page("POST /errors/discard", d.errorsDiscard)
+	page("GET /feeds", d.feedsPage)
+	page("GET /live", d.liveEvents)
+	page("/", d.notFound)
+	return mux
+}
+
+// cacheForever marks embedded assets cacheable: their names carry their
+// versions (htmx-2.0.11.min.js), and app.css changes only with the binary.
+func cacheForever(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (d *Dashboard) notFound(w http.ResponseWriter, r *http.Request) {
+	d.fail(w, r, http.StatusNotFound, "Not found", "There is no page at "+r.URL.Path+".")
+}
