@@ -1,0 +1,534 @@
+package dashboard_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/ferry-dev/ferry/internal/dashboard"
+	"github.com/ferry-dev/ferry/internal/dashboard/dashboardtest"
+)
+
+// secretHash is bcrypt("secret") at the minimum cost, so logging in costs
+// the test nothing.
+const secretHash = "$2a$04$7Ab1tx13/fatedPv6QmxXOjUkTCSj/SbbqW97XlHmXyNc3sfeYoc6"
+
+// TestBrowser walks the morning-after flow of issue 10 in a real headless
+// Chromium: log in, open the overview and a route, press "Run now", watch
+// the live progress reach the end without a reload, open the errored
+// entry, read its error, fix the destination, retry, and see it done.
+// Screenshots of every page go to the artifacts folder (see
+// artifactsDir).
+func TestBrowser(t *testing.T) {
+	chromium := findChromium(t)
+	shots := artifactsDir(t)
+
+	f := dashboardtest.New(t, dashboardtest.Options{Login: dashboard.Login{PasswordHash: secretHash}})
+	recs := make([]map[string]any, 0, 30)
+	for i := 1; i <= 30; i++ {
+		recs = append(recs, map[string]any{"id": i, "total": 10 * i, "customer": fmt.Sprintf("C%03d", i), "note": "order " + strconv.Itoa(i)})
+	}
+	f.Sys.SetRecords("orders", recs...)
+	f.Sys.Fail("7", 422)
+	// Slow deliveries a little, so the live progress has a middle to show.
+	f.Sys.Delay(20 * time.Millisecond)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox, // CI runs as root
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1280, 900),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("start chromium %s: %v", chromium, err)
+	}
+	log := watchPage(bctx)
+	defer func() {
+		for _, l := range log.lines() {
+			t.Log("browser: " + l)
+		}
+	}()
+
+	b := &browser{t: t, ctx: bctx, base: f.TS.URL, shots: shots}
+	step := func(name string, fn func(t *testing.T)) {
+		if !t.Run(name, fn) {
+			t.FailNow()
+		}
+	}
+
+	step("login", func(t *testing.T) {
+		b.t = t
+		b.do("open /", chromedp.Navigate(b.base+"/"))
+		loc := b.location()
+		if !strings.Contains(loc, "/login") {
+			t.Fatalf("GET / without a session landed on %s, want the login page", loc)
+		}
+		b.do("wait for the login form", chromedp.WaitVisible(chromedp.CSS("input#password")))
+		b.shot("01-login")
+		b.do("log in",
+			chromedp.SendKeys(chromedp.CSS("input#password"), "secret"),
+			chromedp.Click(chromedp.CSS("form:has(#password) button[type=submit]")),
+			chromedp.WaitVisible(chromedp.CSS("table#routes")),
+		)
+	})
+
+	step("overview", func(t *testing.T) {
+		b.t = t
+		b.do("wait for the routes", chromedp.WaitVisible(chromedp.CSS(`tr[data-route="orders"] a.route-link`)))
+		for _, r := range []string{"orders", "customers", "catalog"} {
+			if n := b.count(`tr[data-route="` + r + `"]`); n != 1 {
+				t.Errorf("overview has %d rows for route %s, want 1", n, r)
+			}
+		}
+		b.shot("02-overview")
+
+		// The same page at phone width, and in dark mode.
+		b.do("phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+		b.do("reload at phone width", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("table#routes")))
+		b.shot("03-overview-phone")
+		if w := b.evalInt(`document.documentElement.scrollWidth`); w > 390+1 {
+			// A wide table scrolls inside its .table-wrap; the page itself should not.
+			t.Logf("note: at 390px the page is %dpx wide (horizontal page scroll)", w)
+		}
+		b.do("desktop width", chromedp.EmulateViewport(1280, 900))
+		b.media("dark")
+		b.do("reload in dark mode", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("table#routes")))
+		if !b.evalBool(`matchMedia("(prefers-color-scheme: dark)").matches`) {
+			t.Error("the emulated dark mode did not take")
+		}
+		b.shot("04-overview-dark")
+		b.media("")
+	})
+
+	step("route", func(t *testing.T) {
+		b.t = t
+		b.do("open the route",
+			chromedp.Click(chromedp.CSS(`tr[data-route="orders"] a.route-link`)),
+			chromedp.WaitVisible(chromedp.CSS("button#run-now")),
+		)
+		if loc := b.location(); !strings.HasSuffix(loc, "/routes/orders") {
+			t.Fatalf("the route link led to %s, want /routes/orders", loc)
+		}
+		b.do("find the live area and the buttons",
+			chromedp.WaitReady(chromedp.CSS("#live")),
+			chromedp.WaitVisible(chromedp.CSS("button#run-full")),
+			chromedp.WaitReady(chromedp.CSS("a#queue-link")),
+		)
+		b.shot("05-route-before")
+
+		// A marker that a page load would wipe out: proves the progress
+		// below arrived without a reload.
+		b.do("set the no-reload marker", chromedp.Evaluate[chromedp.Void](`window.__noReload = 1`))
+		b.do("press Run now", chromedp.Click(chromedp.CSS("button#run-now")))
+
+		// Mid-run: some progress shown, the run not ended yet. The run is
+		// short, so missing this moment is only noted; the end is required.
+		mid, err := chromedp.Run(b.ctx, chromedp.Poll[string](`(() => {
+			const l = document.querySelector("#live"), s = l && l.getAttribute("data-run-status");
+			if (s && s !== "running") return "ended";
+			const d = document.querySelector("#live-sent");
+			return d && /[1-9]/.test(d.textContent) ? "running" : false;
+		})()`, chromedp.WithPollingTimeout(20*time.Second), chromedp.WithPollingInterval(10*time.Millisecond)))
+		if err != nil {
+			t.Fatalf("no progress in #live after Run now: %v%s", err, b.dump("#live"))
+		}
+		if mid == "running" {
+			b.shot("06-route-running")
+		} else {
+			t.Log("note: the run ended before a mid-run state was seen")
+		}
+
+		status, err := chromedp.Run(b.ctx, chromedp.Poll[string](`(() => {
+			const s = document.querySelector("#live")?.getAttribute("data-run-status");
+			return ["succeeded", "partially_failed", "failed", "cancelled"].includes(s) ? s : false;
+		})()`, chromedp.WithPollingTimeout(20*time.Second), chromedp.WithPollingInterval(20*time.Millisecond)))
+		if err != nil {
+			t.Fatalf("#live never carried an ended data-run-status: %v%s", err, b.dump("#live"))
+		}
+		if !b.evalBool(`window.__noReload === 1`) {
+			t.Fatal("the page reloaded while the run went on: the progress must arrive by server-sent events")
+		}
+		b.shot("07-route-after")
+		if status != "partially_failed" {
+			t.Errorf("run status %q, want partially_failed (29 delivered, key 7 refused)", status)
+		}
+		want := map[string]int{"#live-collected": 30, "#live-sent": 30, "#live-done": 29, "#live-failed": 1}
+		for sel, n := range want {
+			if got := b.number(sel); got != n {
+				t.Errorf("%s reads %d, want %d", sel, got, n)
+			}
+		}
+		if got := f.Sys.Received("orders"); got != 30 {
+			t.Errorf("the destination got %d deliveries, want 30", got)
+		}
+	})
+
+	var entryURL string
+	step("queue", func(t *testing.T) {
+		b.t = t
+		href := b.attr("a#queue-link", "href")
+		if !strings.HasPrefix(href, "/routes/orders/queue") {
+			t.Errorf("a#queue-link points to %q, want /routes/orders/queue…", href)
+		}
+		b.do("open the errored entries",
+			chromedp.Navigate(b.base+"/routes/orders/queue?status=error"),
+			chromedp.WaitVisible(chromedp.CSS("tr[data-entry-id] a.entry-link")),
+		)
+		if n := b.count("tr[data-entry-id]"); n != 1 {
+			t.Errorf("the error queue lists %d entries, want 1 (key 7)", n)
+		}
+		b.shot("08-queue-errors")
+		b.do("open the entry",
+			chromedp.Click(chromedp.CSS("tr[data-entry-id] a.entry-link")),
+			chromedp.WaitVisible(chromedp.CSS("#entry-status")),
+		)
+		entryURL = b.location()
+		if !strings.Contains(entryURL, "/entries/") {
+			t.Fatalf("the entry link led to %s, want /entries/ID", entryURL)
+		}
+	})
+
+	step("entry", func(t *testing.T) {
+		b.t = t
+		if s := b.text("#entry-status"); s != "error" {
+			t.Errorf("#entry-status reads %q, want error", s)
+		}
+		b.do("wait for the error text", chromedp.WaitVisible(chromedp.CSS("#entry-error")))
+		msg := b.text("#entry-error")
+		if !strings.Contains(msg, "422") && !strings.Contains(msg, "customer 7 unknown") {
+			t.Errorf("#entry-error reads %q, want the destination's answer (422, customer 7 unknown)", msg)
+		}
+		b.shot("09-entry-error")
+
+		// The fix: the ERP knows customer 7 now.
+		f.Sys.Fail("7", 0)
+		before := f.Sys.Received("orders")
+		b.do("press Retry", chromedp.Click(chromedp.CSS("button#retry")))
+
+		// The entry page need not be live: reload until it says done.
+		deadline := time.Now().Add(20 * time.Second)
+		status := ""
+		for {
+			err := chromedp.Do(b.ctx, chromedp.Navigate(entryURL), chromedp.WaitVisible(chromedp.CSS("#entry-status")))
+			if err == nil {
+				status = b.text("#entry-status")
+				if status == "done" {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("#entry-status still reads %q 20s after Retry (want done); the destination got %d more deliveries; last error %v",
+					status, f.Sys.Received("orders")-before, err)
+			}
+			select {
+			case <-time.After(100 * time.Millisecond): // a polling interval, not a wait for correctness
+			case <-b.ctx.Done():
+				t.Fatalf("waiting for done: %v", b.ctx.Err())
+			}
+		}
+		if got := f.Sys.Received("orders") - before; got != 1 {
+			t.Errorf("retry made %d deliveries, want 1", got)
+		}
+		b.shot("10-entry-done")
+	})
+
+	if errs := log.exceptions(); len(errs) > 0 {
+		t.Errorf("the pages had %d JavaScript or security errors:\n%s", len(errs), strings.Join(errs, "\n"))
+	}
+}
+
+// findChromium finds the browser. Without one the test skips, except in
+// CI (CI=true), where .ci/run installs it and its absence is a failure.
+func findChromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	const msg = "no chromium binary on PATH (apt-get install chromium; .ci/run installs it)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg + ": CI=true, so the browser test fails rather than skips")
+	}
+	t.Skip(msg + ": skipping the browser test")
+	return ""
+}
+
+// artifactsDir is where screenshots go: $FERRY_TEST_ARTIFACTS/dashboard,
+// by default test-artifacts/dashboard at the repository root (ignored by
+// git). Each run replaces the previous run's pictures.
+func artifactsDir(t *testing.T) string {
+	t.Helper()
+	root := os.Getenv("FERRY_TEST_ARTIFACTS")
+	if root == "" {
+		repo, err := repoRoot()
+		if err != nil {
+			t.Fatalf("artifacts folder: %v", err)
+		}
+		root = filepath.Join(repo, "test-artifacts")
+	}
+	dir := filepath.Join(root, "dashboard")
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatalf("artifacts folder: %v", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("artifacts folder: %v", err)
+	}
+	return dir
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("working directory: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// browser is the tab the flow drives, with the helpers that fail the
+// current step.
+type browser struct {
+	t     *testing.T
+	ctx   context.Context
+	base  string
+	shots string
+}
+
+func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v (page %s)", what, err, b.location())
+	}
+}
+
+func (b *browser) location() string {
+	loc, err := chromedp.Run(b.ctx, chromedp.Location())
+	if err != nil {
+		return "?"
+	}
+	return loc
+}
+
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+// number reads the first number in an element's text ("1,234 sent" → 1234).
+func (b *browser) number(sel string) int {
+	b.t.Helper()
+	s := b.text(sel)
+	var digits strings.Builder
+scan:
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits.WriteRune(r)
+		case r == ',' && digits.Len() > 0: // a thousands separator
+		case digits.Len() > 0:
+			break scan
+		}
+	}
+	n, err := strconv.Atoi(digits.String())
+	if err != nil {
+		b.t.Errorf("%s reads %q: no number", sel, s)
+		return -1
+	}
+	return n
+}
+
+func (b *browser) attr(sel, name string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
+	if err != nil {
+		b.t.Fatalf("attribute %s of %s: %v", name, sel, err)
+	}
+	return v.Value
+}
+
+func (b *browser) count(sel string) int {
+	b.t.Helper()
+	return b.evalInt(fmt.Sprintf(`document.querySelectorAll(%q).length`, sel))
+}
+
+func (b *browser) evalInt(js string) int {
+	b.t.Helper()
+	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](js))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return n
+}
+
+func (b *browser) evalBool(js string) bool {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](js))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return v
+}
+
+// media emulates prefers-color-scheme ("" turns the emulation off).
+func (b *browser) media(scheme string) {
+	b.t.Helper()
+	p := emulation.SetEmulatedMediaParams{}
+	if scheme != "" {
+		p.Features = []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}
+	}
+	if _, err := chromedp.Call(b.ctx, emulation.SetEmulatedMedia, p); err != nil {
+		b.t.Fatalf("emulate prefers-color-scheme %q: %v", scheme, err)
+	}
+}
+
+// shot saves a PNG of the whole page as NAME.png.
+func (b *browser) shot(name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+}
+
+// dump is an element's HTML for a failure message.
+func (b *browser) dump(sel string) string {
+	html, err := chromedp.Run(b.ctx, chromedp.OuterHTML(chromedp.CSS(sel), chromedp.AtLeast(0)))
+	if err != nil || html == "" {
+		return fmt.Sprintf("\n(%s not found on %s)", sel, b.location())
+	}
+	return "\n" + sel + ": " + html
+}
+
+// pageLog collects what the page says on its own: uncaught exceptions,
+// console errors and the browser's own errors (network, security), to report after the flow (t.Log must not run after the
+// test ends, and these arrive from the browser's goroutines). Confirmation
+// dialogs (hx-confirm uses window.confirm) are accepted.
+type pageLog struct {
+	mu   sync.Mutex
+	log  []string
+	excs []string
+}
+
+func watchPage(ctx context.Context) *pageLog {
+	l := &pageLog{}
+	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
+	console := chromedp.Events(ctx, runtime.ConsoleAPICalled)
+	entries := chromedp.Events(ctx, cdplog.EntryAdded)
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for ev, err := range exceptions {
+			if err != nil {
+				return
+			}
+			d := ev.ExceptionDetails
+			msg := d.Text
+			if d.Exception != nil && d.Exception.Description != "" {
+				msg += " " + d.Exception.Description
+			}
+			l.add(true, fmt.Sprintf("exception at %s:%d: %s", d.URL, d.LineNumber, msg))
+		}
+	}()
+	go func() {
+		for ev, err := range console {
+			if err != nil {
+				return
+			}
+			if ev.Type != runtime.ConsoleAPICalledTypeError && ev.Type != runtime.ConsoleAPICalledTypeWarning {
+				continue
+			}
+			var parts []string
+			for _, a := range ev.Args {
+				switch {
+				case len(a.Value) > 0:
+					parts = append(parts, string(a.Value))
+				case a.Description != "":
+					parts = append(parts, a.Description)
+				}
+			}
+			l.add(false, fmt.Sprintf("console.%s: %s", ev.Type, strings.Join(parts, " ")))
+		}
+	}()
+	go func() {
+		for ev, err := range entries {
+			if err != nil {
+				return
+			}
+			e := ev.Entry
+			if e.Level != cdplog.EntryLevelError && e.Level != cdplog.EntryLevelWarning {
+				continue
+			}
+			// A refused script or style (Content-Security-Policy) breaks
+			// the page as surely as an exception does.
+			l.add(e.Source == cdplog.EntrySourceSecurity, fmt.Sprintf("%s %s: %s %s", e.Source, e.Level, e.Text, e.URL))
+		}
+	}()
+	go func() {
+		for ev, err := range dialogs {
+			if err != nil {
+				return
+			}
+			l.add(false, fmt.Sprintf("dialog %s %q: accepted", ev.Type, ev.Message))
+			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
+	return l
+}
+
+func (l *pageLog) add(exception bool, s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.log = append(l.log, s)
+	if exception {
+		l.excs = append(l.excs, s)
+	}
+}
+
+func (l *pageLog) lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.log...)
+}
+
+func (l *pageLog) exceptions() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.excs...)
+}
