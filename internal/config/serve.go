@@ -1,9 +1,13 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/invopop/jsonschema"
 
 	"github.com/ferry-dev/ferry/internal/schedule"
 )
@@ -31,6 +35,64 @@ type Server struct {
 	// Tokens are the bearer tokens the API accepts; secrets.
 	Tokens          []string `yaml:"tokens,omitempty" json:"tokens,omitempty" jsonschema:"description=Bearer tokens the API accepts (write them as ${env:...} or ${file:...}); without one the server listens on loopback only" ferry:"secret"`
 	ShutdownTimeout Duration `yaml:"shutdown_timeout,omitempty" json:"shutdown_timeout,omitempty" jsonschema:"description=On SIGTERM: how long in-flight work may finish before its leases are released (default 30s)"`
+	// Dashboard is the web dashboard's login.
+	Dashboard Dashboard `yaml:"dashboard,omitempty" json:"dashboard,omitempty" jsonschema:"description=The web dashboard's login (the dashboard is served at / on the listener; without a password it answers loopback clients only)"`
+}
+
+// DefaultSessionTTL is how long a dashboard login lasts by default.
+const DefaultSessionTTL = Duration(12 * 3600e9)
+
+// MinSessionTTL is the shortest dashboard login: a shorter one would log
+// the user out while they read a page.
+const MinSessionTTL = Duration(60e9)
+
+// Dashboard is server.dashboard: the web dashboard's login.
+type Dashboard struct {
+	// PasswordHash is the bcrypt hash of the dashboard's password; ""
+	// leaves the dashboard to loopback clients.
+	PasswordHash SecretRef `yaml:"password_hash,omitempty" json:"password_hash,omitempty" jsonschema:"description=bcrypt hash of the dashboard's password (make one with ferry hash-password); write it as ${env:...} or ${file:...}; without it the dashboard answers loopback clients only" ferry:"secret"`
+	SessionTTL   Duration  `yaml:"session_ttl,omitempty" json:"session_ttl,omitempty" jsonschema:"description=How long a dashboard login lasts (default 12h)"`
+}
+
+// TTL is how long a login lasts: session_ttl, else DefaultSessionTTL.
+func (d Dashboard) TTL() Duration {
+	if d.SessionTTL == 0 {
+		return DefaultSessionTTL
+	}
+	return d.SessionTTL
+}
+
+// SecretRef is a secret that must come from outside the file: its text is
+// one ${env:NAME} or ${file:PATH} reference, checked before the reference
+// is resolved (the resolved value is what the field holds afterwards). An
+// ${env:NAME:-} with an empty default is allowed: it leaves the field empty.
+type SecretRef string
+
+// secretRefForm is one reference and nothing else; a default, if any, is
+// empty (a default written in the file would put the secret there).
+var secretRefForm = regexp.MustCompile(`^\$\{(env:[^}:]+(:-)?|file:[^}]+)\}$`)
+
+// UnmarshalText refuses a value written in the file. The error never
+// quotes the text: it may be the secret itself.
+func (s *SecretRef) UnmarshalText(text []byte) error {
+	t := strings.TrimSpace(string(text))
+	if t != "" && !secretRefForm.MatchString(t) {
+		if strings.Contains(t, "${env:") || strings.Contains(t, "${file:") {
+			return errors.New("expected exactly one ${env:NAME} or ${file:PATH} reference and nothing around it (a default other than an empty one would write the secret in the file)")
+		}
+		return errors.New("the secret is written in the file: take it from the environment or a file, e.g. \"${env:NAME}\" or \"${file:/run/secrets/NAME}\"")
+	}
+	*s = SecretRef(t)
+	return nil
+}
+
+// JSONSchema describes a SecretRef: one reference.
+func (SecretRef) JSONSchema() *jsonschema.Schema {
+	return &jsonschema.Schema{
+		Type:        "string",
+		Pattern:     secretRefForm.String(),
+		Description: "A secret taken from the environment or a file: ${env:NAME} or ${file:PATH}",
+	}
 }
 
 // Webhook lets a caller push records into a route: POST /hooks/{route}.

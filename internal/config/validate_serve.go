@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/ferry-dev/ferry/internal/schedule"
 )
 
@@ -18,6 +20,7 @@ func checkServeZeros(cfg *Config, d *document) {
 	}
 	zero("workers", cfg.Workers == 0, "must be at least 1 (default 4)")
 	zero("server.shutdown_timeout", cfg.Server.ShutdownTimeout == 0, "must be longer than 0 (default 30s)")
+	zero("server.dashboard.session_ttl", cfg.Server.Dashboard.SessionTTL == 0, "must be longer than 0 (default 12h)")
 	for name, r := range cfg.Routes {
 		if r == nil || r.Webhook == nil {
 			continue
@@ -48,6 +51,29 @@ func (v *validator) server() {
 		}
 	}
 	v.notForever("server.shutdown_timeout", s.ShutdownTimeout)
+	v.dashboard("server.dashboard", &s.Dashboard)
+}
+
+// dashboard checks server.dashboard: the password hash must be bcrypt's
+// (the dashboard could never accept a login otherwise). The value is a
+// secret: no message quotes it.
+func (v *validator) dashboard(path string, d *Dashboard) {
+	hp, tp := joinPath(path, "password_hash"), joinPath(path, "session_ttl")
+	if h := string(d.PasswordHash); h != "" && !v.doc.reported[hp] {
+		if _, err := bcrypt.Cost([]byte(h)); err != nil {
+			v.doc.errorf(hp, "not a bcrypt hash (the value is not shown; expected 60 characters starting with $2a$, $2b$ or $2y$): make one with `ferry hash-password` and put what it prints in the variable or file")
+		}
+	}
+	if v.has(tp) {
+		switch {
+		case !v.has(hp):
+			v.doc.errorf(tp, "session_ttl needs password_hash: without a password there is no login to last")
+		case d.SessionTTL == Forever:
+			v.notForever(tp, d.SessionTTL)
+		case d.SessionTTL > 0 && d.SessionTTL < MinSessionTTL:
+			v.doc.errorf(tp, "must be at least %s, got %s", MinSessionTTL.D(), d.SessionTTL.D())
+		}
+	}
 }
 
 // validHostname accepts letters, digits, dots and hyphens (localhost,
