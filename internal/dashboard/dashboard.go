@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/config"
@@ -66,6 +67,11 @@ type Dashboard struct {
 	pages *pages
 	mux   *http.ServeMux
 	auth  *authenticator
+
+	// done ends the open event streams at Close (an http.Server's
+	// Shutdown waits for them otherwise).
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 // New builds the dashboard for svc.
@@ -89,17 +95,23 @@ func New(svc Service, opts Options) (*Dashboard, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dashboard{svc: svc, opts: opts, log: opts.Logger, pages: p}
+	d := &Dashboard{svc: svc, opts: opts, log: opts.Logger, pages: p, done: make(chan struct{})}
 	d.auth = newAuthenticator(opts.Login, opts.Now)
 	d.mux = d.routes()
 	return d, nil
 }
 
+// Close ends the open event streams; pages are still served.
+func (d *Dashboard) Close() error {
+	d.closeOnce.Do(func() { close(d.done) })
+	return nil
+}
+
 // ServeHTTP serves a dashboard request.
 func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) { d.mux.ServeHTTP(w, r) }
 
-// Paths lists the patterns the dashboard serves, for the server to mount
-// each of them beside its API (the API's own paths win).
+// routes builds the mux. The server mounts the dashboard at /: the API,
+// webhooks, feeds, health and metrics patterns are more specific and win.
 func (d *Dashboard) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFiles, "static")

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -82,6 +83,9 @@ func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, name, block s
 	v.Now = d.opts.Now()
 	if v.Query == "" {
 		v.Query = r.URL.Query().Get("q")
+	}
+	if v.Flash == "" && block == "" {
+		v.Flash = takeFlash(w, r)
 	}
 	entry := "layout"
 	if block != "" {
@@ -327,4 +331,28 @@ func excerpt(n int, s string) string {
 		return s
 	}
 	return string(r[:n]) + "…"
+}
+
+// flashCookie carries a one-line note across the redirect after a plain
+// form post; it lives seconds and is cleared when shown.
+const flashCookie = "ferry_flash"
+
+func setFlash(w http.ResponseWriter, msg string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: flashCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(excerpt(300, msg))),
+		Path: "/", MaxAge: 30, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func takeFlash(w http.ResponseWriter, r *http.Request) string {
+	c, err := r.Cookie(flashCookie)
+	if err != nil {
+		return ""
+	}
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	b, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }

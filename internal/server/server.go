@@ -104,6 +104,9 @@ func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.done)
 		s.metrics.close()
+		if c, ok := s.opts.Dashboard.(interface{ Close() error }); ok {
+			_ = c.Close() // ends its event streams
+		}
 	})
 	return nil
 }

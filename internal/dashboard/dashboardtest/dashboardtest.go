@@ -312,15 +312,21 @@ func (f *Fixture) Do(method, path string, form url.Values, header http.Header) P
 	return Page{Status: res.StatusCode, Header: res.Header, Body: string(b)}
 }
 
-var csrfInput = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+var (
+	csrfInput  = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	csrfHeader = regexp.MustCompile(`"X-CSRF-Token": "([^"]+)"`)
+)
 
-// CSRF returns the token a page carries in its forms ("" when none).
+// CSRF returns the token a page carries in its forms or in the header
+// htmx sends ("" when none).
 func (p Page) CSRF() string {
-	m := csrfInput.FindStringSubmatch(p.Body)
-	if m == nil {
-		return ""
+	if m := csrfInput.FindStringSubmatch(p.Body); m != nil {
+		return m[1]
 	}
-	return m[1]
+	if m := csrfHeader.FindStringSubmatch(p.Body); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 // Post sends a form to path with the CSRF token of a fresh overview

@@ -1,0 +1,198 @@
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/events"
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+const (
+	// liveEvery is the most often a page is told of progress: the bus
+	// may report a run many times a second.
+	liveEvery = 250 * time.Millisecond
+	// countsEvery is the most often the live block re-reads the queue
+	// counts (a count reads an index; progress events are cheap).
+	countsEvery = 2 * time.Second
+	// keepAlive is how often an idle stream sends a comment, so proxies
+	// do not close it.
+	keepAlive = 15 * time.Second
+)
+
+// liveEvents streams server-sent events for the pages: with ?route=NAME,
+// "live" events carry the route's rendered progress block (the page
+// swaps it in) and "finished" says a run ended (the runs table reloads);
+// without, "changed" says some route changed (the overview reloads its
+// table). Every event is throttled to liveEvery.
+func (d *Dashboard) liveEvents(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's write timeout
+	route := r.URL.Query().Get("route")
+	sub := d.svc.Events().Subscribe(256, func(ev events.Event) bool {
+		if route == "" {
+			return ev.Type != events.EntrySettled && ev.Type != events.RunProgress
+		}
+		return ev.Route == route
+	})
+	defer sub.Close()
+
+	// The token for the forms in the blocks sent (the cookie, when new,
+	// goes out with these headers).
+	csrf := d.auth.csrfToken(w, r)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	if _, err := fmt.Fprint(w, ": ferry live events\nretry: 2000\n\n"); err != nil {
+		return
+	}
+	if err := rc.Flush(); err != nil {
+		d.log.Warn("dashboard: this server cannot stream events", "error", err)
+		return
+	}
+	s := &liveStream{d: d, w: w, rc: rc, route: route, csrf: csrf}
+	s.loop(r.Context(), sub)
+}
+
+// liveStream is one client's event stream.
+type liveStream struct {
+	d     *Dashboard
+	csrf  string
+	w     http.ResponseWriter
+	rc    *http.ResponseController
+	route string
+
+	run       *store.Run // newest run state seen
+	phase     string
+	dirty     bool // something to tell
+	finished  bool // a run ended since the last send
+	counts    store.Counts
+	countedAt time.Time
+}
+
+func (s *liveStream) loop(ctx context.Context, sub *events.Subscription) {
+	tick := time.NewTicker(liveEvery)
+	defer tick.Stop()
+	idle := time.NewTimer(keepAlive)
+	defer idle.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.d.done:
+			return
+		case ev, ok := <-sub.C:
+			if !ok {
+				return
+			}
+			s.note(ev)
+		case <-tick.C:
+			if !s.dirty {
+				continue
+			}
+			if err := s.send(ctx); err != nil {
+				return
+			}
+			idle.Reset(keepAlive)
+		case <-idle.C:
+			if _, err := fmt.Fprint(s.w, ": keep-alive\n\n"); err != nil {
+				return
+			}
+			if err := s.rc.Flush(); err != nil {
+				return
+			}
+			idle.Reset(keepAlive)
+		}
+	}
+}
+
+func (s *liveStream) note(ev events.Event) {
+	s.dirty = true
+	if ev.Run != nil && s.route != "" {
+		run := *ev.Run
+		s.run = &run
+		if ev.Phase != "" {
+			s.phase = ev.Phase
+		}
+	}
+	switch ev.Type {
+	case events.RunFinished:
+		s.finished, s.phase = true, ""
+		s.countedAt = time.Time{} // the queue changed: count again
+	case events.RunStarted:
+		s.phase = ""
+	}
+}
+
+// send writes what changed since the last send.
+func (s *liveStream) send(ctx context.Context) error {
+	s.dirty = false
+	if s.route == "" {
+		return s.event("changed", "routes")
+	}
+	if s.run != nil {
+		now := s.d.opts.Now()
+		if now.Sub(s.countedAt) >= countsEvery {
+			c, err := s.d.svc.Store().Counts(ctx, s.route)
+			if err != nil {
+				s.d.log.Warn("dashboard: live counts", "route", s.route, "error", err)
+			} else {
+				s.counts, s.countedAt = c, now
+			}
+		}
+		live := liveData{
+			Route: s.route, Run: s.run, Running: s.run.Status == store.RunRunning, Phase: s.phase,
+			MaxIterations: maxIterations(s.d.svc.Config(), s.route), Queue: s.counts,
+		}
+		html, err := s.d.fragment("route", "route-live", view{CSRF: s.csrf, Data: routeData{Name: s.route, Live: live}})
+		if err != nil {
+			return err
+		}
+		if err := s.event("live", html); err != nil {
+			return err
+		}
+	}
+	if s.finished {
+		s.finished = false
+		return s.event("finished", s.route)
+	}
+	return nil
+}
+
+// event writes one server-sent event; data may span lines.
+func (s *liveStream) event(name, data string) error {
+	var b strings.Builder
+	b.WriteString("event: ")
+	b.WriteString(name)
+	b.WriteByte('\n')
+	for _, line := range strings.Split(data, "\n") {
+		b.WriteString("data: ")
+		b.WriteString(strings.TrimRight(line, "\r"))
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
+	if _, err := fmt.Fprint(s.w, b.String()); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+// fragment renders a block of a page to a string (for event data).
+func (d *Dashboard) fragment(name, block string, v view) (string, error) {
+	t, ok := d.pages.byName[name]
+	if !ok {
+		return "", fmt.Errorf("no template %s", name)
+	}
+	v.Now = d.opts.Now()
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, block, v); err != nil {
+		return "", fmt.Errorf("render %s/%s: %w", name, block, err)
+	}
+	return buf.String(), nil
+}

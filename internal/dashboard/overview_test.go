@@ -1,0 +1,50 @@
+package dashboard_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/ferry-dev/ferry/internal/dashboard/dashboardtest"
+)
+
+func TestOverviewListsEveryRouteAndItsProblems(t *testing.T) {
+	f := dashboardtest.New(t, dashboardtest.Options{})
+	f.Sys.SetRecords("orders", map[string]any{"id": 1, "total": 5}, map[string]any{"id": 2, "total": 7})
+	f.Sys.Fail("2", 422)
+	f.Run("orders")
+
+	p := f.Get("/")
+	if p.Status != http.StatusOK {
+		t.Fatalf("GET / = %d: %s", p.Status, p.Body)
+	}
+	for _, want := range []string{
+		`<tr data-route="orders" data-state="failing" class="problem">`,
+		`<tr data-route="customers" data-state="idle">`,
+		`<tr data-route="catalog"`,
+		`href="/routes/orders"`,
+		`Needs attention`,
+		`sse-connect="/live"`,
+		`<svg class="spark"`,
+	} {
+		if !strings.Contains(p.Body, want) {
+			t.Errorf("overview lacks %s", want)
+		}
+	}
+	if got := f.Get("/overview/table"); got.Status != 200 || strings.Contains(got.Body, "<html") || !strings.Contains(got.Body, `id="routes"`) {
+		t.Errorf("the table fragment: %d, full page or no table: %.300s", got.Status, got.Body)
+	}
+}
+
+func TestOverviewOfAFreshStore(t *testing.T) {
+	f := dashboardtest.New(t, dashboardtest.Options{})
+	p := f.Get("/")
+	for _, want := range []string{"never ran", "No records delivered in the last 6 hours", `data-state="idle"`} {
+		if !strings.Contains(p.Body, want) {
+			t.Errorf("a fresh overview lacks %q", want)
+		}
+	}
+	if strings.Contains(p.Body, "Needs attention") {
+		t.Error("a fresh store needs no attention")
+	}
+}
