@@ -156,7 +156,7 @@ func (d *Dashboard) loadEntry(w http.ResponseWriter, r *http.Request, id int64) 
 	data.previewIn(ctx, d, e)
 	for i := len(atts) - 1; i >= 0; i-- {
 		a := atts[i]
-		if a.Op == "" && a.Request != "" {
+		if a.Op == "" && (a.Outcome == store.OutcomeDone || a.Outcome == store.OutcomeRetry || a.Outcome == store.OutcomeDead) {
 			row := attemptRows(atts[i : i+1])[0]
 			data.Sent = &row
 			break
