@@ -54,7 +54,9 @@ and how many deliveries needed a retry. Needs no network beyond loopback
 and no set-up.
 
 Then ferry serves the demo until Ctrl-C, as 'ferry serve' would, on
-127.0.0.1:8080 (--listen): orders and stock run every 30s while the shop
+127.0.0.1:8080 (--listen), and prints the dashboard's URL: open it to see
+the routes, their runs and queues, and the failed orders grouped by cause
+(retry them, discard them). Orders and stock run every 30s while the shop
 takes a new order every 20s, a third route takes orders the shop pushes
 to ferry's webhook (the demo prints a curl for it), and the REST API and
 /metrics answer. What ferry does is listed as it happens. --once stops
@@ -451,7 +453,12 @@ func (a *app) serveDemoRoutes(ctx context.Context, ln net.Listener, shop *demo.S
 	return a.serve(ctx, serveOptions{listener: ln, ready: func(svc *service.Service, addr string) {
 		base := "http://" + addr
 		fmt.Fprintf(out, `
-ferry serves the demo on %[1]s until Ctrl-C, as 'ferry serve' would:
+ferry serves the demo on %[1]s until Ctrl-C, as 'ferry serve' would.
+
+  Open the dashboard: %[1]s/
+  (every route, its runs and queue; the dead letters of orders grouped by
+  cause under Errors; press Run now on a route and watch it go through)
+
   orders and stock run every 30s; the shop takes a new order every %[2]s
   routes    curl %[1]s/api/v1/routes
   run now   curl -X POST %[1]s/api/v1/routes/orders/runs

@@ -272,6 +272,26 @@ func TestDemoServesItsRoutes(t *testing.T) {
 	if !strings.Contains(out.String(), "The ERP holds ") {
 		t.Errorf("the first runs' story is missing:\n%s", out)
 	}
+	if !strings.Contains(out.String(), "Open the dashboard: "+base+"/") {
+		t.Errorf("the demo does not print the dashboard's URL:\n%s", out)
+	}
+	// The dashboard opens on the demo's routes, orders failing with the
+	// dead letters of the country the ERP refuses, to explore.
+	for path, want := range map[string]string{
+		"/":                                `<tr data-route="orders" data-state="failing"`,
+		"/errors?route=orders":             "unknown country",
+		"/routes/orders/queue?status=dead": demo.RareCountry,
+	} {
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || !strings.Contains(string(b), want) {
+			t.Errorf("dashboard %s: %d, want %q in it", path, res.StatusCode, want)
+		}
+	}
 
 	// The curl the demo prints, as Go: the caller gets the ERP's answer.
 	for _, c := range []struct {
