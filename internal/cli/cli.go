@@ -139,6 +139,7 @@ keeps the history of every attempt.`,
 		a.storeCommand(),
 		a.historyCommand(),
 		a.demoCommand(),
+		a.hashPasswordCommand(),
 		a.versionCommand(),
 	)
 	return root

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector/all"
+	"github.com/ferry-dev/ferry/internal/dashboard"
 	"github.com/ferry-dev/ferry/internal/feeds"
 	"github.com/ferry-dev/ferry/internal/server"
 	"github.com/ferry-dev/ferry/internal/service"
@@ -28,8 +29,10 @@ func (a *app) serveCommand() *cobra.Command {
 		Short: "Run ferry as a server: schedules, webhooks, the REST API and metrics",
 		Long: `Run ferry until it is stopped: routes with a schedule (schedule: or every:)
 run on their own, webhook routes take records at POST /hooks/ROUTE, and the
-REST API (/api/v1, OpenAPI at /api/v1/openapi.json), /metrics, /healthz
-and /readyz share one listener.
+REST API (/api/v1, OpenAPI at /api/v1/openapi.json), /metrics, /healthz,
+/readyz and the web dashboard (at /) share one listener. The dashboard
+answers this machine only unless server.dashboard.password_hash is set
+(make it with ferry hash-password).
 
 The address is --listen, else server.listen in the config, else
 127.0.0.1:8080. Without server.tokens ferry refuses any address but
@@ -156,7 +159,13 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		return withCode(ExitFailed, err)
 	}
 	tokens := func() []string { return svc.Config().Server.Tokens } // rotated by a reload
-	srv := server.New(svc, server.Options{TokensFrom: tokens, Logger: log, Feeds: feedsHandler(svc, tokens, log)})
+	dash, err := dashboard.New(svc, dashboard.Options{Login: dashboardLogin(svc), Logger: log})
+	if err != nil {
+		stopCtx, cancel := context.WithTimeout(ctx, cfg.Server.ShutdownTimeout.D())
+		defer cancel()
+		return withCode(ExitFailed, errors.Join(fmt.Errorf("build the dashboard: %w", err), svc.Stop(stopCtx)))
+	}
+	srv := server.New(svc, server.Options{TokensFrom: tokens, Logger: log, Feeds: feedsHandler(svc, tokens, log), Dashboard: dash})
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -168,6 +177,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 	go func() { served <- hs.Serve(ln) }()
 
 	a.notice("ferry serving on http://"+addr, "listen", addr, "routes", len(cfg.Routes), "workers", cfg.Workers, "version", Version)
+	a.notice("dashboard: http://"+addr+"/"+dashboardNote(cfg), "dashboard", "http://"+addr+"/")
 	if o.ready != nil {
 		o.ready(svc, addr)
 	}
@@ -312,6 +322,24 @@ func signalName(sig os.Signal) string {
 		return "SIGHUP"
 	}
 	return sig.String()
+}
+
+// dashboardLogin gives the dashboard the login of the config in force,
+// asked on every request: a reload changes the password (and so ends
+// every session) at once.
+func dashboardLogin(svc *service.Service) func() dashboard.Login {
+	return func() dashboard.Login {
+		d := svc.Config().Server.Dashboard
+		return dashboard.Login{PasswordHash: string(d.PasswordHash), SessionTTL: d.TTL().D()}
+	}
+}
+
+// dashboardNote says who may open the dashboard.
+func dashboardNote(cfg *config.Config) string {
+	if cfg.Server.Dashboard.PasswordHash == "" {
+		return " (no password: this machine only)"
+	}
+	return " (password login)"
 }
 
 // feedsHandler serves /feeds/: the files that destinations publish, from
