@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +25,11 @@ const (
 	queuePageSize = 50
 	// maxBulk caps the ids and keys one bulk action takes (a page is 50).
 	maxBulk = 500
+	// mergeBelow: a route with at most this many queued entries lists
+	// "all" as one indexed query per status (their cost grows with the
+	// route); a larger one with one query in ID order (its cost grows with
+	// the entries of other routes between its own, few in a large route).
+	mergeBelow = 20000
 	// discardWhy is recorded in the key's history of a dashboard discard.
 	discardWhy = "discarded in the dashboard"
 )
@@ -225,7 +231,14 @@ func (d *Dashboard) loadQueue(w http.ResponseWriter, r *http.Request, route, sta
 		case "sending":
 			f.Status = store.StatusLeased
 		}
-		entries, err := d.svc.Store().Entries(ctx, f)
+		var entries []store.Entry
+		var err error
+		switch {
+		case f.Status == "" && (f.Key != "" || counts.Pending+counts.Error+counts.Leased <= mergeBelow):
+			entries, err = byStatus(ctx, d.svc.Store(), f)
+		default:
+			entries, err = d.svc.Store().Entries(ctx, f)
+		}
 		if err != nil {
 			d.serverError(w, r, "read the queue", err)
 			return nil, false
@@ -473,9 +486,9 @@ func deadLetterOf(ctx context.Context, st store.Store, route, key string, id int
 // letter, or only a delivered content (for resend).
 func (d *Dashboard) keyTargets(ctx context.Context, st store.Store, route, key string) ([]target, error) {
 	var out []target
-	entries, err := st.Entries(ctx, store.EntryFilter{Route: route, Key: key, Limit: 10})
+	entries, err := byStatus(ctx, st, store.EntryFilter{Route: route, Key: key, Limit: 10})
 	if err != nil {
-		return nil, fmt.Errorf("entries of key %q: %w", key, err)
+		return nil, err
 	}
 	for _, e := range entries {
 		out = append(out, target{Key: key, Kind: statusName(e.Status)})
@@ -656,4 +669,29 @@ func capList(s []string, n int) []string {
 		return s
 	}
 	return append(slices.Clone(s[:n]), fmt.Sprintf("and %d more", len(s)-n))
+}
+
+// byStatus lists the queued entries f selects (f.Status ignored) of every
+// status, by ID, from one query per status. Each of those has an index
+// of the route (and of (route, key) with a key) to use, where one query
+// over every status reads the store in ID order, other routes' entries
+// included. Its cost grows with the route's entries of a status.
+func byStatus(ctx context.Context, st store.Store, f store.EntryFilter) ([]store.Entry, error) {
+	var out []store.Entry
+	for _, s := range []store.Status{store.StatusPending, store.StatusError, store.StatusLeased} {
+		f.Status = s
+		es, err := st.Entries(ctx, f)
+		if err != nil {
+			if f.Key != "" {
+				return nil, fmt.Errorf("route %q: entries of key %q: %w", f.Route, f.Key, err)
+			}
+			return nil, fmt.Errorf("route %q: list entries: %w", f.Route, err)
+		}
+		out = append(out, es...)
+	}
+	slices.SortFunc(out, func(a, b store.Entry) int { return cmp.Compare(a.ID, b.ID) })
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
+	}
+	return out, nil
 }

@@ -98,8 +98,8 @@ func (d *Dashboard) findKey(ctx context.Context, route, key string) (searchHit, 
 		hit.InConfig = true
 	}
 	var err error
-	if hit.Queued, err = st.Entries(ctx, store.EntryFilter{Route: route, Key: key, Limit: 10}); err != nil {
-		return hit, false, fmt.Errorf("entries of key %q: %w", key, err)
+	if hit.Queued, err = byStatus(ctx, st, store.EntryFilter{Route: route, Key: key, Limit: 10}); err != nil {
+		return hit, false, err
 	}
 	if hit.Dead, err = st.DeadLetters(ctx, store.DeadFilter{Route: route, Key: key, Limit: 10}); err != nil {
 		return hit, false, fmt.Errorf("dead letters of key %q: %w", key, err)
