@@ -31,6 +31,10 @@ const secretHash = "$2a$04$7Ab1tx13/fatedPv6QmxXOjUkTCSj/SbbqW97XlHmXyNc3sfeYoc6
 // Chromium: log in, open the overview and a route, press "Run now", watch
 // the live progress reach the end without a reload, open the errored
 // entry, read its error, fix the destination, retry, and see it done.
+// Key 7 is refused with 422, which the HTTP destination does not retry
+// (a 4xx other than 408 and 429 means the request itself is wrong), so
+// the entry is a dead letter at once: the flow opens the dead tab, and
+// "retry" is the entry page's replay.
 // Screenshots of every page go to the artifacts folder (see
 // artifactsDir).
 func TestBrowser(t *testing.T) {
@@ -44,8 +48,10 @@ func TestBrowser(t *testing.T) {
 	}
 	f.Sys.SetRecords("orders", recs...)
 	f.Sys.Fail("7", 422)
-	// Slow deliveries a little, so the live progress has a middle to show.
-	f.Sys.Delay(20 * time.Millisecond)
+	// Slow deliveries a little, so the live progress has a middle to show:
+	// the page hears of progress at most every 250ms, and the outbox sends
+	// 4 at once, so 30 records at 100ms take about 0.8s.
+	f.Sys.Delay(100 * time.Millisecond)
 
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
@@ -74,6 +80,10 @@ func TestBrowser(t *testing.T) {
 	b := &browser{t: t, ctx: bctx, base: f.TS.URL, shots: shots}
 	step := func(name string, fn func(t *testing.T)) {
 		if !t.Run(name, fn) {
+			// What the browser showed when the step failed.
+			if png, err := run(b, chromedp.FullScreenshot(100)); err == nil {
+				_ = os.WriteFile(filepath.Join(shots, "failed-"+name+".png"), png, 0o644)
+			}
 			t.FailNow()
 		}
 	}
@@ -103,23 +113,6 @@ func TestBrowser(t *testing.T) {
 			}
 		}
 		b.shot("02-overview")
-
-		// The same page at phone width, and in dark mode.
-		b.do("phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
-		b.do("reload at phone width", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("table#routes")))
-		b.shot("03-overview-phone")
-		if w := b.evalInt(`document.documentElement.scrollWidth`); w > 390+1 {
-			// A wide table scrolls inside its .table-wrap; the page itself should not.
-			t.Logf("note: at 390px the page is %dpx wide (horizontal page scroll)", w)
-		}
-		b.do("desktop width", chromedp.EmulateViewport(1280, 900))
-		b.media("dark")
-		b.do("reload in dark mode", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("table#routes")))
-		if !b.evalBool(`matchMedia("(prefers-color-scheme: dark)").matches`) {
-			t.Error("the emulated dark mode did not take")
-		}
-		b.shot("04-overview-dark")
-		b.media("")
 	})
 
 	step("route", func(t *testing.T) {
@@ -138,6 +131,21 @@ func TestBrowser(t *testing.T) {
 		)
 		b.shot("05-route-before")
 
+		// No run of orders yet, so #live cannot already read "ended".
+		if st := b.attr("#live", "data-run-status"); st != "" && st != "running" {
+			t.Fatalf("#live reads data-run-status=%q before any run", st)
+		}
+		// A user takes a moment before pressing the button; the test waits
+		// for the page's event stream instead (htmx's SSE extension keeps
+		// its EventSource on the sse-connect element), so the run's first
+		// events cannot pass before the page listens. Only noted if absent.
+		if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`(() => {
+			const d = document.querySelector("[sse-connect]")?.["htmx-internal-data"];
+			return d?.sseEventSource?.readyState === 1;
+		})()`, chromedp.WithPollingTimeout(5*time.Second), chromedp.WithPollingInterval(10*time.Millisecond))); err != nil {
+			t.Logf("note: no open event stream seen on the route page: %v", err)
+		}
+
 		// A marker that a page load would wipe out: proves the progress
 		// below arrived without a reload.
 		b.do("set the no-reload marker", chromedp.Evaluate[chromedp.Void](`window.__noReload = 1`))
@@ -146,15 +154,17 @@ func TestBrowser(t *testing.T) {
 		// Mid-run: some progress shown, the run not ended yet. The run is
 		// short, so missing this moment is only noted; the end is required.
 		mid, err := chromedp.Run(b.ctx, chromedp.Poll[string](`(() => {
-			const l = document.querySelector("#live"), s = l && l.getAttribute("data-run-status");
-			if (s && s !== "running") return "ended";
-			const d = document.querySelector("#live-sent");
-			return d && /[1-9]/.test(d.textContent) ? "running" : false;
+			const s = document.querySelector("#live")?.getAttribute("data-run-status");
+			if (!s) return false;
+			if (s !== "running") return "ended";
+			const n = id => document.getElementById(id)?.textContent.trim();
+			return "running: collected " + n("live-collected") + ", sent " + n("live-sent") + ", done " + n("live-done");
 		})()`, chromedp.WithPollingTimeout(20*time.Second), chromedp.WithPollingInterval(10*time.Millisecond)))
 		if err != nil {
-			t.Fatalf("no progress in #live after Run now: %v%s", err, b.dump("#live"))
+			t.Fatalf("no run shown in #live after Run now: %v%s", err, b.dump("#live"))
 		}
-		if mid == "running" {
+		if strings.HasPrefix(mid, "running") {
+			t.Log("mid-run, without a reload: " + mid)
 			b.shot("06-route-running")
 		} else {
 			t.Log("note: the run ended before a mid-run state was seen")
@@ -162,7 +172,7 @@ func TestBrowser(t *testing.T) {
 
 		status, err := chromedp.Run(b.ctx, chromedp.Poll[string](`(() => {
 			const s = document.querySelector("#live")?.getAttribute("data-run-status");
-			return ["succeeded", "partially_failed", "failed", "cancelled"].includes(s) ? s : false;
+			return ["succeeded", "partially_failed", "failed", "cancelled", "abandoned"].includes(s) ? s : false;
 		})()`, chromedp.WithPollingTimeout(20*time.Second), chromedp.WithPollingInterval(20*time.Millisecond)))
 		if err != nil {
 			t.Fatalf("#live never carried an ended data-run-status: %v%s", err, b.dump("#live"))
@@ -192,14 +202,15 @@ func TestBrowser(t *testing.T) {
 		if !strings.HasPrefix(href, "/routes/orders/queue") {
 			t.Errorf("a#queue-link points to %q, want /routes/orders/queue…", href)
 		}
-		b.do("open the errored entries",
-			chromedp.Navigate(b.base+"/routes/orders/queue?status=error"),
-			chromedp.WaitVisible(chromedp.CSS("tr[data-entry-id] a.entry-link")),
-		)
-		if n := b.count("tr[data-entry-id]"); n != 1 {
-			t.Errorf("the error queue lists %d entries, want 1 (key 7)", n)
+		b.do("open the dead letters", chromedp.Navigate(b.base+"/routes/orders/queue?status=dead"))
+		if _, err := run(b, chromedp.WaitVisible(chromedp.CSS("tr[data-entry-id] a.entry-link"))); err != nil {
+			t.Fatalf("the queue page shows no row tr[data-entry-id] with a link a.entry-link (the markup this test relies on): %v%s",
+				err, b.dump("tbody tr"))
 		}
-		b.shot("08-queue-errors")
+		if n := b.count("tr[data-entry-id]"); n != 1 {
+			t.Errorf("the dead letters list %d entries, want 1 (key 7)", n)
+		}
+		b.shot("08-queue-dead")
 		b.do("open the entry",
 			chromedp.Click(chromedp.CSS("tr[data-entry-id] a.entry-link")),
 			chromedp.WaitVisible(chromedp.CSS("#entry-status")),
@@ -212,8 +223,8 @@ func TestBrowser(t *testing.T) {
 
 	step("entry", func(t *testing.T) {
 		b.t = t
-		if s := b.text("#entry-status"); s != "error" {
-			t.Errorf("#entry-status reads %q, want error", s)
+		if s := b.text("#entry-status"); s != "dead" {
+			t.Errorf("#entry-status reads %q, want dead (422 is not retried)", s)
 		}
 		b.do("wait for the error text", chromedp.WaitVisible(chromedp.CSS("#entry-error")))
 		msg := b.text("#entry-error")
@@ -231,7 +242,7 @@ func TestBrowser(t *testing.T) {
 		deadline := time.Now().Add(20 * time.Second)
 		status := ""
 		for {
-			err := chromedp.Do(b.ctx, chromedp.Navigate(entryURL), chromedp.WaitVisible(chromedp.CSS("#entry-status")))
+			_, err := run(b, chromedp.Steps(chromedp.Navigate(entryURL), chromedp.WaitVisible(chromedp.CSS("#entry-status"))))
 			if err == nil {
 				status = b.text("#entry-status")
 				if status == "done" {
@@ -252,6 +263,31 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("retry made %d deliveries, want 1", got)
 		}
 		b.shot("10-entry-done")
+	})
+
+	// The overview again, now that it has something to show: at phone
+	// width and in dark mode.
+	step("overview-after", func(t *testing.T) {
+		b.t = t
+		b.do("open the overview", chromedp.Navigate(b.base+"/"), chromedp.WaitVisible(chromedp.CSS(`tr[data-route="orders"]`)))
+		b.shot("11-overview-after")
+		b.do("phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+		b.do("reload at phone width", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("table#routes")))
+		b.shot("12-overview-phone")
+		if w := b.evalInt(`document.documentElement.scrollWidth`); w > 390+1 {
+			// A wide table scrolls inside its .table-wrap; the page itself should not.
+			t.Errorf("at 390px the page is %dpx wide: it scrolls sideways as a whole", w)
+		}
+		b.do("desktop width", chromedp.EmulateViewport(1280, 900))
+		b.media("dark")
+		b.do("reload in dark mode", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("table#routes")))
+		if !b.evalBool(`matchMedia("(prefers-color-scheme: dark)").matches`) {
+			t.Error("the emulated dark mode did not take")
+		}
+		b.shot("13-overview-dark")
+		b.do("open the route in dark mode", chromedp.Navigate(b.base+"/routes/orders"), chromedp.WaitVisible(chromedp.CSS("#live")))
+		b.shot("14-route-dark")
+		b.media("")
 	})
 
 	if errs := log.exceptions(); len(errs) > 0 {
@@ -325,15 +361,28 @@ type browser struct {
 	shots string
 }
 
+// actionTimeout bounds each action, so a missing element fails its step
+// with a message instead of eating the whole flow's minute.
+const actionTimeout = 10 * time.Second
+
 func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	if err := chromedp.Do(b.ctx, steps...); err != nil {
+	ctx, cancel := context.WithTimeout(b.ctx, actionTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
 		b.t.Fatalf("%s: %v (page %s)", what, err, b.location())
 	}
 }
 
+// run runs one action within actionTimeout.
+func run[T any](b *browser, a chromedp.Action[T]) (T, error) {
+	ctx, cancel := context.WithTimeout(b.ctx, actionTimeout)
+	defer cancel()
+	return chromedp.Run(ctx, a)
+}
+
 func (b *browser) location() string {
-	loc, err := chromedp.Run(b.ctx, chromedp.Location())
+	loc, err := run(b, chromedp.Location())
 	if err != nil {
 		return "?"
 	}
@@ -342,7 +391,7 @@ func (b *browser) location() string {
 
 func (b *browser) text(sel string) string {
 	b.t.Helper()
-	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	s, err := run(b, chromedp.Text(chromedp.CSS(sel)))
 	if err != nil {
 		b.t.Fatalf("text of %s: %v", sel, err)
 	}
@@ -374,7 +423,7 @@ scan:
 
 func (b *browser) attr(sel, name string) string {
 	b.t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
+	v, err := run(b, chromedp.AttributeValue(chromedp.CSS(sel), name))
 	if err != nil {
 		b.t.Fatalf("attribute %s of %s: %v", name, sel, err)
 	}
@@ -388,7 +437,7 @@ func (b *browser) count(sel string) int {
 
 func (b *browser) evalInt(js string) int {
 	b.t.Helper()
-	n, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](js))
+	n, err := run(b, chromedp.Evaluate[int](js))
 	if err != nil {
 		b.t.Fatalf("evaluate %s: %v", js, err)
 	}
@@ -397,7 +446,7 @@ func (b *browser) evalInt(js string) int {
 
 func (b *browser) evalBool(js string) bool {
 	b.t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](js))
+	v, err := run(b, chromedp.Evaluate[bool](js))
 	if err != nil {
 		b.t.Fatalf("evaluate %s: %v", js, err)
 	}
@@ -419,7 +468,7 @@ func (b *browser) media(scheme string) {
 // shot saves a PNG of the whole page as NAME.png.
 func (b *browser) shot(name string) {
 	b.t.Helper()
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	png, err := run(b, chromedp.FullScreenshot(100))
 	if err != nil {
 		b.t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -430,7 +479,7 @@ func (b *browser) shot(name string) {
 
 // dump is an element's HTML for a failure message.
 func (b *browser) dump(sel string) string {
-	html, err := chromedp.Run(b.ctx, chromedp.OuterHTML(chromedp.CSS(sel), chromedp.AtLeast(0)))
+	html, err := run(b, chromedp.OuterHTML(chromedp.CSS(sel), chromedp.AtLeast(0)))
 	if err != nil || html == "" {
 		return fmt.Sprintf("\n(%s not found on %s)", sel, b.location())
 	}
