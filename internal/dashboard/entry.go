@@ -313,13 +313,17 @@ func (d *Dashboard) entryAction(w http.ResponseWriter, r *http.Request, act queu
 			flash = "nothing retried: the entry changed meanwhile"
 		}
 	}
+	if !isHTMX(r) {
+		// A plain form post: back to the entry, the flash line in a
+		// cookie, so a reload does not post again.
+		setFlash(w, flash)
+		http.Redirect(w, r, entryURL(id), http.StatusSeeOther)
+		return
+	}
 	data, ok = d.loadEntry(w, r, id)
 	if !ok {
 		return
 	}
-	block := ""
-	if isHTMX(r) {
-		data.Fragment, data.Flash, block = true, flash, "entry-main"
-	}
-	d.render(w, r, "entry", block, view{Title: fmt.Sprintf("Entry %d", id), Flash: flash, Data: data})
+	data.Fragment, data.Flash = true, flash
+	d.render(w, r, "entry", "entry-main", view{Title: fmt.Sprintf("Entry %d", id), Flash: flash, Data: data})
 }

@@ -50,9 +50,10 @@ func TestEntryRetryThenDone(t *testing.T) {
 
 	f.Sys.Fail("2", 0) // the destination is fixed
 	p := f.Post(path+"/retry", nil)
-	if p.Status != http.StatusOK {
-		t.Fatalf("retry: %d %s", p.Status, p.Body)
+	if loc := p.Header.Get("Location"); loc != path {
+		t.Fatalf("retry answered %d to %q, want back to the entry", p.Status, loc)
 	}
+	p = posted(t, f, p)
 	mustContain(t, p, `<p class="flash">retried; a run of orders was asked for</p>`)
 	mustNotContain(t, p, `id="entry-status">error<`) // pending, sending or done by now
 
@@ -73,7 +74,10 @@ func TestEntryRetryHTMXFragment(t *testing.T) {
 	f := dashboardtest.New(t, dashboardtest.Options{})
 	failOrders(t, f, 1, 503, 1)
 	e := entryOf(t, f, "orders", "1")
-	p := f.Do(http.MethodPost, fmt.Sprintf("/entries/%d/retry", e.ID), url.Values{}, http.Header{"Hx-Request": {"true"}})
+	path := fmt.Sprintf("/entries/%d", e.ID)
+	// As htmx sends it: the token in the header the layout sets.
+	token := f.Get(path).CSRF()
+	p := f.Do(http.MethodPost, path+"/retry", url.Values{}, http.Header{"Hx-Request": {"true"}, "X-Csrf-Token": {token}})
 	if p.Status != http.StatusOK {
 		t.Fatalf("retry: %d %s", p.Status, p.Body)
 	}
@@ -92,7 +96,7 @@ func TestEntryDiscard(t *testing.T) {
 	if _, err := f.Store.Entry(context.Background(), e.ID); err != nil {
 		t.Fatalf("asking changed the entry: %v", err)
 	}
-	p = f.Post(path+"/discard", url.Values{"confirmed": {"1"}})
+	p = posted(t, f, f.Post(path+"/discard", url.Values{"confirmed": {"1"}}))
 	mustContain(t, p, `<p class="flash">discarded</p>`, `id="entry-status">discarded<`, "discarded by dashboard (127.0.0.1): discarded in the dashboard")
 	mustNotContain(t, p, `id="retry"`)
 }
@@ -109,7 +113,7 @@ func TestEntryDeadLetterReplay(t *testing.T) {
 	mustContain(t, p, `id="entry-status">dead<`, `id="entry-error">HTTP 422`, "From the dead letter", "Replay this dead letter", `id="discard"`)
 
 	f.Sys.Fail("2", 0)
-	p = f.Post(path+"/retry", nil)
+	p = posted(t, f, f.Post(path+"/retry", nil))
 	mustContain(t, p, "retried; a run of orders was asked for")
 	waitFor(t, "the replayed dead letter delivered", func() bool {
 		return strings.Contains(f.Get(path).Body, `id="entry-status">done<`)

@@ -368,20 +368,29 @@ func (d *Dashboard) queueAction(w http.ResponseWriter, r *http.Request, act queu
 	if len(notes) > 0 {
 		flash += "; " + strings.Join(notes, "; ")
 	}
-	if form.Get("view") == "ledger" && len(form["key"]) == 1 {
+	ledger := form.Get("view") == "ledger" && len(form["key"]) == 1
+	after, _ := parseAfter(form.Get("view_after"))
+	if !isHTMX(r) {
+		// A plain form post: back to the page it came from, the flash
+		// line in a cookie, so a reload does not post again.
+		back := queueURL(route, form.Get("view_status"), form.Get("view_key"), after)
+		if ledger {
+			back = ledgerURL(route, form.Get("key"))
+		}
+		setFlash(w, flash)
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	if ledger {
 		d.renderLedger(w, r, route, form.Get("key"), flash)
 		return
 	}
-	after, _ := parseAfter(form.Get("view_after"))
 	data, ok := d.loadQueue(w, r, route, form.Get("view_status"), form.Get("view_key"), after)
 	if !ok {
 		return
 	}
-	block := ""
-	if isHTMX(r) {
-		data.Fragment, data.Flash, block = true, flash, "queue-area"
-	}
-	d.render(w, r, "queue", block, view{Title: "Queue of " + route, Flash: flash, Data: data})
+	data.Fragment, data.Flash = true, flash
+	d.render(w, r, "queue", "queue-area", view{Title: "Queue of " + route, Flash: flash, Data: data})
 }
 
 // resolveTargets finds what the selected ids and keys are now.

@@ -71,6 +71,16 @@ func mustNotContain(t *testing.T, p dashboardtest.Page, bad ...string) {
 	}
 }
 
+// posted follows the redirect that answers a plain form post (the flash
+// line rides in a cookie) and returns the page it lands on.
+func posted(t *testing.T, f *dashboardtest.Fixture, p dashboardtest.Page) dashboardtest.Page {
+	t.Helper()
+	if p.Status != http.StatusSeeOther {
+		t.Fatalf("post answered %d, want 303:\n%s", p.Status, p.Body)
+	}
+	return f.Get(p.Header.Get("Location"))
+}
+
 var rowBox = regexp.MustCompile(`name="id" value="(\d+)"`)
 
 // rowIDs lists the entry ids of a queue page's rows.
@@ -189,9 +199,10 @@ func TestQueueBulkRetry(t *testing.T) {
 
 	form.Set("confirmed", "1")
 	p = f.Post("/routes/orders/queue/retry", form)
-	if p.Status != http.StatusOK {
-		t.Fatalf("retry: %d %s", p.Status, p.Body)
+	if loc := p.Header.Get("Location"); loc != "/routes/orders/queue?status=error" {
+		t.Fatalf("retry answered %d to %q, want back to the error tab", p.Status, loc)
 	}
+	p = posted(t, f, p)
 	mustContain(t, p, `<p class="flash">2 entries retried; a run of orders was asked for</p>`)
 	// The run the dashboard asked for delivers them.
 	waitFor(t, "the retried entries to be delivered", func() bool {
@@ -231,7 +242,7 @@ func TestQueueBulkDiscard(t *testing.T) {
 	mustContain(t, p, "Discard 2 entries?", "They will not be sent", `class="danger">Yes, discard`)
 
 	form.Set("confirmed", "1")
-	p = f.Post("/routes/orders/queue/discard", form)
+	p = posted(t, f, f.Post("/routes/orders/queue/discard", form))
 	mustContain(t, p, `<p class="flash">2 entries discarded</p>`)
 	c, err := f.Store.Counts(context.Background(), "orders")
 	if err != nil || c.Error != 1 || c.Dead != 0 {
@@ -245,6 +256,13 @@ func TestQueueBulkDiscard(t *testing.T) {
 	last := atts[len(atts)-1]
 	if last.Outcome != store.OutcomeDiscarded || !strings.Contains(last.Error, "dashboard (127.0.0.1)") || !strings.Contains(last.Error, "discarded in the dashboard") {
 		t.Fatalf("discard attempt %+v", last)
+	}
+	// Without the CSRF token nothing happens.
+	if p := f.Do(http.MethodPost, "/routes/orders/queue/retry", url.Values{"all": {"errors"}, "confirmed": {"1"}}, nil); p.Status != http.StatusForbidden {
+		t.Fatalf("retry without a CSRF token: %d", p.Status)
+	}
+	if p := f.Do(http.MethodPost, fmt.Sprintf("/entries/%d/discard", e1.ID), url.Values{"confirmed": {"1"}}, nil); p.Status != http.StatusForbidden {
+		t.Fatalf("discard without a CSRF token: %d", p.Status)
 	}
 	// Nothing selected: said so.
 	if p := f.Post("/routes/orders/queue/discard", url.Values{"confirmed": {"1"}}); p.Status != http.StatusBadRequest {
@@ -262,10 +280,10 @@ func TestQueueRetryAllAndReplayDead(t *testing.T) {
 
 	p := f.Post("/routes/orders/queue/retry", url.Values{"all": {"errors"}})
 	mustContain(t, p, "Retry all 2 error entries of orders?")
-	p = f.Post("/routes/orders/queue/retry", url.Values{"all": {"errors"}, "confirmed": {"1"}})
+	p = posted(t, f, f.Post("/routes/orders/queue/retry", url.Values{"all": {"errors"}, "confirmed": {"1"}}))
 	mustContain(t, p, "2 entries retried; a run of orders was asked for")
 
-	p = f.Post("/routes/orders/queue/retry", url.Values{"all": {"dead"}, "confirmed": {"1"}})
+	p = posted(t, f, f.Post("/routes/orders/queue/retry", url.Values{"all": {"dead"}, "confirmed": {"1"}}))
 	mustContain(t, p, "1 dead letter replayed; a run of orders was asked for")
 	waitFor(t, "every entry delivered", func() bool {
 		c, err := f.Store.Counts(context.Background(), "orders")
@@ -280,11 +298,11 @@ func TestQueueResendDelivered(t *testing.T) {
 	f := dashboardtest.New(t, dashboardtest.Options{})
 	failOrders(t, f, 2, 503)
 	before := f.Sys.Received("orders")
-	p := f.Post("/routes/orders/queue/resend", url.Values{"key": {"1"}, "confirmed": {"1"}})
+	p := posted(t, f, f.Post("/routes/orders/queue/resend", url.Values{"key": {"1"}, "confirmed": {"1"}}))
 	mustContain(t, p, "1 entry queued again; a run of orders was asked for")
 	waitFor(t, "the resent key delivered", func() bool { return f.Sys.Received("orders") == before+1 })
 	// A key never delivered: said why.
-	p = f.Post("/routes/orders/queue/resend", url.Values{"key": {"nope"}, "confirmed": {"1"}})
+	p = posted(t, f, f.Post("/routes/orders/queue/resend", url.Values{"key": {"nope"}, "confirmed": {"1"}}))
 	mustContain(t, p, "key nope has no delivered content kept")
 }
 

@@ -81,7 +81,7 @@ func TestLedgerShowsEveryAttempt(t *testing.T) {
 	p = f.Post("/routes/orders/queue/discard", form)
 	mustContain(t, p, "Discard 1 entry?", `href="/routes/orders/keys/2">Cancel`)
 	form.Set("confirmed", "1")
-	p = f.Post("/routes/orders/queue/discard", form)
+	p = posted(t, f, f.Post("/routes/orders/queue/discard", form))
 	mustContain(t, p, `<p class="flash">1 entry discarded</p>`, `<span id="ledger-key">2</span>`, `class="badge s-discarded">discarded</span>`)
 	// Discarded content counts as delivered: resend is offered.
 	mustContain(t, p, `id="resend"`)
