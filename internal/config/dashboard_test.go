@@ -1,15 +1,20 @@
 package config_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/goccy/go-yaml"
+	validator "github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ferry-dev/ferry/internal/config"
+	"github.com/ferry-dev/ferry/internal/connector/all"
 )
 
 // dashboardConfig is a valid config with server.dashboard set to block
@@ -114,5 +119,56 @@ func TestDashboardConfigErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The schema refuses a password hash written in the file, as Load does.
+func TestSchemaOfDashboardLogin(t *testing.T) {
+	t.Setenv("FERRY_TEST_DASH_HASH", testHash(t))
+	b, err := config.Schema(all.Set())
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := validator.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := validator.NewCompiler()
+	c.DefaultDraft(validator.Draft2020)
+	if err := c.AddResource("mem://ferry.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("mem://ferry.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		block string
+		ok    bool
+	}{
+		{"    password_hash: ${env:FERRY_TEST_DASH_HASH}\n    session_ttl: 8h\n", true},
+		{"    password_hash: ${env:FERRY_TEST_DASH_UNSET:-}\n", true},
+		{"    password_hash: '" + testHash(t) + "'\n", false},
+		{"    password_hash: ${env:FERRY_TEST_DASH_HASH}\n    user: admin\n", false},
+	} {
+		text := dashboardConfig(tc.block)
+		var v any
+		if err := yaml.Unmarshal([]byte(text), &v); err != nil {
+			t.Fatal(err)
+		}
+		js, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst, err := validator.UnmarshalJSON(bytes.NewReader(js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sch.Validate(inst); (err == nil) != tc.ok {
+			t.Errorf("%q: schema valid = %v, want %v: %v", tc.block, err == nil, tc.ok, err)
+		}
+		if _, err := parse([]byte(text), "ferry.yaml"); (err == nil) != tc.ok {
+			t.Errorf("%q: Load valid = %v, want %v: %v", tc.block, err == nil, tc.ok, err)
+		}
 	}
 }
