@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -48,6 +49,7 @@ type entryData struct {
 	InConfig  bool
 	Entry     *store.Entry      // in the queue
 	Dead      *store.DeadLetter // a dead letter
+	DiedAfter string            // "3 attempts"
 	RouteURL  string
 	LedgerURL string
 	QueueURL  string
@@ -131,6 +133,12 @@ func (d *Dashboard) loadEntry(w http.ResponseWriter, r *http.Request, id int64) 
 			return nil, false
 		}
 		data.Dead = dl
+		if dl != nil {
+			data.DiedAfter = fmt.Sprintf("%d attempts", dl.Attempts)
+			if dl.Attempts == 1 {
+				data.DiedAfter = "1 attempt"
+			}
+		}
 		data.Status, data.Error = goneStatus(atts, dl != nil)
 		if dl != nil {
 			data.Version, data.Error = dl.Version, dl.LastError
@@ -197,8 +205,21 @@ func (data *entryData) previewIn(ctx context.Context, d *Dashboard, e store.Entr
 	}
 	data.Preview = &dry
 	if dry.Body != nil {
-		data.PreviewBody = prettyJSON(dry.Body)
+		data.PreviewBody = indentJSON(dry.Body)
 	}
+}
+
+// indentJSON shows v as indented JSON with <, > and & as they are (the
+// template escapes them), not as \u003c: the reader sees the record's text.
+func indentJSON(v any) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // goneStatus says how an entry that left the queue ended, from its

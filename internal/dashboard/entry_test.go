@@ -130,8 +130,8 @@ func TestEntryHostileContent(t *testing.T) {
 	if p.Status != http.StatusOK {
 		t.Fatalf("status %d", p.Status)
 	}
-	mustNotContain(t, p, "<script>alert", "<b>x</b>")
-	mustContain(t, p, "&lt;b&gt;x&lt;/b&gt;", `href="/routes/orders/keys/%3Cb%3Ex%3C%2Fb%3E"`)
+	mustNotContain(t, p, "<script>alert", "<b>x</b>", `\u003cscript`)
+	mustContain(t, p, "&lt;b&gt;x&lt;/b&gt;", "&#34;note&#34;: &#34;&lt;script&gt;alert(1)&lt;/script&gt;&#34;", `href="/routes/orders/keys/%3Cb%3Ex%3C%2Fb%3E"`)
 	// The ledger link works.
 	mustContain(t, f.Get("/routes/orders/keys/%3Cb%3Ex%3C%2Fb%3E"), `<span id="ledger-key">&lt;b&gt;x&lt;/b&gt;</span>`)
 }

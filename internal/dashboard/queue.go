@@ -65,14 +65,18 @@ type queueData struct {
 	Key      string
 	After    int64
 	Counts   store.Counts
-	Tabs     []queueTab
-	Rows     []queueRow
-	FirstURL string // "" on the first page
-	NextURL  string // "" on the last page
-	Action   string // the base of the bulk actions' URLs
-	Fragment bool   // rendered alone for htmx: the flash goes out of band
-	Flash    string
-	Confirm  *confirmStep
+	// ErrorsText and DeadText name the route-wide buttons' selections
+	// ("all 12 error entries", "the 1 dead letter").
+	ErrorsText string
+	DeadText   string
+	Tabs       []queueTab
+	Rows       []queueRow
+	FirstURL   string // "" on the first page
+	NextURL    string // "" on the last page
+	Action     string // the base of the bulk actions' URLs
+	Fragment   bool   // rendered alone for htmx: the flash goes out of band
+	Flash      string
+	Confirm    *confirmStep
 }
 
 // confirmStep is the page that asks before a bulk or destructive action
@@ -187,6 +191,8 @@ func (d *Dashboard) loadQueue(w http.ResponseWriter, r *http.Request, route, sta
 		Status: status, Key: key, After: after, Counts: counts,
 		Action: "/routes/" + url.PathEscape(route) + "/queue/",
 	}
+	data.ErrorsText = allText(counts.Error, "error entry", "error entries")
+	data.DeadText = allText(counts.Dead, "dead letter", "dead letters")
 	for _, name := range queueStatuses {
 		n := 0
 		switch name {
@@ -540,10 +546,10 @@ func (d *Dashboard) confirmQueueAction(w http.ResponseWriter, r *http.Request, r
 	c.Fields = append(c.Fields, formField{"confirmed", "1"})
 	switch {
 	case all == "errors":
-		c.Question = fmt.Sprintf("Retry all %s error entries of %s?", humanNumber(counts.Error), route)
+		c.Question = fmt.Sprintf("Retry %s of %s?", allText(counts.Error, "error entry", "error entries"), route)
 		c.Detail = "They are sent again on the next run, which is asked for now."
 	case all == "dead":
-		c.Question = fmt.Sprintf("Replay all %s dead letters of %s?", humanNumber(counts.Dead), route)
+		c.Question = fmt.Sprintf("Replay %s of %s?", allText(counts.Dead, "dead letter", "dead letters"), route)
 		c.Detail = "They are queued again as pending and sent on the next run, which is asked for now; a dead letter whose key has newer data stays."
 	default:
 		n := len(targets)
@@ -571,6 +577,14 @@ func (d *Dashboard) confirmQueueAction(w http.ResponseWriter, r *http.Request, r
 		c.Detail += " Note: " + strings.Join(notes, "; ") + "."
 	}
 	d.render(w, r, "queue", "", view{Title: "Confirm: " + act.verb(), Data: &queueData{Route: route, Confirm: c}})
+}
+
+// allText names every one of n things: "the 1 dead letter", "all 12 dead letters".
+func allText(n int, one, many string) string {
+	if n == 1 {
+		return "the 1 " + one
+	}
+	return "all " + humanNumber(n) + " " + many
 }
 
 func entriesText(n int) string {

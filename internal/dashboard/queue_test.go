@@ -102,7 +102,7 @@ func TestQueueListsErrorsAndFilters(t *testing.T) {
 		t.Fatalf("status %d: %s", p.Status, p.Body)
 	}
 	mustContain(t, p, "Queue of", `href="/entries/`+strconv.FormatInt(e2.ID, 10)+`"`, `href="/routes/orders/keys/2"`,
-		"customer 2 unknown in ERP", `class="badge s-error">error</span>`, "error 2", "data-select-all", "Retry all 2 errors")
+		"customer 2 unknown in ERP", `class="badge s-error">error</span>`, "error 2", "data-select-all", "Retry all 2 error entries of this route")
 	if ids := rowIDs(p); len(ids) != 2 {
 		t.Fatalf("rows %v, want the 2 error entries", ids)
 	}
@@ -130,7 +130,7 @@ func TestQueueDeadLetters(t *testing.T) {
 	f := dashboardtest.New(t, dashboardtest.Options{})
 	failOrders(t, f, 3, 422, 3) // a 4xx answer is final: a dead letter
 	p := f.Get("/routes/orders/queue?status=dead")
-	mustContain(t, p, `class="badge s-dead">dead</span>`, "customer 3 unknown in ERP", "Replay all 1 dead letters")
+	mustContain(t, p, `class="badge s-dead">dead</span>`, "customer 3 unknown in ERP", "Replay the 1 dead letter")
 	if ids := rowIDs(p); len(ids) != 1 {
 		t.Fatalf("dead rows %v", ids)
 	}
