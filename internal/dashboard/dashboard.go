@@ -97,6 +97,7 @@ func New(svc Service, opts Options) (*Dashboard, error) {
 	}
 	d := &Dashboard{svc: svc, opts: opts, log: opts.Logger, pages: p, done: make(chan struct{})}
 	d.auth = newAuthenticator(opts.Login, opts.Now)
+	d.auth.fail = d.fail // refusals render as dashboard pages (or in the flash area)
 	d.mux = d.routes()
 	return d, nil
 }

@@ -71,7 +71,7 @@ func TestRunNowStreamsProgressToTheEnd(t *testing.T) {
 		recs[i] = map[string]any{"id": i + 1, "total": i}
 	}
 	f.Sys.SetRecords("orders", recs...)
-	f.Sys.Delay(20 * time.Millisecond)
+	f.Sys.Delay(150 * time.Millisecond)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
