@@ -250,7 +250,8 @@ type errorsTarget struct {
 	Cause     string
 	Keys      []string // distinct, non-empty
 	Rows      int
-	EmptyKeys int // rows whose key is "": the store selects by key, and "" selects every key
+	EmptyKeys int  // rows whose key is "": the store selects by key, and "" selects every key
+	Whole     bool // every row of the route and kind has this cause
 }
 
 func (d *Dashboard) errorsReplay(w http.ResponseWriter, r *http.Request) {
@@ -266,13 +267,30 @@ func (d *Dashboard) errorsReplay(w http.ResponseWriter, r *http.Request) {
 	if ok := d.errorsGroupKeys(w, r, &t, "replay"); !ok {
 		return
 	}
+	// The loop runs to its end even if the browser goes away: half a
+	// group replayed and a run never asked for helps nobody.
+	ctx := context.WithoutCancel(r.Context())
 	st := d.svc.Store()
 	replayed := 0
 	var superseded []string
+	sel := store.ReplaySelector{Route: t.Route, Dead: t.Kind == kindDead, Errors: t.Kind == kindError, Now: d.opts.Now()}
+	if t.Whole {
+		// Every row of the route and kind has this cause: one call
+		// instead of one per key (a store call per key costs a few ms,
+		// minutes for a large group). A row of another cause that came
+		// in since the scan is replayed too, which only retries it early.
+		res, err := st.Replay(ctx, sel)
+		if err != nil {
+			d.serverError(w, r, fmt.Sprintf("replay the %s of route %q", errorsPlural(t.Kind), t.Route), err)
+			return
+		}
+		replayed, superseded = res.Replayed, res.Superseded
+		t.EmptyKeys = 0 // replayed with the rest
+		t.Keys = nil
+	}
 	for _, key := range t.Keys {
-		res, err := st.Replay(r.Context(), store.ReplaySelector{
-			Route: t.Route, Key: key, Dead: t.Kind == kindDead, Errors: t.Kind == kindError, Now: d.opts.Now(),
-		})
+		sel.Key = key
+		res, err := st.Replay(ctx, sel)
 		if err != nil {
 			d.serverError(w, r, fmt.Sprintf("replay key %q of route %q (after %d replayed)", key, t.Route, replayed), err)
 			return
@@ -288,7 +306,7 @@ func (d *Dashboard) errorsReplay(w http.ResponseWriter, r *http.Request) {
 	b.WriteString(".")
 	d.errorsEmptyKeysNote(&b, t)
 	if replayed > 0 {
-		if _, err := d.svc.Trigger(r.Context(), service.StartRequest{Routes: []string{t.Route}, Trigger: "dashboard"}); err != nil {
+		if _, err := d.svc.Trigger(ctx, service.StartRequest{Routes: []string{t.Route}, Trigger: "dashboard"}); err != nil {
 			d.log.Error("dashboard: start a run after a replay", "route", t.Route, "error", err)
 			fmt.Fprintf(&b, " The run to send them could not be started: %v.", err)
 		} else {
@@ -306,6 +324,9 @@ func (d *Dashboard) errorsDiscard(w http.ResponseWriter, r *http.Request) {
 	if ok := d.errorsGroupKeys(w, r, &t, "discard"); !ok {
 		return
 	}
+	// Discarding ends records for good: always key by key, only the keys
+	// of this cause. It runs to its end even if the browser goes away.
+	ctx := context.WithoutCancel(r.Context())
 	st := d.svc.Store()
 	who := d.opts.Who
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil && host != "" {
@@ -313,7 +334,7 @@ func (d *Dashboard) errorsDiscard(w http.ResponseWriter, r *http.Request) {
 	}
 	discarded := 0
 	for _, key := range t.Keys {
-		n, err := st.Discard(r.Context(), store.DiscardSelector{
+		n, err := st.Discard(ctx, store.DiscardSelector{
 			Route: t.Route, Key: key, Dead: t.Kind == kindDead, Errors: t.Kind == kindError,
 			Who: who, Why: "discarded in the dashboard: " + t.Cause, Now: d.opts.Now(),
 		})
@@ -356,7 +377,7 @@ func (d *Dashboard) errorsForm(w http.ResponseWriter, r *http.Request) (errorsTa
 // errorsScanCap. It answers the request itself when there are none.
 func (d *Dashboard) errorsGroupKeys(w http.ResponseWriter, r *http.Request, t *errorsTarget, verb string) bool {
 	seen := map[string]bool{}
-	_, _, err := d.errorsScan(r.Context(), t.Kind, t.Route, 0, func(row errorRow) {
+	all, _, err := d.errorsScan(r.Context(), t.Kind, t.Route, 0, func(row errorRow) {
 		cause := foldMessage(row.Message, row.Key)
 		if foldFingerprint(cause) != t.Fingerprint {
 			return
@@ -376,6 +397,7 @@ func (d *Dashboard) errorsGroupKeys(w http.ResponseWriter, r *http.Request, t *e
 		d.serverError(w, r, "find the records of the cause", err)
 		return false
 	}
+	t.Whole = t.Rows == all
 	if t.Rows == 0 {
 		d.errorsDone(w, r, fmt.Sprintf("Nothing to %s: route %s has no %s with that cause any more (replayed, discarded or retried meanwhile?).",
 			verb, t.Route, errorsPlural(t.Kind)))

@@ -12,6 +12,7 @@ import (
 )
 
 func TestFeedsPage(t *testing.T) {
+	t.Parallel()
 	f := dashboardtest.New(t, dashboardtest.Options{})
 	p := feedsGet(t, f)
 	if p.Status != http.StatusOK || !strings.Contains(p.Body, "none yet") {
@@ -86,6 +87,7 @@ func TestFeedsPageSeveralFeeds(t *testing.T) {
 }
 
 func TestFeedsPageEmpty(t *testing.T) {
+	t.Parallel()
 	f := dashboardtest.New(t, dashboardtest.Options{YAML: "systems:\n  sys: { url: %[1]q }\nroutes:\n" + `
   orders:
     source: { http: { system: sys, path: /src/orders, records: data, key: id } }
@@ -116,6 +118,7 @@ func feedsGet(t *testing.T, f *dashboardtest.Fixture) dashboardtest.Page {
 }
 
 func TestFeedsPageThroughServer(t *testing.T) {
+	t.Parallel()
 	f := dashboardtest.New(t, dashboardtest.Options{})
 	p := f.Get("/feeds")
 	if p.Status == http.StatusTemporaryRedirect || p.Status == http.StatusMovedPermanently {

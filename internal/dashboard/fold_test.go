@@ -32,12 +32,16 @@ func TestFoldMessage(t *testing.T) {
 		{"iso time", "expired at 2026-11-30T09:40:22.123Z, now 2026-11-30 10:00:00+01:00", "", "expired at <time>, now <time>"},
 		{"date only", "no rate for 2026-11-30", "", "no rate for <time>"},
 		{"the key", "customer C-77x unknown", "C-77x", "customer <key> unknown"},
-		{"the key inside a longer word stays", "item 1 of 12 (E1)", "1", "item <key> of # (E1)"},
+		{"the key inside a longer word stays", "item C7 of C7x (EC7)", "C7", "item <key> of C7x (EC7)"},
+		{"a number key folds as a number", "record 3 has 3 lines, not 2", "3", "record # has # lines, not #"},
+		{"a uuid key folds as a uuid", "no 123e4567-e89b-12d3-a456-426614174000", "123e4567-e89b-12d3-a456-426614174000", "no <uuid>"},
 		{"the key as json escapes it", `HTTP 500 Internal Server Error: {"error":"customer \u003cscript\u003ex\u003c/script\u003e unknown"}`, "<script>x</script>",
 			`HTTP 500 Internal Server Error: {"error":"customer <key> unknown"}`},
 		{"http status stays", `HTTP 422 Unprocessable Entity: {"error":"customer 1 unknown in ERP (code E422)"}`, "1",
-			`HTTP 422 Unprocessable Entity: {"error":"customer <key> unknown in ERP (code E422)"}`},
-		{"status stays when the key equals it", "HTTP 422 Unprocessable Entity: record 422 refused", "422", "HTTP 422 Unprocessable Entity: record <key> refused"},
+			`HTTP 422 Unprocessable Entity: {"error":"customer # unknown in ERP (code E422)"}`},
+		{"status stays when the key is a number", "HTTP 422 Unprocessable Entity: record 422 refused", "422", "HTTP 422 Unprocessable Entity: record # refused"},
+		{"status stays beside the key", "HTTP 404 Not Found: SKU-9 HTTP 404", "SKU-9", "HTTP 404 Not Found: <key> HTTP 404"},
+		{"a key glued to a status is no key", "status 404x", "404x", "status <key>"},
 		{"status words", "upstream answered status 503, status code: 404, HTTP/1.1 500", "", "upstream answered status 503, status code: 404, HTTP/1.1 500"},
 		{"a number after status that is no code folds", "status 7 of 9", "", "status # of #"},
 		{"ferry source error", `page 3 (GET https://shop.example/api/orders?page=3): HTTP 429 Too Many Requests`, "",
@@ -69,6 +73,13 @@ func TestFoldSameCause(t *testing.T) {
 	}
 	if a == c {
 		t.Errorf("statuses 422 and 400 folded together: %q", a)
+	}
+	// A number key that also reads as part of a time or a count.
+	for _, key := range []string{"2026", "11", "30", "5", "7"} {
+		got := foldMessage(`HTTP 503 Service Unavailable: {"error":"record `+key+` busy, try again at 2026-11-30T10:05:00Z"}`, key)
+		if want := `HTTP 503 Service Unavailable: {"error":"record # busy, try again at <time>"}`; got != want {
+			t.Errorf("key %s: %q, want %q", key, got, want)
+		}
 	}
 	if foldFingerprint(a) != foldFingerprint(b) || foldFingerprint(a) == foldFingerprint(c) || len(foldFingerprint(a)) != 64 {
 		t.Errorf("fingerprints do not follow the causes")
