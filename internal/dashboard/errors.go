@@ -83,7 +83,7 @@ func (d *Dashboard) errorsPage(w http.ResponseWriter, r *http.Request) {
 // renderErrors renders the page for the filters, or its body alone for
 // htmx, with flash at the top.
 func (d *Dashboard) renderErrors(w http.ResponseWriter, r *http.Request, route, kind, flash string) {
-	data, err := d.errorsCollect(r.Context(), route, kind)
+	data, err := d.errorsCollect(r.Context(), route, kind, errorsScanCap)
 	if err != nil {
 		d.serverError(w, r, "group the errors", err)
 		return
@@ -95,8 +95,8 @@ func (d *Dashboard) renderErrors(w http.ResponseWriter, r *http.Request, route, 
 	d.render(w, r, "errors", block, view{Title: "Errors", Nav: "errors", Flash: flash, Data: data})
 }
 
-// errorsCollect groups the first errorsScanCap rows of each kind.
-func (d *Dashboard) errorsCollect(ctx context.Context, route, kind string) (*errorsData, error) {
+// errorsCollect groups the first limit rows of each kind.
+func (d *Dashboard) errorsCollect(ctx context.Context, route, kind string, limit int) (*errorsData, error) {
 	cfg := d.svc.Config()
 	data := &errorsData{Route: route, Kind: kind}
 	groups := map[string]*errorGroup{}
@@ -105,7 +105,7 @@ func (d *Dashboard) errorsCollect(ctx context.Context, route, kind string) (*err
 		if kind != "" && kind != k {
 			continue
 		}
-		n, capped, err := d.errorsScan(ctx, k, route, errorsScanCap, func(row errorRow) {
+		n, capped, err := d.errorsScan(ctx, k, route, limit, func(row errorRow) {
 			seen[row.Route] = true
 			cause := foldMessage(row.Message, row.Key)
 			id := row.Route + "\x00" + k + "\x00" + cause

@@ -151,6 +151,28 @@ func TestErrorsGroupsByCause(t *testing.T) {
 	}
 }
 
+func TestErrorsCapped(t *testing.T) {
+	t.Parallel()
+	f := errorsFixture(t)
+	// The page groups the first 20,000 rows of each kind; with 100 the
+	// 250 dead letters are cut, the 50 error entries are not.
+	causes, records, notes, err := f.Dash.ErrorsCollect(context.Background(), "", "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if records != 150 || causes != 2 {
+		t.Errorf("capped at 100: %d records in %d causes, want 150 in 2 (100 dead letters with 422, 50 errors)", records, causes)
+	}
+	want := []string{"Grouped the first 100 of 250 dead letters; the rest are not counted here."}
+	if strings.Join(notes, "|") != strings.Join(want, "|") {
+		t.Errorf("notes %q, want %q", notes, want)
+	}
+	_, records, notes, err = f.Dash.ErrorsCollect(context.Background(), "orders", "error", 50)
+	if err != nil || records != 50 || len(notes) != 0 {
+		t.Errorf("exactly the cap: %d records, notes %q, %v", records, notes, err)
+	}
+}
+
 func TestErrorsReplayGroup(t *testing.T) {
 	t.Parallel()
 	f := errorsFixture(t)
