@@ -3,13 +3,12 @@ package dashboard
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/ferry-dev/ferry/internal/service"
 	"github.com/ferry-dev/ferry/internal/store"
 )
 
@@ -303,16 +302,11 @@ func (d *Dashboard) errorsReplay(w http.ResponseWriter, r *http.Request) {
 	if len(superseded) > 0 {
 		fmt.Fprintf(&b, "; %s superseded by newer versions and stayed", errorsWere(len(superseded)))
 	}
+	if replayed > 0 {
+		b.WriteString("; " + d.askRun(ctx, t.Route))
+	}
 	b.WriteString(".")
 	d.errorsEmptyKeysNote(&b, t)
-	if replayed > 0 {
-		if _, err := d.svc.Trigger(ctx, service.StartRequest{Routes: []string{t.Route}, Trigger: "dashboard"}); err != nil {
-			d.log.Error("dashboard: start a run after a replay", "route", t.Route, "error", err)
-			fmt.Fprintf(&b, " The run to send them could not be started: %v.", err)
-		} else {
-			fmt.Fprintf(&b, " A run of %s is on its way.", t.Route)
-		}
-	}
 	d.errorsDone(w, r, b.String())
 }
 
@@ -328,10 +322,7 @@ func (d *Dashboard) errorsDiscard(w http.ResponseWriter, r *http.Request) {
 	// of this cause. It runs to its end even if the browser goes away.
 	ctx := context.WithoutCancel(r.Context())
 	st := d.svc.Store()
-	who := d.opts.Who
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil && host != "" {
-		who += " (" + host + ")"
-	}
+	who := d.who(r)
 	discarded := 0
 	for _, key := range t.Keys {
 		n, err := st.Discard(ctx, store.DiscardSelector{
@@ -413,12 +404,30 @@ func (d *Dashboard) errorsEmptyKeysNote(b *strings.Builder, t errorsTarget) {
 	}
 }
 
-// errorsDone answers an action with the page (its body for htmx) as the
-// form's filters had it, and flash.
+// errorsDone answers an action with the page as the form's filters had
+// it and flash: for htmx its body, for a plain form post a redirect to it
+// with the flash line in the one-shot cookie (a reload does not post
+// again).
 func (d *Dashboard) errorsDone(w http.ResponseWriter, r *http.Request, flash string) {
 	route, kind := r.PostFormValue("filter_route"), r.PostFormValue("filter_kind")
 	if !errorsValidKind(kind) {
 		kind = ""
+	}
+	if !isHTMX(r) {
+		q := url.Values{}
+		if route != "" {
+			q.Set("route", route)
+		}
+		if kind != "" {
+			q.Set("kind", kind)
+		}
+		back := "/errors"
+		if len(q) > 0 {
+			back += "?" + q.Encode()
+		}
+		setFlash(w, flash)
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
 	}
 	d.renderErrors(w, r, route, kind, flash)
 }

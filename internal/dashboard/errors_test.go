@@ -193,7 +193,7 @@ func TestErrorsReplayGroup(t *testing.T) {
 	if c := errCounts(t, f, "orders"); c.Dead != 250 {
 		t.Fatalf("before replay: %+v", c)
 	}
-	p := f.Post("/errors/replay", url.Values{"route": {"orders"}, "kind": {"dead"}, "fp": {g.fp}})
+	p := errPost(t, f, "/errors/replay", url.Values{"route": {"orders"}, "kind": {"dead"}, "fp": {g.fp}})
 	if p.Status != http.StatusOK {
 		t.Fatalf("replay: %d\n%s", p.Status, p.Body)
 	}
@@ -238,7 +238,7 @@ func TestErrorsReplayErrorEntries(t *testing.T) {
 		return c.Error == 0 && c.Pending == 0 && c.Leased == 0
 	})
 	// The same form again: nothing left of that cause.
-	p = f.Post("/errors/replay", url.Values{"route": {"orders"}, "kind": {"error"}, "fp": {g.fp}})
+	p = errPost(t, f, "/errors/replay", url.Values{"route": {"orders"}, "kind": {"error"}, "fp": {g.fp}})
 	if p.Status != http.StatusOK || !strings.Contains(p.Body, "Nothing to replay") {
 		t.Errorf("second replay: %d\n%s", p.Status, p.Body)
 	}
@@ -255,7 +255,11 @@ func TestErrorsDiscardGroup(t *testing.T) {
 	if c := errCounts(t, f, "orders"); c.Dead != 250 {
 		t.Fatalf("a discard without CSRF token changed the dead letters: %+v", c)
 	}
-	p := f.Post("/errors/discard", url.Values{"route": {"orders"}, "kind": {"dead"}, "fp": {g.fp}})
+	raw := f.Post("/errors/discard", url.Values{"route": {"orders"}, "kind": {"dead"}, "fp": {g.fp}, "filter_route": {"orders"}, "filter_kind": {"dead"}})
+	if loc := raw.Header.Get("Location"); raw.Status != http.StatusSeeOther || loc != "/errors?kind=dead&route=orders" {
+		t.Fatalf("discard: %d to %q, want 303 back to the filtered page", raw.Status, loc)
+	}
+	p := f.Get(raw.Header.Get("Location"))
 	if p.Status != http.StatusOK || !strings.Contains(p.Body, "Discarded 100 records of “HTTP 400 Bad Request") {
 		t.Fatalf("discard: %d\n%s", p.Status, p.Body)
 	}
@@ -273,7 +277,7 @@ func TestErrorsDiscardGroup(t *testing.T) {
 		t.Errorf("discard attempt: %+v", last)
 	}
 	// A forged fingerprint discards nothing.
-	p = f.Post("/errors/discard", url.Values{"route": {"orders"}, "kind": {"dead"}, "fp": {strings.Repeat("ab", 32)}})
+	p = errPost(t, f, "/errors/discard", url.Values{"route": {"orders"}, "kind": {"dead"}, "fp": {strings.Repeat("ab", 32)}})
 	if !strings.Contains(p.Body, "Nothing to discard") {
 		t.Errorf("forged fp: %s", p.Body)
 	}
@@ -281,7 +285,7 @@ func TestErrorsDiscardGroup(t *testing.T) {
 		t.Errorf("forged fp changed the dead letters: %+v", c)
 	}
 	// A form that names no cause is refused.
-	if p := f.Post("/errors/discard", url.Values{"route": {"orders"}, "kind": {"dead"}}); p.Status != http.StatusBadRequest {
+	if p := errPost(t, f, "/errors/discard", url.Values{"route": {"orders"}, "kind": {"dead"}}); p.Status != http.StatusBadRequest {
 		t.Errorf("no fp: %d", p.Status)
 	}
 }
@@ -347,17 +351,33 @@ func TestErrorsRemovedRoute(t *testing.T) {
 		t.Errorf("the removed route is not in the route filter")
 	}
 	g := errFindGroup(t, gs, "HTTP 422")
-	p = f.Post("/errors/replay", url.Values{"route": {"orders"}, "kind": {"dead"}, "fp": {g.fp}})
+	p = errPost(t, f, "/errors/replay", url.Values{"route": {"orders"}, "kind": {"dead"}, "fp": {g.fp}})
 	if p.Status != http.StatusConflict || !strings.Contains(p.Body, "not in the config any more, so nothing would send its records") {
 		t.Errorf("replay of a removed route: %d\n%s", p.Status, p.Body)
 	}
-	p = f.Post("/errors/discard", url.Values{"route": {"orders"}, "kind": {"dead"}, "fp": {g.fp}})
+	p = errPost(t, f, "/errors/discard", url.Values{"route": {"orders"}, "kind": {"dead"}, "fp": {g.fp}})
 	if p.Status != http.StatusOK || !strings.Contains(p.Body, "Discarded 150 records") {
 		t.Errorf("discard of a removed route: %d\n%s", p.Status, p.Body)
 	}
 }
 
-// waitFor polls cond until it holds or 20 seconds pass.
+// errPost posts a form as a browser without htmx does: a done action
+// answers 303 back to the errors page, whose flash line is in a cookie;
+// it follows that. A refusal answers with its status.
+func errPost(t *testing.T, f *dashboardtest.Fixture, path string, form url.Values) dashboardtest.Page {
+	t.Helper()
+	p := f.Post(path, form)
+	if p.Status != http.StatusSeeOther {
+		return p
+	}
+	loc := p.Header.Get("Location")
+	if !strings.HasPrefix(loc, "/errors") {
+		t.Fatalf("POST %s went to %q, want the errors page", path, loc)
+	}
+	return f.Get(loc)
+}
+
+// errWaitFor polls cond until it holds or 20 seconds pass.
 func errWaitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
