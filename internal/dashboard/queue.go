@@ -349,6 +349,10 @@ func (d *Dashboard) queueAction(w http.ResponseWriter, r *http.Request, act queu
 		d.fail(w, r, http.StatusBadRequest, "Bad form", fmt.Sprintf("all=%q is not an action of %s (retry takes all=errors or all=dead).", all, act.verb()))
 		return
 	}
+	if n := len(form["id"]) + len(form["key"]); n > maxBulk {
+		d.fail(w, r, http.StatusBadRequest, "Too many at once", fmt.Sprintf("At most %d entries at a time, got %d: use the route-wide buttons.", maxBulk, n))
+		return
+	}
 	var targets []target
 	var notes []string
 	if all == "" {
@@ -411,9 +415,6 @@ func (d *Dashboard) resolveTargets(ctx context.Context, route string, ids, keys 
 			seen[k] = true
 			out = append(out, t)
 		}
-	}
-	if len(ids)+len(keys) > maxBulk {
-		return nil, nil, fmt.Errorf("at most %d entries at a time, got %d", maxBulk, len(ids)+len(keys))
 	}
 	for _, s := range ids {
 		id, err := strconv.ParseInt(s, 10, 64)
