@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -236,7 +237,18 @@ func TestBrowser(t *testing.T) {
 		// The fix: the ERP knows customer 7 now.
 		f.Sys.Fail("7", 0)
 		before := f.Sys.Received("orders")
-		b.do("press Retry", chromedp.Click(chromedp.CSS("button#retry")))
+		// Wait for the server's answer to the press before leaving the page:
+		// a navigation would abort htmx's request (a form post without
+		// htmx answers with the entry page again; both match).
+		res, err := run(b, chromedp.WaitEvent(network.ResponseReceived, func(ev network.EventResponseReceived) bool {
+			return ev.Response != nil && strings.Contains(ev.Response.URL, "/entries/")
+		}, chromedp.Click(chromedp.CSS("button#retry"))))
+		if err != nil {
+			t.Fatalf("press Retry: no answer: %v", err)
+		}
+		if res.Response.Status >= 400 {
+			t.Fatalf("Retry answered %d %s%s", res.Response.Status, res.Response.StatusText, b.dump("#flash"))
+		}
 
 		// The entry page need not be live: reload until it says done.
 		deadline := time.Now().Add(20 * time.Second)
