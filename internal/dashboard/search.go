@@ -50,14 +50,23 @@ func (d *Dashboard) search(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data.Routes = len(routes)
-	for _, route := range routes {
-		hit, found, err := d.findKey(r.Context(), route, q)
-		if err != nil {
-			d.serverError(w, r, "search route "+route, err)
-			return
+	// Two passes: the queue, dead letters and delivered content first (by
+	// indexes of route and key); the history of attempts, read by route,
+	// only when none of those knows the key anywhere (a record skipped by
+	// a filter, or delivered before retention forgot its content).
+	for _, history := range []bool{false, true} {
+		for _, route := range routes {
+			hit, found, err := d.findKey(r.Context(), route, q, history)
+			if err != nil {
+				d.serverError(w, r, "search route "+route, err)
+				return
+			}
+			if found {
+				data.Hits = append(data.Hits, hit)
+			}
 		}
-		if found {
-			data.Hits = append(data.Hits, hit)
+		if len(data.Hits) > 0 {
+			break
 		}
 	}
 	if len(data.Hits) == 1 {
@@ -89,9 +98,9 @@ func (d *Dashboard) knownRoutes(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// findKey looks key up in route: queued, dead, delivered, or only in the
-// history of attempts.
-func (d *Dashboard) findKey(ctx context.Context, route, key string) (searchHit, bool, error) {
+// findKey looks key up in route: queued, dead, delivered, or, with
+// history, only in the history of attempts.
+func (d *Dashboard) findKey(ctx context.Context, route, key string, history bool) (searchHit, bool, error) {
 	st := d.svc.Store()
 	hit := searchHit{Route: route, LedgerURL: ledgerURL(route, key)}
 	if cfg := d.svc.Config(); cfg != nil && cfg.Routes[route] != nil {
@@ -113,6 +122,9 @@ func (d *Dashboard) findKey(ctx context.Context, route, key string) (searchHit, 
 	}
 	if len(hit.Queued) > 0 || len(hit.Dead) > 0 || hit.Delivered != nil {
 		return hit, true, nil
+	}
+	if !history {
+		return hit, false, nil
 	}
 	// Only when nothing else knows the key: the attempts are read by route.
 	atts, err := st.KeyAttempts(ctx, route, key, 1)
@@ -163,7 +175,7 @@ func (d *Dashboard) ledgerPage(w http.ResponseWriter, r *http.Request) {
 func (d *Dashboard) renderLedger(w http.ResponseWriter, r *http.Request, route, key, flash string) {
 	ctx := r.Context()
 	st := d.svc.Store()
-	hit, found, err := d.findKey(ctx, route, key)
+	hit, found, err := d.findKey(ctx, route, key, true)
 	if err != nil {
 		d.serverError(w, r, "read the ledger", err)
 		return

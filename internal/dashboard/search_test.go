@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -91,4 +92,30 @@ func TestLedgerShowsEveryAttempt(t *testing.T) {
 	if p := f.Get("/routes/nosuch/keys/1"); p.Status != http.StatusNotFound {
 		t.Fatalf("unknown route: %d", p.Status)
 	}
+}
+
+func TestSearchFindsAKeyOnlyInTheHistory(t *testing.T) {
+	f := dashboardtest.New(t, dashboardtest.Options{YAML: `systems:
+  sys: { url: %[1]q }
+routes:
+  orders:
+    source: { http: { system: sys, path: /src/orders, records: data, key: id } }
+    steps:
+      - filter: total > 0
+    destinations: { default: { http: { system: sys, method: POST, path: /dst/orders, body: each } } }
+`})
+	f.Sys.SetRecords("orders", map[string]any{"id": 5, "total": 0}, map[string]any{"id": 6, "total": 1})
+	f.Run("orders")
+	// Key 5 was skipped by the filter: no entry, no delivered content, only attempts.
+	p := f.Get("/search?q=5")
+	if p.Status != http.StatusSeeOther || p.Header.Get("Location") != "/routes/orders/keys/5" {
+		t.Fatalf("search of a skipped key: %d to %q", p.Status, p.Header.Get("Location"))
+	}
+	p = f.Get("/routes/orders/keys/5")
+	mustContain(t, p, `class="badge s-skipped">skipped</span>`)
+	id := regexp.MustCompile(`href="/entries/(\d+)"`).FindStringSubmatch(p.Body)
+	if id == nil {
+		t.Fatalf("the ledger links no entry:\n%s", p.Body)
+	}
+	mustContain(t, f.Get("/entries/"+id[1]), `id="entry-status">skipped<`)
 }
