@@ -165,7 +165,7 @@ func (a *app) serve(ctx context.Context, o serveOptions) error {
 		defer cancel()
 		return withCode(ExitFailed, errors.Join(fmt.Errorf("build the dashboard: %w", err), svc.Stop(stopCtx)))
 	}
-	srv := server.New(svc, server.Options{TokensFrom: tokens, Logger: log, Feeds: feedsHandler(svc, tokens, log), Dashboard: dash})
+	srv := server.New(svc, server.Options{TokensFrom: tokens, Logger: log, Feeds: feedsHandler(svc, tokens, dash, log), Dashboard: dash})
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -345,6 +345,10 @@ func dashboardNote(cfg *config.Config) string {
 // feedsHandler serves /feeds/: the files that destinations publish, from
 // the engine of the config in force; API tokens see every feed, a feed's
 // public token its own.
-func feedsHandler(svc feeds.Source, tokens func() []string, log *slog.Logger) http.Handler {
-	return feeds.Handler(svc, feeds.Options{Authorized: server.AuthorizedFrom(tokens), Logger: log})
+func feedsHandler(svc feeds.Source, tokens func() []string, dash *dashboard.Dashboard, log *slog.Logger) http.Handler {
+	byToken := server.AuthorizedFrom(tokens)
+	return feeds.Handler(svc, feeds.Options{Authorized: func(r *http.Request) bool {
+		// A dashboard session downloads what the feeds page links to.
+		return byToken(r) || dash.Authorized(r)
+	}, Logger: log})
 }

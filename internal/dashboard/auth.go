@@ -412,3 +412,16 @@ func localPath(next string) string {
 	}
 	return next
 }
+
+// Authorized reports whether r may read what the dashboard shows: a
+// loopback client when no password is set, else a valid session. ferry
+// serve gives it to the feeds handler beside the API tokens, so the
+// download links on the feeds page work in the browser.
+func (d *Dashboard) Authorized(r *http.Request) bool {
+	l := d.auth.login()
+	if l.PasswordHash == "" {
+		return isLoopback(r.RemoteAddr)
+	}
+	_, ok := d.auth.session(r, l)
+	return ok
+}

@@ -146,6 +146,8 @@ func (s *Server) routes() *http.ServeMux {
 		mux.Handle("/feeds/", s.opts.Feeds)
 	}
 	if s.opts.Dashboard != nil {
+		// The feeds page is the dashboard's; /feeds/ below it the files.
+		mux.Handle("GET /feeds", s.opts.Dashboard)
 		mux.Handle("/", s.opts.Dashboard)
 	} else {
 		mux.HandleFunc("/", s.notFound)

@@ -217,7 +217,7 @@ func New(t testing.TB, o Options) *Fixture {
 		t.Fatalf("dashboard: %v", err)
 	}
 	srv := server.New(svc, server.Options{
-		Feeds:     feeds.Handler(svc, feeds.Options{}),
+		Feeds:     feeds.Handler(svc, feeds.Options{Authorized: f.Dash.Authorized}),
 		Dashboard: f.Dash,
 	})
 	f.TS = httptest.NewServer(srv.Handler())

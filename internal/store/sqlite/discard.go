@@ -24,14 +24,15 @@ func (s *Store) Discard(ctx context.Context, sel store.DiscardSelector) (int, er
 	where, args := routeKeyWhere(sel.Route, sel.Key)
 	where = append(where, "1")
 	cond := strings.Join(where, " AND ")
+	errCond := errorEntriesCond(cond, sel.Key)
 	var discarded []store.Attempt
 	err := s.writeTx(ctx, fmt.Sprintf("discard in route %q", sel.Route), func(tx *sql.Tx) error {
 		nowMS := ms(now)
 		if sel.Errors {
-			if err := s.discardedAsDelivered(ctx, tx, `SELECT route, key, id, version, hash, ?, deleted FROM entries WHERE status = 'E' AND `+cond, args, nowMS); err != nil {
+			if err := s.discardedAsDelivered(ctx, tx, `SELECT route, key, id, version, hash, ?, deleted FROM entries WHERE status = 'E' AND `+errCond, args, nowMS); err != nil {
 				return fmt.Errorf("discard errors: %w", err)
 			}
-			a, err := attemptRefs(ctx, tx, `DELETE FROM entries WHERE status = 'E' AND `+cond+` RETURNING id, route, key, version`, args, false)
+			a, err := attemptRefs(ctx, tx, `DELETE FROM entries WHERE status = 'E' AND `+errCond+` RETURNING id, route, key, version`, args, false)
 			if err != nil {
 				return fmt.Errorf("discard errors: %w", err)
 			}

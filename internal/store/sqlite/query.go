@@ -283,3 +283,16 @@ func (s *Store) GetRun(ctx context.Context, id int64) (store.Run, error) {
 	}
 	return r, nil
 }
+
+// errorEntriesCond is cond for statements on error entries (status = 'E'
+// AND cond). With a key it also names the queued statuses, so SQLite can
+// use the (route, key) partial index of P/E entries: it cannot see that
+// status = 'E' implies the index's WHERE, and would scan every error
+// entry of the route instead (tens of ms per key with 15,000 of them).
+// Without a key the due index on E entries fits better.
+func errorEntriesCond(cond, key string) string {
+	if key == "" {
+		return cond
+	}
+	return "status IN ('P', 'E') AND " + cond
+}

@@ -34,6 +34,7 @@ func (s *Store) Replay(ctx context.Context, sel store.ReplaySelector) (store.Rep
 	where, args := routeKeyWhere(sel.Route, sel.Key)
 	where = append(where, "1")
 	cond := strings.Join(where, " AND ")
+	errCond := errorEntriesCond(cond, sel.Key)
 	err := s.writeTx(ctx, fmt.Sprintf("replay route %q", sel.Route), func(tx *sql.Tx) error {
 		var replayed []store.Attempt
 		if sel.Dead {
@@ -44,7 +45,7 @@ func (s *Store) Replay(ctx context.Context, sel store.ReplaySelector) (store.Rep
 			replayed, res.Superseded = append(replayed, r...), superseded
 		}
 		if sel.Errors {
-			r, superseded, err := s.replayErrors(ctx, tx, cond, args, nowMS)
+			r, superseded, err := s.replayErrors(ctx, tx, errCond, args, nowMS)
 			if err != nil {
 				return err
 			}
