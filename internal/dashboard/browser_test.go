@@ -181,6 +181,14 @@ func TestBrowser(t *testing.T) {
 		if !b.evalBool(`window.__noReload === 1`) {
 			t.Fatal("the page reloaded while the run went on: the progress must arrive by server-sent events")
 		}
+		// The rest of the page follows the run's end without a reload:
+		// the state in the heading, the runs table and the chart.
+		if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`(() => {
+			const state = document.querySelector("#route-state")?.textContent.trim();
+			return state === "failing" && !!document.querySelector("#route-runs table") && !!document.querySelector("#route-chart svg");
+		})()`, chromedp.WithPollingTimeout(10*time.Second), chromedp.WithPollingInterval(20*time.Millisecond))); err != nil {
+			t.Errorf("after the run the heading, runs table or chart did not update: %v%s%s", err, b.dump("h1"), b.dump("#route-runs"))
+		}
 		b.shot("07-route-after")
 		if status != "partially_failed" {
 			t.Errorf("run status %q, want partially_failed (29 delivered, key 7 refused)", status)

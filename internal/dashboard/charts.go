@@ -16,6 +16,9 @@ type chart struct {
 	SVG     template.HTML // built from numbers and escaped labels only
 	Summary string
 	Empty   bool
+	// Peak, From and To label a section chart (its highest bar and its
+	// time span), shown as HTML around it.
+	Peak, From, To string
 }
 
 // buckets counts delivered (ok) and failed records in equal time slices
@@ -111,20 +114,22 @@ func (b *buckets) spark() chart {
 	return chart{SVG: template.HTML(s.String()), Summary: summary, Empty: ok+bad == 0}
 }
 
-// bars is a chart with axes labels: a title, the peak, and the time span.
+// bars is a chart for a section: the bars alone in the SVG (it scales
+// with the page's width), its labels beside it in HTML (so they keep
+// their size on a phone and on a wide screen).
 func (b *buckets) bars(title string) chart {
 	ok, bad, peak := b.totals()
 	summary := fmt.Sprintf("%s: %s delivered, %s failed", title, humanNumber(int(ok+0.5)), humanNumber(int(bad+0.5)))
-	const w, h, left, bottom = 600.0, 140.0, 40.0, 18.0
+	const w, h = 600.0, 120.0
 	var s strings.Builder
-	fmt.Fprintf(&s, `<svg class="chart" viewBox="0 0 %g %g" role="img" aria-label="%s"><title>%s</title>`, w, h, html.EscapeString(summary), html.EscapeString(summary))
-	fmt.Fprintf(&s, `<line class="axis" x1="%g" y1="%g" x2="%g" y2="%g"/>`, left, h-bottom, w, h-bottom)
-	fmt.Fprintf(&s, `<text x="0" y="10">%s</text><text x="0" y="%g">0</text>`, html.EscapeString(humanNumber(int(peak+0.5))), h-bottom)
-	fmt.Fprintf(&s, `<text x="%g" y="%g">%s</text>`, left, h-4, html.EscapeString(b.from.UTC().Format("15:04")))
-	fmt.Fprintf(&s, `<text x="%g" y="%g" text-anchor="end">%s</text>`, w, h-4, html.EscapeString(b.to.UTC().Format("15:04")+" UTC"))
-	b.drawBars(&s, left, 2, w-left, h-bottom-2, peak)
+	fmt.Fprintf(&s, `<svg class="chart" viewBox="0 0 %g %g" preserveAspectRatio="none" role="img" aria-label="%s"><title>%s</title>`, w, h, html.EscapeString(summary), html.EscapeString(summary))
+	fmt.Fprintf(&s, `<line class="axis" x1="0" y1="%g" x2="%g" y2="%g" vector-effect="non-scaling-stroke"/>`, h-0.5, w, h-0.5)
+	b.drawBars(&s, 0, 2, w, h-3, peak)
 	s.WriteString(`</svg>`)
-	return chart{SVG: template.HTML(s.String()), Summary: summary, Empty: ok+bad == 0}
+	return chart{
+		SVG: template.HTML(s.String()), Summary: summary, Empty: ok+bad == 0,
+		Peak: humanNumber(int(peak + 0.5)), From: b.from.UTC().Format("15:04"), To: b.to.UTC().Format("15:04") + " UTC",
+	}
 }
 
 // drawBars draws one stacked bar per slice (delivered below, failed on

@@ -19,23 +19,27 @@ const (
 	// countsEvery is the most often the live block re-reads the queue
 	// counts (a count reads an index; progress events are cheap).
 	countsEvery = 2 * time.Second
+	// overviewEvery is the most often the overview's table is sent: it
+	// reads every route.
+	overviewEvery = time.Second
 	// keepAlive is how often an idle stream sends a comment, so proxies
 	// do not close it.
 	keepAlive = 15 * time.Second
 )
 
-// liveEvents streams server-sent events for the pages: with ?route=NAME,
-// "live" events carry the route's rendered progress block (the page
-// swaps it in) and "finished" says a run ended (the runs table reloads);
-// without, "changed" says some route changed (the overview reloads its
-// table). Every event is throttled to liveEvery.
+// liveEvents streams server-sent events for the pages, each carrying a
+// rendered block the page swaps in (htmx's sse-swap): with ?route=NAME,
+// "live" (the progress block) as the run goes, then "runs" and "chart"
+// when it ends; without, "overview" (the routes table) when a route
+// changed. Progress is sent at most every liveEvery, the overview at
+// most every overviewEvery.
 func (d *Dashboard) liveEvents(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's write timeout
 	route := r.URL.Query().Get("route")
 	sub := d.svc.Events().Subscribe(256, func(ev events.Event) bool {
 		if route == "" {
-			return ev.Type != events.EntrySettled && ev.Type != events.RunProgress
+			return ev.Type != events.EntrySettled // one per record: runs say enough
 		}
 		return ev.Route == route
 	})
@@ -74,6 +78,7 @@ type liveStream struct {
 	finished  bool // a run ended since the last send
 	counts    store.Counts
 	countedAt time.Time
+	sentAt    time.Time // the last overview sent
 }
 
 func (s *liveStream) loop(ctx context.Context, sub *events.Subscription) {
@@ -132,12 +137,21 @@ func (s *liveStream) note(ev events.Event) {
 
 // send writes what changed since the last send.
 func (s *liveStream) send(ctx context.Context) error {
-	s.dirty = false
+	now := s.d.opts.Now()
 	if s.route == "" {
-		return s.event("changed", "routes")
+		if now.Sub(s.sentAt) < overviewEvery {
+			return nil // still dirty: sent at a later tick
+		}
+		s.dirty, s.sentAt = false, now
+		data, err := s.d.loadOverview(ctx)
+		if err != nil {
+			s.d.log.Warn("dashboard: live overview", "error", err)
+			return nil
+		}
+		return s.block("overview", "overview", "overview-body", data)
 	}
+	s.dirty = false
 	if s.run != nil {
-		now := s.d.opts.Now()
 		if now.Sub(s.countedAt) >= countsEvery {
 			c, err := s.d.svc.Store().Counts(ctx, s.route)
 			if err != nil {
@@ -149,20 +163,51 @@ func (s *liveStream) send(ctx context.Context) error {
 		live := liveData{
 			Route: s.route, Run: s.run, Running: s.run.Status == store.RunRunning, Phase: s.phase,
 			MaxIterations: maxIterations(s.d.svc.Config(), s.route), Queue: s.counts,
+			State: "running", StateOOB: true,
 		}
-		html, err := s.d.fragment("route", "route-live", view{CSRF: s.csrf, Data: routeData{Name: s.route, Live: live}})
-		if err != nil {
-			return err
+		if !live.Running {
+			// The run ended: the route's state (idle, failing, queued)
+			// and counts as the service sees them now.
+			if st, err := s.d.svc.Route(ctx, s.route); err == nil {
+				live.State, live.Queue = st.State, st.Queue
+				s.counts, s.countedAt = st.Queue, now
+			} else {
+				live.StateOOB = false
+			}
 		}
-		if err := s.event("live", html); err != nil {
+		if err := s.block("live", "route", "route-live", routeData{Name: s.route, Live: live}); err != nil {
 			return err
 		}
 	}
-	if s.finished {
-		s.finished = false
-		return s.event("finished", s.route)
+	if !s.finished {
+		return nil
 	}
-	return nil
+	// A run ended: its row in the runs table and its records in the chart.
+	s.finished = false
+	data := routeData{Name: s.route}
+	var err error
+	if data.Runs, err = s.d.svc.Store().ListRuns(ctx, store.RunFilter{Route: s.route, Limit: routeRuns}); err != nil {
+		s.d.log.Warn("dashboard: live runs", "route", s.route, "error", err)
+		return nil
+	}
+	if data.Chart, data.Capped, err = s.d.minuteChart(ctx, s.route); err != nil {
+		s.d.log.Warn("dashboard: live chart", "route", s.route, "error", err)
+		return nil
+	}
+	if err := s.block("runs", "route", "route-runs", data); err != nil {
+		return err
+	}
+	return s.block("chart", "route", "route-chart", data)
+}
+
+// block renders a page's block and sends it as event name.
+func (s *liveStream) block(name, page, block string, data any) error {
+	html, err := s.d.fragment(page, block, view{CSRF: s.csrf, Data: data})
+	if err != nil {
+		s.d.log.Error("dashboard: live "+name, "error", err)
+		return err
+	}
+	return s.event(name, html)
 }
 
 // event writes one server-sent event; data may span lines.

@@ -49,6 +49,10 @@ type liveData struct {
 	Phase         string
 	MaxIterations int
 	Queue         store.Counts
+	// State is the route's state; StateOOB sends it out of band to the
+	// page's heading (event-stream updates only: the page has its own).
+	State    string
+	StateOOB bool
 }
 
 func (d *Dashboard) routePage(w http.ResponseWriter, r *http.Request) {
@@ -69,8 +73,11 @@ func (d *Dashboard) routeLive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	block := "route-live"
-	if r.URL.Query().Get("part") == "runs" {
+	switch r.URL.Query().Get("part") {
+	case "runs":
 		block = "route-runs"
+	case "chart":
+		block = "route-chart"
 	}
 	d.render(w, r, "route", block, view{Data: data})
 }
@@ -223,7 +230,7 @@ func summarize(cfg *config.Config, rc *config.Route) []fact {
 		addFact("Batch", strconv.Itoa(rc.Batch)+" records per request")
 	}
 	if rc.Retry.Attempts > 0 {
-		addFact("Retry", fmt.Sprintf("%d attempts, backoff %s", rc.Retry.Attempts, rc.Retry.Backoff.D()))
+		addFact("Retry", fmt.Sprintf("%d attempts, backoff %s", rc.Retry.Attempts, humanDuration(rc.Retry.Backoff.D())))
 	}
 	if len(rc.After) > 0 {
 		addFact("Final operations", fmt.Sprintf("%d after each delivered record", len(rc.After)))

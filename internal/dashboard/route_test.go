@@ -30,7 +30,7 @@ func TestRoutePageShowsConfigRunsAndLastRun(t *testing.T) {
 		`data-run-status="partially_failed"`,
 		`id="live-done">1<`,
 		`sse-connect="/live?route=orders"`,
-		"Iteration 1 of 20",
+		"Iteration 1 of at most 20 · sent 2 of 2 collected",
 		`<svg class="chart"`,
 	} {
 		if !strings.Contains(p.Body, want) {
@@ -101,12 +101,12 @@ func TestRunNowStreamsProgressToTheEnd(t *testing.T) {
 			sawRunning = true
 		case event == "live" && strings.Contains(line, `data-run-status="succeeded"`):
 			sawEnd = true
-		case event == "finished":
+		case event == "runs" && strings.Contains(line, "<table"):
 			sawFinished = true
 		}
 	}
 	if !sawEnd || !sawFinished {
-		t.Fatalf("the stream did not report the run's end (running seen %v, end %v, finished %v; err %v)", sawRunning, sawEnd, sawFinished, sc.Err())
+		t.Fatalf("the stream did not report the run's end (running seen %v, end %v, runs table %v; err %v)", sawRunning, sawEnd, sawFinished, sc.Err())
 	}
 	if !sawRunning {
 		t.Error("no progress while running was streamed")
@@ -130,4 +130,37 @@ func TestCancelUnknownRun(t *testing.T) {
 	if p := f.Post("/runs/999/cancel", nil); p.Status != http.StatusNotFound {
 		t.Errorf("cancel of an unknown run = %d", p.Status)
 	}
+}
+
+// TestOverviewStreamSendsTheTable: the overview's stream sends its routes
+// table, rendered, when a run changes a route.
+func TestOverviewStreamSendsTheTable(t *testing.T) {
+	f := dashboardtest.New(t, dashboardtest.Options{})
+	f.Sys.SetRecords("orders", map[string]any{"id": 1, "total": 5})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.TS.URL+"/live", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	f.Run("orders")
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	event, data := "", ""
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			event, data = strings.TrimPrefix(line, "event: "), ""
+		case strings.HasPrefix(line, "data: "):
+			data += strings.TrimPrefix(line, "data: ") + "\n"
+		case line == "" && event == "overview":
+			if strings.Contains(data, `<tr data-route="orders"`) && strings.Contains(data, "s-succeeded") {
+				return
+			}
+		}
+	}
+	t.Fatalf("no overview table with the finished run was streamed: %v", sc.Err())
 }
