@@ -28,6 +28,10 @@ func (s *Store) Entries(ctx context.Context, f store.EntryFilter) ([]store.Entry
 		where, args = append(where, "route = ?"), append(args, f.Route)
 	}
 	switch {
+	case f.Status != "" && f.Key != "" && (f.Status == store.StatusPending || f.Status == store.StatusError):
+		// Named so SQLite may use the (route, key) index of P/E entries:
+		// it cannot tell that status = 'E' implies the index's WHERE.
+		where, args = append(where, "status IN ('P', 'E')", "status = ?"), append(args, string(f.Status))
 	case f.Status != "":
 		where, args = append(where, "status = ?"), append(args, string(f.Status))
 	case f.Key != "":
