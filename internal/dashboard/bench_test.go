@@ -34,7 +34,7 @@ import (
 )
 
 // benchVersion names the built stores: change it when the data changes.
-const benchVersion = "v1"
+const benchVersion = "v3"
 
 // benchRoutes is how many routes every benchmark store has; benchRoute
 // is the route the per-route pages are measured on.
@@ -445,6 +445,7 @@ func BenchmarkQueuePage(b *testing.B) {
 		b.Run("first", func(b *testing.B) { bd.measure(b, base) })
 		b.Run("status=error", func(b *testing.B) { bd.measure(b, base+"?status=error") })
 		b.Run("status=dead", func(b *testing.B) { bd.measure(b, base+"?status=dead") })
+		b.Run("status=sending", func(b *testing.B) { bd.measure(b, base+"?status=sending") })
 		b.Run("status=pending&after=mid", func(b *testing.B) {
 			bd.measure(b, base+"?status=pending&after="+strconv.FormatInt(mid, 10))
 		})
