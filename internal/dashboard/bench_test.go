@@ -34,7 +34,7 @@ import (
 )
 
 // benchVersion names the built stores: change it when the data changes.
-const benchVersion = "v3"
+const benchVersion = "v4"
 
 // benchRoutes is how many routes every benchmark store has; benchRoute
 // is the route the per-route pages are measured on.
