@@ -22,7 +22,7 @@ import (
 // file, a fresh PostgreSQL schema dropped at the end).
 func storeKinds() []storeKind {
 	return []storeKind{
-		{"sqlite", 10, func(t *testing.T) string { return filepath.Join(t.TempDir(), "ferry.db") }},
+		{"sqlite", 11, func(t *testing.T) string { return filepath.Join(t.TempDir(), "ferry.db") }},
 		{"postgres", 1, func(t *testing.T) string {
 			pgtest.Need(t)
 			return pgtest.DSN() + "&schema=" + pgtest.FreshSchema(t)
@@ -58,7 +58,7 @@ func TestStoreMigrate(t *testing.T) {
 func TestStoreValues(t *testing.T) {
 	cfg := newKeyWorld(t, 1).config(t, "queue.db")
 	code, out, errOut := ferry(t, "-c", cfg, "store", "migrate")
-	if code != 0 || !strings.Contains(out, filepath.Join(filepath.Dir(cfg), "queue.db")+": schema version 0 -> 10") {
+	if code != 0 || !strings.Contains(out, filepath.Join(filepath.Dir(cfg), "queue.db")+": schema version 0 -> 11") {
 		t.Fatalf("migrate the config's store: exit %d\n%s%s", code, out, errOut)
 	}
 	for _, c := range []struct {

@@ -7,11 +7,14 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"math"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -60,6 +63,7 @@ type authenticator struct {
 	processKey []byte
 	// failures limits wrong passwords for the whole process.
 	failures *rate.Limiter
+	checking sync.Mutex // one bcrypt check at a time
 	// origin refuses requests that other sites make browsers send.
 	origin *http.CrossOriginProtection
 	// fail renders a refusal as the dashboard's error page; when nil,
@@ -89,7 +93,7 @@ func (a *authenticator) guard(h http.Handler) http.Handler {
 		l := a.login()
 		var key, nonce []byte
 		if l.PasswordHash == "" {
-			if !isLoopback(r.RemoteAddr) {
+			if !localOnly(r) {
 				a.refuse(w, r, http.StatusForbidden, "The dashboard answers this machine only",
 					"No dashboard password is configured, so the dashboard answers only clients on the machine ferry runs on (127.0.0.1 or ::1). "+
 						"To open it to the network, set server.dashboard.password_hash in the config to a bcrypt hash made with ferry hash-password, "+
@@ -238,20 +242,26 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := a.now()
-	if a.failures.TokensAt(now) < 1 {
+	// A token is taken before the check and given back on success, so
+	// parallel wrong passwords cannot all get a bcrypt check; and checks
+	// run one at a time, so they cannot take every core either.
+	if !a.failures.AllowN(now, 1) {
 		wait := int(math.Ceil(loginEvery.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(wait))
 		d.render(w, r, "login", "", view{Title: "Log in", Nav: "login", Status: http.StatusTooManyRequests,
 			Data: loginView{Next: next, Error: "Too many wrong passwords: wait a moment and try again."}})
 		return
 	}
-	if bcrypt.CompareHashAndPassword([]byte(l.PasswordHash), []byte(r.PostFormValue("password"))) != nil {
-		a.failures.AllowN(now, 1)
+	a.checking.Lock()
+	err := bcrypt.CompareHashAndPassword([]byte(l.PasswordHash), []byte(r.PostFormValue("password")))
+	a.checking.Unlock()
+	if err != nil {
 		d.log.Warn("dashboard: wrong password", "client", r.RemoteAddr)
 		d.render(w, r, "login", "", view{Title: "Log in", Nav: "login", Status: http.StatusUnauthorized,
 			Data: loginView{Next: next, Error: "Wrong password."}})
 		return
 	}
+	a.failures.AllowN(now, -1) // the right password costs no token
 	value, expires := a.newSession(l, now)
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: value, Path: "/", Expires: expires,
@@ -402,12 +412,15 @@ func secureRequest(r *http.Request) bool {
 // else "/": never another host ("//evil.test", "/\evil.test",
 // "https://evil.test"), so the login cannot redirect away.
 func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+	// A backslash anywhere is refused: http.Redirect cleans the path, and
+	// "/./\\evil.test" becomes "/\\evil.test", which browsers read as
+	// "//evil.test".
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") ||
 		strings.ContainsFunc(next, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
 		return "/"
 	}
 	u, err := url.Parse(next)
-	if err != nil || u.Scheme != "" || u.Host != "" {
+	if err != nil || u.Scheme != "" || u.Host != "" || strings.HasPrefix(path.Clean(u.Path), "//") {
 		return "/"
 	}
 	return next
@@ -420,8 +433,35 @@ func localPath(next string) string {
 func (d *Dashboard) Authorized(r *http.Request) bool {
 	l := d.auth.login()
 	if l.PasswordHash == "" {
-		return isLoopback(r.RemoteAddr)
+		return localOnly(r)
 	}
 	_, ok := d.auth.session(r, l)
 	return ok
+}
+
+// localOnly reports whether r comes from this machine's own browser,
+// which is who may use the dashboard without a password: a loopback
+// client, asking for a loopback host name (a web page whose DNS name was
+// rebound to 127.0.0.1 asks for its own name, and is refused), not
+// forwarded by a proxy (a reverse proxy on this machine makes every
+// client look local; with one, set a password).
+func localOnly(r *http.Request) bool {
+	if !isLoopback(r.RemoteAddr) {
+		return false
+	}
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Real-Ip", "X-Forwarded-Host"} {
+		if r.Header.Get(h) != "" {
+			return false
+		}
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }

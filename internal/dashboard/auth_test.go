@@ -69,9 +69,9 @@ type answer struct {
 
 func (b *visitor) do(method, path string, form url.Values, header http.Header) answer {
 	b.t.Helper()
-	target := "http://ferry.test" + path
+	target := "http://localhost:8080" + path
 	if b.tls {
-		target = "https://ferry.test" + path
+		target = "https://localhost:8080" + path
 	}
 	var body io.Reader
 	if form != nil {
@@ -187,12 +187,42 @@ func TestNoPasswordLoopbackOnly(t *testing.T) {
 		}
 	}
 	for _, remote := range []string{"127.0.0.1:5555", "127.8.9.10:1", "[::1]:5555", "[::ffff:127.0.0.1]:80"} {
-		r := httptest.NewRequest(http.MethodGet, guarded, nil)
+		r := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:8080"+guarded, nil)
 		r.RemoteAddr = remote
 		w := httptest.NewRecorder()
 		f.Dash.ServeHTTP(w, r)
 		if w.Code != http.StatusNotFound {
 			t.Errorf("GET from %s without password: %d, want the page (404)", remote, w.Code)
+		}
+	}
+	// A loopback client is not enough: a page of another site whose name
+	// was rebound to 127.0.0.1 asks for its own host name, and a reverse
+	// proxy on this machine makes every client loopback.
+	for _, c := range []struct {
+		host   string
+		header http.Header
+		want   int
+	}{
+		{"localhost:8080", nil, http.StatusNotFound},
+		{"[::1]:8080", nil, http.StatusNotFound},
+		{"evil.test:8080", nil, http.StatusForbidden},
+		{"127.0.0.1.evil.test", nil, http.StatusForbidden},
+		{"127.0.0.1:8080", http.Header{"X-Forwarded-For": {"203.0.113.9"}}, http.StatusForbidden},
+		{"127.0.0.1:8080", http.Header{"Forwarded": {"for=203.0.113.9"}}, http.StatusForbidden},
+		{"127.0.0.1:8080", http.Header{"X-Real-Ip": {"203.0.113.9"}}, http.StatusForbidden},
+	} {
+		r := httptest.NewRequest(http.MethodGet, guarded, nil)
+		r.Host, r.RemoteAddr = c.host, "127.0.0.1:5555"
+		for k, v := range c.header {
+			r.Header[k] = v
+		}
+		w := httptest.NewRecorder()
+		f.Dash.ServeHTTP(w, r)
+		if w.Code != c.want {
+			t.Errorf("GET for host %s with %v from loopback without password: %d, want %d", c.host, c.header, w.Code, c.want)
+		}
+		if got := f.Dash.Authorized(r); got != (c.want != http.StatusForbidden) {
+			t.Errorf("Authorized for host %s with %v: %v", c.host, c.header, got)
 		}
 	}
 	// Assets are not guarded: the refusal page needs its stylesheet.
@@ -291,6 +321,10 @@ func TestLoginNextStaysLocal(t *testing.T) {
 		"/routes/orders?status=error": "/routes/orders?status=error",
 		"//evil.test/x":               "/",
 		"/\\evil.test":                "/",
+		"/./\\evil.test":              "/",
+		"/x/../\\evil.test":           "/",
+		"/routes/a\\b":                "/",
+		"/x/..//evil.test":            "/evil.test", // cleaned by http.Redirect: a local path
 		"https://evil.test/":          "/",
 		"javascript:alert(1)":         "/",
 		"routes/orders":               "/",
@@ -459,7 +493,7 @@ func TestCSRF(t *testing.T) {
 					t.Errorf("POST with %v: %d, want 403", h, a.status)
 				}
 			}
-			if a := b.do(http.MethodPost, "/anything", url.Values{"csrf": {tok}}, http.Header{"Origin": {"http://ferry.test"}, "Sec-Fetch-Site": {"same-origin"}}); a.status != http.StatusNotFound {
+			if a := b.do(http.MethodPost, "/anything", url.Values{"csrf": {tok}}, http.Header{"Origin": {"http://localhost:8080"}, "Sec-Fetch-Site": {"same-origin"}}); a.status != http.StatusNotFound {
 				t.Errorf("POST from the dashboard's own origin: %d, want through (404)", a.status)
 			}
 			// Log out with the token: through.

@@ -25,6 +25,8 @@ const (
 	// keepAlive is how often an idle stream sends a comment, so proxies
 	// do not close it.
 	keepAlive = 15 * time.Second
+	// writeTimeout bounds one write to a stream's client.
+	writeTimeout = 10 * time.Second
 )
 
 // liveEvents streams server-sent events for the pages, each carrying a
@@ -60,13 +62,14 @@ func (d *Dashboard) liveEvents(w http.ResponseWriter, r *http.Request) {
 		d.log.Warn("dashboard: this server cannot stream events", "error", err)
 		return
 	}
-	s := &liveStream{d: d, w: w, rc: rc, route: route, csrf: csrf}
+	s := &liveStream{d: d, r: r, w: w, rc: rc, route: route, csrf: csrf}
 	s.loop(r.Context(), sub)
 }
 
 // liveStream is one client's event stream.
 type liveStream struct {
 	d     *Dashboard
+	r     *http.Request // its session is checked again on every tick
 	csrf  string
 	w     http.ResponseWriter
 	rc    *http.ResponseController
@@ -98,6 +101,9 @@ func (s *liveStream) loop(ctx context.Context, sub *events.Subscription) {
 			}
 			s.note(ev)
 		case <-tick.C:
+			if !s.d.Authorized(s.r) {
+				return // logged out, session expired or password changed
+			}
 			if !s.dirty {
 				continue
 			}
@@ -106,6 +112,7 @@ func (s *liveStream) loop(ctx context.Context, sub *events.Subscription) {
 			}
 			idle.Reset(keepAlive)
 		case <-idle.C:
+			_ = s.rc.SetWriteDeadline(time.Now().Add(writeTimeout))
 			if _, err := fmt.Fprint(s.w, ": keep-alive\n\n"); err != nil {
 				return
 			}
@@ -216,12 +223,18 @@ func (s *liveStream) event(name, data string) error {
 	b.WriteString("event: ")
 	b.WriteString(name)
 	b.WriteByte('\n')
+	// Browsers end a line at \r too: a \r in a record or an error must
+	// not end the data early nor start an event of its own.
+	data = strings.ReplaceAll(strings.ReplaceAll(data, "\r\n", "\n"), "\r", "\n")
 	for _, line := range strings.Split(data, "\n") {
 		b.WriteString("data: ")
 		b.WriteString(strings.TrimRight(line, "\r"))
 		b.WriteByte('\n')
 	}
 	b.WriteByte('\n')
+	// A client that stops reading must not hold the stream (and a
+	// shutdown) for ever.
+	_ = s.rc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if _, err := fmt.Fprint(s.w, b.String()); err != nil {
 		return err
 	}

@@ -324,7 +324,9 @@ func (d *Dashboard) who(r *http.Request) string {
 // keys (key) or a whole kind (all=errors|dead), then shows the queue (or,
 // with view=ledger, the key's ledger) again with a flash line.
 func (d *Dashboard) queueAction(w http.ResponseWriter, r *http.Request, act queueAct) {
-	ctx := r.Context()
+	// Finished even when the browser goes away: half a bulk action and no
+	// run asked for would leave the user guessing.
+	ctx := context.WithoutCancel(r.Context())
 	route := r.PathValue("route")
 	if err := r.ParseForm(); err != nil {
 		d.fail(w, r, http.StatusBadRequest, "Bad form", err.Error())

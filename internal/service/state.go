@@ -93,6 +93,10 @@ func (s *Service) routeState(ctx context.Context, cfg *config.Config, name strin
 
 	s.mu.Lock()
 	ar := s.d.running[name]
+	var arRun int64 // read under the lock: Started sets it
+	if ar != nil {
+		arRun = ar.runID
+	}
 	waiting := s.d.waitingFor(name, false) != nil || s.d.waitingFor(name, true) != nil
 	if ar != nil && ar.hasProg && st.Running != nil && st.Running.ID == ar.runID {
 		live := *st.Running // this process has fresher counters than the store
@@ -103,8 +107,12 @@ func (s *Service) routeState(ctx context.Context, cfg *config.Config, name strin
 	}
 	s.mu.Unlock()
 
+	// The engine publishes run.finished (and the store holds the run's
+	// outcome) a moment before the dispatcher lets go of the run: a run
+	// whose outcome is stored is over, whatever the dispatcher holds.
+	ended := ar != nil && arRun != 0 && st.Running == nil && st.LastRun != nil && st.LastRun.ID == arRun
 	switch {
-	case ar != nil || st.Running != nil:
+	case (ar != nil && !ended) || st.Running != nil:
 		st.State = StateRunning
 	case waiting:
 		st.State = StateQueued
