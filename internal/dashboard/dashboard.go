@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/config"
@@ -57,6 +58,12 @@ type Options struct {
 	// Who is recorded in the history of user actions (retry, discard)
 	// with the client's address (default "dashboard").
 	Who string
+	// OverviewMaxAge is how long viewers share one reading of the
+	// overview's routes (queue counts, runs) unless a run starts or ends
+	// meanwhile: counting a million queued entries takes a tenth of a
+	// second, and every open overview refreshes once a second. Default
+	// 2s; negative reads afresh every time.
+	OverviewMaxAge time.Duration
 }
 
 // Dashboard serves the pages. It is an http.Handler.
@@ -67,6 +74,12 @@ type Dashboard struct {
 	pages *pages
 	mux   *http.ServeMux
 	auth  *authenticator
+
+	// overviewCache is the shared reading of the overview; changes counts the
+	// runs started and ended, which make it stale at once.
+	overviewCache overviewCache
+	changes       atomic.Uint64
+	watch         *events.Subscription
 
 	// done ends the open event streams at Close (an http.Server's
 	// Shutdown waits for them otherwise).
@@ -91,6 +104,9 @@ func New(svc Service, opts Options) (*Dashboard, error) {
 	if opts.Login == nil {
 		opts.Login = func() Login { return Login{} }
 	}
+	if opts.OverviewMaxAge == 0 {
+		opts.OverviewMaxAge = 2 * time.Second
+	}
 	p, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -99,12 +115,23 @@ func New(svc Service, opts Options) (*Dashboard, error) {
 	d.auth = newAuthenticator(opts.Login, opts.Now)
 	d.auth.fail = d.fail // refusals render as dashboard pages (or in the flash area)
 	d.mux = d.routes()
+	// Counted in the bus's filter, which takes no event: no goroutine.
+	d.watch = svc.Events().Subscribe(1, func(ev events.Event) bool {
+		switch ev.Type {
+		case events.RunStarted, events.RunFinished, events.RouteStale, events.RouteFresh:
+			d.changes.Add(1)
+		}
+		return false
+	})
 	return d, nil
 }
 
 // Close ends the open event streams; pages are still served.
 func (d *Dashboard) Close() error {
-	d.closeOnce.Do(func() { close(d.done) })
+	d.closeOnce.Do(func() {
+		close(d.done)
+		d.watch.Close()
+	})
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/service"
@@ -59,7 +60,39 @@ func (d *Dashboard) overviewTable(w http.ResponseWriter, r *http.Request) {
 	d.render(w, r, "overview", "overview-body", view{Data: data})
 }
 
+// overviewCache is one reading of the overview, shared by its viewers.
+type overviewCache struct {
+	mu   sync.Mutex // held while reading afresh: viewers wait for one reading
+	data overviewData
+	at   time.Time
+	gen  uint64 // Dashboard.changes at the reading
+	ok   bool
+}
+
+// loadOverview returns the overview's data: the shared reading when it is
+// younger than OverviewMaxAge and no run started or ended since, else a
+// new one.
 func (d *Dashboard) loadOverview(ctx context.Context) (overviewData, error) {
+	if d.opts.OverviewMaxAge < 0 {
+		return d.readOverview(ctx)
+	}
+	c := &d.overviewCache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now, gen := d.opts.Now(), d.changes.Load()
+	if c.ok && c.gen == gen && now.Sub(c.at) < d.opts.OverviewMaxAge && !now.Before(c.at) {
+		return c.data, nil
+	}
+	data, err := d.readOverview(ctx)
+	if err != nil {
+		return data, err
+	}
+	c.data, c.at, c.gen, c.ok = data, now, gen, true
+	return data, nil
+}
+
+// readOverview reads every route's state and recent runs.
+func (d *Dashboard) readOverview(ctx context.Context) (overviewData, error) {
 	states, err := d.svc.Routes(ctx)
 	if err != nil {
 		return overviewData{}, err
