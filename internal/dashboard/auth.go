@@ -49,7 +49,7 @@ const (
 
 // b64 writes tokens and cookie values: no padding, safe in cookies,
 // headers and form fields as they are.
-var b64 = base64.RawURLEncoding
+var b64 = base64.RawURLEncoding.Strict() // one spelling per value: a changed last character never decodes to the same bytes
 
 // authenticator guards the pages: a login with a password, loopback
 // clients only without one, and CSRF checks on every change. Sessions are

@@ -164,7 +164,9 @@ func (d *Dashboard) loadEntry(w http.ResponseWriter, r *http.Request, id int64) 
 	data.previewIn(ctx, d, e)
 	for i := len(atts) - 1; i >= 0; i-- {
 		a := atts[i]
-		if a.Op == "" && (a.Outcome == store.OutcomeDone || a.Outcome == store.OutcomeRetry || a.Outcome == store.OutcomeDead) {
+		// A delivery: done, or failed with an answer or a request made (a
+		// record the steps refused failed without ever being sent).
+		if a.Op == "" && (a.Outcome == store.OutcomeDone || ((a.Outcome == store.OutcomeRetry || a.Outcome == store.OutcomeDead) && (a.StatusCode != 0 || a.Request != ""))) {
 			row := attemptRows(atts[i : i+1])[0]
 			data.Sent = &row
 			break

@@ -302,8 +302,13 @@ func (d *Dashboard) errorsReplay(w http.ResponseWriter, r *http.Request) {
 	if len(superseded) > 0 {
 		fmt.Fprintf(&b, "; %s superseded by newer versions and stayed", errorsWere(len(superseded)))
 	}
+	if folded := t.Rows - t.EmptyKeys - replayed - len(superseded); t.Kind == "dead" && folded > 0 {
+		// A key's dead letters replay as one: its newest goes back to
+		// the queue, the older ones of the key are removed.
+		fmt.Fprintf(&b, " (%s of the group %s older dead letters of keys replayed once, from their newest)", errorsRecords(folded), pluralWas(folded))
+	}
 	if replayed > 0 {
-		b.WriteString("; " + d.askRun(ctx, t.Route))
+		b.WriteString("; " + d.askRun(ctx, t.Route) + " (follow it on the route's page, /routes/" + url.PathEscape(t.Route) + ")")
 	}
 	b.WriteString(".")
 	d.errorsEmptyKeysNote(&b, t)
@@ -479,4 +484,11 @@ func errorsRouteName(route string) string {
 		return "every route"
 	}
 	return fmt.Sprintf("route %q", route)
+}
+
+func pluralWas(n int) string {
+	if n == 1 {
+		return "was an"
+	}
+	return "were"
 }

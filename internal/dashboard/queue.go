@@ -170,6 +170,7 @@ func parseAfter(s string) (int64, error) {
 // answered already and returns false.
 func (d *Dashboard) loadQueue(w http.ResponseWriter, r *http.Request, route, status, key string, after int64) (*queueData, bool) {
 	ctx := r.Context()
+	explicit := status != ""
 	if status == "" {
 		status = "all"
 	}
@@ -185,6 +186,16 @@ func (d *Dashboard) loadQueue(w http.ResponseWriter, r *http.Request, route, sta
 	if err != nil {
 		d.serverError(w, r, "read the queue", err)
 		return nil, false
+	}
+	if !explicit && key == "" {
+		// Opened without a tab: what the user came for first, the
+		// failures ("all" is the queued entries, without dead letters).
+		switch {
+		case counts.Error > 0:
+			status = "error"
+		case counts.Dead > 0:
+			status = "dead"
+		}
 	}
 	data := &queueData{
 		Route: route, RouteURL: "/routes/" + url.PathEscape(route), InConfig: inConfig,

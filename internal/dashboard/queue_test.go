@@ -102,7 +102,7 @@ func TestQueueListsErrorsAndFilters(t *testing.T) {
 		t.Fatalf("status %d: %s", p.Status, p.Body)
 	}
 	mustContain(t, p, "Queue of", `href="/entries/`+strconv.FormatInt(e2.ID, 10)+`"`, `href="/routes/orders/keys/2"`,
-		"customer 2 unknown in ERP", `class="badge s-error">error</span>`, "error 2", "data-select-all", "Retry all 2 error entries of this route")
+		"customer 2 unknown in ERP", `class="badge s-error">error</span>`, "<strong>error</strong> 2", "data-select-all", "Retry all 2 error entries of this route")
 	if ids := rowIDs(p); len(ids) != 2 {
 		t.Fatalf("rows %v, want the 2 error entries", ids)
 	}

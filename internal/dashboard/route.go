@@ -258,7 +258,7 @@ func partSummary(kind string, conf any) string {
 		if !ok || v == nil || v == "" {
 			continue
 		}
-		parts = append(parts, k+" "+excerpt(80, fmt.Sprint(v)))
+		parts = append(parts, k+" "+excerpt(80, summaryValue(v)))
 	}
 	return strings.Join(parts, " · ")
 }
@@ -354,4 +354,23 @@ func (d *Dashboard) flash(w http.ResponseWriter, r *http.Request, back, msg stri
 	}
 	setFlash(w, msg)
 	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// summaryValue writes an option's value as a person reads it: a map as
+// "name=value, ...", sorted, rather than Go's map[...] form.
+func summaryValue(v any) string {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return fmt.Sprint(v)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+"="+fmt.Sprint(m[k]))
+	}
+	return strings.Join(parts, ", ")
 }
