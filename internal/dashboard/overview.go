@@ -93,16 +93,23 @@ func (d *Dashboard) loadOverview(ctx context.Context) (overviewData, error) {
 
 // readOverview reads every route's state and recent runs.
 func (d *Dashboard) readOverview(ctx context.Context) (overviewData, error) {
+	// The charts' runs are read beside the routes' states.
+	var (
+		runs    []store.Run
+		runsErr error
+		wg      sync.WaitGroup
+	)
+	wg.Go(func() { runs, runsErr = d.svc.Store().ListRuns(ctx, store.RunFilter{Limit: overviewRuns}) })
 	states, err := d.svc.Routes(ctx)
+	wg.Wait()
 	if err != nil {
 		return overviewData{}, err
 	}
+	if runsErr != nil {
+		return overviewData{}, fmt.Errorf("read recent runs: %w", runsErr)
+	}
 	now := d.opts.Now()
 	since := now.Add(-chartHours * time.Hour)
-	runs, err := d.svc.Store().ListRuns(ctx, store.RunFilter{Limit: overviewRuns})
-	if err != nil {
-		return overviewData{}, fmt.Errorf("read recent runs: %w", err)
-	}
 	byRoute := map[string][]store.Run{}
 	for _, run := range runs {
 		if !run.EndedAt.IsZero() && run.EndedAt.Before(since) {

@@ -2,7 +2,9 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector"
@@ -18,16 +20,34 @@ func (s *Service) Routes(ctx context.Context) ([]RouteState, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]RouteState, 0, len(cfg.Routes))
-	for _, name := range cfg.RouteNames() {
-		st, err := s.routeState(ctx, cfg, name, ticks)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, st)
+	names := cfg.RouteNames()
+	out := make([]RouteState, len(names))
+	errs := make([]error, len(names))
+	// Each route's state is a few reads (queue counts, runs); with many
+	// routes and big queues they add up, so they run a few at a time:
+	// the store reads in parallel (SQLite's readers, PostgreSQL's pool).
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(routesReaders, len(names)) {
+		wg.Go(func() {
+			for i := range next {
+				out[i], errs[i] = s.routeState(ctx, cfg, names[i], ticks)
+			}
+		})
+	}
+	for i := range names {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
+
+// routesReaders is how many routes' states Routes reads at once.
+const routesReaders = 4
 
 // Route returns one route's state (ErrUnknownRoute).
 func (s *Service) Route(ctx context.Context, name string) (RouteState, error) {
