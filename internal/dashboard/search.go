@@ -2,8 +2,10 @@ package dashboard
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ferry-dev/ferry/internal/config"
 	"net/http"
 	"net/url"
 	"strings"
@@ -35,6 +37,10 @@ type searchData struct {
 	Q      string
 	Hits   []searchHit
 	Routes int // routes searched
+	// KeyedBy says, for a search that found nothing, which field keys
+	// each route ("orders by id"): the number a user knows may be
+	// another field of the record.
+	KeyedBy []string
 }
 
 func (d *Dashboard) search(w http.ResponseWriter, r *http.Request) {
@@ -50,6 +56,7 @@ func (d *Dashboard) search(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data.Routes = len(routes)
+	data.KeyedBy = keyedBy(d.svc.Config(), 10)
 	// Two passes: the queue, dead letters and delivered content first (by
 	// indexes of route and key); the history of attempts, read by route,
 	// only when none of those knows the key anywhere (a record skipped by
@@ -238,4 +245,33 @@ func (d *Dashboard) renderLedger(w http.ResponseWriter, r *http.Request, route, 
 		data.CanResend = !queued && data.Delivered != nil
 	}
 	d.render(w, r, "ledger", "", view{Title: "Key " + key + " of " + route, Flash: flash, Data: data})
+}
+
+// keyedBy lists "route by field" for up to n routes of cfg.
+func keyedBy(cfg *config.Config, n int) []string {
+	var out []string
+	for _, name := range cfg.RouteNames() {
+		rc := cfg.Routes[name]
+		field := ""
+		switch {
+		case rc.Webhook != nil:
+			field = rc.Webhook.Key
+		case rc.Source.Config != nil:
+			var m map[string]any
+			if b, err := json.Marshal(rc.Source.Config); err == nil && json.Unmarshal(b, &m) == nil {
+				if k, ok := m["key"].(string); ok {
+					field = k
+				}
+			}
+		}
+		if field == "" {
+			continue
+		}
+		if len(out) == n {
+			out = append(out, "…")
+			break
+		}
+		out = append(out, name+" by "+field)
+	}
+	return out
 }
