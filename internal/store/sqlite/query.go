@@ -104,16 +104,23 @@ func (s *Store) RecentAttempts(ctx context.Context, route string, limit int) ([]
 	return out, nil
 }
 
-// Counts returns the queue sizes of route; each count reads one partial index.
+// countsQuery counts one route's queue; each count reads one partial index.
+const countsQuery = `SELECT
+	(SELECT count(*) FROM entries WHERE route = ?1 AND status = 'P'),
+	(SELECT count(*) FROM entries WHERE route = ?1 AND status = 'E'),
+	(SELECT count(*) FROM entries WHERE route = ?1 AND status = 'L'),
+	(SELECT count(*) FROM dead_letters WHERE route = ?1),
+	(SELECT count(*) FROM outbox WHERE route = ?1 AND dead = 0),
+	(SELECT count(*) FROM outbox WHERE route = ?1 AND dead = 1)`
+
+// Counts returns the queue sizes of route.
 func (s *Store) Counts(ctx context.Context, route string) (store.Counts, error) {
 	var c store.Counts
-	err := s.read.QueryRowContext(ctx, `SELECT
-		(SELECT count(*) FROM entries WHERE route = ?1 AND status = 'P'),
-		(SELECT count(*) FROM entries WHERE route = ?1 AND status = 'E'),
-		(SELECT count(*) FROM entries WHERE route = ?1 AND status = 'L'),
-		(SELECT count(*) FROM dead_letters WHERE route = ?1),
-		(SELECT count(*) FROM outbox WHERE route = ?1 AND dead = 0),
-		(SELECT count(*) FROM outbox WHERE route = ?1 AND dead = 1)`, route).Scan(&c.Pending, &c.Error, &c.Leased, &c.Dead, &c.Outbox, &c.OutboxDead)
+	st, err := s.readStmt(ctx, countsQuery)
+	if err != nil {
+		return c, fmt.Errorf("count queue of route %q: %w", route, err)
+	}
+	err = st.QueryRowContext(ctx, route).Scan(&c.Pending, &c.Error, &c.Leased, &c.Dead, &c.Outbox, &c.OutboxDead)
 	if err != nil {
 		return c, fmt.Errorf("count queue of route %q: %w", route, err)
 	}

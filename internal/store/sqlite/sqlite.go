@@ -43,6 +43,10 @@ type Store struct {
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
 	wanted []string // met inside a transaction, to prepare after it
+	// reads caches prepared read statements (database/sql prepares each
+	// once per reader connection): the dashboard counts every route's
+	// queue each time its overview is read.
+	reads map[string]*sql.Stmt
 
 	// texts caches generated multi-row statement texts (tens of KB each)
 	// by shape, so the hot path neither rebuilds nor reallocates them.
@@ -212,6 +216,10 @@ func (s *Store) Close() error {
 	for _, st := range s.stmts {
 		errs = append(errs, st.Close())
 	}
+	for _, st := range s.reads {
+		errs = append(errs, st.Close())
+	}
+	s.reads = nil
 	s.stmts = nil
 	s.stmtMu.Unlock()
 	return errors.Join(append(errs, s.read.Close(), s.write.Close())...)
@@ -232,6 +240,28 @@ func (s *Store) stmt(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, erro
 		return tx.StmtContext(ctx, st), nil
 	}
 	return tx.PrepareContext(ctx, q)
+}
+
+// readStmt returns q prepared on the read pool, preparing it the first
+// time.
+func (s *Store) readStmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if st, ok := s.reads[q]; ok {
+		return st, nil
+	}
+	if s.stmts == nil {
+		return nil, errors.New("the store is closed")
+	}
+	st, err := s.read.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if s.reads == nil {
+		s.reads = map[string]*sql.Stmt{}
+	}
+	s.reads[q] = st
+	return st, nil
 }
 
 // prepareWanted caches the statements stmt met for the first time. The
