@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/dashboard/dashboardtest"
 	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/pgtest"
 )
 
 // hostileKey and hostileNote are record content that must render as text.
@@ -40,7 +41,18 @@ func everyPage(route, key string, entry int64) []string {
 // a record whose key and fields hold markup: it shows as text, never as
 // markup, and no page fails.
 func TestEveryPageEscapesHostileContent(t *testing.T) {
-	f := dashboardtest.New(t, dashboardtest.Options{})
+	everyPageHostile(t, dashboardtest.Options{})
+}
+
+// TestEveryPageOnPostgres: the same pages over a PostgreSQL store, where
+// several ferry serve processes share one dashboard's data.
+func TestEveryPageOnPostgres(t *testing.T) {
+	pgtest.Need(t)
+	everyPageHostile(t, dashboardtest.Options{Store: pgtest.DSN() + "&schema=" + pgtest.FreshSchema(t)})
+}
+
+func everyPageHostile(t *testing.T, opts dashboardtest.Options) {
+	f := dashboardtest.New(t, opts)
 	f.Sys.SetRecords("orders",
 		map[string]any{"id": hostileKey, "total": 5, "note": hostileNote},
 		map[string]any{"id": "2", "total": 7, "note": hostileNote},

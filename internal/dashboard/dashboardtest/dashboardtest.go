@@ -26,7 +26,8 @@ import (
 	"github.com/ferry-dev/ferry/internal/feeds"
 	"github.com/ferry-dev/ferry/internal/server"
 	"github.com/ferry-dev/ferry/internal/service"
-	"github.com/ferry-dev/ferry/internal/store/sqlite"
+	"github.com/ferry-dev/ferry/internal/store"
+	"github.com/ferry-dev/ferry/internal/store/storeopen"
 )
 
 // Systems is a loopback HTTP server playing the shop and the ERP:
@@ -158,7 +159,7 @@ type Fixture struct {
 	T     testing.TB
 	Dir   string
 	Sys   *Systems
-	Store *sqlite.Store
+	Store store.Store
 	Svc   *service.Service
 	Dash  *dashboard.Dashboard
 	TS    *httptest.Server
@@ -175,6 +176,9 @@ type Options struct {
 	YAML string
 	// Login is the dashboard's login (default: none).
 	Login dashboard.Login
+	// Store is where the queue is: a postgres:// URL, or "" for a
+	// SQLite file in the test's folder.
+	Store string
 }
 
 // New starts a fixture. The service runs with its periodic passes off
@@ -191,7 +195,11 @@ func New(t testing.TB, o Options) *Fixture {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	st, err := sqlite.Open(context.Background(), filepath.Join(f.Dir, "ferry.db"))
+	dsn := o.Store
+	if dsn == "" {
+		dsn = filepath.Join(f.Dir, "ferry.db")
+	}
+	st, err := storeopen.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
