@@ -193,7 +193,7 @@ func (s *liveStream) send(ctx context.Context) error {
 	s.finished = false
 	data := routeData{Name: s.route}
 	var err error
-	if data.Runs, err = s.d.svc.Store().ListRuns(ctx, store.RunFilter{Route: s.route, Limit: routeRuns}); err != nil {
+	if data.Runs, err = s.d.runRows(ctx, s.route); err != nil {
 		s.d.log.Warn("dashboard: live runs", "route", s.route, "error", err)
 		return nil
 	}

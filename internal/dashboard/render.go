@@ -243,8 +243,16 @@ func humanDuration(d time.Duration) string {
 	}
 }
 
-// runDuration is how long a run took, or has taken so far.
-func runDuration(now time.Time, run *store.Run) string {
+// runDuration is how long a run (a *store.Run, or a row of the runs
+// table) took, or has taken so far.
+func runDuration(now time.Time, v any) string {
+	var run *store.Run
+	switch x := v.(type) {
+	case *store.Run:
+		run = x
+	case runRow:
+		run = &x.Run
+	}
 	if run == nil || run.StartedAt.IsZero() {
 		return ""
 	}

@@ -18,8 +18,10 @@ import (
 )
 
 const (
-	// routeRuns is how many runs the route page lists.
+	// routeRuns is how many rows the route page's runs table has; runs
+	// that had nothing to do are folded, so up to readRuns are read.
 	routeRuns = 20
+	readRuns  = 200
 	// chartAttempts caps the attempts read for the per-minute charts
 	// (the newest ones, through the route's index).
 	chartAttempts = 10000
@@ -33,7 +35,7 @@ type routeData struct {
 	InConfig bool
 	Summary  []fact // the config, in a few lines
 	Live     liveData
-	Runs     []store.Run
+	Runs     []runRow
 	Chart    chart
 	Capped   bool // the chart shows the newest chartAttempts attempts only
 }
@@ -115,7 +117,7 @@ func (d *Dashboard) loadRoute(w http.ResponseWriter, r *http.Request, name strin
 	if data.Live.Run == nil {
 		data.Live.Run = data.State.LastRun
 	}
-	if data.Runs, err = d.svc.Store().ListRuns(ctx, store.RunFilter{Route: name, Limit: routeRuns}); err != nil {
+	if data.Runs, err = d.runRows(ctx, name); err != nil {
 		d.serverError(w, r, "read the runs of "+name, err)
 		return data, false
 	}
@@ -373,4 +375,46 @@ func summaryValue(v any) string {
 		parts = append(parts, k+"="+fmt.Sprint(m[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// runRow is one row of the runs table: a run, or Idle runs in a row that
+// succeeded with nothing to do (a route scheduled every 30 s has 120 of
+// those an hour; the night's failures must not drown in them).
+type runRow struct {
+	store.Run
+	Idle     int       // > 0: this row stands for that many idle runs
+	IdleFrom time.Time // when the oldest of them started
+}
+
+// runRows reads the route's newest runs and folds the idle ones.
+func (d *Dashboard) runRows(ctx context.Context, route string) ([]runRow, error) {
+	runs, err := d.svc.Store().ListRuns(ctx, store.RunFilter{Route: route, Limit: readRuns})
+	if err != nil {
+		return nil, err
+	}
+	return foldIdleRuns(runs, routeRuns), nil
+}
+
+// foldIdleRuns turns runs (newest first) into at most n rows, each run of
+// consecutive idle runs one row.
+func foldIdleRuns(runs []store.Run, n int) []runRow {
+	var rows []runRow
+	for _, run := range runs {
+		idle := run.Status == store.RunSucceeded && run.Collected == 0 && run.Sent == 0 && run.Skipped == 0 && run.Pruned == 0
+		if idle && len(rows) > 0 && rows[len(rows)-1].Idle > 0 {
+			last := &rows[len(rows)-1]
+			last.Idle++
+			last.IdleFrom = run.StartedAt
+			continue
+		}
+		if len(rows) == n {
+			break
+		}
+		row := runRow{Run: run}
+		if idle {
+			row.Idle, row.IdleFrom = 1, run.StartedAt
+		}
+		rows = append(rows, row)
+	}
+	return rows
 }

@@ -164,3 +164,22 @@ func TestOverviewStreamSendsTheTable(t *testing.T) {
 	}
 	t.Fatalf("no overview table with the finished run was streamed: %v", sc.Err())
 }
+
+// TestIdleRunsFold: runs that had nothing to do fold into one row, so a
+// failed run of the night stays in sight among a morning of idle ticks.
+func TestIdleRunsFold(t *testing.T) {
+	f := dashboardtest.New(t, dashboardtest.Options{})
+	f.Sys.SetRecords("orders", map[string]any{"id": 1, "total": 5})
+	f.Sys.Fail("1", 422)
+	f.Run("orders") // partially failed: the one record died
+	for range 25 {
+		f.Run("orders") // nothing new: idle
+	}
+	p := f.Get("/routes/orders/live?part=runs")
+	if !strings.Contains(p.Body, "25 runs with nothing to do") {
+		t.Errorf("the idle runs are not folded:\n%s", p.Body)
+	}
+	if !strings.Contains(p.Body, `<span class="badge s-failed">failed</span>`) {
+		t.Errorf("the failed run is out of sight:\n%s", p.Body)
+	}
+}
