@@ -98,6 +98,7 @@ func TestBrowser(t *testing.T) {
 		}
 		b.do("wait for the login form", chromedp.WaitVisible(chromedp.CSS("input#password")))
 		b.shot("01-login")
+		b.accessible("01-login")
 		b.do("log in",
 			chromedp.SendKeys(chromedp.CSS("input#password"), "secret"),
 			chromedp.Click(chromedp.CSS("form:has(#password) button[type=submit]")),
@@ -114,6 +115,7 @@ func TestBrowser(t *testing.T) {
 			}
 		}
 		b.shot("02-overview")
+		b.accessible("02-overview")
 	})
 
 	step("route", func(t *testing.T) {
@@ -131,6 +133,7 @@ func TestBrowser(t *testing.T) {
 			chromedp.WaitReady(chromedp.CSS("a#queue-link")),
 		)
 		b.shot("05-route-before")
+		b.accessible("05-route-before")
 
 		// No run of orders yet, so #live cannot already read "ended".
 		if st := b.attr("#live", "data-run-status"); st != "" && st != "running" {
@@ -220,6 +223,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("the dead letters list %d entries, want 1 (key 7)", n)
 		}
 		b.shot("08-queue-dead")
+		b.accessible("08-queue-dead")
 		b.do("open the entry",
 			chromedp.Click(chromedp.CSS("tr[data-entry-id] a.entry-link")),
 			chromedp.WaitVisible(chromedp.CSS("#entry-status")),
@@ -241,6 +245,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("#entry-error reads %q, want the destination's answer (422, customer 7 unknown)", msg)
 		}
 		b.shot("09-entry-error")
+		b.accessible("09-entry-error")
 
 		// The fix: the ERP knows customer 7 now.
 		f.Sys.Fail("7", 0)
@@ -600,4 +605,38 @@ func (l *pageLog) exceptions() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]string(nil), l.excs...)
+}
+
+// accessible checks the page's basics: every control has a name a screen
+// reader can say (a label, aria-label or its text), every image a text,
+// one h1, and no heading level skipped.
+func (b *browser) accessible(page string) {
+	b.t.Helper()
+	problems, err := run(b, chromedp.Evaluate[[]string](`(() => {
+		const out = [];
+		const named = el => (el.getAttribute("aria-label") || "").trim() || (el.labels && [...el.labels].some(l => l.textContent.trim())) ||
+			(el.getAttribute("aria-labelledby") && document.getElementById(el.getAttribute("aria-labelledby"))) ||
+			(el.tagName === "BUTTON" || el.tagName === "A") && el.textContent.trim() || (el.getAttribute("title") || "").trim();
+		document.querySelectorAll("input:not([type=hidden]), select, textarea, button, a[href]").forEach(el => {
+			if (!named(el)) out.push("control without a name: " + el.outerHTML.slice(0, 120));
+		});
+		document.querySelectorAll("img, svg").forEach(el => {
+			if (!el.getAttribute("alt") && !el.getAttribute("aria-label") && el.getAttribute("aria-hidden") !== "true")
+				out.push("image without a text: " + el.outerHTML.slice(0, 120));
+		});
+		if (document.querySelectorAll("h1").length !== 1) out.push(document.querySelectorAll("h1").length + " h1 headings");
+		let last = 1;
+		document.querySelectorAll("h1, h2, h3, h4").forEach(h => {
+			const n = +h.tagName[1];
+			if (n > last + 1) out.push("heading level skipped before: " + h.outerHTML.slice(0, 80));
+			last = n;
+		});
+		return out;
+	})()`))
+	if err != nil {
+		b.t.Fatalf("%s: accessibility check: %v", page, err)
+	}
+	for _, p := range problems {
+		b.t.Errorf("%s: %s", page, p)
+	}
 }
