@@ -95,7 +95,7 @@ func (a *authenticator) guard(h http.Handler) http.Handler {
 		if l.PasswordHash == "" {
 			if !localOnly(r) {
 				a.refuse(w, r, http.StatusForbidden, "The dashboard answers this machine only",
-					"No dashboard password is configured, so the dashboard answers only clients on the machine ferry runs on (127.0.0.1 or ::1). "+
+					"No dashboard password is configured, so the dashboard answers only a browser on the machine ferry runs on, opening it as http://127.0.0.1:PORT/ or http://localhost:PORT/ (not through a proxy). "+
 						"To open it to the network, set server.dashboard.password_hash in the config to a bcrypt hash made with ferry hash-password, "+
 						"taken from ${env:...} or ${file:...}, and reload.")
 				return
@@ -462,6 +462,9 @@ func localOnly(r *http.Request) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
+	// An address literal is no name a page could have rebound: loopback,
+	// or the "every interface" address ferry serve prints for a listener
+	// on :8080, opened from this machine.
 	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
+	return err == nil && (ip.Unmap().IsLoopback() || ip.IsUnspecified())
 }

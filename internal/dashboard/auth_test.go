@@ -205,6 +205,8 @@ func TestNoPasswordLoopbackOnly(t *testing.T) {
 	}{
 		{"localhost:8080", nil, http.StatusNotFound},
 		{"[::1]:8080", nil, http.StatusNotFound},
+		{"0.0.0.0:8080", nil, http.StatusNotFound}, // the address ferry serve prints for a listener on :8080
+		{"[::]:8080", nil, http.StatusNotFound},
 		{"evil.test:8080", nil, http.StatusForbidden},
 		{"127.0.0.1.evil.test", nil, http.StatusForbidden},
 		{"127.0.0.1:8080", http.Header{"X-Forwarded-For": {"203.0.113.9"}}, http.StatusForbidden},

@@ -149,7 +149,7 @@ func (d *Dashboard) routes() *http.ServeMux {
 	mux.HandleFunc("POST /login", d.login)
 	mux.Handle("POST /logout", d.auth.guard(http.HandlerFunc(d.logout)))
 
-	page := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, d.auth.guard(h)) }
+	page := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, d.auth.guard(d.changing(h))) }
 	page("GET /{$}", d.overview)
 	page("GET /overview/table", d.overviewTable)
 	page("GET /routes/{route}", d.routePage)
@@ -172,6 +172,17 @@ func (d *Dashboard) routes() *http.ServeMux {
 	page("GET /live", d.liveEvents)
 	page("/", d.notFound)
 	return mux
+}
+
+// changing makes the shared overview reading stale after any action
+// (retry, discard, replay, run): whoever acted sees its effect at once.
+func (d *Dashboard) changing(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h(w, r)
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			d.changes.Add(1)
+		}
+	}
 }
 
 // cacheForever marks embedded assets cacheable: their names carry their

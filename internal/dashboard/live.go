@@ -102,7 +102,7 @@ func (s *liveStream) loop(ctx context.Context, sub *events.Subscription) {
 			s.note(ev)
 		case <-tick.C:
 			if !s.d.Authorized(s.r) {
-				return // logged out, session expired or password changed
+				return // the session expired or the password changed
 			}
 			if !s.dirty {
 				continue
@@ -119,6 +119,7 @@ func (s *liveStream) loop(ctx context.Context, sub *events.Subscription) {
 			if err := s.rc.Flush(); err != nil {
 				return
 			}
+			_ = s.rc.SetWriteDeadline(time.Time{})
 			idle.Reset(keepAlive)
 		}
 	}
@@ -238,7 +239,12 @@ func (s *liveStream) event(name, data string) error {
 	if _, err := fmt.Fprint(s.w, b.String()); err != nil {
 		return err
 	}
-	return s.rc.Flush()
+	if err := s.rc.Flush(); err != nil {
+		return err
+	}
+	// Cleared once written: over HTTP/2 a deadline left set ends the
+	// stream when it passes, written to or not.
+	return s.rc.SetWriteDeadline(time.Time{})
 }
 
 // fragment renders a block of a page to a string (for event data).

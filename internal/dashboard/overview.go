@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/service"
 	"github.com/ferry-dev/ferry/internal/store"
 )
@@ -65,7 +66,8 @@ type overviewCache struct {
 	mu   sync.Mutex // held while reading afresh: viewers wait for one reading
 	data overviewData
 	at   time.Time
-	gen  uint64 // Dashboard.changes at the reading
+	gen  uint64         // Dashboard.changes at the reading
+	cfg  *config.Config // the config it was read under: a reload reads afresh
 	ok   bool
 }
 
@@ -79,15 +81,15 @@ func (d *Dashboard) loadOverview(ctx context.Context) (overviewData, error) {
 	c := &d.overviewCache
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now, gen := d.opts.Now(), d.changes.Load()
-	if c.ok && c.gen == gen && now.Sub(c.at) < d.opts.OverviewMaxAge && !now.Before(c.at) {
+	now, gen, cfg := d.opts.Now(), d.changes.Load(), d.svc.Config()
+	if c.ok && c.gen == gen && c.cfg == cfg && now.Sub(c.at) < d.opts.OverviewMaxAge && !now.Before(c.at) {
 		return c.data, nil
 	}
 	data, err := d.readOverview(ctx)
 	if err != nil {
 		return data, err
 	}
-	c.data, c.at, c.gen, c.ok = data, now, gen, true
+	c.data, c.at, c.gen, c.cfg, c.ok = data, now, gen, cfg, true
 	return data, nil
 }
 

@@ -98,7 +98,8 @@ type formField struct{ Name, Value string }
 // queueURL is the queue page of route with a view.
 func queueURL(route, status, key string, after int64) string {
 	v := url.Values{}
-	if status != "" && status != "all" {
+	if status != "" {
+		// "all" too: a queue link without a status opens the error tab.
 		v.Set("status", status)
 	}
 	if key != "" {

@@ -364,3 +364,25 @@ func TestQueueHostileKeys(t *testing.T) {
 	}
 	mustContain(t, p, `value="a/b?c#d"`)
 }
+
+// TestQueueTabLinksKeepTheirTab: with errors in the route, the queued
+// tab's link and its next page stay on the queued tab (a link without a
+// status opens the error tab).
+func TestQueueTabLinksKeepTheirTab(t *testing.T) {
+	f := dashboardtest.New(t, dashboardtest.Options{})
+	recs := make([]map[string]any, 60)
+	for i := range recs {
+		recs[i] = map[string]any{"id": i + 1, "total": i}
+		f.Sys.Fail(strconv.Itoa(i+1), 503)
+	}
+	f.Sys.SetRecords("orders", recs...)
+	f.Run("orders")
+	p := f.Get("/routes/orders/queue?status=all")
+	if !strings.Contains(p.Body, `href="/routes/orders/queue?status=all"`) {
+		t.Errorf("the queued tab's link drops its status:\n%.2000s", p.Body)
+	}
+	next := regexp.MustCompile(`href="([^"]*)" rel="next"`).FindStringSubmatch(p.Body)
+	if next == nil || !strings.Contains(next[1], "status=all") {
+		t.Errorf("the next page link %v drops its status (it would open the error tab)", next)
+	}
+}

@@ -26,21 +26,35 @@ func (s *Service) Routes(ctx context.Context) ([]RouteState, error) {
 	// Each route's state is a few reads (queue counts, runs); with many
 	// routes and big queues they add up, so they run a few at a time:
 	// the store reads in parallel (SQLite's readers, PostgreSQL's pool).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(routesReaders, len(names)) {
 		wg.Go(func() {
 			for i := range next {
-				out[i], errs[i] = s.routeState(ctx, cfg, names[i], ticks)
+				if out[i], errs[i] = s.routeState(ctx, cfg, names[i], ticks); errs[i] != nil {
+					cancel() // the others stop at their next read
+				}
 			}
 		})
 	}
+feed:
 	for i := range names {
-		next <- i
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
 	}
 	close(next)
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	return out, nil

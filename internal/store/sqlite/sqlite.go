@@ -246,16 +246,29 @@ func (s *Store) stmt(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, erro
 // time.
 func (s *Store) readStmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	s.stmtMu.Lock()
-	defer s.stmtMu.Unlock()
-	if st, ok := s.reads[q]; ok {
+	st, ok := s.reads[q]
+	closed := s.stmts == nil
+	s.stmtMu.Unlock()
+	if ok {
 		return st, nil
 	}
-	if s.stmts == nil {
+	if closed {
 		return nil, errors.New("the store is closed")
 	}
+	// Prepared without the lock: it may wait for a reader connection,
+	// and writers take the lock for their own statements.
 	st, err := s.read.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, err
+	}
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if prev, dup := s.reads[q]; dup || s.stmts == nil {
+		_ = st.Close()
+		if dup {
+			return prev, nil
+		}
+		return nil, errors.New("the store is closed")
 	}
 	if s.reads == nil {
 		s.reads = map[string]*sql.Stmt{}
