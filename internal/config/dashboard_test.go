@@ -14,7 +14,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ferry-dev/ferry/internal/config"
-	"github.com/ferry-dev/ferry/internal/connector/all"
 )
 
 // dashboardConfig is a valid config with server.dashboard set to block
@@ -125,23 +124,7 @@ func TestDashboardConfigErrors(t *testing.T) {
 // The schema refuses a password hash written in the file, as Load does.
 func TestSchemaOfDashboardLogin(t *testing.T) {
 	t.Setenv("FERRY_TEST_DASH_HASH", testHash(t))
-	b, err := config.Schema(all.Set())
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := validator.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := validator.NewCompiler()
-	c.DefaultDraft(validator.Draft2020)
-	if err := c.AddResource("mem://ferry.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("mem://ferry.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sch := compiledSchema(t)
 	for _, tc := range []struct {
 		block string
 		ok    bool

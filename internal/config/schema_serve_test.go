@@ -15,23 +15,7 @@ import (
 // The schema accepts what Load accepts of the serve options and refuses
 // the combinations Load refuses (a draft 2020-12 validator decides).
 func TestSchemaOfServeOptions(t *testing.T) {
-	b, err := config.Schema(all.Set())
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := validator.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := validator.NewCompiler()
-	c.DefaultDraft(validator.Draft2020)
-	if err := c.AddResource("mem://ferry.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("mem://ferry.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sch := compiledSchema(t)
 	dest := "    destinations: {default: {http: {system: erp}}}\n"
 	src := "    source: {http: {system: shop, key: id}}\n"
 	for _, tc := range []struct {
@@ -71,4 +55,28 @@ func TestSchemaOfServeOptions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// compiledSchema is ferry's JSON Schema compiled by a draft 2020-12
+// validator, for checking it against what Load accepts.
+func compiledSchema(t *testing.T) *validator.Schema {
+	t.Helper()
+	b, err := config.Schema(all.Set())
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := validator.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := validator.NewCompiler()
+	c.DefaultDraft(validator.Draft2020)
+	if err := c.AddResource("mem://ferry.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("mem://ferry.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sch
 }

@@ -247,14 +247,7 @@ func summarize(cfg *config.Config, rc *config.Route) []fact {
 // options that say where, read from the kind's config as JSON.
 func partSummary(kind string, conf any) string {
 	parts := []string{kind}
-	b, err := json.Marshal(conf)
-	if err != nil {
-		return kind
-	}
-	var m map[string]any
-	if json.Unmarshal(b, &m) != nil {
-		return kind
-	}
+	m := partOptions(conf)
 	for _, k := range []string{"system", "method", "path", "table", "query", "dir", "name", "format", "queue", "exchange", "subject", "topic", "glob"} {
 		v, ok := m[k]
 		if !ok || v == nil || v == "" {
@@ -263,6 +256,20 @@ func partSummary(kind string, conf any) string {
 		parts = append(parts, k+" "+excerpt(80, summaryValue(v)))
 	}
 	return strings.Join(parts, " · ")
+}
+
+// partOptions is a connector kind's config as its YAML options (nil when
+// it does not encode).
+func partOptions(conf any) map[string]any {
+	b, err := json.Marshal(conf)
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	return m
 }
 
 func stepsSummary(steps []config.Step) string {

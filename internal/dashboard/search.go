@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/ferry-dev/ferry/internal/config"
@@ -257,12 +256,7 @@ func keyedBy(cfg *config.Config, n int) []string {
 		case rc.Webhook != nil:
 			field = rc.Webhook.Key
 		case rc.Source.Config != nil:
-			var m map[string]any
-			if b, err := json.Marshal(rc.Source.Config); err == nil && json.Unmarshal(b, &m) == nil {
-				if k, ok := m["key"].(string); ok {
-					field = k
-				}
-			}
+			field, _ = partOptions(rc.Source.Config)["key"].(string)
 		}
 		if field == "" {
 			continue
