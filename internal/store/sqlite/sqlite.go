@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/store"
@@ -57,6 +58,12 @@ type Store struct {
 	// waits for fsync already (synchronous=FULL).
 	wal  string
 	full bool
+	// ckpt copies the log into the file in the background; walSize is
+	// the log file's size after the last commit, walHard its bound
+	// (walHardBytes; tests lower it).
+	ckpt    *checkpointer
+	walSize atomic.Int64
+	walHard int64
 }
 
 // textKey names the shape of a generated statement.
@@ -148,11 +155,11 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	// only when the file is created.
 	q.Add("_pragma", "page_size(8192)")
 	q.Add("_pragma", "temp_store(MEMORY)") // sorts for ORDER BY without temp files
-	// Checkpoint every 1000 pages (8 MB of WAL): entries are inserted and
-	// deleted within seconds, so their pages are rewritten several times
-	// before a checkpoint copies them to the file once. A larger WAL gained
-	// little, grows the shared-memory index and stalls longer.
-	q.Add("_pragma", "wal_autocheckpoint(1000)")
+	// No connection checkpoints on commit: a goroutine does, beside the
+	// writer (see checkpoint.go). Entries are inserted and deleted within
+	// seconds, so their pages are rewritten several times before a
+	// checkpoint copies them to the file once.
+	q.Add("_pragma", "wal_autocheckpoint(0)")
 	q.Add("_pragma", "journal_size_limit(67108864)") // truncate the WAL back to 64 MB after checkpoints
 	// No foreign keys: attempts and dead letters deliberately outlive their
 	// entries, so there is nothing for SQLite to enforce.
@@ -169,7 +176,7 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	write.SetConnMaxIdleTime(0)
 	write.SetConnMaxLifetime(0)
 
-	s := &Store{write: write, stmts: map[string]*sql.Stmt{}, texts: map[textKey]string{}, wal: path + "-wal", full: opts.SynchronousFull}
+	s := &Store{write: write, stmts: map[string]*sql.Stmt{}, texts: map[textKey]string{}, wal: path + "-wal", full: opts.SynchronousFull, walHard: walHardBytes}
 	// Migrate before the read pool opens, so the file is in WAL mode and
 	// has its schema before any reader sees it.
 	if err := migrate(ctx, write); err != nil {
@@ -203,6 +210,19 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite store %q: %w", path, err)
 	}
 	s.read = read
+
+	cq := cloneValues(q)
+	cq.Add("_pragma", "cache_size(-256)") // it reads the log and writes the file; no cache to speak of
+	ckpt, err := sql.Open("sqlite", path+"?"+cq.Encode())
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("open sqlite store %q: %w", path, err)
+	}
+	ckpt.SetMaxOpenConns(1)
+	ckpt.SetMaxIdleConns(1)
+	ckpt.SetConnMaxIdleTime(time.Minute)
+	s.ckpt = newCheckpointer(ckpt)
 	return s, nil
 }
 
@@ -222,7 +242,9 @@ func (s *Store) Close() error {
 	s.reads = nil
 	s.stmts = nil
 	s.stmtMu.Unlock()
-	return errors.Join(append(errs, s.read.Close(), s.write.Close())...)
+	// The writer closes last: the last connection to the file checkpoints
+	// what is left of the log and removes it.
+	return errors.Join(append(errs, s.ckpt.close(), s.read.Close(), s.write.Close())...)
 }
 
 // stmt returns q prepared on the writer and bound to tx. A statement
@@ -386,6 +408,8 @@ func (s *Store) writeTx(ctx context.Context, what string, f func(tx *sql.Tx) err
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("%s: commit: %w", what, err)
 	}
+	s.walGrew(ctx)
+	s.ckpt.committed()
 	if store.SyncRequested(ctx) && !s.full {
 		if err := s.syncWAL(); err != nil {
 			return fmt.Errorf("%s: make the commit durable: %w", what, err)

@@ -1,0 +1,115 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// fill writes n transactions of rows blobs of size bytes each.
+func fill(t *testing.T, s *Store, n, rows, size int) {
+	t.Helper()
+	ctx := context.Background()
+	blob := make([]byte, size)
+	for range n {
+		err := s.writeTx(ctx, "fill", func(tx *sql.Tx) error {
+			for range rows {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO scratch (b) VALUES (?)`, blob); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func openScratch(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "f.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.write.Exec(`CREATE TABLE scratch (b BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+	return s, path
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+// The writer never checkpoints inside a commit (its fsyncs stalled every
+// write); the log still reaches the database file while the store is
+// open, copied by the background checkpointer.
+func TestCheckpointsRunBesideTheWriter(t *testing.T) {
+	s, path := openScratch(t)
+	if got := pragmaInt(t, s.write, "wal_autocheckpoint"); got != 0 {
+		t.Fatalf("the writer checkpoints every %d pages on commit, want never (0)", got)
+	}
+	before := fileSize(t, path)
+	const total = 8 << 20
+	fill(t, s, 32, 64, total/32/64) // 8 MB in 32 commits
+	deadline := time.Now().Add(10 * time.Second)
+	for fileSize(t, path) < before+total && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := fileSize(t, path); got < before+total {
+		t.Fatalf("database file %d bytes after writing %d bytes: the log was not checkpointed in the background", got, total)
+	}
+}
+
+// Under writes that never pause, a checkpoint beside the writer always
+// finds new frames behind it; past the hard limit the writer catches up,
+// so the log starts again instead of growing for ever.
+func TestWriteAheadLogStaysBounded(t *testing.T) {
+	for _, tc := range []struct {
+		hard    int64
+		bounded bool
+	}{{1 << 20, true}, {1 << 40, false}} {
+		s, path := openScratch(t)
+		s.walHard = tc.hard
+		const rows, size = 200 * 16, 4096 // one row per 8 KiB page: 26 MB of pages
+		fill(t, s, rows/16, 16, size)
+		wal, written := fileSize(t, path+"-wal"), int64(rows*8192)
+		// The log may pass the 1 MB limit by one transaction (16 pages).
+		if bounded := wal < 2<<20; bounded != tc.bounded {
+			t.Errorf("hard limit %d bytes: log of %d bytes after writing %d bytes of pages back to back; bounded = %v, want %v",
+				tc.hard, wal, written, bounded, tc.bounded)
+		}
+	}
+}
+
+// Close stops the checkpointer and leaves a complete file: the last
+// connection checkpoints the rest and removes the log.
+func TestCloseCheckpointsTheRest(t *testing.T) {
+	s, path := openScratch(t)
+	fill(t, s, 4, 64, 4096)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + "-wal"); !os.IsNotExist(err) {
+		t.Fatalf("log left after Close: %v", err)
+	}
+	s2, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if n := count(t, s2.write, "scratch"); n != 4*64 {
+		t.Fatalf("%d rows after reopening, want %d", n, 4*64)
+	}
+}
