@@ -5,10 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/config"
@@ -357,32 +360,87 @@ func (rs *runState) commit(ctx context.Context, s settled) error {
 	return nil
 }
 
-// committer commits settled batches in the background, one at a time,
-// so the store writes one batch while the next is being delivered.
+// committer commits settled batches in the background, so the store
+// writes while the next batches are being delivered. Batches that arrive
+// while a commit is running wait (at most committerQueue of them; then
+// submit waits too) and are committed together in the next transaction:
+// when the store is the slower side, its transactions grow instead of the
+// sender standing still.
 type committer struct {
-	rs      *runState
-	pending chan error // result of the commit in flight, nil when none
+	rs    *runState
+	queue chan settled
+	done  chan struct{}
+	err   error // the first commit that failed; read after done, or under errMu
+	errMu sync.Mutex
 }
 
-// submit waits for the commit in flight, then starts committing s.
-func (c *committer) submit(ctx context.Context, s settled) error {
-	if err := c.wait(); err != nil {
+// committerQueue bounds the delivered batches waiting for their commit.
+const committerQueue = 2
+
+func newCommitter(ctx context.Context, rs *runState) *committer {
+	c := &committer{rs: rs, queue: make(chan settled, committerQueue), done: make(chan struct{})}
+	go c.loop(ctx)
+	return c
+}
+
+func (c *committer) loop(ctx context.Context) {
+	defer close(c.done)
+	for s := range c.queue {
+	more:
+		for {
+			select {
+			case next, ok := <-c.queue:
+				if !ok {
+					break more
+				}
+				s = mergeSettled(s, next)
+			default:
+				break more
+			}
+		}
+		if c.failed() != nil {
+			continue // settled by no one: the leases are released at the end of the run
+		}
+		if err := c.rs.commit(ctx, s); err != nil {
+			c.errMu.Lock()
+			c.err = err
+			c.errMu.Unlock()
+		}
+	}
+}
+
+func (c *committer) failed() error {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	return c.err
+}
+
+// submit queues s for commit; it waits only while committerQueue batches
+// are waiting already. It returns the error of an earlier commit.
+func (c *committer) submit(s settled) error {
+	if err := c.failed(); err != nil {
 		return err
 	}
-	done := make(chan error, 1)
-	go func() { done <- c.rs.commit(ctx, s) }()
-	c.pending = done
+	c.queue <- s
 	return nil
 }
 
-// wait returns the result of the commit in flight.
+// wait commits what is queued and returns the first error.
 func (c *committer) wait() error {
-	if c.pending == nil {
-		return nil
+	close(c.queue)
+	<-c.done
+	return c.err
+}
+
+// mergeSettled returns a's settlements followed by b's, in order.
+func mergeSettled(a, b settled) settled {
+	m := settled{settlements: slices.Concat(a.settlements, b.settlements)}
+	if len(a.sent)+len(b.sent) > 0 {
+		m.sent = make(map[int64]sentInfo, len(a.sent)+len(b.sent))
+		maps.Copy(m.sent, a.sent)
+		maps.Copy(m.sent, b.sent)
 	}
-	err := <-c.pending
-	c.pending = nil
-	return err
+	return m
 }
 
 // failure settles a failed entry as retry or dead letter. counted says

@@ -589,7 +589,7 @@ type handed struct {
 // sendHanded delivers the collector's pages in batches of the route's size.
 func (rs *runState) sendHanded(ctx context.Context, pages <-chan []handed) error {
 	batch := rs.r.cfg.Batch
-	c := &committer{rs: rs}
+	c := newCommitter(ctx, rs)
 	var pending []handed
 	flush := func(n int) error {
 		if err := rs.waitBackOff(ctx); err != nil {
@@ -602,7 +602,7 @@ func (rs *runState) sendHanded(ctx context.Context, pages <-chan []handed) error
 		}
 		pending = append(pending[:0:0], pending[n:]...)
 		rs.noteBackOff(pause)
-		return c.submit(ctx, s)
+		return c.submit(s)
 	}
 	err := func() error {
 		for page := range pages {
