@@ -64,7 +64,11 @@ func runSQL(o options) error {
 	if strings.Contains(o.pgDSN, "?") {
 		sep = "&"
 	}
-	dsn := o.pgDSN + sep + "search_path=" + schema
+	// The application name marks the sql connector's connections, so
+	// that backendCPU can count their server processes' CPU: PostgreSQL
+	// runs on the same cores, and its share per record is part of what
+	// an sql source or destination costs.
+	dsn := o.pgDSN + sep + "search_path=" + schema + "&application_name=" + schema
 
 	sk := &sink{}
 	sinkURL, stopSink, err := serve(sk)
@@ -123,6 +127,7 @@ func runSQL(o options) error {
 	res, err := eng.Run(ctx, "orders", engine.RunOptions{})
 	elapsed := time.Since(start)
 	cpu := cpuSeconds() - cpu0
+	dbCPU := backendCPU(ctx, o.pgDSN, schema) // before reg.Close ends the connections
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
@@ -132,6 +137,10 @@ func runSQL(o options) error {
 	fmt.Printf("throughput     %.0f records/s end to end (source records / elapsed)\n", float64(o.records)/elapsed.Seconds())
 	fmt.Printf("delivered      %.0f records/s\n", float64(res.Done)/elapsed.Seconds())
 	printCPU(cpu, o.records)
+	if dbCPU > 0 {
+		fmt.Printf("db_cpu_us      %.1f CPU microseconds per source record in the PostgreSQL server processes of the sql connector's connections (%.2f s; with cpu_us, 2 cores would allow %.0f records/s)\n",
+			dbCPU*1e6/float64(o.records), dbCPU, 2*float64(o.records)/(cpu+dbCPU))
+	}
 	var got, gotSum int64
 	if o.dest == "postgres" {
 		err := admin.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(external_id), 0) FROM "+schema+".orders_out").Scan(&got, &gotSum)
