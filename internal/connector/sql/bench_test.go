@@ -7,7 +7,9 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ferry-dev/ferry/internal/connector"
 )
@@ -157,4 +159,62 @@ func BenchmarkSourceOthers(b *testing.B) {
 func BenchmarkDestinationOthers(b *testing.B) {
 	b.Run("mysql", func(b *testing.B) { benchUpsert(b, newMySQL(b)) })
 	b.Run("sqlite", func(b *testing.B) { benchUpsert(b, newSQLite(b)) })
+}
+
+// BenchmarkSourcePostgresJSON reads the end-to-end benchmark's orders
+// (bench/sqlbench.go: two jsonb columns, a numeric read as a number) and
+// reports this process's CPU time per row, which is what the source costs
+// the engine's two cores beside the queue (PostgreSQL's own CPU is not
+// counted), and the allocations per row.
+//
+//	go test -run '^$' -bench SourcePostgresJSON -benchtime 3x -benchmem ./internal/connector/sql/
+func BenchmarkSourcePostgresJSON(b *testing.B) {
+	db := newPostgres(b)
+	n := benchRows()
+	db.exec(b, `CREATE TABLE orders (id bigint PRIMARY KEY, number text, email text, status text, total numeric(12,2),
+		currency text, customer jsonb, lines jsonb, updated_at timestamptz NOT NULL)`)
+	db.exec(b, `INSERT INTO orders SELECT i, 'SO-' || i, 'customer' || (i % 5000) || '@example.com',
+		CASE WHEN i % 10 = 0 THEN 'cancelled' ELSE 'paid' END, 20 + (i % 500) + (10 + i % 90) / 100.0, 'EUR',
+		jsonb_build_object('name', 'Customer ' || (i % 5000), 'country', 'DE'),
+		jsonb_build_array(jsonb_build_object('sku', 'SKU-' || (i % 700), 'qty', 1 + i % 5, 'price', 19.90)),
+		timestamptz '2026-01-01 00:00:00+00' + (i / 7) * interval '1 millisecond' FROM generate_series(1, $1) i`, n)
+	db.exec(b, "CREATE INDEX orders_cursor ON orders (updated_at, id)")
+	db.exec(b, "ANALYZE orders")
+	src, err := NewSource(db.DB, SourceConfig{Query: "SELECT * FROM orders", Key: "id", Cursor: "updated_at", PageSize: 1000, Decimals: "number"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	cpu0, mallocs0 := processCPU(), ms.Mallocs
+	b.ResetTimer()
+	for b.Loop() {
+		rows := 0
+		err := src.Read(context.Background(), connector.ReadRequest{}, func(_ context.Context, p connector.Page) error {
+			rows += len(p.Records)
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rows != n {
+			b.Fatalf("read %d rows, want %d", rows, n)
+		}
+	}
+	b.StopTimer()
+	runtime.ReadMemStats(&ms)
+	rowsRead := float64(n) * float64(b.N)
+	b.ReportMetric((processCPU()-cpu0).Seconds()*1e6/rowsRead, "cpu-us/row")
+	b.ReportMetric(float64(ms.Mallocs-mallocs0)/rowsRead, "allocs/row")
+	b.ReportMetric(rowsRead/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(0, "ns/op")
+}
+
+// processCPU is the CPU time (user and system) this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -228,14 +228,9 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(co
 		}
 	}
 	numbers := s.cfg.Decimals == "number"
-	n := len(cols)
-	if s.rawCursor(cols, curI) {
-		n++ // the cursor as stored text, after the query's columns
-	}
-	vals := make([]any, n)
-	ptrs := make([]any, n)
-	for i := range vals {
-		ptrs[i] = &vals[i]
+	readPage := s.scanPage(cols, keyI, curI, numbers)
+	if s.db.dialect.name == "postgres" {
+		readPage = newPGReader(s, cols, keyI, curI, numbers).page // pgrows.go
 	}
 	page := 0 // pages handed to fn (an empty query of the NULL phase is none)
 	for {
@@ -244,50 +239,9 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(co
 		}
 		q, args := s.pageQuery(cols, keyI, curI, pos)
 		where := fmt.Sprintf("%s: query page %d", s.db.where, page+1)
-		rows, err := s.db.query(ctx, q, args...)
+		records, lastKey, lastCur, err := readPage(ctx, q, args, where)
 		if err != nil {
-			return s.db.errorf(err, "%s", where)
-		}
-		records := make([]connector.SourceRecord, 0, min(s.cfg.PageSize, 1024))
-		var lastKey, lastCur any
-		for rows.Next() {
-			for i := range vals {
-				vals[i] = nil
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				rows.Close()
-				return s.db.errorf(err, "%s: row %d", where, len(records)+1)
-			}
-			data := make(map[string]any, len(cols))
-			for i := range cols {
-				v, err := decode(&cols[i], vals[i], numbers)
-				if err != nil {
-					rows.Close()
-					return fmt.Errorf("%s: row of key %s: %w", where, rawText(vals[keyI]), err)
-				}
-				data[cols[i].name] = v
-			}
-			rec := connector.SourceRecord{Key: rawText(vals[keyI]), Data: data}
-			if rec.Key == "" {
-				// A queue entry needs a key: a NULL or empty one would be
-				// one entry for every such row, each replacing the last.
-				rows.Close()
-				return fmt.Errorf("%s: a row has an empty key in column %q (the key must identify the row)", where, s.cfg.Key)
-			}
-			lastKey = vals[keyI]
-			if curI >= 0 {
-				lastCur = vals[curI]
-				if len(vals) > len(cols) {
-					lastCur = vals[len(cols)]
-				}
-				rec.Cursor = cursorText(&cols[curI], lastCur)
-			}
-			records = append(records, rec)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return s.db.errorf(err, "%s", where)
+			return err
 		}
 		if len(records) > 0 {
 			page++
@@ -310,6 +264,68 @@ func (s *Source) Read(ctx context.Context, req connector.ReadRequest, fn func(co
 		if !pos.nullPhase && curI >= 0 {
 			pos.cursor = lastCur
 		}
+	}
+}
+
+// pageReader runs one page query and returns its records with the last
+// row's key and cursor as driver values (the next page's parameters).
+type pageReader func(ctx context.Context, q string, args []any, where string) (records []connector.SourceRecord, lastKey, lastCur any, err error)
+
+// scanPage reads pages through database/sql (MariaDB, SQLite): each row
+// scanned into driver values, then decoded.
+func (s *Source) scanPage(cols []column, keyI, curI int, numbers bool) pageReader {
+	n := len(cols)
+	if s.rawCursor(cols, curI) {
+		n++ // the cursor as stored text, after the query's columns
+	}
+	vals := make([]any, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	return func(ctx context.Context, q string, args []any, where string) ([]connector.SourceRecord, any, any, error) {
+		rows, err := s.db.query(ctx, q, args...)
+		if err != nil {
+			return nil, nil, nil, s.db.errorf(err, "%s", where)
+		}
+		defer rows.Close()
+		records := make([]connector.SourceRecord, 0, min(s.cfg.PageSize, 1024))
+		var lastKey, lastCur any
+		for rows.Next() {
+			for i := range vals {
+				vals[i] = nil
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				return nil, nil, nil, s.db.errorf(err, "%s: row %d", where, len(records)+1)
+			}
+			data := make(map[string]any, len(cols))
+			for i := range cols {
+				v, err := decode(&cols[i], vals[i], numbers)
+				if err != nil {
+					return nil, nil, nil, fmt.Errorf("%s: row of key %s: %w", where, rawText(vals[keyI]), err)
+				}
+				data[cols[i].name] = v
+			}
+			rec := connector.SourceRecord{Key: rawText(vals[keyI]), Data: data}
+			if rec.Key == "" {
+				// A queue entry needs a key: a NULL or empty one would be
+				// one entry for every such row, each replacing the last.
+				return nil, nil, nil, fmt.Errorf("%s: a row has an empty key in column %q (the key must identify the row)", where, s.cfg.Key)
+			}
+			lastKey = vals[keyI]
+			if curI >= 0 {
+				lastCur = vals[curI]
+				if len(vals) > len(cols) {
+					lastCur = vals[len(cols)]
+				}
+				rec.Cursor = cursorText(&cols[curI], lastCur)
+			}
+			records = append(records, rec)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, nil, nil, s.db.errorf(err, "%s", where)
+		}
+		return records, lastKey, lastCur, nil
 	}
 }
 

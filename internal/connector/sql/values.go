@@ -135,18 +135,7 @@ func decode(col *column, v any, numbers bool) (any, error) {
 		default:
 			return nil, fmt.Errorf("unexpected %T for %s", v, col.dbType)
 		}
-		if numbers && !strings.ContainsAny(s, "nN") { // NaN and Infinity are no JSON numbers
-			if f, err := strconv.ParseFloat(s, 64); err == nil {
-				// As ferry holds JSON numbers (see jsonx.Decode): a float64
-				// when it is exactly this decimal, so expressions compute
-				// with it; json.Number, passed through as written, when not.
-				if strconv.FormatFloat(f, 'f', -1, 64) == canonicalDecimal(s) {
-					return f, nil
-				}
-				return json.Number(s), nil
-			}
-		}
-		return s, nil
+		return decimalValue(s, numbers), nil
 	case kInt:
 		switch x := v.(type) {
 		case int64:
@@ -237,22 +226,47 @@ func decode(col *column, v any, numbers bool) (any, error) {
 	return fmt.Sprint(v), nil
 }
 
-// canonicalDecimal drops a plus sign, leading zeros and the zeros ending
-// a fraction: "+012.50" is "12.5", the way strconv writes the same value.
-func canonicalDecimal(s string) string {
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimLeft(s, "+-")
-	if strings.Contains(s, ".") {
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	}
-	s = strings.TrimLeft(s, "0")
-	if s == "" || s[0] == '.' {
-		s = "0" + s
-	}
-	if neg && s != "0" {
-		s = "-" + s
+// decimalValue is a decimal's JSON value: its exact text, or with
+// numbers a JSON number.
+func decimalValue(s string, numbers bool) any {
+	if numbers && !strings.ContainsAny(s, "nN") { // NaN and Infinity are no JSON numbers
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			// As ferry holds JSON numbers (see jsonx.Decode): a float64
+			// when it is exactly this decimal, so expressions compute
+			// with it; json.Number, passed through as written, when not.
+			var buf [32]byte
+			if sameDecimal(strconv.AppendFloat(buf[:0], f, 'f', -1, 64), s) {
+				return f
+			}
+			return json.Number(s)
+		}
 	}
 	return s
+}
+
+// sameDecimal reports whether f (strconv's shortest 'f' form of a float)
+// is canonicalDecimal(s), without building it: one decimal a row is read
+// this way.
+func sameDecimal(f []byte, s string) bool {
+	neg := strings.HasPrefix(s, "-")
+	body := strings.TrimLeft(s, "+-")
+	if strings.Contains(body, ".") {
+		body = strings.TrimRight(strings.TrimRight(body, "0"), ".")
+	}
+	body = strings.TrimLeft(body, "0")
+	if neg && body != "" {
+		if len(f) == 0 || f[0] != '-' {
+			return false
+		}
+		f = f[1:]
+	}
+	if body == "" || body[0] == '.' {
+		if len(f) == 0 || f[0] != '0' {
+			return false
+		}
+		f = f[1:]
+	}
+	return string(f) == body
 }
 
 // sqliteTime converts SQLite's text timestamps to RFC 3339 (UTC when the
