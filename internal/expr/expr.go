@@ -11,6 +11,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -18,6 +19,11 @@ import (
 type Program struct {
 	src  string
 	prog *vm.Program
+	// path is set when the expression only names a field ("email",
+	// "customer.country"): Eval then reads it from env directly, which
+	// is most of a typical map step, and runs the program only when the
+	// field is missing (the program says what that means).
+	path []string
 }
 
 // Compile compiles src. The error names what is wrong and where in src.
@@ -36,7 +42,46 @@ func Compile(src string) (*Program, error) {
 	if err != nil {
 		return nil, fmt.Errorf("expression %q: %s", src, oneLine(err.Error()))
 	}
-	return &Program{src: src, prog: p}, nil
+	return &Program{src: src, prog: p, path: fieldPath(p.Node())}, nil
+}
+
+// fieldPath returns the names of a field reference ("a", "a.b",
+// `a["b"]`), nil for any other expression or a builtin's name.
+func fieldPath(n ast.Node) []string {
+	switch x := n.(type) {
+	case *ast.IdentifierNode:
+		if _, builtin := builtin.Index[x.Value]; builtin || strings.HasPrefix(x.Value, "$") {
+			return nil
+		}
+		return []string{x.Value}
+	case *ast.MemberNode:
+		prop, ok := x.Property.(*ast.StringNode)
+		if !ok || x.Optional || x.Method {
+			return nil
+		}
+		if base := fieldPath(x.Node); base != nil {
+			return append(base, prop.Value)
+		}
+	}
+	return nil
+}
+
+// lookup reads path from env when every step is there.
+func lookup(env map[string]any, path []string) (any, bool) {
+	m := env
+	for i, name := range path {
+		v, ok := m[name]
+		if !ok {
+			return nil, false
+		}
+		if i == len(path)-1 {
+			return v, true
+		}
+		if m, ok = v.(map[string]any); !ok {
+			return nil, false
+		}
+	}
+	return nil, false
 }
 
 // stringFunc replaces expr-lang's string(): JSON numbers are float64, and
@@ -50,6 +95,11 @@ func (p *Program) String() string { return p.src }
 
 // Eval runs the program over env.
 func (p *Program) Eval(env map[string]any) (any, error) {
+	if p.path != nil {
+		if v, ok := lookup(env, p.path); ok {
+			return v, nil
+		}
+	}
 	v, err := expr.Run(p.prog, env)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate %q: %s", p.src, oneLine(err.Error()))

@@ -2,6 +2,7 @@ package expr
 
 import (
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -101,5 +102,58 @@ func TestStringFormatsNumbersWithoutExponent(t *testing.T) {
 	v, err := p.Eval(map[string]any{"id": float64(1042000), "total": 19.5, "name": "x"})
 	if err != nil || v != "1042000/19.5/x" {
 		t.Fatalf("got %#v (%v), want 1042000/19.5/x", v, err)
+	}
+}
+
+// A field reference is read from the record directly; where the field is
+// missing, or the expression is more than a reference, the program runs,
+// so both give what the program gives.
+func TestFieldReferencesMatchTheProgram(t *testing.T) {
+	env := map[string]any{
+		"email":    "a@example.com",
+		"customer": map[string]any{"country": "NL", "address": map[string]any{"city": "Utrecht"}},
+		"tags":     []any{"x"},
+		"nothing":  nil,
+		"len":      "a field named like a builtin",
+	}
+	for _, tc := range []struct {
+		src  string
+		fast bool // a field reference (read directly when it is there)
+		want any
+	}{
+		{"email", true, "a@example.com"},
+		{"customer.country", true, "NL"},
+		{`customer["country"]`, true, "NL"},
+		{"customer.address.city", true, "Utrecht"},
+		{"nothing", true, nil},
+		{"missing", true, nil},
+		{"customer.missing", true, nil},
+		{"customer?.country", false, "NL"},
+		{"len(tags)", false, 1},
+		{`email + ""`, false, "a@example.com"},
+	} {
+		p, err := Compile(tc.src)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.src, err)
+		}
+		if fast := p.path != nil; fast != tc.fast {
+			t.Errorf("%s: field reference = %v, want %v", tc.src, fast, tc.fast)
+		}
+		got, err := p.Eval(env)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.src, err)
+		}
+		slow, err := (&Program{src: p.src, prog: p.prog}).Eval(env)
+		if err != nil {
+			t.Fatalf("%s (program): %v", tc.src, err)
+		}
+		if !reflect.DeepEqual(got, tc.want) || !reflect.DeepEqual(got, slow) {
+			t.Errorf("%s = %#v, program %#v, want %#v", tc.src, got, slow, tc.want)
+		}
+	}
+	// Through a value that is not an object, the program decides (an error).
+	p, _ := Compile("email.domain")
+	if _, err := p.Eval(env); err == nil {
+		t.Error("email.domain over a string: no error")
 	}
 }
