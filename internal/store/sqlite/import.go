@@ -135,6 +135,7 @@ func (im *importTx) Commit(ctx context.Context, info store.ExportInfo) error {
 	if err := im.tx.Commit(); err != nil {
 		return fmt.Errorf("import: commit: %w", err)
 	}
+	im.s.ckpt.committed() // the whole copy is in the log
 	return nil
 }
 
