@@ -15,17 +15,20 @@ import (
 // those stay json.Number, so they pass through unchanged, as keys and in
 // payloads, instead of two IDs collapsing into one. Data after the value
 // is an error.
+//
+// Every source page, webhook body and queued payload is decoded here, so
+// it is one pass of a small decoder (parse.go) that builds exactly what
+// encoding/json with UseNumber followed by the number conversion built
+// before, at a fraction of its CPU time and allocations. The decoder
+// stops at anything it does not accept (every malformed input, very deep
+// nesting); encoding/json then decodes the input again, so errors keep
+// their type (*json.SyntaxError, io.ErrUnexpectedEOF, io.EOF), message
+// and offset, which callers turn into line and column.
 func Decode(data []byte) (any, error) {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
+	if v, ok := parse(data); ok {
+		return v, nil
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("invalid data after the JSON value at offset %d", dec.InputOffset())
-	}
-	return numbers(v), nil
+	return decodeStd(data)
 }
 
 // DecodeObject is Decode for a JSON object.
@@ -39,6 +42,21 @@ func DecodeObject(data []byte) (map[string]any, error) {
 		return nil, fmt.Errorf("expected a JSON object, got %T", v)
 	}
 	return m, nil
+}
+
+// decodeStd is Decode with encoding/json: the reference that parse must
+// match (the tests compare them), and the source of Decode's errors.
+func decodeStd(data []byte) (any, error) {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("invalid data after the JSON value at offset %d", dec.InputOffset())
+	}
+	return numbers(v), nil
 }
 
 // numbers turns the json.Numbers of a decoded value into float64 where
