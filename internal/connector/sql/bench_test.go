@@ -1,8 +1,10 @@
 package sqlconn
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -77,17 +79,26 @@ func benchRead(b *testing.B, db *testDB, n int) {
 // them new, half updates of the batch before) and reports records/s.
 //
 //	go test -run '^$' -bench DestinationPostgres ./internal/connector/sql/
+//
+// The new sub-benchmark writes only new rows, as the end-to-end benchmark
+// and an initial load do (a plain INSERT first, see writer.exec); upsert
+// is that with every batch an upsert.
 func BenchmarkDestinationPostgres(b *testing.B) {
 	b.Run("unnest", func(b *testing.B) { benchDestination(b, false) })
 	b.Run("values", func(b *testing.B) { benchDestination(b, true) })
+	b.Run("new", func(b *testing.B) { benchUpsert(b, newPostgres(b), true) })
+	b.Run("new-upsert", func(b *testing.B) {
+		benchUpsert(b, newPostgres(b), true, func(d *Destination) { d.upsertOnly.Store(1 << 30) })
+	})
 }
 
 func benchDestination(b *testing.B, values bool) {
-	benchUpsert(b, newPostgres(b), func(d *Destination) { d.noUnnest = values })
+	benchUpsert(b, newPostgres(b), false, func(d *Destination) { d.noUnnest = values })
 }
 
-// benchUpsert upserts batches of 500 orders, half of them new.
-func benchUpsert(b *testing.B, db *testDB, tune ...func(*Destination)) {
+// benchUpsert upserts batches of 500 orders, half of them new (all of
+// them with fresh).
+func benchUpsert(b *testing.B, db *testDB, fresh bool, tune ...func(*Destination)) {
 	db.exec(b, `CREATE TABLE orders (external_id bigint PRIMARY KEY, number varchar(20), email varchar(40), country varchar(2),
 		total_cents bigint, currency varchar(3))`)
 	dest, err := NewDestination(db.DB, DestinationConfig{Table: "orders", Key: "external_id"})
@@ -100,6 +111,8 @@ func benchUpsert(b *testing.B, db *testDB, tune ...func(*Destination)) {
 	const size = 500
 	batch := make([]connector.Delivery, size)
 	next := 0
+	server := serverCPU(b, db)
+	db0, cpu0 := server(), processCPU()
 	b.ResetTimer()
 	for b.Loop() {
 		for i := range batch {
@@ -110,6 +123,9 @@ func benchUpsert(b *testing.B, db *testDB, tune ...func(*Destination)) {
 				"currency": "EUR"}}
 		}
 		next += size / 2
+		if fresh {
+			next += size / 2
+		}
 		res, err := dest.Send(context.Background(), batch)
 		if err != nil {
 			b.Fatal(err)
@@ -120,7 +136,45 @@ func benchUpsert(b *testing.B, db *testDB, tune ...func(*Destination)) {
 			}
 		}
 	}
-	b.ReportMetric(float64(size)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	b.StopTimer()
+	records := float64(size) * float64(b.N)
+	b.ReportMetric(records/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric((processCPU()-cpu0).Seconds()*1e6/records, "cpu-us/record")
+	if db0 >= 0 {
+		b.ReportMetric((server()-db0).Seconds()*1e6/records, "db-cpu-us/record")
+	}
+}
+
+// serverCPU returns a function reading the CPU time of the PostgreSQL
+// server process of db's only connection (-1 elsewhere, or when its
+// /proc is not readable): the server runs on the same cores, so its CPU
+// per record counts as much as ferry's.
+func serverCPU(b *testing.B, db *testDB) func() time.Duration {
+	none := func() time.Duration { return -1 }
+	if db.kind != "postgres" {
+		return none
+	}
+	db.pool.SetMaxOpenConns(1)
+	var pid int
+	if err := db.pool.QueryRow("SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		b.Fatal(err)
+	}
+	stat := fmt.Sprintf("/proc/%d/stat", pid)
+	return func() time.Duration {
+		raw, err := os.ReadFile(stat)
+		if err != nil {
+			return -1
+		}
+		// utime and stime are fields 14 and 15, counted after the
+		// command name's closing parenthesis (field 2).
+		f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+		if len(f) < 13 {
+			return -1
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		return time.Duration(u+st) * 10 * time.Millisecond // clock ticks of 1/100 s
+	}
 }
 
 // BenchmarkSourceOthers is BenchmarkSourcePostgres on MariaDB and SQLite
@@ -157,8 +211,8 @@ func BenchmarkSourceOthers(b *testing.B) {
 //
 //	go test -run '^$' -bench DestinationOthers ./internal/connector/sql/
 func BenchmarkDestinationOthers(b *testing.B) {
-	b.Run("mysql", func(b *testing.B) { benchUpsert(b, newMySQL(b)) })
-	b.Run("sqlite", func(b *testing.B) { benchUpsert(b, newSQLite(b)) })
+	b.Run("mysql", func(b *testing.B) { benchUpsert(b, newMySQL(b), false) })
+	b.Run("sqlite", func(b *testing.B) { benchUpsert(b, newSQLite(b), false) })
 }
 
 // BenchmarkSourcePostgresJSON reads the end-to-end benchmark's orders

@@ -11,7 +11,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ferry-dev/ferry/internal/connector"
 	"github.com/ferry-dev/ferry/internal/jsonx"
@@ -31,6 +34,11 @@ type Destination struct {
 	named *named
 
 	noUnnest bool // PostgreSQL: VALUES lists instead of unnest (benchmark comparison)
+
+	// upsertOnly counts down the batches that go straight to the upsert
+	// on PostgreSQL (see writer.exec): set after a plain INSERT met an
+	// existing row.
+	upsertOnly atomic.Int32
 
 	mu     sync.Mutex
 	loaded time.Time          // when table was read: it is read again after columnsTTL
@@ -698,16 +706,61 @@ func (w *writer) exec(ctx context.Context, ops []*op) (int, error) {
 		}
 		return -1, nil
 	}
-	q, args := d.statement(w.table, ops)
+	if d.insertFirst(ops) {
+		// PostgreSQL: rows that do not exist yet (an initial load, new
+		// orders) are written by a plain INSERT, which costs the server
+		// about a third less than INSERT ... ON CONFLICT's speculative
+		// insertion. If a row exists, the INSERT fails as a whole on
+		// its key, is rolled back to the savepoint, and the upsert runs;
+		// the next upsertSkip batches then go straight to the upsert.
+		q, args := d.statement(w.table, ops, false)
+		_, err := w.tx.ExecContext(ctx, q, args...)
+		if err == nil {
+			return -1, nil
+		}
+		if !keyExists(err) {
+			return -1, d.db.errorf(err, "%s", d.target())
+		}
+		d.upsertOnly.Store(upsertSkip)
+		if _, err := w.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT ferry_batch"); err != nil {
+			return -1, retryableErr(d.db.errorf(err, "%s: rollback to savepoint", d.db.where))
+		}
+	}
+	q, args := d.statement(w.table, ops, true)
 	if _, err := w.tx.ExecContext(ctx, q, args...); err != nil {
 		return -1, d.db.errorf(err, "%s", d.target())
 	}
 	return -1, nil
 }
 
-// statement builds the one statement of a chunk: a multi-row upsert or a
-// delete of its keys.
-func (d *Destination) statement(tableCols map[string]*column, ops []*op) (string, []any) {
+// upsertSkip is how many batches go straight to the upsert after a plain
+// INSERT met an existing row: a table being updated does not pay for a
+// failed INSERT on every batch, and one being loaded is tried again soon.
+const upsertSkip = 64
+
+// insertFirst tells whether ops (one chunk of upserts) are tried as a
+// plain INSERT first: on PostgreSQL, unless a recent batch met rows that
+// existed.
+func (d *Destination) insertFirst(ops []*op) bool {
+	if d.db.dialect.name != "postgres" || ops[0].del {
+		return false
+	}
+	if d.upsertOnly.Load() > 0 {
+		d.upsertOnly.Add(-1)
+		return false
+	}
+	return true
+}
+
+// keyExists tells PostgreSQL's unique violation (SQLSTATE 23505).
+func keyExists(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// statement builds the one statement of a chunk: a multi-row upsert (a
+// plain INSERT without upsert) or a delete of its keys.
+func (d *Destination) statement(tableCols map[string]*column, ops []*op, upsert bool) (string, []any) {
 	dl := d.db.dialect
 	var b strings.Builder
 	var args []any
@@ -770,6 +823,9 @@ func (d *Destination) statement(tableCols map[string]*column, ops []*op) (string
 			b.WriteString(")")
 			args = append(args, o.args...)
 		}
+	}
+	if !upsert {
+		return b.String(), args
 	}
 	var set []string
 	var keyCols []string

@@ -343,3 +343,78 @@ func TestSchemaChange(t *testing.T) {
 		t.Fatal("the new column is not read")
 	}
 }
+
+// TestDestinationInsertFirst: on PostgreSQL a batch of new rows is
+// written by a plain INSERT; a batch that meets existing rows falls back
+// to the upsert within the batch (every row written, the existing ones
+// updated) and the next batches go straight to the upsert; a bad row
+// among new ones still fails alone.
+func TestDestinationInsertFirst(t *testing.T) {
+	db := newPostgres(t)
+	createOrders(t, db)
+	d, err := NewDestination(db.DB, DestinationConfig{Table: "orders", Key: "id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := func(from, to int, name string) []connector.Delivery {
+		var out []connector.Delivery
+		for i := from; i <= to; i++ {
+			out = append(out, order(i, fmt.Sprintf("%s %d", name, i)))
+		}
+		return out
+	}
+	allOK := func(res []connector.Result) {
+		t.Helper()
+		for i, r := range res {
+			if !r.OK {
+				t.Fatalf("record %d: %+v", i, r)
+			}
+		}
+	}
+	count := func(q string) int {
+		t.Helper()
+		var n int
+		if err := db.pool.QueryRow(q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	allOK(send(t, d, batch(1, 100, "new")))
+	if n := d.upsertOnly.Load(); n != 0 {
+		t.Fatalf("new rows: %d batches set to upsert only", n)
+	}
+	// Rows 51-100 exist: the INSERT fails on its key and the upsert runs.
+	allOK(send(t, d, batch(51, 150, "second")))
+	if n := d.upsertOnly.Load(); n != upsertSkip {
+		t.Fatalf("after existing rows: %d batches set to upsert only, want %d", n, upsertSkip)
+	}
+	if n := count(`SELECT count(*) FROM orders`); n != 150 {
+		t.Fatalf("%d rows, want 150", n)
+	}
+	if n := count(`SELECT count(*) FROM orders WHERE name LIKE 'second %'`); n != 100 {
+		t.Fatalf("%d rows updated or inserted by the second batch, want 100", n)
+	}
+	allOK(send(t, d, batch(1, 10, "third")))
+	if n := d.upsertOnly.Load(); n != upsertSkip-1 {
+		t.Fatalf("the next batch: %d batches left upsert only, want %d", n, upsertSkip-1)
+	}
+	if n := count(`SELECT count(*) FROM orders WHERE name LIKE 'third %'`); n != 10 {
+		t.Fatalf("%d rows updated by the third batch, want 10", n)
+	}
+	// A bad row among new rows, tried as a plain INSERT first.
+	d.upsertOnly.Store(0)
+	bad := batch(201, 260, "new")
+	bad[30].Record["qty"] = float64(-1)
+	res := send(t, d, bad)
+	for i, r := range res {
+		if r.OK == (i == 30) {
+			t.Fatalf("record %d: %+v", i, r)
+		}
+	}
+	if !strings.Contains(res[30].Error, "check") {
+		t.Fatalf("the bad row's error: %q", res[30].Error)
+	}
+	if n := count(`SELECT count(*) FROM orders WHERE id > 200`); n != 59 {
+		t.Fatalf("%d of the batch's rows written, want 59", n)
+	}
+}
