@@ -496,13 +496,36 @@ func (d *Destination) Send(ctx context.Context, batch []connector.Delivery) ([]c
 		}
 		ops = kept
 	}
-	if len(ops) > 0 {
+	chunks := d.chunks(ops)
+	alone := false // the batch was written by one statement alone
+	if len(chunks) == 1 && d.named == nil && d.db.dialect.name == "postgres" {
+		var err error
+		if alone, err = d.execAlone(ctx, table, chunks[0]); err != nil {
+			res, ctxErr := failAll(err)
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) {
+				// Not the server's refusal (a dropped connection, a
+				// cancel): the statement may have committed.
+				for i := range res {
+					if res[i].Retryable {
+						res[i].Unknown = true
+					}
+				}
+			}
+			return res, ctxErr
+		}
+	}
+	if alone {
+		for _, o := range ops {
+			results[o.i] = connector.Result{OK: true}
+		}
+	} else if len(ops) > 0 {
 		tx, err := d.db.pool.BeginTx(ctx, nil)
 		if err != nil {
 			return failAll(d.db.errorf(err, "%s: begin", d.db.where))
 		}
-		w := &writer{d: d, tx: tx, table: table, failed: map[int]error{}}
-		for _, chunk := range d.chunks(ops) {
+		w := &writer{d: d, tx: tx, savepoint: true, table: table, failed: map[int]error{}}
+		for _, chunk := range chunks {
 			if err := w.isolate(ctx, chunk); err != nil {
 				_ = tx.Rollback()
 				return failAll(err)
@@ -610,12 +633,36 @@ func isKeyColumn(keys []string, c string) bool {
 	return false
 }
 
+// execAlone writes a batch of one chunk (PostgreSQL, table mode) with
+// one statement outside a transaction, which is atomic by itself: one
+// round trip instead of five (BEGIN, SAVEPOINT, the statement, RELEASE,
+// COMMIT), and no subtransaction on the server. It reports whether the
+// statement was applied; when the database refused a row it returns
+// false and no error, and the batch is written again in a transaction
+// that isolates the row. A retryable error is returned.
+func (d *Destination) execAlone(ctx context.Context, table map[string]*column, ops []*op) (bool, error) {
+	w := &writer{d: d, tx: d.db.pool, table: table}
+	if _, err := w.exec(ctx, ops); err != nil {
+		if isRetryable(err) {
+			return false, err
+		}
+		return false, nil
+	}
+	return true, nil
+}
+
+// execer runs a statement: the batch's transaction or the pool.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
 // writer runs one batch's statements in its transaction.
 type writer struct {
-	d      *Destination
-	tx     *sql.Tx
-	table  map[string]*column // the table's columns (nil in statement mode)
-	failed map[int]error      // batch index -> the database's refusal
+	d         *Destination
+	tx        execer
+	savepoint bool               // statements run inside apply's savepoint
+	table     map[string]*column // the table's columns (nil in statement mode)
+	failed    map[int]error      // batch index -> the database's refusal
 }
 
 // isolate applies ops inside a savepoint. When the database refuses a
@@ -713,6 +760,7 @@ func (w *writer) exec(ctx context.Context, ops []*op) (int, error) {
 		// insertion. If a row exists, the INSERT fails as a whole on
 		// its key, is rolled back to the savepoint, and the upsert runs;
 		// the next upsertSkip batches then go straight to the upsert.
+		// (Outside a transaction the failed statement undid itself.)
 		q, args := d.statement(w.table, ops, false)
 		_, err := w.tx.ExecContext(ctx, q, args...)
 		if err == nil {
@@ -722,8 +770,10 @@ func (w *writer) exec(ctx context.Context, ops []*op) (int, error) {
 			return -1, d.db.errorf(err, "%s", d.target())
 		}
 		d.upsertOnly.Store(upsertSkip)
-		if _, err := w.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT ferry_batch"); err != nil {
-			return -1, retryableErr(d.db.errorf(err, "%s: rollback to savepoint", d.db.where))
+		if w.savepoint {
+			if _, err := w.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT ferry_batch"); err != nil {
+				return -1, retryableErr(d.db.errorf(err, "%s: rollback to savepoint", d.db.where))
+			}
 		}
 	}
 	q, args := d.statement(w.table, ops, true)

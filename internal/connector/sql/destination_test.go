@@ -7,10 +7,15 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/redact"
 )
 
 func createOrders(t testing.TB, db *testDB) {
@@ -416,5 +421,85 @@ func TestDestinationInsertFirst(t *testing.T) {
 	}
 	if n := count(`SELECT count(*) FROM orders WHERE id > 200`); n != 59 {
 		t.Fatalf("%d of the batch's rows written, want 59", n)
+	}
+}
+
+// sqlLog records the statements a pgx connection runs.
+type sqlLog struct {
+	mu  sync.Mutex
+	sql []string
+}
+
+func (l *sqlLog) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sql = append(l.sql, strings.Fields(data.SQL)[0])
+	return ctx
+}
+
+func (l *sqlLog) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// take returns the statements' first words since the last take.
+func (l *sqlLog) take() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := strings.Join(l.sql, " ")
+	l.sql = nil
+	return s
+}
+
+// TestDestinationOneStatement: on PostgreSQL a batch written by one
+// statement is sent alone, without a transaction and savepoint around it
+// (one round trip instead of five); a batch with a refused row goes on
+// to the transaction that isolates it, and the others are written.
+func TestDestinationOneStatement(t *testing.T) {
+	tdb := newPostgres(t)
+	createOrders(t, tdb)
+	var schema string
+	if err := tdb.pool.QueryRow("SELECT current_schema()").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	pc, err := pgx.ParseConfig(pgAdminDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc.RuntimeParams["search_path"] = schema
+	log := &sqlLog{}
+	pc.Tracer = log
+	db := &DB{name: "traced", dialect: postgresDialect, pool: stdlib.OpenDB(*pc), red: redact.New(), where: "postgres system traced"}
+	defer db.Close()
+	d, err := NewDestination(db, DestinationConfig{Table: "orders", Key: "id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch []connector.Delivery
+	for i := 1; i <= 50; i++ {
+		batch = append(batch, order(i, "new"))
+	}
+	send(t, d, batch[:1]) // learns the columns
+	log.take()
+	for _, r := range send(t, d, batch[1:]) {
+		if !r.OK {
+			t.Fatalf("%+v", r)
+		}
+	}
+	if got := log.take(); got != "INSERT" {
+		t.Fatalf("a batch of new rows ran %q, want one INSERT", got)
+	}
+	for i := range batch {
+		batch[i].Record["name"] = "again"
+	}
+	batch[7].Record["qty"] = float64(-1)
+	res := send(t, d, batch)
+	for i, r := range res {
+		if r.OK == (i == 7) {
+			t.Fatalf("record %d: %+v", i, r)
+		}
+	}
+	if got := log.take(); !strings.HasPrefix(got, "INSERT INSERT begin SAVEPOINT INSERT ROLLBACK") {
+		t.Fatalf("a batch with a refused row ran %q: want the statement (INSERT, then the upsert) and then the transaction isolating the row", got)
+	}
+	if got := dump(t, tdb, "SELECT COUNT(*) FROM orders WHERE name = 'again'"); got != "49|\n" {
+		t.Fatalf("%q rows updated, want 49", got)
 	}
 }
