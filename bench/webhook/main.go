@@ -11,18 +11,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"sync"
@@ -42,7 +41,9 @@ func main() {
 	requests := flag.Int("requests", 50_000, "webhook calls, one record each")
 	conns := flag.Int("conns", 64, "concurrent connections of the load process")
 	load := flag.String("load", "", "internal: be the load process and post to this URL")
+	client := flag.String("client", "nethttp", "the load process's HTTP client: nethttp (Go's http.Client) or raw (HTTP/1.1 written and read by hand on each keep-alive connection: less of the shared CPU)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the ferry side here")
+	memprofile := flag.String("memprofile", "", "write an allocation profile of the ferry side here")
 	flag.Parse()
 	if *cpuprofile != "" && *load == "" {
 		f, err := os.Create(*cpuprofile)
@@ -53,16 +54,33 @@ func main() {
 		_ = pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
+	if *memprofile != "" && *load == "" {
+		runtime.MemProfileRate = 64 << 10
+		defer writeMemProfile(*memprofile)
+	}
 	var err error
 	if *load != "" {
-		err = generate(*load, *requests, *conns)
+		err = generate(*load, *client, *requests, *conns)
 	} else {
-		err = run(*requests, *conns)
+		err = run(*requests, *conns, *client)
 	}
 	if err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "bench/webhook:", err)
 		os.Exit(1)
+	}
+}
+
+// writeMemProfile writes the allocations since the start to path.
+func writeMemProfile(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench/webhook:", err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/webhook:", err)
 	}
 }
 
@@ -76,8 +94,8 @@ type result struct {
 	Max      time.Duration `json:"max"`
 }
 
-func run(requests, conns int) error {
-	var delivered atomic.Int64
+func run(requests, conns int, client string) error {
+	var delivered, batches atomic.Int64
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var batch []json.RawMessage
 		if err := json.NewDecoder(r.Body).Decode(&batch); err != nil {
@@ -85,6 +103,7 @@ func run(requests, conns int) error {
 			return
 		}
 		delivered.Add(int64(len(batch)))
+		batches.Add(1)
 		w.WriteHeader(http.StatusOK)
 	}))
 	defer sink.Close()
@@ -133,7 +152,10 @@ routes:
 	defer hs.Close()
 
 	url := "http://" + ln.Addr().String() + "/hooks/orders"
-	cmd := exec.Command(os.Args[0], "-load", url, "-requests", fmt.Sprint(requests), "-conns", fmt.Sprint(conns))
+	cpu0 := cpuTime()
+	var mem0, mem1 runtime.MemStats
+	runtime.ReadMemStats(&mem0)
+	cmd := exec.Command(os.Args[0], "-load", url, "-client", client, "-requests", fmt.Sprint(requests), "-conns", fmt.Sprint(conns))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -143,29 +165,45 @@ routes:
 	if err := json.Unmarshal(out, &res); err != nil {
 		return fmt.Errorf("load process said %q: %w", out, err)
 	}
+	cpuLoad := cpuTime() - cpu0
 	// Every 202 is a durable record: all of them reach the sink.
 	deadline := time.Now().Add(2 * time.Minute)
 	for delivered.Load() < int64(res.Requests-res.Errors) && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
+	// CPU per request, unlike requests/s, hardly moves when others share
+	// the machine: ferry's from the first post until the sink has every
+	// record (accepting and delivering), and the load process's own.
+	cpuAll := cpuTime() - cpu0
+	runtime.ReadMemStats(&mem1)
+	loadCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	stopCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := svc.Stop(stopCtx); err != nil {
 		return err
 	}
-	fmt.Printf("webhook: %d single-record posts on %d connections, %d errors\n", res.Requests, conns, res.Errors)
+	fmt.Printf("webhook: %d single-record posts on %d connections (client %s), %d errors\n", res.Requests, conns, client, res.Errors)
 	fmt.Printf("%.0f requests/s; latency to the 202: p50 %s, p99 %s, max %s\n",
 		float64(res.Requests)/res.Elapsed.Seconds(), res.P50.Round(10*time.Microsecond), res.P99.Round(10*time.Microsecond), res.Max.Round(10*time.Microsecond))
-	fmt.Printf("delivered to the sink: %d of %d accepted\n", delivered.Load(), res.Requests-res.Errors)
+	fmt.Printf("delivered to the sink: %d of %d accepted, in %d batches\n", delivered.Load(), res.Requests-res.Errors, batches.Load())
+	perReq := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(max(res.Requests, 1)) }
+	fmt.Printf("cpu_us %.1f ferry CPU microseconds per request until all delivered (%.1f while posting; the sink's included), load process %.1f\n",
+		perReq(cpuAll), perReq(cpuLoad), perReq(loadCPU))
+	fmt.Printf("allocs %.0f per request on the ferry side (%.1f kB)\n",
+		float64(mem1.Mallocs-mem0.Mallocs)/float64(max(res.Requests, 1)), float64(mem1.TotalAlloc-mem0.TotalAlloc)/1024/float64(max(res.Requests, 1)))
 	if delivered.Load() != int64(res.Requests-res.Errors) {
 		return fmt.Errorf("records lost: %d accepted, %d delivered", res.Requests-res.Errors, delivered.Load())
 	}
 	return nil
 }
 
-// generate posts requests single-record calls over conns connections.
-func generate(url string, requests, conns int) error {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}}
+// generate posts requests single-record calls over conns connections,
+// with the client named by kind (see newPoster).
+func generate(url, kind string, requests, conns int) error {
+	newConn, err := newPoster(kind, url, conns)
+	if err != nil {
+		return err
+	}
 	var next atomic.Int64
 	var errs atomic.Int64
 	lat := make([][]time.Duration, conns)
@@ -175,24 +213,18 @@ func generate(url string, requests, conns int) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			post := newConn()
+			defer post.close()
+			var body []byte
 			for {
 				i := next.Add(1)
 				if i > int64(requests) {
 					return
 				}
-				body := fmt.Appendf(nil, `{"id":%d,"email":"buyer%d@example.com","total":%d.50}`, i, i, i%1000)
-				req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+token)
-				req.Header.Set("Content-Type", "application/json")
+				body = fmt.Appendf(body[:0], `{"id":%d,"email":"buyer%d@example.com","total":%d.50}`, i, i, i%1000)
 				t0 := time.Now()
-				resp, err := client.Do(req)
-				if err != nil {
-					errs.Add(1)
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusAccepted {
+				code, err := post.post(body)
+				if err != nil || code != http.StatusAccepted {
 					errs.Add(1)
 					continue
 				}
