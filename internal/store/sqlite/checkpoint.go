@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"sync"
 	"time"
@@ -103,21 +104,50 @@ func checkpoint(ctx context.Context, db *sql.DB) error {
 	return err
 }
 
-// walGrew is called after each commit of the writer. Past walHardBytes,
-// a commit that made the log file longer catches the checkpoint up on
-// the writer's connection (see walHardBytes).
+// walGrew is called after each commit of the writer. Past the limit
+// (walHard), a commit that made the log file longer catches the
+// checkpoint up on the writer's connection (see walHardBytes).
 func (s *Store) walGrew(ctx context.Context) {
 	fi, err := os.Stat(s.wal)
 	if err != nil {
 		return
 	}
 	size := fi.Size()
-	if grew := size > s.walSize.Swap(size); grew && size > s.walHard {
-		// A failure (a reader held the log for the whole busy timeout)
-		// leaves the log longer for now; the next commit that grows it
-		// tries again.
-		s.ckpt.mu.Lock()
-		defer s.ckpt.mu.Unlock()
-		_, _ = s.write.ExecContext(context.WithoutCancel(ctx), `PRAGMA wal_checkpoint(TRUNCATE)`)
+	if grew := size > s.walSize.Swap(size); !grew || size <= s.walHard+s.walSkip.Load() {
+		return
 	}
+	s.ckpt.mu.Lock()
+	defer s.ckpt.mu.Unlock()
+	busy, err := s.truncateWAL(context.WithoutCancel(ctx))
+	switch {
+	case err == nil && !busy:
+		s.walSkip.Store(0)
+	default:
+		// A reader still on an old snapshot (a long export, ferry store
+		// copy --live) keeps the log: the commit does not wait for it,
+		// and the next try comes when the log has grown by another
+		// walHard, not at every commit.
+		s.walSkip.Store(size)
+	}
+}
+
+// truncateWAL runs a TRUNCATE checkpoint on the writer's connection
+// without waiting: TRUNCATE holds the write lock while it waits for
+// readers, so a busy timeout would stop every writer behind one long read.
+// busy tells that a reader (or another process) kept it from finishing.
+func (s *Store) truncateWAL(ctx context.Context) (busy bool, err error) {
+	conn, err := s.write.Conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA busy_timeout = 0`); err != nil {
+		return false, err
+	}
+	defer conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, s.busyMS)) //nolint:errcheck // restored as it was set at Open
+	var blocked, frames, copied int
+	if err := conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&blocked, &frames, &copied); err != nil {
+		return false, err
+	}
+	return blocked != 0, nil
 }

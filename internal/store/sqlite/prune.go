@@ -211,8 +211,16 @@ func (s *Store) vacuum(ctx context.Context) error {
 			return err
 		}
 	}
-	if _, err := s.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+	// The background checkpoint would make this one answer busy at once
+	// (SQLite does not wait for another checkpoint): take its turn.
+	s.ckpt.mu.Lock()
+	defer s.ckpt.mu.Unlock()
+	var busy, frames, copied int
+	if err := s.write.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &copied); err != nil {
 		return fmt.Errorf("vacuum: checkpoint: %w", err)
+	}
+	if busy != 0 {
+		return fmt.Errorf("vacuum: checkpoint: a reader or another process kept the log (%d of %d pages copied); the space comes back at a later checkpoint", copied, frames)
 	}
 	return nil
 }

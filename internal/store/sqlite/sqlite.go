@@ -60,10 +60,14 @@ type Store struct {
 	full bool
 	// ckpt copies the log into the file in the background; walSize is
 	// the log file's size after the last commit, walHard its bound
-	// (walHardBytes; tests lower it).
+	// (walHardBytes; tests lower it), walSkip how far past it the log
+	// may grow before the next try after a busy one; busyMS is the
+	// writer's busy timeout.
 	ckpt    *checkpointer
 	walSize atomic.Int64
+	walSkip atomic.Int64
 	walHard int64
+	busyMS  int64
 }
 
 // textKey names the shape of a generated statement.
@@ -176,7 +180,7 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	write.SetConnMaxIdleTime(0)
 	write.SetConnMaxLifetime(0)
 
-	s := &Store{write: write, stmts: map[string]*sql.Stmt{}, texts: map[textKey]string{}, wal: path + "-wal", full: opts.SynchronousFull, walHard: walHardBytes}
+	s := &Store{write: write, stmts: map[string]*sql.Stmt{}, texts: map[textKey]string{}, wal: path + "-wal", full: opts.SynchronousFull, walHard: walHardBytes, busyMS: opts.BusyTimeout.Milliseconds()}
 	// Migrate before the read pool opens, so the file is in WAL mode and
 	// has its schema before any reader sees it.
 	if err := migrate(ctx, write); err != nil {
@@ -222,6 +226,12 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	ckpt.SetMaxOpenConns(1)
 	ckpt.SetMaxIdleConns(1)
 	ckpt.SetConnMaxIdleTime(time.Minute)
+	if err := ckpt.PingContext(ctx); err != nil {
+		write.Close()
+		read.Close()
+		ckpt.Close()
+		return nil, fmt.Errorf("open sqlite store %q: checkpoint connection: %w", path, err)
+	}
 	s.ckpt = newCheckpointer(ckpt)
 	return s, nil
 }
