@@ -503,3 +503,31 @@ func TestDestinationOneStatement(t *testing.T) {
 		t.Fatalf("%q rows updated, want 49", got)
 	}
 }
+
+// TestDestinationUnnestText: the text[] parameters of PostgreSQL's
+// unnest keep NULL apart from the empty string and from the text "NULL",
+// and carry quotes, backslashes, braces and non-ASCII as they are.
+func TestDestinationUnnestText(t *testing.T) {
+	db := newPostgres(t)
+	createOrders(t, db)
+	d, err := NewDestination(db.DB, DestinationConfig{Table: "orders", Key: "id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := func(id int, name string, status any) connector.Delivery {
+		return connector.Delivery{Key: strconv.Itoa(id), Record: map[string]any{"id": float64(id), "name": name, "qty": float64(1), "status": status}}
+	}
+	res := send(t, d, []connector.Delivery{
+		rec(1, "", nil), rec(2, `héllo "q" \ {a,b}`, "NULL"), rec(3, "x", ""), rec(4, "{}", `\N`),
+	})
+	for i, r := range res {
+		if !r.OK {
+			t.Fatalf("record %d: %+v", i, r)
+		}
+	}
+	got := dump(t, db, "SELECT id, name, COALESCE(status, '<null>') FROM orders ORDER BY id")
+	want := "1||<null>|\n" + `2|héllo "q" \ {a,b}|NULL|` + "\n3|x||\n" + `4|{}|\N|` + "\n"
+	if got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}
