@@ -26,7 +26,7 @@ func parseRecords(body []byte, contentType string) ([]map[string]any, error) {
 	if len(trimmed) == 0 {
 		return nil, fmt.Errorf("the body is empty: send a JSON object, a JSON array of objects or NDJSON")
 	}
-	if mt, _, err := mime.ParseMediaType(contentType); err == nil && ndjsonTypes[mt] {
+	if isNDJSON(contentType) {
 		return parseNDJSON(body)
 	}
 	switch trimmed[0] {
@@ -46,7 +46,14 @@ func parseRecords(body []byte, contentType string) ([]map[string]any, error) {
 		}
 		return records, nil
 	case '{':
-		// One object, or several on their lines (NDJSON sent as JSON).
+		// One object (most calls: a shop's event) is decoded once; a
+		// body that is not exactly one object is looked at again below
+		// for NDJSON and for the error's position.
+		if m, err := jsonx.DecodeObject(body); err == nil {
+			return []map[string]any{m}, nil
+		}
+		// Several objects on their lines (NDJSON sent as JSON), or an
+		// error.
 		dec := json.NewDecoder(bytes.NewReader(body))
 		var first json.RawMessage
 		if err := dec.Decode(&first); err != nil {
@@ -64,6 +71,17 @@ func parseRecords(body []byte, contentType string) ([]map[string]any, error) {
 		return nil, fmt.Errorf("expected a JSON object, a JSON array of objects or NDJSON, got %s at %s",
 			describeStart(trimmed), position(body, int64(bytes.Index(body, trimmed[:1]))))
 	}
+}
+
+// isNDJSON says whether the content type means NDJSON. The usual
+// "application/json" is answered without parsing the media type (which
+// allocates on every call).
+func isNDJSON(contentType string) bool {
+	if contentType == "application/json" || contentType == "" {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && ndjsonTypes[mt]
 }
 
 // parseNDJSON reads one JSON object per line; blank lines are skipped.

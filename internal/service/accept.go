@@ -184,12 +184,17 @@ func (s *Service) Accept(ctx context.Context, route string, records []map[string
 		return Accepted{}, fmt.Errorf("route %q: queue %d records: %w", route, len(records), err)
 	}
 	ids := make([]int64, len(accepted))
-	set := make(map[int64]bool, len(accepted))
 	for i, a := range accepted {
 		ids[i] = a.EntryID
-		set[a.EntryID] = true
 	}
-	mine.Store(&set)
+	if wait {
+		// Only a waiting caller's filter reads the set.
+		set := make(map[int64]bool, len(accepted))
+		for _, id := range ids {
+			set[id] = true
+		}
+		mine.Store(&set)
+	}
 	s.bus.Publish(events.Event{Type: events.EntriesQueued, At: s.now(), Route: route, EntryIDs: ids})
 	s.wakeRoute(route, "webhook")
 	out := Accepted{Entries: accepted}
