@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -65,5 +67,60 @@ func TestSettlementsWaitingForTheStoreAreMerged(t *testing.T) {
 	}
 	if total != 200 || !merged {
 		t.Errorf("settlement sizes %v: want 200 in all, and the batches delivered during the slow one settled together", slow.sizes)
+	}
+}
+
+// failingSettle is the real store whose first settlement takes a while
+// and then fails (the disk is full).
+type failingSettle struct {
+	store.Store
+	mu    sync.Mutex
+	calls int
+}
+
+func (f *failingSettle) Settle(ctx context.Context, owner string, ss []store.Settlement) error {
+	f.mu.Lock()
+	f.calls++
+	first := f.calls == 1
+	f.mu.Unlock()
+	if first {
+		time.Sleep(300 * time.Millisecond)
+		return errors.New("disk full")
+	}
+	return f.Store.Settle(ctx, owner, ss)
+}
+
+// When a settlement fails, the sender stops: at most the batches already
+// waiting for their commit were delivered beyond the failed one, none is
+// settled after it, and everything unsettled is back in the queue.
+func TestFailedSettlementStopsTheSender(t *testing.T) {
+	shop, erp := newTestShop(t, 200), newHookServer(t, nil)
+	h := newHarness(t, eachRoute, map[string]string{"SHOP": shop.srv.URL, "ERP": erp.srv.URL})
+	failing := &failingSettle{Store: h.store}
+	reg, err := registry.New(h.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(h.cfg, failing, reg, engine.Options{RetryWait: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Run(context.Background(), "orders", engine.RunOptions{})
+	if err == nil || res.Status != store.RunFailed || !strings.Contains(res.Error, "disk full") {
+		t.Fatalf("status %s, error %q, err %v; want failed with the store's error", res.Status, res.Error, err)
+	}
+	// The failed batch, the batch delivered while it was committing,
+	// and the batches that were waiting for their commit (2): 10 each.
+	if n := len(erp.all()); n > 40 {
+		t.Errorf("%d deliveries after a failed settlement, want at most 40", n)
+	}
+	failing.mu.Lock()
+	calls := failing.calls
+	failing.mu.Unlock()
+	if calls != 1 {
+		t.Errorf("%d settlements, want only the failed one", calls)
+	}
+	if c := h.counts("orders"); c.Leased != 0 || c.Pending != 200 {
+		t.Errorf("queue %+v, want all 200 pending again, none leased", c)
 	}
 }

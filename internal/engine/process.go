@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/config"
@@ -370,15 +369,19 @@ type committer struct {
 	rs    *runState
 	queue chan settled
 	done  chan struct{}
-	err   error // the first commit that failed; read after done, or under errMu
-	errMu sync.Mutex
+	// failed is closed when a commit failed; err (set before) is why.
+	// Batches queued behind it are not settled: they stay leased and are
+	// released at the end of the run, and a newer version of a key is
+	// not settled while an older one goes back to the queue.
+	failed chan struct{}
+	err    error
 }
 
 // committerQueue bounds the delivered batches waiting for their commit.
 const committerQueue = 2
 
 func newCommitter(ctx context.Context, rs *runState) *committer {
-	c := &committer{rs: rs, queue: make(chan settled, committerQueue), done: make(chan struct{})}
+	c := &committer{rs: rs, queue: make(chan settled, committerQueue), done: make(chan struct{}), failed: make(chan struct{})}
 	go c.loop(ctx)
 	return c
 }
@@ -398,38 +401,45 @@ func (c *committer) loop(ctx context.Context) {
 				break more
 			}
 		}
-		if c.failed() != nil {
-			continue // settled by no one: the leases are released at the end of the run
+		if c.failure() != nil {
+			continue
 		}
 		if err := c.rs.commit(ctx, s); err != nil {
-			c.errMu.Lock()
 			c.err = err
-			c.errMu.Unlock()
+			close(c.failed)
 		}
 	}
 }
 
-func (c *committer) failed() error {
-	c.errMu.Lock()
-	defer c.errMu.Unlock()
-	return c.err
+// failure returns the error of a failed commit, nil while none failed.
+func (c *committer) failure() error {
+	select {
+	case <-c.failed:
+		return c.err
+	default:
+		return nil
+	}
 }
 
 // submit queues s for commit; it waits only while committerQueue batches
-// are waiting already. It returns the error of an earlier commit.
+// are waiting already, and returns at once when a commit failed.
 func (c *committer) submit(s settled) error {
-	if err := c.failed(); err != nil {
+	if err := c.failure(); err != nil {
 		return err
 	}
-	c.queue <- s
-	return nil
+	select {
+	case c.queue <- s:
+		return nil
+	case <-c.failed:
+		return c.err
+	}
 }
 
 // wait commits what is queued and returns the first error.
 func (c *committer) wait() error {
 	close(c.queue)
 	<-c.done
-	return c.err
+	return c.failure()
 }
 
 // mergeSettled returns a's settlements followed by b's, in order.

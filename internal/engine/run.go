@@ -595,6 +595,9 @@ func (rs *runState) sendHanded(ctx context.Context, pages <-chan []handed) error
 		if err := rs.waitBackOff(ctx); err != nil {
 			return err
 		}
+		if err := c.failure(); err != nil {
+			return err // nothing more is sent that could not be settled
+		}
 		rs.setPhase("sending")
 		s, pause, err := rs.deliver(ctx, pending[:n])
 		if err != nil {
