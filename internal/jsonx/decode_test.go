@@ -3,6 +3,7 @@ package jsonx
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"strings"
@@ -239,4 +240,40 @@ func FuzzDecode(f *testing.F) {
 	f.Add(orderRecord(7))
 	f.Add(orderPage(3))
 	f.Fuzz(compareWithStd)
+}
+
+// Counting keys ahead reads each byte a bounded number of times however
+// deep the input: objects 500 levels deep made every level read the
+// levels below it again.
+func TestKeyCountingStaysLinear(t *testing.T) {
+	deep := strings.Repeat(`{"a":`, 500) + "1" + strings.Repeat("}", 500)
+	page := "[" + strings.Repeat(deep+",", 200) + deep + "]"
+	p := parser{data: []byte(page)}
+	if _, ok := p.value(); !ok {
+		t.Fatal("the page did not parse")
+	}
+	if limit := len(p.sizes) * len(page); p.counted > limit {
+		t.Errorf("counting keys read %d bytes of a %d-byte page, want at most %d", p.counted, len(page), limit)
+	}
+}
+
+// A huge object does not size the maps of the small objects after it.
+func TestSizeHintCarriedOverIsCapped(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`[{`)
+	for i := range 5000 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"k%d":1`, i)
+	}
+	b.WriteString(`}]`)
+	p := parser{data: []byte(b.String())}
+	if _, ok := p.value(); !ok {
+		t.Fatal("did not parse")
+	}
+	p.depth = 2 // where a second object would be read
+	if got := p.sizeHint(); got > maxCarriedHint {
+		t.Errorf("size hint %d after an object of 5000 keys, want at most %d", got, maxCarriedHint)
+	}
 }

@@ -32,6 +32,9 @@ type parser struct {
 	// none yet). The records of a page have the same keys, so it sizes
 	// the next map there, sparing its growth.
 	sizes [8]int
+	// counted is the bytes countKeys read, for the test that keeps it
+	// linear.
+	counted int
 }
 
 // chunkSize is the most input that one decoded string keeps in memory.
@@ -166,12 +169,25 @@ func (p *parser) object() (any, bool) {
 // object read before at its depth, or else its count of keys. A map that
 // grows past 8 keys is built again as a table: that growth was 16% of the
 // CPU time of decoding a record of 10 keys.
+//
+// Only the first len(p.sizes) levels are counted: each level's count
+// reads the bytes of the levels below it again, which deep hostile input
+// (an object 500 levels deep) made quadratic. A hint carried over is
+// capped at maxCarriedHint, so a huge object does not size the small
+// ones after it.
 func (p *parser) sizeHint() int {
-	if p.depth <= len(p.sizes) && p.sizes[p.depth-1] > 0 {
-		return p.sizes[p.depth-1] - 1
+	if p.depth > len(p.sizes) {
+		return 0
+	}
+	if n := p.sizes[p.depth-1]; n > 0 {
+		return min(n-1, maxCarriedHint)
 	}
 	return p.countKeys()
 }
+
+// maxCarriedHint bounds the size hint one object passes to the next at
+// its depth (records have tens of keys).
+const maxCarriedHint = 64
 
 // countLimit is how far countKeys looks ahead: a larger object (a page)
 // grows its map instead; the cost of the growth is then small beside that
@@ -184,6 +200,7 @@ const countLimit = 2048
 // it is only a size hint, and the parse fails.
 func (p *parser) countKeys() int {
 	end := min(len(p.data), p.i+countLimit)
+	p.counted += end - p.i
 	keys, depth := 0, 0
 	for i := p.i; i < end; i++ {
 		switch p.data[i] {
