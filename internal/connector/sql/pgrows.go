@@ -32,10 +32,17 @@ import (
 // gives and through decode: every type maps as it does on MariaDB and
 // SQLite's path.
 
-// pgBinaryOIDs are the types pgx's database/sql driver reads in binary.
-var pgBinaryOIDs = [...]uint32{pgtype.BoolOID, pgtype.ByteaOID, pgtype.CIDOID, pgtype.DateOID,
-	pgtype.Float4OID, pgtype.Float8OID, pgtype.Int2OID, pgtype.Int4OID, pgtype.Int8OID, pgtype.OIDOID,
-	pgtype.TimestampOID, pgtype.TimestamptzOID, pgtype.XIDOID}
+// pgResultFormats are the result formats pgx's database/sql driver asks
+// for: binary for these types, text for every other.
+func pgResultFormats() pgx.QueryResultFormatsByOID {
+	f := pgx.QueryResultFormatsByOID{}
+	for _, oid := range []uint32{pgtype.BoolOID, pgtype.ByteaOID, pgtype.CIDOID, pgtype.DateOID,
+		pgtype.Float4OID, pgtype.Float8OID, pgtype.Int2OID, pgtype.Int4OID, pgtype.Int8OID, pgtype.OIDOID,
+		pgtype.TimestampOID, pgtype.TimestamptzOID, pgtype.XIDOID} {
+		f[oid] = pgx.BinaryFormatCode
+	}
+	return f
+}
 
 // fast is how a column's raw bytes become JSON without a driver value.
 type fast int
@@ -54,8 +61,8 @@ const (
 )
 
 // pgEpoch is where PostgreSQL counts timestamps (microseconds) and dates
-// (days) from.
-var pgEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+// (days) from: 2000-01-01 00:00:00 UTC in Unix seconds.
+const pgEpoch = 946684800
 
 // pgCol decodes one result column of a page.
 type pgCol struct {
@@ -81,6 +88,7 @@ type pgReader struct {
 	numbers bool
 	formats pgx.QueryResultFormatsByOID
 	dec     []pgCol
+	vals    []any // the row's JSON values by column (names may repeat)
 	json    *jsonCache
 	buf     []byte // scratch for formatting times
 	lastKey []byte // the raw key and cursor of the page's last row
@@ -88,11 +96,8 @@ type pgReader struct {
 }
 
 func newPGReader(s *Source, cols []column, keyI, curI int, numbers bool) *pgReader {
-	formats := make(pgx.QueryResultFormatsByOID, len(pgBinaryOIDs))
-	for _, oid := range pgBinaryOIDs {
-		formats[oid] = pgx.BinaryFormatCode
-	}
-	return &pgReader{s: s, cols: cols, keyI: keyI, curI: curI, numbers: numbers, formats: formats, dec: make([]pgCol, len(cols)), json: &jsonCache{}}
+	return &pgReader{s: s, cols: cols, keyI: keyI, curI: curI, numbers: numbers, formats: pgResultFormats(),
+		dec: make([]pgCol, len(cols)), vals: make([]any, len(cols)), json: &jsonCache{}}
 }
 
 // page runs one page query and decodes its rows. It returns the page's
@@ -106,6 +111,9 @@ func (r *pgReader) page(ctx context.Context, q string, args []any, where string)
 		if !errors.Is(err, driver.ErrBadConn) || attempt == 2 || ctx.Err() != nil {
 			break
 		}
+	}
+	if errors.Is(err, driver.ErrBadConn) {
+		err = r.s.db.errorf(err, "%s", where)
 	}
 	if err != nil || len(records) == 0 {
 		return records, nil, nil, err
@@ -157,7 +165,9 @@ func (r *pgReader) query(ctx context.Context, pc *pgx.Conn, q string, args []any
 	}
 	if err != nil {
 		if pgconn.SafeToRetry(err) && ctx.Err() == nil {
-			return nil, driver.ErrBadConn // nothing was sent: take another connection
+			// Nothing was sent: database/sql drops this connection and
+			// page takes another.
+			return nil, fmt.Errorf("%w: %w", driver.ErrBadConn, err)
 		}
 		return nil, r.s.db.errorf(err, "%s", where)
 	}
@@ -234,10 +244,11 @@ func (r *pgReader) row(raw [][]byte) (connector.SourceRecord, error) {
 		if err != nil {
 			return rec, fmt.Errorf("row of key %s: %w", r.text(&r.dec[r.keyI], raw[r.keyI], nil, false), err)
 		}
+		r.vals[i] = v
 		data[d.col.name] = v
 	}
 	rec.Data = data
-	rec.Key = r.text(&r.dec[r.keyI], raw[r.keyI], data[r.cols[r.keyI].name], false)
+	rec.Key = r.text(&r.dec[r.keyI], raw[r.keyI], r.vals[r.keyI], false)
 	if rec.Key == "" {
 		// A queue entry needs a key: a NULL or empty one would be one
 		// entry for every such row, each replacing the last.
@@ -245,7 +256,7 @@ func (r *pgReader) row(raw [][]byte) (connector.SourceRecord, error) {
 	}
 	r.lastKey = append(r.lastKey[:0], raw[r.keyI]...)
 	if r.curI >= 0 {
-		rec.Cursor = r.text(&r.dec[r.curI], raw[r.curI], data[r.cols[r.curI].name], true)
+		rec.Cursor = r.text(&r.dec[r.curI], raw[r.curI], r.vals[r.curI], true)
 		r.lastCur = keep(r.lastCur, raw[r.curI])
 	}
 	return rec, nil
