@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -262,13 +261,4 @@ func BenchmarkSourcePostgresJSON(b *testing.B) {
 	b.ReportMetric(float64(ms.Mallocs-mallocs0)/rowsRead, "allocs/row")
 	b.ReportMetric(rowsRead/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(0, "ns/op")
-}
-
-// processCPU is the CPU time (user and system) this process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
