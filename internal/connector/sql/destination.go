@@ -614,8 +614,8 @@ func keyOf(o *op, keys []string) string {
 	var b strings.Builder
 	for i, c := range o.cols {
 		if isKeyColumn(keys, c) {
-			if t := pgText(o.args[i]); t != nil {
-				b.WriteString(*t)
+			if t, ok := pgText(o.args[i]); ok {
+				b.WriteString(t)
 			}
 			b.WriteByte(0)
 		}
@@ -851,9 +851,11 @@ func (d *Destination) statement(tableCols map[string]*column, ops []*op, upsert 
 		for j := range cols {
 			sel[j] = "u." + quoted[j] + "::" + casts[j]
 			arrays[j] = next() + "::text[]"
-			col := make(textArray, len(ops))
+			col := textArray{text: make([]textElem, len(ops)), valid: make([]bool, len(ops))}
 			for i, o := range ops {
-				col[i] = pgText(o.args[j])
+				var t string
+				t, col.valid[i] = pgText(o.args[j])
+				col.text[i] = textElem(t)
 			}
 			args = append(args, col)
 		}
@@ -930,20 +932,24 @@ func (d *Destination) pgCasts(table map[string]*column, cols []string) ([]string
 // textArray is one column's values of an unnest statement, a text[]
 // parameter. pgx encodes a []*string by reflection, boxing every element
 // on the way (a sixth of the destination's CPU per record); as an
-// ArrayGetter of TextValuers nothing is boxed or reflected.
-type textArray []*string
+// ArrayGetter of TextValuers pointing into one slice, nothing is
+// allocated per value.
+type textArray struct {
+	text  []textElem
+	valid []bool // false: NULL
+}
 
 // Dimensions: one dimension, indexed from 1 (pgtype.ArrayGetter).
 func (a textArray) Dimensions() []pgtype.ArrayDimension {
-	return []pgtype.ArrayDimension{{Length: int32(len(a)), LowerBound: 1}}
+	return []pgtype.ArrayDimension{{Length: int32(len(a.text)), LowerBound: 1}}
 }
 
 // Index is the i-th element, nil for NULL (pgtype.ArrayGetter).
 func (a textArray) Index(i int) any {
-	if a[i] == nil {
+	if !a.valid[i] {
 		return nil
 	}
-	return (*textElem)(a[i])
+	return &a.text[i]
 }
 
 // IndexType is the elements' type (pgtype.ArrayGetter).
@@ -957,23 +963,20 @@ func (t *textElem) TextValue() (pgtype.Text, error) {
 	return pgtype.Text{String: string(*t), Valid: true}, nil
 }
 
-// pgText is a PostgreSQL parameter as text (NULL as nil): param already
+// pgText is a PostgreSQL parameter as text (false: NULL): param already
 // gives text for every PostgreSQL value but bytes and times.
-func pgText(v any) *string {
-	var s string
+func pgText(v any) (string, bool) {
 	switch x := v.(type) {
 	case nil:
-		return nil
+		return "", false
 	case string:
-		s = x
+		return x, true
 	case []byte:
-		s = "\\x" + hex.EncodeToString(x)
+		return "\\x" + hex.EncodeToString(x), true
 	case time.Time:
-		s = x.Format(time.RFC3339Nano)
-	default:
-		s = fmt.Sprint(x)
+		return x.Format(time.RFC3339Nano), true
 	}
-	return &s
+	return fmt.Sprint(v), true
 }
 
 // Preview renders what Send would write for one record: the row (or the
