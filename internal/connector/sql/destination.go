@@ -40,6 +40,12 @@ type Destination struct {
 	// on PostgreSQL (see writer.exec): set after a plain INSERT met an
 	// existing row.
 	upsertOnly atomic.Int32
+	// keyUnique is set once an upsert of this destination succeeded:
+	// PostgreSQL accepts ON CONFLICT (key) only with a unique index on
+	// exactly the key, and a plain INSERT is tried first only after that
+	// proof. Without it, a table with no such index would get a new row
+	// for every replay instead of the refusal the upsert gives.
+	keyUnique atomic.Bool
 
 	mu     sync.Mutex
 	loaded time.Time          // when table was read: it is read again after columnsTTL
@@ -503,8 +509,7 @@ func (d *Destination) Send(ctx context.Context, batch []connector.Delivery) ([]c
 		var err error
 		if alone, err = d.execAlone(ctx, table, chunks[0]); err != nil {
 			res, ctxErr := failAll(err)
-			var pe *pgconn.PgError
-			if !errors.As(err, &pe) {
+			if !serverRefused(err) {
 				// Not the server's refusal (a dropped connection, a
 				// cancel): the statement may have committed.
 				for i := range res {
@@ -781,6 +786,7 @@ func (w *writer) exec(ctx context.Context, ops []*op) (int, error) {
 	if _, err := w.tx.ExecContext(ctx, q, args...); err != nil {
 		return -1, d.db.errorf(err, "%s", d.target())
 	}
+	d.keyUnique.Store(true)
 	return -1, nil
 }
 
@@ -790,10 +796,10 @@ func (w *writer) exec(ctx context.Context, ops []*op) (int, error) {
 const upsertSkip = 64
 
 // insertFirst tells whether ops (one chunk of upserts) are tried as a
-// plain INSERT first: on PostgreSQL, unless a recent batch met rows that
-// existed.
+// plain INSERT first: on PostgreSQL, once an upsert proved the key
+// unique, unless a recent batch met rows that existed.
 func (d *Destination) insertFirst(ops []*op) bool {
-	if d.db.dialect.name != "postgres" || ops[0].del {
+	if d.db.dialect.name != "postgres" || ops[0].del || !d.keyUnique.Load() {
 		return false
 	}
 	if d.upsertOnly.Load() > 0 {
@@ -801,6 +807,18 @@ func (d *Destination) insertFirst(ops []*op) bool {
 		return false
 	}
 	return true
+}
+
+// serverRefused tells an error the PostgreSQL server answered (the
+// statement did not commit) from one without an answer. dbError hides
+// its original from errors.As (its text is not redacted): look inside.
+func serverRefused(err error) bool {
+	var de *dbError
+	if errors.As(err, &de) {
+		err = de.inner
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe)
 }
 
 // keyExists tells PostgreSQL's unique violation (SQLSTATE 23505).

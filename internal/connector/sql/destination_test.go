@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/ferry-dev/ferry/internal/connector"
@@ -384,7 +386,8 @@ func TestDestinationInsertFirst(t *testing.T) {
 		}
 		return n
 	}
-	allOK(send(t, d, batch(1, 100, "new")))
+	allOK(send(t, d, batch(1, 1, "new"))) // the first batch is an upsert: it proves the key unique
+	allOK(send(t, d, batch(2, 100, "new")))
 	if n := d.upsertOnly.Load(); n != 0 {
 		t.Fatalf("new rows: %d batches set to upsert only", n)
 	}
@@ -529,5 +532,82 @@ func TestDestinationUnnestText(t *testing.T) {
 	want := "1||<null>|\n" + `2|héllo "q" \ {a,b}|NULL|` + "\n3|x||\n" + `4|{}|\N|` + "\n"
 	if got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// A plain INSERT is tried first only once an upsert proved the key
+// unique: on a table without a unique index on the key, every send is
+// refused as before (the upsert's ON CONFLICT needs one), instead of a
+// replay adding another row.
+func TestDestinationInsertFirstNeedsAUniqueKey(t *testing.T) {
+	db := newPostgres(t)
+	if _, err := db.pool.Exec(`CREATE TABLE plain (id bigint NOT NULL, name text)`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.pool.Exec(`DROP TABLE plain`) })
+	d, err := NewDestination(db.DB, DestinationConfig{Table: "plain", Key: "id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		res := send(t, d, []connector.Delivery{{Key: "1", Record: map[string]any{"id": float64(1), "name": "a"}}})
+		if res[0].OK || !strings.Contains(res[0].Error, "ON CONFLICT") {
+			t.Fatalf("round %d: %+v; want the upsert's refusal (no unique index on the key)", round, res[0])
+		}
+	}
+	var n int
+	if err := db.pool.QueryRow(`SELECT count(*) FROM plain`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("%d rows written for key 1 without a unique index, want none", n)
+	}
+}
+
+// A batch the server refused (a lock timeout) did not commit: it is a
+// plain retry, not an unknown outcome pinned to its batch.
+func TestDestinationServerRefusalIsNotUnknown(t *testing.T) {
+	db := newPostgres(t)
+	createOrders(t, db)
+	var schema string
+	if err := db.pool.QueryRow(`SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	sep := "?"
+	if strings.Contains(pgAdminDSN(), "?") {
+		sep = "&"
+	}
+	impatient := mustOpen(t, "postgres", &PostgresConfig{DSN: pgAdminDSN() + sep + "search_path=" + schema + "&lock_timeout=300"})
+	d, err := NewDestination(impatient, DestinationConfig{Table: "orders", Key: "id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := db.pool.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback()
+	if _, err := holder.Exec(`INSERT INTO orders (id, name, qty) VALUES (5, 'held', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	res := send(t, d, []connector.Delivery{order(5, "mine")})
+	if res[0].OK || !res[0].Retryable || res[0].Unknown {
+		t.Fatalf("%+v; want a retryable failure with a known outcome (the server refused it)", res[0])
+	}
+}
+
+func TestServerRefused(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&dbError{msg: "insert: lock timeout", inner: &pgconn.PgError{Code: "55P03"}}, true},
+		{&pgconn.PgError{Code: "40P01"}, true},
+		{&dbError{msg: "insert: unexpected EOF", inner: io.ErrUnexpectedEOF}, false},
+		{context.Canceled, false},
+	} {
+		if got := serverRefused(tc.err); got != tc.want {
+			t.Errorf("serverRefused(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }
