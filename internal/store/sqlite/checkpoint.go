@@ -29,11 +29,11 @@ const (
 	// The log file grows only while the log is at its end, so a commit
 	// that grew the file past this size knows the log is that long; it
 	// then runs a TRUNCATE checkpoint on the writer's connection, with
-	// the next writes waiting: it waits for the background checkpoint and
-	// for readers of the log, copies the rest and empties the file, so the
-	// next commit that grows it past this size is again one whose log is
-	// that long. (RESTART keeps the file: the log would pass its old end
-	// by one more transaction each round.)
+	// the next writes waiting: it waits for the background checkpoint
+	// (not for readers: see truncateWAL), copies the rest and empties the
+	// file, so the next commit that grows it past this size is again one
+	// whose log is that long. (RESTART keeps the file: the log would pass
+	// its old end by one more transaction each round.)
 	walHardBytes = 64 << 20
 )
 
