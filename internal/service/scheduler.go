@@ -42,6 +42,14 @@ func (s *Service) leadPass(ctx context.Context) error {
 	switch {
 	case is && !was:
 		s.log.Info("this process leads: it runs the schedules and the rescuer")
+		if s.opts.Every.Rescue >= 0 {
+			// A leader that died may have held a run (a scheduled one,
+			// often): its heartbeat ran out with its term, so the rescue
+			// now frees the route at once instead of at the next period.
+			if err := s.RescuePass(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("rescue at takeover failed", "err", err)
+			}
+		}
 	case was && !is:
 		s.log.Warn("leadership lost", "leader", holder)
 	}
