@@ -25,6 +25,7 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector/all"
+	"github.com/ferry-dev/ferry/internal/cputime"
 	"github.com/ferry-dev/ferry/internal/events"
 	"github.com/ferry-dev/ferry/internal/service"
 	"github.com/ferry-dev/ferry/internal/store/sqlite"
@@ -111,9 +112,9 @@ func run(n int, every time.Duration, periods, workers int) error {
 		return err
 	}
 	time.Sleep(time.Until(first))
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	time.Sleep(time.Until(end) + every/2) // runs of the last tick finish
-	cpu := cpuTime() - cpu0
+	cpu := cputime.Process() - cpu0
 	stopCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := svc.Stop(stopCtx); err != nil {

@@ -30,6 +30,7 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector/all"
+	"github.com/ferry-dev/ferry/internal/cputime"
 	"github.com/ferry-dev/ferry/internal/server"
 	"github.com/ferry-dev/ferry/internal/service"
 	"github.com/ferry-dev/ferry/internal/store/sqlite"
@@ -152,7 +153,7 @@ routes:
 	defer hs.Close()
 
 	url := "http://" + ln.Addr().String() + "/hooks/orders"
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	var mem0, mem1 runtime.MemStats
 	runtime.ReadMemStats(&mem0)
 	cmd := exec.Command(os.Args[0], "-load", url, "-client", client, "-requests", fmt.Sprint(requests), "-conns", fmt.Sprint(conns))
@@ -165,7 +166,7 @@ routes:
 	if err := json.Unmarshal(out, &res); err != nil {
 		return fmt.Errorf("load process said %q: %w", out, err)
 	}
-	cpuLoad := cpuTime() - cpu0
+	cpuLoad := cputime.Process() - cpu0
 	// Every 202 is a durable record: all of them reach the sink.
 	deadline := time.Now().Add(2 * time.Minute)
 	for delivered.Load() < int64(res.Requests-res.Errors) && time.Now().Before(deadline) {
@@ -174,7 +175,7 @@ routes:
 	// CPU per request, unlike requests/s, hardly moves when others share
 	// the machine: ferry's from the first post until the sink has every
 	// record (accepting and delivering), and the load process's own.
-	cpuAll := cpuTime() - cpu0
+	cpuAll := cputime.Process() - cpu0
 	runtime.ReadMemStats(&mem1)
 	loadCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	stopCtx, cancel := context.WithTimeout(ctx, time.Minute)

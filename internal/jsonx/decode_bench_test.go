@@ -3,6 +3,8 @@ package jsonx
 import (
 	"strconv"
 	"testing"
+
+	"github.com/ferry-dev/ferry/internal/cputime"
 )
 
 // orderRecord is a realistic source record of about 330 bytes: nested
@@ -33,13 +35,13 @@ func orderPage(n int) []byte {
 func benchmarkDecode(b *testing.B, data []byte, decode func([]byte) (any, error)) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
-	start := cpuTime()
+	start := cputime.Process()
 	for b.Loop() {
 		if _, err := decode(data); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if cpu := cpuTime() - start; cpu > 0 {
+	if cpu := cputime.Process() - start; cpu > 0 {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/cputime"
 )
 
 // benchRows is the table size of the source benchmarks (FERRY_BENCH_ROWS
@@ -111,7 +112,7 @@ func benchUpsert(b *testing.B, db *testDB, fresh bool, tune ...func(*Destination
 	batch := make([]connector.Delivery, size)
 	next := 0
 	server := serverCPU(b, db)
-	db0, cpu0 := server(), processCPU()
+	db0, cpu0 := server(), cputime.Process()
 	b.ResetTimer()
 	for b.Loop() {
 		for i := range batch {
@@ -138,7 +139,7 @@ func benchUpsert(b *testing.B, db *testDB, fresh bool, tune ...func(*Destination
 	b.StopTimer()
 	records := float64(size) * float64(b.N)
 	b.ReportMetric(records/b.Elapsed().Seconds(), "records/s")
-	b.ReportMetric((processCPU()-cpu0).Seconds()*1e6/records, "cpu-us/record")
+	b.ReportMetric((cputime.Process()-cpu0).Seconds()*1e6/records, "cpu-us/record")
 	if db0 >= 0 {
 		b.ReportMetric((server()-db0).Seconds()*1e6/records, "db-cpu-us/record")
 	}
@@ -239,7 +240,7 @@ func BenchmarkSourcePostgresJSON(b *testing.B) {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	cpu0, mallocs0 := processCPU(), ms.Mallocs
+	cpu0, mallocs0 := cputime.Process(), ms.Mallocs
 	b.ResetTimer()
 	for b.Loop() {
 		rows := 0
@@ -257,7 +258,7 @@ func BenchmarkSourcePostgresJSON(b *testing.B) {
 	b.StopTimer()
 	runtime.ReadMemStats(&ms)
 	rowsRead := float64(n) * float64(b.N)
-	b.ReportMetric((processCPU()-cpu0).Seconds()*1e6/rowsRead, "cpu-us/row")
+	b.ReportMetric((cputime.Process()-cpu0).Seconds()*1e6/rowsRead, "cpu-us/row")
 	b.ReportMetric(float64(ms.Mallocs-mallocs0)/rowsRead, "allocs/row")
 	b.ReportMetric(rowsRead/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(0, "ns/op")
