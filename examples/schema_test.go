@@ -11,6 +11,7 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector/all"
+	"github.com/ferry-dev/ferry/internal/schematest"
 )
 
 // Every example passes the JSON Schema that `ferry schema` prints, as an
@@ -20,19 +21,7 @@ func TestExamplesMatchTheSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := validator.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := validator.NewCompiler()
-	c.DefaultDraft(validator.Draft2020)
-	if err := c.AddResource("mem://ferry.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("mem://ferry.json")
-	if err != nil {
-		t.Fatalf("compile ferry schema: %v", err)
-	}
+	sch := schematest.Compile(t, b)
 	for _, file := range exampleFiles(t) {
 		t.Run(file, func(t *testing.T) {
 			data, err := os.ReadFile(file)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector/all"
+	"github.com/ferry-dev/ferry/internal/schematest"
 )
 
 // The schema accepts what Load accepts of the serve options and refuses
@@ -65,18 +66,5 @@ func compiledSchema(t *testing.T) *validator.Schema {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := validator.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := validator.NewCompiler()
-	c.DefaultDraft(validator.Draft2020)
-	if err := c.AddResource("mem://ferry.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("mem://ferry.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sch
+	return schematest.Compile(t, b)
 }

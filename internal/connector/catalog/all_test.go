@@ -7,11 +7,11 @@ import (
 	"testing"
 
 	"github.com/invopop/jsonschema"
-	validator "github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/ferry-dev/ferry/internal/connector"
 	"github.com/ferry-dev/ferry/internal/connector/all"
 	"github.com/ferry-dev/ferry/internal/connector/catalog"
+	"github.com/ferry-dev/ferry/internal/schematest"
 )
 
 // The committed docs/connectors pages are those the kinds of this build
@@ -56,18 +56,7 @@ func TestSchemasOfAllKindsCompile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := validator.UnmarshalJSON(strings.NewReader(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := validator.NewCompiler()
-	c.DefaultDraft(validator.Draft2020)
-	if err := c.AddResource("mem://kinds.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Compile("mem://kinds.json"); err != nil {
-		t.Fatalf("the kinds' schema does not compile: %v", err)
-	}
+	schematest.Compile(t, b)
 }
 
 // Every option of every kind has a description (the house rule: a

@@ -10,6 +10,7 @@ import (
 	validator "github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/schematest"
 )
 
 // compile checks s with a real JSON Schema validator: every $ref must
@@ -20,20 +21,7 @@ func compile(t *testing.T, s *jsonschema.Schema) *validator.Schema {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := validator.UnmarshalJSON(strings.NewReader(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := validator.NewCompiler()
-	c.DefaultDraft(validator.Draft2020)
-	if err := c.AddResource("mem://holder.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := c.Compile("mem://holder.json")
-	if err != nil {
-		t.Fatalf("compile the schema: %v\n%s", err, b)
-	}
-	return sch
+	return schematest.Compile(t, b)
 }
 
 func validate(t *testing.T, sch *validator.Schema, instance string) error {
