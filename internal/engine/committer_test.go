@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferry-dev/ferry/internal/connector/registry"
 	"github.com/ferry-dev/ferry/internal/engine"
 	"github.com/ferry-dev/ferry/internal/store"
 )
@@ -40,14 +39,7 @@ func TestSettlementsWaitingForTheStoreAreMerged(t *testing.T) {
 	shop, erp := newTestShop(t, 200), newHookServer(t, nil)
 	h := newHarness(t, eachRoute, map[string]string{"SHOP": shop.srv.URL, "ERP": erp.srv.URL})
 	slow := &slowSettle{Store: h.store}
-	reg, err := registry.New(h.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(h.cfg, slow, reg, engine.Options{RetryWait: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := h.engineOn(slow, engine.Options{RetryWait: -1})
 	res, err := eng.Run(context.Background(), "orders", engine.RunOptions{})
 	if err != nil || res.Status != store.RunSucceeded || res.Done != 200 {
 		t.Fatalf("status %s, done %d, err %v; want succeeded with 200 done", res.Status, res.Done, err)
@@ -97,14 +89,7 @@ func TestFailedSettlementStopsTheSender(t *testing.T) {
 	shop, erp := newTestShop(t, 200), newHookServer(t, nil)
 	h := newHarness(t, eachRoute, map[string]string{"SHOP": shop.srv.URL, "ERP": erp.srv.URL})
 	failing := &failingSettle{Store: h.store}
-	reg, err := registry.New(h.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(h.cfg, failing, reg, engine.Options{RetryWait: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := h.engineOn(failing, engine.Options{RetryWait: -1})
 	res, err := eng.Run(context.Background(), "orders", engine.RunOptions{})
 	if err == nil || res.Status != store.RunFailed || !strings.Contains(res.Error, "disk full") {
 		t.Fatalf("status %s, error %q, err %v; want failed with the store's error", res.Status, res.Error, err)

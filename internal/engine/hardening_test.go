@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/config"
-	"github.com/ferry-dev/ferry/internal/connector/registry"
 	"github.com/ferry-dev/ferry/internal/engine"
 	"github.com/ferry-dev/ferry/internal/store"
 )
@@ -140,14 +139,7 @@ func TestResultShowsLeasedEntriesAndStoreErrors(t *testing.T) {
 	if _, _, err := h.store.EnqueueLeased(ctx, "orders", []store.NewEntry{{Key: "900", Payload: []byte(payload)}}, nil, now, live, now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	reg, err := registry.New(h.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(h.cfg, failingUpdates{h.store}, reg, engine.Options{RetryWait: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := h.engineOn(failingUpdates{h.store}, engine.Options{RetryWait: -1})
 	res, err := eng.Run(ctx, "orders", engine.RunOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -533,14 +525,7 @@ func TestRunStopsWhenItsLockCannotBeExtended(t *testing.T) {
 		return 0
 	})
 	h := newHarness(t, eachRoute, map[string]string{"SHOP": shop.srv.URL, "ERP": erp.srv.URL})
-	reg, err := registry.New(h.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(h.cfg, &failingLocks{Store: h.store}, reg, engine.Options{RetryWait: -1, LockFor: 150 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := h.engineOn(&failingLocks{Store: h.store}, engine.Options{RetryWait: -1, LockFor: 150 * time.Millisecond})
 	res, err := eng.Run(context.Background(), "orders", engine.RunOptions{})
 	if err == nil || res.Status != store.RunFailed || !strings.Contains(res.Error, "could not extend the run lock") || !strings.Contains(res.Error, "disk I/O error") {
 		t.Fatalf("status %s, error %q, err %v; want failed, saying the lock could not be extended and why", res.Status, res.Error, err)
@@ -574,14 +559,7 @@ func TestRetentionCutoffsAndVacuumOncePerHour(t *testing.T) {
 	yaml := strings.Replace(ordersRoute, "store: ferry.db\n", "store: ferry.db\nretention: { runs: 7d, delivered: forever }\n", 1)
 	h := newHarness(t, yaml, urls(shop, erp))
 	spy := &pruneSpy{Store: h.store}
-	reg, err := registry.New(h.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(h.cfg, spy, reg, engine.Options{RetryWait: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := h.engineOn(spy, engine.Options{RetryWait: -1})
 	before := time.Now()
 	for i := 0; i < 2; i++ {
 		if _, err := eng.Run(context.Background(), "orders", engine.RunOptions{}); err != nil {

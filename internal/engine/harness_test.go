@@ -296,6 +296,21 @@ const ordersRoute = shopAndERP + `
     retry: { attempts: 3, backoff: 10ms, max_backoff: 50ms }
 `
 
+// engineOn is an engine of h's route file over st: the real store,
+// wrapped by a test that makes one of its calls slow or fail.
+func (h *harness) engineOn(st store.Store, opts engine.Options) *engine.Engine {
+	h.t.Helper()
+	reg, err := registry.New(h.cfg)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	eng, err := engine.New(h.cfg, st, reg, opts)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return eng
+}
+
 // engineFor builds another engine on the harness's store file from yaml
 // (a changed config, or a second worker with other options).
 func (h *harness) engineFor(yaml string, urls map[string]string, opts ...func(*engine.Options)) *engine.Engine {
