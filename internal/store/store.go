@@ -549,7 +549,9 @@ type Store interface {
 	// queued as. Duplicate keys within one push map to the one entry
 	// that holds the last of them. Pushes to one route apply in order: a
 	// key pushed again in a later push replaces the earlier content as a
-	// second EnqueuePage would.
+	// second EnqueuePage would. With Push.Lease, records to send are
+	// queued leased (EnqueueLeased's rules: a queued entry of the key is
+	// replaced and leased in place) and Accepted.Leased holds each.
 	Accept(ctx context.Context, pushes []Push, now time.Time) ([][]Accepted, error)
 
 	// ExtendLeases moves the lease expiry of the given entries to until,
@@ -606,6 +608,27 @@ type RunFilter struct {
 type Push struct {
 	Route   string
 	Entries []NewEntry
+	// Lease, when set, queues the records that are to be sent already
+	// leased to a run of the route going on in this process, which takes
+	// them from memory: no lease transaction, no second decode. Records
+	// judged unchanged are not leased. If the run dies first, its leases
+	// are released like any others, so nothing is lost.
+	Lease *PushLease
+}
+
+// PushLease is whom the records of a Push are leased to, and until when.
+type PushLease struct {
+	Owner string
+	Until time.Time
+}
+
+// Same reports whether two pushes ask for the same lease (both none, or
+// one owner and expiry).
+func (l *PushLease) Same(o *PushLease) bool {
+	if l == nil || o == nil {
+		return l == o
+	}
+	return l.Owner == o.Owner && l.Until.Equal(o.Until)
 }
 
 // Accepted is the entry a pushed record is queued as.
@@ -615,6 +638,9 @@ type Accepted struct {
 	// Unchanged: the record's content is already queued, in flight,
 	// delivered or dead (see NewEntry.Hash); EntryID names that entry.
 	Unchanged bool `json:"unchanged,omitempty"`
+	// Leased is the entry as stored when the record was queued leased
+	// (Push.Lease): the run it is leased to sends it. Nil otherwise.
+	Leased *Entry `json:"-"`
 }
 
 // Process is one ferry process that shares the store.

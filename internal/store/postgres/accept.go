@@ -19,15 +19,16 @@ func (s *Store) Accept(ctx context.Context, pushes []store.Push, now time.Time) 
 	nowMS := ms(now)
 	return rules.Accept(pushes, func(what string, f func(pgx.Tx) error) error { return s.tx(ctx, what, f) },
 		func(tx pgx.Tx, g rules.Group) ([]store.Accepted, error) {
-			return acceptRecords(ctx, tx, g.Route, g.Records, nowMS)
+			return acceptRecords(ctx, tx, g.Route, g.Records, nowMS, g.Lease)
 		})
 }
 
 // acceptRecords queues records of route (keys distinct) by EnqueuePage's
 // rules and returns the entry each ends in. Unlike EnqueuePage it always
 // reads what the store holds of the keys, hash or not: an unchanged
-// record names the entry holding its content.
-func acceptRecords(ctx context.Context, tx pgx.Tx, route string, records []store.NewEntry, nowMS int64) ([]store.Accepted, error) {
+// record names the entry holding its content. With a lease, the records
+// to send are queued leased.
+func acceptRecords(ctx context.Context, tx pgx.Tx, route string, records []store.NewEntry, nowMS int64, lease *store.PushLease) ([]store.Accepted, error) {
 	acc := make([]store.Accepted, len(records))
 	keys := make([]string, len(records))
 	for i, e := range records {
@@ -51,6 +52,17 @@ func acceptRecords(ctx context.Context, tx pgx.Tx, route string, records []store
 		if attempt != nil {
 			unchanged = append(unchanged, *attempt)
 		}
+	}
+	if len(queue) > 0 && lease != nil {
+		leased, err := acceptLeased(ctx, tx, route, queue, known, nowMS, lease)
+		if err != nil {
+			return nil, err
+		}
+		for i := range leased {
+			e := &leased[i]
+			acc[at[e.Key]] = store.Accepted{EntryID: e.ID, Version: e.Version, Leased: e}
+		}
+		queue, at = nil, nil
 	}
 	if len(queue) > 0 {
 		rows, err := tx.Query(ctx, upsertIDsSQL, upsertArgs(route, queue, nowMS)...)
@@ -90,4 +102,33 @@ func acceptRecords(ctx context.Context, tx pgx.Tx, route string, records []store
 		return nil, err
 	}
 	return acc, nil
+}
+
+// acceptLeased queues records (keys distinct, none unchanged) leased by
+// lease's owner, as EnqueueLeased does: a queued entry of the key is
+// replaced and leased in place (or, when a worker of another process
+// leased it since the look-up, the record is inserted beside it), the
+// rest are inserted leased. It returns the entries as stored.
+func acceptLeased(ctx context.Context, tx pgx.Tx, route string, records []store.NewEntry, known rules.Content, nowMS int64, lease *store.PushLease) ([]store.Entry, error) {
+	untilMS := ms(lease.Until)
+	entries := leasedEntries(route, records, fromMS(nowMS), lease.Owner, fromMS(untilMS))
+	fresh := make([]*store.Entry, 0, len(entries))
+	for i := range entries {
+		e := &entries[i]
+		if _, queued := known.Queued[e.Key]; !queued {
+			fresh = append(fresh, e)
+			continue
+		}
+		replaced, err := replaceLeased(ctx, tx, e, nowMS, untilMS)
+		if err != nil {
+			return nil, err
+		}
+		if !replaced {
+			fresh = append(fresh, e)
+		}
+	}
+	if err := insertLeased(ctx, tx, route, fresh, nowMS, lease.Owner, untilMS); err != nil {
+		return nil, err
+	}
+	return entries, nil
 }

@@ -13,7 +13,8 @@ import (
 type Group struct {
 	Route   string
 	Records []store.NewEntry
-	keys    map[string]int // key -> index in Records
+	Lease   *store.PushLease // the pushes' lease: one per group
+	keys    map[string]int   // key -> index in Records
 }
 
 // Slot names where a pushed record's entry is found: a record of a group.
@@ -22,8 +23,9 @@ type Slot struct{ Group, Record int }
 // GroupPushes merges the pushes of an Accept into groups by route while
 // their keys stay distinct; a key pushed again starts a new group, so a
 // later push replaces an earlier one's content exactly as two EnqueuePage
-// calls would. It says, per push and record, which group record holds
-// it: a key repeated within a push maps to its last record.
+// calls would, and so does a push with another lease. It says, per push
+// and record, which group record holds it: a key repeated within a push
+// maps to its last record.
 func GroupPushes(pushes []store.Push) ([]Group, [][]Slot, error) {
 	var groups []Group
 	open := map[string]int{} // route -> its group still taking records
@@ -34,12 +36,12 @@ func GroupPushes(pushes []store.Push) ([]Group, [][]Slot, error) {
 		}
 		kept, _ := LastOfKeys(p.Entries)
 		g, ok := open[p.Route]
-		if ok && slices.ContainsFunc(kept, func(e store.NewEntry) bool { _, dup := groups[g].keys[e.Key]; return dup }) {
+		if ok && (!groups[g].Lease.Same(p.Lease) || slices.ContainsFunc(kept, func(e store.NewEntry) bool { _, dup := groups[g].keys[e.Key]; return dup })) {
 			ok = false
 		}
 		if !ok {
 			g = len(groups)
-			groups = append(groups, Group{Route: p.Route, keys: make(map[string]int, len(kept))})
+			groups = append(groups, Group{Route: p.Route, Lease: p.Lease, keys: make(map[string]int, len(kept))})
 			open[p.Route] = g
 		}
 		grp := &groups[g]

@@ -19,7 +19,7 @@ func (s *Store) Accept(ctx context.Context, pushes []store.Push, now time.Time) 
 	nowMS := ms(now)
 	return rules.Accept(pushes, func(what string, f func(*sql.Tx) error) error { return s.writeTx(ctx, what, f) },
 		func(tx *sql.Tx, g rules.Group) ([]store.Accepted, error) {
-			return s.acceptRecords(ctx, tx, g.Route, g.Records, nowMS)
+			return s.acceptRecords(ctx, tx, g.Route, g.Records, nowMS, g.Lease)
 		})
 }
 
@@ -27,8 +27,8 @@ func (s *Store) Accept(ctx context.Context, pushes []store.Push, now time.Time) 
 // rules and returns the entry each ends in. Unlike EnqueuePage it always
 // reads what the store holds of the keys, hash or not: an unchanged
 // record names the queued, leased, delivered or dead entry holding its
-// content.
-func (s *Store) acceptRecords(ctx context.Context, tx *sql.Tx, route string, records []store.NewEntry, nowMS int64) ([]store.Accepted, error) {
+// content. With a lease, the records to send are queued leased.
+func (s *Store) acceptRecords(ctx context.Context, tx *sql.Tx, route string, records []store.NewEntry, nowMS int64, lease *store.PushLease) ([]store.Accepted, error) {
 	out := make([]store.Accepted, len(records))
 	var unchanged []store.Attempt
 	start := 0
@@ -61,6 +61,14 @@ func (s *Store) acceptRecords(ctx context.Context, tx *sql.Tx, route string, rec
 			if attempt != nil {
 				unchanged = append(unchanged, *attempt)
 			}
+		}
+		if lease != nil {
+			if err := s.acceptLeased(ctx, tx, route, queue, known, nowMS, lease, func(key string, e *store.Entry) {
+				acc[at[key]] = store.Accepted{EntryID: e.ID, Version: e.Version, Leased: e}
+			}); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if err := s.upsertIDs(ctx, tx, route, queue, nowMS, func(key string, id, version int64) {
 			acc[at[key]] = store.Accepted{EntryID: id, Version: version}
@@ -110,4 +118,31 @@ func (s *Store) upsertIDs(ctx context.Context, tx *sql.Tx, route string, entries
 		got(key, id, version)
 	}
 	return closeRows(rows)
+}
+
+// acceptLeased queues records (keys distinct, none unchanged) leased by
+// lease's owner, as EnqueueLeased does: a queued entry of the key is
+// replaced and leased in place, the rest are inserted leased. got gets
+// each record's entry as stored.
+func (s *Store) acceptLeased(ctx context.Context, tx *sql.Tx, route string, records []store.NewEntry, known rules.Content, nowMS int64, lease *store.PushLease, got func(key string, e *store.Entry)) error {
+	untilMS := ms(lease.Until)
+	entries := leasedEntries(route, records, fromMS(nowMS), lease.Owner, fromMS(untilMS))
+	fresh := make([]*store.Entry, 0, len(entries))
+	for i := range entries {
+		e := &entries[i]
+		if _, queued := known.Queued[e.Key]; !queued {
+			fresh = append(fresh, e)
+			continue
+		}
+		if err := s.replaceQueued(ctx, tx, e, nowMS, untilMS); err != nil {
+			return err
+		}
+	}
+	if err := s.insertLeased(ctx, tx, route, fresh, nowMS, lease.Owner, untilMS); err != nil {
+		return err
+	}
+	for i := range entries {
+		got(entries[i].Key, &entries[i])
+	}
+	return nil
 }

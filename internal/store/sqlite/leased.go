@@ -129,20 +129,31 @@ func (s *Store) leaseQueued(ctx context.Context, tx *sql.Tx, chunk []store.Entry
 			fresh = append(fresh, e)
 			continue
 		}
-		var created int64
-		err := s.queryRow(ctx, tx, `UPDATE entries SET status = 'L', payload = ?, priority = ?, hash = ?, version = version + 1,
-			attempts = 0, last_error = '', batch = '', next_attempt_at = ?, updated_at = ?, lease_owner = ?, lease_until = ?, deleted = ?
-			WHERE route = ? AND key = ? AND status IN ('P', 'E')
-			RETURNING id, version, attempts, last_error, created_at`,
-			[]any{[]byte(e.Payload), e.Priority, e.Hash, nowMS, nowMS, e.LeaseOwner, untilMS, e.Deleted, e.Route, e.Key},
-			&e.ID, &e.Version, &e.Attempts, &e.LastError, &created)
-		if err != nil {
-			return nil, 0, 0, fmt.Errorf("replace queued entry %q: %w", e.Key, err)
+		if err := s.replaceQueued(ctx, tx, e, nowMS, untilMS); err != nil {
+			return nil, 0, 0, err
 		}
-		e.CreatedAt = fromMS(created)
 		replaced++
 	}
 	return fresh, replaced, skipped, nil
+}
+
+// replaceQueued replaces the queued (P/E) entry of e's key with e's
+// content, leased, and fills e's ID, Version, Attempts, LastError and
+// CreatedAt from it. The key must have a queued entry (the one writer
+// looked it up in this transaction).
+func (s *Store) replaceQueued(ctx context.Context, tx *sql.Tx, e *store.Entry, nowMS, untilMS int64) error {
+	var created int64
+	err := s.queryRow(ctx, tx, `UPDATE entries SET status = 'L', payload = ?, priority = ?, hash = ?, version = version + 1,
+		attempts = 0, last_error = '', batch = '', next_attempt_at = ?, updated_at = ?, lease_owner = ?, lease_until = ?, deleted = ?
+		WHERE route = ? AND key = ? AND status IN ('P', 'E')
+		RETURNING id, version, attempts, last_error, created_at`,
+		[]any{[]byte(e.Payload), e.Priority, e.Hash, nowMS, nowMS, e.LeaseOwner, untilMS, e.Deleted, e.Route, e.Key},
+		&e.ID, &e.Version, &e.Attempts, &e.LastError, &created)
+	if err != nil {
+		return fmt.Errorf("replace queued entry %q: %w", e.Key, err)
+	}
+	e.CreatedAt = fromMS(created)
+	return nil
 }
 
 // insertLeased inserts fresh entries leased and sets their IDs.

@@ -107,6 +107,7 @@ func RunSkipping(t *testing.T, open func(t *testing.T) store.Store, skip map[str
 		{"Accept/InOrder", testAcceptInOrder},
 		{"Accept/Duplicates", testAcceptDuplicates},
 		{"Accept/SeveralPushes", testAcceptSeveralPushes},
+		{"Accept/Leased", testAcceptLeased},
 		{"ExtendLeases", testExtendLeases},
 		{"Lead", testLead},
 		{"Processes", testProcesses},
