@@ -309,6 +309,11 @@ func (s *Store) ReleaseLeases(ctx context.Context, route string, now time.Time, 
 	return released, err
 }
 
+// extendLeasesSQL moves the lease expiry of those of IDs $3 still leased
+// by owner $2 to $1; status::text keeps entries_leased out of the plan
+// (see deleteLeasedSQL).
+const extendLeasesSQL = `UPDATE entries SET lease_until = $1 WHERE id = ANY($3) AND status::text = 'L' AND lease_owner = $2`
+
 // ExtendLeases moves the lease expiry of those of ids still leased by
 // owner to until.
 func (s *Store) ExtendLeases(ctx context.Context, owner string, ids []int64, until time.Time) (int, error) {
@@ -317,8 +322,7 @@ func (s *Store) ExtendLeases(ctx context.Context, owner string, ids []int64, unt
 	}
 	var n int64
 	err := s.tx(ctx, fmt.Sprintf("extend %d leases of %q", len(ids), owner), func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE entries SET lease_until = $1 WHERE status = 'L' AND lease_owner = $2 AND id = ANY($3)`,
-			ms(until), owner, ids)
+		tag, err := tx.Exec(ctx, extendLeasesSQL, ms(until), owner, ids)
 		n = tag.RowsAffected()
 		return err
 	})
