@@ -43,6 +43,18 @@ func (l *live) hold(entries []store.Entry) {
 	l.mu.Unlock()
 }
 
+// holdWork records the entries of a batch leased to the run.
+func (l *live) holdWork(work []handed) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	for i := range work {
+		l.held[work[i].entry.ID] = struct{}{}
+	}
+	l.mu.Unlock()
+}
+
 // release forgets settled entries.
 func (l *live) release(ss []store.Settlement) {
 	if l == nil {

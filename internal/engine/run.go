@@ -42,6 +42,10 @@ type RunOptions struct {
 	// iteration, so a stream of pushes is sent by one run.
 	Wake   <-chan struct{}
 	Linger time.Duration
+	// Inbox, when set, holds records pushed to the route and queued
+	// leased to this run (see Inbox): the main pass sends them before it
+	// leases from the store. The run closes it when it ends.
+	Inbox *Inbox
 	// Coalesce, when set, is how long the main pass waits after sending a
 	// batch less than half full before it leases the next: records pushed
 	// one by one are sent in fuller batches (webhook routes whose callers
@@ -161,6 +165,7 @@ func (e *Engine) Run(ctx context.Context, name string, opts RunOptions) (Result,
 	}
 	rs.publish(events.RunStarted)
 	lv := rs.startLive(runCtx)
+	opts.Inbox.open() // from here on the run ends by releasing its leases
 
 	info := connector.RunInfo{ID: rs.run.ID, Route: name, Started: rs.started}
 	runErr := rs.startRunScoped(runCtx, info)
@@ -180,8 +185,13 @@ func (e *Engine) Run(ctx context.Context, name string, opts RunOptions) (Result,
 	}
 
 	// Entries and operations still leased by this run (cancelled
-	// mid-batch) go back to the queue at once rather than waiting for
-	// the lease to expire.
+	// mid-batch, or handed in by a push it did not take) go back to the
+	// queue at once rather than waiting for the lease to expire. The
+	// inbox is closed first: a push committing now must not lease
+	// entries to the run after the release.
+	if n := opts.Inbox.close(); n > 0 {
+		e.log.Info("pushed records handed to the run after it stopped taking them go back to the queue", "route", name, "entries", n)
+	}
 	if _, err := e.store.ReleaseLeases(bg, name, time.Time{}, []string{e.opts.Owner}); err != nil && runErr == nil {
 		runErr = fmt.Errorf("release leases: %w", err)
 	}
@@ -887,32 +897,40 @@ func (rs *runState) sendPass(ctx context.Context, mode store.LeaseMode) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		now := rs.e.opts.Now()
-		entries, err := st.Lease(ctx, store.LeaseRequest{
-			Route: cfg.Name, Owner: rs.e.opts.Owner, Limit: limit, Mode: mode,
-			Now: now, Until: now.Add(rs.e.opts.LeaseFor),
-		})
-		if err != nil {
-			return fmt.Errorf("route %q: lease: %w", cfg.Name, err)
+		var work []handed
+		if mode == store.LeasePending {
+			// Pushed records handed in leased come first: no lease
+			// transaction for them.
+			work = rs.opts.Inbox.take(limit)
 		}
-		if len(entries) == 0 {
-			return nil
+		if len(work) == 0 {
+			now := rs.e.opts.Now()
+			entries, err := st.Lease(ctx, store.LeaseRequest{
+				Route: cfg.Name, Owner: rs.e.opts.Owner, Limit: limit, Mode: mode,
+				Now: now, Until: now.Add(rs.e.opts.LeaseFor),
+			})
+			if err != nil {
+				return fmt.Errorf("route %q: lease: %w", cfg.Name, err)
+			}
+			if len(entries) == 0 {
+				return nil
+			}
+			work = make([]handed, len(entries))
+			for i, en := range entries {
+				work[i] = handed{entry: en}
+			}
 		}
-		rs.live.hold(entries)
+		rs.live.holdWork(work)
 		if err := rs.waitBackOff(ctx); err != nil {
 			return err
 		}
 		rs.setPhase(phase)
-		work := make([]handed, len(entries))
-		for i, en := range entries {
-			work[i] = handed{entry: en}
-		}
 		pause, err := rs.process(ctx, work)
 		if err != nil {
 			return err
 		}
 		rs.noteBackOff(pause)
-		if rs.opts.Coalesce > 0 && mode == store.LeasePending && len(entries) < limit/2 {
+		if rs.opts.Coalesce > 0 && mode == store.LeasePending && len(work) < limit/2 {
 			// Pushed records trickle in: let a batch gather instead of
 			// paying a lease and a settle for a handful.
 			if err := sleep(ctx, rs.opts.Coalesce); err != nil {

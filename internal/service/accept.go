@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/engine"
 	"github.com/ferry-dev/ferry/internal/events"
 	"github.com/ferry-dev/ferry/internal/store"
 )
@@ -23,16 +24,20 @@ const maxGroup = 256
 // being made durable, the pushes that arrive wait and go together in the
 // next one, so many callers share one fsync.
 type acceptor struct {
-	st   store.Store
-	now  func() time.Time
-	in   chan *pushCall
-	done chan struct{}
+	st  store.Store
+	now func() time.Time
+	// inboxFor returns the inbox of the route's run going on in this
+	// process (nil: none): its pushes are queued leased to that run.
+	inboxFor func(route string) *engine.Inbox
+	in       chan *pushCall
+	done     chan struct{}
 }
 
 type pushCall struct {
-	ctx    context.Context
-	push   store.Push
-	result chan pushResult
+	ctx     context.Context
+	push    store.Push
+	records []map[string]any // push.Entries were made from them, in order
+	result  chan pushResult
 }
 
 type pushResult struct {
@@ -40,8 +45,8 @@ type pushResult struct {
 	err      error
 }
 
-func newAcceptor(st store.Store, now func() time.Time) *acceptor {
-	return &acceptor{st: st, now: now, in: make(chan *pushCall, maxGroup), done: make(chan struct{})}
+func newAcceptor(st store.Store, now func() time.Time, inboxFor func(route string) *engine.Inbox) *acceptor {
+	return &acceptor{st: st, now: now, inboxFor: inboxFor, in: make(chan *pushCall, maxGroup), done: make(chan struct{})}
 }
 
 // start runs the committer until ctx ends; pushes already handed in are
@@ -100,13 +105,32 @@ func (a *acceptor) commit(first *pushCall) {
 	if len(live) == 0 {
 		return
 	}
+	now := a.now()
 	pushes := make([]store.Push, len(live))
+	inboxes := map[string]*engine.Inbox{} // route -> the run's inbox that reserved this commit
+	leases := map[string]*store.PushLease{}
 	for i, c := range live {
+		route := c.push.Route
+		if _, seen := inboxes[route]; !seen {
+			ib := a.inboxFor(route)
+			if lease, ok := ib.Reserve(now); ok {
+				inboxes[route], leases[route] = ib, lease
+			} else {
+				inboxes[route] = nil
+			}
+		}
 		pushes[i] = c.push
+		pushes[i].Lease = leases[route]
 	}
 	// The caller forgets the records once it has its 202: they must
 	// survive a power loss, not only a crash.
-	res, err := a.st.Accept(store.WithSync(context.Background()), pushes, a.now())
+	res, err := a.st.Accept(store.WithSync(context.Background()), pushes, now)
+	for route, ib := range inboxes {
+		if ib != nil {
+			entries, records := leasedOf(route, live, res, err)
+			ib.Deliver(entries, records)
+		}
+	}
 	for i, c := range live {
 		if err != nil {
 			c.result <- pushResult{err: err}
@@ -116,9 +140,42 @@ func (a *acceptor) commit(first *pushCall) {
 	}
 }
 
-// add hands a push to the committer and waits for its commit.
-func (a *acceptor) add(ctx context.Context, p store.Push) ([]store.Accepted, error) {
-	c := &pushCall{ctx: ctx, push: p, result: make(chan pushResult, 1)}
+// leasedOf collects the entries a commit leased to route's run, each
+// with the record it was made from (of duplicate keys in a push, the
+// last: its content is the entry's). None when the commit failed.
+func leasedOf(route string, calls []*pushCall, res [][]store.Accepted, err error) ([]store.Entry, []map[string]any) {
+	if err != nil {
+		return nil, nil
+	}
+	var (
+		entries []store.Entry
+		records []map[string]any
+		at      = map[int64]int{} // entry ID -> index in entries
+	)
+	for i, c := range calls {
+		if c.push.Route != route {
+			continue
+		}
+		for j, acc := range res[i] {
+			if acc.Leased == nil {
+				continue
+			}
+			if k, dup := at[acc.EntryID]; dup {
+				records[k] = c.records[j]
+				continue
+			}
+			at[acc.EntryID] = len(entries)
+			entries = append(entries, *acc.Leased)
+			records = append(records, c.records[j])
+		}
+	}
+	return entries, records
+}
+
+// add hands a push to the committer and waits for its commit. records
+// are what p's entries were made from.
+func (a *acceptor) add(ctx context.Context, p store.Push, records []map[string]any) ([]store.Accepted, error) {
+	c := &pushCall{ctx: ctx, push: p, records: records, result: make(chan pushResult, 1)}
 	select {
 	case a.in <- c:
 	case <-ctx.Done():
@@ -176,7 +233,7 @@ func (s *Service) Accept(ctx context.Context, route string, records []map[string
 			return ids == nil || (*ids)[ev.Attempt.EntryID]
 		})
 	}
-	accepted, err := s.acceptor.add(ctx, store.Push{Route: route, Entries: entries})
+	accepted, err := s.acceptor.add(ctx, store.Push{Route: route, Entries: entries}, records)
 	if err != nil {
 		if sub != nil {
 			sub.Close()

@@ -89,6 +89,9 @@ type activeRun struct {
 	// wake tells the run of a webhook route that records were pushed
 	// (buffered 1; nil for other routes).
 	wake chan struct{}
+	// inbox takes pushed records queued leased to the run of a webhook
+	// route (nil for other routes).
+	inbox *engine.Inbox
 }
 
 // dropWaiting forgets every waiting request (stopping).
@@ -284,6 +287,7 @@ func (s *Service) startLocked(r *request, rc *config.Route) {
 	ar := &activeRun{req: r, gen: s.gen, cancel: cancel, started: s.now()}
 	if rc.Webhook != nil {
 		ar.wake = make(chan struct{}, 1)
+		ar.inbox = ar.gen.eng.NewInbox()
 	}
 	ar.gen.users++
 	d.running[r.route] = ar
@@ -319,7 +323,7 @@ func (s *Service) execute(ctx context.Context, ar *activeRun) (engine.Result, er
 		},
 	}
 	if ar.wake != nil {
-		opts.Wake, opts.Linger = ar.wake, s.opts.Linger
+		opts.Wake, opts.Linger, opts.Inbox = ar.wake, s.opts.Linger, ar.inbox
 		if rc := ar.gen.cfg.Routes[r.route]; rc != nil && rc.Webhook.Respond != config.RespondSync {
 			opts.Coalesce = coalesce
 		}
@@ -349,8 +353,9 @@ func (s *Service) finished(ar *activeRun, serial bool, res engine.Result, err er
 		d.serial = false
 	}
 	r.end(failed)
-	if len(ar.wake) > 0 && !s.stopping && d.waitingFor(r.route, false) == nil {
-		// Records were pushed after the run stopped waiting for them.
+	if (len(ar.wake) > 0 || ar.inbox.Left() > 0) && !s.stopping && d.waitingFor(r.route, false) == nil {
+		// Records were pushed after the run stopped waiting for them
+		// (or handed to it and released when it ended).
 		s.enqueueLocked([]string{r.route}, ask{trigger: "webhook", sendOnly: true})
 	}
 	s.mu.Unlock()
@@ -369,6 +374,17 @@ func (s *Service) Cancel(ctx context.Context, runID int64) error {
 		return fmt.Errorf("%w: run %d", ErrNotRunning, runID)
 	}
 	ar.cancel()
+	return nil
+}
+
+// inboxOf returns the inbox of route's run going on in this process, or
+// nil.
+func (s *Service) inboxOf(route string) *engine.Inbox {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ar := s.d.running[route]; ar != nil {
+		return ar.inbox
+	}
 	return nil
 }
 

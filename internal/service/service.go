@@ -154,7 +154,7 @@ func New(opts Options) (*Service, error) {
 		return nil, err
 	}
 	s.gen = gen
-	s.acceptor = newAcceptor(opts.Store, s.now)
+	s.acceptor = newAcceptor(opts.Store, s.now, s.inboxOf)
 	return s, nil
 }
 

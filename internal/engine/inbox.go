@@ -1,0 +1,131 @@
+package engine
+
+import (
+	"sync"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+// Inbox hands records pushed to a webhook route to the route's run going
+// on in this process. The push's commit queues them already leased to
+// the run's worker (store.Push.Lease), so the run sends them from memory
+// without a lease transaction and without decoding them again. If the
+// process dies first, the leases are released like any others: nothing
+// is lost.
+//
+// Each Reserve is ended by one Deliver. The run closes the inbox when it
+// ends: later pushes are queued pending for the next run, and the close
+// waits for the commits under way, so no entry is leased to a run that
+// has stopped taking them.
+type Inbox struct {
+	owner    string
+	leaseFor time.Duration
+
+	mu      sync.Mutex
+	idle    sync.Cond // signalled when a reservation ends
+	opened  bool      // the run is recorded and holds the route
+	closed  bool
+	pending int // reservations whose commit is under way
+	items   []handed
+	left    int // entries not taken when the run ended
+}
+
+// NewInbox returns an inbox for a run of this engine. It takes nothing
+// until the run has started (holds the route's lock, is recorded), and
+// nothing after the run ends.
+func (e *Engine) NewInbox() *Inbox {
+	ib := &Inbox{owner: e.opts.Owner, leaseFor: e.opts.LeaseFor}
+	ib.idle.L = &ib.mu
+	return ib
+}
+
+// Reserve asks to queue the records of a commit about to be made leased
+// to the run: the lease to ask the store for, or false when the run no
+// longer takes them (queue them pending). A nil inbox takes nothing.
+func (ib *Inbox) Reserve(now time.Time) (*store.PushLease, bool) {
+	if ib == nil {
+		return nil, false
+	}
+	ib.mu.Lock()
+	defer ib.mu.Unlock()
+	if !ib.opened || ib.closed {
+		return nil, false
+	}
+	ib.pending++
+	return &store.PushLease{Owner: ib.owner, Until: now.Add(ib.leaseFor)}, true
+}
+
+// Deliver ends a reservation with the entries its commit leased (none
+// when the commit failed) and the records they were made from, in the
+// same order.
+func (ib *Inbox) Deliver(entries []store.Entry, records []map[string]any) {
+	ib.mu.Lock()
+	defer ib.mu.Unlock()
+	for i := range entries {
+		ib.items = append(ib.items, handed{entry: entries[i], record: records[i]})
+	}
+	ib.pending--
+	ib.idle.Broadcast()
+}
+
+// open starts taking reservations: the run is under way, and what is
+// leased to it is released when it ends.
+func (ib *Inbox) open() {
+	if ib == nil {
+		return
+	}
+	ib.mu.Lock()
+	ib.opened = true
+	ib.mu.Unlock()
+}
+
+// take returns up to n of the entries handed in, oldest first.
+func (ib *Inbox) take(n int) []handed {
+	if ib == nil {
+		return nil
+	}
+	ib.mu.Lock()
+	defer ib.mu.Unlock()
+	n = min(n, len(ib.items))
+	if n == 0 {
+		return nil
+	}
+	out := ib.items[:n:n]
+	ib.items = ib.items[n:]
+	if len(ib.items) == 0 {
+		ib.items = nil
+	}
+	return out
+}
+
+// close stops taking reservations, waits for the commits under way, and
+// forgets what was not taken: those entries stay leased to the worker
+// and the run's end releases them to the queue. It returns how many
+// there were.
+func (ib *Inbox) close() int {
+	if ib == nil {
+		return 0
+	}
+	ib.mu.Lock()
+	defer ib.mu.Unlock()
+	ib.closed = true
+	for ib.pending > 0 {
+		ib.idle.Wait()
+	}
+	left := len(ib.items)
+	ib.items = nil
+	ib.left += left
+	return left
+}
+
+// Left reports how many handed entries the run did not take before it
+// ended (released to the queue: another run must send them).
+func (ib *Inbox) Left() int {
+	if ib == nil {
+		return 0
+	}
+	ib.mu.Lock()
+	defer ib.mu.Unlock()
+	return ib.left
+}

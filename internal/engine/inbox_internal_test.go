@@ -1,0 +1,53 @@
+package engine
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+// An inbox takes reservations only while its run is under way; closing
+// it waits for the commits under way and counts what was not taken.
+func TestInboxTakesReservationsOnlyWhileTheRunIsUnderWay(t *testing.T) {
+	ib := &Inbox{owner: "w", leaseFor: time.Minute}
+	ib.idle.L = &ib.mu
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	if _, ok := ib.Reserve(now); ok {
+		t.Fatal("Reserve before the run started: ok")
+	}
+	ib.open()
+	lease, ok := ib.Reserve(now)
+	if !ok || lease.Owner != "w" || !lease.Until.Equal(now.Add(time.Minute)) {
+		t.Fatalf("Reserve = %+v, %v; want a lease to w for a minute", lease, ok)
+	}
+	ib.Deliver([]store.Entry{{ID: 1}, {ID: 2}, {ID: 3}}, []map[string]any{{"n": 1}, {"n": 2}, {"n": 3}})
+	if got := ib.take(2); len(got) != 2 || got[0].entry.ID != 1 || got[1].record["n"] != 2 {
+		t.Fatalf("take(2) = %+v; want entries 1 and 2 with their records", got)
+	}
+
+	if _, ok := ib.Reserve(now); !ok {
+		t.Fatal("second Reserve refused")
+	}
+	closed := make(chan int)
+	go func() { closed <- ib.close() }()
+	select {
+	case n := <-closed:
+		t.Fatalf("close returned %d while a commit was under way", n)
+	case <-time.After(50 * time.Millisecond):
+	}
+	ib.Deliver([]store.Entry{{ID: 4}}, []map[string]any{{"n": 4}})
+	if n := <-closed; n != 2 || ib.Left() != 2 {
+		t.Fatalf("close = %d, Left = %d; want entries 3 and 4 not taken", n, ib.Left())
+	}
+	if _, ok := ib.Reserve(now); ok {
+		t.Fatal("Reserve after close: ok")
+	}
+	if got := ib.take(10); len(got) != 0 {
+		t.Fatalf("take after close = %+v", got)
+	}
+	var none *Inbox // routes without a webhook
+	if _, ok := none.Reserve(now); ok || none.take(1) != nil || none.close() != 0 || none.Left() != 0 {
+		t.Fatal("a nil inbox takes something")
+	}
+}

@@ -1,0 +1,95 @@
+package engine_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/ferry-dev/ferry/internal/engine"
+	"github.com/ferry-dev/ferry/internal/store"
+)
+
+const inboxRoute = `
+store: ferry.db
+systems:
+  erp: { url: "{{erp}}" }
+routes:
+  hook:
+    webhook: { key: id, token: "${env:HOOK_TOKEN}" }
+    batch: 10
+    destinations:
+      default:
+        http: { system: erp, method: POST, path: /erp, body: each }
+`
+
+// A record pushed to a webhook route is queued leased to the route's run
+// and handed to it in memory (engine.Inbox). When the run ends without
+// taking it (its linger ran out first), the run's end releases it to the
+// queue, the inbox says so, and the next run sends it: nothing is lost,
+// nothing waits for the lease to expire.
+func TestAHandedRecordTheRunDidNotTakeGoesBackToTheQueue(t *testing.T) {
+	t.Setenv("HOOK_TOKEN", "hook-token-for-tests")
+	erp := newHookServer(t, nil)
+	h := newHarness(t, inboxRoute, map[string]string{"erp": erp.srv.URL})
+	ctx := context.Background()
+
+	ib := h.engine.NewInbox()
+	waiting := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.engine.Run(ctx, "hook", engine.RunOptions{
+			SendOnly: true, Wake: make(chan struct{}), Linger: time.Second, Inbox: ib,
+			Progress: func(p engine.Progress) {
+				if p.Phase == "waiting" {
+					select {
+					case waiting <- struct{}{}:
+					default:
+					}
+				}
+			},
+		})
+		done <- err
+	}()
+	select {
+	case <-waiting:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run never waited for pushes")
+	}
+	lease, ok := ib.Reserve(time.Now())
+	if !ok {
+		t.Fatal("the inbox of a run under way refused a reservation")
+	}
+	records := []map[string]any{{"id": 7, "total": 70}}
+	entries, err := h.engine.Push("hook", records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := h.store.Accept(ctx, []store.Push{{Route: "hook", Entries: entries, Lease: lease}}, time.Now())
+	if err != nil || acc[0][0].Leased == nil {
+		t.Fatalf("Accept with the run's lease = %+v, %v; want the record leased", acc, err)
+	}
+	ib.Deliver([]store.Entry{*acc[0][0].Leased}, records) // no wake: the run's linger runs out
+
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if ib.Left() != 1 {
+		t.Errorf("inbox Left = %d; want the one record the run did not take", ib.Left())
+	}
+	e, err := h.store.Entry(ctx, acc[0][0].EntryID)
+	if err != nil || e.Status != store.StatusPending || e.LeaseOwner != "" {
+		t.Fatalf("entry after the run = %+v, %v; want it back in the queue, pending", e, err)
+	}
+	if n := len(erp.all()); n != 0 {
+		t.Fatalf("the ERP got %d calls from the run that did not take the record", n)
+	}
+	if _, err := h.engine.Run(ctx, "hook", engine.RunOptions{SendOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	if calls := erp.of("POST /erp"); len(calls) != 1 {
+		t.Fatalf("the next run sent %d calls; want the record once", len(calls))
+	}
+	if c := h.counts("hook"); c.Pending+c.Leased+c.Error != 0 {
+		t.Errorf("counts after the next run = %+v; want nothing left", c)
+	}
+}
