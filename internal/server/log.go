@@ -53,7 +53,11 @@ func (s *Server) logRequests(h http.Handler) http.Handler {
 		case code >= 400:
 			level = slog.LevelInfo
 		}
-		s.log.Log(r.Context(), level, "http request", "method", r.Method, "path", r.URL.Path,
-			"status", sw.code(), "duration", time.Since(start).Round(time.Microsecond))
+		// Checked first: at the default level this line is dropped, and
+		// building its attributes costs a webhook call allocations.
+		if s.log.Enabled(r.Context(), level) {
+			s.log.Log(r.Context(), level, "http request", "method", r.Method, "path", r.URL.Path,
+				"status", sw.code(), "duration", time.Since(start).Round(time.Microsecond))
+		}
 	})
 }
