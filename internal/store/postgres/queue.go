@@ -311,7 +311,7 @@ func (s *Store) ReleaseLeases(ctx context.Context, route string, now time.Time, 
 
 // extendLeasesSQL moves the lease expiry of those of IDs $3 still leased
 // by owner $2 to $1; status::text keeps entries_leased out of the plan
-// (see deleteLeasedSQL).
+// (see deleteSettledSQL).
 const extendLeasesSQL = `UPDATE entries SET lease_until = $1 WHERE id = ANY($3) AND status::text = 'L' AND lease_owner = $2`
 
 // ExtendLeases moves the lease expiry of those of ids still leased by

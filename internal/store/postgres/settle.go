@@ -56,10 +56,7 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 				settled[st.EntryID] = e
 			}
 		}
-		if err := upsertDelivered(ctx, tx, owner, delIDs, delHashes, delAts); err != nil {
-			return err
-		}
-		if err := deleteLeased(ctx, tx, owner, gone, settled); err != nil {
+		if err := deleteSettled(ctx, tx, owner, gone, delivered{delIDs, delHashes, delAts}, settled); err != nil {
 			return err
 		}
 		if err := insertOutbox(ctx, tx, settlements, settled); err != nil {
@@ -98,7 +95,15 @@ func lookupUnsettled(ctx context.Context, tx pgx.Tx, settlements []store.Settlem
 	return nil
 }
 
-// deleteLeasedSQL deletes the entries of IDs $2 still leased by owner $1.
+// deleteSettledSQL deletes the entries of IDs $2 still leased by owner
+// $1 and stores the content of those of them that were delivered (IDs $3,
+// with their hashes $4 and times $5) as their keys' last delivered
+// content, in one statement: the delete hands the rows over, so the
+// delivered content costs no second look-up of the entries. It is never
+// stored over a newer entry (a higher ID): a late settlement of an old
+// version must not hide the newer content the destination has. Of two
+// entries of one key the newer goes in (one row may be changed once per
+// statement).
 //
 // The status is compared as text (here and in the other statements that
 // pick leased entries by ID) so that the planner cannot reach the rows
@@ -109,52 +114,38 @@ func lookupUnsettled(ctx context.Context, tx pgx.Tx, settlements []store.Settlem
 // planner took it for a dozen rows and ANDed its bitmap with the IDs': a
 // settle of 450 entries read 60,000 dead index entries, more with every
 // page. By ID alone it is one probe of the primary key per entry.
-const deleteLeasedSQL = `DELETE FROM entries WHERE id = ANY($2) AND status::text = 'L' AND lease_owner = $1
-	RETURNING id, route, key, version`
+const deleteSettledSQL = `WITH gone AS (DELETE FROM entries WHERE id = ANY($2) AND status::text = 'L' AND lease_owner = $1
+		RETURNING id, route, key, version, payload, deleted),
+	kept AS (INSERT INTO delivered (route, key, entry_id, version, hash, payload, delivered_at, deleted)
+		SELECT DISTINCT ON (g.route, g.key) g.route, g.key, g.id, g.version, s.hash, g.payload, s.at, g.deleted
+		FROM gone g JOIN unnest($3::bigint[], $4::text[], $5::bigint[]) AS s(id, hash, at) ON s.id = g.id
+		ORDER BY g.route, g.key, g.id DESC
+		ON CONFLICT (route, key) DO UPDATE SET entry_id = excluded.entry_id, version = excluded.version,
+			hash = excluded.hash, payload = excluded.payload, delivered_at = excluded.delivered_at, deleted = excluded.deleted
+		WHERE excluded.entry_id >= delivered.entry_id)
+	SELECT id, route, key, version FROM gone`
 
-// deleteLeased deletes the entries of ids still leased by owner and adds
+// delivered are the done settlements of a Settle, in parallel arrays:
+// their entries' content becomes their keys' delivered content.
+type delivered struct {
+	ids    []int64
+	hashes []string
+	ats    []int64
+}
+
+// deleteSettled runs deleteSettledSQL: it deletes the entries of ids
+// still leased by owner, keeps the content of those of done, and adds
 // them to settled.
-func deleteLeased(ctx context.Context, tx pgx.Tx, owner string, ids []int64, settled map[int64]rules.Settled) error {
+func deleteSettled(ctx context.Context, tx pgx.Tx, owner string, ids []int64, done delivered, settled map[int64]rules.Settled) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, deleteLeasedSQL, owner, ids)
+	rows, err := tx.Query(ctx, deleteSettledSQL, owner, ids, done.ids, done.hashes, done.ats)
 	if err != nil {
 		return fmt.Errorf("delete settled entries: %w", err)
 	}
 	if err := scanSettled(rows, settled); err != nil {
 		return fmt.Errorf("delete settled entries: %w", err)
-	}
-	return nil
-}
-
-// upsertDeliveredSQL stores the content of the entries $1 still leased by
-// owner $4 as their keys' last delivered content, never over a newer
-// entry (a higher ID): a late settlement of an old version must not hide
-// the newer content the destination has. Of two entries of one key the
-// newer goes in (one row may be changed once per statement). Each entry
-// is one probe by ID (LATERAL ... LIMIT 1 is never turned into a join):
-// with statistics that lag the queue's churn the planner expected one
-// leased row and compared every leased row with every settled ID (70 ms
-// for 500).
-const upsertDeliveredSQL = `INSERT INTO delivered (route, key, entry_id, version, hash, payload, delivered_at, deleted)
-	SELECT DISTINCT ON (e.route, e.key) e.route, e.key, e.id, e.version, s.hash, e.payload, s.at, e.deleted
-	FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS s(id, hash, at)
-	CROSS JOIN LATERAL (SELECT e.route, e.key, e.id, e.version, e.payload, e.deleted FROM entries e
-		WHERE e.id = s.id AND e.status = 'L' AND e.lease_owner = $4 LIMIT 1) e
-	ORDER BY e.route, e.key, e.id DESC
-	ON CONFLICT (route, key) DO UPDATE SET entry_id = excluded.entry_id, version = excluded.version,
-		hash = excluded.hash, payload = excluded.payload, delivered_at = excluded.delivered_at, deleted = excluded.deleted
-	WHERE excluded.entry_id >= delivered.entry_id`
-
-// upsertDelivered runs upsertDeliveredSQL; it must run before the entries
-// are deleted.
-func upsertDelivered(ctx context.Context, tx pgx.Tx, owner string, ids []int64, hashes []string, ats []int64) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	if _, err := tx.Exec(ctx, upsertDeliveredSQL, ids, hashes, ats, owner); err != nil {
-		return fmt.Errorf("record delivered content: %w", err)
 	}
 	return nil
 }
