@@ -86,11 +86,78 @@ func TestLeasedByIDPlansUsePrimaryKey(t *testing.T) {
 		args []string
 	}{
 		"deleteSettledSQL": {deleteSettledSQL, []string{`'w1'`, ids, ids, `'{a,b,c,d}'::text[]`, `'{1,2,3,4}'::bigint[]`}},
-		"extendLeasesSQL": {extendLeasesSQL, []string{`3`, `'w1'`, ids}},
+		"extendLeasesSQL":  {extendLeasesSQL, []string{`3`, `'w1'`, ids}},
 	} {
 		plan := genericPlan(t, conn, c.sql, c.args...)
 		if strings.Contains(plan, "entries_leased") || !strings.Contains(plan, "entries_pkey") {
 			t.Errorf("%s: expected a plan through entries_pkey alone, got\n%s", name, plan)
 		}
+	}
+}
+
+// explainAnalyze runs q with args (SQL literals) under EXPLAIN ANALYZE in
+// a transaction rolled back after, and returns the plan's text.
+func explainAnalyze(t *testing.T, conn *pgx.Conn, q string, args ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := conn.Exec(ctx, `DEALLOCATE ALL`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `PREPARE q AS `+q); err != nil {
+		t.Fatalf("prepare %s: %v", q, err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // nothing to keep
+	rows, err := tx.Query(ctx, `EXPLAIN ANALYZE EXECUTE q(`+strings.Join(args, ", ")+`)`, pgx.QueryExecModeSimpleProtocol)
+	if err != nil {
+		t.Fatalf("explain %s: %v", q, err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("explain %s: %v", q, err)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// probes returns the plan's lines that scan index.
+func probes(plan, index string) []string {
+	var out []string
+	for line := range strings.Lines(plan) {
+		if strings.Contains(line, "Scan using "+index+" ") {
+			out = append(out, strings.TrimSpace(line))
+		}
+	}
+	return out
+}
+
+// A page's look-up probes for queued entries and dead letters only when
+// the route has any: a sync whose pages go in leased has none, and the
+// probes were a quarter of an enqueue's server time.
+func TestContentSkipsKindsTheRouteLacks(t *testing.T) {
+	conn := churnedQueue(t)
+	keys := `'orders', '{30001,30002,5}'::text[]`
+	plan := explainAnalyze(t, conn, contentSQL, keys)
+	for _, index := range []string{"entries_queued_key", "dead_letters_route_key"} {
+		for _, line := range probes(plan, index) {
+			// The one-time check (an index-only scan) runs; the probes by key do not.
+			if !strings.Contains(line, "Index Only Scan") && !strings.Contains(line, "never executed") {
+				t.Errorf("with nothing queued and no dead letter, %s is probed:\n%s", index, plan)
+			}
+		}
+	}
+	if _, err := conn.Exec(context.Background(), `INSERT INTO dead_letters (entry_id, route, key, version, payload, created_at, died_at)
+		VALUES (5, 'orders', '5', 1, '\x7b7d', 1, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	plan = explainAnalyze(t, conn, contentSQL, keys)
+	ran := false
+	for _, line := range probes(plan, "dead_letters_route_key") {
+		ran = ran || strings.Contains(line, "loops=3")
+	}
+	if !ran {
+		t.Errorf("with a dead letter in the route, the keys are not probed for theirs:\n%s", plan)
 	}
 }
