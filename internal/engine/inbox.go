@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/store"
 )
 
@@ -21,6 +22,7 @@ import (
 type Inbox struct {
 	owner    string
 	leaseFor time.Duration
+	capacity int // entries waiting at most; pushes beyond are queued pending
 
 	mu      sync.Mutex
 	idle    sync.Cond // signalled when a reservation ends
@@ -31,11 +33,24 @@ type Inbox struct {
 	left    int // entries not taken when the run ended
 }
 
-// NewInbox returns an inbox for a run of this engine. It takes nothing
-// until the run has started (holds the route's lock, is recorded), and
-// nothing after the run ends.
-func (e *Engine) NewInbox() *Inbox {
-	ib := &Inbox{owner: e.opts.Owner, leaseFor: e.opts.LeaseFor}
+// inboxBatches is how many of the route's batches an inbox holds at most:
+// beyond, pushes are queued pending in the store (memory stays bounded
+// however slow the destination).
+const inboxBatches = 2
+
+// NewInbox returns an inbox for a run of route on this engine, or nil
+// when the route takes none: with respond: sync a push of a key still
+// waiting would supersede the earlier one, and its caller would get
+// "skipped" instead of the destination's answer; with entry_priority
+// the store's order, not arrival, decides what goes first. It takes
+// nothing until the run has started (holds the route's lock, is
+// recorded), and nothing after the run ends.
+func (e *Engine) NewInbox(route string) *Inbox {
+	r, err := e.route(route)
+	if err != nil || r.cfg.Webhook == nil || r.cfg.Webhook.Respond == config.RespondSync || r.entryPriority != nil {
+		return nil
+	}
+	ib := &Inbox{owner: e.opts.Owner, leaseFor: e.opts.LeaseFor, capacity: inboxBatches * max(r.cfg.Batch, 1)}
 	ib.idle.L = &ib.mu
 	return ib
 }
@@ -49,7 +64,7 @@ func (ib *Inbox) Reserve(now time.Time) (*store.PushLease, bool) {
 	}
 	ib.mu.Lock()
 	defer ib.mu.Unlock()
-	if !ib.opened || ib.closed {
+	if !ib.opened || ib.closed || len(ib.items) >= ib.capacity {
 		return nil, false
 	}
 	ib.pending++
@@ -58,7 +73,7 @@ func (ib *Inbox) Reserve(now time.Time) (*store.PushLease, bool) {
 
 // Deliver ends a reservation with the entries its commit leased (none
 // when the commit failed) and the records they were made from, in the
-// same order.
+// same order. It must follow a Reserve that returned true.
 func (ib *Inbox) Deliver(entries []store.Entry, records []map[string]any) {
 	ib.mu.Lock()
 	defer ib.mu.Unlock()
@@ -67,6 +82,54 @@ func (ib *Inbox) Deliver(entries []store.Entry, records []map[string]any) {
 	}
 	ib.pending--
 	ib.idle.Broadcast()
+}
+
+// takeKeys returns the entries waiting whose keys are in keys: older
+// versions of records the run leased from the store, to go in the same
+// batch (only the newest version of a key in a batch is sent).
+func (ib *Inbox) takeKeys(keys map[string]bool) []handed {
+	if ib == nil {
+		return nil
+	}
+	ib.mu.Lock()
+	defer ib.mu.Unlock()
+	var out []handed
+	kept := ib.items[:0]
+	for _, h := range ib.items {
+		if keys[h.entry.Key] {
+			out = append(out, h)
+			continue
+		}
+		kept = append(kept, h)
+	}
+	clear(ib.items[len(kept):])
+	ib.items = kept
+	return out
+}
+
+// waiting reports whether entries wait to be taken.
+func (ib *Inbox) waiting() bool {
+	if ib == nil {
+		return false
+	}
+	ib.mu.Lock()
+	defer ib.mu.Unlock()
+	return len(ib.items) > 0
+}
+
+// ids returns the IDs of the entries waiting: their leases are extended
+// with those of the batches in flight.
+func (ib *Inbox) ids() []int64 {
+	if ib == nil {
+		return nil
+	}
+	ib.mu.Lock()
+	defer ib.mu.Unlock()
+	out := make([]int64, len(ib.items))
+	for i := range ib.items {
+		out[i] = ib.items[i].entry.ID
+	}
+	return out
 }
 
 // open starts taking reservations: the run is under way, and what is

@@ -10,7 +10,7 @@ import (
 // An inbox takes reservations only while its run is under way; closing
 // it waits for the commits under way and counts what was not taken.
 func TestInboxTakesReservationsOnlyWhileTheRunIsUnderWay(t *testing.T) {
-	ib := &Inbox{owner: "w", leaseFor: time.Minute}
+	ib := &Inbox{owner: "w", leaseFor: time.Minute, capacity: 4}
 	ib.idle.L = &ib.mu
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	if _, ok := ib.Reserve(now); ok {
@@ -26,8 +26,25 @@ func TestInboxTakesReservationsOnlyWhileTheRunIsUnderWay(t *testing.T) {
 		t.Fatalf("take(2) = %+v; want entries 1 and 2 with their records", got)
 	}
 
+	// Full: a push is queued pending in the store instead.
+	ib.Reserve(now)
+	ib.Deliver([]store.Entry{{ID: 10, Key: "x"}, {ID: 11, Key: "y"}, {ID: 12, Key: "x"}}, []map[string]any{{}, {}, {}})
+	if _, ok := ib.Reserve(now); ok {
+		t.Fatalf("Reserve with %d entries waiting (capacity 4): ok", len(ib.items))
+	}
+	if got := ib.ids(); len(got) != 4 || got[0] != 3 || got[3] != 12 {
+		t.Fatalf("ids = %v; want the waiting entries 3, 10, 11, 12 (their leases are extended)", got)
+	}
+	if got := ib.takeKeys(map[string]bool{"x": true}); len(got) != 2 || got[0].entry.ID != 10 || got[1].entry.ID != 12 {
+		t.Fatalf("takeKeys(x) = %+v; want entries 10 and 12", got)
+	}
+	if got := ib.ids(); len(got) != 2 || got[0] != 3 || got[1] != 11 {
+		t.Fatalf("ids after takeKeys = %v; want 3 and 11", got)
+	}
+	ib.take(1) // entry 3
+
 	if _, ok := ib.Reserve(now); !ok {
-		t.Fatal("second Reserve refused")
+		t.Fatal("Reserve with room refused")
 	}
 	closed := make(chan int)
 	go func() { closed <- ib.close() }()
@@ -38,7 +55,7 @@ func TestInboxTakesReservationsOnlyWhileTheRunIsUnderWay(t *testing.T) {
 	}
 	ib.Deliver([]store.Entry{{ID: 4}}, []map[string]any{{"n": 4}})
 	if n := <-closed; n != 2 || ib.Left() != 2 {
-		t.Fatalf("close = %d, Left = %d; want entries 3 and 4 not taken", n, ib.Left())
+		t.Fatalf("close = %d, Left = %d; want entries 11 and 4 not taken", n, ib.Left())
 	}
 	if _, ok := ib.Reserve(now); ok {
 		t.Fatal("Reserve after close: ok")
@@ -47,7 +64,7 @@ func TestInboxTakesReservationsOnlyWhileTheRunIsUnderWay(t *testing.T) {
 		t.Fatalf("take after close = %+v", got)
 	}
 	var none *Inbox // routes without a webhook
-	if _, ok := none.Reserve(now); ok || none.take(1) != nil || none.close() != 0 || none.Left() != 0 {
+	if _, ok := none.Reserve(now); ok || none.take(1) != nil || none.takeKeys(map[string]bool{"x": true}) != nil || none.waiting() || none.ids() != nil || none.close() != 0 || none.Left() != 0 {
 		t.Fatal("a nil inbox takes something")
 	}
 }

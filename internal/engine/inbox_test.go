@@ -20,7 +20,35 @@ routes:
     destinations:
       default:
         http: { system: erp, method: POST, path: /erp, body: each }
+  synced:
+    webhook: { key: id, token: "${env:HOOK_TOKEN}", respond: sync }
+    destinations:
+      default:
+        http: { system: erp, method: POST, path: /erp, body: each }
+  ranked:
+    webhook: { key: id, token: "${env:HOOK_TOKEN}" }
+    entry_priority: 'total > 100 ? 5 : 0'
+    destinations:
+      default:
+        http: { system: erp, method: POST, path: /erp, body: each }
 `
+
+// Routes whose pushes must go through the store's queue get no inbox:
+// respond: sync (a second push of a key would supersede the first and
+// its caller would get "skipped", not the destination's answer) and
+// entry_priority (the store's order decides what goes first).
+func TestRoutesThatNeedTheQueuesOrderGetNoInbox(t *testing.T) {
+	t.Setenv("HOOK_TOKEN", "hook-token-for-tests")
+	h := newHarness(t, inboxRoute, map[string]string{"erp": "http://127.0.0.1:1"})
+	if h.engine.NewInbox("hook") == nil {
+		t.Error("the async webhook route got no inbox")
+	}
+	for _, route := range []string{"synced", "ranked", "no-such-route"} {
+		if h.engine.NewInbox(route) != nil {
+			t.Errorf("route %q got an inbox", route)
+		}
+	}
+}
 
 // A record pushed to a webhook route is queued leased to the route's run
 // and handed to it in memory (engine.Inbox). When the run ends without
@@ -33,7 +61,7 @@ func TestAHandedRecordTheRunDidNotTakeGoesBackToTheQueue(t *testing.T) {
 	h := newHarness(t, inboxRoute, map[string]string{"erp": erp.srv.URL})
 	ctx := context.Background()
 
-	ib := h.engine.NewInbox()
+	ib := h.engine.NewInbox("hook")
 	waiting := make(chan struct{}, 1)
 	done := make(chan error, 1)
 	go func() {

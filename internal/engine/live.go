@@ -103,7 +103,9 @@ func (l *live) loop(ctx context.Context) {
 				e.log.Warn("flush run counters", "route", run.Route, "run", run.ID, "err", err)
 			}
 		case <-extend.C:
-			ids := l.heldIDs()
+			// Entries handed in by pushes and not taken yet are leased
+			// to the run too.
+			ids := append(l.heldIDs(), l.rs.opts.Inbox.ids()...)
 			if len(ids) == 0 {
 				continue
 			}

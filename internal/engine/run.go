@@ -893,17 +893,28 @@ func (rs *runState) sendPass(ctx context.Context, mode store.LeaseMode) error {
 	if mode == store.LeaseErrors {
 		limit, phase = cfg.ErrorBatch, "retrying"
 	}
+	inbox := rs.opts.Inbox
+	if mode != store.LeasePending {
+		inbox = nil
+	}
+	fromInbox := 0 // batches taken from the inbox since the store's last lease
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		var work []handed
-		if mode == store.LeasePending {
+		if fromInbox < inboxStreak {
 			// Pushed records handed in leased come first: no lease
 			// transaction for them.
-			work = rs.opts.Inbox.take(limit)
+			work = inbox.take(limit)
 		}
-		if len(work) == 0 {
+		if len(work) > 0 {
+			fromInbox++
+		} else {
+			// Now and then the store's queue too, so what waits there
+			// (pushed before the run, to another process, or when the
+			// inbox was full) is not held up by a stream of pushes.
+			fromInbox = 0
 			now := rs.e.opts.Now()
 			entries, err := st.Lease(ctx, store.LeaseRequest{
 				Route: cfg.Name, Owner: rs.e.opts.Owner, Limit: limit, Mode: mode,
@@ -913,11 +924,21 @@ func (rs *runState) sendPass(ctx context.Context, mode store.LeaseMode) error {
 				return fmt.Errorf("route %q: lease: %w", cfg.Name, err)
 			}
 			if len(entries) == 0 {
+				if inbox.waiting() {
+					continue
+				}
 				return nil
 			}
-			work = make([]handed, len(entries))
-			for i, en := range entries {
-				work[i] = handed{entry: en}
+			keys := make(map[string]bool, len(entries))
+			for _, en := range entries {
+				keys[en.Key] = true
+			}
+			// Older versions of these keys waiting in the inbox go in the
+			// same batch, where only the newest is sent: the store's
+			// entry must not overtake them and be overwritten by them.
+			work = inbox.takeKeys(keys)
+			for _, en := range entries {
+				work = append(work, handed{entry: en})
 			}
 		}
 		rs.live.holdWork(work)
@@ -939,6 +960,10 @@ func (rs *runState) sendPass(ctx context.Context, mode store.LeaseMode) error {
 		}
 	}
 }
+
+// inboxStreak is how many batches the main pass takes from the inbox
+// before it leases from the store again.
+const inboxStreak = 4
 
 // maxBackOff caps how long one Retry-After pauses a run.
 const maxBackOff = 30 * time.Second

@@ -287,7 +287,7 @@ func (s *Service) startLocked(r *request, rc *config.Route) {
 	ar := &activeRun{req: r, gen: s.gen, cancel: cancel, started: s.now()}
 	if rc.Webhook != nil {
 		ar.wake = make(chan struct{}, 1)
-		ar.inbox = ar.gen.eng.NewInbox()
+		ar.inbox = ar.gen.eng.NewInbox(r.route)
 	}
 	ar.gen.users++
 	d.running[r.route] = ar

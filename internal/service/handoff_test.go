@@ -3,9 +3,12 @@ package service_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ferry-dev/ferry/internal/engine"
+	"github.com/ferry-dev/ferry/internal/service"
 	"github.com/ferry-dev/ferry/internal/store"
 )
 
@@ -72,4 +75,133 @@ func TestPushesDuringARunAreHandedToItWithoutALease(t *testing.T) {
 	if err != nil || c.Pending+c.Leased+c.Error != 0 {
 		t.Errorf("counts = %+v, %v; want nothing left", c, err)
 	}
+}
+
+// An entry queued in the store (pushed to another process, released by
+// an earlier run, or pushed while the inbox was full) is sent while a
+// stream of pushes keeps the run's inbox busy: the main pass leases from
+// the store every few batches.
+func TestEntriesInTheStoreAreNotHeldUpByAStreamOfPushes(t *testing.T) {
+	t.Setenv("HOOK_TOKEN", "hook-token-for-tests")
+	h := newHarness(t, "", webhookRoute("", "    batch: 20\n"))
+	h.start()
+	ctx := context.Background()
+	release, entered := h.sys.hold("hook")
+	if _, err := h.svc.Accept(ctx, "hook", []map[string]any{{"id": 1}}, false); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	if _, err := h.store.EnqueuePage(ctx, "hook", []store.NewEntry{{Key: "other", Payload: []byte(`{"id":"other"}`), Priority: 100}}, nil, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 2; !stop.Load(); i++ {
+			if _, err := h.svc.Accept(ctx, "hook", []map[string]any{{"id": i}}, false); err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(3 * time.Millisecond)
+		}
+	}()
+	release()
+	start := time.Now()
+	var waited time.Duration
+	for time.Since(start) < 3*time.Second {
+		es, _ := h.store.Entries(ctx, store.EntryFilter{Route: "hook", Status: store.StatusPending})
+		found := false
+		for _, e := range es {
+			found = found || e.Key == "other"
+		}
+		if !found {
+			waited = time.Since(start)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop.Store(true)
+	<-done
+	n := len(h.sys.arrived("hook"))
+	if waited == 0 {
+		t.Errorf("the entry queued in the store (priority 100) was still pending after 3 s of pushes (%d deliveries of pushed records meanwhile)", n)
+	} else {
+		t.Logf("store entry taken after %v", waited)
+	}
+	h.idle("hook")
+}
+
+// Records handed to the run's inbox keep their leases while they wait
+// behind a slow batch (the run extends them with the batch's), so the
+// rescuer does not put them back and no record is sent twice.
+func TestHandedEntriesKeepTheirLeasesWhileTheyWait(t *testing.T) {
+	t.Setenv("HOOK_TOKEN", "hook-token-for-tests")
+	h := newHarness(t, "", webhookRoute("", "    batch: 20\n"))
+	svc, err := service.New(service.Options{Config: h.config(), Store: h.store, Now: h.clock.Now, Logger: testLogger(),
+		Engine: engine.Options{LeaseFor: 3 * time.Second},
+		Every:  service.Periods{Schedule: time.Hour, Lead: time.Hour, Rescue: time.Hour, Retain: time.Hour, Sweep: time.Hour, Freshness: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.svc = svc
+	h.start()
+	ctx := context.Background()
+	release, entered := h.sys.hold("hook")
+	if _, err := h.svc.Accept(ctx, "hook", []map[string]any{{"id": 1}}, false); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	const more = 5
+	for i := 2; i <= more+1; i++ {
+		if _, err := h.svc.Accept(ctx, "hook", []map[string]any{{"id": i}}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.clock.Set(h.clock.Now().Add(4 * time.Second)) // past the handed leases
+	time.Sleep(1500 * time.Millisecond)             // live extends the batch in flight
+	if err := h.svc.RescuePass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	eventually(t, "delivered", func() bool { return len(h.sys.arrived("hook")) >= more+1 })
+	h.idle("hook")
+	if got := len(h.sys.arrived("hook")); got != more+1 {
+		t.Errorf("the destination got %d deliveries for %d records", got, more+1)
+	}
+}
+
+// Two respond: sync callers push the same key while the run is busy:
+// the second push replaces the first's queued entry, and both get the
+// destination's answer (sync routes take no inbox, where the first would
+// have been superseded and answered "skipped").
+func TestSyncCallersPushingOneKeyBothGetTheDestinationsAnswer(t *testing.T) {
+	t.Setenv("HOOK_TOKEN", "hook-token-for-tests")
+	h := newHarness(t, "", webhookRoute(", respond: sync", "    batch: 20\n"))
+	h.start()
+	ctx := context.Background()
+	release, entered := h.sys.hold("hook")
+	if _, err := h.svc.Accept(ctx, "hook", []map[string]any{{"id": 0}}, false); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	a, err := h.svc.Accept(ctx, "hook", []map[string]any{{"id": 7, "v": 1}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := h.svc.Accept(ctx, "hook", []map[string]any{{"id": 7, "v": 2}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("entries: a=%+v b=%+v", a.Entries, b.Entries)
+	release()
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	da, errA := a.Wait(wctx)
+	db, errB := b.Wait(wctx)
+	t.Logf("a: %+v %v; b: %+v %v", da, errA, db, errB)
+	if len(da) != 1 || da[0].Outcome != "done" {
+		t.Errorf("caller a got %+v, %v; want the destination's answer", da, errA)
+	}
+	h.idle("hook")
 }
