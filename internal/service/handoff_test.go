@@ -12,6 +12,44 @@ import (
 	"github.com/ferry-dev/ferry/internal/store"
 )
 
+// holdFirstDelivery pushes a record to the route hook and waits until its
+// delivery is held at the destination: the route's run is under way.
+func holdFirstDelivery(t *testing.T, h *harness) (release func()) {
+	t.Helper()
+	release, entered := h.sys.hold("hook")
+	if _, err := h.svc.Accept(context.Background(), "hook", []map[string]any{{"id": 0}}, false); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first push was never delivered")
+	}
+	return release
+}
+
+// pushIDs pushes the records {"id": from} to {"id": to} to hook, one call
+// each.
+func pushIDs(t *testing.T, h *harness, from, to int) {
+	t.Helper()
+	for i := from; i <= to; i++ {
+		if _, err := h.svc.Accept(context.Background(), "hook", []map[string]any{{"id": i}}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// wantDeliveredOnce waits until hook's destination got n deliveries and
+// the route is idle, and checks that it got no more.
+func wantDeliveredOnce(t *testing.T, h *harness, n int) {
+	t.Helper()
+	eventually(t, "every pushed record delivered", func() bool { return len(h.sys.arrived("hook")) >= n })
+	h.idle("hook")
+	if got := len(h.sys.arrived("hook")); got != n {
+		t.Errorf("the destination got %d deliveries; want %d, each record once", got, n)
+	}
+}
+
 // leaseCounter counts the entries the main pass leases from the store.
 type leaseCounter struct {
 	store.Store
@@ -46,28 +84,11 @@ func TestPushesDuringARunAreHandedToItWithoutALease(t *testing.T) {
 	h.svc = h.build(counter, "")
 	h.start()
 	ctx := context.Background()
-	release, entered := h.sys.hold("hook")
-
-	if _, err := h.svc.Accept(ctx, "hook", []map[string]any{{"id": 1}}, false); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-entered: // the run is under way, its first delivery held
-	case <-time.After(10 * time.Second):
-		t.Fatal("the first push was never delivered")
-	}
+	release := holdFirstDelivery(t, h)
 	const more = 10
-	for i := 2; i <= more+1; i++ {
-		if _, err := h.svc.Accept(ctx, "hook", []map[string]any{{"id": i}}, false); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pushIDs(t, h, 2, more+1)
 	release()
-	eventually(t, "every pushed record delivered", func() bool { return len(h.sys.arrived("hook")) >= more+1 })
-	h.idle("hook")
-	if got := len(h.sys.arrived("hook")); got != more+1 {
-		t.Errorf("the destination got %d deliveries; want %d, each record once", got, more+1)
-	}
+	wantDeliveredOnce(t, h, more+1)
 	if n := counter.count(); n != 1 {
 		t.Errorf("the main pass leased %d entries from the store; want 1 (the push that started the run), the rest handed in memory", n)
 	}
@@ -86,11 +107,7 @@ func TestEntriesInTheStoreAreNotHeldUpByAStreamOfPushes(t *testing.T) {
 	h := newHarness(t, "", webhookRoute("", "    batch: 20\n"))
 	h.start()
 	ctx := context.Background()
-	release, entered := h.sys.hold("hook")
-	if _, err := h.svc.Accept(ctx, "hook", []map[string]any{{"id": 1}}, false); err != nil {
-		t.Fatal(err)
-	}
-	<-entered
+	release := holdFirstDelivery(t, h)
 	if _, err := h.store.EnqueuePage(ctx, "hook", []store.NewEntry{{Key: "other", Payload: []byte(`{"id":"other"}`), Priority: 100}}, nil, h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -147,28 +164,16 @@ func TestHandedEntriesKeepTheirLeasesWhileTheyWait(t *testing.T) {
 	h.svc = svc
 	h.start()
 	ctx := context.Background()
-	release, entered := h.sys.hold("hook")
-	if _, err := h.svc.Accept(ctx, "hook", []map[string]any{{"id": 1}}, false); err != nil {
-		t.Fatal(err)
-	}
-	<-entered
+	release := holdFirstDelivery(t, h)
 	const more = 5
-	for i := 2; i <= more+1; i++ {
-		if _, err := h.svc.Accept(ctx, "hook", []map[string]any{{"id": i}}, false); err != nil {
-			t.Fatal(err)
-		}
-	}
+	pushIDs(t, h, 2, more+1)
 	h.clock.Set(h.clock.Now().Add(4 * time.Second)) // past the handed leases
 	time.Sleep(1500 * time.Millisecond)             // live extends the batch in flight
 	if err := h.svc.RescuePass(ctx); err != nil {
 		t.Fatal(err)
 	}
 	release()
-	eventually(t, "delivered", func() bool { return len(h.sys.arrived("hook")) >= more+1 })
-	h.idle("hook")
-	if got := len(h.sys.arrived("hook")); got != more+1 {
-		t.Errorf("the destination got %d deliveries for %d records", got, more+1)
-	}
+	wantDeliveredOnce(t, h, more+1)
 }
 
 // Two respond: sync callers push the same key while the run is busy:
@@ -180,11 +185,7 @@ func TestSyncCallersPushingOneKeyBothGetTheDestinationsAnswer(t *testing.T) {
 	h := newHarness(t, "", webhookRoute(", respond: sync", "    batch: 20\n"))
 	h.start()
 	ctx := context.Background()
-	release, entered := h.sys.hold("hook")
-	if _, err := h.svc.Accept(ctx, "hook", []map[string]any{{"id": 0}}, false); err != nil {
-		t.Fatal(err)
-	}
-	<-entered
+	release := holdFirstDelivery(t, h)
 	a, err := h.svc.Accept(ctx, "hook", []map[string]any{{"id": 7, "v": 1}}, true)
 	if err != nil {
 		t.Fatal(err)
