@@ -34,6 +34,9 @@ func GroupPushes(pushes []store.Push) ([]Group, [][]Slot, error) {
 		if p.Route == "" {
 			return nil, nil, fmt.Errorf("accept: push %d: empty route", i)
 		}
+		if p.Lease != nil && p.Lease.Owner == "" {
+			return nil, nil, fmt.Errorf("accept: push %d to route %q: lease without an owner", i, p.Route)
+		}
 		kept, _ := LastOfKeys(p.Entries)
 		g, ok := open[p.Route]
 		if ok && (!groups[g].Lease.Same(p.Lease) || slices.ContainsFunc(kept, func(e store.NewEntry) bool { _, dup := groups[g].keys[e.Key]; return dup })) {

@@ -71,4 +71,8 @@ func testAcceptLeased(t *testing.T, s store.Store) {
 	if got := entry(t, s, e.EntryID); got.Status != store.StatusPending {
 		t.Errorf("e after its lease was released = %+v; want pending", got)
 	}
+	noOwner := store.Push{Route: "orders", Lease: &store.PushLease{Until: until}, Entries: keys("orders", "f")}
+	if _, err := s.Accept(ctx, []store.Push{noOwner}, t0); err == nil {
+		t.Error("Accept with a lease without an owner: no error")
+	}
 }
