@@ -23,7 +23,7 @@ import (
 func storeKinds() []storeKind {
 	return []storeKind{
 		{"sqlite", 11, func(t *testing.T) string { return filepath.Join(t.TempDir(), "ferry.db") }},
-		{"postgres", 2, func(t *testing.T) string {
+		{"postgres", 1, func(t *testing.T) string {
 			pgtest.Need(t)
 			return pgtest.DSN() + "&schema=" + pgtest.FreshSchema(t)
 		}},

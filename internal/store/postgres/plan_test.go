@@ -171,29 +171,3 @@ func TestContentSkipsKindsTheRouteLacks(t *testing.T) {
 		t.Errorf("the look-up sorts:\n%s", plan)
 	}
 }
-
-// The queue's keys and routes compare byte by byte, as in the SQLite
-// store, whatever the database's locale: the B-trees of entries,
-// delivered and dead_letters compare them for every record, and strcoll
-// made that a tenth of the server's work.
-func TestKeysCollateC(t *testing.T) {
-	conn := churnedQueue(t)
-	rows, err := conn.Query(context.Background(), `SELECT a.attrelid::regclass::text || '.' || a.attname, coalesce(c.collname, '')
-		FROM pg_attribute a LEFT JOIN pg_collation c ON c.oid = a.attcollation
-		WHERE a.attrelid = ANY (ARRAY['entries'::regclass, 'delivered'::regclass, 'dead_letters'::regclass]) AND a.attname IN ('route', 'key')`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[struct{ Column, Collation string }])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 6 {
-		t.Fatalf("%d route and key columns, want 6: %v", len(got), got)
-	}
-	for _, c := range got {
-		if c.Collation != "C" {
-			t.Errorf("%s: collation %q, want C", c.Column, c.Collation)
-		}
-	}
-}

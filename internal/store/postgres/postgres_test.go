@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -74,11 +73,7 @@ func TestOpenConcurrentMigratesOnce(t *testing.T) {
 	if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM `+schema+`.schema_migrations), (SELECT count(*) FROM `+schema+`.meta)`).Scan(&applied, &metas); err != nil {
 		t.Fatal(err)
 	}
-	files, err := filepath.Glob("migrations/*.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := len(files); applied != want || metas != 1 {
+	if want := 1; applied != want || metas != 1 {
 		t.Errorf("schema_migrations has %d rows, meta %d; want %d and 1", applied, metas, want)
 	}
 }
