@@ -105,8 +105,9 @@ func lookupUnsettled(ctx context.Context, tx pgx.Tx, settlements []store.Settlem
 // entries of one key the newer goes in (one row may be changed once per
 // statement).
 //
-// The status is compared as text (here and in the other statements that
-// pick leased entries by ID) so that the planner cannot reach the rows
+// The status is compared as text (here and in ExtendLeases, which pick
+// many leased entries by ID; the statements of one entry each keep
+// status = 'L', one probe either way) so that the planner cannot reach the rows
 // through the partial index entries_leased. That index keeps an entry
 // for every row leased since the table's last vacuum (the hot path
 // inserts entries leased and deletes them moments later, far faster than
