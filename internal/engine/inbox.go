@@ -24,13 +24,14 @@ type Inbox struct {
 	leaseFor time.Duration
 	capacity int // entries waiting at most; pushes beyond are queued pending
 
-	mu      sync.Mutex
-	idle    sync.Cond // signalled when a reservation ends
-	opened  bool      // the run is recorded and holds the route
-	closed  bool
-	pending int // reservations whose commit is under way
-	items   []handed
-	left    int // entries not taken when the run ended
+	mu       sync.Mutex
+	idle     sync.Cond // signalled when a reservation ends
+	opened   bool      // the run is recorded and holds the route
+	closed   bool
+	pending  int // reservations whose commit is under way
+	reserved int // records those reservations may hand in
+	items    []handed
+	left     int // entries not taken when the run ended
 }
 
 // inboxBatches is how many of the route's batches an inbox holds at most:
@@ -42,12 +43,15 @@ const inboxBatches = 2
 // when the route takes none: with respond: sync a push of a key still
 // waiting would supersede the earlier one, and its caller would get
 // "skipped" instead of the destination's answer; with entry_priority
-// the store's order, not arrival, decides what goes first. It takes
+// the store's order, not arrival, decides what goes first; a route with
+// a source reads records beside the pushes, and a newer version read
+// from the source would be queued beside a pushed one waiting in memory
+// and sent before it. It takes
 // nothing until the run has started (holds the route's lock, is
 // recorded), and nothing after the run ends.
 func (e *Engine) NewInbox(route string) *Inbox {
 	r, err := e.route(route)
-	if err != nil || r.cfg.Webhook == nil || r.cfg.Webhook.Respond == config.RespondSync || r.entryPriority != nil {
+	if err != nil || r.cfg.Webhook == nil || r.cfg.Webhook.Respond == config.RespondSync || r.entryPriority != nil || r.source != nil {
 		return nil
 	}
 	ib := &Inbox{owner: e.opts.Owner, leaseFor: e.opts.LeaseFor, capacity: inboxBatches * max(r.cfg.Batch, 1)}
@@ -55,44 +59,54 @@ func (e *Engine) NewInbox(route string) *Inbox {
 	return ib
 }
 
-// Reserve asks to queue the records of a commit about to be made leased
-// to the run: the lease to ask the store for, or false when the run no
-// longer takes them (queue them pending). A nil inbox takes nothing.
-func (ib *Inbox) Reserve(now time.Time) (*store.PushLease, bool) {
+// Reserve asks to queue n records of a commit about to be made leased to
+// the run: the lease to ask the store for, or false when the run no
+// longer takes them or has no room for them (queue them pending). A nil
+// inbox takes nothing.
+func (ib *Inbox) Reserve(now time.Time, n int) (*store.PushLease, bool) {
 	if ib == nil {
 		return nil, false
 	}
 	ib.mu.Lock()
 	defer ib.mu.Unlock()
-	if !ib.opened || ib.closed || len(ib.items) >= ib.capacity {
+	if !ib.opened || ib.closed || len(ib.items)+ib.reserved+n > ib.capacity {
 		return nil, false
 	}
 	ib.pending++
+	ib.reserved += n
 	return &store.PushLease{Owner: ib.owner, Until: now.Add(ib.leaseFor)}, true
 }
 
-// Deliver ends a reservation with the entries its commit leased (none
-// when the commit failed) and the records they were made from, in the
-// same order. It must follow a Reserve that returned true.
-func (ib *Inbox) Deliver(entries []store.Entry, records []map[string]any) {
+// Deliver ends a reservation of n records with the entries its commit
+// leased (none when the commit failed) and the records they were made
+// from, in the same order. It must follow a Reserve of n that returned
+// true.
+func (ib *Inbox) Deliver(n int, entries []store.Entry, records []map[string]any) {
 	ib.mu.Lock()
 	defer ib.mu.Unlock()
 	for i := range entries {
 		ib.items = append(ib.items, handed{entry: entries[i], record: records[i]})
 	}
 	ib.pending--
+	ib.reserved -= n
 	ib.idle.Broadcast()
 }
 
 // takeKeys returns the entries waiting whose keys are in keys: older
 // versions of records the run leased from the store, to go in the same
-// batch (only the newest version of a key in a batch is sent).
+// batch (only the newest version of a key in a batch is sent). It first
+// waits for the commits under way: one of them may hold an older version
+// of a key whose newer one (queued since, by another process) the run
+// has just leased.
 func (ib *Inbox) takeKeys(keys map[string]bool) []handed {
 	if ib == nil {
 		return nil
 	}
 	ib.mu.Lock()
 	defer ib.mu.Unlock()
+	for ib.pending > 0 {
+		ib.idle.Wait()
+	}
 	var out []handed
 	kept := ib.items[:0]
 	for _, h := range ib.items {

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,19 +32,28 @@ routes:
     destinations:
       default:
         http: { system: erp, method: POST, path: /erp, body: each }
+  sourced:
+    source:
+      http: { system: erp, path: /orders, records: data, key: id }
+    webhook: { key: id, token: "${env:HOOK_TOKEN}" }
+    destinations:
+      default:
+        http: { system: erp, method: POST, path: /erp, body: each }
 `
 
 // Routes whose pushes must go through the store's queue get no inbox:
 // respond: sync (a second push of a key would supersede the first and
-// its caller would get "skipped", not the destination's answer) and
-// entry_priority (the store's order decides what goes first).
+// its caller would get "skipped", not the destination's answer),
+// entry_priority (the store's order decides what goes first) and a route
+// with a source (a newer version read from it would be queued beside a
+// pushed one waiting in memory, and sent before it).
 func TestRoutesThatNeedTheQueuesOrderGetNoInbox(t *testing.T) {
 	t.Setenv("HOOK_TOKEN", "hook-token-for-tests")
 	h := newHarness(t, inboxRoute, map[string]string{"erp": "http://127.0.0.1:1"})
 	if h.engine.NewInbox("hook") == nil {
 		t.Error("the async webhook route got no inbox")
 	}
-	for _, route := range []string{"synced", "ranked", "no-such-route"} {
+	for _, route := range []string{"synced", "ranked", "sourced", "no-such-route"} {
 		if h.engine.NewInbox(route) != nil {
 			t.Errorf("route %q got an inbox", route)
 		}
@@ -83,7 +93,7 @@ func TestAHandedRecordTheRunDidNotTakeGoesBackToTheQueue(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the run never waited for pushes")
 	}
-	lease, ok := ib.Reserve(time.Now())
+	lease, ok := ib.Reserve(time.Now(), 1)
 	if !ok {
 		t.Fatal("the inbox of a run under way refused a reservation")
 	}
@@ -96,7 +106,7 @@ func TestAHandedRecordTheRunDidNotTakeGoesBackToTheQueue(t *testing.T) {
 	if err != nil || acc[0][0].Leased == nil {
 		t.Fatalf("Accept with the run's lease = %+v, %v; want the record leased", acc, err)
 	}
-	ib.Deliver([]store.Entry{*acc[0][0].Leased}, records) // no wake: the run's linger runs out
+	ib.Deliver(1, []store.Entry{*acc[0][0].Leased}, records) // no wake: the run's linger runs out
 
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v", err)
@@ -119,5 +129,60 @@ func TestAHandedRecordTheRunDidNotTakeGoesBackToTheQueue(t *testing.T) {
 	}
 	if c := h.counts("hook"); c.Pending+c.Leased+c.Error != 0 {
 		t.Errorf("counts after the next run = %+v; want nothing left", c)
+	}
+}
+
+// A push committed leased to the run but not yet handed to its inbox
+// (the acceptor between Accept and Deliver) while another process queues
+// a newer version of the key pending: the run leases the newer one from
+// the store, waits for the commit under way, and sends the two in one
+// batch, where only the newer goes out. The destination ends with it.
+func TestAnOlderPushStillBeingHandedInIsNotSentAfterANewerOne(t *testing.T) {
+	t.Setenv("HOOK_TOKEN", "hook-token-for-tests")
+	erp := newHookServer(t, nil)
+	h := newHarness(t, inboxRoute, map[string]string{"erp": erp.srv.URL})
+	ctx := context.Background()
+	ib := h.engine.NewInbox("hook")
+	wake := make(chan struct{}, 1)
+	waiting := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.engine.Run(ctx, "hook", engine.RunOptions{SendOnly: true, Wake: wake, Linger: 2 * time.Second, Inbox: ib,
+			Progress: func(p engine.Progress) {
+				if p.Phase == "waiting" {
+					select {
+					case waiting <- struct{}{}:
+					default:
+					}
+				}
+			}})
+		done <- err
+	}()
+	<-waiting
+	lease, ok := ib.Reserve(time.Now(), 1)
+	if !ok {
+		t.Fatal("the inbox of a run under way refused a reservation")
+	}
+	v1 := []map[string]any{{"id": 7, "v": "v1"}}
+	e1, _ := h.engine.Push("hook", v1)
+	acc1, err := h.store.Accept(ctx, []store.Push{{Route: "hook", Entries: e1, Lease: lease}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := []map[string]any{{"id": 7, "v": "v2"}} // another process: no inbox
+	e2, _ := h.engine.Push("hook", v2)
+	if _, err := h.store.Accept(ctx, []store.Push{{Route: "hook", Entries: e2}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	wake <- struct{}{}
+	time.Sleep(300 * time.Millisecond) // the run leases v2 and waits for the commit under way
+	ib.Deliver(1, []store.Entry{*acc1[0][0].Leased}, v1)
+	wake <- struct{}{} // whatever waits in the inbox now is sent
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	calls := erp.of("POST /erp")
+	if len(calls) == 0 || !strings.Contains(calls[len(calls)-1].Body, `"v2"`) {
+		t.Errorf("the destination got %+v; want it to end with v2", calls)
 	}
 }

@@ -930,13 +930,20 @@ func (rs *runState) sendPass(ctx context.Context, mode store.LeaseMode) error {
 				return nil
 			}
 			keys := make(map[string]bool, len(entries))
+			ids := make(map[int64]bool, len(entries))
 			for _, en := range entries {
-				keys[en.Key] = true
+				keys[en.Key], ids[en.ID] = true, true
 			}
 			// Older versions of these keys waiting in the inbox go in the
 			// same batch, where only the newest is sent: the store's
 			// entry must not overtake them and be overwritten by them.
-			work = inbox.takeKeys(keys)
+			// An entry the store handed out again (its lease lost while
+			// it waited) is sent once, as the store's.
+			for _, h := range inbox.takeKeys(keys) {
+				if !ids[h.entry.ID] {
+					work = append(work, h)
+				}
+			}
 			for _, en := range entries {
 				work = append(work, handed{entry: en})
 			}

@@ -107,29 +107,28 @@ func (a *acceptor) commit(first *pushCall) {
 	}
 	now := a.now()
 	pushes := make([]store.Push, len(live))
+	records := map[string]int{} // route -> records pushed to it in this commit
+	for _, c := range live {
+		records[c.push.Route] += len(c.push.Entries)
+	}
 	inboxes := map[string]*engine.Inbox{} // route -> the run's inbox that reserved this commit
 	leases := map[string]*store.PushLease{}
-	for i, c := range live {
-		route := c.push.Route
-		if _, seen := inboxes[route]; !seen {
-			ib := a.inboxFor(route)
-			if lease, ok := ib.Reserve(now); ok {
-				inboxes[route], leases[route] = ib, lease
-			} else {
-				inboxes[route] = nil
-			}
+	for route, n := range records {
+		ib := a.inboxFor(route)
+		if lease, ok := ib.Reserve(now, n); ok {
+			inboxes[route], leases[route] = ib, lease
 		}
+	}
+	for i, c := range live {
 		pushes[i] = c.push
-		pushes[i].Lease = leases[route]
+		pushes[i].Lease = leases[c.push.Route]
 	}
 	// The caller forgets the records once it has its 202: they must
 	// survive a power loss, not only a crash.
 	res, err := a.st.Accept(store.WithSync(context.Background()), pushes, now)
 	for route, ib := range inboxes {
-		if ib != nil {
-			entries, records := leasedOf(route, live, res, err)
-			ib.Deliver(entries, records)
-		}
+		entries, recs := leasedOf(route, live, res, err)
+		ib.Deliver(records[route], entries, recs)
 	}
 	for i, c := range live {
 		if err != nil {

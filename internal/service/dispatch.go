@@ -378,11 +378,13 @@ func (s *Service) Cancel(ctx context.Context, runID int64) error {
 }
 
 // inboxOf returns the inbox of route's run going on in this process, or
-// nil.
+// nil. A run of an earlier config (a reload came since it started) gets
+// no more pushes in memory: the route may have become respond: sync or
+// gained entry_priority, which take none.
 func (s *Service) inboxOf(route string) *engine.Inbox {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ar := s.d.running[route]; ar != nil {
+	if ar := s.d.running[route]; ar != nil && ar.gen == s.gen {
 		return ar.inbox
 	}
 	return nil

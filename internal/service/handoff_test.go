@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -203,6 +204,43 @@ func TestSyncCallersPushingOneKeyBothGetTheDestinationsAnswer(t *testing.T) {
 	t.Logf("a: %+v %v; b: %+v %v", da, errA, db, errB)
 	if len(da) != 1 || da[0].Outcome != "done" {
 		t.Errorf("caller a got %+v, %v; want the destination's answer", da, errA)
+	}
+	h.idle("hook")
+}
+
+// A reload makes an async route respond: sync while a run of the old
+// config goes on: that run's inbox takes no more pushes, so two sync
+// callers of one key both get the destination's answer (in the inbox
+// the first would have been superseded and answered "skipped").
+func TestAfterAReloadTheOldRunsInboxTakesNoPushes(t *testing.T) {
+	t.Setenv("HOOK_TOKEN", "hook-token-for-tests")
+	h := newHarness(t, "", webhookRoute("", "    batch: 20\n"))
+	h.start()
+	ctx := context.Background()
+	release := holdFirstDelivery(t, h)
+	h.yaml = strings.Replace(h.yaml, `token: "${env:HOOK_TOKEN}"`, `token: "${env:HOOK_TOKEN}", respond: sync`, 1)
+	if err := h.svc.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a, err := h.svc.Accept(ctx, "hook", []map[string]any{{"id": 7, "v": 1}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := h.svc.Accept(ctx, "hook", []map[string]any{{"id": 7, "v": 2}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Entries[0].Leased != nil || b.Entries[0].Leased != nil {
+		t.Errorf("pushes after the reload were leased to the old run: %+v %+v", a.Entries, b.Entries)
+	}
+	release()
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for name, acc := range map[string]service.Accepted{"a": a, "b": b} {
+		got, err := acc.Wait(wctx)
+		if err != nil || len(got) != 1 || got[0].Outcome != store.OutcomeDone {
+			t.Errorf("sync caller %s got %+v, %v; want the destination's answer", name, got, err)
+		}
 	}
 	h.idle("hook")
 }
