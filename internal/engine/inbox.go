@@ -28,8 +28,10 @@ type Inbox struct {
 	idle     sync.Cond // signalled when a reservation ends
 	opened   bool      // the run is recorded and holds the route
 	closed   bool
-	pending  int // reservations whose commit is under way
-	reserved int // records those reservations may hand in
+	pending  int    // reservations whose commit is under way
+	reserved int    // records those reservations may hand in
+	begun    uint64 // reservations made, ever
+	ended    uint64 // reservations ended by Deliver, ever
 	items    []handed
 	left     int // entries not taken when the run ended
 }
@@ -73,6 +75,7 @@ func (ib *Inbox) Reserve(now time.Time, n int) (*store.PushLease, bool) {
 		return nil, false
 	}
 	ib.pending++
+	ib.begun++
 	ib.reserved += n
 	return &store.PushLease{Owner: ib.owner, Until: now.Add(ib.leaseFor)}, true
 }
@@ -88,6 +91,7 @@ func (ib *Inbox) Deliver(n int, entries []store.Entry, records []map[string]any)
 		ib.items = append(ib.items, handed{entry: entries[i], record: records[i]})
 	}
 	ib.pending--
+	ib.ended++
 	ib.reserved -= n
 	ib.idle.Broadcast()
 }
@@ -95,16 +99,20 @@ func (ib *Inbox) Deliver(n int, entries []store.Entry, records []map[string]any)
 // takeKeys returns the entries waiting whose keys are in keys: older
 // versions of records the run leased from the store, to go in the same
 // batch (only the newest version of a key in a batch is sent). It first
-// waits for the commits under way: one of them may hold an older version
-// of a key whose newer one (queued since, by another process) the run
-// has just leased.
+// waits for the commits under way when it is called: one of them may
+// hold an older version of a key whose newer one (queued since, by
+// another process) the run has just leased. Later commits hold newer
+// versions than what the run leased; it does not wait for them, or a
+// stream of pushes would hold it until the inbox is full.
 func (ib *Inbox) takeKeys(keys map[string]bool) []handed {
 	if ib == nil {
 		return nil
 	}
 	ib.mu.Lock()
 	defer ib.mu.Unlock()
-	for ib.pending > 0 {
+	// The acceptor reserves and delivers one commit after another, so
+	// reservations end in the order they began.
+	for upTo := ib.begun; ib.ended < upTo; {
 		ib.idle.Wait()
 	}
 	var out []handed

@@ -67,6 +67,29 @@ func TestInboxTakesReservationsOnlyWhileTheRunIsUnderWay(t *testing.T) {
 		t.Fatalf("takeKeys(z) = %+v; want entry 20 of the commit it waited for", got)
 	}
 
+	// It does not wait for commits begun after it was called: a stream of
+	// pushes would hold it until the inbox is full.
+	if _, ok := ib.Reserve(now, 1); !ok {
+		t.Fatal("Reserve with room refused")
+	}
+	taken = make(chan []handed)
+	go func() { taken <- ib.takeKeys(map[string]bool{"z": true}) }()
+	time.Sleep(20 * time.Millisecond)
+	ib.Deliver(1, []store.Entry{{ID: 21, Key: "q"}}, []map[string]any{{}})
+	if _, ok := ib.Reserve(now, 1); !ok { // the next commit, begun after the call
+		t.Fatal("Reserve with room refused")
+	}
+	select {
+	case got := <-taken:
+		if len(got) != 0 {
+			t.Fatalf("takeKeys(z) = %+v; want none", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("takeKeys waited for a commit begun after it was called")
+	}
+	ib.Deliver(1, nil, nil)                 // that commit failed
+	ib.takeKeys(map[string]bool{"q": true}) // entry 21
+
 	if _, ok := ib.Reserve(now, 1); !ok {
 		t.Fatal("Reserve with room refused")
 	}
