@@ -41,6 +41,35 @@ routes:
         http: { system: erp, method: POST, path: /erp, body: each }
 `
 
+// startLingeringRun starts a send-only run of hook with ib and waits
+// until it lingers for pushes (its inbox open, nothing left to send); the
+// run's error comes on the returned channel when it ends.
+func startLingeringRun(t *testing.T, h *harness, ib *engine.Inbox, wake <-chan struct{}, linger time.Duration) <-chan error {
+	t.Helper()
+	waiting := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.engine.Run(context.Background(), "hook", engine.RunOptions{
+			SendOnly: true, Wake: wake, Linger: linger, Inbox: ib,
+			Progress: func(p engine.Progress) {
+				if p.Phase == "waiting" {
+					select {
+					case waiting <- struct{}{}:
+					default:
+					}
+				}
+			},
+		})
+		done <- err
+	}()
+	select {
+	case <-waiting:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the run never waited for pushes")
+	}
+	return done
+}
+
 // Routes whose pushes must go through the store's queue get no inbox:
 // respond: sync (a second push of a key would supersede the first and
 // its caller would get "skipped", not the destination's answer),
@@ -72,27 +101,7 @@ func TestAHandedRecordTheRunDidNotTakeGoesBackToTheQueue(t *testing.T) {
 	ctx := context.Background()
 
 	ib := h.engine.NewInbox("hook")
-	waiting := make(chan struct{}, 1)
-	done := make(chan error, 1)
-	go func() {
-		_, err := h.engine.Run(ctx, "hook", engine.RunOptions{
-			SendOnly: true, Wake: make(chan struct{}), Linger: time.Second, Inbox: ib,
-			Progress: func(p engine.Progress) {
-				if p.Phase == "waiting" {
-					select {
-					case waiting <- struct{}{}:
-					default:
-					}
-				}
-			},
-		})
-		done <- err
-	}()
-	select {
-	case <-waiting:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the run never waited for pushes")
-	}
+	done := startLingeringRun(t, h, ib, make(chan struct{}), time.Second)
 	lease, ok := ib.Reserve(time.Now(), 1)
 	if !ok {
 		t.Fatal("the inbox of a run under way refused a reservation")
@@ -144,21 +153,7 @@ func TestAnOlderPushStillBeingHandedInIsNotSentAfterANewerOne(t *testing.T) {
 	ctx := context.Background()
 	ib := h.engine.NewInbox("hook")
 	wake := make(chan struct{}, 1)
-	waiting := make(chan struct{}, 1)
-	done := make(chan error, 1)
-	go func() {
-		_, err := h.engine.Run(ctx, "hook", engine.RunOptions{SendOnly: true, Wake: wake, Linger: 2 * time.Second, Inbox: ib,
-			Progress: func(p engine.Progress) {
-				if p.Phase == "waiting" {
-					select {
-					case waiting <- struct{}{}:
-					default:
-					}
-				}
-			}})
-		done <- err
-	}()
-	<-waiting
+	done := startLingeringRun(t, h, ib, wake, 2*time.Second)
 	lease, ok := ib.Reserve(time.Now(), 1)
 	if !ok {
 		t.Fatal("the inbox of a run under way refused a reservation")

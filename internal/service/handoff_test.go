@@ -185,27 +185,10 @@ func TestSyncCallersPushingOneKeyBothGetTheDestinationsAnswer(t *testing.T) {
 	t.Setenv("HOOK_TOKEN", "hook-token-for-tests")
 	h := newHarness(t, "", webhookRoute(", respond: sync", "    batch: 20\n"))
 	h.start()
-	ctx := context.Background()
 	release := holdFirstDelivery(t, h)
-	a, err := h.svc.Accept(ctx, "hook", []map[string]any{{"id": 7, "v": 1}}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := h.svc.Accept(ctx, "hook", []map[string]any{{"id": 7, "v": 2}}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("entries: a=%+v b=%+v", a.Entries, b.Entries)
+	a, b := pushOneKeyTwice(t, h)
 	release()
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	da, errA := a.Wait(wctx)
-	db, errB := b.Wait(wctx)
-	t.Logf("a: %+v %v; b: %+v %v", da, errA, db, errB)
-	if len(da) != 1 || da[0].Outcome != "done" {
-		t.Errorf("caller a got %+v, %v; want the destination's answer", da, errA)
-	}
-	h.idle("hook")
+	wantBothAnswered(t, h, a, b)
 }
 
 // A reload makes an async route respond: sync while a run of the old
@@ -222,22 +205,36 @@ func TestAfterAReloadTheOldRunsInboxTakesNoPushes(t *testing.T) {
 	if err := h.svc.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
-	a, err := h.svc.Accept(ctx, "hook", []map[string]any{{"id": 7, "v": 1}}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := h.svc.Accept(ctx, "hook", []map[string]any{{"id": 7, "v": 2}}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := pushOneKeyTwice(t, h)
 	if a.Entries[0].Leased != nil || b.Entries[0].Leased != nil {
 		t.Errorf("pushes after the reload were leased to the old run: %+v %+v", a.Entries, b.Entries)
 	}
 	release()
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	wantBothAnswered(t, h, a, b)
+}
+
+// pushOneKeyTwice pushes two versions of key 7 to hook as two sync
+// callers.
+func pushOneKeyTwice(t *testing.T, h *harness) (a, b service.Accepted) {
+	t.Helper()
+	var err error
+	if a, err = h.svc.Accept(context.Background(), "hook", []map[string]any{{"id": 7, "v": 1}}, true); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = h.svc.Accept(context.Background(), "hook", []map[string]any{{"id": 7, "v": 2}}, true); err != nil {
+		t.Fatal(err)
+	}
+	return a, b
+}
+
+// wantBothAnswered checks that both sync callers get the destination's
+// answer.
+func wantBothAnswered(t *testing.T, h *harness, a, b service.Accepted) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for name, acc := range map[string]service.Accepted{"a": a, "b": b} {
-		got, err := acc.Wait(wctx)
+		got, err := acc.Wait(ctx)
 		if err != nil || len(got) != 1 || got[0].Outcome != store.OutcomeDone {
 			t.Errorf("sync caller %s got %+v, %v; want the destination's answer", name, got, err)
 		}
