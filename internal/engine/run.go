@@ -379,6 +379,9 @@ type runState struct {
 	r    *route
 	opts RunOptions
 	live *live // set before any goroutine starts
+	// passCut: the main pass stopped after passBatches batches with
+	// records still coming; the next iteration starts without waiting.
+	passCut bool
 
 	mu           sync.Mutex
 	run          store.Run
@@ -455,6 +458,10 @@ func (rs *runState) execute(ctx context.Context) error {
 			if err := rs.outboxPass(ctx); err != nil {
 				return err
 			}
+		}
+		if rs.passCut {
+			rs.passCut = false
+			continue
 		}
 		if rs.sourceErr == nil && (more || (cursorBased && advanced)) {
 			// The source has (more) or may have (advanced) records left.
@@ -887,6 +894,10 @@ func (rs *runState) read(ctx context.Context, req connector.ReadRequest, out cha
 
 // sendPass leases and processes batches until none is left: the error
 // pass, and in the main pass the entries that earlier runs left pending.
+// A run of pushed records ends its main pass after passBatches batches,
+// so a steady stream of pushes does not hold up the error pass (retries
+// falling due) and the operations: the run goes on with the next
+// iteration at once.
 func (rs *runState) sendPass(ctx context.Context, mode store.LeaseMode) error {
 	st, cfg := rs.e.store, rs.r.cfg
 	limit, phase := cfg.Batch, "sending"
@@ -898,9 +909,13 @@ func (rs *runState) sendPass(ctx context.Context, mode store.LeaseMode) error {
 		inbox = nil
 	}
 	fromInbox := 0 // batches taken from the inbox since the store's last lease
-	for {
+	for batches := 0; ; batches++ {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if mode == store.LeasePending && rs.opts.Wake != nil && batches == passBatches {
+			rs.passCut = true
+			return nil
 		}
 		var work []handed
 		if fromInbox < inboxStreak {
@@ -967,6 +982,10 @@ func (rs *runState) sendPass(ctx context.Context, mode store.LeaseMode) error {
 		}
 	}
 }
+
+// passBatches is how many batches the main pass of a run of pushed
+// records sends before the error pass gets its turn.
+const passBatches = 20
 
 // inboxStreak is how many batches the main pass takes from the inbox
 // before it leases from the store again.

@@ -2,6 +2,9 @@ package service_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -238,6 +241,61 @@ func wantBothAnswered(t *testing.T, h *harness, a, b service.Accepted) {
 		if err != nil || len(got) != 1 || got[0].Outcome != store.OutcomeDone {
 			t.Errorf("sync caller %s got %+v, %v; want the destination's answer", name, got, err)
 		}
+	}
+	h.idle("hook")
+}
+
+// A record that failed is retried while a steady stream of pushes goes
+// on: the run's main pass gives way to the error pass every few batches
+// instead of sending pushes for as long as they come.
+func TestRetriesAreNotHeldUpByAStreamOfPushes(t *testing.T) {
+	t.Setenv("HOOK_TOKEN", "hook-token-for-tests")
+	h := newHarness(t, "", webhookRoute("", "    batch: 2\n    retry: { attempts: 5, backoff: 10ms, max_backoff: 10ms }\n"))
+	h.start()
+	ctx := context.Background()
+	h.sys.mu.Lock()
+	h.sys.status["hook"] = http.StatusServiceUnavailable
+	h.sys.mu.Unlock()
+	acc, err := h.svc.Accept(ctx, "hook", []map[string]any{{"id": "first"}}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := acc.Entries[0].EntryID
+	eventually(t, "the first record failed once", func() bool {
+		atts, err := h.store.Attempts(ctx, first)
+		return err == nil && len(atts) > 0
+	})
+	h.sys.mu.Lock()
+	h.sys.status["hook"] = http.StatusOK
+	h.sys.mu.Unlock()
+
+	// Eight callers push faster than the run sends batches of two; once
+	// the stream flows, the failed record's retry falls due.
+	var stop atomic.Bool
+	var streaming sync.WaitGroup
+	for c := range 8 {
+		streaming.Go(func() {
+			for i := 1; !stop.Load(); i++ {
+				if _, err := h.svc.Accept(ctx, "hook", []map[string]any{{"id": fmt.Sprintf("%d-%d", c, i)}}, false); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	eventually(t, "the stream flows", func() bool { return len(h.sys.arrived("hook")) > 200 })
+	h.clock.Set(h.clock.Now().Add(time.Second))
+	retried := false
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, err := h.store.Entry(ctx, first); errors.Is(err, store.ErrNotFound) {
+			retried = true // delivered on its retry
+			break
+		}
+	}
+	stop.Store(true)
+	streaming.Wait()
+	if !retried {
+		t.Errorf("the failed record was not retried during 5 s of pushes (%d deliveries of pushed records meanwhile)", len(h.sys.arrived("hook")))
 	}
 	h.idle("hook")
 }
