@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -179,5 +181,38 @@ func TestAnOlderPushStillBeingHandedInIsNotSentAfterANewerOne(t *testing.T) {
 	calls := erp.of("POST /erp")
 	if len(calls) == 0 || !strings.Contains(calls[len(calls)-1].Body, `"v2"`) {
 		t.Errorf("the destination got %+v; want it to end with v2", calls)
+	}
+}
+
+// The process dies after the 202 (the records committed leased to its
+// run) and before its run sent them: the next run, in another process,
+// finds the leases of a dead worker, puts them back and sends them.
+func TestRecordsHandedToARunWhoseProcessDiedAreSentByTheNext(t *testing.T) {
+	t.Setenv("HOOK_TOKEN", "hook-token-for-tests")
+	erp := newHookServer(t, nil)
+	h := newHarness(t, inboxRoute, map[string]string{"erp": erp.srv.URL})
+	ctx := context.Background()
+	host, _ := os.Hostname()
+	dead := fmt.Sprintf("%s:%d:killed", host, 1<<22+779) // no such process
+	records := []map[string]any{{"id": 1}, {"id": 2}}
+	entries, err := h.engine.Push("hook", records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease := &store.PushLease{Owner: dead, Until: time.Now().Add(time.Hour)}
+	if _, err := h.store.Accept(ctx, []store.Push{{Route: "hook", Entries: entries, Lease: lease}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if c := h.counts("hook"); c.Leased != 2 {
+		t.Fatalf("counts %+v; want both records leased to the dead worker", c)
+	}
+	if _, err := h.engine.Run(ctx, "hook", engine.RunOptions{SendOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	if calls := erp.of("POST /erp"); len(calls) != 2 {
+		t.Fatalf("the next run sent %d calls; want both records", len(calls))
+	}
+	if c := h.counts("hook"); c.Pending+c.Leased+c.Error != 0 {
+		t.Errorf("counts after the next run = %+v; want nothing left", c)
 	}
 }
