@@ -112,20 +112,11 @@ func acceptRecords(ctx context.Context, tx pgx.Tx, route string, records []store
 func acceptLeased(ctx context.Context, tx pgx.Tx, route string, records []store.NewEntry, known rules.Content, nowMS int64, lease *store.PushLease) ([]store.Entry, error) {
 	untilMS := ms(lease.Until)
 	entries := leasedEntries(route, records, fromMS(nowMS), lease.Owner, fromMS(untilMS))
-	fresh := make([]*store.Entry, 0, len(entries))
-	for i := range entries {
-		e := &entries[i]
-		if _, queued := known.Queued[e.Key]; !queued {
-			fresh = append(fresh, e)
-			continue
-		}
-		replaced, err := replaceLeased(ctx, tx, e, nowMS, untilMS)
-		if err != nil {
-			return nil, err
-		}
-		if !replaced {
-			fresh = append(fresh, e)
-		}
+	fresh, err := rules.ReplaceQueued(entries, known, func(e *store.Entry) (bool, error) {
+		return replaceLeased(ctx, tx, e, nowMS, untilMS)
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := insertLeased(ctx, tx, route, fresh, nowMS, lease.Owner, untilMS); err != nil {
 		return nil, err

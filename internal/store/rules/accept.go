@@ -78,3 +78,26 @@ func Spread(slots [][]Slot, accepted [][]store.Accepted) [][]store.Accepted {
 	}
 	return out
 }
+
+// ReplaceQueued sorts the entries of pushed records to be queued leased
+// (keys distinct, none unchanged): where known has a queued entry of the
+// key, replace puts the record in its place, leased; false says a worker
+// of another process leased it since the look-up, and the record goes in
+// beside it. It returns the entries left to insert.
+func ReplaceQueued(entries []store.Entry, known Content, replace func(e *store.Entry) (bool, error)) ([]*store.Entry, error) {
+	fresh := make([]*store.Entry, 0, len(entries))
+	for i := range entries {
+		e := &entries[i]
+		if _, queued := known.Queued[e.Key]; queued {
+			replaced, err := replace(e)
+			if err != nil {
+				return nil, err
+			}
+			if replaced {
+				continue
+			}
+		}
+		fresh = append(fresh, e)
+	}
+	return fresh, nil
+}

@@ -63,10 +63,13 @@ func (s *Store) acceptRecords(ctx context.Context, tx *sql.Tx, route string, rec
 			}
 		}
 		if lease != nil {
-			if err := s.acceptLeased(ctx, tx, route, queue, known, nowMS, lease, func(key string, e *store.Entry) {
-				acc[at[key]] = store.Accepted{EntryID: e.ID, Version: e.Version, Leased: e}
-			}); err != nil {
+			leased, err := s.acceptLeased(ctx, tx, route, queue, known, nowMS, lease)
+			if err != nil {
 				return nil, err
+			}
+			for i := range leased {
+				e := &leased[i]
+				acc[at[e.Key]] = store.Accepted{EntryID: e.ID, Version: e.Version, Leased: e}
 			}
 			continue
 		}
@@ -122,27 +125,21 @@ func (s *Store) upsertIDs(ctx context.Context, tx *sql.Tx, route string, entries
 
 // acceptLeased queues records (keys distinct, none unchanged) leased by
 // lease's owner, as EnqueueLeased does: a queued entry of the key is
-// replaced and leased in place, the rest are inserted leased. got gets
-// each record's entry as stored.
-func (s *Store) acceptLeased(ctx context.Context, tx *sql.Tx, route string, records []store.NewEntry, known rules.Content, nowMS int64, lease *store.PushLease, got func(key string, e *store.Entry)) error {
+// replaced and leased in place, the rest are inserted leased. It returns
+// the entries as stored.
+func (s *Store) acceptLeased(ctx context.Context, tx *sql.Tx, route string, records []store.NewEntry, known rules.Content, nowMS int64, lease *store.PushLease) ([]store.Entry, error) {
 	untilMS := ms(lease.Until)
 	entries := leasedEntries(route, records, fromMS(nowMS), lease.Owner, fromMS(untilMS))
-	fresh := make([]*store.Entry, 0, len(entries))
-	for i := range entries {
-		e := &entries[i]
-		if _, queued := known.Queued[e.Key]; !queued {
-			fresh = append(fresh, e)
-			continue
-		}
-		if err := s.replaceQueued(ctx, tx, e, nowMS, untilMS); err != nil {
-			return err
-		}
+	fresh, err := rules.ReplaceQueued(entries, known, func(e *store.Entry) (bool, error) {
+		// The one writer looked the key up in this transaction: its
+		// queued entry is there.
+		return true, s.replaceQueued(ctx, tx, e, nowMS, untilMS)
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := s.insertLeased(ctx, tx, route, fresh, nowMS, lease.Owner, untilMS); err != nil {
-		return err
+		return nil, err
 	}
-	for i := range entries {
-		got(entries[i].Key, &entries[i])
-	}
-	return nil
+	return entries, nil
 }
