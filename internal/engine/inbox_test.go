@@ -72,6 +72,36 @@ func startLingeringRun(t *testing.T, h *harness, ib *engine.Inbox, wake <-chan s
 	return done
 }
 
+// pushTo queues records pushed to hook as the webhook's commit does,
+// leased by lease (nil: pending), and returns what each became.
+func pushTo(t *testing.T, h *harness, lease *store.PushLease, records ...map[string]any) []store.Accepted {
+	t.Helper()
+	entries, err := h.engine.Push("hook", records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := h.store.Accept(context.Background(), []store.Push{{Route: "hook", Entries: entries, Lease: lease}}, time.Now())
+	if err != nil {
+		t.Fatalf("Accept: %v", err)
+	}
+	return acc[0]
+}
+
+// wantSentByNextRun runs hook once more and checks that it sent n
+// records and left nothing in the queue.
+func wantSentByNextRun(t *testing.T, h *harness, erp *hookServer, n int) {
+	t.Helper()
+	if _, err := h.engine.Run(context.Background(), "hook", engine.RunOptions{SendOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	if calls := erp.of("POST /erp"); len(calls) != n {
+		t.Fatalf("the next run sent %d calls; want %d", len(calls), n)
+	}
+	if c := h.counts("hook"); c.Pending+c.Leased+c.Error != 0 {
+		t.Errorf("counts after the next run = %+v; want nothing left", c)
+	}
+}
+
 // Routes whose pushes must go through the store's queue get no inbox:
 // respond: sync (a second push of a key would supersede the first and
 // its caller would get "skipped", not the destination's answer),
@@ -108,16 +138,12 @@ func TestAHandedRecordTheRunDidNotTakeGoesBackToTheQueue(t *testing.T) {
 	if !ok {
 		t.Fatal("the inbox of a run under way refused a reservation")
 	}
-	records := []map[string]any{{"id": 7, "total": 70}}
-	entries, err := h.engine.Push("hook", records)
-	if err != nil {
-		t.Fatal(err)
+	record := map[string]any{"id": 7, "total": 70}
+	acc := pushTo(t, h, lease, record)[0]
+	if acc.Leased == nil {
+		t.Fatalf("Accept with the run's lease = %+v; want the record leased", acc)
 	}
-	acc, err := h.store.Accept(ctx, []store.Push{{Route: "hook", Entries: entries, Lease: lease}}, time.Now())
-	if err != nil || acc[0][0].Leased == nil {
-		t.Fatalf("Accept with the run's lease = %+v, %v; want the record leased", acc, err)
-	}
-	ib.Deliver(1, []store.Entry{*acc[0][0].Leased}, records) // no wake: the run's linger runs out
+	ib.Deliver(1, []store.Entry{*acc.Leased}, []map[string]any{record}) // no wake: the run's linger runs out
 
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v", err)
@@ -125,22 +151,14 @@ func TestAHandedRecordTheRunDidNotTakeGoesBackToTheQueue(t *testing.T) {
 	if ib.Left() != 1 {
 		t.Errorf("inbox Left = %d; want the one record the run did not take", ib.Left())
 	}
-	e, err := h.store.Entry(ctx, acc[0][0].EntryID)
+	e, err := h.store.Entry(ctx, acc.EntryID)
 	if err != nil || e.Status != store.StatusPending || e.LeaseOwner != "" {
 		t.Fatalf("entry after the run = %+v, %v; want it back in the queue, pending", e, err)
 	}
 	if n := len(erp.all()); n != 0 {
 		t.Fatalf("the ERP got %d calls from the run that did not take the record", n)
 	}
-	if _, err := h.engine.Run(ctx, "hook", engine.RunOptions{SendOnly: true}); err != nil {
-		t.Fatal(err)
-	}
-	if calls := erp.of("POST /erp"); len(calls) != 1 {
-		t.Fatalf("the next run sent %d calls; want the record once", len(calls))
-	}
-	if c := h.counts("hook"); c.Pending+c.Leased+c.Error != 0 {
-		t.Errorf("counts after the next run = %+v; want nothing left", c)
-	}
+	wantSentByNextRun(t, h, erp, 1)
 }
 
 // A push committed leased to the run but not yet handed to its inbox
@@ -152,7 +170,6 @@ func TestAnOlderPushStillBeingHandedInIsNotSentAfterANewerOne(t *testing.T) {
 	t.Setenv("HOOK_TOKEN", "hook-token-for-tests")
 	erp := newHookServer(t, nil)
 	h := newHarness(t, inboxRoute, map[string]string{"erp": erp.srv.URL})
-	ctx := context.Background()
 	ib := h.engine.NewInbox("hook")
 	wake := make(chan struct{}, 1)
 	done := startLingeringRun(t, h, ib, wake, 2*time.Second)
@@ -160,20 +177,12 @@ func TestAnOlderPushStillBeingHandedInIsNotSentAfterANewerOne(t *testing.T) {
 	if !ok {
 		t.Fatal("the inbox of a run under way refused a reservation")
 	}
-	v1 := []map[string]any{{"id": 7, "v": "v1"}}
-	e1, _ := h.engine.Push("hook", v1)
-	acc1, err := h.store.Accept(ctx, []store.Push{{Route: "hook", Entries: e1, Lease: lease}}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	v2 := []map[string]any{{"id": 7, "v": "v2"}} // another process: no inbox
-	e2, _ := h.engine.Push("hook", v2)
-	if _, err := h.store.Accept(ctx, []store.Push{{Route: "hook", Entries: e2}}, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	v1 := map[string]any{"id": 7, "v": "v1"}
+	acc1 := pushTo(t, h, lease, v1)[0]
+	pushTo(t, h, nil, map[string]any{"id": 7, "v": "v2"}) // another process: no inbox
 	wake <- struct{}{}
 	time.Sleep(300 * time.Millisecond) // the run leases v2 and waits for the commit under way
-	ib.Deliver(1, []store.Entry{*acc1[0][0].Leased}, v1)
+	ib.Deliver(1, []store.Entry{*acc1.Leased}, []map[string]any{v1})
 	wake <- struct{}{} // whatever waits in the inbox now is sent
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -191,28 +200,11 @@ func TestRecordsHandedToARunWhoseProcessDiedAreSentByTheNext(t *testing.T) {
 	t.Setenv("HOOK_TOKEN", "hook-token-for-tests")
 	erp := newHookServer(t, nil)
 	h := newHarness(t, inboxRoute, map[string]string{"erp": erp.srv.URL})
-	ctx := context.Background()
 	host, _ := os.Hostname()
 	dead := fmt.Sprintf("%s:%d:killed", host, 1<<22+779) // no such process
-	records := []map[string]any{{"id": 1}, {"id": 2}}
-	entries, err := h.engine.Push("hook", records)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lease := &store.PushLease{Owner: dead, Until: time.Now().Add(time.Hour)}
-	if _, err := h.store.Accept(ctx, []store.Push{{Route: "hook", Entries: entries, Lease: lease}}, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	pushTo(t, h, &store.PushLease{Owner: dead, Until: time.Now().Add(time.Hour)}, map[string]any{"id": 1}, map[string]any{"id": 2})
 	if c := h.counts("hook"); c.Leased != 2 {
 		t.Fatalf("counts %+v; want both records leased to the dead worker", c)
 	}
-	if _, err := h.engine.Run(ctx, "hook", engine.RunOptions{SendOnly: true}); err != nil {
-		t.Fatal(err)
-	}
-	if calls := erp.of("POST /erp"); len(calls) != 2 {
-		t.Fatalf("the next run sent %d calls; want both records", len(calls))
-	}
-	if c := h.counts("hook"); c.Pending+c.Leased+c.Error != 0 {
-		t.Errorf("counts after the next run = %+v; want nothing left", c)
-	}
+	wantSentByNextRun(t, h, erp, 2)
 }
