@@ -28,10 +28,9 @@ type Inbox struct {
 	idle     sync.Cond // signalled when a reservation ends
 	opened   bool      // the run is recorded and holds the route
 	closed   bool
-	pending  int    // reservations whose commit is under way
-	reserved int    // records those reservations may hand in
+	reserved int    // records the reservations under way may hand in
 	begun    uint64 // reservations made, ever
-	ended    uint64 // reservations ended by Deliver, ever
+	ended    uint64 // reservations ended by Deliver, ever: begun-ended are under way
 	items    []handed
 	left     int // entries not taken when the run ended
 }
@@ -74,7 +73,6 @@ func (ib *Inbox) Reserve(now time.Time, n int) (*store.PushLease, bool) {
 	if !ib.opened || ib.closed || len(ib.items)+ib.reserved+n > ib.capacity {
 		return nil, false
 	}
-	ib.pending++
 	ib.begun++
 	ib.reserved += n
 	return &store.PushLease{Owner: ib.owner, Until: now.Add(ib.leaseFor)}, true
@@ -90,7 +88,6 @@ func (ib *Inbox) Deliver(n int, entries []store.Entry, records []map[string]any)
 	for i := range entries {
 		ib.items = append(ib.items, handed{entry: entries[i], record: records[i]})
 	}
-	ib.pending--
 	ib.ended++
 	ib.reserved -= n
 	ib.idle.Broadcast()
@@ -195,7 +192,7 @@ func (ib *Inbox) close() int {
 	ib.mu.Lock()
 	defer ib.mu.Unlock()
 	ib.closed = true
-	for ib.pending > 0 {
+	for ib.ended < ib.begun {
 		ib.idle.Wait()
 	}
 	left := len(ib.items)
