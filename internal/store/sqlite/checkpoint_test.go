@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -72,18 +73,41 @@ func TestCheckpointsRunBesideTheWriter(t *testing.T) {
 	}
 }
 
+// setWALBound makes hard the log's bound, as walHardBytes is in a
+// store: the size past which the writer restarts the log, and the size
+// SQLite cuts the file back to when it does (journal_size_limit).
+func setWALBound(t *testing.T, s *Store, hard int64) {
+	t.Helper()
+	s.walHard = hard
+	if _, err := s.write.Exec(fmt.Sprintf(`PRAGMA journal_size_limit = %d`, hard)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Under writes that never pause, a checkpoint beside the writer always
 // finds new frames behind it; past the hard limit the writer catches up,
-// so the log starts again instead of growing for ever.
+// so the log starts again instead of growing for ever. It starts again
+// in the same file, kept at its size: the writes after that overwrite it
+// in place, and a durable commit's fsync then flushes data only (an
+// appended file changes size at every commit, and its fsync commits the
+// file system's journal too).
 func TestWriteAheadLogStaysBounded(t *testing.T) {
 	for _, tc := range []struct {
 		hard    int64
 		bounded bool
 	}{{1 << 20, true}, {1 << 40, false}} {
 		s, path := openScratch(t)
-		s.walHard = tc.hard
+		setWALBound(t, s, tc.hard)
 		const rows, size = 200 * 16, 4096 // one row per 8 KiB page: 26 MB of pages
-		fill(t, s, rows/16, 16, size)
+		var last int64
+		for range rows / 16 {
+			fill(t, s, 1, 16, size)
+			wal := fileSize(t, path+"-wal")
+			if wal < last && wal < tc.hard {
+				t.Fatalf("log file cut from %d to %d bytes (bound %d): it must be kept and overwritten", last, wal, tc.hard)
+			}
+			last = wal
+		}
 		wal, written := fileSize(t, path+"-wal"), int64(rows*8192)
 		// The log may pass the 1 MB limit by one transaction (16 pages).
 		if bounded := wal < 2<<20; bounded != tc.bounded {
@@ -128,7 +152,7 @@ func TestLongReadDoesNotStallTheWriter(t *testing.T) {
 	if _, err := s.write.Exec(`CREATE TABLE scratch (b BLOB)`); err != nil {
 		t.Fatal(err)
 	}
-	s.walHard = 1 << 20
+	setWALBound(t, s, 1<<20)
 	fill(t, s, 4, 16, 4096)
 	rtx, err := s.read.BeginTx(context.Background(), nil)
 	if err != nil {

@@ -164,7 +164,7 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	// seconds, so their pages are rewritten several times before a
 	// checkpoint copies them to the file once.
 	q.Add("_pragma", "wal_autocheckpoint(0)")
-	q.Add("_pragma", "journal_size_limit(67108864)") // truncate the WAL back to 64 MB after checkpoints
+	q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walHardBytes)) // cut the log back to its bound when it starts again
 	// No foreign keys: attempts and dead letters deliberately outlive their
 	// entries, so there is nothing for SQLite to enforce.
 
