@@ -153,9 +153,16 @@ type Attempt struct {
 
 // Settlement settles one leased entry.
 type Settlement struct {
-	EntryID       int64
-	Outcome       Outcome
-	Attempt       Attempt   // recorded for every settlement
+	EntryID int64
+	Outcome Outcome
+	// Attempt is recorded for every settlement. Its Version, when not 0,
+	// is the version that was sent: the settlement takes effect only if
+	// the entry is still in that version. (An entry whose lease ran out
+	// goes back to the queue, where a newer push of its key replaces it
+	// in place; the same owner may lease it again before the late
+	// settlement of the old version comes, which must not settle the new
+	// one.)
+	Attempt       Attempt
 	Error         string    // for OutcomeRetry and OutcomeDead
 	NextAttemptAt time.Time // for OutcomeRetry
 	// CountAttempt is false for settlements that did not try a delivery

@@ -24,9 +24,9 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 	return s.tx(ctx, fmt.Sprintf("settle %d entries", len(settlements)), func(tx pgx.Tx) error {
 		settled := make(map[int64]rules.Settled, len(settlements))
 		var (
-			gone           []int64 // done and skipped
-			delIDs, delAts []int64 // done: their content becomes the key's delivered content
-			delHashes      []string
+			gone, goneVersions []int64 // done and skipped
+			delIDs, delAts     []int64 // done: their content becomes the key's delivered content
+			delHashes          []string
 		)
 		for _, st := range settlements {
 			inc := rules.AttemptIncrement(st)
@@ -40,7 +40,7 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 				if st.Outcome == store.OutcomeDone {
 					delIDs, delHashes, delAts = append(delIDs, st.EntryID), append(delHashes, st.Hash), append(delAts, ms(rules.AttemptAt(st)))
 				}
-				gone = append(gone, st.EntryID)
+				gone, goneVersions = append(gone, st.EntryID), append(goneVersions, st.Attempt.Version)
 				continue
 			case store.OutcomeRetry:
 				e, ok, err = settleRetry(ctx, tx, owner, st, inc, ms(rules.AttemptAt(st)))
@@ -56,7 +56,7 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 				settled[st.EntryID] = e
 			}
 		}
-		if err := deleteSettled(ctx, tx, owner, gone, delivered{delIDs, delHashes, delAts}, settled); err != nil {
+		if err := deleteSettled(ctx, tx, owner, gone, goneVersions, delivered{delIDs, delHashes, delAts}, settled); err != nil {
 			return err
 		}
 		if err := insertOutbox(ctx, tx, settlements, settled); err != nil {
@@ -96,7 +96,8 @@ func lookupUnsettled(ctx context.Context, tx pgx.Tx, settlements []store.Settlem
 }
 
 // deleteSettledSQL deletes the entries of IDs $2 still leased by owner
-// $1 and stores the content of those of them that were delivered (IDs $3,
+// $1 and still in the versions $6 settled (0: any; see store.Settlement),
+// and stores the content of those of them that were delivered (IDs $3,
 // with their hashes $4 and times $5) as their keys' last delivered
 // content, in one statement: the delete hands the rows over, so the
 // delivered content costs no second look-up of the entries. It is never
@@ -115,8 +116,9 @@ func lookupUnsettled(ctx context.Context, tx pgx.Tx, settlements []store.Settlem
 // planner took it for a dozen rows and ANDed its bitmap with the IDs': a
 // settle of 450 entries read 60,000 dead index entries, more with every
 // page. By ID alone it is one probe of the primary key per entry.
-const deleteSettledSQL = `WITH gone AS (DELETE FROM entries WHERE id = ANY($2) AND status::text = 'L' AND lease_owner = $1
-		RETURNING id, route, key, version, payload, deleted),
+const deleteSettledSQL = `WITH gone AS (DELETE FROM entries e USING unnest($2::bigint[], $6::bigint[]) AS v(id, version)
+		WHERE e.id = ANY($2) AND e.status::text = 'L' AND e.lease_owner = $1 AND e.id = v.id AND v.version IN (0, e.version)
+		RETURNING e.id, e.route, e.key, e.version, e.payload, e.deleted),
 	kept AS (INSERT INTO delivered (route, key, entry_id, version, hash, payload, delivered_at, deleted)
 		SELECT DISTINCT ON (g.route, g.key) g.route, g.key, g.id, g.version, s.hash, g.payload, s.at, g.deleted
 		FROM gone g JOIN unnest($3::bigint[], $4::text[], $5::bigint[]) AS s(id, hash, at) ON s.id = g.id
@@ -135,13 +137,13 @@ type delivered struct {
 }
 
 // deleteSettled runs deleteSettledSQL: it deletes the entries of ids
-// still leased by owner, keeps the content of those of done, and adds
-// them to settled.
-func deleteSettled(ctx context.Context, tx pgx.Tx, owner string, ids []int64, done delivered, settled map[int64]rules.Settled) error {
+// still leased by owner in the versions settled, keeps the content of
+// those of done, and adds them to settled.
+func deleteSettled(ctx context.Context, tx pgx.Tx, owner string, ids, versions []int64, done delivered, settled map[int64]rules.Settled) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, deleteSettledSQL, owner, ids, done.ids, done.hashes, done.ats)
+	rows, err := tx.Query(ctx, deleteSettledSQL, owner, ids, done.ids, done.hashes, done.ats, versions)
 	if err != nil {
 		return fmt.Errorf("delete settled entries: %w", err)
 	}
@@ -158,17 +160,17 @@ func deleteSettled(ctx context.Context, tx pgx.Tx, owner string, ids []int64, do
 func settleRetry(ctx context.Context, tx pgx.Tx, owner string, st store.Settlement, inc int, atMS int64) (e rules.Settled, ok bool, err error) {
 	err = tx.QueryRow(ctx, `UPDATE entries e SET status = 'E', attempts = e.attempts + $1, last_error = $2,
 		next_attempt_at = $3, updated_at = $4, lease_owner = '', lease_until = 0, batch = $5
-		WHERE e.id = $6 AND e.status = 'L' AND e.lease_owner = $7 AND NOT `+supersededSQL+`
+		WHERE e.id = $6 AND e.status = 'L' AND e.lease_owner = $7 AND $8::bigint IN (0, e.version) AND NOT `+supersededSQL+`
 		RETURNING e.route, e.key, e.version`,
-		inc, st.Error, ms(st.NextAttemptAt), atMS, st.Batch, st.EntryID, owner).Scan(&e.Route, &e.Key, &e.Version)
+		inc, st.Error, ms(st.NextAttemptAt), atMS, st.Batch, st.EntryID, owner, st.Attempt.Version).Scan(&e.Route, &e.Key, &e.Version)
 	if err == nil {
 		return e, true, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return e, false, fmt.Errorf("entry %d: retry: %w", st.EntryID, err)
 	}
-	err = tx.QueryRow(ctx, `DELETE FROM entries WHERE id = $1 AND status = 'L' AND lease_owner = $2 RETURNING route, key, version`,
-		st.EntryID, owner).Scan(&e.Route, &e.Key, &e.Version)
+	err = tx.QueryRow(ctx, `DELETE FROM entries WHERE id = $1 AND status = 'L' AND lease_owner = $2 AND $3::bigint IN (0, version)
+		RETURNING route, key, version`, st.EntryID, owner, st.Attempt.Version).Scan(&e.Route, &e.Key, &e.Version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, false, nil
 	}
@@ -181,12 +183,12 @@ func settleRetry(ctx context.Context, tx pgx.Tx, owner string, st store.Settleme
 // settleDead moves the entry to the dead letters, keeping its entry ID,
 // in one statement.
 func settleDead(ctx context.Context, tx pgx.Tx, owner string, st store.Settlement, inc int, atMS int64) (e rules.Settled, ok bool, err error) {
-	err = tx.QueryRow(ctx, `WITH d AS (DELETE FROM entries WHERE id = $4 AND status = 'L' AND lease_owner = $5
+	err = tx.QueryRow(ctx, `WITH d AS (DELETE FROM entries WHERE id = $4 AND status = 'L' AND lease_owner = $5 AND $6::bigint IN (0, version)
 			RETURNING id, route, key, version, payload, priority, attempts, created_at, hash, deleted)
 		INSERT INTO dead_letters (entry_id, route, key, version, payload, priority, attempts, last_error, created_at, died_at, hash, deleted)
 		SELECT id, route, key, version, payload, priority, attempts + $1, $2, created_at, $3, hash, deleted FROM d
 		RETURNING route, key, version`,
-		inc, st.Error, atMS, st.EntryID, owner).Scan(&e.Route, &e.Key, &e.Version)
+		inc, st.Error, atMS, st.EntryID, owner, st.Attempt.Version).Scan(&e.Route, &e.Key, &e.Version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, false, nil
 	}

@@ -15,7 +15,7 @@ import (
 // deliveredRow is one entry settled done: its content becomes its key's
 // last delivered content.
 type deliveredRow struct {
-	id   int64
+	ref  settledRef
 	hash string
 	atMS int64
 }
@@ -24,7 +24,7 @@ type deliveredRow struct {
 const deliveredChunk = 250
 
 // upsertDelivered stores the payload of the entries still leased by owner
-// as their keys' last delivered content, set-based: the settled IDs join
+// (in the version settled) as their keys' last delivered content, set-based: the settled IDs join
 // the entries table, and triggers copy the payloads inside SQLite (see
 // migration 0007). A key's row
 // is never overwritten by an older entry (a lower ID) than the one it
@@ -32,9 +32,9 @@ const deliveredChunk = 250
 // content the destination has. It runs before the entries are deleted.
 func (s *Store) upsertDelivered(ctx context.Context, tx *sql.Tx, owner string, rows []deliveredRow) error {
 	for chunk := range chunks(rows, deliveredChunk) {
-		args := make([]any, 0, 3*len(chunk)+1)
+		args := make([]any, 0, 4*len(chunk)+1)
 		for _, r := range chunk {
-			args = append(args, r.id, r.hash, r.atMS)
+			args = append(args, r.ref.id, r.hash, r.atMS, r.ref.version)
 		}
 		args = append(args, owner)
 		q := s.text(textKey{"delivered", 0, len(chunk)}, func() string { return upsertDeliveredSQL(len(chunk)) })
@@ -47,16 +47,16 @@ func (s *Store) upsertDelivered(ctx context.Context, tx *sql.Tx, owner string, r
 
 func upsertDeliveredSQL(n int) string {
 	var b strings.Builder
-	b.WriteString(`WITH s (id, hash, at) AS (VALUES `)
+	b.WriteString(`WITH s (id, hash, at, version) AS (VALUES `)
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?,?,?)")
+		b.WriteString("(?,?,?,?)")
 	}
 	b.WriteString(`) INSERT INTO delivered (route, key, entry_id, version, hash, delivered_at, deleted)
 		SELECT e.route, e.key, e.id, e.version, s.hash, s.at, e.deleted FROM s JOIN entries e ON e.id = s.id
-		WHERE e.status = 'L' AND e.lease_owner = ?
+		WHERE e.status = 'L' AND e.lease_owner = ? AND s.version IN (0, e.version)
 		ON CONFLICT (route, key) DO UPDATE SET entry_id = excluded.entry_id, version = excluded.version,
 			hash = excluded.hash, delivered_at = excluded.delivered_at, deleted = excluded.deleted
 		WHERE excluded.entry_id >= delivered.entry_id`)

@@ -39,21 +39,30 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	for _, tc := range []struct{ name, q string }{
-		{"lease pending", `SELECT id FROM entries WHERE route = 'r' AND status = 'P' ORDER BY priority DESC, id LIMIT 5`},
-		{"lease errors", `SELECT id FROM entries WHERE route = 'r' AND status = 'E' AND next_attempt_at <= 5 ORDER BY priority DESC, next_attempt_at, id LIMIT 5`},
-		{"queued keys", `SELECT key FROM entries WHERE route = 'r' AND status IN ('P', 'E') AND key IN ('a', 'b')`},
-		{"superseded", `SELECT 1 FROM entries n WHERE n.route = 'r' AND n.key = 'k' AND n.status IN ('P', 'E')`},
-		{"leased", `SELECT DISTINCT lease_owner FROM entries WHERE route = 'r' AND status = 'L'`},
-		{"next due", `SELECT min(next_attempt_at) FROM entries WHERE route = 'r' AND status = 'E'`},
-		{"attempts", `SELECT id FROM attempts WHERE entry_id = 5 ORDER BY id`},
-		{"recent", `SELECT id FROM attempts WHERE route = 'r' ORDER BY id DESC LIMIT 5`},
-		{"leased keys", `SELECT key, hash FROM entries WHERE route = 'r' AND status = 'L' AND key IN ('a', 'b')`},
-		{"delivered keys", `SELECT key, hash, entry_id, version FROM delivered WHERE route = 'r' AND key IN ('a', 'b')`},
-		{"superseded by delivered", `SELECT 1 FROM delivered d WHERE d.route = 'r' AND d.key = 'k' AND d.entry_id > 5`},
-		{"first due", firstDueSQL},
+	settleQ, settleArgs := deleteLeasedSQL("w", 3, []int64{1, 2})
+	for _, tc := range []struct {
+		name, q string
+		args    []any
+	}{
+		{"lease pending", `SELECT id FROM entries WHERE route = 'r' AND status = 'P' ORDER BY priority DESC, id LIMIT 5`, nil},
+		{"lease errors", `SELECT id FROM entries WHERE route = 'r' AND status = 'E' AND next_attempt_at <= 5 ORDER BY priority DESC, next_attempt_at, id LIMIT 5`, nil},
+		{"queued keys", `SELECT key FROM entries WHERE route = 'r' AND status IN ('P', 'E') AND key IN ('a', 'b')`, nil},
+		{"superseded", `SELECT 1 FROM entries n WHERE n.route = 'r' AND n.key = 'k' AND n.status IN ('P', 'E')`, nil},
+		{"leased", `SELECT DISTINCT lease_owner FROM entries WHERE route = 'r' AND status = 'L'`, nil},
+		{"next due", `SELECT min(next_attempt_at) FROM entries WHERE route = 'r' AND status = 'E'`, nil},
+		{"attempts", `SELECT id FROM attempts WHERE entry_id = 5 ORDER BY id`, nil},
+		{"recent", `SELECT id FROM attempts WHERE route = 'r' ORDER BY id DESC LIMIT 5`, nil},
+		{"leased keys", `SELECT key, hash FROM entries WHERE route = 'r' AND status = 'L' AND key IN ('a', 'b')`, nil},
+		{"delivered keys", `SELECT key, hash, entry_id, version FROM delivered WHERE route = 'r' AND key IN ('a', 'b')`, nil},
+		{"superseded by delivered", `SELECT 1 FROM delivered d WHERE d.route = 'r' AND d.key = 'k' AND d.entry_id > 5`, nil},
+		{"first due", firstDueSQL, nil},
+		{"settle", settleQ, settleArgs},
 	} {
-		rows, err := s.read.Query(`EXPLAIN QUERY PLAN `+tc.q, 1, 2)
+		args := tc.args
+		if args == nil {
+			args = []any{1, 2}
+		}
+		rows, err := s.read.Query(`EXPLAIN QUERY PLAN `+tc.q, args...)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}

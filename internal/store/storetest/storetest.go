@@ -118,6 +118,7 @@ func RunSkipping(t *testing.T, open func(t *testing.T) store.Store, skip map[str
 		{"AllRoutes/Outbox", testAllRoutesOutbox},
 		{"Lease/Race", testLeaseRace},
 		{"Replay/WhileLeased", testReplayWhileLeased},
+		{"Settle/ReplacedVersion", testSettleOfReplacedVersion},
 	}
 	t.Run("Enqueue/Unchanged", func(t *testing.T) {
 		skipped(t, "Enqueue/Unchanged")
