@@ -19,13 +19,13 @@ import (
 type live struct {
 	rs   *runState
 	mu   sync.Mutex
-	held map[int64]struct{} // entries leased to this run, not yet settled
+	held map[int64]int64 // entries leased to this run, not yet settled: ID -> version
 	stop chan struct{}
 	done chan struct{}
 }
 
 func (rs *runState) startLive(ctx context.Context) *live {
-	l := &live{rs: rs, held: map[int64]struct{}{}, stop: make(chan struct{}), done: make(chan struct{})}
+	l := &live{rs: rs, held: map[int64]int64{}, stop: make(chan struct{}), done: make(chan struct{})}
 	rs.live = l
 	go l.loop(context.WithoutCancel(ctx))
 	return l
@@ -38,7 +38,7 @@ func (l *live) hold(entries []store.Entry) {
 	}
 	l.mu.Lock()
 	for _, en := range entries {
-		l.held[en.ID] = struct{}{}
+		l.held[en.ID] = en.Version
 	}
 	l.mu.Unlock()
 }
@@ -50,19 +50,23 @@ func (l *live) holdWork(work []handed) {
 	}
 	l.mu.Lock()
 	for i := range work {
-		l.held[work[i].entry.ID] = struct{}{}
+		l.held[work[i].entry.ID] = work[i].entry.Version
 	}
 	l.mu.Unlock()
 }
 
-// release forgets settled entries.
+// release forgets settled entries. A settlement of an older version
+// than the one held (the entry was replaced and handed to the run again)
+// settled nothing: the newer version's lease is still extended.
 func (l *live) release(ss []store.Settlement) {
 	if l == nil {
 		return
 	}
 	l.mu.Lock()
 	for _, s := range ss {
-		delete(l.held, s.EntryID)
+		if v, ok := l.held[s.EntryID]; ok && (s.Attempt.Version == 0 || s.Attempt.Version >= v) {
+			delete(l.held, s.EntryID)
+		}
 	}
 	l.mu.Unlock()
 }

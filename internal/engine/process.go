@@ -87,19 +87,16 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 	// Two versions of one record in a batch (it changed while the source
 	// was being read): only the newest is sent, or they could arrive in
 	// either order and leave the old data at the destination.
-	newest := make(map[string]int64, len(batch))
-	for _, h := range batch {
-		newest[h.entry.Key] = max(newest[h.entry.Key], h.entry.ID)
-	}
+	newest := newestVersions(batch)
 	// Keys deleted at the source after they were captured are pruned, not
 	// sent (sources that can tell: connector.KeyChecker).
 	missing, checkErr := rs.missing(ctx, batch, newest)
 	for _, h := range batch {
 		en, rec := h.entry, h.record
-		if id := newest[en.Key]; id != en.ID {
+		if v := newest[en.Key]; v != versionOf(en) {
 			settlements = append(settlements, store.Settlement{
 				EntryID: en.ID, Outcome: store.OutcomeSkipped,
-				Attempt: rs.attempt(&work{entry: en}, now, store.OutcomeSkipped, connector.Result{Error: fmt.Sprintf("superseded by a newer version (entry %d)", id)}),
+				Attempt: rs.attempt(&work{entry: en}, now, store.OutcomeSkipped, connector.Result{Error: fmt.Sprintf("superseded by a newer version (entry %d, version %d)", v.id, v.version)}),
 			})
 			continue
 		}
@@ -266,14 +263,14 @@ func (rs *runState) deliver(ctx context.Context, batch []handed) (settled, time.
 // missing asks the source, when it can tell (connector.KeyChecker),
 // which keys of the batch no longer exist. Deletes and superseded
 // versions are not asked about.
-func (rs *runState) missing(ctx context.Context, batch []handed, newest map[string]int64) (map[string]bool, error) {
+func (rs *runState) missing(ctx context.Context, batch []handed, newest map[string]entryVersion) (map[string]bool, error) {
 	kc, ok := rs.r.source.(connector.KeyChecker)
 	if !ok || !kc.Prunes() {
 		return nil, nil
 	}
 	var keys []string
 	for _, h := range batch {
-		if h.entry.ID == newest[h.entry.Key] && !h.entry.Deleted {
+		if versionOf(h.entry) == newest[h.entry.Key] && !h.entry.Deleted {
 			keys = append(keys, h.entry.Key)
 		}
 	}
@@ -725,4 +722,30 @@ func splitInteger(s string) (negative bool, digits string, ok bool) {
 		return false, "0", true // -0 is 0
 	}
 	return negative, s, true
+}
+
+// newestVersions gives the newest version of each key of batch. Two
+// versions of one entry count too: an entry whose lease ran out and was
+// replaced in the queue by a newer push, then handed to the run again,
+// has one ID and two versions.
+func newestVersions(batch []handed) map[string]entryVersion {
+	newest := make(map[string]entryVersion, len(batch))
+	for _, h := range batch {
+		if v := versionOf(h.entry); newest[h.entry.Key].before(v) {
+			newest[h.entry.Key] = v
+		}
+	}
+	return newest
+}
+
+// entryVersion is one version of one entry: newer entries have higher
+// IDs, and an entry replaced in the queue keeps its ID with a higher
+// version.
+type entryVersion struct{ id, version int64 }
+
+func versionOf(en store.Entry) entryVersion { return entryVersion{en.ID, en.Version} }
+
+// before reports whether v is older than w.
+func (v entryVersion) before(w entryVersion) bool {
+	return v.id < w.id || (v.id == w.id && v.version < w.version)
 }

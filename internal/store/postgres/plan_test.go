@@ -85,7 +85,7 @@ func TestLeasedByIDPlansUsePrimaryKey(t *testing.T) {
 		sql  string
 		args []string
 	}{
-		"deleteSettledSQL": {deleteSettledSQL, []string{`'w1'`, ids, ids, `'{a,b,c,d}'::text[]`, `'{1,2,3,4}'::bigint[]`, `'{1,1,2,0}'::bigint[]`}},
+		"deleteSettledSQL": {deleteSettledSQL, []string{`'w1'`, ids, ids, `'{a,b,c,d}'::text[]`, `'{1,2,3,4}'::bigint[]`, `'{1,1,2,0}'::bigint[]`, `'{1,1,2,0}'::bigint[]`}},
 		"extendLeasesSQL":  {extendLeasesSQL, []string{`3`, `'w1'`, ids}},
 	} {
 		plan := genericPlan(t, conn, c.sql, c.args...)

@@ -26,6 +26,7 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 		var (
 			gone, goneVersions []int64 // done and skipped
 			delIDs, delAts     []int64 // done: their content becomes the key's delivered content
+			delVersions        []int64
 			delHashes          []string
 		)
 		for _, st := range settlements {
@@ -39,6 +40,7 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 			case store.OutcomeDone, store.OutcomeSkipped:
 				if st.Outcome == store.OutcomeDone {
 					delIDs, delHashes, delAts = append(delIDs, st.EntryID), append(delHashes, st.Hash), append(delAts, ms(rules.AttemptAt(st)))
+					delVersions = append(delVersions, st.Attempt.Version)
 				}
 				gone, goneVersions = append(gone, st.EntryID), append(goneVersions, st.Attempt.Version)
 				continue
@@ -56,7 +58,7 @@ func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Se
 				settled[st.EntryID] = e
 			}
 		}
-		if err := deleteSettled(ctx, tx, owner, gone, goneVersions, delivered{delIDs, delHashes, delAts}, settled); err != nil {
+		if err := deleteSettled(ctx, tx, owner, gone, goneVersions, delivered{delIDs, delHashes, delAts, delVersions}, settled); err != nil {
 			return err
 		}
 		if err := insertOutbox(ctx, tx, settlements, settled); err != nil {
@@ -98,7 +100,7 @@ func lookupUnsettled(ctx context.Context, tx pgx.Tx, settlements []store.Settlem
 // deleteSettledSQL deletes the entries of IDs $2 still leased by owner
 // $1 and still in the versions $6 settled (0: any; see store.Settlement),
 // and stores the content of those of them that were delivered (IDs $3,
-// with their hashes $4 and times $5) as their keys' last delivered
+// with their hashes $4, times $5 and versions $7) as their keys' last delivered
 // content, in one statement: the delete hands the rows over, so the
 // delivered content costs no second look-up of the entries. It is never
 // stored over a newer entry (a higher ID): a late settlement of an old
@@ -121,7 +123,8 @@ const deleteSettledSQL = `WITH gone AS (DELETE FROM entries e USING unnest($2::b
 		RETURNING e.id, e.route, e.key, e.version, e.payload, e.deleted),
 	kept AS (INSERT INTO delivered (route, key, entry_id, version, hash, payload, delivered_at, deleted)
 		SELECT DISTINCT ON (g.route, g.key) g.route, g.key, g.id, g.version, s.hash, g.payload, s.at, g.deleted
-		FROM gone g JOIN unnest($3::bigint[], $4::text[], $5::bigint[]) AS s(id, hash, at) ON s.id = g.id
+		FROM gone g JOIN unnest($3::bigint[], $4::text[], $5::bigint[], $7::bigint[]) AS s(id, hash, at, version)
+			ON s.id = g.id AND s.version IN (0, g.version)
 		ORDER BY g.route, g.key, g.id DESC
 		ON CONFLICT (route, key) DO UPDATE SET entry_id = excluded.entry_id, version = excluded.version,
 			hash = excluded.hash, payload = excluded.payload, delivered_at = excluded.delivered_at, deleted = excluded.deleted
@@ -131,9 +134,10 @@ const deleteSettledSQL = `WITH gone AS (DELETE FROM entries e USING unnest($2::b
 // delivered are the done settlements of a Settle, in parallel arrays:
 // their entries' content becomes their keys' delivered content.
 type delivered struct {
-	ids    []int64
-	hashes []string
-	ats    []int64
+	ids      []int64
+	hashes   []string
+	ats      []int64
+	versions []int64 // as settled (0: any)
 }
 
 // deleteSettled runs deleteSettledSQL: it deletes the entries of ids
@@ -143,7 +147,7 @@ func deleteSettled(ctx context.Context, tx pgx.Tx, owner string, ids, versions [
 	if len(ids) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, deleteSettledSQL, owner, ids, done.ids, done.hashes, done.ats, versions)
+	rows, err := tx.Query(ctx, deleteSettledSQL, owner, ids, done.ids, done.hashes, done.ats, versions, done.versions)
 	if err != nil {
 		return fmt.Errorf("delete settled entries: %w", err)
 	}

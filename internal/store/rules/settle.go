@@ -90,8 +90,8 @@ func OwedOutbox(settlements []store.Settlement, settled map[int64]Settled) []Owe
 			continue
 		}
 		e, ok := settled[st.EntryID]
-		if !ok {
-			continue
+		if !ok || (st.Attempt.Version != 0 && e.Version != st.Attempt.Version) {
+			continue // not settled, or settled in another version (by its own settlement)
 		}
 		at := AttemptAt(st)
 		for _, o := range st.Outbox {

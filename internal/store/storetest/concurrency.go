@@ -174,50 +174,64 @@ func testReplayWhileLeased(t *testing.T, s store.Store) {
 // replaces it there (same entry, next version); the same owner may then
 // lease it again. The late settlement of the old version must not take
 // the new one with it: the new version stays leased, untouched, and its
-// own settlement still counts.
+// own settlement still counts. The same when both settlements come in
+// one Settle call (a run commits batches together): only the new
+// version's content is the key's delivered content, and only its outbox
+// items are owed.
 func testSettleOfReplacedVersion(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	for i, outcome := range []store.Outcome{store.OutcomeDone, store.OutcomeRetry, store.OutcomeDead, store.OutcomeSkipped} {
-		route := fmt.Sprintf("replaced%d", i)
-		enqueue(t, s, route, t0, store.NewEntry{Key: "a", Payload: payload("a", 1), Hash: "h1"})
-		old := lease(t, s, route, "p", 1, store.LeasePending, t0)[0]
-		later := t0.Add(2 * time.Minute)
-		release(t, s, route, later)
-		enqueue(t, s, route, later, store.NewEntry{Key: "a", Payload: payload("a", 2), Hash: "h2"})
-		taken := lease(t, s, route, "p", 1, store.LeasePending, later)
-		if len(taken) != 1 || taken[0].ID != old.ID || taken[0].Version == old.Version {
-			t.Fatalf("%s: leased again %+v; want entry %d in a newer version than %d", outcome, taken, old.ID, old.Version)
-		}
-		var st store.Settlement
-		switch outcome {
-		case store.OutcomeDone:
-			st = done(old)
-			st.Hash = "h1"
-		case store.OutcomeRetry:
-			st = retry(old, t0.Add(time.Hour), "503")
-		case store.OutcomeDead:
-			st = dead(old, t0, "400")
-		case store.OutcomeSkipped:
-			st = done(old)
-			st.Outcome, st.Attempt.Outcome, st.CountAttempt = store.OutcomeSkipped, store.OutcomeSkipped, false
-		}
-		settle(t, s, "p", st)
-		e := entry(t, s, old.ID)
-		if e.Status != store.StatusLeased || e.LeaseOwner != "p" || e.Version != taken[0].Version || e.Attempts != 0 || e.LastError != "" {
-			t.Errorf("%s of version %d: entry = %+v; want version %d still leased by p, untouched", outcome, old.Version, e, taken[0].Version)
-		}
-		if dl := deadLetters(t, s, store.DeadFilter{Route: route}); len(dl) != 0 {
-			t.Errorf("%s: dead letters = %+v, want none", outcome, dl)
-		}
-		if d, err := s.LastDelivered(ctx, route, "a"); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("%s: last delivered = %+v, %v; want none (the old version's settlement came too late)", outcome, d, err)
-		}
-		fresh := done(taken[0])
-		fresh.Hash = "h2"
-		settle(t, s, "p", fresh)
-		gone(t, s, old.ID)
-		if d, err := s.LastDelivered(ctx, route, "a"); err != nil || d.Hash != "h2" || d.Version != taken[0].Version {
-			t.Errorf("%s: last delivered after the new version's settlement = %+v, %v; want hash h2, version %d", outcome, d, err, taken[0].Version)
+		for _, together := range []bool{false, true} {
+			route := fmt.Sprintf("replaced%d-%v", i, together)
+			enqueue(t, s, route, t0, store.NewEntry{Key: "a", Payload: payload("a", 1), Hash: "h1"})
+			old := lease(t, s, route, "p", 1, store.LeasePending, t0)[0]
+			later := t0.Add(2 * time.Minute)
+			release(t, s, route, later)
+			enqueue(t, s, route, later, store.NewEntry{Key: "a", Payload: payload("a", 2), Hash: "h2"})
+			taken := lease(t, s, route, "p", 1, store.LeasePending, later)
+			if len(taken) != 1 || taken[0].ID != old.ID || taken[0].Version == old.Version {
+				t.Fatalf("%s: leased again %+v; want entry %d in a newer version than %d", outcome, taken, old.ID, old.Version)
+			}
+			var st store.Settlement
+			switch outcome {
+			case store.OutcomeDone:
+				st = done(old)
+				st.Hash = "h1"
+			case store.OutcomeRetry:
+				st = retry(old, t0.Add(time.Hour), "503")
+			case store.OutcomeDead:
+				st = dead(old, t0, "400")
+			case store.OutcomeSkipped:
+				st = done(old)
+				st.Outcome, st.Attempt.Outcome, st.CountAttempt = store.OutcomeSkipped, store.OutcomeSkipped, false
+			}
+			st.Outbox = []store.OutboxItem{{Op: "after[0]", Record: payload("a", 1)}}
+			fresh := done(taken[0])
+			fresh.Hash = "h2"
+			fresh.Outbox = []store.OutboxItem{{Op: "after[0]", Record: payload("a", 2)}}
+			if together {
+				settle(t, s, "p", st, fresh)
+			} else {
+				settle(t, s, "p", st)
+				e := entry(t, s, old.ID)
+				if e.Status != store.StatusLeased || e.LeaseOwner != "p" || e.Version != taken[0].Version || e.Attempts != 0 || e.LastError != "" {
+					t.Errorf("%s of version %d: entry = %+v; want version %d still leased by p, untouched", outcome, old.Version, e, taken[0].Version)
+				}
+				if d, err := s.LastDelivered(ctx, route, "a"); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("%s: last delivered = %+v, %v; want none (the old version's settlement came too late)", outcome, d, err)
+				}
+				settle(t, s, "p", fresh)
+			}
+			gone(t, s, old.ID)
+			if dl := deadLetters(t, s, store.DeadFilter{Route: route}); len(dl) != 0 {
+				t.Errorf("%s (together %v): dead letters = %+v, want none", outcome, together, dl)
+			}
+			if d, err := s.LastDelivered(ctx, route, "a"); err != nil || d.Hash != "h2" || d.Version != taken[0].Version {
+				t.Errorf("%s (together %v): last delivered = %+v, %v; want hash h2, version %d", outcome, together, d, err, taken[0].Version)
+			}
+			if ob := outboxItems(t, s, route); len(ob) != 1 || ob[0].Version != taken[0].Version || string(ob[0].Record) != string(payload("a", 2)) {
+				t.Errorf("%s (together %v): outbox = %+v; want only the new version's item", outcome, together, ob)
+			}
 		}
 	}
 }
