@@ -120,7 +120,14 @@ func (s *Store) walGrew(ctx context.Context) {
 		return
 	}
 	size := fi.Size()
-	if grew := size > s.walSize.Swap(size); !grew || size <= s.walHard+s.walSkip.Load() {
+	last := s.walSize.Swap(size)
+	if size < last {
+		// SQLite cut the file back: the log started again on its own (the
+		// background checkpoint had caught up), so a reader that made
+		// the last try fail holds it no more.
+		s.walSkip.Store(0)
+	}
+	if size <= last || size <= s.walHard+s.walSkip.Load() {
 		return
 	}
 	s.ckpt.mu.Lock()

@@ -92,6 +92,10 @@ func setWALBound(t *testing.T, s *Store, hard int64) {
 // appended file changes size at every commit, and its fsync commits the
 // file system's journal too).
 func TestWriteAheadLogStaysBounded(t *testing.T) {
+	if s, _ := openScratch(t); pragmaInt(t, s.write, "journal_size_limit") != walHardBytes {
+		t.Fatalf("journal_size_limit = %d, want the log's bound %d: the file would not be cut back when the log restarts",
+			pragmaInt(t, s.write, "journal_size_limit"), walHardBytes)
+	}
 	for _, tc := range []struct {
 		hard    int64
 		bounded bool
@@ -139,7 +143,7 @@ func TestCloseCheckpointsTheRest(t *testing.T) {
 }
 
 // A reader on an old snapshot (a long export) keeps the log from being
-// truncated; the writer's catch-up must not wait for it, commit after
+// restarted; the writer's catch-up must not wait for it, commit after
 // commit, for the busy timeout: it tries once, and again only when the
 // log has grown by another limit.
 func TestLongReadDoesNotStallTheWriter(t *testing.T) {
@@ -168,5 +172,34 @@ func TestLongReadDoesNotStallTheWriter(t *testing.T) {
 	// Waiting for the reader even once takes the whole busy timeout.
 	if d := time.Since(start); d >= 5*time.Second {
 		t.Fatalf("20 commits took %v with a reader open: the writer waited for it", d)
+	}
+}
+
+// A reader that kept the log from restarting raises the size of the next
+// try; once the log has restarted on its own (the file was cut back), the
+// bound is the bound again, not that size plus the bound.
+func TestLogBoundComesBackAfterALongRead(t *testing.T) {
+	s, path := openScratch(t)
+	setWALBound(t, s, 1<<20)
+	s.walSkip.Store(64 << 20) // as a long export leaves it
+	fill(t, s, 20, 16, 4096)  // 2.6 MB of log: kept, as the reader was there
+	if wal := fileSize(t, path+"-wal"); wal < 2<<20 {
+		t.Fatalf("log of %d bytes; want it past 2 MB while a reader's size is skipped", wal)
+	}
+	// The background checkpoint catches up while the writer pauses; the
+	// next commit then starts the log again and SQLite cuts the file.
+	s.ckpt.mu.Lock()
+	err := checkpoint(context.Background(), s.ckpt.db)
+	s.ckpt.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, s, 1, 16, 4096)
+	if wal := fileSize(t, path+"-wal"); wal > 1<<20 {
+		t.Fatalf("log of %d bytes after a commit on a copied log; want it cut back to 1 MB", wal)
+	}
+	fill(t, s, 20, 16, 4096)
+	if wal := fileSize(t, path+"-wal"); wal >= 2<<20 {
+		t.Fatalf("log of %d bytes after 2.6 MB more; want it bounded again (under 2 MB)", wal)
 	}
 }
