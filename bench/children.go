@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
 // child runs this benchmark in a child process, so that each run has its
@@ -91,6 +94,81 @@ func alternateRuns(n, records int, args []string) error {
 	fmt.Printf("median hash off  %.0f records/s, peak RSS %.1f MB, %.1f CPU µs/record\n", median(off), median(rssOff), median(cpuOff))
 	fmt.Printf("hash on / off    %.3f records/s, %.3f CPU per record\n", median(on)/median(off), median(cpuOn)/median(cpuOff))
 	fmt.Printf("load average     %s (after)\n", loadAverage())
+	return nil
+}
+
+// parallelRuns runs n child processes at once on one PostgreSQL schema,
+// made here once and dropped at the end: each runs the route end to end
+// with its own source, sink and route name (a route never runs twice at
+// once, its run lock is in the database), and checks that its sink got
+// every record. It prints each child's figures and their sum: records/s
+// over the wall time from the first run's start to the last one's end,
+// and the CPU per record of the bench processes, of PostgreSQL's server
+// processes serving them and of the machine.
+func parallelRuns(n, records int, dsn string, args []string) error {
+	schema, err := newSchemaName()
+	if err != nil {
+		return err
+	}
+	return parallelRunsIn(n, records, dsn, schema, args)
+}
+
+// parallelRunsIn is parallelRuns in a schema of the caller's naming.
+func parallelRunsIn(n, records int, dsn, schema string, args []string) error {
+	st, err := openStoreIn(context.Background(), dsn, schema, schema) // the tables, made once
+	if err != nil {
+		return err
+	}
+	st.Close()
+	defer dropSchema(dsn, schema)
+	type result struct {
+		figures map[string]float64
+		out     string
+		err     error
+	}
+	results := make([]result, n)
+	load := loadAverage()
+	busy0 := machineBusy()
+	var wg sync.WaitGroup
+	for i := range results {
+		a := append(slices.Clone(args), "-schema="+schema, fmt.Sprintf("-route=orders%d", i+1))
+		wg.Go(func() {
+			f, out, err := child(records, a)
+			results[i] = result{f, out, err}
+		})
+	}
+	wg.Wait()
+	busy := machineBusy() - busy0
+
+	var first, last, cpu, db float64
+	var rates []string
+	for i, r := range results {
+		if r.err != nil {
+			return fmt.Errorf("process %d of %d: %w", i+1, n, r.err)
+		}
+		fmt.Printf("--- process %d of %d, route orders%d\n%s", i+1, n, i+1, r.out)
+		f := r.figures
+		if !strings.Contains(r.out, "\ncheck          ok:") || f["run_start"] == 0 || f["run_end"] == 0 {
+			return fmt.Errorf("process %d of %d printed no check or no run times", i+1, n)
+		}
+		if i == 0 || f["run_start"] < first {
+			first = f["run_start"]
+		}
+		last = max(last, f["run_end"])
+		cpu += f["cpu_us"] * float64(records) / 1e6
+		db += f["db_cpu_us"] * float64(records) / 1e6
+		rates = append(rates, fmt.Sprintf("%.0f", f["throughput"]))
+	}
+	total := n * records
+	elapsed := time.Duration((last - first) * float64(time.Second))
+	fmt.Printf("--- %d processes at once, schema %s (dropped at the end), load average %s before\n", n, schema, load)
+	fmt.Printf("records        %d (source, %d per process)\n", total, records)
+	fmt.Printf("elapsed        %s from the first run's start to the last one's end\n", elapsed.Round(time.Millisecond))
+	fmt.Printf("throughput     %.0f records/s end to end, all processes (source records / elapsed)\n", float64(total)/elapsed.Seconds())
+	fmt.Printf("per_process    %s records/s\n", strings.Join(rates, " / "))
+	printCPU(cpu, total)
+	printServerCPU(db, cpu, busy, total)
+	fmt.Printf("check          ok: every sink got all its records\n")
 	return nil
 }
 

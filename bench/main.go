@@ -15,6 +15,7 @@
 //	go run ./bench -source postgres         # a PostgreSQL table -> the HTTP sink
 //	go run ./bench -dest postgres           # the HTTP source -> a PostgreSQL upsert
 //	go run ./bench -store postgres          # the queue in PostgreSQL (a fresh schema, dropped at the end)
+//	go run ./bench -store postgres -procs 2 # two processes at once on that schema, each its own route
 package main
 
 import (
@@ -46,7 +47,7 @@ import (
 
 func main() {
 	var o options
-	flag.IntVar(&o.records, "records", 200_000, "orders served by the source")
+	flag.IntVar(&o.records, "records", 200_000, "orders served by the source (with -procs: by each process's source)")
 	flag.IntVar(&o.page, "page", 1000, "records per source page")
 	flag.IntVar(&o.batch, "batch", 500, "records per delivery batch")
 	flag.StringVar(&o.dir, "dir", "", "folder for the SQLite file (default: a temporary folder)")
@@ -57,12 +58,15 @@ func main() {
 	flag.StringVar(&o.source, "source", "http", "where the orders come from: http (the synthetic API) or postgres (a table of -records rows, read by the sql source)")
 	flag.StringVar(&o.dest, "dest", "http", "where the orders go: http (the counting sink) or postgres (an sql upsert into a table)")
 	flag.StringVar(&o.store, "store", "sqlite", "where the queue lives: sqlite (a file in -dir) or postgres (a fresh schema in -pg's database, dropped at the end)")
+	flag.StringVar(&o.schema, "schema", "", "with -store postgres: the queue's schema, made beforehand and left at the end (what -procs gives its children; default: a fresh one, dropped)")
+	flag.StringVar(&o.route, "route", "orders", "the route's name (-procs gives each child its own: a route never runs twice at once)")
 	flag.StringVar(&o.pgDSN, "pg", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "the PostgreSQL of -source/-dest/-store postgres (a schema is created and dropped)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here (with -reread: of the second pass only)")
 	memprofile := flag.String("memprofile", "", "write an allocation profile here")
 	blockprofile := flag.String("blockprofile", "", "write a goroutine blocking profile here (where time is spent waiting)")
 	flat := flag.Bool("flat", false, "run 200,000 and 1,000,000 records in child processes and compare peak RSS (and the store size after pruning with -retention)")
 	alternate := flag.Int("alternate", 0, "run N pairs of child processes back to back, content hash on and off (-resend), and print both")
+	procs := flag.Int("procs", 1, "with -store postgres: run N child processes at once on one schema, each its own route, source and sink (-records each), and print their sum")
 	flag.Parse()
 	gctune.Apply() // as the ferry binary does
 	if o.source != "http" && o.source != "postgres" || o.dest != "http" && o.dest != "postgres" {
@@ -79,6 +83,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: -store postgres goes with the HTTP source and sink, without -retention or -flat")
 		os.Exit(2)
 	}
+	if o.schema != "" && o.store != "postgres" {
+		fmt.Fprintln(os.Stderr, "bench: -schema goes with -store postgres")
+		os.Exit(2)
+	}
+	if *procs < 1 || *procs > 1 && (o.store != "postgres" || *alternate > 0 || o.schema != "") {
+		fmt.Fprintln(os.Stderr, "bench: -procs takes 1 or more; more than 1 goes with -store postgres only, without -alternate or -schema")
+		os.Exit(2)
+	}
 	if o.reread && o.retention > 0 {
 		// A short retention forgets the delivered content the second
 		// pass would compare with.
@@ -86,10 +98,12 @@ func main() {
 		os.Exit(2)
 	}
 
-	if *flat || *alternate > 0 {
+	if *flat || *alternate > 0 || *procs > 1 {
 		var err error
 		if *flat {
 			err = flatCheck(childArgs())
+		} else if *procs > 1 {
+			err = parallelRuns(*procs, o.records, o.pgDSN, childArgs())
 		} else {
 			err = alternateRuns(*alternate, o.records, childArgs())
 		}
@@ -149,6 +163,8 @@ type options struct {
 	retention            time.Duration // 0: the default retention
 	source, dest, pgDSN  string        // -source/-dest postgres: see sqlbench.go
 	store                string        // sqlite or postgres: where the queue lives
+	schema               string        // -store postgres: an existing schema, left at the end ("": a fresh one)
+	route                string        // the route's name ("": orders)
 }
 
 // childArgs are the flags given to this process that a child run needs
@@ -157,7 +173,7 @@ func childArgs() []string {
 	var args []string
 	flag.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "flat", "alternate", "records", "cpuprofile", "memprofile", "blockprofile", "dir":
+		case "flat", "alternate", "procs", "schema", "route", "records", "cpuprofile", "memprofile", "blockprofile", "dir":
 			return
 		}
 		args = append(args, "-"+f.Name+"="+f.Value.String())
@@ -170,6 +186,9 @@ func run(o options) error {
 		return runSQL(o)
 	}
 	ctx := context.Background()
+	if o.route == "" {
+		o.route = "orders"
+	}
 	if o.dir == "" {
 		d, err := os.MkdirTemp("", "ferry-bench-")
 		if err != nil {
@@ -196,15 +215,28 @@ func run(o options) error {
 	}
 	var st store.Store
 	var pgSchema string
-	if o.store == "postgres" {
+	var pgApp string // application_name of the store's connections
+	switch {
+	case o.store == "postgres" && o.schema != "":
+		// One of -procs's children: the schema is the parent's, and
+		// the other children's connections are not this one's.
+		pgSchema, pgApp = o.schema, o.schema+"/"+o.route
+		pg, err := openStoreIn(ctx, o.pgDSN, pgSchema, pgApp)
+		if err != nil {
+			return err
+		}
+		defer pg.Close()
+		st = pg
+		fmt.Printf("store          postgres, schema %s, route %s\n", pgSchema, o.route)
+	case o.store == "postgres":
 		pg, schema, drop, err := openPostgresStore(ctx, o.pgDSN)
 		if err != nil {
 			return err
 		}
 		defer drop()
-		st, pgSchema = pg, schema
+		st, pgSchema, pgApp = pg, schema, schema
 		fmt.Printf("store          postgres, schema %s (dropped at the end)\n", schema)
-	} else {
+	default:
 		lite, err := sqlite.Open(ctx, cfg.Store)
 		if err != nil {
 			return err
@@ -231,12 +263,12 @@ func run(o options) error {
 	size := watchSize(cfg.Store)
 	cpu0, written0, busy0 := cpuSeconds(), writtenBytes(), machineBusy()
 	start := time.Now()
-	res, err := eng.Run(ctx, "orders", engine.RunOptions{})
+	res, err := eng.Run(ctx, o.route, engine.RunOptions{})
 	elapsed := time.Since(start)
 	cpu, written, busy := cpuSeconds()-cpu0, writtenBytes()-written0, machineBusy()-busy0
 	var dbCPU float64
 	if o.store == "postgres" {
-		dbCPU = backendCPU(ctx, o.pgDSN, pgSchema)
+		dbCPU = backendCPU(ctx, o.pgDSN, pgApp)
 	}
 	peakStore := size.stop()
 	if err != nil {
@@ -257,13 +289,17 @@ func run(o options) error {
 	fmt.Printf("delivered      %.0f records/s\n", float64(res.Done)/elapsed.Seconds())
 	fmt.Printf("batches        %d requests to the sink\n", sk.requests.Load())
 	printCPU(cpu, o.records)
-	if dbCPU > 0 {
-		fmt.Printf("db_cpu_us      %.1f CPU microseconds per source record in the PostgreSQL server processes of the store's connections (%.2f s; with cpu_us, 2 cores would allow %.0f records/s)\n",
-			dbCPU*1e6/float64(o.records), dbCPU, 2*float64(o.records)/(cpu+dbCPU))
+	if o.store == "postgres" {
+		if o.schema != "" {
+			busy = 0 // the machine's CPU is -procs's to count, for all its children
+		}
+		printServerCPU(dbCPU, cpu, busy, o.records)
 	}
-	if o.store == "postgres" && busy > 0 {
-		// The database's work is in its own processes: count the machine.
-		fmt.Printf("machine_cpu_us %.1f CPU microseconds per source record, all processes of the machine (PostgreSQL's too, and anything else running)\n", busy*1e6/float64(o.records))
+	if o.schema != "" {
+		// For -procs: its wall time runs from the first start to the
+		// last end of its children's runs.
+		fmt.Printf("run_start      %.6f (Unix seconds)\n", float64(start.UnixNano())/1e9)
+		fmt.Printf("run_end        %.6f (Unix seconds)\n", float64(start.Add(elapsed).UnixNano())/1e9)
 	}
 	if last := sk.last.Load(); last > 0 {
 		// After the last delivery the run settles its last batch,
@@ -304,7 +340,7 @@ func reread(ctx context.Context, eng *engine.Engine, sk *sink, o options, want i
 	}
 	cpu0 := cpuSeconds()
 	start := time.Now()
-	res, err := eng.Run(ctx, "orders", engine.RunOptions{})
+	res, err := eng.Run(ctx, o.route, engine.RunOptions{})
 	elapsed := time.Since(start)
 	cpu := cpuSeconds() - cpu0
 	if o.profile != nil {
@@ -343,7 +379,7 @@ func routeConfig(o options, srcURL, sinkURL string) string {
 		d := o.retention.String()
 		retention = fmt.Sprintf("retention: { attempts: %s, runs: %s, delivered: %s }\n", d, d, d)
 	}
-	return fmt.Sprintf(routeYAML, retention, srcURL, sinkURL, o.page, o.batch) + extra
+	return fmt.Sprintf(routeYAML, retention, srcURL, sinkURL, o.route, o.page, o.batch) + extra
 }
 
 // benchSteps are the route's steps in every mode (HTTP or PostgreSQL at
@@ -365,7 +401,7 @@ store: ferry.db
   shop: { url: "%s" }
   sink: { url: "%s" }
 routes:
-  orders:
+  %s:
     source:
       http:
         system: shop
