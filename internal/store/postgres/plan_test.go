@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -85,13 +86,31 @@ func TestLeasedByIDPlansUsePrimaryKey(t *testing.T) {
 		sql  string
 		args []string
 	}{
-		"deleteSettledSQL": {deleteSettledSQL, []string{`'w1'`, ids, ids, `'{a,b,c,d}'::text[]`, `'{1,2,3,4}'::bigint[]`, `'{1,1,2,0}'::bigint[]`, `'{1,1,2,0}'::bigint[]`}},
+		"deleteSettledSQL": {deleteSettledSQL, []string{`'w1'`, ids, ids, `'{a,b,c,d}'::text[]`, `'{1,2,3,4}'::bigint[]`, `2`}},
 		"extendLeasesSQL":  {extendLeasesSQL, []string{`3`, `'w1'`, ids}},
 	} {
 		plan := genericPlan(t, conn, c.sql, c.args...)
 		if strings.Contains(plan, "entries_leased") || !strings.Contains(plan, "entries_pkey") {
 			t.Errorf("%s: expected a plan through entries_pkey alone, got\n%s", name, plan)
 		}
+	}
+
+	// A settle of three merged batches, planned for its own arguments (a
+	// connection's first five runs of a statement): an earlier version
+	// joined the settled versions to the entries, and the planner scanned
+	// all 1,500 of them once per entry.
+	if _, err := conn.Exec(context.Background(), `SET plan_cache_mode = force_custom_plan`); err != nil {
+		t.Fatal(err)
+	}
+	var idList, hashList []string
+	for id := 30001; id <= 31500; id++ {
+		idList, hashList = append(idList, strconv.Itoa(id)), append(hashList, "h"+strconv.Itoa(id))
+	}
+	many := `'{` + strings.Join(idList, ",") + `}'::bigint[]`
+	hashes := `'{` + strings.Join(hashList, ",") + `}'::text[]`
+	plan := genericPlan(t, conn, deleteSettledSQL, `'w1'`, many, many, hashes, many, `1`)
+	if strings.Contains(plan, "Nested Loop") || !strings.Contains(plan, "entries_pkey") {
+		t.Errorf("deleteSettledSQL of 1,500 entries: expected no nested loop and entries reached through entries_pkey, got\n%s", plan)
 	}
 }
 
