@@ -25,7 +25,7 @@ import (
 // their type (*json.SyntaxError, io.ErrUnexpectedEOF, io.EOF), message
 // and offset, which callers turn into line and column.
 func Decode(data []byte) (any, error) {
-	if v, ok := parse(data); ok {
+	if v, ok := parse(data, nil); ok {
 		return v, nil
 	}
 	return decodeStd(data)

@@ -52,3 +52,12 @@ func BenchmarkDecodePage(b *testing.B)   { benchmarkDecode(b, orderPage(1000), D
 // The same with encoding/json, as Decode was before parse.
 func BenchmarkDecodeStdRecord(b *testing.B) { benchmarkDecode(b, orderRecord(123456), decodeStd) }
 func BenchmarkDecodeStdPage(b *testing.B)   { benchmarkDecode(b, orderPage(1000), decodeStd) }
+
+// A JSON column's value, decoded through the read's Cache as the SQL
+// source does, and without it.
+var columnValue = []byte(`{"name": "Customer 17", "country": "DE", "lines": [{"sku": "SKU-17", "qty": 3, "price": 19.90}]}`)
+
+func BenchmarkDecodeColumn(b *testing.B) { benchmarkDecode(b, columnValue, Decode) }
+func BenchmarkCacheDecodeColumn(b *testing.B) {
+	benchmarkDecode(b, columnValue, new(Cache).Decode)
+}

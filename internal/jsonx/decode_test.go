@@ -73,7 +73,7 @@ func TestDecodeCopiesInput(t *testing.T) {
 func compareWithStd(t *testing.T, data []byte) {
 	t.Helper()
 	want, wantErr := decodeStd(data)
-	got, ok := parse(data)
+	got, ok := parse(data, nil)
 	if !ok && wantErr == nil && nesting(want) > maxParseDepth {
 		compareDecode(t, data) // left to encoding/json
 		return
@@ -239,7 +239,10 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add(orderRecord(7))
 	f.Add(orderPage(3))
-	f.Fuzz(compareWithStd)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		compareWithStd(t, data)
+		compareCache(t, new(Cache), data)
+	})
 }
 
 // Counting keys ahead reads each byte a bounded number of times however

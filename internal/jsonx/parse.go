@@ -21,6 +21,9 @@ type parser struct {
 	data  []byte
 	i     int // the next byte to read
 	depth int
+	// cache, when not nil, supplies the keys and short strings and
+	// numbers (Cache.Decode); Decode leaves it nil.
+	cache *Cache
 	// elems holds the elements of the arrays being read, every level on
 	// one stack, so that each array is allocated once, at its length.
 	elems []any
@@ -44,10 +47,20 @@ type parser struct {
 // rest of its record is dropped holds on to at most one chunk.
 const chunkSize = 1024
 
-// parse decodes data as Decode does; ok is false for anything it does not
-// accept (malformed input, nesting beyond maxParseDepth).
-func parse(data []byte) (v any, ok bool) {
-	p := parser{data: data}
+// parse decodes data as Decode does, sharing values through c if it is
+// not nil; ok is false for anything it does not accept (malformed input,
+// nesting beyond maxParseDepth).
+func parse(data []byte, c *Cache) (v any, ok bool) {
+	p := parser{data: data, cache: c}
+	if c != nil {
+		// The documents of a read are small and alike: they share the
+		// stack of array elements and the size hints.
+		p.elems, p.sizes = c.elems[:0], c.sizes
+		defer func() {
+			clear(p.elems) // a failed parse leaves its elements here
+			c.elems, c.sizes = p.elems[:0], p.sizes
+		}()
+	}
 	p.space()
 	if v, ok = p.value(); !ok {
 		return nil, false
@@ -78,6 +91,9 @@ func (p *parser) value() (any, bool) {
 	case '[':
 		return p.array()
 	case '"':
+		if p.cache != nil {
+			return p.cachedString()
+		}
 		s, ok := p.string()
 		return s, ok
 	case 't':
@@ -139,7 +155,13 @@ func (p *parser) object() (any, bool) {
 		if p.i >= len(p.data) || p.data[p.i] != '"' {
 			return nil, false
 		}
-		k, ok := p.string()
+		var k string
+		var ok bool
+		if p.cache == nil {
+			k, ok = p.string()
+		} else {
+			k, ok = p.cachedKey()
+		}
 		if !ok {
 			return nil, false
 		}
@@ -268,6 +290,30 @@ func (p *parser) array() (any, bool) {
 			return a, true
 		}
 	}
+}
+
+// cachedKey reads an object key through the cache.
+func (p *parser) cachedKey() (string, bool) {
+	raw, simple, ok := p.scanString()
+	if !ok {
+		return "", false
+	}
+	if simple && len(raw) <= maxCached {
+		return p.cache.key(raw), true
+	}
+	return p.text(raw, simple)
+}
+
+// cachedString reads a string value through the cache.
+func (p *parser) cachedString() (any, bool) {
+	raw, simple, ok := p.scanString()
+	if !ok {
+		return nil, false
+	}
+	if simple && len(raw) <= maxCached {
+		return p.cache.str(raw), true
+	}
+	return p.text(raw, simple)
 }
 
 func (p *parser) string() (string, bool) {
@@ -454,14 +500,23 @@ func (p *parser) number() (any, bool) {
 	}
 	p.i = i
 	lit := p.data[start:i]
-	if integer && len(lit) <= 15 {
-		f := float64(n)
-		if neg {
-			f = -f // -0 stays -0, as strconv.ParseFloat gives it
-		}
-		return f, true
+	if p.cache != nil && len(lit) <= maxCached {
+		return p.cache.number(lit, integer, neg, n), true
 	}
-	return numberValue(lit, integer), true
+	return numberOf(lit, integer, neg, n), true
+}
+
+// numberOf is the value of the number literal lit; for an integer
+// (integer: no fraction or exponent), n is its magnitude and neg its
+// sign, exact if lit has at most 15 characters.
+func numberOf(lit []byte, integer, neg bool, n uint64) any {
+	if integer && len(lit) <= 15 {
+		if neg {
+			return -float64(n) // -0 stays -0, as strconv.ParseFloat gives it
+		}
+		return float64(n)
+	}
+	return numberValue(lit, integer)
 }
 
 // digits skips one or more decimal digits from i; -1 if there is none.

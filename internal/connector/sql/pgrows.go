@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/ferry-dev/ferry/internal/connector"
+	"github.com/ferry-dev/ferry/internal/jsonx"
 )
 
 // PostgreSQL pages are read through pgx itself, not database/sql: each
@@ -89,7 +90,7 @@ type pgReader struct {
 	formats pgx.QueryResultFormatsByOID
 	dec     []pgCol
 	vals    []any // the row's JSON values by column (names may repeat)
-	json    *jsonCache
+	json    *jsonx.Cache
 	buf     []byte // scratch for formatting times
 	lastKey []byte // the raw key and cursor of the page's last row
 	lastCur []byte
@@ -97,7 +98,7 @@ type pgReader struct {
 
 func newPGReader(s *Source, cols []column, keyI, curI int, numbers bool) *pgReader {
 	return &pgReader{s: s, cols: cols, keyI: keyI, curI: curI, numbers: numbers, formats: pgResultFormats(),
-		dec: make([]pgCol, len(cols)), vals: make([]any, len(cols)), json: &jsonCache{}}
+		dec: make([]pgCol, len(cols)), vals: make([]any, len(cols)), json: new(jsonx.Cache)}
 }
 
 // page runs one page query and decodes its rows. It returns the page's
@@ -290,11 +291,7 @@ func (r *pgReader) value(d *pgCol, raw []byte) (any, error) {
 		}
 		return v, err
 	case fastJSON:
-		j, err := r.json.decode(raw)
-		if err != nil {
-			return nil, fmt.Errorf("column %q holds no valid JSON: %w", d.col.name, err)
-		}
-		return j, nil
+		return decodeJSONColumn(r.json, d.col, raw)
 	case fastTime:
 		if len(raw) != 8 {
 			break

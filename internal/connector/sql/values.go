@@ -1,14 +1,19 @@
 package sqlconn
 
 import (
+	"bytes"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ferry-dev/ferry/internal/jsonx"
 )
 
 // kind is how a column's values become JSON.
@@ -187,11 +192,7 @@ func decode(col *column, v any, numbers bool) (any, error) {
 		default:
 			return v, nil
 		}
-		j, err := decodeJSON(text)
-		if err != nil {
-			return nil, fmt.Errorf("column %q holds no valid JSON: %w", col.name, err)
-		}
-		return j, nil
+		return decodeJSONColumn(nil, col, text)
 	case kText:
 		if b, ok := v.([]byte); ok {
 			return string(b), nil
@@ -354,4 +355,24 @@ func fromText(d dialect, col *column, s string) any {
 		return []byte(s) // a binary key as its bytes: text would be refused (not UTF-8)
 	}
 	return s
+}
+
+// decodeJSONColumn decodes the text of a JSON column, sharing keys and
+// short values through c (nil: none). encoding/json's errors do not say
+// where the fault is, nor that the text is empty: the error does.
+func decodeJSONColumn(c *jsonx.Cache, col *column, text []byte) (any, error) {
+	v, err := c.Decode(text)
+	if err == nil {
+		return v, nil
+	}
+	var syn *json.SyntaxError
+	switch {
+	case len(bytes.TrimSpace(text)) == 0:
+		err = errors.New("the text is empty")
+	case errors.As(err, &syn):
+		err = fmt.Errorf("%w at offset %d", err, syn.Offset-1) // the byte at fault counts as read
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		err = fmt.Errorf("the text ends before the value does: %w", err)
+	}
+	return nil, fmt.Errorf("column %q holds no valid JSON: %w", col.name, err)
 }
