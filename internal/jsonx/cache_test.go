@@ -2,6 +2,7 @@ package jsonx
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -97,5 +98,24 @@ func TestCacheRefusesBadInput(t *testing.T) {
 			t.Fatalf("%q decoded as %#v", in, v)
 		}
 		compareCache(t, &c, []byte(`{"a": 1, "x": "y"}`))
+	}
+}
+
+// A Cache keeps the stack of array elements between documents, but not
+// the stack one huge array needed: it would stay for the whole read.
+func TestCacheDropsAHugeElementStack(t *testing.T) {
+	var c Cache
+	if _, err := c.Decode([]byte(`[1,2,3]`)); err != nil {
+		t.Fatal(err)
+	}
+	if cap(c.elems) == 0 || cap(c.elems) > maxKeptElems {
+		t.Fatalf("after a small array the cache keeps %d elements; want a small stack kept", cap(c.elems))
+	}
+	huge := []byte("[" + strings.Repeat("1,", 2*maxKeptElems) + "1]")
+	if _, err := c.Decode(huge); err != nil {
+		t.Fatal(err)
+	}
+	if cap(c.elems) > maxKeptElems {
+		t.Fatalf("after an array of %d elements the cache keeps a stack of %d", 2*maxKeptElems+1, cap(c.elems))
 	}
 }

@@ -47,6 +47,10 @@ type parser struct {
 // rest of its record is dropped holds on to at most one chunk.
 const chunkSize = 1024
 
+// maxKeptElems bounds the stack of array elements a Cache keeps between
+// documents (16 bytes an element).
+const maxKeptElems = 4096
+
 // parse decodes data as Decode does, sharing values through c if it is
 // not nil; ok is false for anything it does not accept (malformed input,
 // nesting beyond maxParseDepth).
@@ -59,6 +63,9 @@ func parse(data []byte, c *Cache) (v any, ok bool) {
 		defer func() {
 			clear(p.elems) // a failed parse leaves its elements here
 			c.elems, c.sizes = p.elems[:0], p.sizes
+			if cap(c.elems) > maxKeptElems {
+				c.elems = nil // one huge array must not stay for the whole read
+			}
 		}()
 	}
 	p.space()

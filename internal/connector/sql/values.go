@@ -367,7 +367,7 @@ func decodeJSONColumn(c *jsonx.Cache, col *column, text []byte) (any, error) {
 	}
 	var syn *json.SyntaxError
 	switch {
-	case len(bytes.TrimSpace(text)) == 0:
+	case len(bytes.Trim(text, " \t\r\n")) == 0: // JSON's whitespace only
 		err = errors.New("the text is empty")
 	case errors.As(err, &syn):
 		err = fmt.Errorf("%w at offset %d", err, syn.Offset-1) // the byte at fault counts as read

@@ -15,6 +15,7 @@ func TestJSONColumnErrors(t *testing.T) {
 	for in, want := range map[string]string{
 		``:          `column "doc" holds no valid JSON: the text is empty`,
 		" \n":       `column "doc" holds no valid JSON: the text is empty`,
+		"\v":        `column "doc" holds no valid JSON: invalid character '\v' looking for beginning of value at offset 0`,
 		`{"a": 01}`: `column "doc" holds no valid JSON: invalid character '1' after object key:value pair at offset 7`,
 		`{"a": 1`:   `column "doc" holds no valid JSON: the text ends before the value does: unexpected EOF`,
 		`[1] x`:     `column "doc" holds no valid JSON: invalid data after the JSON value at offset 4`,
