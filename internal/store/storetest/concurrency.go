@@ -100,17 +100,7 @@ func testSettleAfterTakeOver(t *testing.T, open func(t *testing.T) store.Store) 
 				if len(taken) != 1 || taken[0].ID != old.ID {
 					t.Fatalf("take-over leased %v, want entry %d", ids(taken), old.ID)
 				}
-				var st store.Settlement
-				switch outcome {
-				case store.OutcomeDone:
-					st = done(old)
-					st.Hash = "h1"
-				case store.OutcomeRetry:
-					st = retry(old, t0.Add(time.Hour), "503")
-				case store.OutcomeDead:
-					st = dead(old, t0, "400")
-				}
-				settle(t, s, "old", st)
+				settle(t, s, "old", settlementOf(outcome, old, "h1"))
 				e := entry(t, s, old.ID)
 				if e.Status != store.StatusLeased || e.LeaseOwner != "new" || e.Attempts != 0 || e.Version != old.Version || e.LastError != "" {
 					t.Errorf("entry after the old owner's %s = %+v; want still leased by new, untouched", outcome, e)
@@ -192,19 +182,7 @@ func testSettleOfReplacedVersion(t *testing.T, s store.Store) {
 			if len(taken) != 1 || taken[0].ID != old.ID || taken[0].Version == old.Version {
 				t.Fatalf("%s: leased again %+v; want entry %d in a newer version than %d", outcome, taken, old.ID, old.Version)
 			}
-			var st store.Settlement
-			switch outcome {
-			case store.OutcomeDone:
-				st = done(old)
-				st.Hash = "h1"
-			case store.OutcomeRetry:
-				st = retry(old, t0.Add(time.Hour), "503")
-			case store.OutcomeDead:
-				st = dead(old, t0, "400")
-			case store.OutcomeSkipped:
-				st = done(old)
-				st.Outcome, st.Attempt.Outcome, st.CountAttempt = store.OutcomeSkipped, store.OutcomeSkipped, false
-			}
+			st := settlementOf(outcome, old, "h1")
 			st.Outbox = []store.OutboxItem{{Op: "after[0]", Record: payload("a", 1)}}
 			fresh := done(taken[0])
 			fresh.Hash = "h2"
@@ -234,4 +212,23 @@ func testSettleOfReplacedVersion(t *testing.T, s store.Store) {
 			}
 		}
 	}
+}
+
+// settlementOf is a settlement of e with outcome: delivered with content
+// hash, retried in an hour after a 503, dead after a 400, or skipped.
+func settlementOf(outcome store.Outcome, e store.Entry, hash string) store.Settlement {
+	var st store.Settlement
+	switch outcome {
+	case store.OutcomeDone:
+		st = done(e)
+		st.Hash = hash
+	case store.OutcomeRetry:
+		st = retry(e, t0.Add(time.Hour), "503")
+	case store.OutcomeDead:
+		st = dead(e, t0, "400")
+	case store.OutcomeSkipped:
+		st = done(e)
+		st.Outcome, st.Attempt.Outcome, st.CountAttempt = store.OutcomeSkipped, store.OutcomeSkipped, false
+	}
+	return st
 }
