@@ -89,16 +89,16 @@ type pgReader struct {
 	numbers bool
 	formats pgx.QueryResultFormatsByOID
 	dec     []pgCol
-	vals    []any // the row's JSON values by column (names may repeat)
-	json    *jsonx.Cache
-	buf     []byte // scratch for formatting times
-	lastKey []byte // the raw key and cursor of the page's last row
+	vals    []any        // the row's JSON values by column (names may repeat)
+	json    *jsonx.Cache // made at the first JSON value: ~60 KB, for reads that have one
+	buf     []byte       // scratch for formatting times
+	lastKey []byte       // the raw key and cursor of the page's last row
 	lastCur []byte
 }
 
 func newPGReader(s *Source, cols []column, keyI, curI int, numbers bool) *pgReader {
 	return &pgReader{s: s, cols: cols, keyI: keyI, curI: curI, numbers: numbers, formats: pgResultFormats(),
-		dec: make([]pgCol, len(cols)), vals: make([]any, len(cols)), json: new(jsonx.Cache)}
+		dec: make([]pgCol, len(cols)), vals: make([]any, len(cols))}
 }
 
 // page runs one page query and decodes its rows. It returns the page's
@@ -291,6 +291,9 @@ func (r *pgReader) value(d *pgCol, raw []byte) (any, error) {
 		}
 		return v, err
 	case fastJSON:
+		if r.json == nil {
+			r.json = new(jsonx.Cache)
+		}
 		return decodeJSONColumn(r.json, d.col, raw)
 	case fastTime:
 		if len(raw) != 8 {
