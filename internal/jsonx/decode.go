@@ -53,8 +53,13 @@ func decodeStd(data []byte) (any, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
+	end := int(dec.InputOffset())
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("invalid data after the JSON value at offset %d", dec.InputOffset())
+		// Token has read past what follows: name where it starts.
+		for end < len(data) && (data[end] == ' ' || data[end] == '\t' || data[end] == '\r' || data[end] == '\n') {
+			end++
+		}
+		return nil, fmt.Errorf("invalid data after the JSON value at offset %d", end)
 	}
 	return numbers(v), nil
 }

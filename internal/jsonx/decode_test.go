@@ -205,7 +205,9 @@ func TestDecodeErrors(t *testing.T) {
 		{in: "\"a\x01\"", offset: 3},
 		{in: `{"a":`, is: io.ErrUnexpectedEOF},
 		{in: ``, is: io.EOF},
-		{in: `{"a":1} {"b":2}`, text: "invalid data after the JSON value at offset 9"},
+		{in: `{"a":1} {"b":2}`, text: "invalid data after the JSON value at offset 8"}, // where the second value starts
+		{in: `01`, text: "invalid data after the JSON value at offset 1"},
+		{in: "[1]\n\t x", text: "invalid data after the JSON value at offset 6"},
 	}
 	for _, tt := range tests {
 		_, err := Decode([]byte(tt.in))
