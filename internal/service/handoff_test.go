@@ -82,8 +82,7 @@ func (c *leaseCounter) count() int {
 // leasing them from the store. The first push, which starts the run, is
 // leased as before. Every record arrives once.
 func TestPushesDuringARunAreHandedToItWithoutALease(t *testing.T) {
-	t.Setenv("HOOK_TOKEN", "hook-token-for-tests")
-	h := newHarness(t, "", webhookRoute("", "    batch: 20\n"))
+	h := hookHarness(t, "", "    batch: 20\n")
 	counter := &leaseCounter{Store: h.store}
 	h.svc = h.build(counter, "")
 	h.start()
@@ -107,8 +106,7 @@ func TestPushesDuringARunAreHandedToItWithoutALease(t *testing.T) {
 // stream of pushes keeps the run's inbox busy: the main pass leases from
 // the store every few batches.
 func TestEntriesInTheStoreAreNotHeldUpByAStreamOfPushes(t *testing.T) {
-	t.Setenv("HOOK_TOKEN", "hook-token-for-tests")
-	h := newHarness(t, "", webhookRoute("", "    batch: 20\n"))
+	h := hookHarness(t, "", "    batch: 20\n")
 	h.start()
 	ctx := context.Background()
 	release := holdFirstDelivery(t, h)
@@ -157,8 +155,7 @@ func TestEntriesInTheStoreAreNotHeldUpByAStreamOfPushes(t *testing.T) {
 // behind a slow batch (the run extends them with the batch's), so the
 // rescuer does not put them back and no record is sent twice.
 func TestHandedEntriesKeepTheirLeasesWhileTheyWait(t *testing.T) {
-	t.Setenv("HOOK_TOKEN", "hook-token-for-tests")
-	h := newHarness(t, "", webhookRoute("", "    batch: 20\n"))
+	h := hookHarness(t, "", "    batch: 20\n")
 	svc, err := service.New(service.Options{Config: h.config(), Store: h.store, Now: h.clock.Now, Logger: testLogger(),
 		Engine: engine.Options{LeaseFor: 3 * time.Second},
 		Every:  service.Periods{Schedule: time.Hour, Lead: time.Hour, Rescue: time.Hour, Retain: time.Hour, Sweep: time.Hour, Freshness: time.Hour}})
@@ -185,8 +182,7 @@ func TestHandedEntriesKeepTheirLeasesWhileTheyWait(t *testing.T) {
 // destination's answer (sync routes take no inbox, where the first would
 // have been superseded and answered "skipped").
 func TestSyncCallersPushingOneKeyBothGetTheDestinationsAnswer(t *testing.T) {
-	t.Setenv("HOOK_TOKEN", "hook-token-for-tests")
-	h := newHarness(t, "", webhookRoute(", respond: sync", "    batch: 20\n"))
+	h := hookHarness(t, ", respond: sync", "    batch: 20\n")
 	h.start()
 	release := holdFirstDelivery(t, h)
 	a, b := pushOneKeyTwice(t, h)
@@ -199,8 +195,7 @@ func TestSyncCallersPushingOneKeyBothGetTheDestinationsAnswer(t *testing.T) {
 // callers of one key both get the destination's answer (in the inbox
 // the first would have been superseded and answered "skipped").
 func TestAfterAReloadTheOldRunsInboxTakesNoPushes(t *testing.T) {
-	t.Setenv("HOOK_TOKEN", "hook-token-for-tests")
-	h := newHarness(t, "", webhookRoute("", "    batch: 20\n"))
+	h := hookHarness(t, "", "    batch: 20\n")
 	h.start()
 	ctx := context.Background()
 	release := holdFirstDelivery(t, h)
@@ -249,8 +244,7 @@ func wantBothAnswered(t *testing.T, h *harness, a, b service.Accepted) {
 // on: the run's main pass gives way to the error pass every few batches
 // instead of sending pushes for as long as they come.
 func TestRetriesAreNotHeldUpByAStreamOfPushes(t *testing.T) {
-	t.Setenv("HOOK_TOKEN", "hook-token-for-tests")
-	h := newHarness(t, "", webhookRoute("", "    batch: 2\n    retry: { attempts: 5, backoff: 10ms, max_backoff: 10ms }\n"))
+	h := hookHarness(t, "", "    batch: 2\n    retry: { attempts: 5, backoff: 10ms, max_backoff: 10ms }\n")
 	h.start()
 	ctx := context.Background()
 	h.sys.mu.Lock()
@@ -298,4 +292,12 @@ func TestRetriesAreNotHeldUpByAStreamOfPushes(t *testing.T) {
 		t.Errorf("the failed record was not retried during 5 s of pushes (%d deliveries of pushed records meanwhile)", len(h.sys.arrived("hook")))
 	}
 	h.idle("hook")
+}
+
+// hookHarness is a harness with the webhook route "hook" (respond and
+// the route's further lines as webhookRoute takes them), its token set.
+func hookHarness(t *testing.T, respond, extra string) *harness {
+	t.Helper()
+	t.Setenv("HOOK_TOKEN", "hook-token-for-tests")
+	return newHarness(t, "", webhookRoute(respond, extra))
 }

@@ -52,10 +52,8 @@ func churnedQueue(t *testing.T) *pgx.Conn {
 	return conn
 }
 
-// genericPlan is the text of the plan PostgreSQL keeps for q once it has
-// been run a few times (the generic plan of a prepared statement, which
-// pgx's statement cache leads to), with args bound.
-func genericPlan(t *testing.T, conn *pgx.Conn, q string, args ...string) string {
+// prepareQ makes q the connection's only prepared statement, named q.
+func prepareQ(t *testing.T, conn *pgx.Conn, q string) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := conn.Exec(ctx, `DEALLOCATE ALL`); err != nil {
@@ -64,6 +62,15 @@ func genericPlan(t *testing.T, conn *pgx.Conn, q string, args ...string) string 
 	if _, err := conn.Exec(ctx, `PREPARE q AS `+q); err != nil {
 		t.Fatalf("prepare %s: %v", q, err)
 	}
+}
+
+// genericPlan is the text of the plan PostgreSQL keeps for q once it has
+// been run a few times (the generic plan of a prepared statement, which
+// pgx's statement cache leads to), with args bound.
+func genericPlan(t *testing.T, conn *pgx.Conn, q string, args ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	prepareQ(t, conn, q)
 	rows, err := conn.Query(ctx, `EXPLAIN EXECUTE q(`+strings.Join(args, ", ")+`)`, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		t.Fatalf("explain %s: %v", q, err)
@@ -119,12 +126,7 @@ func TestLeasedByIDPlansUsePrimaryKey(t *testing.T) {
 func explainAnalyze(t *testing.T, conn *pgx.Conn, q string, args ...string) string {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := conn.Exec(ctx, `DEALLOCATE ALL`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, `PREPARE q AS `+q); err != nil {
-		t.Fatalf("prepare %s: %v", q, err)
-	}
+	prepareQ(t, conn, q)
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)

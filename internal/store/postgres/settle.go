@@ -15,10 +15,13 @@ import (
 )
 
 // Settle applies the settlements in one transaction. Every statement is
-// guarded by status = 'L' AND lease_owner = owner, so settlements of
-// entries not leased by owner change nothing in the queue; their attempts
-// are still recorded: the delivery did happen. Done and skipped entries
-// leave in one DELETE; retries and dead letters go one by one (rare).
+// guarded by status = 'L' AND lease_owner = owner, and by the version the
+// settlement's attempt names (when it names one; see store.Settlement),
+// so settlements of entries not leased by owner, or replaced by a newer
+// version since, change nothing in the queue; their attempts are still
+// recorded: the delivery did happen. Done and skipped entries leave in
+// one DELETE per version settled; retries and dead letters go one by one
+// (rare).
 func (s *Store) Settle(ctx context.Context, owner string, settlements []store.Settlement) error {
 	if len(settlements) == 0 {
 		return nil
