@@ -71,7 +71,16 @@ func genericPlan(t *testing.T, conn *pgx.Conn, q string, args ...string) string 
 	t.Helper()
 	ctx := context.Background()
 	prepareQ(t, conn, q)
-	rows, err := conn.Query(ctx, `EXPLAIN EXECUTE q(`+strings.Join(args, ", ")+`)`, pgx.QueryExecModeSimpleProtocol)
+	return planLines(t, ctx, conn, q, `EXPLAIN EXECUTE q(`+strings.Join(args, ", ")+`)`)
+}
+
+// planLines runs explain (an EXPLAIN of the prepared q) on db and returns
+// the plan's text.
+func planLines(t *testing.T, ctx context.Context, db interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, q, explain string) string {
+	t.Helper()
+	rows, err := db.Query(ctx, explain, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		t.Fatalf("explain %s: %v", q, err)
 	}
@@ -132,15 +141,7 @@ func explainAnalyze(t *testing.T, conn *pgx.Conn, q string, args ...string) stri
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // nothing to keep
-	rows, err := tx.Query(ctx, `EXPLAIN ANALYZE EXECUTE q(`+strings.Join(args, ", ")+`)`, pgx.QueryExecModeSimpleProtocol)
-	if err != nil {
-		t.Fatalf("explain %s: %v", q, err)
-	}
-	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatalf("explain %s: %v", q, err)
-	}
-	return strings.Join(lines, "\n")
+	return planLines(t, ctx, tx, q, `EXPLAIN ANALYZE EXECUTE q(`+strings.Join(args, ", ")+`)`)
 }
 
 // probes returns the plan's lines that scan index.
