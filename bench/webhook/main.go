@@ -31,6 +31,7 @@ import (
 	"github.com/ferry-dev/ferry/internal/config"
 	"github.com/ferry-dev/ferry/internal/connector/all"
 	"github.com/ferry-dev/ferry/internal/cputime"
+	"github.com/ferry-dev/ferry/internal/gctune"
 	"github.com/ferry-dev/ferry/internal/server"
 	"github.com/ferry-dev/ferry/internal/service"
 	"github.com/ferry-dev/ferry/internal/store/sqlite"
@@ -63,6 +64,7 @@ func main() {
 	if *load != "" {
 		err = generate(*load, *client, *requests, *conns)
 	} else {
+		gctune.Apply() // the ferry side runs with the GC settings the ferry binary uses
 		err = run(*requests, *conns, *client)
 	}
 	if err != nil {
