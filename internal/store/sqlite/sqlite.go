@@ -462,7 +462,7 @@ func (s *Store) syncWAL() error {
 	if err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
+	if err := dataSync(f); err != nil {
 		f.Close()
 		return err
 	}
