@@ -8,6 +8,7 @@
 //
 //	go run ./bench/webhook                         # 50,000 posts, 64 connections
 //	go run ./bench/webhook -requests 100000 -conns 128
+//	go run ./bench/webhook -client nethttp         # the load posts with Go's http.Client
 package main
 
 import (
@@ -43,7 +44,7 @@ func main() {
 	requests := flag.Int("requests", 50_000, "webhook calls, one record each")
 	conns := flag.Int("conns", 64, "concurrent connections of the load process")
 	load := flag.String("load", "", "internal: be the load process and post to this URL")
-	client := flag.String("client", "nethttp", "the load process's HTTP client: nethttp (Go's http.Client) or raw (HTTP/1.1 written and read by hand on each keep-alive connection: less of the shared CPU)")
+	client := flag.String("client", "raw", "the load process's HTTP client: raw (HTTP/1.1 written and read by hand on each keep-alive connection: the load takes less of the 2 cores ferry is measured on) or nethttp (Go's http.Client, 2-3x the load process's CPU)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the ferry side here")
 	memprofile := flag.String("memprofile", "", "write an allocation profile of the ferry side here")
 	flag.Parse()
