@@ -15,15 +15,22 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// The harness's own check (the sink gets every record that got a 202)
-// runs here on a few posts with each load client, so a change that breaks
-// the webhook path or the harness fails the suite, not only a benchmark
-// someone runs by hand.
-func TestHarnessClients(t *testing.T) {
+// The harness's own check (the sink gets every record that got a 202,
+// warm-up included) runs here on a few posts with each load client and
+// mode, so a change that breaks the webhook path or the harness fails the
+// suite, not only a benchmark someone runs by hand.
+func TestHarnessModes(t *testing.T) {
 	t.Setenv("FERRY_BENCH_WEBHOOK_LOAD", "1")
-	for _, client := range []string{"raw", "nethttp"} {
-		t.Run(client, func(t *testing.T) {
-			if err := run(1_500, 8, client); err != nil {
+	for _, tc := range []struct {
+		name string
+		spec loadSpec
+	}{
+		{"raw client", loadSpec{requests: 1_500, conns: 8, client: "raw"}},
+		{"Go's client", loadSpec{requests: 1_500, conns: 8, client: "nethttp"}},
+		{"open loop after a warm-up", loadSpec{requests: 1_000, warmup: 500, conns: 16, client: "raw", rate: 2_000}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := run(tc.spec); err != nil {
 				t.Fatal(err)
 			}
 		})
