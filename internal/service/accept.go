@@ -27,9 +27,20 @@ const maxGroup = 256
 // group instead of waiting a whole commit and fsync for the next. On 2
 // cores with 64 callers it took groups from ~15 to ~27 calls and cut
 // CPU per request ~8% (a commit and an fsync cost the same for any
-// number of calls); an idle processor returns at once, so a lone call
-// waits no longer. More yields gathered no more.
+// number of calls; with PostgreSQL, a round trip); more yields gathered
+// no more. A yield returns at once on an idle processor; in that
+// benchmark it took 0.1 ms at the median, 3 ms at p99.
 const gatherYields = 2
+
+// A yield lasts until the committer gets a processor back: when other
+// goroutines keep both busy (a sync decoding JSON in the same process),
+// until one of them is preempted, ~10 ms or more a yield. After a yield
+// slower than slowYield the committer does not yield for yieldPause, so
+// such a neighbour costs one slow group a second, not every group.
+const (
+	slowYield  = 5 * time.Millisecond
+	yieldPause = time.Second
+)
 
 // acceptor queues webhook pushes with group commits: while one commit is
 // being made durable, the pushes that arrive wait and go together in the
@@ -42,6 +53,14 @@ type acceptor struct {
 	inboxFor func(route string) *engine.Inbox
 	in       chan *pushCall
 	done     chan struct{}
+	// yield lets the other goroutines run (runtime.Gosched) and clock
+	// tells how long that took (time.Now, not the service's clock,
+	// which tests set); tests replace both. noYieldsUntil is when the
+	// committer may yield again after a slow yield. All three belong to
+	// the committer goroutine.
+	yield         func()
+	clock         func() time.Time
+	noYieldsUntil time.Time
 }
 
 type pushCall struct {
@@ -57,7 +76,8 @@ type pushResult struct {
 }
 
 func newAcceptor(st store.Store, now func() time.Time, inboxFor func(route string) *engine.Inbox) *acceptor {
-	return &acceptor{st: st, now: now, inboxFor: inboxFor, in: make(chan *pushCall, maxGroup), done: make(chan struct{})}
+	return &acceptor{st: st, now: now, inboxFor: inboxFor, in: make(chan *pushCall, maxGroup), done: make(chan struct{}),
+		yield: runtime.Gosched, clock: time.Now}
 }
 
 // start runs the committer until ctx ends; pushes already handed in are
@@ -91,23 +111,35 @@ func (a *acceptor) drain() {
 	}
 }
 
-// commit commits first and whatever else waits, up to maxGroup, in one
-// durable transaction.
-func (a *acceptor) commit(first *pushCall) {
+// gather returns first and the calls waiting behind it, up to maxGroup,
+// yielding up to gatherYields times when none wait (see gatherYields).
+func (a *acceptor) gather(first *pushCall) []*pushCall {
 	calls := []*pushCall{first}
-	for yields := 0; len(calls) < maxGroup; {
+	yields := 0
+	for len(calls) < maxGroup {
 		select {
 		case c := <-a.in:
 			calls = append(calls, c)
 			continue
 		default:
 		}
-		if yields == gatherYields {
+		if yields == gatherYields || a.clock().Before(a.noYieldsUntil) {
 			break
 		}
 		yields++
-		runtime.Gosched()
+		start := a.clock()
+		a.yield()
+		if end := a.clock(); end.Sub(start) > slowYield {
+			a.noYieldsUntil = end.Add(yieldPause)
+		}
 	}
+	return calls
+}
+
+// commit commits first and whatever else waits, up to maxGroup, in one
+// durable transaction.
+func (a *acceptor) commit(first *pushCall) {
+	calls := a.gather(first)
 	// Callers that gave up before their turn are left out.
 	live := calls[:0]
 	for _, c := range calls {

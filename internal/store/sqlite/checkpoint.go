@@ -36,9 +36,9 @@ const (
 	//
 	// The file is kept, not truncated (a TRUNCATE checkpoint did that
 	// until 2026-11-30): the writes after a restart overwrite it in
-	// place, so the fsync of a durable commit (syncWAL) flushes data
+	// place, so the fdatasync of a durable commit (syncWAL) flushes data
 	// only, where an appended log changed the file's size at every
-	// commit and made each fsync commit the file system's journal too.
+	// commit and made each sync commit the file system's journal too.
 	// With the webhook benchmark the TRUNCATE stopped the writer for
 	// 100–135 ms every 64 MB of log (the slowest 202s); RESTART for 30–60.
 	walHardBytes = 64 << 20

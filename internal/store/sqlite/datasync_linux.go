@@ -1,8 +1,10 @@
 package sqlite
 
 import (
+	"errors"
 	"os"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // dataSync flushes f's data and the metadata needed to read it back (its
@@ -10,10 +12,23 @@ import (
 // between restarts, so a sync that also wrote the changed mtime would
 // commit the file system's journal each time for nothing.
 func dataSync(f *os.File) error {
-	for {
-		err := syscall.Fdatasync(int(f.Fd()))
-		if err != syscall.EINTR {
-			return err
-		}
+	raw, err := f.SyscallConn()
+	if err != nil {
+		return err
 	}
+	var syncErr error
+	if err := raw.Control(func(fd uintptr) {
+		for {
+			syncErr = unix.Fdatasync(int(fd))
+			if !errors.Is(syncErr, unix.EINTR) {
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	if syncErr != nil {
+		return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: syncErr}
+	}
+	return nil
 }

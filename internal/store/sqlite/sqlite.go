@@ -55,9 +55,18 @@ type Store struct {
 	texts  map[textKey]string
 
 	// wal is the write-ahead log file; full tells that every commit
-	// waits for fsync already (synchronous=FULL).
-	wal  string
-	full bool
+	// waits for fsync already (synchronous=FULL). syncMu guards
+	// walSynced, the log file last synced by syncWAL (its folder is
+	// synced when it changes), and syncErr, a failed sync's error.
+	wal       string
+	full      bool
+	syncMu    sync.Mutex
+	walSynced os.FileInfo
+	syncErr   error
+	// syncFile and syncFolder are dataSync and syncDir; tests replace
+	// them to fail.
+	syncFile   func(*os.File) error
+	syncFolder func(string) error
 	// ckpt copies the log into the file in the background; walSize is
 	// the log file's size after the last commit, walHard its bound
 	// (walHardBytes; tests lower it), walSkip how far past it the log
@@ -180,7 +189,7 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	write.SetConnMaxIdleTime(0)
 	write.SetConnMaxLifetime(0)
 
-	s := &Store{write: write, stmts: map[string]*sql.Stmt{}, texts: map[textKey]string{}, wal: path + "-wal", full: opts.SynchronousFull, walHard: walHardBytes, busyMS: opts.BusyTimeout.Milliseconds()}
+	s := &Store{write: write, stmts: map[string]*sql.Stmt{}, texts: map[textKey]string{}, wal: path + "-wal", full: opts.SynchronousFull, syncFile: dataSync, syncFolder: syncDir, walHard: walHardBytes, busyMS: opts.BusyTimeout.Milliseconds()}
 	// Migrate before the read pool opens, so the file is in WAL mode and
 	// has its schema before any reader sees it.
 	if err := migrate(ctx, write); err != nil {
@@ -407,6 +416,12 @@ func fromMS(v int64) time.Time { return rules.FromMS(v) }
 
 // writeTx runs f in one write transaction (BEGIN IMMEDIATE).
 func (s *Store) writeTx(ctx context.Context, what string, f func(tx *sql.Tx) error) error {
+	durable := store.SyncRequested(ctx) && !s.full
+	if durable {
+		if err := s.syncFailed(); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%s: begin: %w", what, err)
@@ -420,7 +435,7 @@ func (s *Store) writeTx(ctx context.Context, what string, f func(tx *sql.Tx) err
 	}
 	s.walGrew(ctx)
 	s.ckpt.committed()
-	if store.SyncRequested(ctx) && !s.full {
+	if durable {
 		if err := s.syncWAL(); err != nil {
 			return fmt.Errorf("%s: make the commit durable: %w", what, err)
 		}
@@ -453,18 +468,56 @@ func checkPath(path string) error {
 // syncWAL makes the commits so far durable against power loss: with
 // synchronous=NORMAL SQLite syncs the write-ahead log only at
 // checkpoints, so a commit survives a crash of ferry but not of the
-// machine. fsync through another descriptor of the file flushes it all.
+// machine. fdatasync (dataSync) through another descriptor of the file
+// flushes it all; the first time a log file is synced, its folder's
+// entry is synced too (SQLite creates the file, and syncs the folder
+// only when it syncs that log itself).
+//
+// A failed sync is not tried again on a later commit: the kernel may
+// have dropped the pages it could not write and report the next sync of
+// the file as clean, so the commits it covered might not be on disk
+// while later callers were told theirs are. From then on every durable
+// commit fails (syncFailed) until ferry is restarted and SQLite's
+// recovery reads the log from the disk, as PostgreSQL stops on a failed
+// fsync.
 func (s *Store) syncWAL() error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if s.syncErr != nil {
+		return s.syncErr
+	}
 	f, err := os.OpenFile(s.wal, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil // checkpointed and truncated: the database file is synced
+		return nil // checkpointed and removed: the database file is synced
 	}
 	if err != nil {
 		return err
 	}
-	if err := dataSync(f); err != nil {
-		f.Close()
+	defer f.Close()
+	if err := s.syncFile(f); err != nil {
+		s.syncErr = fmt.Errorf("%w (%w)", errSyncFailed, err)
+		return s.syncErr
+	}
+	fi, err := f.Stat()
+	if err != nil {
 		return err
 	}
-	return f.Close()
+	if s.walSynced == nil || !os.SameFile(fi, s.walSynced) {
+		if err := s.syncFolder(filepath.Dir(s.wal)); err != nil {
+			return fmt.Errorf("sync the folder of %s: %w", s.wal, err)
+		}
+		s.walSynced = fi
+	}
+	return nil
+}
+
+// errSyncFailed marks the error of every durable commit after a failed
+// sync of the write-ahead log (see syncWAL).
+var errSyncFailed = errors.New("an earlier sync of the write-ahead log failed; durable commits are refused until ferry restarts")
+
+// syncFailed returns the failed sync's error (see syncWAL), nil if none.
+func (s *Store) syncFailed() error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	return s.syncErr
 }
