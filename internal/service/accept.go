@@ -34,11 +34,13 @@ const gatherYields = 2
 
 // A yield lasts until the committer gets a processor back: when other
 // goroutines keep both busy (a sync decoding JSON in the same process),
-// until one of them is preempted, ~10 ms or more a yield. After a yield
-// slower than slowYield the committer does not yield for yieldPause, so
-// such a neighbour costs one slow group a second, not every group.
+// until one of them is preempted, 10 ms (Go's time slice) or more a
+// yield. After a yield slower than slowYield the committer does not
+// yield for yieldPause, so such a neighbour costs one slow group a
+// second, not every group. (On the shared benchmark VM, 5 ms was
+// crossed every few seconds by a yield that only waited for the host.)
 const (
-	slowYield  = 5 * time.Millisecond
+	slowYield  = 10 * time.Millisecond
 	yieldPause = time.Second
 )
 
