@@ -9,6 +9,7 @@ import (
 	"net/http"
 	neturl "net/url"
 	"strconv"
+	"time"
 )
 
 // poster posts one webhook body on its connection and returns the status.
@@ -18,11 +19,11 @@ type poster interface {
 }
 
 // newPoster returns a maker of one poster per load connection.
-func newPoster(kind, url string, conns int) (func() poster, error) {
+func newPoster(kind, url string, conns int, token string) (func() poster, error) {
 	switch kind {
 	case "nethttp":
-		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}}
-		return func() poster { return &netPoster{client: client, url: url} }, nil
+		client := &http.Client{Timeout: postTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}}
+		return func() poster { return &netPoster{client: client, url: url, token: token} }, nil
 	case "raw":
 		u, err := neturl.Parse(url)
 		if err != nil {
@@ -39,6 +40,7 @@ func newPoster(kind, url string, conns int) (func() poster, error) {
 type netPoster struct {
 	client *http.Client
 	url    string
+	token  string
 }
 
 func (p *netPoster) post(body []byte) (int, error) {
@@ -46,7 +48,7 @@ func (p *netPoster) post(body []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Authorization", "Bearer "+p.token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := p.client.Do(req)
 	if err != nil {
@@ -79,6 +81,10 @@ func (p *rawPoster) post(body []byte) (int, error) {
 			return 0, err
 		}
 		p.conn, p.r = c, bufio.NewReader(c)
+	}
+	if err := p.conn.SetDeadline(time.Now().Add(postTimeout)); err != nil {
+		p.close()
+		return 0, err
 	}
 	p.buf = append(p.buf[:0], p.head...)
 	p.buf = strconv.AppendInt(p.buf, int64(len(body)), 10)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -28,11 +29,21 @@ func TestHarnessModes(t *testing.T) {
 		{"raw client", loadSpec{requests: 1_500, conns: 8, client: "raw"}},
 		{"Go's client", loadSpec{requests: 1_500, conns: 8, client: "nethttp"}},
 		{"open loop after a warm-up", loadSpec{requests: 1_000, warmup: 500, conns: 16, client: "raw", rate: 2_000}},
+		{"Go's client after a warm-up", loadSpec{requests: 300, warmup: 300, conns: 4, client: "nethttp"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := run(tc.spec); err != nil {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// A run whose posts are refused fails, whatever the sink got.
+func TestHarnessFailsWhenPostsFail(t *testing.T) {
+	t.Setenv("FERRY_BENCH_WEBHOOK_LOAD", "1")
+	err := run(loadSpec{requests: 50, conns: 2, client: "raw", token: "not-the-route-token"})
+	if err == nil || !strings.Contains(err.Error(), "were not answered 202") {
+		t.Fatalf("posts answered 401: %v, want the run to fail", err)
 	}
 }
