@@ -74,6 +74,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, service.ErrStopping):
 		w.Header().Set("Retry-After", "5")
 		writeProblem(w, r, http.StatusServiceUnavailable, probStopping, err.Error())
+	case errors.Is(err, store.ErrSyncFailed):
+		// Every webhook would log it: once is enough, /readyz says it on.
+		if s.syncFaultLogged.CompareAndSwap(false, true) {
+			s.log.Error("the store refuses durable commits until ferry restarts", "err", err)
+		}
+		w.Header().Set("Retry-After", "60")
+		writeProblem(w, r, http.StatusServiceUnavailable, probNotReady, "the store cannot make writes durable (a failed sync); ferry must be restarted")
 	case r.Context().Err() != nil:
 		// The caller went away; nobody reads the answer.
 		writeProblem(w, r, http.StatusServiceUnavailable, probInternal, "request cancelled")

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ferry-dev/ferry/internal/config"
@@ -70,6 +71,8 @@ type Server struct {
 	// done ends long-lived responses (event streams) at Close.
 	done      chan struct{}
 	closeOnce sync.Once
+	// syncFaultLogged: the store's failed sync was logged (writeError).
+	syncFaultLogged atomic.Bool
 }
 
 // New builds a server for svc. Its metrics subscriber runs until Close.

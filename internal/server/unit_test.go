@@ -1,6 +1,10 @@
 package server
 
 import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -182,5 +186,23 @@ func TestPosition(t *testing.T) {
 		if got := position(data, off); !strings.HasPrefix(got, want) {
 			t.Errorf("position %d: %s, want %s", off, got, want)
 		}
+	}
+}
+
+// A store that failed a sync refuses durable writes until ferry restarts:
+// callers get a 503 saying so (they keep their records and retry), and
+// the server logs it once, not once per webhook call.
+func TestWriteErrorOfAFailedSync(t *testing.T) {
+	var logged bytes.Buffer
+	s := &Server{log: slog.New(slog.NewTextHandler(&logged, nil))}
+	for range 3 {
+		w := httptest.NewRecorder()
+		s.writeError(w, httptest.NewRequest(http.MethodPost, "/hooks/orders", nil), fmt.Errorf("accept: %w: EIO", store.ErrSyncFailed))
+		if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), probNotReady) || w.Header().Get("Retry-After") == "" {
+			t.Fatalf("answer %d %q (Retry-After %q), want 503 not-ready", w.Code, w.Body.String(), w.Header().Get("Retry-After"))
+		}
+	}
+	if n := strings.Count(logged.String(), "refuses durable commits"); n != 1 {
+		t.Fatalf("logged %d times, want once:\n%s", n, logged.String())
 	}
 }

@@ -359,7 +359,7 @@ func (s *Service) Reload(ctx context.Context) error {
 }
 
 // Ready reports whether the service can take work: started, not
-// stopping, and the store answers.
+// stopping, and the store answers and is sound (store.Faulter).
 func (s *Service) Ready(ctx context.Context) error {
 	s.mu.Lock()
 	started, stopping := s.started, s.stopping
@@ -372,6 +372,13 @@ func (s *Service) Ready(ctx context.Context) error {
 	}
 	if _, err := s.opts.Store.Processes(ctx); err != nil {
 		return fmt.Errorf("store: %w", err)
+	}
+	if f, ok := s.opts.Store.(store.Faulter); ok {
+		// A store that failed a sync answers, but refuses the webhooks'
+		// durable commits until ferry restarts: not ready.
+		if err := f.Fault(); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
 	}
 	return nil
 }

@@ -13,6 +13,20 @@ import (
 // ErrNotFound is returned when an entry, run or dead letter does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrSyncFailed marks the error of a commit that asked for durability
+// (WithSync) when the store failed to make its writes durable, and of
+// every such commit after that: a store that failed a sync once cannot
+// tell what reached the disk, so it refuses them until the process
+// restarts.
+var ErrSyncFailed = errors.New("the store failed to make its writes durable (a failed sync); durable commits are refused until ferry restarts")
+
+// Faulter is a store that can fail for good while the process runs
+// (SQLite after a failed sync): Fault returns why, nil while it is sound.
+// Readiness checks report it.
+type Faulter interface {
+	Fault() error
+}
+
 // ErrNewerQueued is returned by Resend when the key already has an entry
 // queued, in error or in flight: that newer data goes first.
 var ErrNewerQueued = errors.New("a newer version of the key is queued")

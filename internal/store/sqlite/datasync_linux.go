@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"errors"
+	"fmt"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -14,7 +15,7 @@ import (
 func dataSync(f *os.File) error {
 	raw, err := f.SyscallConn()
 	if err != nil {
-		return err
+		return fmt.Errorf("fdatasync %s: %w", f.Name(), err)
 	}
 	var syncErr error
 	if err := raw.Control(func(fd uintptr) {
@@ -25,7 +26,7 @@ func dataSync(f *os.File) error {
 			}
 		}
 	}); err != nil {
-		return err
+		return fmt.Errorf("fdatasync %s: %w", f.Name(), err)
 	}
 	if syncErr != nil {
 		return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: syncErr}

@@ -55,14 +55,16 @@ type Store struct {
 	texts  map[textKey]string
 
 	// wal is the write-ahead log file; full tells that every commit
-	// waits for fsync already (synchronous=FULL). syncMu guards
-	// walSynced, the log file last synced by syncWAL (its folder is
-	// synced when it changes), and syncErr, a failed sync's error.
-	wal       string
-	full      bool
-	syncMu    sync.Mutex
-	walSynced os.FileInfo
-	syncErr   error
+	// waits for fsync already (synchronous=FULL). syncMu guards walFile,
+	// the log's descriptor syncWAL keeps, and walInfo, the file it is
+	// (its folder is synced when it changes). syncErr is a failed sync's
+	// error (see Fault).
+	wal     string
+	full    bool
+	syncMu  sync.Mutex
+	walFile *os.File
+	walInfo os.FileInfo
+	syncErr atomic.Pointer[error]
 	// syncFile and syncFolder are dataSync and syncDir; tests replace
 	// them to fail.
 	syncFile   func(*os.File) error
@@ -261,6 +263,9 @@ func (s *Store) Close() error {
 	s.reads = nil
 	s.stmts = nil
 	s.stmtMu.Unlock()
+	s.syncMu.Lock()
+	s.closeWALFile()
+	s.syncMu.Unlock()
 	// The writer closes last: the last connection to the file checkpoints
 	// what is left of the log and removes it.
 	return errors.Join(append(errs, s.ckpt.close(), s.read.Close(), s.write.Close())...)
@@ -418,7 +423,7 @@ func fromMS(v int64) time.Time { return rules.FromMS(v) }
 func (s *Store) writeTx(ctx context.Context, what string, f func(tx *sql.Tx) error) error {
 	durable := store.SyncRequested(ctx) && !s.full
 	if durable {
-		if err := s.syncFailed(); err != nil {
+		if err := s.Fault(); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 	}
@@ -468,56 +473,80 @@ func checkPath(path string) error {
 // syncWAL makes the commits so far durable against power loss: with
 // synchronous=NORMAL SQLite syncs the write-ahead log only at
 // checkpoints, so a commit survives a crash of ferry but not of the
-// machine. fdatasync (dataSync) through another descriptor of the file
-// flushes it all; the first time a log file is synced, its folder's
-// entry is synced too (SQLite creates the file, and syncs the folder
-// only when it syncs that log itself).
+// machine. fdatasync (dataSync) of the log flushes it all.
 //
-// A failed sync is not tried again on a later commit: the kernel may
-// have dropped the pages it could not write and report the next sync of
-// the file as clean, so the commits it covered might not be on disk
-// while later callers were told theirs are. From then on every durable
-// commit fails (syncFailed) until ferry is restarted and SQLite's
-// recovery reads the log from the disk, as PostgreSQL stops on a failed
-// fsync.
+// The descriptor is kept open while the log file is the same: since
+// Linux 4.13 a write-back error is reported to every descriptor open
+// when it happened, but to at most one opened later, so a descriptor
+// opened anew for each commit could get a clean answer after SQLite's
+// own descriptor took the error. The first time a log file is synced,
+// its folder is synced too (SQLite creates the file, and syncs the
+// folder only when it syncs that log itself).
+//
+// A failed sync is not tried again: the kernel may have dropped the
+// pages it could not write and report the next sync of the file as
+// clean. From then on every durable commit fails (store.ErrSyncFailed)
+// until ferry is restarted and SQLite's recovery reads the log from the
+// disk, as PostgreSQL stops on a failed fsync.
 func (s *Store) syncWAL() error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
-	if s.syncErr != nil {
-		return s.syncErr
+	if err := s.Fault(); err != nil {
+		return err
 	}
-	f, err := os.OpenFile(s.wal, os.O_RDWR, 0)
+	fi, err := os.Stat(s.wal)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil // checkpointed and removed: the database file is synced
+		// Checkpointed and removed: the database file is synced.
+		s.closeWALFile()
+		return nil
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("look up %s: %w", s.wal, err)
 	}
-	defer f.Close()
-	if err := s.syncFile(f); err != nil {
-		s.syncErr = fmt.Errorf("%w (%w)", errSyncFailed, err)
-		return s.syncErr
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if s.walSynced == nil || !os.SameFile(fi, s.walSynced) {
-		if err := s.syncFolder(filepath.Dir(s.wal)); err != nil {
-			return fmt.Errorf("sync the folder of %s: %w", s.wal, err)
+	if s.walFile == nil || !os.SameFile(fi, s.walInfo) {
+		s.closeWALFile()
+		f, err := os.OpenFile(s.wal, os.O_RDWR, 0)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", s.wal, err)
 		}
-		s.walSynced = fi
+		if err := s.syncFile(f); err != nil {
+			f.Close()
+			return s.fail(err)
+		}
+		if err := s.syncFolder(filepath.Dir(s.wal)); err != nil {
+			f.Close()
+			return s.fail(fmt.Errorf("sync the folder of %s: %w", s.wal, err))
+		}
+		s.walFile, s.walInfo = f, fi
+		return nil
+	}
+	if err := s.syncFile(s.walFile); err != nil {
+		return s.fail(err)
 	}
 	return nil
 }
 
-// errSyncFailed marks the error of every durable commit after a failed
-// sync of the write-ahead log (see syncWAL).
-var errSyncFailed = errors.New("an earlier sync of the write-ahead log failed; durable commits are refused until ferry restarts")
+// closeWALFile closes the descriptor syncWAL keeps (with syncMu held).
+func (s *Store) closeWALFile() {
+	if s.walFile != nil {
+		s.walFile.Close()
+		s.walFile, s.walInfo = nil, nil
+	}
+}
 
-// syncFailed returns the failed sync's error (see syncWAL), nil if none.
-func (s *Store) syncFailed() error {
-	s.syncMu.Lock()
-	defer s.syncMu.Unlock()
-	return s.syncErr
+// fail records a failed sync: the store refuses durable commits from now
+// on (see syncWAL). It returns the error of the commit that met it.
+func (s *Store) fail(err error) error {
+	fault := fmt.Errorf("%w: %w", store.ErrSyncFailed, err)
+	s.syncErr.CompareAndSwap(nil, &fault)
+	return fmt.Errorf("sync the write-ahead log: %w", fault)
+}
+
+// Fault returns why the store refuses durable commits (a failed sync,
+// see syncWAL), nil while it takes them (store.Faulter).
+func (s *Store) Fault() error {
+	if p := s.syncErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
