@@ -76,7 +76,7 @@ type rawPoster struct {
 
 func (p *rawPoster) post(body []byte) (int, error) {
 	if p.conn == nil {
-		c, err := net.Dial("tcp", p.addr)
+		c, err := net.DialTimeout("tcp", p.addr, postTimeout)
 		if err != nil {
 			return 0, err
 		}

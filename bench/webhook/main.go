@@ -16,6 +16,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -143,14 +144,15 @@ func (s loadSpec) describe() string {
 // result is what the load process reports of the measured posts.
 type result struct {
 	Requests int           `json:"requests"`
-	Errors   int           `json:"errors"` // posts not answered 202
+	Errors   int           `json:"errors"` // posts not answered 202, or not made after one was not
 	Elapsed  time.Duration `json:"elapsed"`
 	P50      time.Duration `json:"p50"`
 	P99      time.Duration `json:"p99"`
 	Max      time.Duration `json:"max"`
 	// Open loop: posts that started more than a millisecond after their
 	// scheduled time (all connections busy, or the load process itself
-	// late), and the 99th percentile of that lag.
+	// late: its sleeps overshoot by up to a millisecond on a busy
+	// machine), and the 99th percentile of that lag.
 	Late   int           `json:"late"`
 	LagP99 time.Duration `json:"lag_p99"`
 	CPU    time.Duration `json:"cpu"` // the load process's own, during the measured posts
@@ -210,18 +212,30 @@ func (k *sink) got(first, last int64) int {
 	return n
 }
 
-func (k *sink) counts() (unique, dups, foreign, batches int) {
+// sinkCounts are a sink's counters at one moment.
+type sinkCounts struct{ unique, dups, foreign, batches int }
+
+func (k *sink) snapshot() sinkCounts {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.unique, k.dups, k.foreign, k.batches
+	return sinkCounts{k.unique, k.dups, k.foreign, k.batches}
+}
+
+// minus is what arrived between b and c.
+func (c sinkCounts) minus(b sinkCounts) sinkCounts {
+	return sinkCounts{c.unique - b.unique, c.dups - b.dups, c.foreign - b.foreign, c.batches - b.batches}
 }
 
 // waitFor waits until the sink has want distinct records of ids
-// first..last, or a while.
-func (k *sink) waitFor(first, last int64, want int) {
-	for deadline := time.Now().Add(2 * time.Minute); k.got(first, last) < want && time.Now().Before(deadline); {
+// first..last, or two minutes, and reports whether it got them.
+func (k *sink) waitFor(first, last int64, want int) bool {
+	for deadline := time.Now().Add(2 * time.Minute); k.got(first, last) < want; {
+		if time.Now().After(deadline) {
+			return false
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	return true
 }
 
 func run(spec loadSpec) error {
@@ -286,7 +300,22 @@ routes:
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("load process: %w", err)
 	}
-	defer cmd.Wait() //nolint:errcheck // waited for below; this one reaps it on an early return
+	waited := false
+	defer func() {
+		// An early return: the load process may be blocked on its
+		// go-ahead; end it rather than wait for it for ever.
+		if !waited {
+			stdin.Close()
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}()
+	// loadErr adds the load process's own end to an error talking to it.
+	loadErr := func(err error) error {
+		stdin.Close()
+		waited = true
+		return errors.Join(fmt.Errorf("load process: %w", err), cmd.Wait())
+	}
 	out := bufio.NewReader(stdout)
 	warmupErrors := 0
 	warmFirst, warmLast := int64(spec.requests)+1, int64(spec.requests+spec.warmup)
@@ -294,31 +323,35 @@ routes:
 		// The counters start once the warm-up's records are delivered.
 		line, err := out.ReadString('\n')
 		if _, err2 := fmt.Sscanf(line, warmedUp+" %d", &warmupErrors); err != nil || err2 != nil {
-			return fmt.Errorf("load process after its warm-up said %q (%v)", line, err)
+			return loadErr(fmt.Errorf("after its warm-up it said %q: %w", line, errors.Join(err, err2)))
 		}
-		snk.waitFor(warmFirst, warmLast, spec.warmup-warmupErrors)
+		if want := spec.warmup - warmupErrors; !snk.waitFor(warmFirst, warmLast, want) {
+			return loadErr(fmt.Errorf("records lost in the warm-up: %d accepted, %d delivered", want, snk.got(warmFirst, warmLast)))
+		}
 	}
+	before := snk.snapshot()
 	cpu0 := cputime.Process()
 	var mem0, mem1 runtime.MemStats
 	runtime.ReadMemStats(&mem0)
 	if _, err := io.WriteString(stdin, "go\n"); err != nil {
-		return fmt.Errorf("load process: %w", err)
+		return loadErr(err)
 	}
 	line, err := out.ReadBytes('\n')
 	if err != nil {
-		return fmt.Errorf("load process said %q: %w", line, err)
+		return loadErr(fmt.Errorf("it said %q: %w", line, err))
 	}
 	var res result
 	if err := json.Unmarshal(line, &res); err != nil {
-		return fmt.Errorf("load process said %q: %w", line, err)
+		return loadErr(fmt.Errorf("it said %q: %w", line, err))
 	}
+	waited = true
 	if err := cmd.Wait(); err != nil {
 		return fmt.Errorf("load process: %w", err)
 	}
 	cpuPosting := cputime.Process() - cpu0
 	// Every 202 is a durable record: all of them reach the sink.
 	accepted := res.Requests - res.Errors
-	snk.waitFor(1, int64(res.Requests), accepted)
+	snk.waitFor(1, int64(res.Requests), accepted) // checked below
 	// CPU per post, unlike requests/s, hardly moves when others share
 	// the machine: ferry's from the first measured post until the sink
 	// has every record (accepting and delivering), and the load
@@ -341,8 +374,9 @@ routes:
 		fmt.Printf("open loop: %g/s offered; %d posts started over 1 ms late, p99 start lag %s\n", spec.rate, res.Late, res.LagP99.Round(10*time.Microsecond))
 	}
 	got := snk.got(1, int64(res.Requests))
-	unique, dups, foreign, batches := snk.counts()
-	fmt.Printf("delivered to the sink: %d of %d accepted, in %d batches (%d records in all, %d again, %d unknown)\n", got, accepted, batches, unique, dups, foreign)
+	measured := snk.snapshot().minus(before)
+	unique, dups, foreign, batches := measured.unique, measured.dups, measured.foreign, measured.batches
+	fmt.Printf("delivered to the sink: %d of %d accepted, in %d batches (%d distinct records, %d again, %d unknown)\n", got, accepted, batches, unique, dups, foreign)
 	perPost := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(res.Requests) }
 	fmt.Printf("cpu_us %.1f ferry CPU microseconds per request until all delivered (%.1f while posting; the sink's included), load process %.1f\n",
 		perPost(cpuAll), perPost(cpuPosting), perPost(res.CPU))
@@ -376,8 +410,9 @@ func generate(url string, spec loadSpec) error {
 	if spec.warmup > 0 {
 		// The warm-up's posts take the ids after the measured ones.
 		wu := phase{posters: posters, first: int64(spec.requests) + 1, count: spec.warmup}
-		wu.post()
-		fmt.Printf("%s %d\n", warmedUp, wu.errs.Load())
+		answered, _, _ := wu.post()
+		// Posts not answered 202, and those not made after one was not.
+		fmt.Printf("%s %d\n", warmedUp, wu.count-len(answered))
 	}
 	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
 		return fmt.Errorf("waiting for the go-ahead: %w", err)
@@ -386,6 +421,8 @@ func generate(url string, spec loadSpec) error {
 	m := phase{posters: posters, first: 1, count: spec.requests, rate: spec.rate}
 	lat, lags, elapsed := m.post()
 	cpu := cputime.Process() - cpu0
+	slices.Sort(lat)
+	slices.Sort(lags)
 	late := 0
 	for _, l := range lags {
 		if l > time.Millisecond {
@@ -393,19 +430,18 @@ func generate(url string, spec loadSpec) error {
 		}
 	}
 	return json.NewEncoder(os.Stdout).Encode(result{
-		Requests: spec.requests, Errors: int(m.errs.Load()), Elapsed: elapsed,
+		Requests: spec.requests, Errors: spec.requests - len(lat), Elapsed: elapsed,
 		P50: percentile(lat, 0.5), P99: percentile(lat, 0.99), Max: percentile(lat, 1),
 		Late: late, LagP99: percentile(lags, 0.99), CPU: cpu,
 	})
 }
 
-// percentile returns the p-th of ds (sorting it), 0 for none.
+// percentile returns the p-th of sorted ds (nearest rank), 0 for none.
 func percentile(ds []time.Duration, p float64) time.Duration {
 	if len(ds) == 0 {
 		return 0
 	}
-	slices.Sort(ds)
-	return ds[min(len(ds)-1, int(p*float64(len(ds))))]
+	return ds[max(0, int(math.Ceil(p*float64(len(ds))))-1)]
 }
 
 // phase is a run of posts with ids first..first+count-1, one goroutine
@@ -434,7 +470,9 @@ func (ph *phase) post() (lat, lags []time.Duration, elapsed time.Duration) {
 			var body []byte
 			for {
 				n := next.Add(1)
-				if n > int64(ph.count) {
+				if n > int64(ph.count) || ph.errs.Load() > 0 {
+					// Any failed post fails the run: do not post on
+					// (against a stalled server each would wait postTimeout).
 					return
 				}
 				id := ph.first + n - 1

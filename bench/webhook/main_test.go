@@ -42,8 +42,10 @@ func TestHarnessModes(t *testing.T) {
 // A run whose posts are refused fails, whatever the sink got.
 func TestHarnessFailsWhenPostsFail(t *testing.T) {
 	t.Setenv("FERRY_BENCH_WEBHOOK_LOAD", "1")
-	err := run(loadSpec{requests: 50, conns: 2, client: "raw", token: "not-the-route-token"})
-	if err == nil || !strings.Contains(err.Error(), "were not answered 202") {
-		t.Fatalf("posts answered 401: %v, want the run to fail", err)
+	for _, warmup := range []int{0, 20} {
+		err := run(loadSpec{requests: 50, warmup: warmup, conns: 2, client: "raw", token: "not-the-route-token"})
+		if err == nil || !strings.Contains(err.Error(), "were not answered 202") {
+			t.Fatalf("posts answered 401 (warm-up %d): %v, want the run to fail", warmup, err)
+		}
 	}
 }
