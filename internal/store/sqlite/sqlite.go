@@ -503,25 +503,22 @@ func (s *Store) syncWAL() error {
 	if err != nil {
 		return fmt.Errorf("look up %s: %w", s.wal, err)
 	}
-	if s.walFile == nil || !os.SameFile(fi, s.walInfo) {
+	newFile := s.walFile == nil || !os.SameFile(fi, s.walInfo)
+	if newFile {
 		s.closeWALFile()
 		f, err := os.OpenFile(s.wal, os.O_RDWR, 0)
 		if err != nil {
 			return fmt.Errorf("open %s: %w", s.wal, err)
 		}
-		if err := s.syncFile(f); err != nil {
-			f.Close()
-			return s.fail(err)
-		}
-		if err := s.syncFolder(filepath.Dir(s.wal)); err != nil {
-			f.Close()
-			return s.fail(fmt.Errorf("sync the folder of %s: %w", s.wal, err))
-		}
 		s.walFile, s.walInfo = f, fi
-		return nil
 	}
 	if err := s.syncFile(s.walFile); err != nil {
 		return s.fail(err)
+	}
+	if newFile {
+		if err := s.syncFolder(filepath.Dir(s.wal)); err != nil {
+			return s.fail(fmt.Errorf("sync the folder of %s: %w", s.wal, err))
+		}
 	}
 	return nil
 }
